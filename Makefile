@@ -1,0 +1,44 @@
+# shoal — top-level Makefile. CMake does the building; this file is the
+# front door: `make run`, `make test`, `make sanitize`, `make bench`.
+
+BUILD_DIR ?= build
+ASAN_DIR ?= build-asan
+JOBS ?= $(shell nproc)
+CTEST_ARGS ?=
+
+.PHONY: all deps build run test sanitize bench cluster format clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+$(BUILD_DIR)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	./$(BUILD_DIR)/shoal-server $(ARGS)
+
+test: build
+	@./scripts/npm-setup.sh
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+sanitize: deps
+	cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DSHOAL_SANITIZE=ON
+	cmake --build $(ASAN_DIR) -j $(JOBS)
+	@./scripts/npm-setup.sh
+	cd $(ASAN_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+bench: build
+	/usr/bin/python3 bench/bench.py --shoal ./$(BUILD_DIR)/shoal-server
+
+format:
+	git ls-files '*.h' '*.cc' '*.c' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD_DIR) $(ASAN_DIR)

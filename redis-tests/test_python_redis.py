@@ -1,0 +1,114 @@
+"""Compatibility through Debian's python3-redis (redis-py), run by /usr/bin/python3."""
+
+import redis
+
+import shoal_harness as h
+
+
+class PythonRedisTest(h.ServerTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = cls.start_class_server()
+
+    def setUp(self):
+        self.r = redis.Redis(host=self.server.host, port=self.server.port, socket_timeout=10)
+        self.addCleanup(self.r.close)
+        self.r.flushall()
+
+    def test_strings(self):
+        r = self.r
+        self.assertTrue(r.set("k", "v"))
+        self.assertEqual(r.get("k"), b"v")
+        self.assertIsNone(r.get("missing"))
+        self.assertIsNone(r.set("k", "w", nx=True))
+        self.assertTrue(r.set("k", "w", xx=True))
+        self.assertEqual(r.getset("k", "z"), b"w")
+        self.assertTrue(r.mset({"a": "1", "b": "2"}))
+        self.assertEqual(r.mget("a", "nope", "b"), [b"1", None, b"2"])
+        self.assertEqual(r.incr("a"), 2)
+        self.assertEqual(r.incrby("a", 10), 12)
+        self.assertEqual(r.decr("a"), 11)
+        self.assertEqual(r.incrbyfloat("f", 2.5), 2.5)
+        self.assertEqual(r.append("b", "34"), 3)
+        self.assertEqual(r.strlen("b"), 3)
+        self.assertEqual(r.getrange("b", 0, 1), b"23")
+        blob = bytes(range(256))
+        self.assertTrue(r.set(b"bin\x00", blob))
+        self.assertEqual(r.get(b"bin\x00"), blob)
+        self.assertEqual(r.exists("a", "b", "nope"), 2)
+        self.assertEqual(r.delete("a", "b", "nope"), 2)
+        self.assertEqual(r.type("k"), b"string")
+        self.assertTrue(r.ping())
+        self.assertEqual(r.echo("hi"), b"hi")
+
+    def test_expiry(self):
+        r = self.r
+        self.assertTrue(r.set("e", "v", ex=100))
+        self.assertTrue(99 <= r.ttl("e") <= 100)
+        self.assertTrue(98000 < r.pttl("e") <= 100000)
+        self.assertEqual(r.ttl("missing"), -2)
+        r.set("plain", "v")
+        self.assertEqual(r.ttl("plain"), -1)
+        self.assertTrue(r.expire("plain", 50))
+        self.assertTrue(r.persist("plain"))
+        self.assertEqual(r.ttl("plain"), -1)
+        self.assertTrue(r.set("short", "v", px=200))
+        self.assertEqual(r.get("short"), b"v")
+        h.wait_for(lambda: r.get("short") is None, 5, "short to expire")
+        self.assertTrue(r.setex("sx", 100, "v"))
+        self.assertTrue(r.psetex("psx", 100000, "v"))
+        self.assertGreater(r.pttl("psx"), 0)
+
+    def test_pipeline(self):
+        r = self.r
+        n = 2000
+        p = r.pipeline(transaction=False)
+        for i in range(n):
+            p.set("p:%d" % i, "v%d" % i)
+        for i in range(n):
+            p.get("p:%d" % i)
+        p.incr("p:0")  # not an integer: an error in the middle
+        p.incr("counter")
+        results = p.execute(raise_on_error=False)
+        self.assertEqual(len(results), 2 * n + 2)
+        self.assertEqual(results[:n], [True] * n)
+        self.assertEqual(results[n : 2 * n], [b"v%d" % i for i in range(n)])
+        self.assertIsInstance(results[2 * n], redis.ResponseError)
+        self.assertEqual(str(results[2 * n]), "value is not an integer or out of range")
+        self.assertEqual(results[2 * n + 1], 1)
+
+    def test_errors(self):
+        r = self.r
+        with self.assertRaises(redis.ResponseError) as cm:
+            r.execute_command("foo", "a", "b")
+        self.assertEqual(str(cm.exception), "unknown command 'foo', with args beginning with: 'a' 'b' ")
+        with self.assertRaises(redis.ResponseError) as cm:
+            r.execute_command("GET")
+        self.assertEqual(str(cm.exception), "wrong number of arguments for 'get' command")
+        with self.assertRaises(redis.ResponseError) as cm:
+            r.execute_command("SET", "k", "v", "XX", "NX")
+        self.assertEqual(str(cm.exception), "syntax error")
+        r.set("s", "abc")
+        with self.assertRaises(redis.ResponseError) as cm:
+            r.incr("s")
+        self.assertEqual(str(cm.exception), "value is not an integer or out of range")
+        self.assertTrue(r.ping())
+
+    def test_scan_iter(self):
+        r = self.r
+        n = 500
+        p = r.pipeline(transaction=False)
+        for i in range(n):
+            p.set("scan:%d" % i, i)
+        p.set("other", 1)
+        p.execute()
+        keys = list(r.scan_iter(match="scan:*", count=40))
+        self.assertEqual(len(set(keys)), n)
+        self.assertEqual(set(keys), {b"scan:%d" % i for i in range(n)})
+        self.assertEqual(len(set(r.scan_iter(count=100))), n + 1)
+        self.assertEqual(r.dbsize(), n + 1)
+        self.assertEqual(sorted(r.keys("oth*")), [b"other"])
+
+
+if __name__ == "__main__":
+    h.main()

@@ -1,0 +1,64 @@
+"""Compatibility through the unmodified redis-benchmark (no figures are judged:
+timings live in `make bench`; this only checks that every request succeeds)."""
+
+import re
+import shutil
+import subprocess
+
+import shoal_harness as h
+
+REDIS_BENCHMARK = shutil.which("redis-benchmark") or "/usr/bin/redis-benchmark"
+TESTS = ["SET", "GET", "INCR", "MSET (10 keys)"]
+
+
+class RedisBenchmarkTest(h.ServerTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = cls.start_class_server()
+
+    def setUp(self):
+        self.c = self.client(self.server)
+        self.c.call("FLUSHALL")
+
+    def bench(self, *args):
+        cmd = [REDIS_BENCHMARK, "-h", self.server.host, "-p", str(self.server.port)] + list(args)
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+        out = (p.stdout + p.stderr).decode("utf-8", "replace")
+        self.assertEqual(p.returncode, 0, "%s failed:\n%s" % (cmd, out[-3000:]))
+        # Progress lines are separated by carriage returns.
+        lines = [l.strip() for l in re.split(r"[\r\n]+", out) if l.strip()]
+        bad = [l for l in lines if re.search(r"err", l, re.IGNORECASE)]
+        self.assertEqual(bad, [], "error lines in redis-benchmark output")
+        return lines
+
+    def check_keys_written(self):
+        # Without -r every SET/INCR/MSET hits one literal key.
+        self.assertEqual(self.c.call("GET", "key:__rand_int__"), b"xxx")
+        self.assertGreater(int(self.c.call("GET", "counter:__rand_int__")), 0)
+
+    def test_quiet(self):
+        lines = self.bench("-t", "set,get,incr,mset", "-n", "20000", "-q")
+        for t in TESTS:
+            pat = re.compile(r"^%s: [0-9.]+ requests per second" % re.escape(t))
+            self.assertTrue(any(pat.search(l) for l in lines), "no result line for %s in %r" % (t, lines))
+        self.check_keys_written()
+
+    def test_csv(self):
+        lines = self.bench("-t", "set,get,incr,mset", "-n", "20000", "--csv")
+        rows = [l for l in lines if l.startswith('"') and not l.startswith('"test"')]
+        names = [r.split(",")[0].strip('"') for r in rows]
+        self.assertEqual(names, TESTS)
+        for r in rows:
+            rps = float(r.split(",")[1].strip('"'))
+            self.assertGreater(rps, 0)
+        self.check_keys_written()
+
+    def test_pipelined_random_keys(self):
+        lines = self.bench("-t", "set,get", "-n", "20000", "-P", "16", "-r", "1000", "-c", "20", "-q")
+        for t in ("SET", "GET"):
+            self.assertTrue(any(l.startswith(t + ":") and "requests per second" in l for l in lines), lines)
+        self.assertGreater(self.c.call("DBSIZE"), 500)
+
+
+if __name__ == "__main__":
+    h.main()

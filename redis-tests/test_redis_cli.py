@@ -1,0 +1,91 @@
+"""Compatibility through the unmodified redis-cli: commands, inline stdin, --pipe,
+--raw/--no-raw, -x, error output."""
+
+import shutil
+import subprocess
+
+import shoal_harness as h
+
+REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
+
+
+class RedisCliTest(h.ServerTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = cls.start_class_server()
+
+    def setUp(self):
+        self.c = self.client(self.server)
+        self.c.call("FLUSHALL")
+
+    def cli(self, *args, stdin=b"", expect_rc=0, timeout=60):
+        cmd = [REDIS_CLI, "-h", self.server.host, "-p", str(self.server.port)] + list(args)
+        p = subprocess.run(cmd, input=stdin, capture_output=True, timeout=timeout)
+        if expect_rc is not None:
+            self.assertEqual(p.returncode, expect_rc, "%s\nstdout: %r\nstderr: %r" % (cmd, p.stdout[-2000:], p.stderr[-2000:]))
+        return p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+
+    def test_commands(self):
+        self.assertEqual(self.cli("PING")[0], "PONG\n")
+        self.assertEqual(self.cli("SET", "k", "hello world")[0], "OK\n")
+        self.assertEqual(self.cli("GET", "k")[0], "hello world\n")
+        self.assertEqual(self.cli("--no-raw", "GET", "k")[0], '"hello world"\n')
+        self.assertEqual(self.cli("--no-raw", "GET", "missing")[0], "(nil)\n")
+        self.assertEqual(self.cli("--no-raw", "INCR", "n")[0], "(integer) 1\n")
+        self.assertEqual(self.cli("MSET", "a", "1", "b", "2")[0], "OK\n")
+        self.assertEqual(self.cli("--no-raw", "MGET", "a", "missing", "b")[0], '1) "1"\n2) (nil)\n3) "2"\n')
+        self.assertEqual(self.cli("--csv", "MGET", "a", "b")[0], '"1","2"\n')
+        self.assertEqual(self.cli("DBSIZE")[0], "4\n")
+        self.assertEqual(self.c.call("GET", "k"), b"hello world")
+
+    def test_raw(self):
+        self.c.call("SET", "nl", b"line1\nline2")
+        self.c.call("MSET", "x", "1", "y", "2")
+        self.assertEqual(self.cli("--raw", "GET", "nl")[0], "line1\nline2\n")
+        self.assertEqual(self.cli("--raw", "MGET", "x", "missing", "y")[0], "1\n\n2\n")
+        self.assertEqual(self.cli("--raw", "INCR", "x")[0], "2\n")
+        self.assertEqual(self.cli("--no-raw", "GET", "nl")[0], '"line1\\nline2"\n')
+
+    def test_inline_commands_from_stdin(self):
+        script = b'SET a 10\nINCRBY a 5\nGET a\nSET "quoted key" "x y"\nGET "quoted key"\n'
+        out, _ = self.cli(stdin=script)
+        self.assertEqual(out, "OK\n15\n15\nOK\nx y\n")
+        self.assertEqual(self.c.call("GET", "quoted key"), b"x y")
+
+    def test_x_reads_last_argument_from_stdin(self):
+        payload = b"from stdin\nwith newline\x00and nul"
+        self.assertEqual(self.cli("-x", "SET", "xk", stdin=payload)[0], "OK\n")
+        self.assertEqual(self.c.call("GET", "xk"), payload)
+
+    def test_error_output(self):
+        out, _ = self.cli("foo", "a", "b")
+        self.assertEqual(out, "ERR unknown command 'foo', with args beginning with: 'a' 'b' \n\n")
+        out, _ = self.cli("--no-raw", "GET")
+        self.assertEqual(out, "(error) ERR wrong number of arguments for 'get' command\n")
+        self.c.call("SET", "s", "abc")
+        out, _ = self.cli("--no-raw", "INCR", "s")
+        self.assertEqual(out, "(error) ERR value is not an integer or out of range\n")
+
+    def test_pipe_mass_insert(self):
+        n = 100000
+        parts = []
+        for i in range(n):
+            k = b"mass:%d" % i
+            v = b"value:%d" % i
+            parts.append(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(k), k, len(v), v))
+        out, err = self.cli("--pipe", stdin=b"".join(parts), timeout=120)
+        self.assertIn("errors: 0, replies: %d" % n, out + err)
+        self.assertEqual(self.c.call("DBSIZE"), n)
+        self.assertEqual(self.c.call("GET", "mass:0"), b"value:0")
+        self.assertEqual(self.c.call("GET", "mass:99999"), b"value:99999")
+
+    def test_pipe_counts_errors(self):
+        data = h.encode_command("SET", "p", "1") + h.encode_command("NOSUCH") + h.encode_command("INCR", "p")
+        out, err = self.cli("--pipe", stdin=data, expect_rc=1)
+        self.assertIn("errors: 1, replies: 3", out + err)
+        self.assertIn("ERR unknown command 'NOSUCH'", out + err)
+        self.assertEqual(self.c.call("GET", "p"), b"2")
+
+
+if __name__ == "__main__":
+    h.main()

@@ -1,0 +1,17 @@
+#pragma once
+// Parsing of command arguments with Redis's exact rules (util.c string2ll,
+// string2ld): numbers must be the whole argument, no spaces, no leading '+'.
+
+#include <cstdint>
+#include <string_view>
+
+namespace shoal::server {
+
+// Strict signed 64-bit integer, as Redis's string2ll.
+bool ParseInt64(std::string_view s, int64_t* out);
+// Long double, as Redis's string2ld: no spaces, not NaN. "inf" is allowed.
+bool ParseLongDouble(std::string_view s, long double* out);
+// ASCII case-insensitive equality.
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+
+}  // namespace shoal::server

@@ -1,0 +1,166 @@
+#pragma once
+// The server's configuration: every directive of the conf file as a typed
+// field with its default, the loaders (conf file, command line) and the
+// run-time view used by CONFIG GET / CONFIG SET.
+//
+// Directives follow Redis's rules (src/config.c): one `directive arg...` per
+// line, `#` comments, arguments split and unquoted as redis-cli does
+// (sdssplitargs); integers as string2ll, memory sizes as memtoull (1k = 1000,
+// 1kb = 1024, case-insensitive), booleans yes|no, enums case-insensitive. The
+// list of directives, their kinds and which ones CONFIG SET may change live in
+// one table (server/config_table.cc); everything here is driven by it.
+//
+// All functions are pure: no globals, no I/O except LoadFile/ApplyArgs reading
+// the named file. Not thread-safe; the loop thread owns the Config.
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "storage/status.h"
+
+namespace shoal::server {
+
+using storage::Result;
+using storage::Status;
+
+enum class ConflictResolution { kSiblings, kLww };
+enum class AppendFsync { kAlways, kEverysec, kNo };
+enum class MaxmemoryPolicy {
+  kNoEviction,
+  kAllkeysLru,
+  kAllkeysLfu,
+  kAllkeysRandom,
+  kVolatileLru,
+  kVolatileLfu,
+  kVolatileRandom,
+  kVolatileTtl,
+};
+enum class LogLevel { kDebug, kVerbose, kNotice, kWarning };
+enum class AofLoadCorrupt { kStop, kSkip };
+
+// One entry of `cluster-seeds`: a node named by its client address, as
+// CLUSTER MEET names it; `host:port` or `host:port@cport` (IPv6 hosts in
+// brackets: `[::1]:7001`).
+struct SeedAddress {
+  std::string host;
+  int port = 0;
+  int cluster_port = 0;  // 0: not given, the node's default (port + 10000)
+
+  int bus_port() const { return cluster_port != 0 ? cluster_port : port + 10000; }
+  // The text it was parsed from, in canonical form.
+  std::string ToString() const;
+  bool operator==(const SeedAddress&) const = default;
+};
+
+// Parses one `host:port[@cport]`; the error message says what is wrong.
+Result<SeedAddress> ParseSeedAddress(std::string_view text);
+
+// Every directive with its default. Field names are the directive names with
+// '-' turned into '_'. Directives marked "(later)" are parsed, validated and
+// reported now; the mechanism that uses them comes with a later issue.
+struct Config {
+  // --- network and clients ---
+  std::string bind = "127.0.0.1";  // one address (Redis accepts several)
+  int port = 6379;
+  int tcp_backlog = 511;
+  int tcp_keepalive = 300;     // seconds, 0 = off
+  int timeout = 0;             // idle client timeout, seconds, 0 = never
+  int64_t maxclients = 10000;  // 1..4294967295 as Redis
+  std::string requirepass;     // "" = no AUTH needed
+  uint64_t proto_max_bulk_len = 512ull << 20;
+  uint64_t client_query_buffer_limit = 1ull << 30;
+
+  // --- process ---
+  std::string dir = ".";   // node id, append-only log
+  std::string pidfile;     // "" = none
+  bool daemonize = false;  // only "no": run shoal under a supervisor
+  LogLevel loglevel = LogLevel::kNotice;
+  std::string logfile;  // "" = stdout
+  int hz = 10;          // background task frequency, clamped to 1..500 as Redis
+
+  // --- cluster (later) ---
+  int cluster_port = 0;  // 0 = port + 10000; see ClusterPort()
+  std::vector<SeedAddress> cluster_seeds;
+  std::string node_name;  // human label; the node id is generated and kept in `dir`
+  std::string cluster_secret;
+  int replicas = 3;      // N
+  int read_quorum = 2;   // R
+  int write_quorum = 2;  // W
+  bool sloppy_quorum = true;
+  bool hinted_handoff = true;
+  bool read_repair = true;
+  ConflictResolution conflict_resolution = ConflictResolution::kSiblings;
+  int vnodes = 256;  // Q: fixed, equal-size ring partitions (Dynamo strategy 3)
+  int64_t request_timeout_ms = 1000;
+  int64_t gossip_interval_ms = 200;
+  int64_t node_timeout_ms = 5000;
+  int64_t anti_entropy_interval_ms = 60000;  // 0 = off
+  int siblings_warn = 25;
+  int max_siblings = 100;
+
+  // --- storage (later) ---
+  // appendonly defaults to "no" until the durability issue lands the log;
+  // that issue flips the default.
+  bool appendonly = false;
+  AppendFsync appendfsync = AppendFsync::kEverysec;
+  std::string appendfilename = "appendonly.aof";
+  AofLoadCorrupt aof_load_corrupt = AofLoadCorrupt::kStop;
+  int auto_aof_rewrite_percentage = 100;
+  uint64_t auto_aof_rewrite_min_size = 64ull << 20;
+  uint64_t maxmemory = 0;  // 0 = no limit
+  MaxmemoryPolicy maxmemory_policy = MaxmemoryPolicy::kNoEviction;
+};
+
+// The cluster bus port: cluster-port, or port + 10000 when it is 0.
+int ClusterPort(const Config& cfg);
+
+// Applies the directives of a conf file on top of `cfg`. Errors name the
+// file, line and reason: "conf/x.conf:12: unknown directive 'foo'",
+// "conf/x.conf:3: 'port' 'abc': argument couldn't be parsed into an integer".
+// On error `cfg` may be partly updated (start-up stops anyway).
+Status LoadFile(const std::string& path, Config* cfg);
+
+// As LoadFile, from text already in memory; `source` names it in errors.
+Status LoadString(std::string_view text, std::string_view source, Config* cfg);
+
+// The command line, as redis-server takes it: argv[0] is the program,
+// an optional first argument not starting with "--" is a conf file (loaded
+// first), then `--directive value [value...]` groups applied in order.
+// Errors name the argument instead of file:line:
+// "--port: 'port' 'abc': argument couldn't be parsed into an integer".
+// Does not call Validate.
+Status ApplyArgs(int argc, char** argv, Config* cfg);
+
+// Cross-field rules checked once everything is loaded: 1 <= R,W <= N,
+// vnodes >= N, bus port in range and distinct from the client port, ...
+Status Validate(const Config& cfg);
+
+// CONFIG GET: (name, value) pairs for every directive matching one of
+// `patterns` (glob, case-insensitive), each directive once, in table order.
+// A pattern without glob characters is an exact, case-insensitive lookup
+// and, as Redis does, the reply names it as the caller spelled it. Values
+// print as Redis prints them: memory sizes in bytes, booleans yes|no,
+// lists space separated.
+std::vector<std::pair<std::string, std::string>> ConfigGet(
+    const Config& cfg, std::span<const std::string_view> patterns);
+std::vector<std::pair<std::string, std::string>> ConfigGet(const Config& cfg,
+                                                           std::string_view pattern);
+
+// CONFIG SET of one directive; see ConfigSetMany.
+Status ConfigSet(Config* cfg, std::string_view name, std::string_view value);
+
+// CONFIG SET name value [name value ...], atomic as in Redis 7: either all
+// apply or none does. Only directives that can change at run time are
+// accepted. Failures carry the full error reply, Redis 7's words:
+//   "ERR Unknown option or number of arguments for CONFIG SET - 'foo'"
+//   "ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config"
+//   "ERR CONFIG SET failed (possibly related to argument 'maxclients') - argument couldn't be
+//    parsed into an integer"
+Status ConfigSetMany(Config* cfg,
+                     std::span<const std::pair<std::string_view, std::string_view>> pairs);
+
+}  // namespace shoal::server

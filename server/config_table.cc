@@ -1,0 +1,361 @@
+#include "server/config_table.h"
+
+#include <algorithm>
+#include <cctype>
+#include <climits>
+#include <cstdint>
+#include <initializer_list>
+#include <utility>
+#include <vector>
+
+#include "server/args.h"
+
+namespace shoal::server {
+namespace {
+
+// Reasons, word for word as Redis 7's src/config.c gives them.
+constexpr std::string_view kNotAnInteger = "argument couldn't be parsed into an integer";
+constexpr std::string_view kNotMemory = "argument must be a memory value";
+constexpr std::string_view kNotYesNo = "argument must be 'yes' or 'no'";
+
+enum class Mut { kImmutable, kMutable };
+
+std::string Between(int64_t min, int64_t max) {
+  return "argument must be between " + std::to_string(min) + " and " + std::to_string(max) +
+         " inclusive";
+}
+std::string Between(uint64_t min, uint64_t max) {
+  return "argument must be between " + std::to_string(min) + " and " + std::to_string(max) +
+         " inclusive";
+}
+
+// Redis's memtoull (util.c): digits then an optional unit b, k, kb, m, mb, g,
+// gb (case-insensitive; k = 1000, kb = 1024). No sign, no spaces. Unlike
+// Redis 7.0 we refuse values that overflow 64 bits instead of wrapping.
+bool ParseMemory(std::string_view s, uint64_t* out) {
+  size_t digits = 0;
+  while (digits < s.size() && std::isdigit(static_cast<unsigned char>(s[digits]))) ++digits;
+  std::string_view unit = s.substr(digits);
+  uint64_t mul;
+  if (unit.empty() || EqualsIgnoreCase(unit, "b")) {
+    mul = 1;
+  } else if (EqualsIgnoreCase(unit, "k")) {
+    mul = 1000;
+  } else if (EqualsIgnoreCase(unit, "kb")) {
+    mul = 1024;
+  } else if (EqualsIgnoreCase(unit, "m")) {
+    mul = 1000 * 1000;
+  } else if (EqualsIgnoreCase(unit, "mb")) {
+    mul = 1024 * 1024;
+  } else if (EqualsIgnoreCase(unit, "g")) {
+    mul = 1000ull * 1000 * 1000;
+  } else if (EqualsIgnoreCase(unit, "gb")) {
+    mul = 1024ull * 1024 * 1024;
+  } else {
+    return false;
+  }
+  // As strtoull on an empty buffer, Redis reads "" (and "kb") as 0.
+  uint64_t v = 0;
+  for (size_t i = 0; i < digits; ++i) {
+    uint64_t d = static_cast<uint64_t>(s[i] - '0');
+    if (v > (UINT64_MAX - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  if (v > UINT64_MAX / mul) return false;
+  *out = v * mul;
+  return true;
+}
+
+// yesnotoi: case-insensitive yes|no.
+bool ParseBool(std::string_view s, bool* out) {
+  if (EqualsIgnoreCase(s, "yes")) {
+    *out = true;
+  } else if (EqualsIgnoreCase(s, "no")) {
+    *out = false;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+const char* YesNo(bool b) {
+  return b ? "yes" : "no";
+}
+
+template <typename T>
+Directive Int(std::string_view name, T Config::*field, int64_t min, int64_t max, Mut mut,
+              std::string_view doc) {
+  return {name,
+          mut == Mut::kMutable,
+          false,
+          doc,
+          [=](Config* cfg, std::span<const std::string> args) -> std::string {
+            int64_t v;
+            if (!ParseInt64(args[0], &v)) return std::string(kNotAnInteger);
+            if (v < min || v > max) return Between(min, max);
+            cfg->*field = static_cast<T>(v);
+            return {};
+          },
+          [=](const Config& cfg) { return std::to_string(cfg.*field); }};
+}
+
+// An integer accepted over [min, max] but stored clamped to [lo, hi], as
+// Redis does for hz (0..INT_MAX accepted, 1..500 kept).
+Directive Clamped(std::string_view name, int Config::*field, int64_t min, int64_t max, int lo,
+                  int hi, Mut mut, std::string_view doc) {
+  Directive d = Int(name, field, min, max, mut, doc);
+  d.set = [set = d.set, field, lo, hi](Config* cfg, std::span<const std::string> args) {
+    std::string err = set(cfg, args);
+    if (err.empty()) cfg->*field = std::clamp(cfg->*field, lo, hi);
+    return err;
+  };
+  return d;
+}
+
+Directive Memory(std::string_view name, uint64_t Config::*field, uint64_t min, uint64_t max,
+                 Mut mut, std::string_view doc) {
+  return {name,
+          mut == Mut::kMutable,
+          false,
+          doc,
+          [=](Config* cfg, std::span<const std::string> args) -> std::string {
+            uint64_t v;
+            if (!ParseMemory(args[0], &v)) return std::string(kNotMemory);
+            if (v < min || v > max) return Between(min, max);
+            cfg->*field = v;
+            return {};
+          },
+          [=](const Config& cfg) { return std::to_string(cfg.*field); }};
+}
+
+Directive Bool(std::string_view name, bool Config::*field, Mut mut, std::string_view doc) {
+  return {name,
+          mut == Mut::kMutable,
+          false,
+          doc,
+          [=](Config* cfg, std::span<const std::string> args) -> std::string {
+            bool v;
+            if (!ParseBool(args[0], &v)) return std::string(kNotYesNo);
+            cfg->*field = v;
+            return {};
+          },
+          [=](const Config& cfg) { return std::string(YesNo(cfg.*field)); }};
+}
+
+// Names listed in the order Redis lists them in its error message.
+template <typename E>
+Directive Enum(std::string_view name, E Config::*field,
+               std::initializer_list<std::pair<std::string_view, E>> names, Mut mut,
+               std::string_view doc) {
+  std::vector<std::pair<std::string_view, E>> table(names);
+  std::string err = "argument(s) must be one of the following: ";
+  for (size_t i = 0; i < table.size(); ++i) {
+    if (i > 0) err += ", ";
+    err += table[i].first;
+  }
+  return {name,
+          mut == Mut::kMutable,
+          false,
+          doc,
+          [=](Config* cfg, std::span<const std::string> args) -> std::string {
+            for (const auto& [n, v] : table) {
+              if (EqualsIgnoreCase(args[0], n)) {
+                cfg->*field = v;
+                return {};
+              }
+            }
+            return err;
+          },
+          [=](const Config& cfg) {
+            for (const auto& [n, v] : table) {
+              if (cfg.*field == v) return std::string(n);
+            }
+            return std::string();
+          }};
+}
+
+Directive String(std::string_view name, std::string Config::*field, Mut mut, std::string_view doc) {
+  return {name,
+          mut == Mut::kMutable,
+          false,
+          doc,
+          [=](Config* cfg, std::span<const std::string> args) -> std::string {
+            cfg->*field = args[0];
+            return {};
+          },
+          [=](const Config& cfg) { return cfg.*field; }};
+}
+
+// Seeds come as one or more arguments, each a comma and/or space separated
+// list; "" clears the list. A repeated directive replaces the list.
+Directive Seeds(std::string_view name, std::vector<SeedAddress> Config::*field,
+                std::string_view doc) {
+  return {name,
+          false,
+          true,
+          doc,
+          [=](Config* cfg, std::span<const std::string> args) -> std::string {
+            std::vector<SeedAddress> seeds;
+            for (const std::string& arg : args) {
+              size_t i = 0;
+              while (i < arg.size()) {
+                size_t end = arg.find_first_of(", \t", i);
+                if (end == std::string::npos) end = arg.size();
+                if (end > i) {
+                  Result<SeedAddress> seed =
+                      ParseSeedAddress(std::string_view(arg).substr(i, end - i));
+                  if (!seed.ok()) return seed.status().message();
+                  seeds.push_back(std::move(seed).value());
+                }
+                i = end + 1;
+              }
+            }
+            cfg->*field = std::move(seeds);
+            return {};
+          },
+          [=](const Config& cfg) {
+            std::string out;
+            for (const SeedAddress& s : cfg.*field) {
+              if (!out.empty()) out += ' ';
+              out += s.ToString();
+            }
+            return out;
+          }};
+}
+
+// A yes|no directive of which shoal supports only "no".
+Directive OnlyNo(std::string_view name, bool Config::*field, std::string_view why,
+                 std::string_view doc) {
+  Directive d = Bool(name, field, Mut::kImmutable, doc);
+  d.set = [set = d.set, field, why](Config* cfg, std::span<const std::string> args) {
+    Config tmp = *cfg;
+    std::string err = set(&tmp, args);
+    if (err.empty() && tmp.*field) return std::string(why);
+    if (err.empty()) cfg->*field = false;
+    return err;
+  };
+  return d;
+}
+
+// `save`: shoal has no RDB snapshots. Accepted (and settable) only as "" so
+// that conf files and tools written for Redis that turn snapshots off work,
+// and redis-benchmark's CONFIG GET save gets its answer.
+Directive NoSnapshots() {
+  return {"save",
+          true,
+          true,
+          "RDB snapshots: shoal has none; only \"\" is accepted",
+          [](Config*, std::span<const std::string> args) -> std::string {
+            for (const std::string& a : args) {
+              if (!a.empty()) return "shoal has no RDB snapshots; only save \"\" is accepted";
+            }
+            return {};
+          },
+          [](const Config&) { return std::string(); }};
+}
+
+std::vector<Directive> MakeTable() {
+  constexpr int64_t kIntMax = INT_MAX;
+  constexpr uint64_t kLongMax = LONG_MAX;
+  constexpr uint64_t kMb = 1024 * 1024;
+  using M = Mut;
+  using C = Config;
+  return {
+      // network and clients
+      String("bind", &C::bind, M::kImmutable, "address to listen on (one)"),
+      Int("port", &C::port, 0, 65535, M::kImmutable, "client TCP port"),
+      Int("tcp-backlog", &C::tcp_backlog, 0, kIntMax, M::kImmutable, "listen(2) backlog"),
+      Int("tcp-keepalive", &C::tcp_keepalive, 0, kIntMax, M::kMutable, "SO_KEEPALIVE seconds"),
+      Int("timeout", &C::timeout, 0, kIntMax, M::kMutable, "close idle clients after seconds"),
+      Int("maxclients", &C::maxclients, 1, UINT_MAX, M::kMutable, "max client connections"),
+      String("requirepass", &C::requirepass, M::kMutable, "AUTH password, \"\" for none"),
+      Memory("proto-max-bulk-len", &C::proto_max_bulk_len, kMb, kLongMax, M::kMutable,
+             "largest bulk string accepted"),
+      Memory("client-query-buffer-limit", &C::client_query_buffer_limit, kMb, kLongMax, M::kMutable,
+             "largest unparsed input per client"),
+      // process
+      String("dir", &C::dir, M::kImmutable, "working directory: node id, append-only log"),
+      String("pidfile", &C::pidfile, M::kImmutable, "write the pid here, \"\" for none"),
+      OnlyNo("daemonize", &C::daemonize,
+             "shoal does not daemonize; run it in the foreground under a supervisor", "always no"),
+      Enum("loglevel", &C::loglevel,
+           {{"debug", LogLevel::kDebug},
+            {"verbose", LogLevel::kVerbose},
+            {"notice", LogLevel::kNotice},
+            {"warning", LogLevel::kWarning}},
+           M::kMutable, "log verbosity"),
+      String("logfile", &C::logfile, M::kImmutable, "log file, \"\" for stdout"),
+      Clamped("hz", &C::hz, 0, kIntMax, 1, 500, M::kMutable, "background tasks per second"),
+      NoSnapshots(),
+      // cluster
+      Int("cluster-port", &C::cluster_port, 0, 65535, M::kImmutable,
+          "peer (cluster bus) port, 0 for port+10000"),
+      Seeds("cluster-seeds", &C::cluster_seeds, "host:port[@cport] nodes to join through"),
+      String("node-name", &C::node_name, M::kImmutable, "human label for this node"),
+      String("cluster-secret", &C::cluster_secret, M::kImmutable, "shared secret peers must prove"),
+      Int("replicas", &C::replicas, 1, 255, M::kImmutable, "N: copies of each key"),
+      Int("read-quorum", &C::read_quorum, 1, 255, M::kImmutable, "R: replies a read waits for"),
+      Int("write-quorum", &C::write_quorum, 1, 255, M::kImmutable, "W: acks a write waits for"),
+      Bool("sloppy-quorum", &C::sloppy_quorum, M::kMutable, "fallback nodes may stand in"),
+      Bool("hinted-handoff", &C::hinted_handoff, M::kMutable, "fallbacks hand data back"),
+      Bool("read-repair", &C::read_repair, M::kMutable, "fix stale replicas on read"),
+      Enum("conflict-resolution", &C::conflict_resolution,
+           {{"siblings", ConflictResolution::kSiblings}, {"lww", ConflictResolution::kLww}},
+           M::kImmutable, "keep siblings or last write wins"),
+      Int("vnodes", &C::vnodes, 1, 1 << 20, M::kImmutable, "Q: fixed ring partitions"),
+      Int("request-timeout-ms", &C::request_timeout_ms, 1, kIntMax, M::kMutable,
+          "quorum wait before NOQUORUM"),
+      Int("gossip-interval-ms", &C::gossip_interval_ms, 1, kIntMax, M::kMutable,
+          "gossip round period"),
+      Int("node-timeout-ms", &C::node_timeout_ms, 1, kIntMax, M::kMutable,
+          "silence before a node is down"),
+      Int("anti-entropy-interval-ms", &C::anti_entropy_interval_ms, 0, kIntMax, M::kMutable,
+          "Merkle exchange period, 0 for off"),
+      Int("siblings-warn", &C::siblings_warn, 1, kIntMax, M::kMutable,
+          "warn past this many siblings"),
+      Int("max-siblings", &C::max_siblings, 1, kIntMax, M::kMutable,
+          "refuse writes past this many siblings"),
+      // storage
+      Bool("appendonly", &C::appendonly, M::kImmutable, "keep the append-only log"),
+      Enum("appendfsync", &C::appendfsync,
+           {{"everysec", AppendFsync::kEverysec},
+            {"always", AppendFsync::kAlways},
+            {"no", AppendFsync::kNo}},
+           M::kMutable, "fsync policy of the log"),
+      String("appendfilename", &C::appendfilename, M::kImmutable, "log file name in dir"),
+      Enum("aof-load-corrupt", &C::aof_load_corrupt,
+           {{"stop", AofLoadCorrupt::kStop}, {"skip", AofLoadCorrupt::kSkip}}, M::kImmutable,
+           "damage mid-log: stop or skip"),
+      Int("auto-aof-rewrite-percentage", &C::auto_aof_rewrite_percentage, 0, kIntMax, M::kMutable,
+          "rewrite when the log grew by this %"),
+      Memory("auto-aof-rewrite-min-size", &C::auto_aof_rewrite_min_size, 0, LLONG_MAX, M::kMutable,
+             "no automatic rewrite below this size"),
+      Memory("maxmemory", &C::maxmemory, 0, UINT64_MAX, M::kMutable, "memory limit, 0 for none"),
+      Enum("maxmemory-policy", &C::maxmemory_policy,
+           {{"volatile-lru", MaxmemoryPolicy::kVolatileLru},
+            {"volatile-lfu", MaxmemoryPolicy::kVolatileLfu},
+            {"volatile-random", MaxmemoryPolicy::kVolatileRandom},
+            {"volatile-ttl", MaxmemoryPolicy::kVolatileTtl},
+            {"allkeys-lru", MaxmemoryPolicy::kAllkeysLru},
+            {"allkeys-lfu", MaxmemoryPolicy::kAllkeysLfu},
+            {"allkeys-random", MaxmemoryPolicy::kAllkeysRandom},
+            {"noeviction", MaxmemoryPolicy::kNoEviction}},
+           M::kMutable, "what to do at maxmemory"),
+  };
+}
+
+}  // namespace
+
+std::span<const Directive> Directives() {
+  static const std::vector<Directive> table = MakeTable();
+  return table;
+}
+
+const Directive* FindDirective(std::string_view name) {
+  for (const Directive& d : Directives()) {
+    if (EqualsIgnoreCase(d.name, name)) return &d;
+  }
+  return nullptr;
+}
+
+}  // namespace shoal::server

@@ -1,0 +1,355 @@
+#include "server/server.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "server/errors.h"
+#include "server/session.h"
+#include "storage/node_id.h"
+
+#ifdef SHOAL_HAVE_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#else
+#include <malloc.h>
+#endif
+
+namespace shoal::server {
+namespace {
+
+// Active expiry may use this share of each cron period (Redis: 25%).
+constexpr int64_t kActiveExpireBudgetPercent = 25;
+// Keys sampled per ActiveExpireCycle call; calls repeat within the budget.
+constexpr size_t kActiveExpireSamplesPerCall = 200;
+// Buckets moved per incremental-rehash step from the cron.
+constexpr size_t kRehashStepBuckets = 100;
+
+std::string RandomBytes(std::mt19937_64& rng, size_t n) {
+  std::string out;
+  while (out.size() < n) {
+    uint64_t v = rng();
+    out.append(reinterpret_cast<const char*>(&v), sizeof(v));
+  }
+  out.resize(n);
+  return out;
+}
+
+std::string Hex(const std::string& bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
+}
+
+}  // namespace
+
+Server::Server(Config config, ProcessInfo process)
+    : config_(std::move(config)), process_(std::move(process)) {
+  std::random_device rd;
+  std::seed_seq seq{rd(), rd(), rd(), rd()};
+  rng_.seed(seq);
+  run_id_ = Hex(RandomBytes(rng_, 20));
+  RegisterConnectionCommands(commands_);
+  RegisterServerCommands(commands_);
+  RegisterStringCommands(commands_);
+  RegisterKeyCommands(commands_);
+  RegisterUnsupportedCommands(commands_);
+}
+
+Server::~Server() {
+  if (loop_ready_) {
+    // Close whatever is still open, let the callbacks run, then close.
+    uv_walk(
+        &loop_,
+        [](uv_handle_t* h, void*) {
+          if (!uv_is_closing(h)) uv_close(h, nullptr);
+        },
+        nullptr);
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    uv_loop_close(&loop_);
+  }
+}
+
+storage::Status Server::Start() {
+  logger_.set_level(config_.loglevel);
+  if (!logger_.Open(config_.logfile)) {
+    return storage::Status::IOError("can't open the log file '" + config_.logfile +
+                                    "': " + std::strerror(errno));
+  }
+  if (::mkdir(config_.dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    return storage::Status::IOError("can't create dir '" + config_.dir +
+                                    "': " + std::strerror(errno));
+  }
+  auto id = storage::LoadOrCreateNodeId(config_.dir, RandomBytes(rng_, 20));
+  if (!id.ok()) return id.status();
+  node_id_ = id.value();
+
+  if (uv_loop_init(&loop_) != 0) return storage::Status::IOError("uv_loop_init failed");
+  loop_ready_ = true;
+  loop_.data = this;
+  stats_.start_ms = clock_.NowMs();
+  stats_.ops_sample_ms = stats_.start_ms;
+
+  storage::Status st = Listen();
+  if (!st.ok()) return st;
+
+  uv_check_init(&loop_, &flush_check_);
+  flush_check_.data = this;
+  uv_check_start(&flush_check_, &Server::OnCheck);
+
+  uv_timer_init(&loop_, &cron_timer_);
+  cron_timer_.data = this;
+  uint64_t period = static_cast<uint64_t>(1000 / std::max(1, config_.hz));
+  uv_timer_start(&cron_timer_, &Server::OnCron, period, period);
+
+  uv_signal_init(&loop_, &sigterm_);
+  sigterm_.data = this;
+  uv_signal_start(&sigterm_, &Server::OnSignal, SIGTERM);
+  uv_signal_init(&loop_, &sigint_);
+  sigint_.data = this;
+  uv_signal_start(&sigint_, &Server::OnSignal, SIGINT);
+
+  logger_.Log(LogLevel::kNotice, "shoal %s, pid=%d, node id %s", SHOAL_VERSION,
+              static_cast<int>(getpid()), node_id_.c_str());
+  if (config_.requirepass.empty() && config_.bind != "127.0.0.1" && config_.bind != "::1" &&
+      config_.bind != "localhost") {
+    logger_.Log(LogLevel::kWarning,
+                "WARNING: no requirepass set and listening on %s: any client can connect",
+                config_.bind.c_str());
+  }
+  logger_.Log(LogLevel::kNotice, "Ready to accept connections tcp on %s:%d", config_.bind.c_str(),
+              config_.port);
+  return storage::Status::Ok();
+}
+
+storage::Status Server::Listen() {
+  sockaddr_storage addr;
+  std::memset(&addr, 0, sizeof(addr));
+  const std::string& host = config_.bind == "localhost" ? std::string("127.0.0.1") : config_.bind;
+  if (uv_ip4_addr(host.c_str(), config_.port, reinterpret_cast<sockaddr_in*>(&addr)) != 0 &&
+      uv_ip6_addr(host.c_str(), config_.port, reinterpret_cast<sockaddr_in6*>(&addr)) != 0) {
+    return storage::Status::Invalid("bind: '" + config_.bind + "' is not an IP address");
+  }
+  uv_tcp_init(&loop_, &listener_);
+  listener_.data = this;
+  int rc = uv_tcp_bind(&listener_, reinterpret_cast<const sockaddr*>(&addr), 0);
+  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), config_.tcp_backlog,
+                              &Server::OnConnection);
+  if (rc != 0) {
+    return storage::Status::IOError("Failed listening on port " + std::to_string(config_.port) +
+                                    " (tcp), aborting: " + uv_strerror(rc));
+  }
+  listening_ = true;
+  return storage::Status::Ok();
+}
+
+int Server::Run() {
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  logger_.Log(LogLevel::kWarning, "shoal is now ready to exit, bye bye...");
+  return 0;
+}
+
+void Server::RequestShutdown(const char* why) {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  logger_.Log(LogLevel::kWarning, "%s, shutting down...", why);
+  // Close every handle; uv_run returns once their close callbacks ran.
+  if (listening_) uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
+  listening_ = false;
+  for (auto& [id, s] : sessions_) {
+    s->Flush();  // a best effort to deliver replies already produced
+    s->Close();
+  }
+  uv_check_stop(&flush_check_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&flush_check_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&cron_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
+}
+
+void Server::OnSignal(uv_signal_t* handle, int signum) noexcept {
+  auto* self = static_cast<Server*>(handle->data);
+  self->RequestShutdown(signum == SIGINT ? "Received SIGINT scheduling shutdown"
+                                         : "Received SIGTERM scheduling shutdown");
+}
+
+void Server::OnConnection(uv_stream_t* listener, int status) noexcept {
+  auto* self = static_cast<Server*>(listener->data);
+  if (status != 0) {
+    self->logger_.Log(LogLevel::kWarning, "Accepting client connection: %s", uv_strerror(status));
+    return;
+  }
+  self->Accept();
+}
+
+void Server::Accept() {
+  uint64_t id = next_client_id_++;
+  auto session = std::make_unique<Session>(*this, id);
+  uv_tcp_init(&loop_, session->handle());
+  if (uv_accept(reinterpret_cast<uv_stream_t*>(&listener_),
+                reinterpret_cast<uv_stream_t*>(session->handle())) != 0) {
+    Session* raw = session.get();
+    sessions_.emplace(id, std::move(session));
+    raw->Close();
+    return;
+  }
+  uv_tcp_nodelay(session->handle(), 1);
+  if (config_.tcp_keepalive > 0) {
+    uv_tcp_keepalive(session->handle(), 1, static_cast<unsigned>(config_.tcp_keepalive));
+  }
+  Session* raw = session.get();
+  sessions_.emplace(id, std::move(session));
+  ++stats_.total_connections_received;
+  if (static_cast<int64_t>(sessions_.size()) > config_.maxclients) {
+    // As Redis: tell the client why, then close.
+    ++stats_.rejected_connections;
+    ReplyBuilder(raw->ReplyTarget()).Error(errors::kMaxClients);
+    raw->CloseAfterReply();
+    return;
+  }
+  raw->Start(clock_.NowMs());
+}
+
+void Server::OnSessionClosed(Session* session) {
+  if (session->flush_scheduled) {
+    std::erase(pending_flush_, session);
+  }
+  sessions_.erase(session->id());
+}
+
+void Server::ForEachSession(const std::function<void(Session&)>& fn) {
+  for (auto& [id, s] : sessions_) fn(*s);
+}
+
+void Server::ScheduleFlush(Session& session) {
+  if (session.flush_scheduled) return;
+  session.flush_scheduled = true;
+  pending_flush_.push_back(&session);
+}
+
+void Server::OnCheck(uv_check_t* handle) noexcept {
+  static_cast<Server*>(handle->data)->FlushPending();
+}
+
+void Server::FlushPending() {
+  // Flush may close sessions; their close callbacks run after this phase,
+  // so every pointer in the list stays valid while we walk it.
+  std::vector<Session*> batch;
+  batch.swap(pending_flush_);
+  for (Session* s : batch) {
+    s->flush_scheduled = false;
+    s->Flush();
+  }
+}
+
+void Server::Dispatch(Session& session, std::vector<std::string>& argv) {
+  ++stats_.total_commands_processed;
+  ReplyBuilder reply(session.ReplyTarget());
+  ScheduleFlush(session);
+  ClientState& client = session.state();
+
+  // Order of checks as Redis's processCommand: lookup, arity, then auth.
+  const CommandSpec* cmd = commands_.Find(argv[0]);
+  if (cmd == nullptr) {
+    ++stats_.total_error_replies;
+    if (commands_.IsUnsupported(argv[0])) {
+      reply.Error(errors::Unsupported(argv[0]));
+    } else {
+      reply.Error(errors::UnknownCommand(argv[0], argv.data() + 1, argv.size() - 1));
+    }
+    return;
+  }
+  if (!cmd->subcommands.empty() && argv.size() >= 2) {
+    const CommandSpec* sub = CommandTable::FindSub(*cmd, argv[1]);
+    if (sub == nullptr) {
+      ++stats_.total_error_replies;
+      reply.Error(errors::UnknownSubcommand(argv[1], cmd->name));
+      return;
+    }
+    cmd = sub;
+  }
+  if (!ArityOk(cmd->arity, argv.size())) {
+    ++stats_.total_error_replies;
+    reply.Error(errors::WrongArity(cmd->name));
+    return;
+  }
+  if (!client.authenticated && !config_.requirepass.empty() && !(cmd->flags & kCmdNoAuth)) {
+    ++stats_.total_error_replies;
+    reply.Error(errors::kNoAuth);
+    return;
+  }
+  client.last_command = cmd->name;
+  CommandContext ctx{argv, reply, store_, clock_.NowMs(), client, this};
+  ctx.random = rng_();
+  ctx.proto_max_bulk_len = static_cast<int64_t>(config_.proto_max_bulk_len);
+  cmd->handler(ctx);
+  if (client.close_after_reply) session.CloseAfterReply();
+}
+
+size_t Server::UsedMemory() const {
+#ifdef SHOAL_HAVE_JEMALLOC
+  // Refresh jemalloc's cached statistics, then read the allocated bytes.
+  uint64_t epoch = 1;
+  size_t sz = sizeof(epoch);
+  mallctl("epoch", &epoch, &sz, &epoch, sz);
+  size_t allocated = 0;
+  sz = sizeof(allocated);
+  if (mallctl("stats.allocated", &allocated, &sz, nullptr, 0) == 0) return allocated;
+  return 0;
+#else
+  struct mallinfo2 mi = mallinfo2();
+  return mi.uordblks + mi.hblkhd;
+#endif
+}
+
+void Server::OnCron(uv_timer_t* handle) noexcept { static_cast<Server*>(handle->data)->Cron(); }
+
+void Server::Cron() {
+  int64_t now = clock_.NowMs();
+  CloseIdleClients(now);
+  ActiveExpire(now);
+  store_.RehashStep(kRehashStepBuckets);
+  // instantaneous_ops_per_sec over the last sample period.
+  int64_t elapsed = now - stats_.ops_sample_ms;
+  if (elapsed >= 1000) {
+    uint64_t ops = stats_.total_commands_processed - stats_.ops_sample_commands;
+    stats_.instantaneous_ops_per_sec = ops * 1000 / static_cast<uint64_t>(elapsed);
+    stats_.ops_sample_commands = stats_.total_commands_processed;
+    stats_.ops_sample_ms = now;
+  }
+}
+
+void Server::CloseIdleClients(int64_t now_ms) {
+  if (config_.timeout <= 0) return;
+  int64_t limit = static_cast<int64_t>(config_.timeout) * 1000;
+  for (auto& [id, s] : sessions_) {
+    // A client waiting for a deferred reply is not idle.
+    if (s->closing() || s->replies().outstanding() > 0) continue;
+    if (now_ms - s->last_interaction_ms() > limit) {
+      SHOAL_LOG(logger_, LogLevel::kVerbose, "Closing idle client id=%llu",
+                static_cast<unsigned long long>(id));
+      s->Close();
+    }
+  }
+}
+
+void Server::ActiveExpire(int64_t now_ms) {
+  // Bounded work: keep sampling while keys keep expiring, but never spend
+  // more than a quarter of the cron period, however many keys there are.
+  int64_t period_us = 1'000'000 / std::max(1, config_.hz);
+  int64_t budget_us = period_us * kActiveExpireBudgetPercent / 100;
+  int64_t start = clock_.NowUs();
+  while (store_.expires_size() > 0) {
+    size_t expired = store_.ActiveExpireCycle(now_ms, kActiveExpireSamplesPerCall, rng_());
+    // The store stops on its own once a sample is mostly live; go on only
+    // while it ran out of samples with a quarter or more still expiring.
+    if (expired < kActiveExpireSamplesPerCall / 4 || clock_.NowUs() - start > budget_us) break;
+  }
+}
+
+}  // namespace shoal::server

@@ -1,0 +1,134 @@
+#pragma once
+// Server: the one context of a shoal process. Owns the libuv loop, the
+// configuration, the logger, the keyspace, the command table, the client
+// sessions and the statistics, and passes references down. No globals.
+//
+// All methods run on the loop thread.
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "server/command.h"
+#include "server/config.h"
+#include "server/log.h"
+#include "storage/clock.h"
+#include "storage/status.h"
+#include "storage/store.h"
+
+namespace shoal::server {
+
+class Session;
+
+struct ServerStats {
+  int64_t start_ms = 0;
+  uint64_t total_connections_received = 0;
+  uint64_t total_commands_processed = 0;
+  uint64_t rejected_connections = 0;
+  uint64_t total_net_input_bytes = 0;
+  uint64_t total_net_output_bytes = 0;
+  uint64_t total_error_replies = 0;
+  // instantaneous_ops_per_sec: commands counted at the last cron sample.
+  uint64_t ops_sample_commands = 0;
+  int64_t ops_sample_ms = 0;
+  uint64_t instantaneous_ops_per_sec = 0;
+};
+
+// Where the process came from, for INFO server.
+struct ProcessInfo {
+  std::string executable;
+  std::string config_file;
+};
+
+class Server {
+ public:
+  Server(Config config, ProcessInfo process);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Opens the log file, loads or creates the node id, binds the listener,
+  // installs signal handlers and timers. On error nothing is left running.
+  storage::Status Start();
+
+  // Runs the loop until shutdown. Returns the process exit code.
+  int Run();
+
+  // Begins a clean shutdown: listeners and clients are closed, the loop
+  // finishes its current iteration and Run() returns.
+  void RequestShutdown(const char* why);
+
+  // Runs one parsed request of `session`: table lookup, arity, auth, then
+  // the handler. The reply lands in the session's ordered reply queue.
+  void Dispatch(Session& session, std::vector<std::string>& argv);
+
+  // Marks `session` as having output to write at the end of this iteration.
+  void ScheduleFlush(Session& session);
+
+  // Called from the session's close callback; destroys it.
+  void OnSessionClosed(Session* session);
+
+  // Sessions, for CLIENT LIST / CLIENT KILL / INFO clients.
+  void ForEachSession(const std::function<void(Session&)>& fn);
+  size_t connected_clients() const { return sessions_.size(); }
+
+  Config& config() { return config_; }
+  Logger& logger() { return logger_; }
+  storage::Store& store() { return store_; }
+  const CommandTable& commands() const { return commands_; }
+  const storage::Clock& clock() const { return clock_; }
+  ServerStats& stats() { return stats_; }
+  const ProcessInfo& process() const { return process_; }
+  const std::string& node_id() const { return node_id_; }
+  const std::string& run_id() const { return run_id_; }
+  uv_loop_t* loop() { return &loop_; }
+  uint64_t NextRandom() { return rng_(); }
+  // Current memory in use (jemalloc's allocated bytes when linked).
+  size_t UsedMemory() const;
+
+ private:
+  static void OnConnection(uv_stream_t* server, int status) noexcept;
+  static void OnCheck(uv_check_t* handle) noexcept;
+  static void OnCron(uv_timer_t* handle) noexcept;
+  static void OnSignal(uv_signal_t* handle, int signum) noexcept;
+
+  void Accept();
+  void FlushPending();
+  void Cron();
+  void CloseIdleClients(int64_t now_ms);
+  void ActiveExpire(int64_t now_ms);
+  storage::Status Listen();
+
+  Config config_;
+  ProcessInfo process_;
+  Logger logger_;
+  storage::SystemClock clock_;
+  storage::Store store_;
+  CommandTable commands_;
+  ServerStats stats_;
+  std::mt19937_64 rng_;
+  std::string node_id_;
+  std::string run_id_;
+
+  uv_loop_t loop_;
+  uv_tcp_t listener_;
+  uv_check_t flush_check_;
+  uv_timer_t cron_timer_;
+  uv_signal_t sigterm_;
+  uv_signal_t sigint_;
+  bool loop_ready_ = false;
+  bool listening_ = false;
+  bool shutting_down_ = false;
+
+  uint64_t next_client_id_ = 1;
+  std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;
+  std::vector<Session*> pending_flush_;  // sessions with output this iteration
+};
+
+}  // namespace shoal::server

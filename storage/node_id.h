@@ -1,0 +1,26 @@
+#pragma once
+// The node's stable identity: 40 lower-case hex characters (as Redis Cluster
+// node ids), generated at first start and kept in `dir`, so that a node keeps
+// its id (and its place in version vectors and on the ring) across restarts
+// and address changes.
+
+#include <cstdint>
+#include <string>
+
+#include "storage/status.h"
+
+namespace shoal::storage {
+
+// Name of the file in `dir` that holds the id.
+inline constexpr const char* kNodeIdFile = "node-id";
+
+// Reads the id from dir/node-id, or creates one from `random_bytes` (at least
+// 20 bytes of randomness) and stores it durably (write a temporary file,
+// fsync, rename, fsync the directory). Fails if the file exists but is not a
+// valid id, or on any I/O error.
+Result<std::string> LoadOrCreateNodeId(const std::string& dir, const std::string& random_bytes);
+
+// True if `id` is 40 lower-case hex characters.
+bool IsValidNodeId(const std::string& id);
+
+}  // namespace shoal::storage

@@ -1,0 +1,277 @@
+#include "storage/store.h"
+
+#include <algorithm>
+#include <bit>
+#include <utility>
+
+#include "storage/dict.h"
+
+namespace shoal::storage {
+
+namespace {
+
+// Keys sampled per round of active expiry (Redis's
+// ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP).
+constexpr size_t kExpireSampleSize = 20;
+// RandomKey() gives up sampling after this many expired picks and walks the
+// table instead.
+constexpr int kRandomKeyTries = 100;
+// Characters libstdc++'s std::string holds without a heap buffer.
+constexpr size_t kInlineStringChars = 15;
+
+// The jemalloc size class that holds n bytes: 8, then steps of 16 up to 128,
+// then four classes per doubling (160, 192, 224, 256, 320, ...).
+size_t AllocSize(size_t n) {
+  if (n <= 8) return 8;
+  if (n <= 128) return (n + 15) & ~size_t{15};
+  const size_t lg = std::bit_width(n - 1) - 1;  // floor(log2(n - 1))
+  const size_t spacing = size_t{1} << (lg - 2);
+  return (n + spacing - 1) & ~(spacing - 1);
+}
+
+// Heap bytes a value of `size` characters is charged. Charged by size, not
+// capacity, so that NoteResize(old, new) keeps the counter exact.
+size_t ValueBytes(size_t size) {
+  return size > kInlineStringChars ? AllocSize(size + 1) : 0;
+}
+
+size_t EntryBytes(size_t key_size) {
+  return AllocSize(DictEntry::AllocationSize(key_size));
+}
+
+bool IsExpired(const DictEntry& e, int64_t now_ms) {
+  return e.expire_at_ms != 0 && e.expire_at_ms <= now_ms;
+}
+
+// Subtracts without wrapping: a caller that forgets a NoteResize() makes the
+// count approximate, never huge.
+void SubtractClamped(size_t* counter, size_t n) {
+  *counter = *counter > n ? *counter - n : 0;
+}
+
+}  // namespace
+
+Store::Store() : dict_(std::make_unique<Dict>()) {}
+
+Store::~Store() = default;
+
+DictEntry* Store::FindLive(std::string_view key, int64_t now_ms) {
+  DictEntry* e = dict_->Find(key);
+  if (e != nullptr && IsExpired(*e, now_ms)) {
+    Remove(e);
+    ++stats_.expired_keys;
+    return nullptr;
+  }
+  return e;
+}
+
+void Store::Remove(DictEntry* entry) {
+  [[maybe_unused]] DictEntry* unlinked = dict_->Unlink(entry->key());
+  Drop(entry);
+}
+
+void Store::Drop(DictEntry* entry) {
+  SetExpiry(entry, 0);
+  SubtractClamped(&entry_bytes_, EntryBytes(entry->key_size) + ValueBytes(entry->value.size()));
+  DictEntry::Free(entry);
+}
+
+void Store::SetExpiry(DictEntry* entry, int64_t expire_at_ms) {
+  if (expire_at_ms != 0) {
+    if (entry->expire_at_ms == 0) {
+      entry->expiry_index = static_cast<uint32_t>(expires_.size());
+      expires_.push_back(entry);
+    }
+    entry->expire_at_ms = expire_at_ms;
+    return;
+  }
+  if (entry->expire_at_ms == 0) return;
+  // Swap-remove from the TTL index.
+  DictEntry* last = expires_.back();
+  expires_[entry->expiry_index] = last;
+  last->expiry_index = entry->expiry_index;
+  expires_.pop_back();
+  entry->expire_at_ms = 0;
+  // Give memory back once the index is mostly empty (amortized O(1)).
+  if (expires_.empty()) {
+    std::vector<DictEntry*>().swap(expires_);
+  } else if (expires_.capacity() > 64 && expires_.size() < expires_.capacity() / 4) {
+    expires_.shrink_to_fit();
+  }
+}
+
+void Store::ReplaceValue(DictEntry* entry, std::string value) {
+  SubtractClamped(&entry_bytes_, ValueBytes(entry->value.size()));
+  entry->value = std::move(value);
+  entry_bytes_ += ValueBytes(entry->value.size());
+}
+
+const std::string* Store::Get(std::string_view key, int64_t now_ms) {
+  DictEntry* e = FindLive(key, now_ms);
+  if (e == nullptr) {
+    ++stats_.keyspace_misses;
+    return nullptr;
+  }
+  ++stats_.keyspace_hits;
+  return &e->value;
+}
+
+std::string* Store::GetMutable(std::string_view key, int64_t now_ms) {
+  DictEntry* e = FindLive(key, now_ms);
+  return e == nullptr ? nullptr : &e->value;
+}
+
+void Store::NoteResize(size_t old_size, size_t new_size) {
+  SubtractClamped(&entry_bytes_, ValueBytes(old_size));
+  entry_bytes_ += ValueBytes(new_size);
+}
+
+bool Store::Exists(std::string_view key, int64_t now_ms) {
+  return FindLive(key, now_ms) != nullptr;
+}
+
+void Store::Set(std::string_view key, std::string value, int64_t expire_at_ms) {
+  bool inserted = false;
+  DictEntry* e = dict_->FindOrInsert(key, &inserted);
+  if (inserted) entry_bytes_ += EntryBytes(key.size());
+  ReplaceValue(e, std::move(value));
+  SetExpiry(e, expire_at_ms);
+}
+
+void Store::SetKeepTtl(std::string_view key, std::string value, int64_t now_ms) {
+  if (DictEntry* e = FindLive(key, now_ms)) {
+    ReplaceValue(e, std::move(value));
+    return;
+  }
+  Set(key, std::move(value), 0);
+}
+
+bool Store::Delete(std::string_view key, int64_t now_ms) {
+  DictEntry* e = dict_->Unlink(key);
+  if (e == nullptr) return false;
+  const bool live = !IsExpired(*e, now_ms);
+  if (!live) ++stats_.expired_keys;
+  Drop(e);
+  return live;
+}
+
+std::optional<int64_t> Store::GetExpireAt(std::string_view key, int64_t now_ms) {
+  DictEntry* e = FindLive(key, now_ms);
+  if (e == nullptr) return std::nullopt;
+  return e->expire_at_ms;
+}
+
+bool Store::SetExpireAt(std::string_view key, int64_t expire_at_ms, int64_t now_ms) {
+  DictEntry* e = FindLive(key, now_ms);
+  if (e == nullptr) return false;
+  if (expire_at_ms <= now_ms) {
+    // Redis's EXPIRE with a past time deletes the key as a DEL would; it is
+    // not counted as an expired key.
+    Remove(e);
+    return true;
+  }
+  SetExpiry(e, expire_at_ms);
+  return true;
+}
+
+bool Store::Persist(std::string_view key, int64_t now_ms) {
+  DictEntry* e = FindLive(key, now_ms);
+  if (e == nullptr || e->expire_at_ms == 0) return false;
+  SetExpiry(e, 0);
+  return true;
+}
+
+size_t Store::size() const {
+  return dict_->size();
+}
+
+size_t Store::expires_size() const {
+  return expires_.size();
+}
+
+uint64_t Store::Scan(uint64_t cursor, size_t count, int64_t now_ms,
+                     const std::function<void(const EntryView&)>& fn) const {
+  // As Redis's scanGenericCommand: step until `count` entries were seen,
+  // visiting at most 10x count buckets so that a sparse table cannot make
+  // one call arbitrarily long.
+  count = std::max<size_t>(count, 1);
+  size_t seen = 0;
+  size_t steps_left = count * 10;
+  auto visit = [&](const DictEntry& e) {
+    ++seen;
+    if (IsExpired(e, now_ms)) return;
+    fn(EntryView{e.key(), e.value, e.expire_at_ms});
+  };
+  do {
+    cursor = dict_->Scan(cursor, visit);
+  } while (cursor != 0 && seen < count && --steps_left > 0);
+  return cursor;
+}
+
+void Store::ForEach(int64_t now_ms, const std::function<void(const EntryView&)>& fn) const {
+  dict_->ForEach([&](const DictEntry& e) {
+    if (IsExpired(e, now_ms)) return;
+    fn(EntryView{e.key(), e.value, e.expire_at_ms});
+  });
+}
+
+std::optional<std::string> Store::RandomKey(int64_t now_ms, uint64_t random) {
+  uint64_t state = random;
+  // As Redis's dbRandomKey: expired picks are deleted on the way.
+  for (int tries = 0; tries < kRandomKeyTries; ++tries) {
+    DictEntry* e = dict_->RandomEntry(SplitMix64(&state));
+    if (e == nullptr) return std::nullopt;
+    if (!IsExpired(*e, now_ms)) return std::string(e->key());
+    Remove(e);
+    ++stats_.expired_keys;
+  }
+  // Nearly everything sampled was expired: walk the table for a live key.
+  std::optional<std::string> found;
+  uint64_t cursor = 0;
+  do {
+    cursor = dict_->Scan(cursor, [&](const DictEntry& e) {
+      if (!found && !IsExpired(e, now_ms)) found.emplace(e.key());
+    });
+  } while (cursor != 0 && !found);
+  return found;
+}
+
+size_t Store::ActiveExpireCycle(int64_t now_ms, size_t max_samples, uint64_t random) {
+  uint64_t state = random;
+  size_t sampled = 0;
+  size_t deleted = 0;
+  while (!expires_.empty() && sampled < max_samples) {
+    const size_t round = std::min({kExpireSampleSize, max_samples - sampled, expires_.size()});
+    size_t expired = 0;
+    for (size_t i = 0; i < round && !expires_.empty(); ++i) {
+      DictEntry* e = expires_[SplitMix64(&state) % expires_.size()];
+      ++sampled;
+      if (IsExpired(*e, now_ms)) {
+        Remove(e);
+        ++expired;
+      }
+    }
+    deleted += expired;
+    // Another round only while more than 25% of this one had expired: the
+    // expired share of the keyspace is probably still high.
+    if (expired * 4 <= round) break;
+  }
+  stats_.expired_keys += deleted;
+  return deleted;
+}
+
+bool Store::RehashStep(size_t buckets) {
+  return dict_->RehashStep(buckets);
+}
+
+void Store::Clear() {
+  dict_->Clear();
+  std::vector<DictEntry*>().swap(expires_);
+  entry_bytes_ = 0;
+}
+
+size_t Store::used_bytes() const {
+  return entry_bytes_ + dict_->bucket_bytes() + expires_.capacity() * sizeof(DictEntry*);
+}
+
+}  // namespace shoal::storage

@@ -1,0 +1,153 @@
+#pragma once
+// Store: the node's in-memory keyspace. Keys map to string values with an
+// optional absolute expiry time. Pure logic: no loop, no sockets; time is
+// passed in as `now_ms` (milliseconds since the Unix epoch) on every call that
+// may look at expiry.
+//
+// Expiry follows Redis: a key whose expiry time is <= now_ms is logically
+// absent. Lookups delete such a key on the way (lazy expiry) and
+// ActiveExpireCycle() samples keys that carry a TTL and deletes the expired
+// ones (active expiry), a bounded amount of work per call.
+//
+// The next issue replaces the plain string value with a versioned object
+// (dotted version vectors, siblings); callers go through this interface so
+// that change stays inside storage/.
+//
+// Not thread safe: one Store belongs to one event loop thread.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace shoal::storage {
+
+class Dict;
+struct DictEntry;
+
+// What Scan() and Visit-style calls show of one entry. The views are valid
+// only during the callback.
+struct EntryView {
+  std::string_view key;
+  std::string_view value;
+  int64_t expire_at_ms;  // 0 = no expiry
+};
+
+struct StoreStats {
+  uint64_t keyspace_hits = 0;    // Get() that found a live key
+  uint64_t keyspace_misses = 0;  // Get() that found nothing
+  uint64_t expired_keys = 0;     // keys removed because their TTL passed
+};
+
+class Store {
+ public:
+  Store();
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Read lookup: the live value of `key`, or nullptr. Counts a hit or miss.
+  // The pointer is valid until the next call that mutates the store.
+  const std::string* Get(std::string_view key, int64_t now_ms);
+
+  // Write lookup: like Get() but mutable and not counted as hit/miss. Edits
+  // through the pointer must go through NoteResize() for memory accounting.
+  std::string* GetMutable(std::string_view key, int64_t now_ms);
+
+  // Tells the store that a value obtained from GetMutable() changed size
+  // from `old_size` bytes (memory accounting).
+  void NoteResize(size_t old_size, size_t new_size);
+
+  // True if `key` is live at now_ms (no hit/miss counting).
+  bool Exists(std::string_view key, int64_t now_ms);
+
+  // Sets `key` to `value`. expire_at_ms is the absolute expiry (0 = none);
+  // any previous TTL is replaced.
+  void Set(std::string_view key, std::string value, int64_t expire_at_ms);
+
+  // Sets `key` to `value` keeping the key's current TTL if it is live.
+  void SetKeepTtl(std::string_view key, std::string value, int64_t now_ms);
+
+  // Removes `key`. True if a live key was removed.
+  bool Delete(std::string_view key, int64_t now_ms);
+
+  // Expiry of `key`: nullopt if the key is absent, 0 if it has no TTL, else
+  // the absolute expiry time in ms.
+  std::optional<int64_t> GetExpireAt(std::string_view key, int64_t now_ms);
+
+  // Sets the absolute expiry of a live key. False if the key is absent.
+  // An expiry at or before now_ms deletes the key (as Redis does).
+  bool SetExpireAt(std::string_view key, int64_t expire_at_ms, int64_t now_ms);
+
+  // Removes the TTL of a live key. True if it had one.
+  bool Persist(std::string_view key, int64_t now_ms);
+
+  // Number of keys, including expired ones not yet reclaimed (as DBSIZE).
+  size_t size() const;
+  // Number of keys carrying a TTL.
+  size_t expires_size() const;
+
+  // One step of a SCAN iteration, with Redis's guarantees (dictScan's
+  // reverse-binary cursor): a full iteration starting and ending at cursor 0
+  // returns every key present during the whole iteration at least once, even
+  // while the table grows, shrinks or rehashes; keys may be returned twice.
+  // Visits buckets until about `count` entries were seen (at least one
+  // bucket). Expired keys are skipped (not deleted). Returns the next cursor,
+  // 0 when the iteration is complete.
+  uint64_t Scan(uint64_t cursor, size_t count, int64_t now_ms,
+                const std::function<void(const EntryView&)>& fn) const;
+
+  // Calls fn for every live key (for KEYS and FLUSHALL-style walks). Must not
+  // mutate the store from fn.
+  void ForEach(int64_t now_ms, const std::function<void(const EntryView&)>& fn) const;
+
+  // A random live key, or nullopt if there is none. `random` is a caller
+  // supplied random 64-bit number (keeps this class deterministic in tests).
+  std::optional<std::string> RandomKey(int64_t now_ms, uint64_t random);
+
+  // Active expiry, as Redis's activeExpireCycle: samples up to 20 keys that
+  // carry a TTL, deletes the expired ones, and repeats while more than 25% of
+  // a sample had expired, stopping after `max_samples` samples in total.
+  // `random` seeds the sampling. Returns the number of keys deleted.
+  size_t ActiveExpireCycle(int64_t now_ms, size_t max_samples, uint64_t random);
+
+  // Moves incremental rehashing forward by up to `buckets` buckets. Returns
+  // true if more rehashing work remains. (Operations also rehash a little.)
+  bool RehashStep(size_t buckets);
+
+  // Removes every key.
+  void Clear();
+
+  // Approximate bytes held by the keyspace (entries, keys, values, tables).
+  size_t used_bytes() const;
+
+  const StoreStats& stats() const { return stats_; }
+  void ResetStats() { stats_ = {}; }
+
+ private:
+  // The live entry for `key`, or nullptr; deletes it if expired (lazy expiry).
+  DictEntry* FindLive(std::string_view key, int64_t now_ms);
+  // Unlinks, unindexes and frees an entry that is in the table.
+  void Remove(DictEntry* entry);
+  // Frees an entry already unlinked from the table.
+  void Drop(DictEntry* entry);
+  // Sets or clears (expire_at_ms == 0) an entry's expiry, keeping expires_
+  // in step.
+  void SetExpiry(DictEntry* entry, int64_t expire_at_ms);
+  // Replaces an entry's value, keeping the byte count in step.
+  void ReplaceValue(DictEntry* entry, std::string value);
+
+  std::unique_ptr<Dict> dict_;
+  // Every entry with a TTL, in no order; entry->expiry_index is its slot.
+  // Lets ActiveExpireCycle() sample uniformly in O(1).
+  std::vector<DictEntry*> expires_;
+  // Bytes of entry allocations and value buffers (jemalloc size classes).
+  size_t entry_bytes_ = 0;
+  StoreStats stats_;
+};
+
+}  // namespace shoal::storage
