@@ -10,6 +10,7 @@
 
 #include "server/args.h"
 #include "server/config_table.h"
+#include "server/glob.h"
 
 namespace shoal::server {
 namespace {
@@ -118,65 +119,6 @@ std::string ApplyWords(std::span<const std::string> words, Config* cfg) {
 
 bool HasGlob(std::string_view s) {
   return s.find_first_of("*?[") != std::string_view::npos;
-}
-
-char Lower(char c) {
-  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-}
-
-// Redis's stringmatchlen (util.c), case-insensitive: * ? [abc] [^a-z] and
-// backslash escapes.
-// TODO(config): use server/glob.h's GlobMatch once it lands.
-bool GlobMatch(std::string_view pat, std::string_view s) {
-  while (!pat.empty() && !s.empty()) {
-    switch (pat[0]) {
-      case '*': {
-        while (pat.size() > 1 && pat[1] == '*') pat.remove_prefix(1);
-        if (pat.size() == 1) return true;
-        for (size_t i = 0; i <= s.size(); ++i) {
-          if (GlobMatch(pat.substr(1), s.substr(i))) return true;
-        }
-        return false;
-      }
-      case '?':
-        break;
-      case '[': {
-        pat.remove_prefix(1);
-        bool negate = !pat.empty() && pat[0] == '^';
-        if (negate) pat.remove_prefix(1);
-        bool match = false;
-        while (!pat.empty() && pat[0] != ']') {
-          if (pat[0] == '\\' && pat.size() >= 2) {
-            pat.remove_prefix(1);
-            if (Lower(pat[0]) == Lower(s[0])) match = true;
-          } else if (pat.size() >= 3 && pat[1] == '-') {
-            char lo = Lower(pat[0]), hi = Lower(pat[2]);
-            if (lo > hi) std::swap(lo, hi);
-            char c = Lower(s[0]);
-            if (c >= lo && c <= hi) match = true;
-            pat.remove_prefix(2);
-          } else if (Lower(pat[0]) == Lower(s[0])) {
-            match = true;
-          }
-          pat.remove_prefix(1);
-        }
-        if (negate) match = !match;
-        if (!match) return false;
-        if (pat.empty()) return s.size() == 1;  // unterminated class ends the pattern
-        break;
-      }
-      case '\\':
-        if (pat.size() >= 2) pat.remove_prefix(1);
-        [[fallthrough]];
-      default:
-        if (Lower(pat[0]) != Lower(s[0])) return false;
-        break;
-    }
-    pat.remove_prefix(1);
-    s.remove_prefix(1);
-  }
-  while (!pat.empty() && pat[0] == '*') pat.remove_prefix(1);
-  return pat.empty() && s.empty();
 }
 
 std::string SetFailed(std::string_view name, std::string_view reason) {
@@ -339,7 +281,8 @@ std::vector<std::pair<std::string, std::string>> ConfigGet(
       continue;
     }
     for (size_t i = 0; i < table.size(); ++i) {
-      if (reply_name[i].empty() && GlobMatch(pattern, table[i].name)) reply_name[i] = table[i].name;
+      if (reply_name[i].empty() && GlobMatch(pattern, table[i].name, /*nocase=*/true))
+        reply_name[i] = table[i].name;
     }
   }
   std::vector<std::pair<std::string, std::string>> out;
