@@ -15,7 +15,7 @@
 static int failures = 0;
 static int checks = 0;
 
-static void Fail(int line, const char *fmt, ...) {
+static void Fail(int line, const char* fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   fprintf(stderr, "hiredis_client.c:%d: ", line);
@@ -27,10 +27,10 @@ static void Fail(int line, const char *fmt, ...) {
 
 #define FAIL(...) Fail(__LINE__, __VA_ARGS__)
 
-static redisContext *ctx;
+static redisContext* ctx;
 
 /* The reply must be a status reply with the given text. */
-static void ExpectStatus(int line, redisReply *r, const char *text) {
+static void ExpectStatus(int line, redisReply* r, const char* text) {
   checks++;
   if (r == NULL) {
     Fail(line, "no reply (%s)", ctx->errstr);
@@ -40,28 +40,29 @@ static void ExpectStatus(int line, redisReply *r, const char *text) {
   freeReplyObject(r);
 }
 
-static void ExpectString(int line, redisReply *r, const char *data, size_t len) {
+static void ExpectString(int line, redisReply* r, const char* data, size_t len) {
   checks++;
   if (r == NULL) {
     Fail(line, "no reply (%s)", ctx->errstr);
   } else if (r->type != REDIS_REPLY_STRING || r->len != len || memcmp(r->str, data, len) != 0) {
-    Fail(line, "want bulk '%.*s' (%zu bytes), got type %d len %zu", (int)(len > 60 ? 60 : len), data, len,
-         r->type, r->type == REDIS_REPLY_STRING ? r->len : 0);
+    Fail(line, "want bulk '%.*s' (%zu bytes), got type %d len %zu", (int)(len > 60 ? 60 : len),
+         data, len, r->type, r->type == REDIS_REPLY_STRING ? r->len : 0);
   }
   freeReplyObject(r);
 }
 
-static void ExpectInteger(int line, redisReply *r, long long value) {
+static void ExpectInteger(int line, redisReply* r, long long value) {
   checks++;
   if (r == NULL) {
     Fail(line, "no reply (%s)", ctx->errstr);
   } else if (r->type != REDIS_REPLY_INTEGER || r->integer != value) {
-    Fail(line, "want integer %lld, got type %d (%lld) '%s'", value, r->type, r->integer, r->str ? r->str : "");
+    Fail(line, "want integer %lld, got type %d (%lld) '%s'", value, r->type, r->integer,
+         r->str ? r->str : "");
   }
   freeReplyObject(r);
 }
 
-static void ExpectNil(int line, redisReply *r) {
+static void ExpectNil(int line, redisReply* r) {
   checks++;
   if (r == NULL) {
     Fail(line, "no reply (%s)", ctx->errstr);
@@ -71,7 +72,7 @@ static void ExpectNil(int line, redisReply *r) {
   freeReplyObject(r);
 }
 
-static void ExpectError(int line, redisReply *r, const char *text) {
+static void ExpectError(int line, redisReply* r, const char* text) {
   checks++;
   if (r == NULL) {
     Fail(line, "no reply (%s)", ctx->errstr);
@@ -81,12 +82,12 @@ static void ExpectError(int line, redisReply *r, const char *text) {
   freeReplyObject(r);
 }
 
-#define STATUS(r, text) ExpectStatus(__LINE__, (redisReply *)(r), text)
-#define STR(r, text) ExpectString(__LINE__, (redisReply *)(r), text, strlen(text))
-#define BIN(r, data, len) ExpectString(__LINE__, (redisReply *)(r), data, len)
-#define INT(r, v) ExpectInteger(__LINE__, (redisReply *)(r), v)
-#define NIL(r) ExpectNil(__LINE__, (redisReply *)(r))
-#define ERR(r, text) ExpectError(__LINE__, (redisReply *)(r), text)
+#define STATUS(r, text) ExpectStatus(__LINE__, (redisReply*)(r), text)
+#define STR(r, text) ExpectString(__LINE__, (redisReply*)(r), text, strlen(text))
+#define BIN(r, data, len) ExpectString(__LINE__, (redisReply*)(r), data, len)
+#define INT(r, v) ExpectInteger(__LINE__, (redisReply*)(r), v)
+#define NIL(r) ExpectNil(__LINE__, (redisReply*)(r))
+#define ERR(r, text) ExpectError(__LINE__, (redisReply*)(r), text)
 
 static double Now(void) {
   struct timespec ts;
@@ -102,11 +103,12 @@ static void TestStrings(void) {
   STATUS(redisCommand(ctx, "SET %b %b", "h:bin\0", (size_t)6, bin, sizeof(bin)), "OK");
   BIN(redisCommand(ctx, "GET %b", "h:bin\0", (size_t)6), bin, sizeof(bin));
   STATUS(redisCommand(ctx, "MSET h:a 1 h:b 2"), "OK");
-  redisReply *r = redisCommand(ctx, "MGET h:a h:missing h:b");
+  redisReply* r = redisCommand(ctx, "MGET h:a h:missing h:b");
   checks++;
-  if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[0]->type != REDIS_REPLY_STRING ||
-      strcmp(r->element[0]->str, "1") != 0 || r->element[1]->type != REDIS_REPLY_NIL ||
-      r->element[2]->type != REDIS_REPLY_STRING || strcmp(r->element[2]->str, "2") != 0) {
+  if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+      r->element[0]->type != REDIS_REPLY_STRING || strcmp(r->element[0]->str, "1") != 0 ||
+      r->element[1]->type != REDIS_REPLY_NIL || r->element[2]->type != REDIS_REPLY_STRING ||
+      strcmp(r->element[2]->str, "2") != 0) {
     FAIL("MGET reply mismatch");
   }
   freeReplyObject(r);
@@ -121,7 +123,7 @@ static void TestStrings(void) {
 
 static void TestExpiry(void) {
   STATUS(redisCommand(ctx, "SET h:e v EX 100"), "OK");
-  redisReply *r = redisCommand(ctx, "TTL h:e");
+  redisReply* r = redisCommand(ctx, "TTL h:e");
   checks++;
   if (r == NULL || r->type != REDIS_REPLY_INTEGER || r->integer < 99 || r->integer > 100) {
     FAIL("TTL out of range");
@@ -161,7 +163,7 @@ static void TestPipeline(void) {
   redisAppendCommand(ctx, "NOSUCHCMD x");
   redisAppendCommand(ctx, "INCR h:pc");
   for (int i = 0; i < kN; i++) {
-    void *reply = NULL;
+    void* reply = NULL;
     if (redisGetReply(ctx, &reply) != REDIS_OK) {
       FAIL("pipeline read failed: %s", ctx->errstr);
       return;
@@ -174,7 +176,7 @@ static void TestPipeline(void) {
     snprintf(val, sizeof(val), "value-%d", i);
     STR(reply, val);
   }
-  void *reply = NULL;
+  void* reply = NULL;
   if (redisGetReply(ctx, &reply) == REDIS_OK) {
     ERR(reply, "ERR unknown command 'NOSUCHCMD', with args beginning with: 'x' ");
   } else {
@@ -189,14 +191,15 @@ static void TestPipeline(void) {
 
 static void TestErrors(void) {
   ERR(redisCommand(ctx, "GET"), "ERR wrong number of arguments for 'get' command");
-  ERR(redisCommand(ctx, "foo a b"), "ERR unknown command 'foo', with args beginning with: 'a' 'b' ");
+  ERR(redisCommand(ctx, "foo a b"),
+      "ERR unknown command 'foo', with args beginning with: 'a' 'b' ");
   ERR(redisCommand(ctx, "SET k v XX NX"), "ERR syntax error");
   STATUS(redisCommand(ctx, "SET h:s abc"), "OK");
   ERR(redisCommand(ctx, "INCR h:s"), "ERR value is not an integer or out of range");
   STATUS(redisCommand(ctx, "PING"), "PONG");
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   if (argc != 3) {
     fprintf(stderr, "usage: %s HOST PORT\n", argv[0]);
     return 2;

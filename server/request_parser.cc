@@ -108,21 +108,14 @@ RequestParser::Status RequestParser::Parse(const char* data, size_t len,
       }
 
       case State::kBulkHeader: {
-        if (line_.empty()) {
-          // The first byte must be '$'; checked as soon as it is here.
-          if (pos == len) {
-            *consumed = pos;
-            return Status::kNeedMore;
-          }
-          if (data[pos] != '$') {
-            *consumed = pos;
-            return FailOwned(errors::ProtoExpectedDollar(data[pos]));
-          }
-        }
         bool complete = TakeLine(data, len, &pos, &line_, &line, &too_long);
         *consumed = pos;
         if (too_long) return Fail(errors::kProtoTooBigBulkCount);
         if (!complete) return Status::kNeedMore;
+        // As Redis, the '$' is checked once the whole line is here.
+        if (line.empty() || line[0] != '$') {
+          return FailOwned(errors::ProtoExpectedDollar(line.empty() ? '\r' : line[0]));
+        }
         int64_t blen = 0;
         if (!ParseInt64(line.substr(1), &blen) || blen < 0 || blen > limits.max_bulk_len) {
           return Fail(errors::kProtoInvalidBulkLen);

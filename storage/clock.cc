@@ -4,7 +4,9 @@
 
 namespace shoal::storage {
 
-int64_t SystemClock::NowMs() const { return NowUs() / 1000; }
+int64_t SystemClock::NowMs() const {
+  return NowUs() / 1000;
+}
 
 int64_t SystemClock::NowUs() const {
   using std::chrono::duration_cast;

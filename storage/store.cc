@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cassert>
 #include <utility>
 
 #include "storage/dict.h"
@@ -67,6 +68,7 @@ DictEntry* Store::FindLive(std::string_view key, int64_t now_ms) {
 
 void Store::Remove(DictEntry* entry) {
   [[maybe_unused]] DictEntry* unlinked = dict_->Unlink(entry->key());
+  assert(unlinked == entry);
   Drop(entry);
 }
 
@@ -89,7 +91,7 @@ void Store::SetExpiry(DictEntry* entry, int64_t expire_at_ms) {
   // Swap-remove from the TTL index.
   DictEntry* last = expires_.back();
   expires_[entry->expiry_index] = last;
-  last->expiry_index = entry->expiry_index;
+
   expires_.pop_back();
   entry->expire_at_ms = 0;
   // Give memory back once the index is mostly empty (amortized O(1)).
