@@ -1,8 +1,8 @@
 // The generic key commands (Redis's db.c and expire.c): deletion, existence,
 // TTLs, TYPE, KEYS, SCAN, RANDOMKEY, DBSIZE and the flushes.
 
-#include <cerrno>
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -61,10 +61,18 @@ void ExpireGeneric(CommandContext& ctx, bool seconds, int64_t base_ms, std::stri
   ctx.reply.Integer(1);
 }
 
-void ExpireCommand(CommandContext& ctx) { ExpireGeneric(ctx, true, ctx.now_ms, "expire"); }
-void PExpireCommand(CommandContext& ctx) { ExpireGeneric(ctx, false, ctx.now_ms, "pexpire"); }
-void ExpireAtCommand(CommandContext& ctx) { ExpireGeneric(ctx, true, 0, "expireat"); }
-void PExpireAtCommand(CommandContext& ctx) { ExpireGeneric(ctx, false, 0, "pexpireat"); }
+void ExpireCommand(CommandContext& ctx) {
+  ExpireGeneric(ctx, true, ctx.now_ms, "expire");
+}
+void PExpireCommand(CommandContext& ctx) {
+  ExpireGeneric(ctx, false, ctx.now_ms, "pexpire");
+}
+void ExpireAtCommand(CommandContext& ctx) {
+  ExpireGeneric(ctx, true, 0, "expireat");
+}
+void PExpireAtCommand(CommandContext& ctx) {
+  ExpireGeneric(ctx, false, 0, "pexpireat");
+}
 
 // expire.c, ttlGenericCommand: -2 for no key, -1 for no TTL. Seconds are
 // rounded to the nearest ((ms + 500) / 1000); Redis's compiler does that sum
@@ -79,10 +87,18 @@ void TtlGeneric(CommandContext& ctx, bool in_ms, bool absolute) {
   ctx.reply.Integer(static_cast<int64_t>((static_cast<uint64_t>(t) + 500) / 1000));
 }
 
-void TtlCommand(CommandContext& ctx) { TtlGeneric(ctx, false, false); }
-void PTtlCommand(CommandContext& ctx) { TtlGeneric(ctx, true, false); }
-void ExpireTimeCommand(CommandContext& ctx) { TtlGeneric(ctx, false, true); }
-void PExpireTimeCommand(CommandContext& ctx) { TtlGeneric(ctx, true, true); }
+void TtlCommand(CommandContext& ctx) {
+  TtlGeneric(ctx, false, false);
+}
+void PTtlCommand(CommandContext& ctx) {
+  TtlGeneric(ctx, true, false);
+}
+void ExpireTimeCommand(CommandContext& ctx) {
+  TtlGeneric(ctx, false, true);
+}
+void PExpireTimeCommand(CommandContext& ctx) {
+  TtlGeneric(ctx, true, true);
+}
 
 void PersistCommand(CommandContext& ctx) {
   ctx.reply.Integer(ctx.store.Persist(ctx.args[1], ctx.now_ms) ? 1 : 0);
@@ -176,9 +192,8 @@ void DbSizeCommand(CommandContext& ctx) {
 // FLUSHALL and FLUSHDB (one database): an optional SYNC or ASYNC, which
 // makes no difference here (db.c, getFlushCommandFlags).
 void FlushCommand(CommandContext& ctx) {
-  if (ctx.args.size() > 2 ||
-      (ctx.args.size() == 2 && !EqualsIgnoreCase(ctx.args[1], "sync") &&
-       !EqualsIgnoreCase(ctx.args[1], "async"))) {
+  if (ctx.args.size() > 2 || (ctx.args.size() == 2 && !EqualsIgnoreCase(ctx.args[1], "sync") &&
+                              !EqualsIgnoreCase(ctx.args[1], "async"))) {
     return ctx.reply.Error(errors::kSyntax);
   }
   ctx.store.Clear();
@@ -239,6 +254,8 @@ constexpr CommandSpec kKeyCommands[] = {
 
 }  // namespace
 
-void RegisterKeyCommands(CommandTable& table) { table.Register(kKeyCommands); }
+void RegisterKeyCommands(CommandTable& table) {
+  table.Register(kKeyCommands);
+}
 
 }  // namespace shoal::server

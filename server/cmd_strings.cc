@@ -12,7 +12,6 @@
 #include "server/args.h"
 #include "server/command.h"
 #include "server/errors.h"
-#include "server/errors_data.h"
 #include "server/set_options.h"
 #include "storage/store.h"
 
@@ -168,8 +167,12 @@ void MSetGeneric(CommandContext& ctx, bool nx, std::string_view command) {
   ctx.reply.Ok();
 }
 
-void MSetCommand(CommandContext& ctx) { MSetGeneric(ctx, false, "mset"); }
-void MSetNxCommand(CommandContext& ctx) { MSetGeneric(ctx, true, "msetnx"); }
+void MSetCommand(CommandContext& ctx) {
+  MSetGeneric(ctx, false, "mset");
+}
+void MSetNxCommand(CommandContext& ctx) {
+  MSetGeneric(ctx, true, "msetnx");
+}
 
 // t_string.c, checkStringLength: would a string of size + append bytes pass
 // proto-max-bulk-len? Computed unsigned so that no sum can wrap.
@@ -271,8 +274,12 @@ void IncrDecr(CommandContext& ctx, int64_t incr) {
   ctx.reply.Integer(value);
 }
 
-void IncrCommand(CommandContext& ctx) { IncrDecr(ctx, 1); }
-void DecrCommand(CommandContext& ctx) { IncrDecr(ctx, -1); }
+void IncrCommand(CommandContext& ctx) {
+  IncrDecr(ctx, 1);
+}
+void DecrCommand(CommandContext& ctx) {
+  IncrDecr(ctx, -1);
+}
 
 void IncrByCommand(CommandContext& ctx) {
   int64_t incr;
@@ -332,8 +339,8 @@ constexpr CommandSpec kStringCommands[] = {
     {"set", -3, kW | kD, SetCommand, 1, 1, 1, "string", "Set the string value of a key", "1.0.0"},
     {"setnx", 3, kW | kD | kF, SetNxCommand, 1, 1, 1, "string",
      "Set the value of a key, only if the key does not exist", "1.0.0"},
-    {"setex", 4, kW | kD, SetExCommand, 1, 1, 1, "string",
-     "Set the value and expiration of a key", "2.0.0"},
+    {"setex", 4, kW | kD, SetExCommand, 1, 1, 1, "string", "Set the value and expiration of a key",
+     "2.0.0"},
     {"psetex", 4, kW | kD, PSetExCommand, 1, 1, 1, "string",
      "Set the value and expiration in milliseconds of a key", "2.6.0"},
     {"getset", 3, kW | kD | kF, GetSetCommand, 1, 1, 1, "string",
@@ -372,6 +379,8 @@ constexpr CommandSpec kStringCommands[] = {
 
 }  // namespace
 
-void RegisterStringCommands(CommandTable& table) { table.Register(kStringCommands); }
+void RegisterStringCommands(CommandTable& table) {
+  table.Register(kStringCommands);
+}
 
 }  // namespace shoal::server

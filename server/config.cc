@@ -13,6 +13,9 @@
 #include "server/glob.h"
 
 namespace shoal::server {
+
+using storage::Result;
+using storage::Status;
 namespace {
 
 // Splits a line into arguments with Redis's sdssplitargs rules (the ones

@@ -24,9 +24,6 @@
 
 namespace shoal::server {
 
-using storage::Result;
-using storage::Status;
-
 enum class ConflictResolution { kSiblings, kLww };
 enum class AppendFsync { kAlways, kEverysec, kNo };
 enum class MaxmemoryPolicy {
@@ -57,7 +54,7 @@ struct SeedAddress {
 };
 
 // Parses one `host:port[@cport]`; the error message says what is wrong.
-Result<SeedAddress> ParseSeedAddress(std::string_view text);
+storage::Result<SeedAddress> ParseSeedAddress(std::string_view text);
 
 // Every directive with its default. Field names are the directive names with
 // '-' turned into '_'. Directives marked "(later)" are parsed, validated and
@@ -122,10 +119,10 @@ int ClusterPort(const Config& cfg);
 // file, line and reason: "conf/x.conf:12: unknown directive 'foo'",
 // "conf/x.conf:3: 'port' 'abc': argument couldn't be parsed into an integer".
 // On error `cfg` may be partly updated (start-up stops anyway).
-Status LoadFile(const std::string& path, Config* cfg);
+storage::Status LoadFile(const std::string& path, Config* cfg);
 
 // As LoadFile, from text already in memory; `source` names it in errors.
-Status LoadString(std::string_view text, std::string_view source, Config* cfg);
+storage::Status LoadString(std::string_view text, std::string_view source, Config* cfg);
 
 // The command line, as redis-server takes it: argv[0] is the program,
 // an optional first argument not starting with "--" is a conf file (loaded
@@ -133,11 +130,11 @@ Status LoadString(std::string_view text, std::string_view source, Config* cfg);
 // Errors name the argument instead of file:line:
 // "--port: 'port' 'abc': argument couldn't be parsed into an integer".
 // Does not call Validate.
-Status ApplyArgs(int argc, char** argv, Config* cfg);
+storage::Status ApplyArgs(int argc, char** argv, Config* cfg);
 
 // Cross-field rules checked once everything is loaded: 1 <= R,W <= N,
 // vnodes >= N, bus port in range and distinct from the client port, ...
-Status Validate(const Config& cfg);
+storage::Status Validate(const Config& cfg);
 
 // CONFIG GET: (name, value) pairs for every directive matching one of
 // `patterns` (glob, case-insensitive), each directive once, in table order.
@@ -151,7 +148,7 @@ std::vector<std::pair<std::string, std::string>> ConfigGet(const Config& cfg,
                                                            std::string_view pattern);
 
 // CONFIG SET of one directive; see ConfigSetMany.
-Status ConfigSet(Config* cfg, std::string_view name, std::string_view value);
+storage::Status ConfigSet(Config* cfg, std::string_view name, std::string_view value);
 
 // CONFIG SET name value [name value ...], atomic as in Redis 7: either all
 // apply or none does. Only directives that can change at run time are
@@ -160,7 +157,7 @@ Status ConfigSet(Config* cfg, std::string_view name, std::string_view value);
 //   "ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config"
 //   "ERR CONFIG SET failed (possibly related to argument 'maxclients') - argument couldn't be
 //    parsed into an integer"
-Status ConfigSetMany(Config* cfg,
-                     std::span<const std::pair<std::string_view, std::string_view>> pairs);
+storage::Status ConfigSetMany(Config* cfg,
+                              std::span<const std::pair<std::string_view, std::string_view>> pairs);
 
 }  // namespace shoal::server

@@ -11,6 +11,9 @@
 #include "server/args.h"
 
 namespace shoal::server {
+
+using storage::Result;
+using storage::Status;
 namespace {
 
 // Reasons, word for word as Redis 7's src/config.c gives them.

@@ -55,6 +55,12 @@ std::string InvalidExpire(std::string_view command) {
   return s;
 }
 
+std::string UnsupportedOption(std::string_view option) {
+  std::string s = "ERR Unsupported option ";
+  s.append(option);
+  return s;
+}
+
 std::string Unsupported(std::string_view name) {
   std::string s = "ERR unsupported command '";
   s.append(name.substr(0, 128));

@@ -30,6 +30,13 @@ inline constexpr std::string_view kStringTooLong =
 inline constexpr std::string_view kOffsetOutOfRange = "ERR offset is out of range";
 inline constexpr std::string_view kInvalidCursor = "ERR invalid cursor";
 inline constexpr std::string_view kNoSuchClient = "ERR No such client";
+// DECRBY with LLONG_MIN: negating it would overflow (t_string.c, decrbyCommand).
+inline constexpr std::string_view kDecrementOverflow = "ERR decrement would overflow";
+// EXPIRE family flags (expire.c, parseExtendedExpireArgumentsOrReply).
+inline constexpr std::string_view kExpireNxAndOthers =
+    "ERR NX and XX, GT or LT options at the same time are not compatible";
+inline constexpr std::string_view kExpireGtAndLt =
+    "ERR GT and LT options at the same time are not compatible";
 
 // Protocol errors (the connection is closed after the reply, as Redis does).
 inline constexpr std::string_view kProtoInvalidMultibulkLen =
@@ -58,6 +65,8 @@ std::string UnknownSubcommand(std::string_view sub, std::string_view container);
 std::string ProtoExpectedDollar(char got);
 // "ERR invalid expire time in 'set' command"
 std::string InvalidExpire(std::string_view command);
+// "ERR Unsupported option foo" (an unknown EXPIRE-family flag, as sent).
+std::string UnsupportedOption(std::string_view option);
 // Commands Redis has that shoal does not implement.
 std::string Unsupported(std::string_view name);
 

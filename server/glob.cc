@@ -10,7 +10,9 @@ constexpr int kMaxNesting = 1000;
 
 // ASCII tolower on the (signed) char value, as glibc's tolower does for the
 // values Redis passes it; bytes >= 0x80 are left alone.
-int Lower(int c) { return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c; }
+int Lower(int c) {
+  return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
 
 // A line-by-line port of stringmatchlen_impl. Redis reads one byte past the
 // pattern's end (the sds NUL terminator); here every such read is guarded by

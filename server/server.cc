@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include "server/errors.h"
 #include "server/session.h"
@@ -81,9 +82,10 @@ storage::Status Server::Start() {
     return storage::Status::IOError("can't open the log file '" + config_.logfile +
                                     "': " + std::strerror(errno));
   }
-  if (::mkdir(config_.dir.c_str(), 0755) != 0 && errno != EEXIST) {
-    return storage::Status::IOError("can't create dir '" + config_.dir +
-                                    "': " + std::strerror(errno));
+  std::error_code ec;
+  std::filesystem::create_directories(config_.dir, ec);
+  if (ec) {
+    return storage::Status::IOError("can't create dir '" + config_.dir + "': " + ec.message());
   }
   auto id = storage::LoadOrCreateNodeId(config_.dir, RandomBytes(rng_, 20));
   if (!id.ok()) return id.status();

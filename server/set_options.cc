@@ -4,7 +4,6 @@
 
 #include "server/args.h"
 #include "server/errors.h"
-#include "server/errors_data.h"
 
 namespace shoal::server {
 namespace {
@@ -12,7 +11,9 @@ namespace {
 constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
 constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
 
-storage::Status Error(std::string_view msg) { return storage::Status::Invalid(std::string(msg)); }
+storage::Status Error(std::string_view msg) {
+  return storage::Status::Invalid(std::string(msg));
+}
 
 }  // namespace
 

@@ -91,7 +91,7 @@ void Store::SetExpiry(DictEntry* entry, int64_t expire_at_ms) {
   // Swap-remove from the TTL index.
   DictEntry* last = expires_.back();
   expires_[entry->expiry_index] = last;
-
+  last->expiry_index = entry->expiry_index;
   expires_.pop_back();
   entry->expire_at_ms = 0;
   // Give memory back once the index is mostly empty (amortized O(1)).

@@ -4,6 +4,9 @@
 // arity check, the handler), and returns the raw RESP bytes of the reply.
 // Time is a plain value the test advances; nothing here reads a clock.
 
+#include <doctest/doctest.h>
+
+#include <algorithm>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -64,18 +67,93 @@ class CommandHarness {
 };
 
 // Expected replies, spelled as RESP bytes.
-inline std::string Ok() { return "+OK\r\n"; }
-inline std::string Nil() { return "$-1\r\n"; }
-inline std::string Simple(std::string_view s) { return "+" + std::string(s) + "\r\n"; }
-inline std::string Int(int64_t v) { return ":" + std::to_string(v) + "\r\n"; }
+inline std::string Ok() {
+  return "+OK\r\n";
+}
+inline std::string Nil() {
+  return "$-1\r\n";
+}
+inline std::string Simple(std::string_view s) {
+  return "+" + std::string(s) + "\r\n";
+}
+inline std::string Int(int64_t v) {
+  return ":" + std::to_string(v) + "\r\n";
+}
 inline std::string Bulk(std::string_view s) {
   return "$" + std::to_string(s.size()) + "\r\n" + std::string(s) + "\r\n";
 }
-inline std::string Err(std::string_view msg) { return "-" + std::string(msg) + "\r\n"; }
+inline std::string Err(std::string_view msg) {
+  return "-" + std::string(msg) + "\r\n";
+}
 inline std::string Arr(std::initializer_list<std::string> items) {
   std::string s = "*" + std::to_string(items.size()) + "\r\n";
   for (const std::string& i : items) s += i;
   return s;
+}
+
+// One command and the exact reply it must produce.
+struct Step {
+  std::vector<std::string> command;
+  std::string want;
+};
+
+// Runs the steps in order on `h`, checking each reply; a failure names the
+// command.
+inline void ExpectSteps(CommandHarness& h, std::initializer_list<Step> steps) {
+  for (const Step& s : steps) {
+    std::string shown;
+    for (const std::string& a : s.command) shown += (shown.empty() ? "" : " ") + a;
+    CAPTURE(shown);
+    CHECK(h.Run(s.command) == s.want);
+  }
+}
+
+// Parses a RESP array of bulk strings (a KEYS reply) into its elements.
+// Returns false on any other shape.
+inline bool ParseBulkArray(std::string_view resp, std::vector<std::string>* out,
+                           size_t* consumed = nullptr) {
+  auto line = [&](size_t& pos, int64_t* n) {
+    size_t end = resp.find("\r\n", pos);
+    if (end == std::string_view::npos || end == pos) return false;
+    *n = std::stoll(std::string(resp.substr(pos + 1, end - pos - 1)));
+    pos = end + 2;
+    return true;
+  };
+  size_t pos = 0;
+  int64_t n;
+  if (resp.empty() || resp[0] != '*' || !line(pos, &n) || n < 0) return false;
+  out->clear();
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t len;
+    if (pos >= resp.size() || resp[pos] != '$' || !line(pos, &len) || len < 0) return false;
+    if (pos + static_cast<size_t>(len) + 2 > resp.size()) return false;
+    out->emplace_back(resp.substr(pos, static_cast<size_t>(len)));
+    pos += static_cast<size_t>(len) + 2;
+  }
+  if (consumed != nullptr) *consumed = pos;
+  return true;
+}
+
+// Parses a SCAN reply ([cursor, [keys...]]) into the next cursor and keys.
+inline bool ParseScanReply(std::string_view resp, uint64_t* cursor,
+                           std::vector<std::string>* keys) {
+  if (resp.substr(0, 4) != "*2\r\n") return false;
+  resp.remove_prefix(4);
+  size_t end = resp.find("\r\n");
+  if (resp.empty() || resp[0] != '$' || end == std::string_view::npos) return false;
+  size_t len = std::stoul(std::string(resp.substr(1, end - 1)));
+  *cursor = std::stoull(std::string(resp.substr(end + 2, len)));
+  resp.remove_prefix(end + 2 + len + 2);
+  size_t consumed = 0;
+  return ParseBulkArray(resp, keys, &consumed) && consumed == resp.size();
+}
+
+// The keys of a KEYS reply, sorted (KEYS's order is unspecified).
+inline std::vector<std::string> SortedKeys(std::string_view resp) {
+  std::vector<std::string> keys;
+  CHECK(ParseBulkArray(resp, &keys));
+  std::sort(keys.begin(), keys.end());
+  return keys;
 }
 
 }  // namespace shoal::server::testing

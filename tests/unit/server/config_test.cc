@@ -13,6 +13,9 @@
 #include "server/config_table.h"
 
 namespace shoal::server {
+
+using storage::Result;
+using storage::Status;
 namespace {
 
 namespace fs = std::filesystem;

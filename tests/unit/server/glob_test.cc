@@ -59,8 +59,8 @@ TEST_CASE("glob: Redis stringmatchlen semantics") {
       {"[a-]", "]", true},   // "a-]" is the range ']'..'a'; the class is unterminated
       {"[a-]", "-", false},
       {"[]", "a", false},
-      {"[", "a", false},     // unterminated, empty class
-      {"[^", "a", true},     // unterminated negated empty class: any byte
+      {"[", "a", false},  // unterminated, empty class
+      {"[^", "a", true},  // unterminated negated empty class: any byte
       {"[^]", "x", true},
       {"[abc", "b", true},   // unterminated class ends at the pattern's end
       {"[\\]]", "]", true},  // escaped ']' inside a class

@@ -16,6 +16,11 @@ std::string Key(const char* prefix, size_t i) {
   return prefix + std::to_string(i);
 }
 
+// Runs explicit rehash steps until none is left; fails instead of hanging.
+void FinishRehash(Dict* t) {
+  for (int i = 0; t->RehashStep(100); ++i) REQUIRE(i < 1'000'000);
+}
+
 void Insert(Dict* d, const std::string& key, const std::string& value = "v") {
   bool inserted = false;
   DictEntry* e = d->FindOrInsert(key, &inserted);
@@ -95,8 +100,7 @@ TEST_CASE("insert, find and delete many keys across growth and shrink") {
     REQUIRE(d.size() == i + 1);
   }
   CHECK(CountByForEach(d) == kN);
-  while (d.RehashStep(100)) {
-  }
+  FinishRehash(&d);
   CHECK(IsPowerOfTwo(d.buckets()));
   CHECK(d.buckets() >= kN);      // grew: load factor <= 1
   CHECK(d.buckets() <= 2 * kN);  // but not wildly
@@ -115,8 +119,7 @@ TEST_CASE("insert, find and delete many keys across growth and shrink") {
 
   // Delete down to a few keys: the table shrinks (used < 10% of buckets).
   for (size_t i = 0; i < kN - 20; i += 2) REQUIRE(d.Erase(Key("key:", i)));
-  while (d.RehashStep(100)) {
-  }
+  FinishRehash(&d);
   CHECK(d.size() == 10);
   CHECK(d.buckets() == 16);
   for (size_t i = kN - 20; i < kN; i += 2) CHECK(d.Find(Key("key:", i)) != nullptr);
@@ -124,8 +127,7 @@ TEST_CASE("insert, find and delete many keys across growth and shrink") {
 
   // Down to zero: back to the minimum table.
   for (size_t i = kN - 20; i < kN; i += 2) REQUIRE(d.Erase(Key("key:", i)));
-  while (d.RehashStep(100)) {
-  }
+  FinishRehash(&d);
   CHECK(d.size() == 0);
   CHECK(d.buckets() == Dict::kMinSize);
 }
@@ -137,23 +139,20 @@ TEST_CASE("grow and shrink thresholds") {
   CHECK_FALSE(d.rehashing());
   Insert(&d, "k4");  // used >= buckets: grows to 8
   CHECK(d.rehashing());
-  while (d.RehashStep(1)) {
-  }
+  FinishRehash(&d);
   CHECK(d.buckets() == 8);
 
   // 128 entries in 256 buckets; shrinking starts once below 10% (< 26).
   Dict big;
   for (size_t i = 0; i < 129; ++i) Insert(&big, Key("k", i));
-  while (big.RehashStep(100)) {
-  }
+  FinishRehash(&big);
   CHECK(big.buckets() == 256);
   size_t i = 0;
   for (; big.size() > 26; ++i) big.Erase(Key("k", i));
   CHECK_FALSE(big.rehashing());
   big.Erase(Key("k", i++));  // 25 left: 25 * 100 / 256 < 10
   CHECK(big.rehashing());
-  while (big.RehashStep(100)) {
-  }
+  FinishRehash(&big);
   CHECK(big.buckets() == 32);
   CHECK(big.size() == 25);
 }
@@ -162,8 +161,7 @@ TEST_CASE("operations stay correct while an incremental rehash is in progress") 
   Dict d;
   constexpr size_t kN = 4096;  // fills 4096 buckets exactly
   for (size_t i = 0; i < kN; ++i) Insert(&d, Key("a", i));
-  while (d.RehashStep(100)) {
-  }
+  FinishRehash(&d);
   REQUIRE(d.buckets() == kN);
   Insert(&d, "trigger");  // starts a grow to 8192
   REQUIRE(d.rehashing());
@@ -186,7 +184,7 @@ TEST_CASE("operations stay correct while an incremental rehash is in progress") 
 
   // Explicit steps finish it; everything is still there.
   size_t steps = 0;
-  while (d.RehashStep(10)) ++steps;
+  while (d.RehashStep(10)) REQUIRE(++steps < 1'000'000);
   CHECK(steps > 0);
   CHECK_FALSE(d.rehashing());
   CHECK(d.buckets() == 2 * kN);
@@ -198,13 +196,12 @@ TEST_CASE("operations stay correct while an incremental rehash is in progress") 
 TEST_CASE("RehashStep bounds its work") {
   Dict d;
   for (size_t i = 0; i < 1024; ++i) Insert(&d, Key("k", i));
-  while (d.RehashStep(100)) {
-  }
+  FinishRehash(&d);
   Insert(&d, "more");  // grow 1024 -> 2048
   REQUIRE(d.rehashing());
   // One non-empty bucket per step: at least ~1024 * (1 - 1/e) steps of 1.
   size_t steps = 0;
-  while (d.RehashStep(1)) ++steps;
+  while (d.RehashStep(1)) REQUIRE(++steps < 1'000'000);
   CHECK(steps > 500);
   CHECK(d.size() == 1025);
 }
@@ -214,8 +211,7 @@ TEST_CASE("Scan without changes returns each key exactly once") {
     CAPTURE(n);
     Dict d;
     for (size_t i = 0; i < n; ++i) Insert(&d, Key("k", i));
-    while (d.RehashStep(100)) {
-    }
+    FinishRehash(&d);
     auto seen = FullScan(&d, [](size_t) {});
     CHECK(seen.size() == n);
     CHECK(std::set<std::string>(seen.begin(), seen.end()).size() == n);
@@ -277,8 +273,7 @@ TEST_CASE("Scan returns every key present throughout, across grow/shrink/rehash"
       Dict d;
       for (size_t i = 0; i < sc.stable_keys; ++i) Insert(&d, Key("stable", i));
       for (size_t i = 0; i < sc.churn_keys; ++i) Insert(&d, Key("churn", i));
-      while (d.RehashStep(100)) {
-      }
+      FinishRehash(&d);
       size_t inserted = 0;
       if (start_rehashing) {
         // Fill up to the grow threshold so the first insert starts a rehash.
@@ -358,8 +353,7 @@ TEST_CASE("RandomEntry over a small set returns every key") {
 TEST_CASE("RandomEntry is deterministic for a given random number") {
   Dict d;
   for (size_t i = 0; i < 100; ++i) Insert(&d, Key("k", i));
-  while (d.RehashStep(100)) {
-  }
+  FinishRehash(&d);
   CHECK(d.RandomEntry(12345) == d.RandomEntry(12345));
 }
 

@@ -21,6 +21,11 @@ std::string Key(const char* prefix, size_t i) {
   return prefix + std::to_string(i);
 }
 
+// Runs explicit rehash steps until none is left; fails instead of hanging.
+void FinishRehash(Store* t) {
+  for (int i = 0; t->RehashStep(100); ++i) REQUIRE(i < 1'000'000);
+}
+
 // A 16-byte key, as in the memory target (16-byte keys, 64-byte values).
 std::string Key16(size_t i) {
   std::string digits = std::to_string(i);
@@ -251,7 +256,10 @@ TEST_CASE("the TTL index stays consistent under mixed operations") {
   // Far in the future every TTL key is gone after enough active expiry.
   const int64_t later = kNow + 10'000;
   size_t removed = 0;
-  while (s.expires_size() > 0) removed += s.ActiveExpireCycle(later, 1000, removed + 1);
+  for (int cycles = 0; s.expires_size() > 0; ++cycles) {
+    REQUIRE(cycles < 1000);  // a broken index must fail, not hang
+    removed += s.ActiveExpireCycle(later, 1000, removed + 1);
+  }
   CHECK(removed == with_ttl);
   CHECK(s.size() == model.size() - with_ttl);
 }
@@ -421,8 +429,7 @@ TEST_CASE("used_bytes rises with data and returns to baseline") {
   constexpr size_t kN = 10'000;
   for (size_t i = 0; i < kN; ++i) s.Set(Key16(i), value, 0);
   REQUIRE(s.size() == kN);
-  while (s.RehashStep(100)) {
-  }
+  FinishRehash(&s);
   const size_t full = s.used_bytes();
   // 80-byte entry + 80-byte value buffer + 8-16 bytes of buckets per key.
   CHECK(full > kN * 160);
@@ -445,8 +452,7 @@ TEST_CASE("used_bytes rises with data and returns to baseline") {
   CHECK(s.used_bytes() > full);
 
   for (size_t i = 0; i < kN; ++i) CHECK(s.Delete(Key16(i), kNow));
-  while (s.RehashStep(100)) {
-  }
+  FinishRehash(&s);
   CHECK(s.size() == 0);
   CHECK(s.used_bytes() == Dict::kMinSize * sizeof(void*));  // the minimum table
 
@@ -474,7 +480,7 @@ TEST_CASE("RehashStep through the store") {
   Store s;
   for (size_t i = 0; i < 1025; ++i) s.Set(Key("k", i), "v", 0);
   size_t steps = 0;
-  while (s.RehashStep(1)) ++steps;
+  while (s.RehashStep(1)) REQUIRE(++steps < 1'000'000);
   CHECK(steps > 0);
   CHECK_FALSE(s.RehashStep(1));
   for (size_t i = 0; i < 1025; ++i) REQUIRE(s.Exists(Key("k", i), kNow));
