@@ -35,7 +35,7 @@ sanitize: deps
 	  ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 bench: build
-	/usr/bin/python3 bench/bench.py --shoal ./$(BUILD_DIR)/shoal-server
+	/usr/bin/python3 bench/bench.py --shoal $(CURDIR)/$(BUILD_DIR)/shoal-server
 
 format:
 	git ls-files '*.h' '*.cc' '*.c' | xargs clang-format -i
