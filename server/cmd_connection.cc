@@ -44,7 +44,9 @@ void CmdPing(CommandContext& ctx) {
   }
 }
 
-void CmdEcho(CommandContext& ctx) { ctx.reply.Bulk(ctx.args[1]); }
+void CmdEcho(CommandContext& ctx) {
+  ctx.reply.Bulk(ctx.args[1]);
+}
 
 void CmdQuit(CommandContext& ctx) {
   ctx.reply.Ok();
@@ -210,7 +212,9 @@ Session* SelfSession(CommandContext& ctx) {
   return self;
 }
 
-void CmdClientId(CommandContext& ctx) { ctx.reply.Integer(static_cast<int64_t>(ctx.client.id)); }
+void CmdClientId(CommandContext& ctx) {
+  ctx.reply.Integer(static_cast<int64_t>(ctx.client.id));
+}
 
 void CmdClientGetname(CommandContext& ctx) {
   if (ctx.client.name.empty()) {
@@ -410,32 +414,52 @@ void CmdClientHelp(CommandContext& ctx) {
 constexpr uint32_t kConn = kCmdNoScript | kCmdLoading | kCmdStale;
 
 const CommandSpec kClientSubcommands[] = {
-    {"client|id", 2, kConn, CmdClientId, 0, 0, 0, "connection", "Returns the unique client ID of the connection.", "5.0.0"},
-    {"client|getname", 2, kConn, CmdClientGetname, 0, 0, 0, "connection", "Returns the name of the connection.", "2.6.9"},
-    {"client|setname", 3, kConn, CmdClientSetname, 0, 0, 0, "connection", "Sets the connection name.", "2.6.9"},
-    {"client|setinfo", 4, kConn, CmdClientSetinfo, 0, 0, 0, "connection", "Sets information specific to the client or connection.", "7.2.0"},
-    {"client|list", -2, kConn | kCmdAdmin, CmdClientList, 0, 0, 0, "connection", "Lists open connections.", "2.4.0"},
-    {"client|info", 2, kConn, CmdClientInfo, 0, 0, 0, "connection", "Returns information about the connection.", "6.2.0"},
-    {"client|kill", -3, kConn | kCmdAdmin, CmdClientKill, 0, 0, 0, "connection", "Terminates open connections.", "2.4.0"},
-    {"client|no-evict", 3, kConn | kCmdAdmin, CmdClientNoEvict, 0, 0, 0, "connection", "Sets the client eviction mode of the connection.", "7.0.0"},
-    {"client|help", 2, kConn, CmdClientHelp, 0, 0, 0, "connection", "Returns helpful text about the different subcommands.", "5.0.0"},
+    {"client|id", 2, kConn, CmdClientId, 0, 0, 0, "connection",
+     "Returns the unique client ID of the connection.", "5.0.0"},
+    {"client|getname", 2, kConn, CmdClientGetname, 0, 0, 0, "connection",
+     "Returns the name of the connection.", "2.6.9"},
+    {"client|setname", 3, kConn, CmdClientSetname, 0, 0, 0, "connection",
+     "Sets the connection name.", "2.6.9"},
+    {"client|setinfo", 4, kConn, CmdClientSetinfo, 0, 0, 0, "connection",
+     "Sets information specific to the client or connection.", "7.2.0"},
+    {"client|list", -2, kConn | kCmdAdmin, CmdClientList, 0, 0, 0, "connection",
+     "Lists open connections.", "2.4.0"},
+    {"client|info", 2, kConn, CmdClientInfo, 0, 0, 0, "connection",
+     "Returns information about the connection.", "6.2.0"},
+    {"client|kill", -3, kConn | kCmdAdmin, CmdClientKill, 0, 0, 0, "connection",
+     "Terminates open connections.", "2.4.0"},
+    {"client|no-evict", 3, kConn | kCmdAdmin, CmdClientNoEvict, 0, 0, 0, "connection",
+     "Sets the client eviction mode of the connection.", "7.0.0"},
+    {"client|help", 2, kConn, CmdClientHelp, 0, 0, 0, "connection",
+     "Returns helpful text about the different subcommands.", "5.0.0"},
 };
 
-void CmdClientContainer(CommandContext& ctx) { ctx.reply.Error(errors::WrongArity("client")); }
+void CmdClientContainer(CommandContext& ctx) {
+  ctx.reply.Error(errors::WrongArity("client"));
+}
 
 const CommandSpec kConnectionCommands[] = {
-    {"ping", -1, kCmdFast | kCmdStale, CmdPing, 0, 0, 0, "connection", "Returns the server's liveliness response."},
+    {"ping", -1, kCmdFast | kCmdStale, CmdPing, 0, 0, 0, "connection",
+     "Returns the server's liveliness response."},
     {"echo", 2, kCmdFast, CmdEcho, 0, 0, 0, "connection", "Returns the given string."},
-    {"quit", -1, kCmdNoAuth | kCmdFast | kConn, CmdQuit, 0, 0, 0, "connection", "Closes the connection."},
-    {"auth", -2, kCmdNoAuth | kCmdFast | kConn, CmdAuth, 0, 0, 0, "connection", "Authenticates the connection."},
-    {"hello", -1, kCmdNoAuth | kCmdFast | kConn, CmdHello, 0, 0, 0, "connection", "Handshakes with the Redis server.", "6.0.0"},
-    {"select", 2, kCmdFast | kConn, CmdSelect, 0, 0, 0, "connection", "Changes the selected database."},
-    {"reset", 1, kCmdNoAuth | kCmdFast | kConn, CmdReset, 0, 0, 0, "connection", "Resets the connection.", "6.2.0"},
-    {"client", -2, kConn, CmdClientContainer, 0, 0, 0, "connection", "A container for client connection commands.", "2.4.0", kClientSubcommands},
+    {"quit", -1, kCmdNoAuth | kCmdFast | kConn, CmdQuit, 0, 0, 0, "connection",
+     "Closes the connection."},
+    {"auth", -2, kCmdNoAuth | kCmdFast | kConn, CmdAuth, 0, 0, 0, "connection",
+     "Authenticates the connection."},
+    {"hello", -1, kCmdNoAuth | kCmdFast | kConn, CmdHello, 0, 0, 0, "connection",
+     "Handshakes with the Redis server.", "6.0.0"},
+    {"select", 2, kCmdFast | kConn, CmdSelect, 0, 0, 0, "connection",
+     "Changes the selected database."},
+    {"reset", 1, kCmdNoAuth | kCmdFast | kConn, CmdReset, 0, 0, 0, "connection",
+     "Resets the connection.", "6.2.0"},
+    {"client", -2, kConn, CmdClientContainer, 0, 0, 0, "connection",
+     "A container for client connection commands.", "2.4.0", kClientSubcommands},
 };
 
 }  // namespace
 
-void RegisterConnectionCommands(CommandTable& table) { table.Register(kConnectionCommands); }
+void RegisterConnectionCommands(CommandTable& table) {
+  table.Register(kConnectionCommands);
+}
 
 }  // namespace shoal::server

@@ -188,10 +188,10 @@ struct SectionRow {
 };
 
 constexpr SectionRow kSections[] = {
-    {"server", true, ServerSection},           {"clients", true, ClientsSection},
-    {"memory", true, MemorySection},           {"persistence", true, PersistenceSection},
-    {"stats", true, StatsSection},             {"replication", true, ReplicationSection},
-    {"cpu", true, CpuSection},                 {"keyspace", true, KeyspaceSection},
+    {"server", true, ServerSection}, {"clients", true, ClientsSection},
+    {"memory", true, MemorySection}, {"persistence", true, PersistenceSection},
+    {"stats", true, StatsSection},   {"replication", true, ReplicationSection},
+    {"cpu", true, CpuSection},       {"keyspace", true, KeyspaceSection},
 };
 
 void CmdInfo(CommandContext& ctx) {
@@ -224,6 +224,8 @@ const CommandSpec kInfoCommands[] = {
 
 }  // namespace
 
-void RegisterInfoCommand(CommandTable& table) { table.Register(kInfoCommands); }
+void RegisterInfoCommand(CommandTable& table) {
+  table.Register(kInfoCommands);
+}
 
 }  // namespace shoal::server

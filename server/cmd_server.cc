@@ -40,7 +40,8 @@ void CmdConfigSet(CommandContext& ctx) {
     return;
   }
   std::vector<std::pair<std::string_view, std::string_view>> pairs;
-  for (size_t i = 2; i + 1 < ctx.args.size(); i += 2) pairs.emplace_back(ctx.args[i], ctx.args[i + 1]);
+  for (size_t i = 2; i + 1 < ctx.args.size(); i += 2)
+    pairs.emplace_back(ctx.args[i], ctx.args[i + 1]);
   Config& cfg = ctx.server->config();
   storage::Status st = ConfigSetMany(&cfg, pairs);
   if (!st.ok()) {
@@ -333,31 +334,48 @@ void CmdShutdown(CommandContext& ctx) {
 constexpr uint32_t kAdminFlags = kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale;
 
 const CommandSpec kConfigSubcommands[] = {
-    {"config|get", -3, kAdminFlags, CmdConfigGet, 0, 0, 0, "server", "Returns the effective values of configuration parameters.", "2.0.0"},
-    {"config|set", -4, kAdminFlags, CmdConfigSet, 0, 0, 0, "server", "Sets configuration parameters in-flight.", "2.0.0"},
-    {"config|resetstat", 2, kAdminFlags, CmdConfigResetstat, 0, 0, 0, "server", "Resets the server's statistics.", "2.0.0"},
-    {"config|rewrite", 2, kAdminFlags, CmdConfigRewrite, 0, 0, 0, "server", "Persists the effective configuration to file.", "2.8.0"},
-    {"config|help", 2, kCmdLoading | kCmdStale, CmdConfigHelp, 0, 0, 0, "server", "Returns helpful text about the different subcommands.", "5.0.0"},
+    {"config|get", -3, kAdminFlags, CmdConfigGet, 0, 0, 0, "server",
+     "Returns the effective values of configuration parameters.", "2.0.0"},
+    {"config|set", -4, kAdminFlags, CmdConfigSet, 0, 0, 0, "server",
+     "Sets configuration parameters in-flight.", "2.0.0"},
+    {"config|resetstat", 2, kAdminFlags, CmdConfigResetstat, 0, 0, 0, "server",
+     "Resets the server's statistics.", "2.0.0"},
+    {"config|rewrite", 2, kAdminFlags, CmdConfigRewrite, 0, 0, 0, "server",
+     "Persists the effective configuration to file.", "2.8.0"},
+    {"config|help", 2, kCmdLoading | kCmdStale, CmdConfigHelp, 0, 0, 0, "server",
+     "Returns helpful text about the different subcommands.", "5.0.0"},
 };
 
 constexpr uint32_t kCommandFlags = kCmdLoading | kCmdStale;
 
 const CommandSpec kCommandSubcommands[] = {
-    {"command|count", 2, kCommandFlags, CmdCommandCount, 0, 0, 0, "server", "Returns a count of commands.", "2.8.13"},
-    {"command|info", -2, kCommandFlags, CmdCommandInfo, 0, 0, 0, "server", "Returns information about one, multiple or all commands.", "2.8.13"},
-    {"command|docs", -2, kCommandFlags, CmdCommandDocs, 0, 0, 0, "server", "Returns documentary information about one, multiple or all commands.", "7.0.0"},
-    {"command|list", -2, kCommandFlags, CmdCommandList, 0, 0, 0, "server", "Returns a list of command names.", "7.0.0"},
-    {"command|getkeys", -3, kCommandFlags, CmdCommandGetkeys, 0, 0, 0, "server", "Extracts the key names from an arbitrary command.", "2.8.13"},
-    {"command|help", 2, kCommandFlags, CmdCommandHelp, 0, 0, 0, "server", "Returns helpful text about the different subcommands.", "5.0.0"},
+    {"command|count", 2, kCommandFlags, CmdCommandCount, 0, 0, 0, "server",
+     "Returns a count of commands.", "2.8.13"},
+    {"command|info", -2, kCommandFlags, CmdCommandInfo, 0, 0, 0, "server",
+     "Returns information about one, multiple or all commands.", "2.8.13"},
+    {"command|docs", -2, kCommandFlags, CmdCommandDocs, 0, 0, 0, "server",
+     "Returns documentary information about one, multiple or all commands.", "7.0.0"},
+    {"command|list", -2, kCommandFlags, CmdCommandList, 0, 0, 0, "server",
+     "Returns a list of command names.", "7.0.0"},
+    {"command|getkeys", -3, kCommandFlags, CmdCommandGetkeys, 0, 0, 0, "server",
+     "Extracts the key names from an arbitrary command.", "2.8.13"},
+    {"command|help", 2, kCommandFlags, CmdCommandHelp, 0, 0, 0, "server",
+     "Returns helpful text about the different subcommands.", "5.0.0"},
 };
 
-void CmdConfigContainer(CommandContext& ctx) { ctx.reply.Error(errors::WrongArity("config")); }
+void CmdConfigContainer(CommandContext& ctx) {
+  ctx.reply.Error(errors::WrongArity("config"));
+}
 
 const CommandSpec kServerCommands[] = {
-    {"config", -2, 0, CmdConfigContainer, 0, 0, 0, "server", "A container for server configuration commands.", "2.0.0", kConfigSubcommands},
-    {"command", -1, kCommandFlags, CmdCommand, 0, 0, 0, "server", "Returns detailed information about all commands.", "2.8.13", kCommandSubcommands},
-    {"time", 1, kCmdFast | kCmdLoading | kCmdStale, CmdTime, 0, 0, 0, "server", "Returns the server time.", "2.6.0"},
-    {"shutdown", -1, kAdminFlags, CmdShutdown, 0, 0, 0, "server", "Synchronously saves the database(s) to disk and shuts down the Redis server."},
+    {"config", -2, 0, CmdConfigContainer, 0, 0, 0, "server",
+     "A container for server configuration commands.", "2.0.0", kConfigSubcommands},
+    {"command", -1, kCommandFlags, CmdCommand, 0, 0, 0, "server",
+     "Returns detailed information about all commands.", "2.8.13", kCommandSubcommands},
+    {"time", 1, kCmdFast | kCmdLoading | kCmdStale, CmdTime, 0, 0, 0, "server",
+     "Returns the server time.", "2.6.0"},
+    {"shutdown", -1, kAdminFlags, CmdShutdown, 0, 0, 0, "server",
+     "Synchronously saves the database(s) to disk and shuts down the Redis server."},
 };
 
 }  // namespace

@@ -54,7 +54,7 @@ struct CommandContext {
   storage::Store& store;
   int64_t now_ms;  // wall time cached for this command, as Redis's mstime()
   ClientState& client;
-  Server* server;  // nullptr in unit tests of pure data commands
+  Server* server;       // nullptr in unit tests of pure data commands
   uint64_t random = 0;  // a fresh random number for this command (RANDOMKEY, sampling)
   int64_t proto_max_bulk_len = 512ll * 1024 * 1024;  // string size limit (SETRANGE, APPEND)
 };
@@ -66,9 +66,9 @@ struct CommandSpec {
   int arity;              // N: exactly N args (name included); -N: at least N
   uint32_t flags;
   CommandHandler handler;
-  int first_key = 0;  // position of the first key argument, 0 if none
-  int last_key = 0;   // last key position; -1 = the last argument
-  int key_step = 0;   // step between keys
+  int first_key = 0;         // position of the first key argument, 0 if none
+  int last_key = 0;          // last key position; -1 = the last argument
+  int key_step = 0;          // step between keys
   std::string_view group;    // COMMAND DOCS group: string, generic, connection, server
   std::string_view summary;  // COMMAND DOCS summary
   std::string_view since = "1.0.0";

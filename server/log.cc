@@ -6,7 +6,6 @@
 #include <cstdarg>
 #include <ctime>
 
-
 namespace shoal::server {
 
 Logger::~Logger() {

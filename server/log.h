@@ -33,9 +33,9 @@ class Logger {
   LogLevel level_ = LogLevel::kNotice;
 };
 
-#define SHOAL_LOG(logger, lvl, ...)                                       \
-  do {                                                                    \
-    if ((logger).level() <= (lvl)) (logger).Log((lvl), __VA_ARGS__);      \
+#define SHOAL_LOG(logger, lvl, ...)                                  \
+  do {                                                               \
+    if ((logger).level() <= (lvl)) (logger).Log((lvl), __VA_ARGS__); \
   } while (0)
 
 }  // namespace shoal::server

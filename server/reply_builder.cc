@@ -47,7 +47,9 @@ void ReplyBuilder::Error(std::string_view msg) {
   out_->append("\r\n", 2);
 }
 
-void ReplyBuilder::Integer(int64_t v) { AppendPrefixed(out_, ':', v); }
+void ReplyBuilder::Integer(int64_t v) {
+  AppendPrefixed(out_, ':', v);
+}
 
 void ReplyBuilder::Bulk(std::string_view s) {
   AppendPrefixed(out_, '$', static_cast<int64_t>(s.size()));
@@ -55,11 +57,17 @@ void ReplyBuilder::Bulk(std::string_view s) {
   out_->append("\r\n", 2);
 }
 
-void ReplyBuilder::Null() { out_->append("$-1\r\n", 5); }
+void ReplyBuilder::Null() {
+  out_->append("$-1\r\n", 5);
+}
 
-void ReplyBuilder::NullArray() { out_->append("*-1\r\n", 5); }
+void ReplyBuilder::NullArray() {
+  out_->append("*-1\r\n", 5);
+}
 
-void ReplyBuilder::ArrayHeader(size_t n) { AppendPrefixed(out_, '*', static_cast<int64_t>(n)); }
+void ReplyBuilder::ArrayHeader(size_t n) {
+  AppendPrefixed(out_, '*', static_cast<int64_t>(n));
+}
 
 void ReplyBuilder::Double(double v) {
   char buf[64];
@@ -72,6 +80,8 @@ void ReplyBuilder::Double(double v) {
   Bulk(std::string_view(buf, static_cast<size_t>(n)));
 }
 
-void ReplyBuilder::Raw(std::string_view bytes) { out_->append(bytes); }
+void ReplyBuilder::Raw(std::string_view bytes) {
+  out_->append(bytes);
+}
 
 }  // namespace shoal::server

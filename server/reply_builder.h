@@ -24,8 +24,8 @@ class ReplyBuilder {
   void Error(std::string_view msg);
   void Integer(int64_t v);
   void Bulk(std::string_view s);
-  void Null();        // $-1 (nil bulk)
-  void NullArray();   // *-1
+  void Null();       // $-1 (nil bulk)
+  void NullArray();  // *-1
   void ArrayHeader(size_t n);
   // A double as Redis 7 prints it in RESP2 (a bulk string, %.17g style).
   void Double(double v);

@@ -61,9 +61,8 @@ RequestParser::Status RequestParser::FailOwned(std::string msg) {
   return Status::kError;
 }
 
-RequestParser::Status RequestParser::Parse(const char* data, size_t len,
-                                           const ParserLimits& limits, size_t* consumed,
-                                           std::vector<std::string>* argv) {
+RequestParser::Status RequestParser::Parse(const char* data, size_t len, const ParserLimits& limits,
+                                           size_t* consumed, std::vector<std::string>* argv) {
   size_t pos = 0;
   std::string_view line;
   bool too_long = false;
@@ -225,12 +224,24 @@ bool SplitInlineArgs(std::string_view line, std::vector<std::string>* out) {
         } else if (c == '\\' && i + 1 < n) {
           ++i;
           switch (line[i]) {
-            case 'n': cur.push_back('\n'); break;
-            case 'r': cur.push_back('\r'); break;
-            case 't': cur.push_back('\t'); break;
-            case 'b': cur.push_back('\b'); break;
-            case 'a': cur.push_back('\a'); break;
-            default: cur.push_back(line[i]); break;
+            case 'n':
+              cur.push_back('\n');
+              break;
+            case 'r':
+              cur.push_back('\r');
+              break;
+            case 't':
+              cur.push_back('\t');
+              break;
+            case 'b':
+              cur.push_back('\b');
+              break;
+            case 'a':
+              cur.push_back('\a');
+              break;
+            default:
+              cur.push_back(line[i]);
+              break;
           }
         } else if (c == '"') {
           // A closing quote must be followed by a space or the end.

@@ -57,7 +57,7 @@ class RequestParser {
   int64_t multibulk_left_ = 0;  // arguments still to read
   int64_t bulk_left_ = 0;       // payload bytes (plus CRLF) still to read
   size_t buffered_ = 0;
-  std::string line_;   // a header or inline line split across reads
+  std::string line_;  // a header or inline line split across reads
   std::string error_;
 };
 

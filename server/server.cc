@@ -140,8 +140,9 @@ storage::Status Server::Listen() {
   uv_tcp_init(&loop_, &listener_);
   listener_.data = this;
   int rc = uv_tcp_bind(&listener_, reinterpret_cast<const sockaddr*>(&addr), 0);
-  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), config_.tcp_backlog,
-                              &Server::OnConnection);
+  if (rc == 0)
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), config_.tcp_backlog,
+                   &Server::OnConnection);
   if (rc != 0) {
     return storage::Status::IOError("Failed listening on port " + std::to_string(config_.port) +
                                     " (tcp), aborting: " + uv_strerror(rc));
@@ -309,7 +310,9 @@ size_t Server::UsedMemory() const {
 #endif
 }
 
-void Server::OnCron(uv_timer_t* handle) noexcept { static_cast<Server*>(handle->data)->Cron(); }
+void Server::OnCron(uv_timer_t* handle) noexcept {
+  static_cast<Server*>(handle->data)->Cron();
+}
 
 void Server::Cron() {
   int64_t now = clock_.NowMs();

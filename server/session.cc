@@ -133,7 +133,8 @@ void Session::ProcessInput() {
     }
     if (st == RequestParser::Status::kError) {
       ReplyBuilder(ReplyTarget()).Error(parser_.error());
-      SHOAL_LOG(server_.logger(), LogLevel::kVerbose, "Protocol error (%s) from client: id=%llu addr=%s",
+      SHOAL_LOG(server_.logger(), LogLevel::kVerbose,
+                "Protocol error (%s) from client: id=%llu addr=%s",
                 std::string(parser_.error()).c_str(), static_cast<unsigned long long>(id()),
                 peer_addr_.c_str());
       CloseAfterReply();
@@ -182,8 +183,8 @@ void Session::StartWrite(size_t already_written) {
   woff_ = already_written;
   writing_ = true;
   uv_buf_t buf = uv_buf_init(wbuf_.data() + woff_, static_cast<unsigned>(wbuf_.size() - woff_));
-  if (uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&handle_), &buf, 1,
-               &Session::OnWrite) != 0) {
+  if (uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&handle_), &buf, 1, &Session::OnWrite) !=
+      0) {
     writing_ = false;
     Close();
   }

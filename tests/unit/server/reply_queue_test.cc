@@ -66,7 +66,8 @@ TEST_CASE("random completion orders always release in request order") {
     std::shuffle(order.begin(), order.end(), rng);
     for (int i : order) {
       if (tickets[static_cast<size_t>(i)] != 0) {
-        CHECK(q.Complete(tickets[static_cast<size_t>(i)], std::string(1, static_cast<char>('a' + i))));
+        CHECK(q.Complete(tickets[static_cast<size_t>(i)],
+                         std::string(1, static_cast<char>('a' + i))));
       }
     }
     CHECK(out == want);
