@@ -44,7 +44,7 @@ struct ClientState {
   bool authenticated = false;
   int resp = 2;
   bool close_after_reply = false;  // QUIT, CLIENT KILL of self
-  std::string last_command;        // lower-case name of the last command run
+  std::string_view last_command;   // name of the last command run (a table row's)
 };
 
 // Everything a handler may touch while it runs.

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -219,9 +220,8 @@ void Server::Accept() {
 }
 
 void Server::OnSessionClosed(Session* session) {
-  if (session->flush_scheduled) {
-    std::erase(pending_flush_, session);
-  }
+  if (session->flush_scheduled) std::erase(pending_flush_, session);
+  std::replace(flushing_.begin(), flushing_.end(), session, static_cast<Session*>(nullptr));
   sessions_.erase(session->id());
 }
 
@@ -242,12 +242,14 @@ void Server::OnCheck(uv_check_t* handle) noexcept {
 void Server::FlushPending() {
   // Flush may close sessions; their close callbacks run after this phase,
   // so every pointer in the list stays valid while we walk it.
-  std::vector<Session*> batch;
-  batch.swap(pending_flush_);
-  for (Session* s : batch) {
+  // Swap with a kept buffer so no iteration allocates.
+  flushing_.swap(pending_flush_);
+  for (Session* s : flushing_) {
+    if (s == nullptr) continue;  // closed while this batch was flushing
     s->flush_scheduled = false;
     s->Flush();
   }
+  flushing_.clear();
 }
 
 void Server::Dispatch(Session& session, std::vector<std::string>& argv) {
@@ -315,6 +317,9 @@ void Server::OnCron(uv_timer_t* handle) noexcept {
 }
 
 void Server::Cron() {
+  // CONFIG SET hz takes effect from the next period.
+  uint64_t period = static_cast<uint64_t>(1000 / std::max(1, config_.hz));
+  if (uv_timer_get_repeat(&cron_timer_) != period) uv_timer_set_repeat(&cron_timer_, period);
   int64_t now = clock_.NowMs();
   CloseIdleClients(now);
   ActiveExpire(now);

@@ -129,6 +129,7 @@ class Server {
   uint64_t next_client_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;
   std::vector<Session*> pending_flush_;  // sessions with output this iteration
+  std::vector<Session*> flushing_;       // the batch FlushPending is walking
 };
 
 }  // namespace shoal::server
