@@ -11,15 +11,7 @@ REDIS_BENCHMARK = shutil.which("redis-benchmark") or "/usr/bin/redis-benchmark"
 TESTS = ["SET", "GET", "INCR", "MSET (10 keys)"]
 
 
-class RedisBenchmarkTest(h.ServerTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = cls.start_class_server()
-
-    def setUp(self):
-        self.c = self.client(self.server)
-        self.c.call("FLUSHALL")
-
+class RedisBenchmarkTest(h.SharedServerTestCase):
     def bench(self, *args):
         cmd = [REDIS_BENCHMARK, "-h", self.server.host, "-p", str(self.server.port)] + list(args)
         p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=120)

@@ -9,15 +9,7 @@ import shoal_harness as h
 REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
 
 
-class RedisCliTest(h.ServerTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = cls.start_class_server()
-
-    def setUp(self):
-        self.c = self.client(self.server)
-        self.c.call("FLUSHALL")
-
+class RedisCliTest(h.SharedServerTestCase):
     def cli(self, *args, stdin=b"", expect_rc=0, timeout=60):
         cmd = [REDIS_CLI, "-h", self.server.host, "-p", str(self.server.port)] + list(args)
         p = subprocess.run(cmd, input=stdin, capture_output=True, timeout=timeout)

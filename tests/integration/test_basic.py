@@ -3,15 +3,7 @@
 import shoal_harness as h
 
 
-class BasicTest(h.ServerTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = cls.start_class_server()
-
-    def setUp(self):
-        self.c = self.client(self.server)
-        self.c.call("FLUSHALL")
-
+class BasicTest(h.SharedServerTestCase):
     def test_ping_echo(self):
         self.assertEqual(self.c.call("PING"), "PONG")
         self.assertEqual(self.c.call("PING", "hello"), b"hello")

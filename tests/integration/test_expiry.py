@@ -3,15 +3,7 @@
 import shoal_harness as h
 
 
-class ExpiryTest(h.ServerTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = cls.start_class_server()
-
-    def setUp(self):
-        self.c = self.client(self.server)
-        self.c.call("FLUSHALL")
-
+class ExpiryTest(h.SharedServerTestCase):
     def test_ttl_of_plain_and_missing_keys(self):
         self.c.call("SET", "plain", "v")
         self.assertEqual(self.c.call("TTL", "plain"), -1)

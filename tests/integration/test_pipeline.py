@@ -5,15 +5,7 @@ import threading
 import shoal_harness as h
 
 
-class PipelineTest(h.ServerTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = cls.start_class_server()
-
-    def setUp(self):
-        self.c = self.client(self.server)
-        self.c.call("FLUSHALL")
-
+class PipelineTest(h.SharedServerTestCase):
     def test_ten_thousand_pipelined_in_one_write(self):
         n = 10000
         cmds = []

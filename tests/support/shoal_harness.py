@@ -586,6 +586,19 @@ class ServerTestCase(unittest.TestCase):
                 self.assertEqual(c.call("GET", key), value)
 
 
+class SharedServerTestCase(ServerTestCase):
+    """One server for the whole class; each test starts with an empty keyspace
+    and a fresh client in self.c."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = cls.start_class_server()
+
+    def setUp(self):
+        self.c = self.client(self.server)
+        self.c.call("FLUSHALL")
+
+
 def main():
     """Runs the calling module's tests; exits non-zero on failure."""
     server_binary()  # fail early and clearly when SHOAL_SERVER is missing
