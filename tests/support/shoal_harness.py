@@ -346,8 +346,10 @@ class Server:
     After stop(), .output holds everything the process wrote to stdout/stderr.
     """
 
-    def __init__(self, args=(), host="127.0.0.1", port=None, conf_text=None, password=None, name="server"):
+    def __init__(self, args=(), host="127.0.0.1", port=None, conf_text=None, password=None, name="server", dir=None):
         self.args = [str(a) for a in args]
+        # A caller-owned dir survives stop() so a restart finds its data.
+        self.fixed_dir = dir
         self.host = host
         self.port = port
         self.conf_text = conf_text
@@ -400,7 +402,7 @@ class Server:
         raise HarnessError("%s\n--- %s output ---\n%s" % (last, self.name, self.output))
 
     def _start_once(self, timeout):
-        self.dir = tempfile.mkdtemp(prefix="shoal-test-")
+        self.dir = self.fixed_dir or tempfile.mkdtemp(prefix="shoal-test-")
         self.log_path = os.path.join(self.dir, "server.log")
         self.output = ""
         self.returncode = None
@@ -433,6 +435,13 @@ class Server:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def kill(self):
+        """SIGKILL: a crash. Collects the output as stop() does."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        return self.stop()
+
     def send_signal(self, sig):
         self.proc.send_signal(sig)
 
@@ -463,7 +472,7 @@ class Server:
             with open(self.log_path, "rb") as f:
                 self.output = f.read().decode("utf-8", "replace")
         if self.dir is not None:
-            if not os.environ.get("SHOAL_KEEP_TMP"):
+            if not os.environ.get("SHOAL_KEEP_TMP") and self.fixed_dir is None:
                 shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
         return self.returncode
