@@ -403,7 +403,10 @@ class Server:
 
     def _start_once(self, timeout):
         self.dir = self.fixed_dir or tempfile.mkdtemp(prefix="shoal-test-")
-        self.log_path = os.path.join(self.dir, "server.log")
+        # The output goes next to, not into, a caller's dir (which may be a
+        # deliberately tiny filesystem).
+        log_dir = self.dir if self.fixed_dir is None else tempfile.gettempdir()
+        self.log_path = os.path.join(log_dir, "shoal-%s-%d.log" % (self.name, id(self)))
         self.output = ""
         self.returncode = None
         self._log_file = open(self.log_path, "wb")
@@ -471,6 +474,11 @@ class Server:
         if self.log_path and os.path.exists(self.log_path):
             with open(self.log_path, "rb") as f:
                 self.output = f.read().decode("utf-8", "replace")
+        if self.fixed_dir is not None and self.log_path and not os.environ.get("SHOAL_KEEP_TMP"):
+            try:
+                os.unlink(self.log_path)
+            except OSError:
+                pass
         if self.dir is not None:
             if not os.environ.get("SHOAL_KEEP_TMP") and self.fixed_dir is None:
                 shutil.rmtree(self.dir, ignore_errors=True)
