@@ -125,16 +125,25 @@ void MemorySection(Server& server, InfoWriter& w) {
 }
 
 void PersistenceSection(Server& server, InfoWriter& w) {
+  PersistenceInfo p = server.persistence().Info();
   w.Section("Persistence");
   w.Field("loading", 0);
   w.Field("async_loading", 0);
   w.Field("rdb_changes_since_last_save", 0);
   w.Field("rdb_bgsave_in_progress", 0);
   w.Field("rdb_last_bgsave_status", "ok");
-  w.Field("aof_enabled", server.config().appendonly ? 1 : 0);
-  w.Field("aof_rewrite_in_progress", 0);
-  w.Field("aof_last_bgrewrite_status", "ok");
-  w.Field("aof_last_write_status", "ok");
+  w.Field("aof_enabled", p.enabled ? 1 : 0);
+  w.Field("aof_rewrite_in_progress", p.rewrite_in_progress ? 1 : 0);
+  w.Field("aof_rewrite_scheduled", 0);
+  w.Field("aof_rewrites", p.rewrites);
+  w.Field("aof_last_bgrewrite_status", p.last_rewrite_ok ? "ok" : "err");
+  w.Field("aof_last_write_status", p.last_write_ok ? "ok" : "err");
+  if (p.enabled) {
+    w.Field("aof_current_size", p.current_size);
+    w.Field("aof_base_size", p.base_size);
+    w.Field("aof_buffer_length", p.buffer_length);
+    w.Field("aof_loaded_records", p.loaded_records);
+  }
 }
 
 void StatsSection(Server& server, InfoWriter& w) {

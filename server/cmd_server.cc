@@ -305,6 +305,17 @@ void CmdCommandHelp(CommandContext& ctx) {
   HelpReply(ctx, kLines);
 }
 
+// --- BGREWRITEAOF ---
+
+void CmdBgrewriteaof(CommandContext& ctx) {
+  storage::Status st = ctx.server->StartRewrite();
+  if (!st.ok()) {
+    ctx.reply.Error(st.message());
+    return;
+  }
+  ctx.reply.Simple("Background append only file rewriting started");
+}
+
 // --- TIME, SHUTDOWN ---
 
 void CmdTime(CommandContext& ctx) {
@@ -372,6 +383,7 @@ const CommandSpec kServerCommands[] = {
      "A container for server configuration commands.", "2.0.0", kConfigSubcommands},
     {"command", -1, kCommandFlags, CmdCommand, 0, 0, 0, "server",
      "Returns detailed information about all commands.", "2.8.13", kCommandSubcommands},
+    {"bgrewriteaof", 1, kAdminFlags, CmdBgrewriteaof, 0, 0, 0, "server", "Asynchronously rewrites the append-only file to disk.", "1.0.0"},
     {"time", 1, kCmdFast | kCmdLoading | kCmdStale, CmdTime, 0, 0, 0, "server",
      "Returns the server time.", "2.6.0"},
     {"shutdown", -1, kAdminFlags, CmdShutdown, 0, 0, 0, "server",

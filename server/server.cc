@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -92,6 +93,10 @@ storage::Status Server::Start() {
   if (!id.ok()) return id.status();
   node_id_ = id.value();
 
+  {
+    storage::Status st = persistence_.Load(clock_.NowMs());
+    if (!st.ok()) return st;
+  }
   if (uv_loop_init(&loop_) != 0) return storage::Status::IOError("uv_loop_init failed");
   loop_ready_ = true;
   loop_.data = this;
@@ -104,6 +109,9 @@ storage::Status Server::Start() {
   uv_check_init(&loop_, &flush_check_);
   flush_check_.data = this;
   uv_check_start(&flush_check_, &Server::OnCheck);
+
+  uv_timer_init(&loop_, &rewrite_timer_);
+  rewrite_timer_.data = this;
 
   uv_timer_init(&loop_, &cron_timer_);
   cron_timer_.data = this;
@@ -162,6 +170,10 @@ void Server::RequestShutdown(const char* why) {
   if (shutting_down_) return;
   shutting_down_ = true;
   logger_.Log(LogLevel::kWarning, "%s, shutting down...", why);
+  // The log first: replies still queued must not leave before their writes
+  // are on disk.
+  storage::Status st = persistence_.Close();
+  if (!st.ok()) Fatal(st);
   // Close every handle; uv_run returns once their close callbacks ran.
   if (listening_) uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
   listening_ = false;
@@ -172,6 +184,7 @@ void Server::RequestShutdown(const char* why) {
   uv_check_stop(&flush_check_);
   uv_close(reinterpret_cast<uv_handle_t*>(&flush_check_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&cron_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&rewrite_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
 }
@@ -240,6 +253,10 @@ void Server::OnCheck(uv_check_t* handle) noexcept {
 }
 
 void Server::FlushPending() {
+  // Group commit: everything this iteration logged is written (and, under
+  // appendfsync always, fsynced) before any of its replies leaves.
+  storage::Status st = persistence_.Commit();
+  if (!st.ok()) Fatal(st);
   // Flush may close sessions; their close callbacks run after this phase,
   // so every pointer in the list stays valid while we walk it.
   // Swap with a kept buffer so no iteration allocates.
@@ -293,7 +310,43 @@ void Server::Dispatch(Session& session, std::vector<std::string>& argv) {
   ctx.random = rng_();
   ctx.proto_max_bulk_len = static_cast<int64_t>(config_.proto_max_bulk_len);
   cmd->handler(ctx);
+  if ((cmd->flags & kCmdWrite) && persistence_.enabled()) LogWrite(*cmd, argv, ctx.now_ms);
   if (client.close_after_reply) session.CloseAfterReply();
+}
+
+void Server::LogWrite(const CommandSpec& cmd, const std::vector<std::string>& argv,
+                      int64_t now_ms) {
+  // A write command without key arguments changes the whole keyspace
+  // (FLUSHALL, FLUSHDB); any other logs the resulting state of its keys.
+  if (cmd.first_key <= 0) {
+    persistence_.LogFlushAll();
+    return;
+  }
+  int argc = static_cast<int>(argv.size());
+  int last = cmd.last_key < 0 ? argc + cmd.last_key : cmd.last_key;
+  int step = std::max(1, cmd.key_step);
+  for (int i = cmd.first_key; i <= last && i < argc; i += step) {
+    persistence_.LogKey(argv[static_cast<size_t>(i)], now_ms);
+  }
+}
+
+void Server::Fatal(const storage::Status& st) {
+  logger_.Log(LogLevel::kWarning, "FATAL: %s. Exiting: an acknowledged write could be lost.",
+              st.message().c_str());
+  std::_Exit(1);
+}
+
+storage::Status Server::StartRewrite() {
+  storage::Status st = persistence_.StartRewrite(clock_.NowMs());
+  if (st.ok()) uv_timer_start(&rewrite_timer_, &Server::OnRewriteTimer, 0, 1);
+  return st;
+}
+
+void Server::OnRewriteTimer(uv_timer_t* handle) noexcept {
+  auto* self = static_cast<Server*>(handle->data);
+  storage::Status st = self->persistence_.RewriteStep(self->clock_.NowMs());
+  if (!st.ok()) self->Fatal(st);
+  if (!self->persistence_.Info().rewrite_in_progress) uv_timer_stop(handle);
 }
 
 size_t Server::UsedMemory() const {
@@ -324,6 +377,12 @@ void Server::Cron() {
   CloseIdleClients(now);
   ActiveExpire(now);
   store_.RehashStep(kRehashStepBuckets);
+  if (!persistence_.Info().rewrite_in_progress) {
+    persistence_.MaybeAutoRewrite(now);
+    if (persistence_.Info().rewrite_in_progress) {
+      uv_timer_start(&rewrite_timer_, &Server::OnRewriteTimer, 0, 1);
+    }
+  }
   // instantaneous_ops_per_sec over the last sample period.
   int64_t elapsed = now - stats_.ops_sample_ms;
   if (elapsed >= 1000) {

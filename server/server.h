@@ -18,6 +18,7 @@
 #include "server/command.h"
 #include "server/config.h"
 #include "server/log.h"
+#include "server/persistence.h"
 #include "storage/clock.h"
 #include "storage/status.h"
 #include "storage/store.h"
@@ -81,6 +82,9 @@ class Server {
   Config& config() { return config_; }
   Logger& logger() { return logger_; }
   storage::Store& store() { return store_; }
+  Persistence& persistence() { return persistence_; }
+  // Starts a background rewrite of the append-only log (BGREWRITEAOF).
+  storage::Status StartRewrite();
   const CommandTable& commands() const { return commands_; }
   const storage::Clock& clock() const { return clock_; }
   ServerStats& stats() { return stats_; }
@@ -97,6 +101,7 @@ class Server {
   static void OnCheck(uv_check_t* handle) noexcept;
   static void OnCron(uv_timer_t* handle) noexcept;
   static void OnSignal(uv_signal_t* handle, int signum) noexcept;
+  static void OnRewriteTimer(uv_timer_t* handle) noexcept;
 
   void Accept();
   void FlushPending();
@@ -104,12 +109,16 @@ class Server {
   void CloseIdleClients(int64_t now_ms);
   void ActiveExpire(int64_t now_ms);
   storage::Status Listen();
+  void LogWrite(const CommandSpec& cmd, const std::vector<std::string>& argv, int64_t now_ms);
+  // Logs `st` and exits non-zero: a failed log write or fsync.
+  [[noreturn]] void Fatal(const storage::Status& st);
 
   Config config_;
   ProcessInfo process_;
   Logger logger_;
   storage::SystemClock clock_;
   storage::Store store_;
+  Persistence persistence_{config_, logger_, store_};
   CommandTable commands_;
   ServerStats stats_;
   std::mt19937_64 rng_;
@@ -120,6 +129,7 @@ class Server {
   uv_tcp_t listener_;
   uv_check_t flush_check_;
   uv_timer_t cron_timer_;
+  uv_timer_t rewrite_timer_;  // drives a log rewrite while one runs
   uv_signal_t sigterm_;
   uv_signal_t sigint_;
   bool loop_ready_ = false;

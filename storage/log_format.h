@@ -66,6 +66,19 @@ struct LogRecord {
   uint64_t offset = 0;      // file offset of the frame (set by the reader)
 };
 
+// Little-endian fixed-width integers, as every length in the format.
+inline uint32_t DecodeFixed32(const char* p) {
+  const auto* u = reinterpret_cast<const unsigned char*>(p);
+  return static_cast<uint32_t>(u[0]) | (static_cast<uint32_t>(u[1]) << 8) |
+         (static_cast<uint32_t>(u[2]) << 16) | (static_cast<uint32_t>(u[3]) << 24);
+}
+inline void EncodeFixed32(char* p, uint32_t v) {
+  p[0] = static_cast<char>(v);
+  p[1] = static_cast<char>(v >> 8);
+  p[2] = static_cast<char>(v >> 16);
+  p[3] = static_cast<char>(v >> 24);
+}
+
 // Appends the 16-byte file header to *dst.
 void AppendLogHeader(std::string* dst);
 

@@ -1,0 +1,114 @@
+#pragma once
+// Persistence: the node's append-only log, wired to the loop.
+//
+//   start-up     Load(): replay the log into the store (a torn tail is cut
+//                with a warning; damage in the middle stops start-up unless
+//                `aof-load-corrupt skip`), then open it for appending.
+//   each write   LogKey(): after a write command ran, the dispatcher logs the
+//                resulting state of every key the command names (its value
+//                and expiry, or its absence). Logging states rather than
+//                commands makes replay idempotent, so the rewrite can simply
+//                copy the keyspace while writes go on.
+//   each loop    Commit() from the server's check handle, before the replies
+//   iteration    of the iteration are written to clients: one write(2) of
+//                everything logged in the iteration and, under
+//                `appendfsync always`, one fsync (group commit). `everysec`
+//                fsyncs on a background thread; `no` leaves it to the kernel.
+//   rewrite      BGREWRITEAOF / auto-aof-rewrite-*: the keyspace is copied a
+//                bounded number of keys per loop iteration into a new file
+//                written by a background thread; writes meanwhile go to both
+//                files; the new file replaces the old atomically.
+//
+// A failed write or fsync is fatal: Commit() returns the error and the
+// server exits non-zero (after a failed fsync the kernel may have dropped the
+// dirty pages; retrying would report a success that is not one).
+//
+// Runs on the loop thread.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "server/config.h"
+#include "server/log.h"
+#include "storage/file.h"
+#include "storage/log_writer.h"
+#include "storage/status.h"
+#include "storage/store.h"
+
+namespace shoal::storage {
+class LogRewriter;
+}
+
+namespace shoal::server {
+
+struct PersistenceInfo {
+  bool enabled = false;
+  bool rewrite_in_progress = false;
+  bool rewrite_scheduled = false;
+  uint64_t rewrites = 0;
+  bool last_rewrite_ok = true;
+  bool last_write_ok = true;
+  uint64_t current_size = 0;
+  uint64_t base_size = 0;
+  uint64_t buffer_length = 0;
+  uint64_t loaded_records = 0;
+};
+
+class Persistence {
+ public:
+  Persistence(Config& config, Logger& logger, storage::Store& store);
+  ~Persistence();
+  Persistence(const Persistence&) = delete;
+  Persistence& operator=(const Persistence&) = delete;
+
+  bool enabled() const { return writer_ != nullptr; }
+
+  // Replays the log (if `appendonly yes`) and opens it for appending.
+  storage::Status Load(int64_t now_ms);
+
+  // Logs the current state of `key` (after a write command).
+  void LogKey(std::string_view key, int64_t now_ms);
+  // Logs that the whole keyspace was emptied.
+  void LogFlushAll();
+
+  // Group commit: writes what was logged since the last call and fsyncs
+  // under `appendfsync always`. Also checks the background syncer. A non-ok
+  // status is fatal.
+  storage::Status Commit();
+
+  // Starts a rewrite. Fails if one is in progress or the log is off.
+  storage::Status StartRewrite(int64_t now_ms);
+  // Moves a rewrite forward by a bounded amount of work; finishes it when
+  // the copy is complete. Called every loop iteration. A non-ok status is
+  // fatal (the switch to the new file failed half-way).
+  storage::Status RewriteStep(int64_t now_ms);
+  // Starts a rewrite when the log grew past auto-aof-rewrite-*.
+  void MaybeAutoRewrite(int64_t now_ms);
+
+  // Final write and fsync at shutdown.
+  storage::Status Close();
+
+  PersistenceInfo Info() const;
+
+ private:
+  std::string path() const;
+  void AbortRewrite(const storage::Status& why);
+
+  Config& config_;
+  Logger& logger_;
+  storage::Store& store_;
+  storage::PosixEnv env_;
+  std::unique_ptr<storage::LogWriter> writer_;
+  std::unique_ptr<storage::BackgroundSyncer> syncer_;
+  std::unique_ptr<storage::LogRewriter> rewriter_;
+  uint64_t rewrite_cursor_ = 0;
+  bool rewrite_scan_done_ = false;
+  uint64_t rewrites_ = 0;
+  bool last_rewrite_ok_ = true;
+  uint64_t loaded_records_ = 0;
+  std::string scratch_;  // reused record buffer
+};
+
+}  // namespace shoal::server
