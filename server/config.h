@@ -100,9 +100,8 @@ struct Config {
   int max_siblings = 100;
 
   // --- storage (later) ---
-  // appendonly defaults to "no" until the durability issue lands the log;
   // that issue flips the default.
-  bool appendonly = false;
+  bool appendonly = true;
   AppendFsync appendfsync = AppendFsync::kEverysec;
   std::string appendfilename = "appendonly.aof";
   AofLoadCorrupt aof_load_corrupt = AofLoadCorrupt::kStop;

@@ -85,11 +85,7 @@ storage::Status Persistence::Load(int64_t now_ms) {
   auto writer = storage::LogWriter::Open(&env_, path());
   if (!writer.ok()) return writer.status();
   writer_ = std::move(writer).value();
-  if (config_.appendfsync == AppendFsync::kEverysec) {
-    syncer_ = std::make_unique<storage::BackgroundSyncer>();
-    syncer_->Start(writer_->file());
-  }
-  return storage::Status::Ok();
+  return Commit();  // starts the syncer under everysec
 }
 
 void Persistence::LogKey(std::string_view key, int64_t now_ms) {
@@ -117,6 +113,17 @@ void Persistence::LogFlushAll() {
 
 storage::Status Persistence::Commit() {
   if (!writer_) return storage::Status::Ok();
+  // CONFIG SET appendfsync may have switched to or from everysec.
+  bool everysec = config_.appendfsync == AppendFsync::kEverysec;
+  if (everysec && !syncer_) {
+    syncer_ = std::make_unique<storage::BackgroundSyncer>();
+    syncer_->Start(writer_->file());
+  } else if (!everysec && syncer_) {
+    storage::Status st = syncer_->status();
+    syncer_->Stop();
+    syncer_.reset();
+    if (!st.ok()) return st;
+  }
   if (writer_->pending_bytes() > 0) {
     storage::Status st = writer_->Write();
     if (!st.ok()) return st;

@@ -68,7 +68,7 @@ TEST_CASE("config: defaults") {
   CHECK(c.sloppy_quorum);
   CHECK(c.conflict_resolution == ConflictResolution::kSiblings);
   CHECK(c.vnodes == 256);
-  CHECK_FALSE(c.appendonly);
+  CHECK(c.appendonly);
   CHECK(c.appendfsync == AppendFsync::kEverysec);
   CHECK(c.maxmemory_policy == MaxmemoryPolicy::kNoEviction);
   CHECK(c.proto_max_bulk_len == 512u * 1024 * 1024);
@@ -132,12 +132,12 @@ TEST_CASE("config: memory units as memtoull") {
 
 TEST_CASE("config: booleans and enums") {
   Config c;
-  CHECK(Load("sloppy-quorum no\nread-repair NO\nhinted-handoff No\nappendonly YES", &c) == "");
+  CHECK(Load("sloppy-quorum no\nread-repair NO\nhinted-handoff No\nappendonly NO", &c) == "");
   CHECK_FALSE(c.sloppy_quorum);
   CHECK_FALSE(c.read_repair);
   CHECK_FALSE(c.hinted_handoff);
-  CHECK(c.appendonly);
-  CHECK(Get(c, "appendonly") == "yes");
+  CHECK_FALSE(c.appendonly);
+  CHECK(Get(c, "appendonly") == "no");
   CHECK(Get(c, "read-repair") == "no");
   CHECK(LoadErr("read-repair maybe") ==
         "t.conf:1: 'read-repair' 'maybe': argument must be 'yes' or 'no'");
