@@ -12,6 +12,8 @@
 #include "server/errors.h"
 #include "server/glob.h"
 #include "server/set_options.h"
+#include "server/versioned_reply.h"
+#include "storage/keyspace.h"
 #include "storage/store.h"
 
 namespace shoal::server {
@@ -23,7 +25,10 @@ constexpr std::string_view kStringType = "string";
 void DelCommand(CommandContext& ctx) {
   int64_t deleted = 0;
   for (size_t i = 1; i < ctx.args.size(); ++i) {
-    if (ctx.store.Delete(ctx.args[i], ctx.now_ms)) ++deleted;
+    // A delete is a version too: a tombstone superseding what this node saw.
+    auto r = ctx.keyspace.Delete(ctx.args[i], ctx.now_ms);
+    if (!r.ok()) return ReplyStatus(ctx, r.status());
+    if (r.value()) ++deleted;
   }
   ctx.reply.Integer(deleted);
 }
@@ -32,7 +37,7 @@ void DelCommand(CommandContext& ctx) {
 void CountExisting(CommandContext& ctx) {
   int64_t n = 0;
   for (size_t i = 1; i < ctx.args.size(); ++i) {
-    if (ctx.store.Exists(ctx.args[i], ctx.now_ms)) ++n;
+    if (ctx.keyspace.Exists(ctx.args[i], ctx.now_ms)) ++n;
   }
   ctx.reply.Integer(n);
 }
@@ -57,7 +62,9 @@ void ExpireGeneric(CommandContext& ctx, bool seconds, int64_t base_ms, std::stri
       (f.lt && has_ttl && at >= *current)) {
     return ctx.reply.Integer(0);
   }
-  (void)ctx.store.SetExpireAt(key, at, ctx.now_ms);
+  // The TTL is part of the version: a new version with the new expiry.
+  storage::Status st = ctx.keyspace.SetExpiry(key, at, ctx.now_ms);
+  if (!st.ok()) return ReplyStatus(ctx, st);
   ctx.reply.Integer(1);
 }
 
@@ -101,11 +108,15 @@ void PExpireTimeCommand(CommandContext& ctx) {
 }
 
 void PersistCommand(CommandContext& ctx) {
-  ctx.reply.Integer(ctx.store.Persist(ctx.args[1], ctx.now_ms) ? 1 : 0);
+  std::optional<int64_t> at = ctx.store.GetExpireAt(ctx.args[1], ctx.now_ms);
+  if (!at || *at == 0) return ctx.reply.Integer(0);
+  storage::Status st = ctx.keyspace.SetExpiry(ctx.args[1], 0, ctx.now_ms);
+  if (!st.ok()) return ReplyStatus(ctx, st);
+  ctx.reply.Integer(1);
 }
 
 void TypeCommand(CommandContext& ctx) {
-  ctx.reply.Simple(ctx.store.Exists(ctx.args[1], ctx.now_ms) ? kStringType : "none");
+  ctx.reply.Simple(ctx.keyspace.Exists(ctx.args[1], ctx.now_ms) ? kStringType : "none");
 }
 
 void KeysCommand(CommandContext& ctx) {
@@ -196,7 +207,7 @@ void FlushCommand(CommandContext& ctx) {
                               !EqualsIgnoreCase(ctx.args[1], "async"))) {
     return ctx.reply.Error(errors::kSyntax);
   }
-  ctx.store.Clear();
+  ctx.keyspace.FlushAll();
   ctx.reply.Ok();
 }
 

@@ -49,7 +49,7 @@ void CmdConfigSet(CommandContext& ctx) {
     return;
   }
   // Directives that act through other objects take effect here.
-  ctx.server->logger().set_level(cfg.loglevel);
+  ctx.server->ApplyRuntimeConfig();
   ctx.reply.Ok();
 }
 

@@ -7,18 +7,20 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <string>
 
 #include "server/args.h"
 #include "server/command.h"
 #include "server/errors.h"
 #include "server/set_options.h"
+#include "server/versioned_reply.h"
+#include "storage/keyspace.h"
 #include "storage/store.h"
 
 namespace shoal::server {
 namespace {
 
-constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
 constexpr int64_t kInt64Min = std::numeric_limits<int64_t>::min();
 
 // What a SET variant replies when it did (or did not) set the key.
@@ -27,8 +29,9 @@ enum class SetReply {
   kOneOrZero,  // SETNX: :1 or :0
 };
 
-// t_string.c, setGenericCommand. `value` is moved into the store. With GET
-// the reply is the old value (nil if none) whatever happens next.
+// t_string.c, setGenericCommand. `value` is moved into the new version.
+// With GET the reply is the old value (nil if none) whatever happens next;
+// GET on a key with siblings is a read-modify-write and refused (CONFLICT).
 void SetGeneric(CommandContext& ctx, const SetOptions& o, std::string& value, SetReply kind,
                 std::string_view command) {
   const std::string& key = ctx.args[1];
@@ -39,39 +42,42 @@ void SetGeneric(CommandContext& ctx, const SetOptions& o, std::string& value, Se
     expire_at = r.value();
   }
 
+  std::optional<std::string> old;
   bool found;
   if (o.get) {
-    const std::string* old = ctx.store.Get(key, ctx.now_ms);
-    found = old != nullptr;
-    if (found) {
+    auto r = ctx.keyspace.Single(key, ctx.now_ms);
+    if (!r.ok()) return ReplyStatus(ctx, r.status());
+    old = std::move(r.value());
+    found = old.has_value();
+  } else {
+    found = ctx.keyspace.Exists(key, ctx.now_ms);
+  }
+
+  auto reply_old = [&] {
+    if (old) {
       ctx.reply.Bulk(*old);
     } else {
       ctx.reply.Null();
     }
-  } else {
-    found = ctx.store.Exists(key, ctx.now_ms);
-  }
-
+  };
   if ((o.nx && found) || (o.xx && !found)) {
-    if (o.get) return;
+    if (o.get) return reply_old();
     if (kind == SetReply::kOneOrZero) return ctx.reply.Integer(0);
     return ctx.reply.Null();
   }
 
-  if (o.keepttl) {
-    ctx.store.SetKeepTtl(key, std::move(value), ctx.now_ms);
-  } else {
-    ctx.store.Set(key, std::move(value), expire_at);
-  }
-  if (o.get) return;
+  if (o.keepttl) expire_at = ctx.store.GetExpireAt(key, ctx.now_ms).value_or(0);
+  storage::Status st = PutBytes(ctx, key, std::move(value), expire_at);
+  if (!st.ok()) return ReplyStatus(ctx, st);
+  if (o.get) return reply_old();
   if (kind == SetReply::kOneOrZero) return ctx.reply.Integer(1);
   ctx.reply.Ok();
 }
 
 void GetCommand(CommandContext& ctx) {
-  const std::string* v = ctx.store.Get(ctx.args[1], ctx.now_ms);
-  if (v == nullptr) return ctx.reply.Null();
-  ctx.reply.Bulk(*v);
+  auto view = ctx.keyspace.Get(ctx.args[1], ctx.now_ms);
+  if (!view.ok()) return ReplyStatus(ctx, view.status());
+  ReplyValues(ctx, view.value());
 }
 
 void SetCommand(CommandContext& ctx) {
@@ -108,10 +114,13 @@ void GetSetCommand(CommandContext& ctx) {
 }
 
 void GetDelCommand(CommandContext& ctx) {
-  const std::string* v = ctx.store.Get(ctx.args[1], ctx.now_ms);
-  if (v == nullptr) return ctx.reply.Null();
+  std::optional<std::string> v;
+  if (!ReadSingle(ctx, ctx.args[1], &v)) return;
+  if (!v) return ctx.reply.Null();
+  storage::Status st = ctx.keyspace.Put(ctx.args[1], storage::Version::Tombstone(ctx.now_ms),
+                                        ctx.now_ms);
+  if (!st.ok()) return ReplyStatus(ctx, st);
   ctx.reply.Bulk(*v);
-  (void)ctx.store.Delete(ctx.args[1], ctx.now_ms);
 }
 
 void GetExCommand(CommandContext& ctx) {
@@ -122,31 +131,35 @@ void GetExCommand(CommandContext& ctx) {
   if (!opts.ok()) return ctx.reply.Error(opts.status().message());
   const SetOptions& o = opts.value();
   const std::string& key = ctx.args[1];
-  const std::string* v = ctx.store.Get(key, ctx.now_ms);
-  if (v == nullptr) return ctx.reply.Null();
+  std::optional<std::string> v;
+  if (!ReadSingle(ctx, key, &v)) return;
+  if (!v) return ctx.reply.Null();
   int64_t expire_at = 0;
   if (o.unit != ExpireUnit::kNone) {
     auto r = ExpireArgToAbsoluteMs(o.expire_arg, o.unit, ctx.now_ms, "getex");
     if (!r.ok()) return ctx.reply.Error(r.status().message());
     expire_at = r.value();
   }
-  ctx.reply.Bulk(*v);
+  storage::Status st;
   if (o.unit != ExpireUnit::kNone) {
     // An EXAT/PXAT already in the past deletes the key.
-    (void)ctx.store.SetExpireAt(key, expire_at, ctx.now_ms);
-  } else if (o.persist) {
-    (void)ctx.store.Persist(key, ctx.now_ms);
+    st = ctx.keyspace.SetExpiry(key, expire_at, ctx.now_ms);
+  } else if (o.persist && ctx.store.GetExpireAt(key, ctx.now_ms).value_or(0) != 0) {
+    st = ctx.keyspace.SetExpiry(key, 0, ctx.now_ms);
   }
+  if (!st.ok()) return ReplyStatus(ctx, st);
+  ctx.reply.Bulk(*v);
 }
 
 void MGetCommand(CommandContext& ctx) {
+  // A key with siblings replies a nested array of its values, as GET does.
   ctx.reply.ArrayHeader(ctx.args.size() - 1);
   for (size_t i = 1; i < ctx.args.size(); ++i) {
-    const std::string* v = ctx.store.Get(ctx.args[i], ctx.now_ms);
-    if (v == nullptr) {
+    auto view = ctx.keyspace.Get(ctx.args[i], ctx.now_ms);
+    if (!view.ok()) {
       ctx.reply.Null();
     } else {
-      ctx.reply.Bulk(*v);
+      ReplyValues(ctx, view.value());
     }
   }
 }
@@ -157,11 +170,12 @@ void MSetGeneric(CommandContext& ctx, bool nx, std::string_view command) {
   if (ctx.args.size() % 2 == 0) return ctx.reply.Error(errors::WrongArity(command));
   if (nx) {
     for (size_t i = 1; i < ctx.args.size(); i += 2) {
-      if (ctx.store.Exists(ctx.args[i], ctx.now_ms)) return ctx.reply.Integer(0);
+      if (ctx.keyspace.Exists(ctx.args[i], ctx.now_ms)) return ctx.reply.Integer(0);
     }
   }
   for (size_t i = 1; i < ctx.args.size(); i += 2) {
-    ctx.store.Set(ctx.args[i], std::move(ctx.args[i + 1]), 0);
+    storage::Status st = PutBytes(ctx, ctx.args[i], std::move(ctx.args[i + 1]), 0);
+    if (!st.ok()) return ReplyStatus(ctx, st);
   }
   if (nx) return ctx.reply.Integer(1);
   ctx.reply.Ok();
@@ -180,25 +194,33 @@ bool StringLengthOk(const CommandContext& ctx, uint64_t size, uint64_t append) {
   return size + append <= static_cast<uint64_t>(ctx.proto_max_bulk_len);
 }
 
+// Stores the result of a read-modify-write. An existing key keeps its TTL,
+// as Redis's dbOverwrite; a new one has none. On failure replies the error
+// and returns false.
+bool StoreResult(CommandContext& ctx, bool existed, std::string result) {
+  int64_t expire_at = existed ? ctx.store.GetExpireAt(ctx.args[1], ctx.now_ms).value_or(0) : 0;
+  storage::Status st = PutBytes(ctx, ctx.args[1], std::move(result), expire_at);
+  if (!st.ok()) ReplyStatus(ctx, st);
+  return st.ok();
+}
+
 void AppendCommand(CommandContext& ctx) {
-  const std::string& key = ctx.args[1];
-  std::string& add = ctx.args[2];
-  std::string* v = ctx.store.GetMutable(key, ctx.now_ms);
-  if (v == nullptr) {
-    int64_t len = static_cast<int64_t>(add.size());
-    ctx.store.Set(key, std::move(add), 0);
-    return ctx.reply.Integer(len);
+  std::optional<std::string> v;
+  if (!ReadSingle(ctx, ctx.args[1], &v)) return;
+  const std::string& add = ctx.args[2];
+  if (v && !StringLengthOk(ctx, v->size(), add.size())) {
+    return ctx.reply.Error(errors::kStringTooLong);
   }
-  if (!StringLengthOk(ctx, v->size(), add.size())) return ctx.reply.Error(errors::kStringTooLong);
-  size_t old_size = v->size();
-  v->append(add);
-  ctx.store.NoteResize(old_size, v->size());
-  ctx.reply.Integer(static_cast<int64_t>(v->size()));
+  std::string result = v ? std::move(*v) : std::string();
+  result.append(add);
+  int64_t len = static_cast<int64_t>(result.size());
+  if (StoreResult(ctx, v.has_value(), std::move(result))) ctx.reply.Integer(len);
 }
 
 void StrLenCommand(CommandContext& ctx) {
-  const std::string* v = ctx.store.Get(ctx.args[1], ctx.now_ms);
-  ctx.reply.Integer(v == nullptr ? 0 : static_cast<int64_t>(v->size()));
+  std::optional<std::string> v;
+  if (!ReadSingle(ctx, ctx.args[1], &v)) return;
+  ctx.reply.Integer(v ? static_cast<int64_t>(v->size()) : 0);
 }
 
 void GetRangeCommand(CommandContext& ctx) {
@@ -208,8 +230,9 @@ void GetRangeCommand(CommandContext& ctx) {
   if (!ParseInt64(ctx.args[2], &start) || !ParseInt64(ctx.args[3], &end)) {
     return ctx.reply.Error(errors::kNotInteger);
   }
-  const std::string* v = ctx.store.Get(ctx.args[1], ctx.now_ms);
-  if (v == nullptr) return ctx.reply.Bulk("");
+  std::optional<std::string> v;
+  if (!ReadSingle(ctx, ctx.args[1], &v)) return;
+  if (!v) return ctx.reply.Bulk("");
   const int64_t len = static_cast<int64_t>(v->size());
   if (start < 0 && end < 0 && start > end) return ctx.reply.Bulk("");
   if (start < 0) start += len;
@@ -228,50 +251,26 @@ void SetRangeCommand(CommandContext& ctx) {
   int64_t offset;
   if (!ParseInt64(ctx.args[2], &offset)) return ctx.reply.Error(errors::kNotInteger);
   if (offset < 0) return ctx.reply.Error(errors::kOffsetOutOfRange);
-  const std::string& key = ctx.args[1];
   const std::string& value = ctx.args[3];
   const uint64_t off = static_cast<uint64_t>(offset);
-  std::string* v = ctx.store.GetMutable(key, ctx.now_ms);
-  if (v == nullptr) {
-    if (value.empty()) return ctx.reply.Integer(0);
-    if (!StringLengthOk(ctx, off, value.size())) return ctx.reply.Error(errors::kStringTooLong);
-    std::string s(off, '\0');
-    s.append(value);
-    int64_t len = static_cast<int64_t>(s.size());
-    ctx.store.Set(key, std::move(s), 0);
-    return ctx.reply.Integer(len);
-  }
-  if (value.empty()) return ctx.reply.Integer(static_cast<int64_t>(v->size()));
+  std::optional<std::string> v;
+  if (!ReadSingle(ctx, ctx.args[1], &v)) return;
+  if (value.empty()) return ctx.reply.Integer(v ? static_cast<int64_t>(v->size()) : 0);
   if (!StringLengthOk(ctx, off, value.size())) return ctx.reply.Error(errors::kStringTooLong);
-  size_t old_size = v->size();
-  if (off + value.size() > v->size()) v->resize(off + value.size(), '\0');
-  std::memcpy(v->data() + off, value.data(), value.size());
-  ctx.store.NoteResize(old_size, v->size());
-  ctx.reply.Integer(static_cast<int64_t>(v->size()));
+  std::string result = v ? std::move(*v) : std::string();
+  if (off + value.size() > result.size()) result.resize(off + value.size(), '\0');
+  std::memcpy(result.data() + off, value.data(), value.size());
+  int64_t len = static_cast<int64_t>(result.size());
+  if (StoreResult(ctx, v.has_value(), std::move(result))) ctx.reply.Integer(len);
 }
 
-// Replaces the value of a key found by GetMutable() (nullptr: creates the
-// key without a TTL). An existing key keeps its TTL, as Redis's dbOverwrite.
-void StoreResult(CommandContext& ctx, std::string* existing, std::string result) {
-  if (existing == nullptr) return ctx.store.Set(ctx.args[1], std::move(result), 0);
-  size_t old_size = existing->size();
-  *existing = std::move(result);
-  ctx.store.NoteResize(old_size, existing->size());
-}
-
-// t_string.c, incrDecrCommand. A missing key counts as 0; the stored value
-// must be a strict integer (no spaces, no '+', no leading zeros).
+// INCR and friends act on the convergent counter (storage/pn_counter.h): a
+// missing key counts as 0, a string must be a strict integer, concurrent
+// increments on different nodes all count.
 void IncrDecr(CommandContext& ctx, int64_t incr) {
-  std::string* v = ctx.store.GetMutable(ctx.args[1], ctx.now_ms);
-  int64_t value = 0;
-  if (v != nullptr && !ParseInt64(*v, &value)) return ctx.reply.Error(errors::kNotInteger);
-  if ((incr < 0 && value < 0 && incr < kInt64Min - value) ||
-      (incr > 0 && value > 0 && incr > kInt64Max - value)) {
-    return ctx.reply.Error(errors::kOverflow);
-  }
-  value += incr;
-  StoreResult(ctx, v, std::to_string(value));
-  ctx.reply.Integer(value);
+  auto r = ctx.keyspace.IncrBy(ctx.args[1], incr, ctx.now_ms);
+  if (!r.ok()) return ReplyStatus(ctx, r.status());
+  ctx.reply.Integer(r.value());
 }
 
 void IncrCommand(CommandContext& ctx) {
@@ -314,17 +313,17 @@ std::string FormatLongDoubleHuman(long double v) {
 void IncrByFloatCommand(CommandContext& ctx) {
   // t_string.c, incrbyfloatCommand: the stored value is parsed before the
   // increment; both must be valid floats (string2ld).
-  std::string* v = ctx.store.GetMutable(ctx.args[1], ctx.now_ms);
+  std::optional<std::string> v;
+  if (!ReadSingle(ctx, ctx.args[1], &v)) return;
   long double value = 0;
   long double incr = 0;
-  if ((v != nullptr && !ParseLongDouble(*v, &value)) || !ParseLongDouble(ctx.args[2], &incr)) {
+  if ((v && !ParseLongDouble(*v, &value)) || !ParseLongDouble(ctx.args[2], &incr)) {
     return ctx.reply.Error(errors::kNotFloat);
   }
   value += incr;
   if (std::isnan(value) || std::isinf(value)) return ctx.reply.Error(errors::kNanOrInf);
   std::string result = FormatLongDoubleHuman(value);
-  ctx.reply.Bulk(result);
-  StoreResult(ctx, v, std::move(result));
+  if (StoreResult(ctx, v.has_value(), result)) ctx.reply.Bulk(result);
 }
 
 constexpr uint32_t kW = kCmdWrite;

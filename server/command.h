@@ -15,6 +15,7 @@
 
 namespace shoal::storage {
 class Store;
+class Keyspace;
 }
 
 namespace shoal::server {
@@ -51,7 +52,8 @@ struct ClientState {
 struct CommandContext {
   std::vector<std::string>& args;  // args[0] is the command name as sent
   ReplyBuilder& reply;
-  storage::Store& store;
+  storage::Store& store;        // the raw keyspace: enumeration and TTLs
+  storage::Keyspace& keyspace;  // the versioned view: every read and write of values
   int64_t now_ms;  // wall time cached for this command, as Redis's mstime()
   ClientState& client;
   Server* server;       // nullptr in unit tests of pure data commands
@@ -106,6 +108,8 @@ inline bool ArityOk(int arity, size_t argc) {
 // Registration functions of the families.
 void RegisterStringCommands(CommandTable& table);
 void RegisterKeyCommands(CommandTable& table);
+// GETV, SETV, DELV: sibling versions and causal contexts.
+void RegisterVersionedCommands(CommandTable& table);
 void RegisterConnectionCommands(CommandTable& table);
 void RegisterServerCommands(CommandTable& table);
 // Redis commands shoal does not implement (lists, hashes, MULTI, ...).

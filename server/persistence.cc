@@ -15,25 +15,16 @@ constexpr size_t kRewriteKeysPerStep = 2000;
 // The copy pauses while this much is queued for the rewrite thread.
 constexpr uint64_t kRewriteMaxQueued = 64ull << 20;
 
-// The state of one key as logged: [kind: 1 byte][expire_at_ms: 8 bytes LE]
-// [value]. kind 1 = present, 0 = absent (deleted). The versioned-object
-// encoding replaces this with the next issue.
-constexpr char kKeyAbsent = 0;
-constexpr char kKeyPresent = 1;
-constexpr size_t kStateHeader = 9;
-
-void EncodeState(std::string* out, bool present, int64_t expire_at_ms, std::string_view value) {
-  out->push_back(present ? kKeyPresent : kKeyAbsent);
-  uint64_t e = static_cast<uint64_t>(expire_at_ms);
-  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>(e >> (8 * i)));
-  out->append(value);
-}
-
-void AppendKeyRecord(std::string* frames, std::string_view key, bool present,
-                     int64_t expire_at_ms, std::string_view value, std::string* scratch) {
+// Encodes a stored (local form) object as a kPut record with node ids.
+storage::Status AppendStoredObject(std::string* frames, std::string_view key,
+                                   std::string_view stored, const storage::ActorTable& actors,
+                                   std::string* scratch) {
+  auto obj = storage::Object::Decode(stored, actors);
+  if (!obj.ok()) return obj.status();
   scratch->clear();
-  EncodeState(scratch, present, expire_at_ms, value);
+  obj.value().EncodeWithNodeIds(actors, scratch);
   storage::AppendPutRecord(frames, key, *scratch);
+  return storage::Status::Ok();
 }
 
 }  // namespace
@@ -48,39 +39,33 @@ Persistence::~Persistence() {
 
 std::string Persistence::path() const { return config_.dir + "/" + config_.appendfilename; }
 
-storage::Status Persistence::Load(int64_t now_ms) {
+storage::Status Persistence::Load(storage::Keyspace& keyspace, storage::ActorTable& actors,
+                                  int64_t now_ms) {
+  actors_ = &actors;
   if (!config_.appendonly) return storage::Status::Ok();
   storage::ReplayOptions options;
   options.skip_corrupt = config_.aof_load_corrupt == AofLoadCorrupt::kSkip;
-  const int64_t start = now_ms;
   auto report = storage::ReplayLog(
       &env_, path(), options, [&](const storage::LogRecord& rec) -> storage::Status {
         if (rec.type == storage::RecordType::kFlushAll) {
-          store_.Clear();
+          keyspace.FlushAll();
           return storage::Status::Ok();
         }
-        if (rec.object.size() < kStateHeader) {
-          return storage::Status::Corruption(path() + ": bad key state at offset " +
-                                             std::to_string(rec.offset));
+        auto obj = storage::Object::DecodeWithNodeIds(rec.object, actors);
+        if (!obj.ok()) {
+          return storage::Status::Corruption(path() + ": bad object at offset " +
+                                             std::to_string(rec.offset) + ": " +
+                                             obj.status().message());
         }
-        uint64_t e = 0;
-        for (int i = 0; i < 8; ++i) {
-          e |= static_cast<uint64_t>(static_cast<unsigned char>(rec.object[1 + i])) << (8 * i);
-        }
-        int64_t expire_at = static_cast<int64_t>(e);
-        if (rec.object[0] == kKeyAbsent || (expire_at != 0 && expire_at <= now_ms)) {
-          store_.Delete(rec.key, now_ms);
-        } else {
-          store_.Set(rec.key, std::string(rec.object.substr(kStateHeader)), expire_at);
-        }
-        return storage::Status::Ok();
+        return keyspace.Merge(rec.key, obj.value(), now_ms);
       });
   if (!report.ok()) return report.status();
-  for (const std::string& w : report.value().warnings) logger_.Log(LogLevel::kWarning, "%s", w.c_str());
+  for (const std::string& w : report.value().warnings) {
+    logger_.Log(LogLevel::kWarning, "%s", w.c_str());
+  }
   loaded_records_ = report.value().records;
   logger_.Log(LogLevel::kNotice, "DB loaded from append only file: %llu records, %zu keys",
               static_cast<unsigned long long>(loaded_records_), store_.size());
-  (void)start;
 
   auto writer = storage::LogWriter::Open(&env_, path());
   if (!writer.ok()) return writer.status();
@@ -88,27 +73,22 @@ storage::Status Persistence::Load(int64_t now_ms) {
   return Commit();  // starts the syncer under everysec
 }
 
-void Persistence::LogKey(std::string_view key, int64_t now_ms) {
+void Persistence::OnChange(std::string_view key, const storage::Object& object) {
   if (!writer_) return;
   scratch_.clear();
-  std::string frames;
-  const std::string* value = store_.GetMutable(key, now_ms);
-  if (value != nullptr) {
-    auto expire = store_.GetExpireAt(key, now_ms);
-    AppendKeyRecord(&frames, key, true, expire.value_or(0), *value, &scratch_);
-  } else {
-    AppendKeyRecord(&frames, key, false, 0, {}, &scratch_);
-  }
-  writer_->AppendFramed(frames);
-  if (rewriter_) rewriter_->AddLiveRecord(frames);
+  object.EncodeWithNodeIds(*actors_, &scratch_);
+  frames_.clear();
+  storage::AppendPutRecord(&frames_, key, scratch_);
+  writer_->AppendFramed(frames_);
+  if (rewriter_) rewriter_->AddLiveRecord(frames_);
 }
 
-void Persistence::LogFlushAll() {
+void Persistence::OnFlush() {
   if (!writer_) return;
-  std::string frames;
-  storage::AppendFlushAllRecord(&frames);
-  writer_->AppendFramed(frames);
-  if (rewriter_) rewriter_->AddLiveRecord(frames);
+  frames_.clear();
+  storage::AppendFlushAllRecord(&frames_);
+  writer_->AppendFramed(frames_);
+  if (rewriter_) rewriter_->AddLiveRecord(frames_);
 }
 
 storage::Status Persistence::Commit() {
@@ -173,11 +153,17 @@ storage::Status Persistence::RewriteStep(int64_t now_ms) {
     if (rewriter_->queued_bytes() > kRewriteMaxQueued) return storage::Status::Ok();
     std::string frames;
     std::string scratch;
+    storage::Status bad;
     rewrite_cursor_ = store_.Scan(rewrite_cursor_, kRewriteKeysPerStep, now_ms,
                                   [&](const storage::EntryView& e) {
-                                    AppendKeyRecord(&frames, e.key, true, e.expire_at_ms, e.value,
-                                                    &scratch);
+                                    storage::Status st = AppendStoredObject(&frames, e.key, e.value,
+                                                                            *actors_, &scratch);
+                                    if (!st.ok() && bad.ok()) bad = st;
                                   });
+    if (!bad.ok()) {
+      AbortRewrite(bad);
+      return storage::Status::Ok();
+    }
     if (!frames.empty()) rewriter_->AddSnapshotRecords(std::move(frames));
     if (rewrite_cursor_ == 0) rewrite_scan_done_ = true;
     return storage::Status::Ok();

@@ -4,11 +4,11 @@
 //   start-up     Load(): replay the log into the store (a torn tail is cut
 //                with a warning; damage in the middle stops start-up unless
 //                `aof-load-corrupt skip`), then open it for appending.
-//   each write   LogKey(): after a write command ran, the dispatcher logs the
-//                resulting state of every key the command names (its value
-//                and expiry, or its absence). Logging states rather than
-//                commands makes replay idempotent, so the rewrite can simply
-//                copy the keyspace while writes go on.
+//   each write   OnChange(): the keyspace reports every change with the
+//                key's whole new object (versions, clocks, tombstones), which
+//                is logged with node ids. Replay MERGES each logged object, so
+//                replaying it twice or out of order is harmless, and the
+//                rewrite can simply copy the keyspace while writes go on.
 //   each loop    Commit() from the server's check handle, before the replies
 //   iteration    of the iteration are written to clients: one write(2) of
 //                everything logged in the iteration and, under
@@ -32,7 +32,9 @@
 
 #include "server/config.h"
 #include "server/log.h"
+#include "storage/actor_table.h"
 #include "storage/file.h"
+#include "storage/keyspace.h"
 #include "storage/log_writer.h"
 #include "storage/status.h"
 #include "storage/store.h"
@@ -56,7 +58,7 @@ struct PersistenceInfo {
   uint64_t loaded_records = 0;
 };
 
-class Persistence {
+class Persistence final : public storage::KeyspaceObserver {
  public:
   Persistence(Config& config, Logger& logger, storage::Store& store);
   ~Persistence();
@@ -65,13 +67,15 @@ class Persistence {
 
   bool enabled() const { return writer_ != nullptr; }
 
-  // Replays the log (if `appendonly yes`) and opens it for appending.
-  storage::Status Load(int64_t now_ms);
+  // Replays the log (if `appendonly yes`) into `keyspace` and opens it for
+  // appending. Both references must outlive this object. Register this
+  // object as the keyspace's observer only after Load (replay must not be
+  // logged again).
+  storage::Status Load(storage::Keyspace& keyspace, storage::ActorTable& actors, int64_t now_ms);
 
-  // Logs the current state of `key` (after a write command).
-  void LogKey(std::string_view key, int64_t now_ms);
-  // Logs that the whole keyspace was emptied.
-  void LogFlushAll();
+  // KeyspaceObserver: logs a key's new object / a flush.
+  void OnChange(std::string_view key, const storage::Object& object) override;
+  void OnFlush() override;
 
   // Group commit: writes what was logged since the last call and fsyncs
   // under `appendfsync always`. Also checks the background syncer. A non-ok
@@ -99,6 +103,7 @@ class Persistence {
   Config& config_;
   Logger& logger_;
   storage::Store& store_;
+  storage::ActorTable* actors_ = nullptr;
   storage::PosixEnv env_;
   std::unique_ptr<storage::LogWriter> writer_;
   std::unique_ptr<storage::BackgroundSyncer> syncer_;
@@ -108,7 +113,8 @@ class Persistence {
   uint64_t rewrites_ = 0;
   bool last_rewrite_ok_ = true;
   uint64_t loaded_records_ = 0;
-  std::string scratch_;  // reused record buffer
+  std::string scratch_;  // reused encoding buffer
+  std::string frames_;   // reused record buffer
 };
 
 }  // namespace shoal::server

@@ -61,6 +61,7 @@ Server::Server(Config config, ProcessInfo process)
   RegisterServerCommands(commands_);
   RegisterStringCommands(commands_);
   RegisterKeyCommands(commands_);
+  RegisterVersionedCommands(commands_);
   RegisterUnsupportedCommands(commands_);
 }
 
@@ -94,8 +95,15 @@ storage::Status Server::Start() {
   node_id_ = id.value();
 
   {
-    storage::Status st = persistence_.Load(clock_.NowMs());
+    auto self = actors_.Intern(node_id_);
+    if (!self.ok()) return self.status();
+    storage::Status st = dots_.Open(&env_, config_.dir);
     if (!st.ok()) return st;
+    keyspace_ = std::make_unique<storage::Keyspace>(store_, actors_, self.value(), dots_);
+    ApplyRuntimeConfig();
+    st = persistence_.Load(*keyspace_, actors_, clock_.NowMs());
+    if (!st.ok()) return st;
+    keyspace_->set_observer(&persistence_);
   }
   if (uv_loop_init(&loop_) != 0) return storage::Status::IOError("uv_loop_init failed");
   loop_ready_ = true;
@@ -306,28 +314,20 @@ void Server::Dispatch(Session& session, std::vector<std::string>& argv) {
     return;
   }
   client.last_command = cmd->name;
-  CommandContext ctx{argv, reply, store_, clock_.NowMs(), client, this};
+  CommandContext ctx{argv, reply, store_, *keyspace_, clock_.NowMs(), client, this};
   ctx.random = rng_();
   ctx.proto_max_bulk_len = static_cast<int64_t>(config_.proto_max_bulk_len);
   cmd->handler(ctx);
-  if ((cmd->flags & kCmdWrite) && persistence_.enabled()) LogWrite(*cmd, argv, ctx.now_ms);
   if (client.close_after_reply) session.CloseAfterReply();
 }
 
-void Server::LogWrite(const CommandSpec& cmd, const std::vector<std::string>& argv,
-                      int64_t now_ms) {
-  // A write command without key arguments changes the whole keyspace
-  // (FLUSHALL, FLUSHDB); any other logs the resulting state of its keys.
-  if (cmd.first_key <= 0) {
-    persistence_.LogFlushAll();
-    return;
-  }
-  int argc = static_cast<int>(argv.size());
-  int last = cmd.last_key < 0 ? argc + cmd.last_key : cmd.last_key;
-  int step = std::max(1, cmd.key_step);
-  for (int i = cmd.first_key; i <= last && i < argc; i += step) {
-    persistence_.LogKey(argv[static_cast<size_t>(i)], now_ms);
-  }
+void Server::ApplyRuntimeConfig() {
+  logger_.set_level(config_.loglevel);
+  storage::KeyspaceOptions ko;
+  ko.lww = config_.conflict_resolution == ConflictResolution::kLww;
+  ko.siblings_warn = static_cast<size_t>(config_.siblings_warn);
+  ko.max_siblings = static_cast<size_t>(config_.max_siblings);
+  if (keyspace_) keyspace_->set_options(ko);
 }
 
 void Server::Fatal(const storage::Status& st) {

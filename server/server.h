@@ -19,7 +19,11 @@
 #include "server/config.h"
 #include "server/log.h"
 #include "server/persistence.h"
+#include "storage/actor_table.h"
 #include "storage/clock.h"
+#include "storage/dot_counter.h"
+#include "storage/file.h"
+#include "storage/keyspace.h"
 #include "storage/status.h"
 #include "storage/store.h"
 
@@ -82,7 +86,10 @@ class Server {
   Config& config() { return config_; }
   Logger& logger() { return logger_; }
   storage::Store& store() { return store_; }
+  storage::Keyspace& keyspace() { return *keyspace_; }
   Persistence& persistence() { return persistence_; }
+  // Re-reads the directives that other objects cache (after CONFIG SET).
+  void ApplyRuntimeConfig();
   // Starts a background rewrite of the append-only log (BGREWRITEAOF).
   storage::Status StartRewrite();
   const CommandTable& commands() const { return commands_; }
@@ -109,7 +116,6 @@ class Server {
   void CloseIdleClients(int64_t now_ms);
   void ActiveExpire(int64_t now_ms);
   storage::Status Listen();
-  void LogWrite(const CommandSpec& cmd, const std::vector<std::string>& argv, int64_t now_ms);
   // Logs `st` and exits non-zero: a failed log write or fsync.
   [[noreturn]] void Fatal(const storage::Status& st);
 
@@ -118,6 +124,10 @@ class Server {
   Logger logger_;
   storage::SystemClock clock_;
   storage::Store store_;
+  storage::ActorTable actors_;
+  storage::PosixEnv env_;
+  storage::DotCounter dots_;
+  std::unique_ptr<storage::Keyspace> keyspace_;  // created in Start(), once the node id is known
   Persistence persistence_{config_, logger_, store_};
   CommandTable commands_;
   ServerStats stats_;

@@ -10,9 +10,9 @@
 
 namespace shoal::storage {
 
-// One allocation per key: keep the header at 56 bytes so that a 16-byte key
+// One allocation per key: keep the header at 64 bytes so that a 16-byte key
 // fits jemalloc's 80-byte class.
-static_assert(sizeof(DictEntry) == 56);
+static_assert(sizeof(DictEntry) == 64);
 
 namespace {
 

@@ -30,14 +30,20 @@
 
 namespace shoal::storage {
 
-// One key of the keyspace. Layout (56 bytes + key): a 16-byte key fits in
-// jemalloc's 80-byte size class.
+// One key of the keyspace. Layout (64 bytes + key): a 16-byte key fills
+// jemalloc's 80-byte size class exactly.
 struct DictEntry {
   DictEntry* next = nullptr;  // bucket chain
   int64_t expire_at_ms = 0;   // 0 = no expiry
   std::string value;
   uint32_t expiry_index = 0;  // position in the owner's TTL index, if expire_at_ms != 0
   uint32_t key_size = 0;
+  // Low 24 bits: the owner's access metadata for eviction (an LRU clock or
+  // an LFU counter, storage/eviction.h). High 8 bits: unused, kept zero.
+  // These 4 bytes took the header from 56 to 64 bytes: keys of 9 to 16 bytes
+  // stay in the 80-byte class, 1-8 and 17-24 byte keys moved up one class
+  // (+16 bytes).
+  uint32_t access = 0;
   // The key bytes follow the header in the same allocation.
 
   std::string_view key() const { return {reinterpret_cast<const char*>(this + 1), key_size}; }

@@ -121,7 +121,8 @@ Result<uint64_t> PosixEnv::FileSize(const std::string& path) {
 }
 
 Status PosixEnv::Rename(const std::string& from, const std::string& to) {
-  if (::rename(from.c_str(), to.c_str()) != 0) return ErrnoStatus("rename", from + " -> " + to, errno);
+  if (::rename(from.c_str(), to.c_str()) != 0)
+    return ErrnoStatus("rename", from + " -> " + to, errno);
   return Status::Ok();
 }
 
@@ -291,7 +292,9 @@ Status FaultInjectionEnv::Rename(const std::string& from, const std::string& to)
   return base_->Rename(from, to);
 }
 
-Status FaultInjectionEnv::Remove(const std::string& path) { return base_->Remove(path); }
+Status FaultInjectionEnv::Remove(const std::string& path) {
+  return base_->Remove(path);
+}
 
 Status FaultInjectionEnv::Truncate(const std::string& path, uint64_t size) {
   return base_->Truncate(path, size);

@@ -83,13 +83,20 @@ void AppendFlushAllRecord(std::string* dst) {
 
 const char* FrameCheckName(FrameCheck c) {
   switch (c) {
-    case FrameCheck::kOk: return "ok";
-    case FrameCheck::kShortHeader: return "truncated record header";
-    case FrameCheck::kBadLength: return "bad record length";
-    case FrameCheck::kShortBody: return "record runs past end of file";
-    case FrameCheck::kBadChecksum: return "checksum mismatch";
-    case FrameCheck::kBadType: return "unknown record type";
-    case FrameCheck::kBadPayload: return "malformed record payload";
+    case FrameCheck::kOk:
+      return "ok";
+    case FrameCheck::kShortHeader:
+      return "truncated record header";
+    case FrameCheck::kBadLength:
+      return "bad record length";
+    case FrameCheck::kShortBody:
+      return "record runs past end of file";
+    case FrameCheck::kBadChecksum:
+      return "checksum mismatch";
+    case FrameCheck::kBadType:
+      return "unknown record type";
+    case FrameCheck::kBadPayload:
+      return "malformed record payload";
   }
   return "?";
 }

@@ -107,12 +107,12 @@ void AppendFlushAllRecord(std::string* dst);
 
 enum class FrameCheck {
   kOk,
-  kShortHeader,   // fewer than 8 bytes left
-  kBadLength,     // length 0 or above kMaxBodySize
-  kShortBody,     // the length runs past the end of `bytes`
-  kBadChecksum,   // checksum mismatch
-  kBadType,       // checksum fine, unknown record type
-  kBadPayload,    // checksum fine, payload does not match its type
+  kShortHeader,  // fewer than 8 bytes left
+  kBadLength,    // length 0 or above kMaxBodySize
+  kShortBody,    // the length runs past the end of `bytes`
+  kBadChecksum,  // checksum mismatch
+  kBadType,      // checksum fine, unknown record type
+  kBadPayload,   // checksum fine, payload does not match its type
 };
 // A short human-readable reason ("checksum mismatch", ...).
 const char* FrameCheckName(FrameCheck c);

@@ -61,12 +61,12 @@ struct ReplayOptions {
 };
 
 struct ReplayReport {
-  uint64_t records = 0;       // records handed to the callback
-  uint64_t file_size = 0;     // size before any cut
-  uint64_t valid_end = 0;     // where the valid log ends (= size after a cut)
-  bool torn_tail = false;     // a torn tail was found (and cut, if enabled)
-  uint64_t torn_offset = 0;   // where it started
-  uint64_t torn_bytes = 0;    // how long it was
+  uint64_t records = 0;          // records handed to the callback
+  uint64_t file_size = 0;        // size before any cut
+  uint64_t valid_end = 0;        // where the valid log ends (= size after a cut)
+  bool torn_tail = false;        // a torn tail was found (and cut, if enabled)
+  uint64_t torn_offset = 0;      // where it started
+  uint64_t torn_bytes = 0;       // how long it was
   uint64_t skipped_bytes = 0;    // damaged bytes passed over (skip_corrupt)
   uint64_t skipped_regions = 0;  // damaged ranges passed over (skip_corrupt)
   // Human-readable lines for the server log, one per event above.

@@ -46,7 +46,9 @@ LogRewriter::LogRewriter(Env* env, std::string live_path, RewriteOptions options
       options_(std::move(options)),
       file_(std::move(file)) {}
 
-LogRewriter::~LogRewriter() { Abort(); }
+LogRewriter::~LogRewriter() {
+  Abort();
+}
 
 void LogRewriter::Enqueue(std::string_view bytes, std::string* owned) {
   {
@@ -204,8 +206,7 @@ void LogRewriter::Abort() {
   RemoveTemp();
 }
 
-bool ShouldRewrite(uint64_t current_size, uint64_t base_size, int percentage,
-                   uint64_t min_size) {
+bool ShouldRewrite(uint64_t current_size, uint64_t base_size, int percentage, uint64_t min_size) {
   if (percentage <= 0 || current_size <= min_size) return false;
   const uint64_t base = base_size == 0 ? 1 : base_size;
   // Redis: growth = current * 100 / base - 100 >= percentage, in 128 bits

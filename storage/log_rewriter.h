@@ -154,19 +154,18 @@ class LogRewriter {
 // `min_size` and has grown by at least `percentage` percent over
 // `base_size`, its size after the last rewrite or at start-up (0 counts as
 // 1). A percentage of 0 or less disables automatic rewrites.
-bool ShouldRewrite(uint64_t current_size, uint64_t base_size, int percentage,
-                   uint64_t min_size);
+bool ShouldRewrite(uint64_t current_size, uint64_t base_size, int percentage, uint64_t min_size);
 
 // What INFO persistence reports about rewrites. The server owns one and
 // updates it around each rewrite; times are passed in (milliseconds).
 struct RewriteInfo {
-  bool in_progress = false;        // aof_rewrite_in_progress
-  bool last_ok = true;             // aof_last_bgrewrite_status: ok / err
-  std::string last_error;          // why the last rewrite failed, for the log
-  uint64_t completed = 0;          // successful rewrites since start
-  int64_t started_at_ms = 0;       // of the one in progress
-  int64_t last_duration_ms = -1;   // aof_last_rewrite_time_sec is this / 1000; -1 = none yet
-  uint64_t last_size = 0;          // size of the file the last success produced
+  bool in_progress = false;       // aof_rewrite_in_progress
+  bool last_ok = true;            // aof_last_bgrewrite_status: ok / err
+  std::string last_error;         // why the last rewrite failed, for the log
+  uint64_t completed = 0;         // successful rewrites since start
+  int64_t started_at_ms = 0;      // of the one in progress
+  int64_t last_duration_ms = -1;  // aof_last_rewrite_time_sec is this / 1000; -1 = none yet
+  uint64_t last_size = 0;         // size of the file the last success produced
 
   void Started(int64_t now_ms);
   void Succeeded(int64_t now_ms, uint64_t new_size);

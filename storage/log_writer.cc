@@ -27,6 +27,11 @@ Result<std::unique_ptr<LogWriter>> LogWriter::Open(Env* env, const std::string& 
   } else if (existing.status().code() != Code::kNotFound) {
     return existing.status();
   }
+  if (size > 0 && size < kLogHeaderSize) {
+    // ReplayLog cuts a torn header to nothing; appending after one would
+    // bury every later record behind a bad header.
+    return Status::Corruption(path + ": log shorter than its header; replay it first");
+  }
   auto file = env->OpenAppendable(path);
   if (!file.ok()) return file.status();
   std::shared_ptr<WritableFile> f = std::move(file).value();
@@ -88,7 +93,9 @@ BackgroundSyncer::BackgroundSyncer(std::chrono::milliseconds interval,
                                    std::function<void()> on_failure)
     : interval_(interval), on_failure_(std::move(on_failure)) {}
 
-BackgroundSyncer::~BackgroundSyncer() { Stop(); }
+BackgroundSyncer::~BackgroundSyncer() {
+  Stop();
+}
 
 void BackgroundSyncer::Start(std::shared_ptr<WritableFile> file) {
   std::lock_guard lock(mu_);

@@ -17,6 +17,10 @@ constexpr size_t kExpireSampleSize = 20;
 // RandomKey() gives up sampling after this many expired picks and walks the
 // table instead.
 constexpr int kRandomKeyTries = 100;
+// Pool refills EvictUntil() tries for one victim. Two always suffice (the
+// second starts from an empty pool, so its samples all enter it and are
+// valid); the cap only guards against a broken invariant.
+constexpr int kMaxPoolRefills = 4;
 // Characters libstdc++'s std::string holds without a heap buffer.
 constexpr size_t kInlineStringChars = 15;
 
@@ -56,14 +60,23 @@ Store::Store() : dict_(std::make_unique<Dict>()) {}
 
 Store::~Store() = default;
 
-DictEntry* Store::FindLive(std::string_view key, int64_t now_ms) {
+DictEntry* Store::FindLive(std::string_view key, int64_t now_ms, Touch touch) {
+  NoteTime(now_ms);
   DictEntry* e = dict_->Find(key);
-  if (e != nullptr && IsExpired(*e, now_ms)) {
+  if (e == nullptr) return nullptr;
+  if (IsExpired(*e, now_ms)) {
     Remove(e);
     ++stats_.expired_keys;
     return nullptr;
   }
+  if (touch == Touch::kYes) TouchEntry(e, now_ms);
   return e;
+}
+
+void Store::TouchEntry(DictEntry* entry, int64_t now_ms) {
+  // Only the LFU path consumes randomness; skip the PRNG step otherwise.
+  const uint64_t random = IsLfu(eviction_.policy) ? SplitMix64(&access_random_state_) : 0;
+  entry->access = TouchedAccessMeta(entry->access, eviction_, now_ms, random);
 }
 
 void Store::Remove(DictEntry* entry) {
@@ -109,7 +122,7 @@ void Store::ReplaceValue(DictEntry* entry, std::string value) {
 }
 
 const std::string* Store::Get(std::string_view key, int64_t now_ms) {
-  DictEntry* e = FindLive(key, now_ms);
+  DictEntry* e = FindLive(key, now_ms, Touch::kYes);
   if (e == nullptr) {
     ++stats_.keyspace_misses;
     return nullptr;
@@ -119,7 +132,7 @@ const std::string* Store::Get(std::string_view key, int64_t now_ms) {
 }
 
 std::string* Store::GetMutable(std::string_view key, int64_t now_ms) {
-  DictEntry* e = FindLive(key, now_ms);
+  DictEntry* e = FindLive(key, now_ms, Touch::kYes);
   return e == nullptr ? nullptr : &e->value;
 }
 
@@ -129,26 +142,37 @@ void Store::NoteResize(size_t old_size, size_t new_size) {
 }
 
 bool Store::Exists(std::string_view key, int64_t now_ms) {
-  return FindLive(key, now_ms) != nullptr;
+  return FindLive(key, now_ms, Touch::kNo) != nullptr;
 }
 
-void Store::Set(std::string_view key, std::string value, int64_t expire_at_ms) {
+void Store::Set(std::string_view key, std::string value, int64_t expire_at_ms, int64_t now_ms) {
+  NoteTime(now_ms);
   bool inserted = false;
   DictEntry* e = dict_->FindOrInsert(key, &inserted);
-  if (inserted) entry_bytes_ += EntryBytes(key.size());
+  if (inserted) {
+    entry_bytes_ += EntryBytes(key.size());
+    e->access = NewAccessMeta(eviction_, now_ms);
+  } else {
+    TouchEntry(e, now_ms);
+  }
   ReplaceValue(e, std::move(value));
   SetExpiry(e, expire_at_ms);
 }
 
+void Store::Set(std::string_view key, std::string value, int64_t expire_at_ms) {
+  Set(key, std::move(value), expire_at_ms, latest_now_ms_);
+}
+
 void Store::SetKeepTtl(std::string_view key, std::string value, int64_t now_ms) {
-  if (DictEntry* e = FindLive(key, now_ms)) {
+  if (DictEntry* e = FindLive(key, now_ms, Touch::kYes)) {
     ReplaceValue(e, std::move(value));
     return;
   }
-  Set(key, std::move(value), 0);
+  Set(key, std::move(value), 0, now_ms);
 }
 
 bool Store::Delete(std::string_view key, int64_t now_ms) {
+  NoteTime(now_ms);
   DictEntry* e = dict_->Unlink(key);
   if (e == nullptr) return false;
   const bool live = !IsExpired(*e, now_ms);
@@ -158,13 +182,13 @@ bool Store::Delete(std::string_view key, int64_t now_ms) {
 }
 
 std::optional<int64_t> Store::GetExpireAt(std::string_view key, int64_t now_ms) {
-  DictEntry* e = FindLive(key, now_ms);
+  DictEntry* e = FindLive(key, now_ms, Touch::kNo);
   if (e == nullptr) return std::nullopt;
   return e->expire_at_ms;
 }
 
 bool Store::SetExpireAt(std::string_view key, int64_t expire_at_ms, int64_t now_ms) {
-  DictEntry* e = FindLive(key, now_ms);
+  DictEntry* e = FindLive(key, now_ms, Touch::kYes);
   if (e == nullptr) return false;
   if (expire_at_ms <= now_ms) {
     // Redis's EXPIRE with a past time deletes the key as a DEL would; it is
@@ -177,7 +201,7 @@ bool Store::SetExpireAt(std::string_view key, int64_t expire_at_ms, int64_t now_
 }
 
 bool Store::Persist(std::string_view key, int64_t now_ms) {
-  DictEntry* e = FindLive(key, now_ms);
+  DictEntry* e = FindLive(key, now_ms, Touch::kYes);
   if (e == nullptr || e->expire_at_ms == 0) return false;
   SetExpiry(e, 0);
   return true;
@@ -218,6 +242,7 @@ void Store::ForEach(int64_t now_ms, const std::function<void(const EntryView&)>&
 }
 
 std::optional<std::string> Store::RandomKey(int64_t now_ms, uint64_t random) {
+  NoteTime(now_ms);
   uint64_t state = random;
   // As Redis's dbRandomKey: expired picks are deleted on the way.
   for (int tries = 0; tries < kRandomKeyTries; ++tries) {
@@ -239,6 +264,7 @@ std::optional<std::string> Store::RandomKey(int64_t now_ms, uint64_t random) {
 }
 
 size_t Store::ActiveExpireCycle(int64_t now_ms, size_t max_samples, uint64_t random) {
+  NoteTime(now_ms);
   uint64_t state = random;
   size_t sampled = 0;
   size_t deleted = 0;
@@ -268,12 +294,116 @@ bool Store::RehashStep(size_t buckets) {
 
 void Store::Clear() {
   dict_->Clear();
+  pool_.Clear();
   std::vector<DictEntry*>().swap(expires_);
   entry_bytes_ = 0;
 }
 
 size_t Store::used_bytes() const {
   return entry_bytes_ + dict_->bucket_bytes() + expires_.capacity() * sizeof(DictEntry*);
+}
+
+void Store::SetEvictionConfig(const EvictionConfig& config) {
+  eviction_ = config;
+  pool_.Clear();
+}
+
+void Store::SetEvictionPolicy(EvictionPolicy policy, size_t samples) {
+  EvictionConfig config = eviction_;
+  config.policy = policy;
+  config.samples = samples;
+  SetEvictionConfig(config);
+}
+
+void Store::SetEvictionObserver(std::function<void(std::string_view key)> observer) {
+  eviction_observer_ = std::move(observer);
+}
+
+std::optional<uint64_t> Store::IdleTimeMs(std::string_view key, int64_t now_ms) {
+  DictEntry* e = FindLive(key, now_ms, Touch::kNo);
+  if (e == nullptr) return std::nullopt;
+  return LruIdleMs(e->access, now_ms);
+}
+
+std::optional<uint8_t> Store::LfuFrequency(std::string_view key, int64_t now_ms) {
+  DictEntry* e = FindLive(key, now_ms, Touch::kNo);
+  if (e == nullptr) return std::nullopt;
+  return LfuDecayedCounter(e->access, now_ms, eviction_.lfu_decay_time);
+}
+
+Result<size_t> Store::EvictUntil(size_t maxmemory, int64_t now_ms, uint64_t random,
+                                 const std::function<size_t()>& measure) {
+  NoteTime(now_ms);
+  auto used = [&] { return measure ? measure() : used_bytes(); };
+  if (used() <= maxmemory) return size_t{0};
+  const Status oom(Code::kOutOfMemory, std::string(kOomMessage));
+  if (eviction_.policy == EvictionPolicy::kNoEviction) return oom;
+
+  uint64_t state = random;
+  size_t evicted = 0;
+  for (size_t round = 0; round < eviction_.max_evictions_per_call; ++round) {
+    DictEntry* victim = PickVictim(now_ms, &state);
+    if (victim == nullptr) return oom;
+    if (IsExpired(*victim, now_ms)) {
+      Remove(victim);
+      ++stats_.expired_keys;
+    } else {
+      Evict(victim);
+      ++evicted;
+    }
+    if (used() <= maxmemory) break;
+  }
+  // Under the limit, or stopped by the bound while still freeing memory.
+  return evicted;
+}
+
+DictEntry* Store::PickVictim(int64_t now_ms, uint64_t* random_state) {
+  const bool volatile_only = IsVolatile(eviction_.policy);
+  if (!UsesPool(eviction_.policy)) {
+    if (volatile_only) {
+      if (expires_.empty()) return nullptr;
+      return expires_[SplitMix64(random_state) % expires_.size()];
+    }
+    return dict_->RandomEntry(SplitMix64(random_state));
+  }
+  std::string key;
+  for (int refill = 0; refill < kMaxPoolRefills; ++refill) {
+    if (!FillPool(now_ms, random_state)) return nullptr;
+    while (pool_.PopBest(&key)) {
+      // The pool holds names: the key may be gone, or (volatile-*) may have
+      // lost its TTL, since it was offered.
+      DictEntry* e = dict_->Find(key);
+      if (e != nullptr && (!volatile_only || e->expire_at_ms != 0)) return e;
+    }
+  }
+  return nullptr;
+}
+
+bool Store::FillPool(int64_t now_ms, uint64_t* random_state) {
+  const size_t samples = std::max<size_t>(eviction_.samples, 1);
+  if (IsVolatile(eviction_.policy)) {
+    if (expires_.empty()) return false;
+    // The TTL index is a flat array: uniform samples in O(1).
+    for (size_t i = 0; i < samples; ++i) {
+      const DictEntry* e = expires_[SplitMix64(random_state) % expires_.size()];
+      pool_.Offer(e->key(), EvictionScore(eviction_, e->access, e->expire_at_ms, now_ms));
+    }
+    return true;
+  }
+  if (dict_->size() == 0) return false;
+  for (size_t i = 0; i < samples; ++i) {
+    const DictEntry* e = dict_->RandomEntry(SplitMix64(random_state));
+    pool_.Offer(e->key(), EvictionScore(eviction_, e->access, e->expire_at_ms, now_ms));
+  }
+  return true;
+}
+
+void Store::Evict(DictEntry* entry) {
+  [[maybe_unused]] DictEntry* unlinked = dict_->Unlink(entry->key());
+  assert(unlinked == entry);
+  if (eviction_observer_) eviction_observer_(entry->key());
+  Drop(entry);
+  ++stats_.evicted_keys;
 }
 
 }  // namespace shoal::storage

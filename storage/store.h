@@ -13,8 +13,15 @@
 // (dotted version vectors, siblings); callers go through this interface so
 // that change stays inside storage/.
 //
+// Eviction (maxmemory) follows Redis's evict.c: every access records an LRU
+// clock or an LFU counter in the key's header, and EvictUntil() deletes
+// sampled keys, best candidate first, until a caller-supplied memory measure
+// is under the limit. See storage/eviction.h for the policies and the
+// metadata; the "Eviction" section below for the calls.
+//
 // Not thread safe: one Store belongs to one event loop thread.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -23,6 +30,9 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "storage/eviction.h"
+#include "storage/status.h"
 
 namespace shoal::storage {
 
@@ -41,7 +51,13 @@ struct StoreStats {
   uint64_t keyspace_hits = 0;    // Get() that found a live key
   uint64_t keyspace_misses = 0;  // Get() that found nothing
   uint64_t expired_keys = 0;     // keys removed because their TTL passed
+  uint64_t evicted_keys = 0;     // live keys deleted by EvictUntil()
 };
+
+// The text the command layer replies with when EvictUntil() fails (Redis's
+// shared.oomerr, without the leading '-').
+inline constexpr std::string_view kOomMessage =
+    "OOM command not allowed when used memory > 'maxmemory'.";
 
 class Store {
  public:
@@ -50,7 +66,10 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
-  // Read lookup: the live value of `key`, or nullptr. Counts a hit or miss.
+  // Read lookup: the live value of `key`, or nullptr. Counts a hit or miss
+  // and records an access for eviction (as does every call below that takes
+  // now_ms, except Exists, GetExpireAt, IdleTimeMs, LfuFrequency and Delete,
+  // which match Redis's no-touch lookups).
   // The pointer is valid until the next call that mutates the store.
   const std::string* Get(std::string_view key, int64_t now_ms);
 
@@ -66,7 +85,12 @@ class Store {
   bool Exists(std::string_view key, int64_t now_ms);
 
   // Sets `key` to `value`. expire_at_ms is the absolute expiry (0 = none);
-  // any previous TTL is replaced.
+  // any previous TTL is replaced. now_ms stamps the access (a new key
+  // starts with a fresh LRU clock or an LFU count of 5; an overwritten key
+  // is touched, and keeps its LFU count, as in Redis).
+  void Set(std::string_view key, std::string value, int64_t expire_at_ms, int64_t now_ms);
+  // As above, stamping the access with the latest now_ms any call has passed
+  // in (0 before the first). Prefer the four-argument form.
   void Set(std::string_view key, std::string value, int64_t expire_at_ms);
 
   // Sets `key` to `value` keeping the key's current TTL if it is live.
@@ -125,12 +149,72 @@ class Store {
   // Approximate bytes held by the keyspace (entries, keys, values, tables).
   size_t used_bytes() const;
 
+  // --- Eviction ---------------------------------------------------------
+
+  // Sets the policy and the tuning knobs (maxmemory-policy,
+  // maxmemory-samples, lfu-log-factor, lfu-decay-time). Empties the eviction
+  // pool, whose scores were computed under the old settings. Existing keys
+  // keep their metadata bits (see eviction.h). Default: noeviction.
+  void SetEvictionConfig(const EvictionConfig& config);
+  // Shorthand: changes only the policy and maxmemory-samples.
+  void SetEvictionPolicy(EvictionPolicy policy, size_t samples = EvictionConfig::kDefaultSamples);
+  const EvictionConfig& eviction_config() const { return eviction_; }
+
+  // Called with the key of every key EvictUntil() deletes, after it left the
+  // keyspace and before its memory is freed (for the append-only log). Keys
+  // that EvictUntil() finds already expired are reclaimed silently, as any
+  // lazy expiry. The observer must not call into the store. Empty = none.
+  void SetEvictionObserver(std::function<void(std::string_view key)> observer);
+
+  // Makes room before a write, as Redis's performEvictions(): the server
+  // calls it before every command flagged denyoom when maxmemory > 0.
+  //
+  // `measure` returns the memory in use (the server: jemalloc's
+  // stats.allocated less what it does not count; tests: used_bytes()); an
+  // empty function means used_bytes(). It is called once first, then once
+  // after every deletion, and eviction stops as soon as it returns
+  // <= maxmemory. Candidates come from every key (allkeys-*) or from the
+  // keys with a TTL (volatile-*), ranked as eviction.h describes; `random`
+  // seeds the sampling.
+  //
+  // Returns the number of live keys evicted (already expired keys reclaimed
+  // on the way are counted in stats().expired_keys, not here) when memory is
+  // now <= maxmemory, OR when the call stopped at max_evictions_per_call while
+  // still making progress (Redis's EVICT_RUNNING: the command may run; the
+  // server should call again, e.g. from its cron, until memory is under).
+  // Returns Code::kOutOfMemory with kOomMessage when memory is over
+  // maxmemory and nothing (more) can be evicted: under noeviction always,
+  // under volatile-* when no key has a TTL, or when the store is empty.
+  // The command layer then replies "-" + kOomMessage.
+  Result<size_t> EvictUntil(size_t maxmemory, int64_t now_ms, uint64_t random,
+                            const std::function<size_t()>& measure = {});
+
+  // OBJECT IDLETIME: ms since the last access of a live key at LRU clock
+  // resolution (1 s), nullopt if absent. Meaningful under non-LFU policies.
+  std::optional<uint64_t> IdleTimeMs(std::string_view key, int64_t now_ms);
+  // OBJECT FREQ: the decayed LFU counter of a live key, nullopt if absent.
+  // Meaningful under LFU policies.
+  std::optional<uint8_t> LfuFrequency(std::string_view key, int64_t now_ms);
+
   const StoreStats& stats() const { return stats_; }
   void ResetStats() { stats_ = {}; }
 
  private:
-  // The live entry for `key`, or nullptr; deletes it if expired (lazy expiry).
-  DictEntry* FindLive(std::string_view key, int64_t now_ms);
+  enum class Touch { kNo, kYes };
+  // The live entry for `key`, or nullptr; deletes it if expired (lazy
+  // expiry). With Touch::kYes records an access.
+  DictEntry* FindLive(std::string_view key, int64_t now_ms, Touch touch);
+  // Records an access to `entry` at now_ms.
+  void TouchEntry(DictEntry* entry, int64_t now_ms);
+  // Remembers the latest time seen, for the three-argument Set().
+  void NoteTime(int64_t now_ms) { latest_now_ms_ = std::max(latest_now_ms_, now_ms); }
+  // The next key to evict under the current policy, or nullptr if none.
+  DictEntry* PickVictim(int64_t now_ms, uint64_t* random_state);
+  // Refills pool_ with up to eviction_.samples sampled candidates. False if
+  // the population (all keys or keys with a TTL) is empty.
+  bool FillPool(int64_t now_ms, uint64_t* random_state);
+  // Unlinks an entry, tells the observer, frees it and counts it.
+  void Evict(DictEntry* entry);
   // Unlinks, unindexes and frees an entry that is in the table.
   void Remove(DictEntry* entry);
   // Frees an entry already unlinked from the table.
@@ -148,6 +232,13 @@ class Store {
   // Bytes of entry allocations and value buffers (jemalloc size classes).
   size_t entry_bytes_ = 0;
   StoreStats stats_;
+
+  EvictionConfig eviction_;
+  EvictionPool pool_;
+  std::function<void(std::string_view)> eviction_observer_;
+  // Drives the LFU counter's coin flips; deterministic from construction.
+  uint64_t access_random_state_ = 0x1f0a2b3c4d5e6f70ULL;
+  int64_t latest_now_ms_ = 0;
 };
 
 }  // namespace shoal::storage

@@ -16,6 +16,9 @@
 #include "server/command.h"
 #include "server/errors.h"
 #include "server/reply_builder.h"
+#include "storage/actor_table.h"
+#include "storage/dot_counter.h"
+#include "storage/keyspace.h"
 #include "storage/store.h"
 
 namespace shoal::server::testing {
@@ -25,6 +28,7 @@ class CommandHarness {
   CommandHarness() {
     RegisterStringCommands(table_);
     RegisterKeyCommands(table_);
+    RegisterVersionedCommands(table_);
   }
 
   // Runs one command; args[0] is the command name in any case.
@@ -42,7 +46,8 @@ class CommandHarness {
       reply.Error(errors::WrongArity(spec->name));
       return out;
     }
-    CommandContext ctx{args, reply, store_, now_ms, client_, nullptr, random, proto_max_bulk_len};
+    CommandContext ctx{args,   reply,  store_, keyspace_, now_ms, client_,
+                       nullptr, random, proto_max_bulk_len};
     spec->handler(ctx);
     return out;
   }
@@ -53,6 +58,7 @@ class CommandHarness {
   void AdvanceMs(int64_t ms) { now_ms += ms; }
 
   storage::Store& store() { return store_; }
+  storage::Keyspace& keyspace() { return keyspace_; }
   const CommandTable& table() const { return table_; }
 
   // Inputs of the next command; tests set them directly.
@@ -63,6 +69,11 @@ class CommandHarness {
  private:
   CommandTable table_;
   storage::Store store_;
+  storage::ActorTable actors_;
+  storage::DotCounter dots_;
+  // This node's actor: a fixed test node id.
+  storage::ActorId self_ = actors_.Intern(std::string(40, 'a')).value();
+  storage::Keyspace keyspace_{store_, actors_, self_, dots_};
   ClientState client_;
 };
 

@@ -67,7 +67,11 @@ TEST_CASE("records round trip") {
     std::string key, object;
   };
   std::string binary("\0\xff\r\n", 4);
-  Case cases[] = {{"k", "v"}, {"", ""}, {"key", ""}, {"", "object"}, {binary, binary + binary},
+  Case cases[] = {{"k", "v"},
+                  {"", ""},
+                  {"key", ""},
+                  {"", "object"},
+                  {binary, binary + binary},
                   {std::string(1000, 'x'), std::string(70000, 'y')}};
   for (const Case& c : cases) {
     std::string buf = "prefix";
@@ -184,9 +188,9 @@ TEST_CASE("bad length, type and payload") {
 }
 
 TEST_CASE("every check has a name") {
-  for (FrameCheck c : {FrameCheck::kOk, FrameCheck::kShortHeader, FrameCheck::kBadLength,
-                       FrameCheck::kShortBody, FrameCheck::kBadChecksum, FrameCheck::kBadType,
-                       FrameCheck::kBadPayload}) {
+  for (FrameCheck c :
+       {FrameCheck::kOk, FrameCheck::kShortHeader, FrameCheck::kBadLength, FrameCheck::kShortBody,
+        FrameCheck::kBadChecksum, FrameCheck::kBadType, FrameCheck::kBadPayload}) {
     CHECK(std::string(FrameCheckName(c)) != "?");
   }
 }

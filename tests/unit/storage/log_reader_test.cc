@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -134,8 +135,8 @@ TEST_CASE("truncation at every byte offset recovers exactly the complete records
     WriteAll(path, log.substr(0, cut));
     size_t complete = 0;
     while (complete < ends.size() && ends[complete] <= cut) ++complete;
-    size_t boundary = complete == 0 ? (cut < kLogHeaderSize ? 0 : kLogHeaderSize)
-                                    : ends[complete - 1];
+    size_t boundary =
+        complete == 0 ? (cut < kLogHeaderSize ? 0 : kLogHeaderSize) : ends[complete - 1];
     Replayed r = Replay(&env, path);
     REQUIRE(r.result.ok());
     CHECK(r.records == Prefix(expected, complete));
@@ -287,6 +288,34 @@ TEST_CASE("garbage at the end that no crash could write is damage") {
   CHECK(s.result.value().skipped_bytes == 32);
   CHECK(s.result.value().valid_end == log.size());
   CHECK(ReadAll(path) == log);  // nothing valid followed: cut
+}
+
+TEST_CASE("skip resynchronises after long runs of random garbage") {
+  TempDir dir;
+  PosixEnv env;
+  std::vector<size_t> ends;
+  std::vector<std::string> expected;
+  const std::string log = SmallLog(&ends, &expected);
+  const std::string path = dir.File("r.aof");
+  std::mt19937 rng(42);
+  for (size_t garbage_size : {1, 7, 100, 5000, 300000}) {
+    CAPTURE(garbage_size);
+    std::string garbage;
+    for (size_t i = 0; i < garbage_size; ++i) garbage.push_back(static_cast<char>(rng()));
+    // Garbage between records 1 and 2, and again before the last record.
+    std::string bad = log.substr(0, ends[1]) + garbage + log.substr(ends[1], ends[3] - ends[1]) +
+                      garbage + log.substr(ends[3]);
+    WriteAll(path, bad);
+    CHECK_FALSE(Replay(&env, path).result.ok());
+    ReplayOptions skip;
+    skip.skip_corrupt = true;
+    Replayed s = Replay(&env, path, skip);
+    REQUIRE(s.result.ok());
+    CHECK(s.records == expected);
+    CHECK(s.result.value().skipped_regions == 2);
+    CHECK(s.result.value().skipped_bytes == 2 * garbage_size);
+    CHECK(s.result.value().warnings.size() == 2);
+  }
 }
 
 TEST_CASE("bad magic, bad version and a foreign header prefix are clear errors") {

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -34,7 +35,9 @@ class TempDir {
   std::string path_;
 };
 
-uint64_t SizeOf(const std::string& path) { return std::filesystem::file_size(path); }
+uint64_t SizeOf(const std::string& path) {
+  return std::filesystem::file_size(path);
+}
 
 std::vector<std::string> Keys(Env* env, const std::string& path, ReplayReport* report = nullptr) {
   std::vector<std::string> keys;
@@ -178,6 +181,14 @@ TEST_CASE("open reports failures") {
   env.FailSyncDir(true);
   CHECK_FALSE(LogWriter::Open(&env, dir.File("z.aof")).ok());
   CHECK_FALSE(LogWriter::Open(&posix, dir.File("no/such/dir.aof")).ok());
+  // A torn header must be replayed (cut) first, never appended to.
+  {
+    std::ofstream torn(dir.File("torn.aof"), std::ios::binary);
+    torn << "SHOAL";
+  }
+  auto torn = LogWriter::Open(&posix, dir.File("torn.aof"));
+  REQUIRE_FALSE(torn.ok());
+  CHECK(torn.status().code() == Code::kCorruption);
 }
 
 TEST_CASE("switching files continues on the new one") {
@@ -199,7 +210,7 @@ TEST_CASE("switching files continues on the new one") {
   CHECK(Keys(&env, dir.File("new.aof")) == std::vector<std::string>{"buffered"});
 }
 
-TEST_CASE("background syncer: syncs on request, follows a switch, stops") {
+TEST_CASE("background syncer: syncs on request while the loop appends, stops") {
   TempDir dir;
   PosixEnv posix;
   FaultInjectionEnv env(&posix);

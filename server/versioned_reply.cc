@@ -1,0 +1,46 @@
+#include "server/versioned_reply.h"
+
+#include "server/errors.h"
+
+namespace shoal::server {
+
+void ReplyStatus(CommandContext& ctx, const storage::Status& st) {
+  switch (st.code()) {
+    case storage::Code::kNotInteger:
+      return ctx.reply.Error(errors::kNotInteger);
+    case storage::Code::kOverflow:
+      return ctx.reply.Error(errors::kOverflow);
+    case storage::Code::kOutOfMemory:
+      return ctx.reply.Error(errors::kOom);
+    case storage::Code::kConflict:
+    case storage::Code::kInvalid:
+      return ctx.reply.Error(st.message());
+    default:
+      return ctx.reply.Error("ERR " + st.message());
+  }
+}
+
+void ReplyValues(CommandContext& ctx, const storage::Keyspace::View& view) {
+  if (view.count == 0) return ctx.reply.Null();
+  if (view.count == 1) return ctx.reply.Bulk(view.single);
+  ctx.reply.ArrayHeader(view.siblings.size());
+  for (const std::string& v : view.siblings) ctx.reply.Bulk(v);
+}
+
+bool ReadSingle(CommandContext& ctx, std::string_view key, std::optional<std::string>* out) {
+  auto r = ctx.keyspace.Single(key, ctx.now_ms);
+  if (!r.ok()) {
+    ReplyStatus(ctx, r.status());
+    return false;
+  }
+  *out = std::move(r.value());
+  return true;
+}
+
+storage::Status PutBytes(CommandContext& ctx, std::string_view key, std::string value,
+                         int64_t expire_at_ms) {
+  return ctx.keyspace.Put(key, storage::Version::Bytes(std::move(value), ctx.now_ms, expire_at_ms),
+                          ctx.now_ms);
+}
+
+}  // namespace shoal::server

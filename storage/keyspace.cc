@@ -1,0 +1,180 @@
+#include "storage/keyspace.h"
+
+namespace shoal::storage {
+
+std::string ConflictMessage(size_t siblings) {
+  return "CONFLICT " + std::to_string(siblings) +
+         " siblings: resolve them with GETV and a SETV carrying its context";
+}
+
+Keyspace::Keyspace(::shoal::storage::Store& store, ActorTable& actors, ActorId self,
+                   DotCounter& dots, KeyspaceOptions options)
+    : store_(store), actors_(actors), self_(self), dots_(dots), options_(options) {}
+
+Result<Object> Keyspace::Load(std::string_view key, int64_t now_ms) {
+  const std::string* bytes = store_.GetMutable(key, now_ms);
+  if (bytes == nullptr) return Object();
+  return Object::Decode(*bytes, actors_);
+}
+
+Result<Keyspace::View> Keyspace::Get(std::string_view key, int64_t now_ms) {
+  View view;
+  const std::string* bytes = store_.Get(key, now_ms);
+  if (bytes == nullptr) return view;
+  // The common case, one live string, costs no decoding.
+  if (auto single = Object::PeekSingleValue(*bytes, now_ms)) {
+    view.count = 1;
+    view.single = *single;
+    return view;
+  }
+  auto obj = Object::Decode(*bytes, actors_);
+  if (!obj.ok()) return obj.status();
+  view.siblings = obj.value().LiveValues(now_ms, actors_);
+  view.count = view.siblings.size();
+  if (view.count == 1) {
+    // A counter or a single live sibling among dead ones: hand it out as the
+    // single value (the vector owns the bytes).
+    view.single = view.siblings[0];
+  }
+  return view;
+}
+
+Result<std::optional<std::string>> Keyspace::Single(std::string_view key, int64_t now_ms) {
+  const std::string* bytes = store_.GetMutable(key, now_ms);
+  if (bytes == nullptr) return std::optional<std::string>();
+  if (auto single = Object::PeekSingleValue(*bytes, now_ms)) {
+    return std::optional<std::string>(std::string(*single));
+  }
+  auto obj = Object::Decode(*bytes, actors_);
+  if (!obj.ok()) return obj.status();
+  std::vector<std::string> values = obj.value().LiveValues(now_ms, actors_);
+  if (values.empty()) return std::optional<std::string>();
+  if (values.size() > 1) return Status(Code::kConflict, ConflictMessage(values.size()));
+  return std::optional<std::string>(std::move(values[0]));
+}
+
+bool Keyspace::Exists(std::string_view key, int64_t now_ms) {
+  const std::string* bytes = store_.GetMutable(key, now_ms);
+  if (bytes == nullptr) return false;
+  if (Object::PeekSingleValue(*bytes, now_ms)) return true;
+  auto obj = Object::Decode(*bytes, actors_);
+  return obj.ok() && !obj.value().IsAbsent(now_ms);
+}
+
+Status Keyspace::CheckSiblings(size_t after) {
+  if (options_.lww) return Status::Ok();  // resolved right after the write
+  if (after > options_.max_siblings) {
+    ++stats_.conflicts;
+    return Status(Code::kConflict, ConflictMessage(after - 1));
+  }
+  return Status::Ok();
+}
+
+Status Keyspace::Put(std::string_view key, Version version, int64_t now_ms) {
+  auto obj = Load(key, now_ms);
+  if (!obj.ok()) return obj.status();
+  auto floor = dots_.Next();
+  if (!floor.ok()) return floor.status();
+  obj.value().Put(std::move(version), self_, floor.value());
+  Save(key, obj.value(), now_ms);
+  return Status::Ok();
+}
+
+Status Keyspace::Update(std::string_view key, const VersionVector& context, Version version,
+                        int64_t now_ms) {
+  auto obj = Load(key, now_ms);
+  if (!obj.ok()) return obj.status();
+  Status st = CheckSiblings(obj.value().SiblingsAfterUpdate(context));
+  if (!st.ok()) return st;
+  auto floor = dots_.Next();
+  if (!floor.ok()) return floor.status();
+  obj.value().Update(context, std::move(version), self_, floor.value());
+  Save(key, obj.value(), now_ms);
+  return Status::Ok();
+}
+
+Result<int64_t> Keyspace::IncrBy(std::string_view key, int64_t delta, int64_t now_ms) {
+  auto obj = Load(key, now_ms);
+  if (!obj.ok()) return obj.status();
+  auto base = obj.value().CounterForUpdate(now_ms);
+  if (!base.ok()) return base.status();
+  PnCounter counter = std::move(base.value().counter);
+  Status st = counter.Add(self_, delta);
+  if (!st.ok()) return st;
+  auto value = counter.Value();
+  if (!value.ok()) return value.status();
+  auto floor = dots_.Next();
+  if (!floor.ok()) return floor.status();
+  obj.value().Put(Version::Counter(std::move(counter), now_ms, base.value().expire_at_ms), self_,
+                  floor.value());
+  Save(key, obj.value(), now_ms);
+  return value.value();
+}
+
+Result<bool> Keyspace::Delete(std::string_view key, int64_t now_ms) {
+  if (!Exists(key, now_ms)) return false;
+  Status st = Put(key, Version::Tombstone(now_ms), now_ms);
+  if (!st.ok()) return st;
+  return true;
+}
+
+Status Keyspace::SetExpiry(std::string_view key, int64_t expire_at_ms, int64_t now_ms) {
+  auto obj = Load(key, now_ms);
+  if (!obj.ok()) return obj.status();
+  size_t live = obj.value().LiveCount(now_ms);
+  if (live == 0) return Status::NotFound();
+  if (live > 1) return Status(Code::kConflict, ConflictMessage(live));
+  if (expire_at_ms != 0 && expire_at_ms <= now_ms) {
+    return Put(key, Version::Tombstone(now_ms), now_ms);
+  }
+  // The one live value is either a string or (possibly several) counters
+  // that read as one joined value.
+  for (const auto& sibling : obj.value().siblings()) {
+    const Version& v = sibling.value;
+    if (v.kind == VersionKind::kBytes && v.IsLive(now_ms)) {
+      return Put(key, Version::Bytes(v.bytes, now_ms, expire_at_ms), now_ms);
+    }
+  }
+  auto base = obj.value().CounterForUpdate(now_ms);
+  if (!base.ok()) return base.status();
+  return Put(key, Version::Counter(std::move(base.value().counter), now_ms, expire_at_ms),
+             now_ms);
+}
+
+Status Keyspace::Merge(std::string_view key, const Object& remote, int64_t now_ms) {
+  auto obj = Load(key, now_ms);
+  if (!obj.ok()) return obj.status();
+  obj.value().Merge(remote);
+  for (const auto& e : remote.Context().entries()) {
+    if (e.actor == self_) dots_.Observe(e.counter);
+  }
+  Save(key, obj.value(), now_ms);
+  return Status::Ok();
+}
+
+void Keyspace::FlushAll() {
+  store_.Clear();
+  if (observer_ != nullptr) observer_->OnFlush();
+}
+
+void Keyspace::Save(std::string_view key, const Object& obj, int64_t now_ms) {
+  Object resolved;
+  const Object* out = &obj;
+  if (options_.lww && obj.Size() > 1) {
+    resolved = obj;
+    resolved.ResolveLww(actors_);
+    out = &resolved;
+  }
+  if (out->Size() > options_.siblings_warn && !options_.lww) ++stats_.sibling_warnings;
+  if (out->IsAbsent(now_ms) && !options_.keep_tombstones) {
+    // Nothing live: forget the key (a single node has no replica that could
+    // resurrect it; the dot counter keeps old contexts from covering what
+    // comes next).
+    if (store_.Delete(key, now_ms) || out->Size() > 0) ++stats_.tombstones_purged;
+  } else {
+    store_.Set(key, out->Encode(), out->ExpireAtMs());
+  }
+  if (observer_ != nullptr) observer_->OnChange(key, *out);
+}
+
+}  // namespace shoal::storage

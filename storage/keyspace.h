@@ -1,0 +1,151 @@
+#pragma once
+// Keyspace: the versioned view of the node's store. Every key's value in the
+// Store is an Object (storage/object.h) in its local encoding; Keyspace
+// decodes, applies the Dynamo rules and encodes back, so that commands speak
+// in values, contexts and versions and never see the encoding.
+//
+//   reads    Get() (GET's view: absent, one value, or siblings), Single()
+//            (what read-modify-write commands need: refuses siblings with
+//            CONFLICT), Load() (the whole object, for GETV and replication).
+//   writes   Put() for plain writes (SET, DEL, EXPIRE...: supersede every
+//            version this node has seen), Update() for writes with a client
+//            context (SETV, DELV), IncrBy() for the convergent counter,
+//            Merge() for versions from elsewhere (log replay; replicas).
+//
+// Rules applied on every write: `conflict-resolution lww` resolves siblings
+// at once; a write that would leave more than `max-siblings` siblings is
+// refused with "CONFLICT <n> siblings ..." (never dropped silently); passing
+// `siblings-warn` counts a warning. Keys whose versions are all tombstones
+// are removed from the store (see KeyspaceOptions::keep_tombstones).
+//
+// Dot counters: the counter a write's dot gets is also at least the node's
+// DotCounter (never reused across restarts, see dot_counter.h), so that a
+// client context issued before a key was deleted and purged cannot cover a
+// version written after.
+//
+// Every change is reported to the observer (the append-only log; later the
+// anti-entropy trees) with the key's new object, tombstones included.
+//
+// Pure logic over the Store: time is passed in. Not thread safe.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "storage/actor_table.h"
+#include "storage/dot_counter.h"
+#include "storage/dvv.h"
+#include "storage/object.h"
+#include "storage/status.h"
+#include "storage/store.h"
+
+namespace shoal::storage {
+
+struct KeyspaceOptions {
+  bool lww = false;            // conflict-resolution lww
+  size_t siblings_warn = 25;   // warn (count) past this many siblings on one key
+  size_t max_siblings = 100;   // refuse writes past this many
+  // A single node can forget a key once its last version is a tombstone; a
+  // replica in a cluster must keep tombstones until every replica has them.
+  bool keep_tombstones = false;
+};
+
+struct KeyspaceStats {
+  uint64_t sibling_warnings = 0;  // writes that left a key past siblings-warn
+  uint64_t conflicts = 0;         // writes refused past max-siblings
+  uint64_t tombstones_purged = 0;
+};
+
+// Told about every change, after it is applied. `object` is the key's new
+// state (it may hold only tombstones: the key is deleted).
+class KeyspaceObserver {
+ public:
+  virtual ~KeyspaceObserver() = default;
+  virtual void OnChange(std::string_view key, const Object& object) = 0;
+  virtual void OnFlush() = 0;
+};
+
+class Keyspace {
+ public:
+  // All references must outlive the Keyspace. `self` is this node's actor.
+  Keyspace(::shoal::storage::Store& store, ActorTable& actors, ActorId self, DotCounter& dots,
+           KeyspaceOptions options = {});
+
+  void set_options(const KeyspaceOptions& options) { options_ = options; }
+  const KeyspaceOptions& options() const { return options_; }
+  void set_observer(KeyspaceObserver* observer) { observer_ = observer; }
+  const KeyspaceStats& stats() const { return stats_; }
+  ::shoal::storage::Store& store() { return store_; }
+  ActorTable& actors() { return actors_; }
+  ActorId self() const { return self_; }
+
+  // --- reads -----------------------------------------------------------
+
+  // GET's view of a key. `single` is valid until the next change to the
+  // store; `siblings` holds the values when there are several.
+  struct View {
+    size_t count = 0;             // 0 = absent
+    std::string_view single;      // when count == 1
+    std::vector<std::string> siblings;  // when count > 1 (and for counters)
+  };
+  // Counts a keyspace hit or miss. Fails only if the stored bytes are
+  // damaged (Code::kCorruption).
+  Result<View> Get(std::string_view key, int64_t now_ms);
+
+  // The one live value for a read-modify-write command: nullopt if absent;
+  // Code::kConflict ("CONFLICT <n> siblings ...") if there are several.
+  Result<std::optional<std::string>> Single(std::string_view key, int64_t now_ms);
+
+  // The whole object (empty if the key is absent from the store).
+  Result<Object> Load(std::string_view key, int64_t now_ms);
+
+  // True if the key has a live version.
+  bool Exists(std::string_view key, int64_t now_ms);
+
+  // --- writes ----------------------------------------------------------
+
+  // A plain write: supersedes every version this node has seen.
+  Status Put(std::string_view key, Version version, int64_t now_ms);
+  // A write with a client context: supersedes the versions it covers.
+  // Code::kConflict past max-siblings.
+  Status Update(std::string_view key, const VersionVector& context, Version version,
+                int64_t now_ms);
+  // INCRBY: the convergent counter. Returns the new value. kNotInteger,
+  // kOverflow ("increment or decrement would overflow") and kConflict as
+  // Object::CounterForUpdate and PnCounter::Add.
+  Result<int64_t> IncrBy(std::string_view key, int64_t delta, int64_t now_ms);
+  // DEL: writes a tombstone if the key is live. True if it was.
+  Result<bool> Delete(std::string_view key, int64_t now_ms);
+  // EXPIRE, PERSIST, GETEX: rewrites the key's one live value (a string, or
+  // the joined counter) with a new absolute expiry (0 = none); an expiry at
+  // or before now deletes it. Code::kNotFound if the key is absent,
+  // Code::kConflict if it has siblings.
+  Status SetExpiry(std::string_view key, int64_t expire_at_ms, int64_t now_ms);
+  // Merges versions from elsewhere (log replay, replicas).
+  Status Merge(std::string_view key, const Object& remote, int64_t now_ms);
+  // Removes every key.
+  void FlushAll();
+
+ private:
+  // Stores `obj` under `key` (or removes the key when nothing live and
+  // tombstones need not be kept) and tells the observer.
+  void Save(std::string_view key, const Object& obj, int64_t now_ms);
+  Status CheckSiblings(size_t after);
+  uint64_t NextDotFloor();
+
+  ::shoal::storage::Store& store_;
+  ActorTable& actors_;
+  ActorId self_;
+  DotCounter& dots_;
+  KeyspaceOptions options_;
+  KeyspaceStats stats_;
+  KeyspaceObserver* observer_ = nullptr;
+};
+
+// "CONFLICT <n> siblings: ..." as the command layer sends it.
+std::string ConflictMessage(size_t siblings);
+
+}  // namespace shoal::storage
