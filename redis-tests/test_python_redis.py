@@ -1,5 +1,7 @@
 """Compatibility through Debian's python3-redis (redis-py), run by /usr/bin/python3."""
 
+import unittest
+
 import redis
 
 import shoal_harness as h
@@ -108,6 +110,90 @@ class PythonRedisTest(h.ServerTestCase):
         self.assertEqual(len(set(r.scan_iter(count=100))), n + 1)
         self.assertEqual(r.dbsize(), n + 1)
         self.assertEqual(sorted(r.keys("oth*")), [b"other"])
+
+
+@unittest.skipIf(h.is_redis_server(), "GETV/SETV/DELV and siblings are shoal's own")
+class PythonVersionsTest(h.ServerTestCase):
+    """Siblings, contexts and counters through redis-py's execute_command."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = cls.start_class_server()
+
+    def setUp(self):
+        self.r = redis.Redis(host=self.server.host, port=self.server.port, socket_timeout=10)
+        self.addCleanup(self.r.close)
+        self.r.flushall()
+        self.r.config_set("max-siblings", 100)
+
+    def getv(self, key):
+        ctx, values = self.r.execute_command("GETV", key)
+        return ctx, values
+
+    def test_stale_context_makes_siblings_and_a_covering_write_resolves_them(self):
+        r = self.r
+        self.assertTrue(r.set("cart", "a"))
+        ctx, values = self.getv("cart")
+        self.assertEqual(values, [b"a"])
+        self.assertEqual(r.execute_command("SETV", "cart", ctx, "b"), b"OK")
+        self.assertEqual(r.execute_command("SETV", "cart", ctx, "c"), b"OK")
+        self.assertEqual(sorted(r.get("cart")), [b"b", b"c"])
+        ctx2, values = self.getv("cart")
+        self.assertEqual(sorted(values), [b"b", b"c"])
+        self.assertNotEqual(ctx2, ctx)
+        self.assertEqual(r.execute_command("SETV", "cart", ctx2, "b+c"), b"OK")
+        self.assertEqual(r.get("cart"), b"b+c")
+
+    def test_read_modify_write_on_siblings_is_refused(self):
+        r = self.r
+        r.set("k", "v")
+        ctx, _ = self.getv("k")
+        r.execute_command("SETV", "k", ctx, "x")
+        r.execute_command("SETV", "k", ctx, "y")
+        for call in (lambda: r.append("k", "z"), lambda: r.incr("k"), lambda: r.getset("k", "w"),
+                     lambda: r.strlen("k"), lambda: r.expire("k", 10)):
+            with self.assertRaises(redis.ResponseError) as e:
+                call()
+            self.assertTrue(str(e.exception).startswith("CONFLICT 2 siblings"), str(e.exception))
+        # A plain SET supersedes everything this node has seen.
+        self.assertTrue(r.set("k", "final"))
+        self.assertEqual(r.get("k"), b"final")
+
+    def test_delv_and_expiry_in_versions(self):
+        r = self.r
+        r.set("d", "v")
+        ctx, _ = self.getv("d")
+        self.assertEqual(r.execute_command("DELV", "d", ctx), 1)
+        self.assertIsNone(r.get("d"))
+        ctx, values = self.getv("d")
+        self.assertEqual(values, [])
+        self.assertEqual(r.execute_command("SETV", "d", ctx, "again", "PX", "100000"), b"OK")
+        self.assertGreater(r.pttl("d"), 90000)
+
+    def test_counters_converge(self):
+        r = self.r
+        self.assertEqual(r.incr("n"), 1)
+        self.assertEqual(r.incrby("n", 41), 42)
+        self.assertEqual(r.decrby("n", 2), 40)
+        self.assertEqual(r.get("n"), b"40")
+        _, values = self.getv("n")
+        self.assertEqual(values, [b"40"])
+        r.set("s", "10")
+        self.assertEqual(r.incr("s"), 11)
+
+    def test_bad_context_and_sibling_limit(self):
+        r = self.r
+        with self.assertRaises(redis.ResponseError) as e:
+            r.execute_command("SETV", "k", "not-a-context", "v")
+        self.assertEqual(str(e.exception), "invalid context")
+        r.config_set("max-siblings", 3)
+        ctx, _ = self.getv("k")  # the empty context
+        for v in ("a", "b", "c"):
+            r.execute_command("SETV", "k", ctx, v)
+        with self.assertRaises(redis.ResponseError) as e:
+            r.execute_command("SETV", "k", ctx, "d")
+        self.assertTrue(str(e.exception).startswith("CONFLICT 3 siblings"), str(e.exception))
+        self.assertEqual(sorted(r.get("k")), [b"a", b"b", b"c"])
 
 
 if __name__ == "__main__":

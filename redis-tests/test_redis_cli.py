@@ -3,6 +3,7 @@
 
 import shutil
 import subprocess
+import unittest
 
 import shoal_harness as h
 
@@ -29,6 +30,26 @@ class RedisCliTest(h.SharedServerTestCase):
         self.assertEqual(self.cli("--csv", "MGET", "a", "b")[0], '"1","2"\n')
         self.assertEqual(self.cli("DBSIZE")[0], "4\n")
         self.assertEqual(self.c.call("GET", "k"), b"hello world")
+
+    @unittest.skipIf(h.is_redis_server(), "GETV/SETV/DELV are shoal's own")
+    def test_versions_round_trip(self):
+        self.assertEqual(self.cli("SET", "cart", "a")[0], "OK\n")
+        out = self.cli("--no-raw", "GETV", "cart")[0].splitlines()
+        # 1) "<context>"  2) 1) "a"
+        self.assertEqual(len(out), 2, out)
+        ctx = out[0].split('"')[1]
+        self.assertEqual(out[1].strip(), '2) 1) "a"')
+        self.assertEqual(self.cli("SETV", "cart", ctx, "b")[0], "OK\n")
+        self.assertEqual(self.cli("SETV", "cart", ctx, "c")[0], "OK\n")
+        self.assertEqual(sorted(self.cli("--raw", "GET", "cart")[0].split()), ["b", "c"])
+        err = self.cli("APPEND", "cart", "x")[0]
+        self.assertTrue(err.startswith("CONFLICT 2 siblings"), err)
+        ctx2 = self.cli("--raw", "GETV", "cart")[0].splitlines()[0]
+        self.assertEqual(self.cli("SETV", "cart", ctx2, "b,c")[0], "OK\n")
+        self.assertEqual(self.cli("GET", "cart")[0], "b,c\n")
+        ctx3 = self.cli("--raw", "GETV", "cart")[0].splitlines()[0]
+        self.assertEqual(self.cli("DELV", "cart", ctx3)[0], "1\n")
+        self.assertEqual(self.cli("EXISTS", "cart")[0], "0\n")
 
     def test_raw(self):
         self.c.call("SET", "nl", b"line1\nline2")

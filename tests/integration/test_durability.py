@@ -172,6 +172,34 @@ class DurabilityTest(h.ServerTestCase):
         self.assertEqual(c.call("DBSIZE"), 20000 + len(w.acked))
         self.check_all(s, w.acked, w.prefix, w.sent_upto)
 
+    def test_siblings_and_counters_survive_restart_and_rewrite(self):
+        s = self.started(fsync="everysec")
+        c = self.client(s)
+        c.call("SET", "k", "base")
+        ctx, _ = c.call("GETV", "k")
+        c.call("SETV", "k", ctx, "left")
+        c.call("SETV", "k", ctx, "right")
+        for _ in range(5):
+            c.call("INCR", "n")
+        before = c.call("GETV", "k")
+        self.assertEqual(sorted(before[1]), [b"left", b"right"])
+        s.kill()
+        s = self.started(fsync="everysec")
+        c = self.client(s)
+        self.assertEqual(c.call("GETV", "k"), before)
+        self.assertEqual(c.call("GET", "n"), b"5")
+        self.assertEqual(c.call("BGREWRITEAOF"), "Background append only file rewriting started")
+        h.wait_for(lambda: b"aof_rewrites:1" in c.call("INFO", "persistence"), 30, "rewrite")
+        s.stop()
+        s = self.started(fsync="everysec")
+        c = self.client(s)
+        self.assertEqual(c.call("GETV", "k"), before)
+        self.assertEqual(c.call("INCR", "n"), 6)
+        # A stale context from before the restarts still makes a sibling
+        # rather than overwriting what it never saw.
+        c.call("SETV", "k", ctx, "late")
+        self.assertEqual(sorted(c.call("GETV", "k")[1]), [b"late", b"left", b"right"])
+
 
 class WriteFailureTest(h.ServerTestCase):
     """A failed write is fatal: the node exits non-zero and says why."""
