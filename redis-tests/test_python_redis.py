@@ -125,6 +125,7 @@ class PythonVersionsTest(h.ServerTestCase):
         self.addCleanup(self.r.close)
         self.r.flushall()
         self.r.config_set("max-siblings", 100)
+        self.r.config_set("siblings-warn", 25)
 
     def getv(self, key):
         ctx, values = self.r.execute_command("GETV", key)
@@ -187,6 +188,8 @@ class PythonVersionsTest(h.ServerTestCase):
             r.execute_command("SETV", "k", "not-a-context", "v")
         self.assertEqual(str(e.exception), "invalid context")
         r.config_set("max-siblings", 3)
+        r.config_set("siblings-warn", 2)
+        warned = r.info("stats")["sibling_warnings"]
         ctx, _ = self.getv("k")  # the empty context
         for v in ("a", "b", "c"):
             r.execute_command("SETV", "k", ctx, v)
@@ -194,6 +197,8 @@ class PythonVersionsTest(h.ServerTestCase):
             r.execute_command("SETV", "k", ctx, "d")
         self.assertTrue(str(e.exception).startswith("CONFLICT 3 siblings"), str(e.exception))
         self.assertEqual(sorted(r.get("k")), [b"a", b"b", b"c"])
+        self.assertGreater(r.info("stats")["sibling_warnings"], warned)
+        self.assertGreaterEqual(r.info("stats")["sibling_conflicts"], 1)
 
 
 if __name__ == "__main__":

@@ -161,6 +161,10 @@ void StatsSection(Server& server, InfoWriter& w) {
   w.Field("keyspace_hits", ks.keyspace_hits);
   w.Field("keyspace_misses", ks.keyspace_misses);
   w.Field("total_error_replies", st.total_error_replies);
+  const storage::KeyspaceStats& vs = server.keyspace().stats();
+  w.Field("sibling_warnings", vs.sibling_warnings);
+  w.Field("sibling_conflicts", vs.conflicts);
+  w.Field("tombstones_purged", vs.tombstones_purged);
 }
 
 void ReplicationSection(Server&, InfoWriter& w) {

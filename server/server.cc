@@ -104,6 +104,17 @@ storage::Status Server::Start() {
     st = persistence_.Load(*keyspace_, actors_, clock_.NowMs());
     if (!st.ok()) return st;
     keyspace_->set_observer(&persistence_);
+    keyspace_->set_sibling_warning([this](std::string_view key, size_t n) {
+      // At most one line a second: a hot key past the limit must not flood the log.
+      int64_t now = clock_.NowMs();
+      if (now - last_sibling_warning_ms_ < 1000) return;
+      last_sibling_warning_ms_ = now;
+      logger_.Log(LogLevel::kWarning,
+                  "key '%.*s' has %zu siblings (siblings-warn %d): clients should resolve them "
+                  "with GETV/SETV",
+                  static_cast<int>(std::min<size_t>(key.size(), 128)), key.data(), n,
+                  config_.siblings_warn);
+    });
   }
   if (uv_loop_init(&loop_) != 0) return storage::Status::IOError("uv_loop_init failed");
   loop_ready_ = true;

@@ -142,6 +142,7 @@ class Server {
   uv_timer_t rewrite_timer_;  // drives a log rewrite while one runs
   uv_signal_t sigterm_;
   uv_signal_t sigint_;
+  int64_t last_sibling_warning_ms_ = 0;
   bool loop_ready_ = false;
   bool listening_ = false;
   bool shutting_down_ = false;

@@ -165,7 +165,10 @@ void Keyspace::Save(std::string_view key, const Object& obj, int64_t now_ms) {
     resolved.ResolveLww(actors_);
     out = &resolved;
   }
-  if (out->Size() > options_.siblings_warn && !options_.lww) ++stats_.sibling_warnings;
+  if (out->Size() > options_.siblings_warn && !options_.lww) {
+    ++stats_.sibling_warnings;
+    if (sibling_warning_) sibling_warning_(key, out->Size());
+  }
   if (out->IsAbsent(now_ms) && !options_.keep_tombstones) {
     // Nothing live: forget the key (a single node has no replica that could
     // resurrect it; the dot counter keeps old contexts from covering what

@@ -77,6 +77,9 @@ class Keyspace {
   void set_options(const KeyspaceOptions& options) { options_ = options; }
   const KeyspaceOptions& options() const { return options_; }
   void set_observer(KeyspaceObserver* observer) { observer_ = observer; }
+  // Called when a write leaves `key` with more than siblings-warn siblings.
+  using SiblingWarning = std::function<void(std::string_view key, size_t siblings)>;
+  void set_sibling_warning(SiblingWarning fn) { sibling_warning_ = std::move(fn); }
   const KeyspaceStats& stats() const { return stats_; }
   ::shoal::storage::Store& store() { return store_; }
   ActorTable& actors() { return actors_; }
@@ -143,6 +146,7 @@ class Keyspace {
   KeyspaceOptions options_;
   KeyspaceStats stats_;
   KeyspaceObserver* observer_ = nullptr;
+  SiblingWarning sibling_warning_;
 };
 
 // "CONFLICT <n> siblings: ..." as the command layer sends it.
