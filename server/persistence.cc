@@ -205,7 +205,13 @@ storage::Status Persistence::Close() {
     rewriter_->Abort();
     rewriter_.reset();
   }
-  if (syncer_) syncer_->Stop();
+  if (syncer_) {
+    // A failed background fsync must not be hidden by a final fsync that
+    // succeeds after the kernel dropped the dirty pages.
+    storage::Status synced = syncer_->status();
+    syncer_->Stop();
+    if (!synced.ok()) return synced;
+  }
   storage::Status st = writer_->Write();
   if (st.ok() && config_.appendfsync != AppendFsync::kNo) st = writer_->Sync();
   return st;
