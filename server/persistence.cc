@@ -1,6 +1,9 @@
 #include "server/persistence.h"
 
+#include <chrono>
 #include <cstring>
+#include <system_error>
+#include <thread>
 
 #include "storage/log_format.h"
 #include "storage/log_reader.h"
@@ -9,9 +12,10 @@
 namespace shoal::server {
 namespace {
 
-// Keys copied into a rewrite per loop iteration (bounded work per iteration,
-// so no pause grows with the key count).
-constexpr size_t kRewriteKeysPerStep = 2000;
+// A rewrite copies keys in chunks of this many, for at most kRewriteStepUs
+// per loop iteration (bounded work, so no pause grows with the key count).
+constexpr size_t kRewriteKeysPerChunk = 1000;
+constexpr int64_t kRewriteStepUs = 2000;
 // The copy pauses while this much is queued for the rewrite thread.
 constexpr uint64_t kRewriteMaxQueued = 64ull << 20;
 
@@ -25,6 +29,17 @@ storage::Status AppendStoredObject(std::string* frames, std::string_view key,
   obj.value().EncodeWithNodeIds(actors, scratch);
   storage::AppendPutRecord(frames, key, *scratch);
   return storage::Status::Ok();
+}
+
+// Drops the last reference to the replaced log file on another thread:
+// closing it frees its blocks, which takes ~100 ms for a large file — a stall
+// the loop must not see (Redis closes the old AOF in a background job too).
+void CloseInBackground(std::shared_ptr<storage::WritableFile> file) {
+  try {
+    std::thread([f = std::move(file)]() mutable { f.reset(); }).detach();
+  } catch (const std::system_error&) {
+    // No thread to be had: close it here, slow but correct.
+  }
 }
 
 }  // namespace
@@ -150,22 +165,26 @@ storage::Status Persistence::RewriteStep(int64_t now_ms) {
     return storage::Status::Ok();
   }
   if (!rewrite_scan_done_) {
-    if (rewriter_->queued_bytes() > kRewriteMaxQueued) return storage::Status::Ok();
-    std::string frames;
+    const auto start = std::chrono::steady_clock::now();
     std::string scratch;
     storage::Status bad;
-    rewrite_cursor_ = store_.Scan(rewrite_cursor_, kRewriteKeysPerStep, now_ms,
-                                  [&](const storage::EntryView& e) {
-                                    storage::Status st = AppendStoredObject(&frames, e.key, e.value,
-                                                                            *actors_, &scratch);
-                                    if (!st.ok() && bad.ok()) bad = st;
-                                  });
-    if (!bad.ok()) {
-      AbortRewrite(bad);
-      return storage::Status::Ok();
-    }
-    if (!frames.empty()) rewriter_->AddSnapshotRecords(std::move(frames));
-    if (rewrite_cursor_ == 0) rewrite_scan_done_ = true;
+    do {
+      if (rewriter_->queued_bytes() > kRewriteMaxQueued) break;  // the disk is behind
+      std::string frames;
+      rewrite_cursor_ = store_.Scan(rewrite_cursor_, kRewriteKeysPerChunk, now_ms,
+                                    [&](const storage::EntryView& e) {
+                                      storage::Status st = AppendStoredObject(
+                                          &frames, e.key, e.value, *actors_, &scratch);
+                                      if (!st.ok() && bad.ok()) bad = st;
+                                    });
+      if (!bad.ok()) {
+        AbortRewrite(bad);
+        return storage::Status::Ok();
+      }
+      if (!frames.empty()) rewriter_->AddSnapshotRecords(std::move(frames));
+      if (rewrite_cursor_ == 0) rewrite_scan_done_ = true;
+    } while (!rewrite_scan_done_ &&
+             std::chrono::steady_clock::now() - start < std::chrono::microseconds(kRewriteStepUs));
     return storage::Status::Ok();
   }
   if (!rewriter_->Drained()) return storage::Status::Ok();
@@ -178,8 +197,10 @@ storage::Status Persistence::RewriteStep(int64_t now_ms) {
     AbortRewrite(finished.status());
     return storage::Status::Ok();
   }
+  std::shared_ptr<storage::WritableFile> old_file = writer_->file();
   writer_->SwitchFile(finished.value().file, finished.value().size);
   if (syncer_) syncer_->SetFile(finished.value().file);
+  CloseInBackground(std::move(old_file));
   rewriter_.reset();
   ++rewrites_;
   last_rewrite_ok_ = true;

@@ -1,0 +1,390 @@
+"""Servers, a small RESP client and redis-benchmark runs for bench.py.
+
+Python 3 stdlib only. Everything that raises raises BenchError: a measurement
+could not be taken (bench.py then exits 1).
+"""
+
+import csv
+import io
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+# redis-benchmark parameters common to every cell.
+CLIENTS = 50
+VALUE_SIZE = 64
+KEYSPACE = 100_000
+
+LOAD_BATCH = 10_000  # SETs per pipelined batch when loading keys
+
+START_TIMEOUT = 20.0  # seconds until a server answers PING
+STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
+BENCHMARK_TIMEOUT = 600.0  # seconds for one redis-benchmark invocation
+IO_TIMEOUT = 60.0  # seconds for one socket operation
+
+
+class BenchError(Exception):
+    """A measurement could not be taken (server failed, redis-benchmark error)."""
+
+
+def log(msg):
+    print("[bench] " + msg, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------
+# Servers
+# ---------------------------------------------------------------------------
+
+
+def port_free(port):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+_taken_ports = set()
+
+
+def free_port():
+    """A free client port whose cluster port (port + 10000) is free too."""
+    for _ in range(1000):
+        port = random.randrange(20000, 30000)
+        if port in _taken_ports or port + 10000 in _taken_ports:
+            continue
+        if port_free(port) and port_free(port + 10000):
+            _taken_ports.update((port, port + 10000))
+            return port
+    raise BenchError("no free port pair found")
+
+
+def fresh_dir(tmp, label):
+    """Creates and returns tmp/label, or tmp/label.2, ... if already used."""
+    workdir, tag = os.path.join(tmp, label), 1
+    while os.path.exists(workdir):
+        tag += 1
+        workdir = os.path.join(tmp, "%s.%d" % (label, tag))
+    os.makedirs(workdir)
+    return workdir
+
+
+def directives(*confs):
+    """Merges ((name, value), ...) tuples, later ones winning, into argv:
+    (("appendonly", "no"),), (("appendonly", "yes"),) -> ["--appendonly", "yes"]."""
+    merged = {}
+    for conf in confs:
+        for name, value in conf:
+            merged[name] = value
+    out = []
+    for name, value in merged.items():
+        out += ["--" + name, value]
+    return out
+
+
+class Server:
+    """One server process (redis-server or shoal-server) logging to a file."""
+
+    def __init__(self, label, binary, port, workdir, args):
+        self.label = label
+        self.binary = binary
+        self.port = port
+        self.dir = workdir
+        self.argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", workdir]
+        self.argv += args
+        self.log_path = os.path.join(workdir, "server.log")
+        self.proc = None
+
+    def start(self):
+        shown = " ".join("''" if a == "" else a for a in self.argv)
+        log("starting %s: %s" % (self.label, shown))
+        with open(self.log_path, "wb") as logfile:
+            try:
+                self.proc = subprocess.Popen(self.argv, cwd=self.dir, stdin=subprocess.DEVNULL,
+                                             stdout=logfile, stderr=subprocess.STDOUT)
+            except OSError as e:
+                raise BenchError("%s: cannot run %s: %s" % (self.label, self.binary, e))
+
+    def wait_ready(self):
+        deadline = time.monotonic() + START_TIMEOUT
+        last = None
+        while time.monotonic() < deadline:
+            self.check_alive()
+            try:
+                if command(self.port, "PING", timeout=1.0) == "PONG":
+                    return
+            except (OSError, BenchError) as e:  # refused, or -LOADING while replaying
+                last = e
+            time.sleep(0.02)  # poll interval under the deadline
+        raise BenchError("%s did not answer PING on port %d within %.0fs (last: %s)%s" %
+                         (self.label, self.port, START_TIMEOUT, last, self.log_tail()))
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def check_alive(self):
+        if self.proc is not None and self.proc.poll() is not None:
+            raise BenchError("%s exited with status %s%s" %
+                             (self.label, self.proc.returncode, self.log_tail()))
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            log("%s ignored SIGTERM for %.0fs; sending SIGKILL" % (self.label, STOP_TIMEOUT))
+            self.proc.kill()
+            self.proc.wait()
+
+    def log_tail(self, lines=15):
+        try:
+            with open(self.log_path, "rb") as f:
+                text = f.read().decode("utf-8", "replace").splitlines()[-lines:]
+        except OSError:
+            return ""
+        return "\n  --- %s log (%s) ---\n  %s" % (self.label, self.log_path, "\n  ".join(text))
+
+
+def shoal_nodes(binary, count, tmp, args):
+    """count unstarted shoal Servers on 127.0.0.1; with count > 1 each node gets
+    the others as --cluster-seeds. (A cluster cell will also want to wait until
+    the nodes see each other before measuring.)"""
+    ports = [free_port() for _ in range(count)]
+    nodes = []
+    for i, port in enumerate(ports):
+        node_args = list(args)
+        if count > 1:
+            seeds = ",".join("127.0.0.1:%d" % p for p in ports if p != port)
+            node_args += ["--cluster-seeds", seeds]
+        label = "shoal" if count == 1 else "shoal-%d" % (i + 1)
+        nodes.append(Server(label, binary, port, fresh_dir(tmp, label), node_args))
+    return nodes
+
+
+# Both servers run without persistence unless a cell's conf says otherwise
+# (shoal's default is `appendonly yes`, Redis's `save 3600 1 ...`).
+REDIS_BASE_CONF = (("save", ""), ("appendonly", "no"))
+SHOAL_BASE_CONF = (("appendonly", "no"),)
+
+
+class Pair:
+    """redis-server and shoal-server(s) started with the settings of a cell
+    (anything with conf, shoal_nodes and shoal_conf)."""
+
+    def __init__(self, opts, tmp, cell):
+        redis_args = directives(REDIS_BASE_CONF, cell.conf)
+        self.redis = Server("redis", opts.redis, free_port(), fresh_dir(tmp, "redis"), redis_args)
+        shoal_base = REDIS_BASE_CONF if opts.shoal_is_redis else SHOAL_BASE_CONF
+        shoal_args = directives(shoal_base, cell.conf, cell.shoal_conf)
+        self.shoals = shoal_nodes(opts.shoal, cell.shoal_nodes, tmp, shoal_args)
+        self.servers = [self.redis] + self.shoals
+
+    def start(self):
+        for s in self.servers:
+            s.start()
+        for s in self.servers:
+            s.wait_ready()
+
+    def check_alive(self):
+        for s in self.servers:
+            s.check_alive()
+
+    def stop(self):
+        """Stops the servers and deletes their directories (logs, append-only files)."""
+        for s in self.servers:
+            s.stop()
+        for s in self.servers:
+            shutil.rmtree(s.dir, ignore_errors=True)
+
+    def get(self, label):
+        return self.redis if label == "redis" else self.shoals[0]
+
+
+# ---------------------------------------------------------------------------
+# RESP over a raw socket (PING, FLUSHALL, INFO, DBSIZE, BGREWRITEAOF, loading)
+# ---------------------------------------------------------------------------
+
+
+def encode(*args):
+    parts = [b"*%d\r\n" % len(args)]
+    for a in args:
+        if isinstance(a, str):
+            a = a.encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(parts)
+
+
+class Conn:
+    def __init__(self, port, timeout=IO_TIMEOUT):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+        self.pos = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.sock.close()
+
+    def _fill(self):
+        data = self.sock.recv(1 << 16)
+        if not data:
+            raise BenchError("server closed the connection")
+        self.buf = self.buf[self.pos:] + data
+        self.pos = 0
+
+    def _line(self):
+        while True:
+            i = self.buf.find(b"\r\n", self.pos)
+            if i >= 0:
+                line, self.pos = self.buf[self.pos:i], i + 2
+                return line
+            self._fill()
+
+    def read_exact(self, n):
+        while len(self.buf) - self.pos < n:
+            self._fill()
+        data, self.pos = self.buf[self.pos:self.pos + n], self.pos + n
+        return data
+
+    def read(self):
+        """One reply: str (simple or bulk string), int, list or None; an error
+        reply raises BenchError."""
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            raise BenchError("server replied with an error: " + rest.decode("utf-8", "replace"))
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            return None if n < 0 else self.read_exact(n + 2)[:-2].decode("utf-8", "replace")
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self.read() for _ in range(n)]
+        raise BenchError("bad RESP reply line: %r" % line[:80])
+
+    def call(self, *args):
+        self.sock.sendall(encode(*args))
+        return self.read()
+
+    def info(self, section):
+        """INFO <section> as {field: value string}."""
+        fields = {}
+        for line in (self.call("INFO", section) or "").splitlines():
+            if ":" in line and not line.startswith("#"):
+                name, value = line.split(":", 1)
+                fields[name] = value.strip()
+        return fields
+
+
+def command(port, *args, timeout=IO_TIMEOUT):
+    with Conn(port, timeout) as c:
+        return c.call(*args)
+
+
+def load_keys(conn, count):
+    """SET key:%012d to a 64-byte value for 1..count, pipelined in batches.
+    The keys have the shape of redis-benchmark's -r keys (16 bytes)."""
+    for first in range(1, count + 1, LOAD_BATCH):
+        last = min(first + LOAD_BATCH, count + 1)
+        chunk = []
+        for i in range(first, last):
+            key = b"key:%012d" % i
+            value = (b"value:%012d:" % i).ljust(VALUE_SIZE, b"x")
+            chunk.append(b"*3\r\n$3\r\nSET\r\n$16\r\n%s\r\n$64\r\n%s\r\n" % (key, value))
+        conn.sock.sendall(b"".join(chunk))
+        expected = b"+OK\r\n" * (last - first)
+        got = conn.read_exact(len(expected))
+        if got != expected:
+            at = next(i for i in range(len(got)) if got[i] != expected[i])
+            raise BenchError("SET replied %r" % got[at - at % 5:at - at % 5 + 80])
+
+
+# ---------------------------------------------------------------------------
+# redis-benchmark
+# ---------------------------------------------------------------------------
+
+
+class Benchmark:
+    """One redis-benchmark process (one test) against one server."""
+
+    def __init__(self, opts, server, test, requests, args):
+        self.server = server
+        self.test = test.upper()
+        self.argv = [opts.redis_benchmark, "-h", "127.0.0.1", "-p", str(server.port), "-t",
+                     test, "-c", str(CLIENTS), "-d", str(VALUE_SIZE), "-r", str(KEYSPACE),
+                     "-n", str(requests), "--csv"] + list(args)
+        self.proc = None
+        self.deadline = None
+
+    def start(self):
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        self.deadline = time.monotonic() + BENCHMARK_TIMEOUT
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+
+    def finish(self, pair):
+        """Waits for the end; returns {"rps", "p50", "p99", "max"} (ms but rps)."""
+        # redis-benchmark spins forever when its server goes away: watch the servers.
+        try:
+            while True:
+                try:
+                    out, err = self.proc.communicate(timeout=0.5)
+                    break
+                except subprocess.TimeoutExpired:
+                    pair.check_alive()
+                    if time.monotonic() > self.deadline:
+                        raise BenchError("redis-benchmark against %s timed out after %.0fs: %s" %
+                                         (self.server.label, BENCHMARK_TIMEOUT,
+                                          " ".join(self.argv)))
+        finally:
+            self.kill()
+        out = out.decode("utf-8", "replace")
+        err = err.decode("utf-8", "replace")
+        label = self.server.label
+        if self.proc.returncode != 0:
+            raise BenchError("redis-benchmark against %s exited %d: %s\n%s%s" %
+                             (label, self.proc.returncode, " ".join(self.argv),
+                              (err + out).strip(), self.server.log_tail()))
+        for line in err.splitlines():
+            if line.strip() and "Could not fetch server CONFIG" not in line:
+                log("redis-benchmark (%s): %s" % (label, line))
+        for row in csv.DictReader(io.StringIO(out)):
+            if row.get("test", "").upper() == self.test:
+                try:
+                    return {"rps": float(row["rps"]), "p50": float(row["p50_latency_ms"]),
+                            "p99": float(row["p99_latency_ms"]),
+                            "max": float(row["max_latency_ms"])}
+                except (KeyError, TypeError, ValueError):
+                    raise BenchError("unexpected redis-benchmark CSV row %r" % (row,))
+        raise BenchError("redis-benchmark against %s gave no %s result (%s):\n%s" %
+                         (label, self.test, " ".join(self.argv), (err + out).strip()))
+
+
+def run_benchmark(opts, pair, server, test, requests, args):
+    """Runs one redis-benchmark test against one server to the end."""
+    bench = Benchmark(opts, server, test, requests, args)
+    bench.start()
+    try:
+        return bench.finish(pair)
+    finally:
+        bench.kill()
