@@ -157,7 +157,7 @@ void StatsSection(Server& server, InfoWriter& w) {
   w.Field("total_net_output_bytes", st.total_net_output_bytes);
   w.Field("rejected_connections", st.rejected_connections);
   w.Field("expired_keys", ks.expired_keys);
-  w.Field("evicted_keys", 0);
+  w.Field("evicted_keys", ks.evicted_keys);
   w.Field("keyspace_hits", ks.keyspace_hits);
   w.Field("keyspace_misses", ks.keyspace_misses);
   w.Field("total_error_replies", st.total_error_replies);

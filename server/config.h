@@ -109,6 +109,9 @@ struct Config {
   uint64_t auto_aof_rewrite_min_size = 64ull << 20;
   uint64_t maxmemory = 0;  // 0 = no limit
   MaxmemoryPolicy maxmemory_policy = MaxmemoryPolicy::kNoEviction;
+  int maxmemory_samples = 5;  // keys sampled per eviction, as Redis
+  int lfu_log_factor = 10;
+  int lfu_decay_time = 1;
 };
 
 // The cluster bus port: cluster-port, or port + 10000 when it is 0.

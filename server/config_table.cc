@@ -344,6 +344,12 @@ std::vector<Directive> MakeTable() {
             {"allkeys-random", MaxmemoryPolicy::kAllkeysRandom},
             {"noeviction", MaxmemoryPolicy::kNoEviction}},
            M::kMutable, "what to do at maxmemory"),
+      Int("maxmemory-samples", &C::maxmemory_samples, 1, 64, M::kMutable,
+          "keys sampled per eviction"),
+      Int("lfu-log-factor", &C::lfu_log_factor, 0, kIntMax, M::kMutable,
+          "LFU counter logarithm factor"),
+      Int("lfu-decay-time", &C::lfu_decay_time, 0, kIntMax, M::kMutable,
+          "LFU counter decay period, minutes"),
   };
 }
 

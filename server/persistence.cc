@@ -66,6 +66,10 @@ storage::Status Persistence::Load(storage::Keyspace& keyspace, storage::ActorTab
           keyspace.FlushAll();
           return storage::Status::Ok();
         }
+        if (rec.type == storage::RecordType::kDrop) {
+          keyspace.store().Delete(rec.key, now_ms);
+          return storage::Status::Ok();
+        }
         auto obj = storage::Object::DecodeWithNodeIds(rec.object, actors);
         if (!obj.ok()) {
           return storage::Status::Corruption(path() + ": bad object at offset " +
@@ -94,6 +98,14 @@ void Persistence::OnChange(std::string_view key, const storage::Object& object) 
   object.EncodeWithNodeIds(*actors_, &scratch_);
   frames_.clear();
   storage::AppendPutRecord(&frames_, key, scratch_);
+  writer_->AppendFramed(frames_);
+  if (rewriter_) rewriter_->AddLiveRecord(frames_);
+}
+
+void Persistence::OnDrop(std::string_view key) {
+  if (!writer_) return;
+  frames_.clear();
+  storage::AppendDropRecord(&frames_, key);
   writer_->AppendFramed(frames_);
   if (rewriter_) rewriter_->AddLiveRecord(frames_);
 }

@@ -76,6 +76,8 @@ class Persistence final : public storage::KeyspaceObserver {
   // KeyspaceObserver: logs a key's new object / a flush.
   void OnChange(std::string_view key, const storage::Object& object) override;
   void OnFlush() override;
+  // Logs that this node forgot `key` (maxmemory eviction; not a delete).
+  void OnDrop(std::string_view key);
 
   // Group commit: writes what was logged since the last call and fsyncs
   // under `appendfsync always`. Also checks the background syncer. A non-ok

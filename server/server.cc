@@ -104,6 +104,8 @@ storage::Status Server::Start() {
     st = persistence_.Load(*keyspace_, actors_, clock_.NowMs());
     if (!st.ok()) return st;
     keyspace_->set_observer(&persistence_);
+    store_.SetEvictionObserver([this](std::string_view key) { persistence_.OnDrop(key); });
+    SampleMemory();
     keyspace_->set_sibling_warning([this](std::string_view key, size_t n) {
       // At most one line a second: a hot key past the limit must not flood the log.
       int64_t now = clock_.NowMs();
@@ -324,6 +326,13 @@ void Server::Dispatch(Session& session, std::vector<std::string>& argv) {
     reply.Error(errors::kNoAuth);
     return;
   }
+  // maxmemory: make room first (as Redis's performEvictions); a command that
+  // may grow memory is refused when nothing more can be evicted.
+  if (config_.maxmemory > 0 && !PerformEvictions() && (cmd->flags & kCmdDenyOom)) {
+    ++stats_.total_error_replies;
+    reply.Error(errors::kOom);
+    return;
+  }
   client.last_command = cmd->name;
   CommandContext ctx{argv, reply, store_, *keyspace_, clock_.NowMs(), client, this};
   ctx.random = rng_();
@@ -332,8 +341,38 @@ void Server::Dispatch(Session& session, std::vector<std::string>& argv) {
   if (client.close_after_reply) session.CloseAfterReply();
 }
 
+namespace {
+
+storage::EvictionPolicy ToEvictionPolicy(MaxmemoryPolicy p) {
+  switch (p) {
+    case MaxmemoryPolicy::kNoEviction: return storage::EvictionPolicy::kNoEviction;
+    case MaxmemoryPolicy::kAllkeysLru: return storage::EvictionPolicy::kAllKeysLru;
+    case MaxmemoryPolicy::kAllkeysLfu: return storage::EvictionPolicy::kAllKeysLfu;
+    case MaxmemoryPolicy::kAllkeysRandom: return storage::EvictionPolicy::kAllKeysRandom;
+    case MaxmemoryPolicy::kVolatileLru: return storage::EvictionPolicy::kVolatileLru;
+    case MaxmemoryPolicy::kVolatileLfu: return storage::EvictionPolicy::kVolatileLfu;
+    case MaxmemoryPolicy::kVolatileRandom: return storage::EvictionPolicy::kVolatileRandom;
+    case MaxmemoryPolicy::kVolatileTtl: return storage::EvictionPolicy::kVolatileTtl;
+  }
+  return storage::EvictionPolicy::kNoEviction;
+}
+
+}  // namespace
+
 void Server::ApplyRuntimeConfig() {
   logger_.set_level(config_.loglevel);
+  storage::EvictionConfig ec;
+  ec.policy = ToEvictionPolicy(config_.maxmemory_policy);
+  ec.samples = static_cast<size_t>(config_.maxmemory_samples);
+  ec.lfu_log_factor = static_cast<uint32_t>(config_.lfu_log_factor);
+  ec.lfu_decay_time = static_cast<uint32_t>(config_.lfu_decay_time);
+  // Setting it clears the eviction pool, so only when something changed.
+  const storage::EvictionConfig& old = eviction_config_;
+  if (ec.policy != old.policy || ec.samples != old.samples ||
+      ec.lfu_log_factor != old.lfu_log_factor || ec.lfu_decay_time != old.lfu_decay_time) {
+    store_.SetEvictionConfig(ec);
+    eviction_config_ = ec;
+  }
   storage::KeyspaceOptions ko;
   ko.lww = config_.conflict_resolution == ConflictResolution::kLww;
   ko.siblings_warn = static_cast<size_t>(config_.siblings_warn);
@@ -358,6 +397,28 @@ void Server::OnRewriteTimer(uv_timer_t* handle) noexcept {
   storage::Status st = self->persistence_.RewriteStep(self->clock_.NowMs());
   if (!st.ok()) self->Fatal(st);
   if (!self->persistence_.Info().rewrite_in_progress) uv_timer_stop(handle);
+}
+
+size_t Server::MemoryEstimate() const {
+  // jemalloc's figure, refreshed by the cron, moved by what the keyspace
+  // gained or lost since: reading jemalloc's statistics on every command
+  // would cost more than the command.
+  int64_t delta = static_cast<int64_t>(store_.used_bytes()) -
+                  static_cast<int64_t>(memory_sample_store_bytes_);
+  int64_t est = static_cast<int64_t>(memory_sample_) + delta;
+  return est < 0 ? 0 : static_cast<size_t>(est);
+}
+
+void Server::SampleMemory() {
+  memory_sample_ = UsedMemory();
+  memory_sample_store_bytes_ = store_.used_bytes();
+}
+
+bool Server::PerformEvictions() {
+  if (MemoryEstimate() <= config_.maxmemory) return true;
+  auto r = store_.EvictUntil(config_.maxmemory, clock_.NowMs(), rng_(),
+                             [this] { return MemoryEstimate(); });
+  return r.ok();
 }
 
 size_t Server::UsedMemory() const {
@@ -386,6 +447,8 @@ void Server::Cron() {
   if (uv_timer_get_repeat(&cron_timer_) != period) uv_timer_set_repeat(&cron_timer_, period);
   int64_t now = clock_.NowMs();
   CloseIdleClients(now);
+  SampleMemory();
+  if (config_.maxmemory > 0) (void)PerformEvictions();
   ActiveExpire(now);
   store_.RehashStep(kRehashStepBuckets);
   if (!persistence_.Info().rewrite_in_progress) {

@@ -22,6 +22,7 @@
 #include "storage/actor_table.h"
 #include "storage/clock.h"
 #include "storage/dot_counter.h"
+#include "storage/eviction.h"
 #include "storage/file.h"
 #include "storage/keyspace.h"
 #include "storage/status.h"
@@ -102,6 +103,8 @@ class Server {
   uint64_t NextRandom() { return rng_(); }
   // Current memory in use (jemalloc's allocated bytes when linked).
   size_t UsedMemory() const;
+  // A cheap estimate of UsedMemory() for per-command maxmemory checks.
+  size_t MemoryEstimate() const;
 
  private:
   static void OnConnection(uv_stream_t* server, int status) noexcept;
@@ -115,6 +118,9 @@ class Server {
   void Cron();
   void CloseIdleClients(int64_t now_ms);
   void ActiveExpire(int64_t now_ms);
+  void SampleMemory();
+  // Evicts until under maxmemory; false if still over (nothing evictable).
+  bool PerformEvictions();
   storage::Status Listen();
   // Logs `st` and exits non-zero: a failed log write or fsync.
   [[noreturn]] void Fatal(const storage::Status& st);
@@ -143,6 +149,9 @@ class Server {
   uv_signal_t sigterm_;
   uv_signal_t sigint_;
   int64_t last_sibling_warning_ms_ = 0;
+  size_t memory_sample_ = 0;              // UsedMemory() at the last sample
+  size_t memory_sample_store_bytes_ = 0;  // store_.used_bytes() then
+  storage::EvictionConfig eviction_config_;  // as last given to the store
   bool loop_ready_ = false;
   bool listening_ = false;
   bool shutting_down_ = false;

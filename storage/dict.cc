@@ -167,6 +167,47 @@ DictEntry* Dict::RandomEntry(uint64_t random) {
   return e;
 }
 
+size_t Dict::SampleEntries(uint64_t random, size_t count, DictEntry** out) {
+  count = std::min(count, size());
+  if (count == 0) return 0;
+  for (size_t i = 0; i < count && rehashing(); ++i) RehashStep(1);
+  const int tables = rehashing() ? 2 : 1;
+  uint64_t mask = tables_[0].mask();
+  if (tables == 2) mask = std::max(mask, tables_[1].mask());
+  uint64_t state = random;
+  uint64_t i = SplitMix64(&state) & mask;
+  size_t got = 0;
+  size_t empty_run = 0;
+  for (size_t steps = count * 10; got < count && steps > 0; --steps) {
+    for (int t = 0; t < tables && got < count; ++t) {
+      if (t == 0 && tables == 2 && i < static_cast<uint64_t>(rehash_index_)) {
+        // Table 0 is empty below the rehash index: look at table 1 only,
+        // or, past its end too, move to where table 0 still has entries.
+        if (i >= tables_[1].size) {
+          i = static_cast<uint64_t>(rehash_index_);
+        } else {
+          continue;
+        }
+      }
+      const Table& table = tables_[t];
+      if (i >= table.size) continue;  // the smaller table has no bucket i
+      DictEntry* e = table.buckets[i];
+      if (e == nullptr) {
+        // A long empty stretch: try somewhere else.
+        if (++empty_run >= 5 && empty_run > count) {
+          i = SplitMix64(&state) & mask;
+          empty_run = 0;
+        }
+        continue;
+      }
+      empty_run = 0;
+      for (; e != nullptr && got < count; e = e->next) out[got++] = e;
+    }
+    i = (i + 1) & mask;
+  }
+  return got;
+}
+
 uint64_t Dict::Scan(uint64_t cursor, const std::function<void(const DictEntry&)>& fn) const {
   if (size() == 0) return 0;
   auto emit = [&fn](const DictEntry* e) {

@@ -97,6 +97,16 @@ class Dict {
   // choice. Moves a rehash one bucket forward.
   DictEntry* RandomEntry(uint64_t random);
 
+  // Up to `count` entries for eviction sampling, as Redis's dictGetSomeKeys:
+  // walks consecutive buckets from a random one (jumping elsewhere after a
+  // run of empty buckets), which is cheaper than `count` RandomEntry() calls
+  // and random enough because hashing scatters keys. Stores them in out[]
+  // (room for `count`), returns how many: at most size(), possibly fewer
+  // than asked (it visits at most 10 * count buckets), and in a sparse
+  // table the same entry may come twice (after a jump). Moves a rehash
+  // forward by up to `count` buckets.
+  size_t SampleEntries(uint64_t random, size_t count, DictEntry** out);
+
   // One dictScan step: calls fn for every entry of the bucket(s) the cursor
   // designates and returns the next cursor (0 = iteration complete). fn must
   // not modify the Dict.

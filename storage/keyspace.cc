@@ -175,7 +175,7 @@ void Keyspace::Save(std::string_view key, const Object& obj, int64_t now_ms) {
     // comes next).
     if (store_.Delete(key, now_ms) || out->Size() > 0) ++stats_.tombstones_purged;
   } else {
-    store_.Set(key, out->Encode(), out->ExpireAtMs());
+    store_.Set(key, out->Encode(), out->ExpireAtMs(), now_ms);
   }
   if (observer_ != nullptr) observer_->OnChange(key, *out);
 }

@@ -81,6 +81,13 @@ void AppendFlushAllRecord(std::string* dst) {
   f.Seal();
 }
 
+void AppendDropRecord(std::string* dst, std::string_view key) {
+  FrameBuilder f(dst, RecordType::kDrop, 4 + key.size());
+  f.AddFixed32(static_cast<uint32_t>(key.size()));
+  f.Add(key);
+  f.Seal();
+}
+
 const char* FrameCheckName(FrameCheck c) {
   switch (c) {
     case FrameCheck::kOk:
@@ -139,6 +146,13 @@ FrameCheck ParseFrame(std::string_view bytes, LogRecord* record, size_t* frame_s
     case static_cast<uint8_t>(RecordType::kFlushAll):
       record->type = RecordType::kFlushAll;
       return payload.empty() ? FrameCheck::kOk : FrameCheck::kBadPayload;
+    case static_cast<uint8_t>(RecordType::kDrop):
+      record->type = RecordType::kDrop;
+      if (payload.size() < 4 || DecodeFixed32(payload.data()) != payload.size() - 4) {
+        return FrameCheck::kBadPayload;
+      }
+      record->key = payload.substr(4);
+      return FrameCheck::kOk;
     default:
       return FrameCheck::kBadType;
   }

@@ -31,7 +31,11 @@
 //                 own encoding). Replay MERGES B into K, so replaying a kPut
 //                 twice, or an older one after a newer one, is harmless.
 //   2  kFlushAll  every key is removed. Empty payload.
-//   3..255        reserved. A frame with a good checksum but an unknown type
+//   3  kDrop      "this node forgot key K" (maxmemory eviction): a local
+//                 removal, not a delete — it writes no tombstone, so nothing
+//                 about it replicates. Payload: [key length: u32 LE][key],
+//                 the length accounting for the payload exactly.
+//   4..255        reserved. A frame with a good checksum but an unknown type
 //                 is corruption for this version of the reader.
 //
 // Nothing is ever rewritten in place: records are only appended, and a
@@ -55,13 +59,14 @@ inline constexpr uint32_t kMaxBodySize = 0x7fffffffu;
 enum class RecordType : uint8_t {
   kPut = 1,
   kFlushAll = 2,
+  kDrop = 3,
 };
 
 // A parsed record. The views point into the buffer it was parsed from and
 // are valid only as long as that buffer (during the replay callback).
 struct LogRecord {
   RecordType type = RecordType::kFlushAll;
-  std::string_view key;     // kPut only
+  std::string_view key;     // kPut and kDrop
   std::string_view object;  // kPut only
   uint64_t offset = 0;      // file offset of the frame (set by the reader)
 };
@@ -104,6 +109,7 @@ inline constexpr size_t PutFrameSize(size_t key_size, size_t object_size) {
 // checked by assert.
 void AppendPutRecord(std::string* dst, std::string_view key, std::string_view object);
 void AppendFlushAllRecord(std::string* dst);
+void AppendDropRecord(std::string* dst, std::string_view key);
 
 enum class FrameCheck {
   kOk,

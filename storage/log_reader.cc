@@ -56,6 +56,9 @@ bool PlausibleFrameStart(std::string_view head, uint64_t available) {
     case static_cast<uint8_t>(RecordType::kPut):
       return body >= 9 && head.size() >= kPlausibleHead &&
              DecodeFixed32(head.data() + kFrameHeaderSize + 1) <= body - 9;
+    case static_cast<uint8_t>(RecordType::kDrop):
+      return body >= 5 && head.size() >= kPlausibleHead &&
+             DecodeFixed32(head.data() + kFrameHeaderSize + 1) == body - 5;
     default:
       return false;
   }

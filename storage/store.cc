@@ -391,8 +391,16 @@ bool Store::FillPool(int64_t now_ms, uint64_t* random_state) {
     return true;
   }
   if (dict_->size() == 0) return false;
-  for (size_t i = 0; i < samples; ++i) {
-    const DictEntry* e = dict_->RandomEntry(SplitMix64(random_state));
+  sample_buffer_.resize(samples);
+  size_t got = dict_->SampleEntries(SplitMix64(random_state), samples, sample_buffer_.data());
+  if (got == 0) {
+    // A sparse stretch of buckets: fall back to one uniform pick so that a
+    // non-empty keyspace always yields a candidate.
+    sample_buffer_[0] = dict_->RandomEntry(SplitMix64(random_state));
+    got = 1;
+  }
+  for (size_t i = 0; i < got; ++i) {
+    const DictEntry* e = sample_buffer_[i];
     pool_.Offer(e->key(), EvictionScore(eviction_, e->access, e->expire_at_ms, now_ms));
   }
   return true;

@@ -235,6 +235,7 @@ class Store {
 
   EvictionConfig eviction_;
   EvictionPool pool_;
+  std::vector<DictEntry*> sample_buffer_;  // FillPool()'s scratch
   std::function<void(std::string_view)> eviction_observer_;
   // Drives the LFU counter's coin flips; deterministic from construction.
   uint64_t access_random_state_ = 0x1f0a2b3c4d5e6f70ULL;

@@ -357,6 +357,39 @@ TEST_CASE("RandomEntry is deterministic for a given random number") {
   CHECK(d.RandomEntry(12345) == d.RandomEntry(12345));
 }
 
+TEST_CASE("SampleEntries returns live entries, at most count, from both tables") {
+  Dict d;
+  DictEntry* out[16];
+  CHECK(d.SampleEntries(1, 5, out) == 0);
+
+  // Small table: asking for everything returns everything, once each.
+  for (size_t i = 0; i < 8; ++i) Insert(&d, Key("k", i));
+  FinishRehash(&d);
+  REQUIRE(d.SampleEntries(7, 16, out) == 8);
+  std::set<std::string> all;
+  for (size_t i = 0; i < 8; ++i) all.emplace(out[i]->key());
+  CHECK(all.size() == 8);
+
+  // Mid-rehash: entries come from both tables and every one is in the dict.
+  Dict big;
+  size_t n = 0;
+  while (!big.rehashing() || big.size() < 4000) Insert(&big, Key("b", n++));
+  std::set<std::string> seen;
+  uint64_t state = 3;
+  for (int call = 0; call < 200; ++call) {
+    REQUIRE(big.rehashing());
+    const size_t got = big.SampleEntries(SplitMix64(&state), 5, out);
+    CHECK(got >= 1);
+    CHECK(got <= 5);
+    for (size_t i = 0; i < got; ++i) {
+      CHECK(big.Find(out[i]->key()) == out[i]);
+      seen.emplace(out[i]->key());
+    }
+  }
+  // Spread over the keyspace, not stuck in one region.
+  CHECK(seen.size() > 500);
+}
+
 TEST_CASE("the seed changes the hash") {
   Dict a(1);
   Dict b(2);

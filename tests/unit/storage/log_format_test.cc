@@ -96,6 +96,22 @@ TEST_CASE("records round trip") {
   CHECK(size == buf.size());
 }
 
+TEST_CASE("drop records round-trip and reject a bad key length") {
+  for (std::string key : {std::string(), std::string("k"), std::string(300, 'x')}) {
+    std::string buf;
+    AppendDropRecord(&buf, key);
+    LogRecord r;
+    size_t size = 0;
+    REQUIRE(ParseFrame(buf, &r, &size) == FrameCheck::kOk);
+    CHECK(r.type == RecordType::kDrop);
+    CHECK(r.key == key);
+    CHECK(size == buf.size());
+    EncodeFixed32(buf.data() + 9, static_cast<uint32_t>(key.size() + 1));
+    Reseal(&buf);
+    CHECK(ParseFrame(buf, &r, &size) == FrameCheck::kBadPayload);
+  }
+}
+
 TEST_CASE("a frame followed by more bytes parses as itself") {
   std::string buf;
   AppendPutRecord(&buf, "a", "1");
