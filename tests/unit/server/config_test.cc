@@ -345,8 +345,8 @@ TEST_CASE("config: CONFIG GET") {
   auto max = ConfigGet(c, "max*");
   std::vector<std::string> got;
   for (auto& [n, v] : max) got.push_back(n);
-  CHECK(got ==
-        std::vector<std::string>{"maxclients", "max-siblings", "maxmemory", "maxmemory-policy"});
+  CHECK(got == std::vector<std::string>{"maxclients", "max-siblings", "maxmemory",
+                                        "maxmemory-policy", "maxmemory-samples"});
 
   CHECK(ConfigGet(c, "maxclients") ==
         std::vector<std::pair<std::string, std::string>>{{"maxclients", "10000"}});
