@@ -8,9 +8,10 @@
 //   varint), then a 4-byte little-endian checksum (low 32 bits of XXH3-64 of
 //   everything before it).
 // Node ids are written in full and in node id order, so a token read from
-// one node works on any other, and one context has one token everywhere. The checksum makes a mistyped or truncated token (or a value passed
-// where a context belongs) fail instead of silently covering the wrong
-// versions; it is not a security measure.
+// one node works on any other, and one context has one token everywhere.
+// The checksum makes a mistyped or truncated token (or a value passed where
+// a context belongs) fail instead of silently covering the wrong versions;
+// it is not a security measure.
 //
 // The empty context (a key never written) has a token too: kEmptyContextToken,
 // always the same eight characters.
