@@ -197,7 +197,8 @@ std::string ClientInfoLine(Server& server, Session& s) {
   line += " argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0";
   line += " omem=" + std::to_string(s.output_bytes());
   line += " tot-mem=" + std::to_string(s.query_buffer_bytes() + s.output_bytes());
-  line += " events=r cmd=" + (st.last_command.empty() ? std::string("NULL") : std::string(st.last_command));
+  line += " events=r cmd=" +
+          (st.last_command.empty() ? std::string("NULL") : std::string(st.last_command));
   line += " user=default redir=-1 resp=" + std::to_string(st.resp);
   line += " lib-name=" + st.lib_name;
   line += " lib-ver=" + st.lib_ver;

@@ -117,8 +117,8 @@ void GetDelCommand(CommandContext& ctx) {
   std::optional<std::string> v;
   if (!ReadSingle(ctx, ctx.args[1], &v)) return;
   if (!v) return ctx.reply.Null();
-  storage::Status st = ctx.keyspace.Put(ctx.args[1], storage::Version::Tombstone(ctx.now_ms),
-                                        ctx.now_ms);
+  storage::Status st =
+      ctx.keyspace.Put(ctx.args[1], storage::Version::Tombstone(ctx.now_ms), ctx.now_ms);
   if (!st.ok()) return ReplyStatus(ctx, st);
   ctx.reply.Bulk(*v);
 }

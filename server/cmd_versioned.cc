@@ -64,8 +64,8 @@ void SetvCommand(CommandContext& ctx) {
   storage::VersionVector context;
   if (!ParseContext(ctx, ctx.args[2], &context)) return;
   storage::Status st = ctx.keyspace.Update(
-      ctx.args[1], context,
-      storage::Version::Bytes(std::move(ctx.args[3]), ctx.now_ms, expire_at), ctx.now_ms);
+      ctx.args[1], context, storage::Version::Bytes(std::move(ctx.args[3]), ctx.now_ms, expire_at),
+      ctx.now_ms);
   if (!st.ok()) return ReplyStatus(ctx, st);
   ctx.reply.Ok();
 }
@@ -98,6 +98,8 @@ constexpr CommandSpec kVersionedCommands[] = {
 
 }  // namespace
 
-void RegisterVersionedCommands(CommandTable& table) { table.Register(kVersionedCommands); }
+void RegisterVersionedCommands(CommandTable& table) {
+  table.Register(kVersionedCommands);
+}
 
 }  // namespace shoal::server

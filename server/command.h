@@ -16,7 +16,7 @@
 namespace shoal::storage {
 class Store;
 class Keyspace;
-}
+}  // namespace shoal::storage
 
 namespace shoal::server {
 
@@ -54,7 +54,7 @@ struct CommandContext {
   ReplyBuilder& reply;
   storage::Store& store;        // the raw keyspace: enumeration and TTLs
   storage::Keyspace& keyspace;  // the versioned view: every read and write of values
-  int64_t now_ms;  // wall time cached for this command, as Redis's mstime()
+  int64_t now_ms;               // wall time cached for this command, as Redis's mstime()
   ClientState& client;
   Server* server;       // nullptr in unit tests of pure data commands
   uint64_t random = 0;  // a fresh random number for this command (RANDOMKEY, sampling)

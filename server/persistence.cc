@@ -52,7 +52,9 @@ Persistence::~Persistence() {
   if (rewriter_) rewriter_->Abort();
 }
 
-std::string Persistence::path() const { return config_.dir + "/" + config_.appendfilename; }
+std::string Persistence::path() const {
+  return config_.dir + "/" + config_.appendfilename;
+}
 
 storage::Status Persistence::Load(storage::Keyspace& keyspace, storage::ActorTable& actors,
                                   int64_t now_ms) {
@@ -146,7 +148,8 @@ storage::Status Persistence::Commit() {
 storage::Status Persistence::StartRewrite(int64_t now_ms) {
   if (!writer_) return storage::Status::Invalid("ERR append only file is off");
   if (rewriter_) {
-    return storage::Status::Invalid("ERR Background append only file rewriting already in progress");
+    return storage::Status::Invalid(
+        "ERR Background append only file rewriting already in progress");
   }
   auto r = storage::LogRewriter::Start(&env_, path());
   if (!r.ok()) {
@@ -183,12 +186,11 @@ storage::Status Persistence::RewriteStep(int64_t now_ms) {
     do {
       if (rewriter_->queued_bytes() > kRewriteMaxQueued) break;  // the disk is behind
       std::string frames;
-      rewrite_cursor_ = store_.Scan(rewrite_cursor_, kRewriteKeysPerChunk, now_ms,
-                                    [&](const storage::EntryView& e) {
-                                      storage::Status st = AppendStoredObject(
-                                          &frames, e.key, e.value, *actors_, &scratch);
-                                      if (!st.ok() && bad.ok()) bad = st;
-                                    });
+      rewrite_cursor_ = store_.Scan(
+          rewrite_cursor_, kRewriteKeysPerChunk, now_ms, [&](const storage::EntryView& e) {
+            storage::Status st = AppendStoredObject(&frames, e.key, e.value, *actors_, &scratch);
+            if (!st.ok() && bad.ok()) bad = st;
+          });
       if (!bad.ok()) {
         AbortRewrite(bad);
         return storage::Status::Ok();

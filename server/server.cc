@@ -345,14 +345,22 @@ namespace {
 
 storage::EvictionPolicy ToEvictionPolicy(MaxmemoryPolicy p) {
   switch (p) {
-    case MaxmemoryPolicy::kNoEviction: return storage::EvictionPolicy::kNoEviction;
-    case MaxmemoryPolicy::kAllkeysLru: return storage::EvictionPolicy::kAllKeysLru;
-    case MaxmemoryPolicy::kAllkeysLfu: return storage::EvictionPolicy::kAllKeysLfu;
-    case MaxmemoryPolicy::kAllkeysRandom: return storage::EvictionPolicy::kAllKeysRandom;
-    case MaxmemoryPolicy::kVolatileLru: return storage::EvictionPolicy::kVolatileLru;
-    case MaxmemoryPolicy::kVolatileLfu: return storage::EvictionPolicy::kVolatileLfu;
-    case MaxmemoryPolicy::kVolatileRandom: return storage::EvictionPolicy::kVolatileRandom;
-    case MaxmemoryPolicy::kVolatileTtl: return storage::EvictionPolicy::kVolatileTtl;
+    case MaxmemoryPolicy::kNoEviction:
+      return storage::EvictionPolicy::kNoEviction;
+    case MaxmemoryPolicy::kAllkeysLru:
+      return storage::EvictionPolicy::kAllKeysLru;
+    case MaxmemoryPolicy::kAllkeysLfu:
+      return storage::EvictionPolicy::kAllKeysLfu;
+    case MaxmemoryPolicy::kAllkeysRandom:
+      return storage::EvictionPolicy::kAllKeysRandom;
+    case MaxmemoryPolicy::kVolatileLru:
+      return storage::EvictionPolicy::kVolatileLru;
+    case MaxmemoryPolicy::kVolatileLfu:
+      return storage::EvictionPolicy::kVolatileLfu;
+    case MaxmemoryPolicy::kVolatileRandom:
+      return storage::EvictionPolicy::kVolatileRandom;
+    case MaxmemoryPolicy::kVolatileTtl:
+      return storage::EvictionPolicy::kVolatileTtl;
   }
   return storage::EvictionPolicy::kNoEviction;
 }
@@ -403,8 +411,8 @@ size_t Server::MemoryEstimate() const {
   // jemalloc's figure, refreshed by the cron, moved by what the keyspace
   // gained or lost since: reading jemalloc's statistics on every command
   // would cost more than the command.
-  int64_t delta = static_cast<int64_t>(store_.used_bytes()) -
-                  static_cast<int64_t>(memory_sample_store_bytes_);
+  int64_t delta =
+      static_cast<int64_t>(store_.used_bytes()) - static_cast<int64_t>(memory_sample_store_bytes_);
   int64_t est = static_cast<int64_t>(memory_sample_) + delta;
   return est < 0 ? 0 : static_cast<size_t>(est);
 }

@@ -149,8 +149,8 @@ class Server {
   uv_signal_t sigterm_;
   uv_signal_t sigint_;
   int64_t last_sibling_warning_ms_ = 0;
-  size_t memory_sample_ = 0;              // UsedMemory() at the last sample
-  size_t memory_sample_store_bytes_ = 0;  // store_.used_bytes() then
+  size_t memory_sample_ = 0;                 // UsedMemory() at the last sample
+  size_t memory_sample_store_bytes_ = 0;     // store_.used_bytes() then
   storage::EvictionConfig eviction_config_;  // as last given to the store
   bool loop_ready_ = false;
   bool listening_ = false;

@@ -13,8 +13,8 @@ Status DotCounter::Open(Env* env, const std::string& dir) {
     auto file = env->OpenReadable(path);
     if (!file.ok()) return file.status();
     std::string text;
-    Status st = file.value()->Read(0, static_cast<size_t>(std::min<uint64_t>(size.value(), 64)),
-                                   &text);
+    Status st =
+        file.value()->Read(0, static_cast<size_t>(std::min<uint64_t>(size.value(), 64)), &text);
     if (!st.ok()) return st;
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
     uint64_t stored = 0;

@@ -137,8 +137,7 @@ Status Keyspace::SetExpiry(std::string_view key, int64_t expire_at_ms, int64_t n
   }
   auto base = obj.value().CounterForUpdate(now_ms);
   if (!base.ok()) return base.status();
-  return Put(key, Version::Counter(std::move(base.value().counter), now_ms, expire_at_ms),
-             now_ms);
+  return Put(key, Version::Counter(std::move(base.value().counter), now_ms, expire_at_ms), now_ms);
 }
 
 Status Keyspace::Merge(std::string_view key, const Object& remote, int64_t now_ms) {

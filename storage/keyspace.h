@@ -45,9 +45,9 @@
 namespace shoal::storage {
 
 struct KeyspaceOptions {
-  bool lww = false;            // conflict-resolution lww
-  size_t siblings_warn = 25;   // warn (count) past this many siblings on one key
-  size_t max_siblings = 100;   // refuse writes past this many
+  bool lww = false;           // conflict-resolution lww
+  size_t siblings_warn = 25;  // warn (count) past this many siblings on one key
+  size_t max_siblings = 100;  // refuse writes past this many
   // A single node can forget a key once its last version is a tombstone; a
   // replica in a cluster must keep tombstones until every replica has them.
   bool keep_tombstones = false;
@@ -90,8 +90,8 @@ class Keyspace {
   // GET's view of a key. `single` is valid until the next change to the
   // store; `siblings` holds the values when there are several.
   struct View {
-    size_t count = 0;             // 0 = absent
-    std::string_view single;      // when count == 1
+    size_t count = 0;                   // 0 = absent
+    std::string_view single;            // when count == 1
     std::vector<std::string> siblings;  // when count > 1 (and for counters)
   };
   // Counts a keyspace hit or miss. Fails only if the stored bytes are

@@ -46,8 +46,8 @@ class CommandHarness {
       reply.Error(errors::WrongArity(spec->name));
       return out;
     }
-    CommandContext ctx{args,   reply,  store_, keyspace_, now_ms, client_,
-                       nullptr, random, proto_max_bulk_len};
+    CommandContext ctx{args,    reply,   store_, keyspace_,         now_ms,
+                       client_, nullptr, random, proto_max_bulk_len};
     spec->handler(ctx);
     return out;
   }
