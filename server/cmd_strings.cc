@@ -43,13 +43,13 @@ void SetGeneric(CommandContext& ctx, const SetOptions& o, std::string& value, Se
   }
 
   std::optional<std::string> old;
-  bool found;
+  bool found = false;
   if (o.get) {
     auto r = ctx.keyspace.Single(key, ctx.now_ms);
     if (!r.ok()) return ReplyStatus(ctx, r.status());
     old = std::move(r.value());
     found = old.has_value();
-  } else {
+  } else if (o.nx || o.xx) {
     found = ctx.keyspace.Exists(key, ctx.now_ms);
   }
 

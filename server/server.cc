@@ -13,8 +13,12 @@
 #include "server/session.h"
 #include "storage/node_id.h"
 
-#ifdef SHOAL_HAVE_JEMALLOC
+#if defined(SHOAL_HAVE_JEMALLOC)
 #include <jemalloc/jemalloc.h>
+#elif defined(__SANITIZE_ADDRESS__)
+// From the sanitizer runtime's public interface (sanitizer/allocator_interface.h,
+// which g++ does not install).
+extern "C" size_t __sanitizer_get_current_allocated_bytes();
 #else
 #include <malloc.h>
 #endif
@@ -439,6 +443,10 @@ size_t Server::UsedMemory() const {
   sz = sizeof(allocated);
   if (mallctl("stats.allocated", &allocated, &sz, nullptr, 0) == 0) return allocated;
   return 0;
+#elif defined(__SANITIZE_ADDRESS__)
+  // The sanitizer's allocator replaces malloc: ask it (make sanitize runs
+  // the maxmemory tests too).
+  return __sanitizer_get_current_allocated_bytes();
 #else
   struct mallinfo2 mi = mallinfo2();
   return mi.uordblks + mi.hblkhd;
