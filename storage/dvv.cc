@@ -1,5 +1,7 @@
 #include "storage/dvv.h"
 
+#include "storage/sorted_merge.h"
+
 namespace shoal::storage {
 
 Result<VersionVector> VersionVector::FromEntries(std::vector<Entry> entries) {
@@ -44,23 +46,9 @@ bool VersionVector::Descends(const VersionVector& other) const {
 
 void VersionVector::Join(const VersionVector& other) {
   if (other.entries_.empty()) return;
-  std::vector<Entry> out;
-  out.reserve(entries_.size() + other.entries_.size());
-  size_t i = 0, j = 0;
-  while (i < entries_.size() || j < other.entries_.size()) {
-    if (j == other.entries_.size() ||
-        (i < entries_.size() && entries_[i].actor < other.entries_[j].actor)) {
-      out.push_back(entries_[i++]);
-    } else if (i == entries_.size() || other.entries_[j].actor < entries_[i].actor) {
-      out.push_back(other.entries_[j++]);
-    } else {
-      out.push_back(
-          Entry{entries_[i].actor, std::max(entries_[i].counter, other.entries_[j].counter)});
-      ++i;
-      ++j;
-    }
-  }
-  entries_ = std::move(out);
+  entries_ = MergeByActor(entries_, other.entries_, [](const Entry& x, const Entry& y) {
+    return Entry{x.actor, std::max(x.counter, y.counter)};
+  });
 }
 
 }  // namespace shoal::storage

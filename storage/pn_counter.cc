@@ -1,5 +1,7 @@
 #include "storage/pn_counter.h"
 
+#include "storage/sorted_merge.h"
+
 #include <algorithm>
 #include <limits>
 
@@ -93,23 +95,10 @@ std::string PnCounter::ValueString() const {
 }
 
 void PnCounter::Merge(const PnCounter& other) {
-  std::vector<Entry> out;
-  out.reserve(entries_.size() + other.entries_.size());
-  size_t i = 0, j = 0;
-  while (i < entries_.size() || j < other.entries_.size()) {
-    if (j == other.entries_.size() ||
-        (i < entries_.size() && entries_[i].actor < other.entries_[j].actor)) {
-      out.push_back(entries_[i++]);
-    } else if (i == entries_.size() || other.entries_[j].actor < entries_[i].actor) {
-      out.push_back(other.entries_[j++]);
-    } else {
-      out.push_back(Entry{entries_[i].actor, std::max(entries_[i].p, other.entries_[j].p),
-                          std::max(entries_[i].n, other.entries_[j].n)});
-      ++i;
-      ++j;
-    }
-  }
-  entries_ = std::move(out);
+  // Entry-wise max of both counts: the join of two PN-counters.
+  entries_ = MergeByActor(entries_, other.entries_, [](const Entry& x, const Entry& y) {
+    return Entry{x.actor, std::max(x.p, y.p), std::max(x.n, y.n)};
+  });
 }
 
 }  // namespace shoal::storage

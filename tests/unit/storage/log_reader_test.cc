@@ -12,23 +12,12 @@
 
 #include "storage/file.h"
 #include "storage/log_format.h"
+#include "tests/unit/storage/temp_dir.h"
 
 namespace shoal::storage {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    char t[] = "/tmp/shoal-log-reader-XXXXXX";
-    REQUIRE(mkdtemp(t) != nullptr);
-    path_ = t;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using testing::TempDir;
 
 void WriteAll(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);

@@ -17,23 +17,12 @@
 #include "storage/log_format.h"
 #include "storage/log_reader.h"
 #include "storage/log_writer.h"
+#include "tests/unit/storage/temp_dir.h"
 
 namespace shoal::storage {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    char t[] = "/tmp/shoal-log-rewriter-XXXXXX";
-    REQUIRE(mkdtemp(t) != nullptr);
-    path_ = t;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using testing::TempDir;
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

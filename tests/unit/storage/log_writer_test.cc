@@ -13,6 +13,7 @@
 #include "storage/file.h"
 #include "storage/log_format.h"
 #include "storage/log_reader.h"
+#include "tests/unit/storage/temp_dir.h"
 
 namespace shoal::storage {
 namespace {
@@ -21,19 +22,7 @@ namespace {
 constexpr std::chrono::milliseconds kDeadline{10000};
 constexpr std::chrono::milliseconds kNever{3600 * 1000};
 
-class TempDir {
- public:
-  TempDir() {
-    char t[] = "/tmp/shoal-log-writer-XXXXXX";
-    REQUIRE(mkdtemp(t) != nullptr);
-    path_ = t;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using testing::TempDir;
 
 uint64_t SizeOf(const std::string& path) {
   return std::filesystem::file_size(path);
