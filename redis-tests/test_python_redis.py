@@ -7,7 +7,10 @@ import redis
 import shoal_harness as h
 
 
-class PythonRedisTest(h.ServerTestCase):
+class RedisPyTestCase(h.ServerTestCase):
+    """One server for the class; each test gets a redis-py client in self.r
+    and an empty keyspace."""
+
     @classmethod
     def setUpClass(cls):
         cls.server = cls.start_class_server()
@@ -16,6 +19,9 @@ class PythonRedisTest(h.ServerTestCase):
         self.r = redis.Redis(host=self.server.host, port=self.server.port, socket_timeout=10)
         self.addCleanup(self.r.close)
         self.r.flushall()
+
+
+class PythonRedisTest(RedisPyTestCase):
 
     def test_strings(self):
         r = self.r
@@ -113,17 +119,11 @@ class PythonRedisTest(h.ServerTestCase):
 
 
 @unittest.skipIf(h.is_redis_server(), "GETV/SETV/DELV and siblings are shoal's own")
-class PythonVersionsTest(h.ServerTestCase):
+class PythonVersionsTest(RedisPyTestCase):
     """Siblings, contexts and counters through redis-py's execute_command."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.server = cls.start_class_server()
-
     def setUp(self):
-        self.r = redis.Redis(host=self.server.host, port=self.server.port, socket_timeout=10)
-        self.addCleanup(self.r.close)
-        self.r.flushall()
+        super().setUp()
         self.r.config_set("max-siblings", 100)
         self.r.config_set("siblings-warn", 25)
 

@@ -14,12 +14,6 @@
 namespace shoal::server::testing {
 namespace {
 
-constexpr int64_t kNow = 1'700'000'000'000;  // the harness's start time (ms)
-
-std::string Num(int64_t v) {
-  return std::to_string(v);
-}
-
 TEST_CASE("DEL, UNLINK, EXISTS, TOUCH count keys as Redis does") {
   CommandHarness h;
   ExpectSteps(h, {

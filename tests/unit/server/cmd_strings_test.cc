@@ -12,12 +12,6 @@
 namespace shoal::server::testing {
 namespace {
 
-constexpr int64_t kNow = 1'700'000'000'000;  // the harness's start time (ms)
-
-std::string Num(int64_t v) {
-  return std::to_string(v);
-}
-
 TEST_CASE("GET and SET: happy path, case-insensitive names, arity") {
   CommandHarness h;
   ExpectSteps(h, {

@@ -77,6 +77,13 @@ class CommandHarness {
   ClientState client_;
 };
 
+// The harness's start time (ms), for tests that compute expiry times.
+inline constexpr int64_t kNow = 1'700'000'000'000;
+
+inline std::string Num(int64_t v) {
+  return std::to_string(v);
+}
+
 // Expected replies, spelled as RESP bytes.
 inline std::string Ok() {
   return "+OK\r\n";
