@@ -6,7 +6,7 @@ ASAN_DIR ?= build-asan
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps build run test sanitize bench cluster format clean
+.PHONY: all deps build run test sanitize bench format clean
 
 all: build
 
