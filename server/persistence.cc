@@ -145,7 +145,7 @@ storage::Status Persistence::Commit() {
   return storage::Status::Ok();
 }
 
-storage::Status Persistence::StartRewrite(int64_t now_ms) {
+storage::Status Persistence::StartRewrite() {
   if (!writer_) return storage::Status::Invalid("ERR append only file is off");
   if (rewriter_) {
     return storage::Status::Invalid(
@@ -162,7 +162,6 @@ storage::Status Persistence::StartRewrite(int64_t now_ms) {
   rewrite_cursor_ = 0;
   rewrite_scan_done_ = false;
   logger_.Log(LogLevel::kNotice, "Background append only file rewriting started");
-  (void)now_ms;
   return storage::Status::Ok();
 }
 
@@ -223,14 +222,14 @@ storage::Status Persistence::RewriteStep(int64_t now_ms) {
   return storage::Status::Ok();
 }
 
-void Persistence::MaybeAutoRewrite(int64_t now_ms) {
+void Persistence::MaybeAutoRewrite() {
   if (!writer_ || rewriter_) return;
   if (storage::ShouldRewrite(writer_->size(), writer_->base_size(),
                              config_.auto_aof_rewrite_percentage,
                              config_.auto_aof_rewrite_min_size)) {
     logger_.Log(LogLevel::kNotice, "Starting automatic rewriting of AOF on %llu bytes",
                 static_cast<unsigned long long>(writer_->size()));
-    (void)StartRewrite(now_ms);
+    (void)StartRewrite();
   }
 }
 

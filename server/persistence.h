@@ -85,13 +85,13 @@ class Persistence final : public storage::KeyspaceObserver {
   storage::Status Commit();
 
   // Starts a rewrite. Fails if one is in progress or the log is off.
-  storage::Status StartRewrite(int64_t now_ms);
+  storage::Status StartRewrite();
   // Moves a rewrite forward by a bounded amount of work; finishes it when
   // the copy is complete. Called every loop iteration. A non-ok status is
   // fatal (the switch to the new file failed half-way).
   storage::Status RewriteStep(int64_t now_ms);
   // Starts a rewrite when the log grew past auto-aof-rewrite-*.
-  void MaybeAutoRewrite(int64_t now_ms);
+  void MaybeAutoRewrite();
 
   // Final write and fsync at shutdown.
   storage::Status Close();

@@ -399,7 +399,7 @@ void Server::Fatal(const storage::Status& st) {
 }
 
 storage::Status Server::StartRewrite() {
-  storage::Status st = persistence_.StartRewrite(clock_.NowMs());
+  storage::Status st = persistence_.StartRewrite();
   if (st.ok()) uv_timer_start(&rewrite_timer_, &Server::OnRewriteTimer, 0, 1);
   return st;
 }
@@ -468,7 +468,7 @@ void Server::Cron() {
   ActiveExpire(now);
   store_.RehashStep(kRehashStepBuckets);
   if (!persistence_.Info().rewrite_in_progress) {
-    persistence_.MaybeAutoRewrite(now);
+    persistence_.MaybeAutoRewrite();
     if (persistence_.Info().rewrite_in_progress) {
       uv_timer_start(&rewrite_timer_, &Server::OnRewriteTimer, 0, 1);
     }

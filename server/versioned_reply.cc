@@ -22,9 +22,9 @@ void ReplyStatus(CommandContext& ctx, const storage::Status& st) {
 
 void ReplyValues(CommandContext& ctx, const storage::Keyspace::View& view) {
   if (view.count == 0) return ctx.reply.Null();
-  if (view.count == 1) return ctx.reply.Bulk(view.single);
-  ctx.reply.ArrayHeader(view.siblings.size());
-  for (const std::string& v : view.siblings) ctx.reply.Bulk(v);
+  if (view.count == 1) return ctx.reply.Bulk(view.value(0));
+  ctx.reply.ArrayHeader(view.count);
+  for (size_t i = 0; i < view.count; ++i) ctx.reply.Bulk(view.value(i));
 }
 
 bool ReadSingle(CommandContext& ctx, std::string_view key, std::optional<std::string>* out) {

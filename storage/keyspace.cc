@@ -31,11 +31,6 @@ Result<Keyspace::View> Keyspace::Get(std::string_view key, int64_t now_ms) {
   if (!obj.ok()) return obj.status();
   view.siblings = obj.value().LiveValues(now_ms, actors_);
   view.count = view.siblings.size();
-  if (view.count == 1) {
-    // A counter or a single live sibling among dead ones: hand it out as the
-    // single value (the vector owns the bytes).
-    view.single = view.siblings[0];
-  }
   return view;
 }
 

@@ -87,12 +87,17 @@ class Keyspace {
 
   // --- reads -----------------------------------------------------------
 
-  // GET's view of a key. `single` is valid until the next change to the
-  // store; `siblings` holds the values when there are several.
+  // GET's view of a key: count 0 is absent; otherwise the values are
+  // `siblings` when it is not empty (several values, or one that had to be
+  // decoded, e.g. a counter), else `single`, a view into the store valid
+  // until its next change. value(i) hides the difference.
   struct View {
-    size_t count = 0;                   // 0 = absent
-    std::string_view single;            // when count == 1
-    std::vector<std::string> siblings;  // when count > 1 (and for counters)
+    size_t count = 0;
+    std::string_view single;
+    std::vector<std::string> siblings;
+    std::string_view value(size_t i) const {
+      return siblings.empty() ? single : std::string_view(siblings[i]);
+    }
   };
   // Counts a keyspace hit or miss. Fails only if the stored bytes are
   // damaged (Code::kCorruption).

@@ -404,42 +404,25 @@ TEST_CASE("RANDOMKEY, DBSIZE, FLUSHALL, FLUSHDB") {
 
 TEST_CASE("key command rows match Redis's COMMAND INFO") {
   CommandHarness h;
-  struct Row {
-    const char* name;
-    int arity;
-    uint32_t flags;
-    int first, last, step;
-    const char* group;
-  };
+
   // From redis-server 7.0.15's COMMAND INFO and COMMAND DOCS.
-  const Row rows[] = {
-      {"del", -2, kCmdWrite, 1, -1, 1, "generic"},
-      {"unlink", -2, kCmdWrite | kCmdFast, 1, -1, 1, "generic"},
-      {"exists", -2, kCmdReadonly | kCmdFast, 1, -1, 1, "generic"},
-      {"expire", -3, kCmdWrite | kCmdFast, 1, 1, 1, "generic"},
-      {"pexpireat", -3, kCmdWrite | kCmdFast, 1, 1, 1, "generic"},
-      {"ttl", 2, kCmdReadonly | kCmdFast, 1, 1, 1, "generic"},
-      {"pexpiretime", 2, kCmdReadonly | kCmdFast, 1, 1, 1, "generic"},
-      {"persist", 2, kCmdWrite | kCmdFast, 1, 1, 1, "generic"},
-      {"keys", 2, kCmdReadonly, 0, 0, 0, "generic"},
-      {"scan", -2, kCmdReadonly, 0, 0, 0, "generic"},
-      {"randomkey", 1, kCmdReadonly, 0, 0, 0, "generic"},
-      {"touch", -2, kCmdReadonly | kCmdFast, 1, -1, 1, "generic"},
-      {"dbsize", 1, kCmdReadonly | kCmdFast, 0, 0, 0, "server"},
-      {"flushall", -1, kCmdWrite, 0, 0, 0, "server"},
-      {"flushdb", -1, kCmdWrite, 0, 0, 0, "server"},
-  };
-  for (const Row& r : rows) {
-    CAPTURE(r.name);
-    const CommandSpec* spec = h.table().Find(r.name);
-    REQUIRE(spec != nullptr);
-    CHECK(spec->arity == r.arity);
-    CHECK(spec->flags == r.flags);
-    CHECK(spec->first_key == r.first);
-    CHECK(spec->last_key == r.last);
-    CHECK(spec->key_step == r.step);
-    CHECK(spec->group == r.group);
-  }
+  CheckRows(h, {
+                   {"del", -2, kCmdWrite, 1, -1, 1, "generic"},
+                   {"unlink", -2, kCmdWrite | kCmdFast, 1, -1, 1, "generic"},
+                   {"exists", -2, kCmdReadonly | kCmdFast, 1, -1, 1, "generic"},
+                   {"expire", -3, kCmdWrite | kCmdFast, 1, 1, 1, "generic"},
+                   {"pexpireat", -3, kCmdWrite | kCmdFast, 1, 1, 1, "generic"},
+                   {"ttl", 2, kCmdReadonly | kCmdFast, 1, 1, 1, "generic"},
+                   {"pexpiretime", 2, kCmdReadonly | kCmdFast, 1, 1, 1, "generic"},
+                   {"persist", 2, kCmdWrite | kCmdFast, 1, 1, 1, "generic"},
+                   {"keys", 2, kCmdReadonly, 0, 0, 0, "generic"},
+                   {"scan", -2, kCmdReadonly, 0, 0, 0, "generic"},
+                   {"randomkey", 1, kCmdReadonly, 0, 0, 0, "generic"},
+                   {"touch", -2, kCmdReadonly | kCmdFast, 1, -1, 1, "generic"},
+                   {"dbsize", 1, kCmdReadonly | kCmdFast, 0, 0, 0, "server"},
+                   {"flushall", -1, kCmdWrite, 0, 0, 0, "server"},
+                   {"flushdb", -1, kCmdWrite, 0, 0, 0, "server"},
+               });
 }
 
 }  // namespace

@@ -494,38 +494,22 @@ TEST_CASE("INCRBYFLOAT: Redis's human formatting and errors") {
 
 TEST_CASE("string command rows match Redis's COMMAND INFO") {
   CommandHarness h;
-  struct Row {
-    const char* name;
-    int arity;
-    uint32_t flags;
-    int first, last, step;
-  };
+
   // From redis-server 7.0.15's COMMAND INFO.
-  const Row rows[] = {
-      {"get", 2, kCmdReadonly | kCmdFast, 1, 1, 1},
-      {"set", -3, kCmdWrite | kCmdDenyOom, 1, 1, 1},
-      {"setnx", 3, kCmdWrite | kCmdDenyOom | kCmdFast, 1, 1, 1},
-      {"getex", -2, kCmdWrite | kCmdFast, 1, 1, 1},
-      {"getdel", 2, kCmdWrite | kCmdFast, 1, 1, 1},
-      {"mget", -2, kCmdReadonly | kCmdFast, 1, -1, 1},
-      {"mset", -3, kCmdWrite | kCmdDenyOom, 1, -1, 2},
-      {"msetnx", -3, kCmdWrite | kCmdDenyOom, 1, -1, 2},
-      {"getrange", 4, kCmdReadonly, 1, 1, 1},
-      {"substr", 4, kCmdReadonly, 1, 1, 1},
-      {"setrange", 4, kCmdWrite | kCmdDenyOom, 1, 1, 1},
-      {"incrbyfloat", 3, kCmdWrite | kCmdDenyOom | kCmdFast, 1, 1, 1},
-  };
-  for (const Row& r : rows) {
-    CAPTURE(r.name);
-    const CommandSpec* spec = h.table().Find(r.name);
-    REQUIRE(spec != nullptr);
-    CHECK(spec->arity == r.arity);
-    CHECK(spec->flags == r.flags);
-    CHECK(spec->first_key == r.first);
-    CHECK(spec->last_key == r.last);
-    CHECK(spec->key_step == r.step);
-    CHECK(spec->group == "string");
-  }
+  CheckRows(h, {
+                   {"get", 2, kCmdReadonly | kCmdFast, 1, 1, 1, "string"},
+                   {"set", -3, kCmdWrite | kCmdDenyOom, 1, 1, 1, "string"},
+                   {"setnx", 3, kCmdWrite | kCmdDenyOom | kCmdFast, 1, 1, 1, "string"},
+                   {"getex", -2, kCmdWrite | kCmdFast, 1, 1, 1, "string"},
+                   {"getdel", 2, kCmdWrite | kCmdFast, 1, 1, 1, "string"},
+                   {"mget", -2, kCmdReadonly | kCmdFast, 1, -1, 1, "string"},
+                   {"mset", -3, kCmdWrite | kCmdDenyOom, 1, -1, 2, "string"},
+                   {"msetnx", -3, kCmdWrite | kCmdDenyOom, 1, -1, 2, "string"},
+                   {"getrange", 4, kCmdReadonly, 1, 1, 1, "string"},
+                   {"substr", 4, kCmdReadonly, 1, 1, 1, "string"},
+                   {"setrange", 4, kCmdWrite | kCmdDenyOom, 1, 1, 1, "string"},
+                   {"incrbyfloat", 3, kCmdWrite | kCmdDenyOom | kCmdFast, 1, 1, 1, "string"},
+               });
   const char* all[] = {"get",    "set",      "setnx", "setex",  "psetex", "getset", "getdel",
                        "getex",  "mget",     "mset",  "msetnx", "append", "strlen", "getrange",
                        "substr", "setrange", "incr",  "decr",   "incrby", "decrby", "incrbyfloat"};

@@ -77,6 +77,30 @@ class CommandHarness {
   ClientState client_;
 };
 
+// What COMMAND INFO / DOCS report for one command, as redis-server 7.0.15
+// does; CheckRows compares a table of them with the harness's command table.
+struct SpecRow {
+  const char* name;
+  int arity;
+  uint32_t flags;
+  int first, last, step;
+  const char* group;
+};
+
+inline void CheckRows(const CommandHarness& h, std::initializer_list<SpecRow> rows) {
+  for (const SpecRow& r : rows) {
+    CAPTURE(r.name);
+    const CommandSpec* spec = h.table().Find(r.name);
+    REQUIRE(spec != nullptr);
+    CHECK(spec->arity == r.arity);
+    CHECK(spec->flags == r.flags);
+    CHECK(spec->first_key == r.first);
+    CHECK(spec->last_key == r.last);
+    CHECK(spec->key_step == r.step);
+    CHECK(spec->group == r.group);
+  }
+}
+
 // The harness's start time (ms), for tests that compute expiry times.
 inline constexpr int64_t kNow = 1'700'000'000'000;
 

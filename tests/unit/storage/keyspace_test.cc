@@ -39,8 +39,9 @@ struct Fixture {
   std::vector<std::string> Values(std::string_view key, int64_t now = kNow) {
     auto v = ks.Get(key, now);
     REQUIRE(v.ok());
-    if (v.value().count == 1) return {std::string(v.value().single)};
-    return v.value().siblings;
+    std::vector<std::string> out;
+    for (size_t i = 0; i < v.value().count; ++i) out.emplace_back(v.value().value(i));
+    return out;
   }
   VersionVector Context(std::string_view key) {
     auto obj = ks.Load(key, kNow);
