@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   cmake g++ make pkg-config
-  libuv1-dev libhiredis-dev libjemalloc-dev libxxhash-dev doctest-dev
+  libuv1-dev libhiredis-dev libssl-dev libjemalloc-dev libxxhash-dev doctest-dev
   redis-server redis-tools python3-redis
 )
 
