@@ -1,12 +1,12 @@
 # shoal — top-level Makefile. CMake does the building; this file is the
-# front door: `make run`, `make test`, `make sanitize`, `make bench`.
+# front door: `make run`, `make cluster`, `make test`, `make sanitize`, `make bench`.
 
 BUILD_DIR ?= build
 ASAN_DIR ?= build-asan
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps build run test sanitize bench format clean
+.PHONY: all deps build run cluster test sanitize bench format clean
 
 all: build
 
@@ -21,6 +21,11 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 
 run: build
 	./$(BUILD_DIR)/shoal-server $(ARGS)
+
+# The local 3-node cluster of conf/node1..3.conf in the foreground (state in
+# data/); Ctrl-C stops all three.
+cluster: build
+	@BUILD_DIR=$(BUILD_DIR) ./scripts/cluster.sh
 
 test: build
 	@./scripts/npm-setup.sh
