@@ -23,6 +23,7 @@ KEYSPACE = 100_000
 LOAD_BATCH = 10_000  # SETs per pipelined batch when loading keys
 
 START_TIMEOUT = 20.0  # seconds until a server answers PING
+CONVERGE_TIMEOUT = 30.0  # seconds until a cluster's nodes all know each other
 STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
 BENCHMARK_TIMEOUT = 600.0  # seconds for one redis-benchmark invocation
 IO_TIMEOUT = 60.0  # seconds for one socket operation
@@ -41,11 +42,11 @@ def log(msg):
 # ---------------------------------------------------------------------------
 
 
-def port_free(port):
+def port_free(port, host="127.0.0.1"):
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            s.bind(("127.0.0.1", port))
+            s.bind((host, port))
         except OSError:
             return False
     return True
@@ -54,14 +55,14 @@ def port_free(port):
 _taken_ports = set()
 
 
-def free_port():
-    """A free client port whose cluster port (port + 10000) is free too."""
+def free_port(host="127.0.0.1"):
+    """A free client port on host whose cluster port (port + 10000) is free too."""
     for _ in range(1000):
         port = random.randrange(20000, 30000)
-        if port in _taken_ports or port + 10000 in _taken_ports:
+        if (host, port) in _taken_ports or (host, port + 10000) in _taken_ports:
             continue
-        if port_free(port) and port_free(port + 10000):
-            _taken_ports.update((port, port + 10000))
+        if port_free(port, host) and port_free(port + 10000, host):
+            _taken_ports.update(((host, port), (host, port + 10000)))
             return port
     raise BenchError("no free port pair found")
 
@@ -92,12 +93,13 @@ def directives(*confs):
 class Server:
     """One server process (redis-server or shoal-server) logging to a file."""
 
-    def __init__(self, label, binary, port, workdir, args):
+    def __init__(self, label, binary, port, workdir, args, host="127.0.0.1"):
         self.label = label
         self.binary = binary
+        self.host = host
         self.port = port
         self.dir = workdir
-        self.argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", workdir]
+        self.argv = [binary, "--port", str(port), "--bind", host, "--dir", workdir]
         self.argv += args
         self.log_path = os.path.join(workdir, "server.log")
         self.proc = None
@@ -118,13 +120,13 @@ class Server:
         while time.monotonic() < deadline:
             self.check_alive()
             try:
-                if command(self.port, "PING", timeout=1.0) == "PONG":
+                if command(self.port, "PING", timeout=1.0, host=self.host) == "PONG":
                     return
             except (OSError, BenchError) as e:  # refused, or -LOADING while replaying
                 last = e
             time.sleep(0.02)  # poll interval under the deadline
-        raise BenchError("%s did not answer PING on port %d within %.0fs (last: %s)%s" %
-                         (self.label, self.port, START_TIMEOUT, last, self.log_tail()))
+        raise BenchError("%s did not answer PING on %s:%d within %.0fs (last: %s)%s" %
+                         (self.label, self.host, self.port, START_TIMEOUT, last, self.log_tail()))
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -155,19 +157,52 @@ class Server:
 
 
 def shoal_nodes(binary, count, tmp, args):
-    """count unstarted shoal Servers on 127.0.0.1; with count > 1 each node gets
-    the others as --cluster-seeds. (A cluster cell will also want to wait until
-    the nodes see each other before measuring.)"""
-    ports = [free_port() for _ in range(count)]
+    """count unstarted shoal Servers: one on 127.0.0.1, or a cluster with node i
+    on 127.0.0.(i+1) (its own address, as on a network; Linux routes 127/8 to
+    lo), each given the others as --cluster-seeds. Pair.start waits until they
+    know each other (wait_converged)."""
+    hosts = ["127.0.0.%d" % (i + 1) for i in range(count)]
+    ports = [free_port(host) for host in hosts]
     nodes = []
-    for i, port in enumerate(ports):
+    for i, (host, port) in enumerate(zip(hosts, ports)):
         node_args = list(args)
         if count > 1:
-            seeds = ",".join("127.0.0.1:%d" % p for p in ports if p != port)
+            seeds = ",".join("%s:%d" % hp for hp in zip(hosts, ports) if hp != (host, port))
             node_args += ["--cluster-seeds", seeds]
         label = "shoal" if count == 1 else "shoal-%d" % (i + 1)
-        nodes.append(Server(label, binary, port, fresh_dir(tmp, label), node_args))
+        nodes.append(Server(label, binary, port, fresh_dir(tmp, label), node_args, host))
     return nodes
+
+
+def cluster_info(server):
+    """CLUSTER INFO of server as {field: value string}."""
+    with Conn(server.port, host=server.host) as c:
+        return parse_fields(c.call("CLUSTER", "INFO"))
+
+
+def wait_converged(servers):
+    """Waits until every node reports cluster_state:ok, knows all the others
+    and has the same ring epoch (membership exchange done)."""
+    deadline = time.monotonic() + CONVERGE_TIMEOUT
+    seen = None
+    while True:
+        for s in servers:
+            s.check_alive()
+        try:
+            infos = [cluster_info(s) for s in servers]
+            seen = [(i.get("cluster_state"), i.get("cluster_known_nodes"),
+                     i.get("cluster_ring_epoch")) for i in infos]
+            if (all(st == "ok" and known == str(len(servers)) for st, known, _ in seen)
+                    and len({epoch for _, _, epoch in seen}) == 1):
+                log("cluster of %d converged (ring epoch %s)" % (len(servers), seen[0][2]))
+                return
+        except (OSError, BenchError) as e:
+            seen = str(e)
+        if time.monotonic() >= deadline:
+            raise BenchError("cluster did not converge within %.0fs (state, known nodes, epoch "
+                             "per node: %s)%s" % (CONVERGE_TIMEOUT, seen,
+                                                  "".join(s.log_tail() for s in servers)))
+        time.sleep(0.05)  # poll interval under the deadline
 
 
 # Both servers run without persistence unless a cell's conf says otherwise
@@ -193,6 +228,8 @@ class Pair:
             s.start()
         for s in self.servers:
             s.wait_ready()
+        if len(self.shoals) > 1:
+            wait_converged(self.shoals)
 
     def check_alive(self):
         for s in self.servers:
@@ -224,8 +261,8 @@ def encode(*args):
 
 
 class Conn:
-    def __init__(self, port, timeout=IO_TIMEOUT):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, timeout=IO_TIMEOUT, host="127.0.0.1"):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
         self.buf = b""
         self.pos = 0
 
@@ -281,16 +318,21 @@ class Conn:
 
     def info(self, section):
         """INFO <section> as {field: value string}."""
-        fields = {}
-        for line in (self.call("INFO", section) or "").splitlines():
-            if ":" in line and not line.startswith("#"):
-                name, value = line.split(":", 1)
-                fields[name] = value.strip()
-        return fields
+        return parse_fields(self.call("INFO", section))
 
 
-def command(port, *args, timeout=IO_TIMEOUT):
-    with Conn(port, timeout) as c:
+def parse_fields(text):
+    """`field:value` lines (INFO, CLUSTER INFO) as {field: value string}."""
+    fields = {}
+    for line in (text or "").splitlines():
+        if ":" in line and not line.startswith("#"):
+            name, value = line.split(":", 1)
+            fields[name] = value.strip()
+    return fields
+
+
+def command(port, *args, timeout=IO_TIMEOUT, host="127.0.0.1"):
+    with Conn(port, timeout, host) as c:
         return c.call(*args)
 
 
@@ -323,7 +365,7 @@ class Benchmark:
     def __init__(self, opts, server, test, requests, args):
         self.server = server
         self.test = test.upper()
-        self.argv = [opts.redis_benchmark, "-h", "127.0.0.1", "-p", str(server.port), "-t",
+        self.argv = [opts.redis_benchmark, "-h", server.host, "-p", str(server.port), "-t",
                      test, "-c", str(CLIENTS), "-d", str(VALUE_SIZE), "-r", str(KEYSPACE),
                      "-n", str(requests), "--csv"] + list(args)
         self.proc = None
