@@ -72,4 +72,16 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
+bool ParseScanCursor(const std::string& s, uint64_t* cursor) {
+  char* end = nullptr;
+  errno = 0;
+  unsigned long v = std::strtoul(s.c_str(), &end, 10);
+  if (std::isspace(static_cast<unsigned char>(s.c_str()[0])) || *end != '\0' || errno == ERANGE) {
+    return false;
+  }
+  *cursor = v;
+  return true;
+}
+
+
 }  // namespace shoal::server

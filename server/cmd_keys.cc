@@ -127,6 +127,7 @@ void KeysCommand(CommandContext& ctx) {
   ReplyBuilder items(&body);
   size_t n = 0;
   ctx.store.ForEach(ctx.now_ms, [&](const storage::EntryView& e) {
+    if (ctx.key_filter != nullptr && !(*ctx.key_filter)(e)) return;
     if (all || GlobMatch(pattern, e.key)) {
       items.Bulk(e.key);
       ++n;
@@ -134,20 +135,6 @@ void KeysCommand(CommandContext& ctx) {
   });
   ctx.reply.ArrayHeader(n);
   ctx.reply.Raw(body);
-}
-
-// db.c, parseScanCursorOrReply: strtoul's grammar (so "+5", "-1" and "" are
-// accepted, as in Redis), but no leading space, no trailing bytes, no
-// overflow.
-bool ParseScanCursor(const std::string& s, uint64_t* cursor) {
-  char* end = nullptr;
-  errno = 0;
-  unsigned long v = std::strtoul(s.c_str(), &end, 10);
-  if (std::isspace(static_cast<unsigned char>(s.c_str()[0])) || *end != '\0' || errno == ERANGE) {
-    return false;
-  }
-  *cursor = v;
-  return true;
 }
 
 void ScanCommand(CommandContext& ctx) {
@@ -180,6 +167,7 @@ void ScanCommand(CommandContext& ctx) {
   uint64_t next = ctx.store.Scan(cursor, static_cast<size_t>(count), ctx.now_ms,
                                  [&](const storage::EntryView& e) {
                                    if (!type_ok) return;
+                                   if (ctx.key_filter != nullptr && !(*ctx.key_filter)(e)) return;
                                    if (pattern != nullptr && !GlobMatch(*pattern, e.key)) return;
                                    items.Bulk(e.key);
                                    ++n;
@@ -191,12 +179,37 @@ void ScanCommand(CommandContext& ctx) {
 }
 
 void RandomKeyCommand(CommandContext& ctx) {
+  if (ctx.key_filter != nullptr) {
+    // A cluster node: a random one of the keys it owns. Drawing until one
+    // passes the filter could take long when this node owns few keys, so
+    // pick uniformly from one pass instead (O(N), as KEYS).
+    std::optional<std::string> pick;
+    uint64_t seen = 0;
+    uint64_t state = ctx.random | 1;
+    ctx.store.ForEach(ctx.now_ms, [&](const storage::EntryView& e) {
+      if (!(*ctx.key_filter)(e)) return;
+      ++seen;
+      state ^= state << 13;
+      state ^= state >> 7;
+      state ^= state << 17;
+      if (state % seen == 0) pick = std::string(e.key);  // reservoir sampling
+    });
+    if (!pick) return ctx.reply.Null();
+    return ctx.reply.Bulk(*pick);
+  }
   std::optional<std::string> key = ctx.store.RandomKey(ctx.now_ms, ctx.random);
   if (!key) return ctx.reply.Null();
   ctx.reply.Bulk(*key);
 }
 
 void DbSizeCommand(CommandContext& ctx) {
+  if (ctx.key_filter != nullptr) {
+    int64_t n = 0;
+    ctx.store.ForEach(ctx.now_ms, [&](const storage::EntryView& e) {
+      if ((*ctx.key_filter)(e)) ++n;
+    });
+    return ctx.reply.Integer(n);
+  }
   ctx.reply.Integer(static_cast<int64_t>(ctx.store.size()));
 }
 

@@ -5,6 +5,7 @@
 // command, arity and authentication once; handlers never repeat those checks.
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -16,6 +17,7 @@
 namespace shoal::storage {
 class Store;
 class Keyspace;
+struct EntryView;
 }  // namespace shoal::storage
 
 namespace shoal::server {
@@ -59,6 +61,11 @@ struct CommandContext {
   Server* server;       // nullptr in unit tests of pure data commands
   uint64_t random = 0;  // a fresh random number for this command (RANDOMKEY, sampling)
   int64_t proto_max_bulk_len = 512ll * 1024 * 1024;  // string size limit (SETRANGE, APPEND)
+  // In a cluster, the enumerating commands (KEYS, SCAN, DBSIZE, RANDOMKEY)
+  // list only the entries this filter accepts: live keys whose partition
+  // this node owns, so that across the nodes each key is listed once.
+  // nullptr: every entry (a lone node).
+  const std::function<bool(const storage::EntryView&)>* key_filter = nullptr;
 };
 
 using CommandHandler = void (*)(CommandContext&);

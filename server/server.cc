@@ -71,6 +71,7 @@ Server::Server(Config config, ProcessInfo process)
 
 Server::~Server() {
   if (loop_ready_) {
+    cluster_.Stop();
     // Close whatever is still open, let the callbacks run, then close.
     uv_walk(
         &loop_,
@@ -107,7 +108,7 @@ storage::Status Server::Start() {
     ApplyRuntimeConfig();
     st = persistence_.Load(*keyspace_, actors_, clock_.NowMs());
     if (!st.ok()) return st;
-    keyspace_->set_observer(&persistence_);
+    keyspace_->set_observer(&cluster_);
     store_.SetEvictionObserver([this](std::string_view key) { persistence_.OnDrop(key); });
     SampleMemory();
     keyspace_->set_sibling_warning([this](std::string_view key, size_t n) {
@@ -158,30 +159,45 @@ storage::Status Server::Start() {
                 "WARNING: no requirepass set and listening on %s: any client can connect",
                 config_.bind.c_str());
   }
-  logger_.Log(LogLevel::kNotice, "Ready to accept connections tcp on %s:%d", config_.bind.c_str(),
-              config_.port);
+  if (config_.cluster_secret.empty()) {
+    logger_.Log(LogLevel::kWarning,
+                "WARNING: no cluster-secret set: any process that can reach the cluster port "
+                "%s:%d can join the cluster and read or write every key",
+                config_.bind.c_str(), ClusterPort(config_));
+  }
+  cluster_.Start();
+  logger_.Log(LogLevel::kNotice, "Ready to accept connections tcp on %s:%d (cluster port %d)",
+              config_.bind.c_str(), config_.port, ClusterPort(config_));
+  return storage::Status::Ok();
+}
+
+storage::Status Server::ListenOn(uv_tcp_t* listener, int port, uv_connection_cb cb) {
+  sockaddr_storage addr;
+  std::memset(&addr, 0, sizeof(addr));
+  const std::string& host = config_.bind == "localhost" ? std::string("127.0.0.1") : config_.bind;
+  if (uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr)) != 0 &&
+      uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr)) != 0) {
+    return storage::Status::Invalid("bind: '" + config_.bind + "' is not an IP address");
+  }
+  uv_tcp_init(&loop_, listener);
+  listener->data = this;
+  int rc = uv_tcp_bind(listener, reinterpret_cast<const sockaddr*>(&addr), 0);
+  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(listener), config_.tcp_backlog, cb);
+  if (rc != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(listener), nullptr);
+    return storage::Status::IOError("Failed listening on port " + std::to_string(port) +
+                                    " (tcp), aborting: " + uv_strerror(rc));
+  }
   return storage::Status::Ok();
 }
 
 storage::Status Server::Listen() {
-  sockaddr_storage addr;
-  std::memset(&addr, 0, sizeof(addr));
-  const std::string& host = config_.bind == "localhost" ? std::string("127.0.0.1") : config_.bind;
-  if (uv_ip4_addr(host.c_str(), config_.port, reinterpret_cast<sockaddr_in*>(&addr)) != 0 &&
-      uv_ip6_addr(host.c_str(), config_.port, reinterpret_cast<sockaddr_in6*>(&addr)) != 0) {
-    return storage::Status::Invalid("bind: '" + config_.bind + "' is not an IP address");
-  }
-  uv_tcp_init(&loop_, &listener_);
-  listener_.data = this;
-  int rc = uv_tcp_bind(&listener_, reinterpret_cast<const sockaddr*>(&addr), 0);
-  if (rc == 0)
-    rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), config_.tcp_backlog,
-                   &Server::OnConnection);
-  if (rc != 0) {
-    return storage::Status::IOError("Failed listening on port " + std::to_string(config_.port) +
-                                    " (tcp), aborting: " + uv_strerror(rc));
-  }
+  storage::Status st = ListenOn(&listener_, config_.port, &Server::OnConnection);
+  if (!st.ok()) return st;
   listening_ = true;
+  st = ListenOn(&cluster_listener_, ClusterPort(config_), &Server::OnPeerConnection);
+  if (!st.ok()) return st;
+  cluster_listening_ = true;
   return storage::Status::Ok();
 }
 
@@ -202,6 +218,9 @@ void Server::RequestShutdown(const char* why) {
   // Close every handle; uv_run returns once their close callbacks ran.
   if (listening_) uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
   listening_ = false;
+  if (cluster_listening_) uv_close(reinterpret_cast<uv_handle_t*>(&cluster_listener_), nullptr);
+  cluster_listening_ = false;
+  cluster_.Stop();
   for (auto& [id, s] : sessions_) {
     s->Flush();  // a best effort to deliver replies already produced
     s->Close();
@@ -226,14 +245,29 @@ void Server::OnConnection(uv_stream_t* listener, int status) noexcept {
     self->logger_.Log(LogLevel::kWarning, "Accepting client connection: %s", uv_strerror(status));
     return;
   }
-  self->Accept();
+  self->Accept(&self->listener_, false);
 }
 
-void Server::Accept() {
+void Server::OnPeerConnection(uv_stream_t* listener, int status) noexcept {
+  auto* self = static_cast<Server*>(listener->data);
+  if (status != 0) {
+    self->logger_.Log(LogLevel::kWarning, "Accepting peer connection: %s", uv_strerror(status));
+    return;
+  }
+  self->Accept(&self->cluster_listener_, true);
+}
+
+Session* Server::FindSession(uint64_t id) {
+  auto it = sessions_.find(id);
+  return it == sessions_.end() || it->second->closing() ? nullptr : it->second.get();
+}
+
+void Server::Accept(uv_tcp_t* listener, bool peer) {
   uint64_t id = next_client_id_++;
   auto session = std::make_unique<Session>(*this, id);
+  session->set_peer(peer);
   uv_tcp_init(&loop_, session->handle());
-  if (uv_accept(reinterpret_cast<uv_stream_t*>(&listener_),
+  if (uv_accept(reinterpret_cast<uv_stream_t*>(listener),
                 reinterpret_cast<uv_stream_t*>(session->handle())) != 0) {
     Session* raw = session.get();
     sessions_.emplace(id, std::move(session));
@@ -246,6 +280,12 @@ void Server::Accept() {
   }
   Session* raw = session.get();
   sessions_.emplace(id, std::move(session));
+  if (peer) {
+    // Peers do not count against maxclients: a full client table must not
+    // cut the cluster apart.
+    raw->Start(clock_.NowMs());
+    return;
+  }
   ++stats_.total_connections_received;
   if (static_cast<int64_t>(sessions_.size()) > config_.maxclients) {
     // As Redis: tell the client why, then close.
@@ -337,12 +377,31 @@ void Server::Dispatch(Session& session, std::vector<std::string>& argv) {
     reply.Error(errors::kOom);
     return;
   }
+  if (cluster_.Handle(session, cmd, argv)) return;
   client.last_command = cmd->name;
   CommandContext ctx{argv, reply, store_, *keyspace_, clock_.NowMs(), client, this};
   ctx.random = rng_();
   ctx.proto_max_bulk_len = static_cast<int64_t>(config_.proto_max_bulk_len);
   cmd->handler(ctx);
   if (client.close_after_reply) session.CloseAfterReply();
+}
+
+void Server::RunCommand(Session& session, const CommandSpec& cmd, std::vector<std::string>& argv,
+                        std::string* out) {
+  ClientState& client = session.state();
+  client.last_command = cmd.name;
+  ReplyBuilder reply(out);
+  CommandContext ctx{argv, reply, store_, *keyspace_, clock_.NowMs(), client, this};
+  ctx.random = rng_();
+  ctx.proto_max_bulk_len = static_cast<int64_t>(config_.proto_max_bulk_len);
+  ctx.key_filter = cluster_.key_filter();
+  cmd.handler(ctx);
+  if (!out->empty() && (*out)[0] == '-') ++stats_.total_error_replies;
+  if (client.close_after_reply) session.CloseAfterReply();
+}
+
+void Server::DispatchPeer(Session& session, std::vector<std::string>& argv) {
+  cluster_.HandlePeer(session, argv);
 }
 
 namespace {

@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "server/cluster_dispatch.h"
 #include "server/command.h"
 #include "server/config.h"
 #include "server/log.h"
@@ -74,6 +75,18 @@ class Server {
   // the handler. The reply lands in the session's ordered reply queue.
   void Dispatch(Session& session, std::vector<std::string>& argv);
 
+  // Runs one frame of a peer connection (the cluster port).
+  void DispatchPeer(Session& session, std::vector<std::string>& argv);
+
+  // Runs `cmd`'s handler here, now, for `session`, appending the reply to
+  // *out (no cluster routing: the coordinator calls this once a command's
+  // quorum reads are in).
+  void RunCommand(Session& session, const CommandSpec& cmd, std::vector<std::string>& argv,
+                  std::string* out);
+
+  // The session with this id, or nullptr once it is gone.
+  Session* FindSession(uint64_t id);
+
   // Marks `session` as having output to write at the end of this iteration.
   void ScheduleFlush(Session& session);
 
@@ -89,6 +102,7 @@ class Server {
   storage::Store& store() { return store_; }
   storage::Keyspace& keyspace() { return *keyspace_; }
   Persistence& persistence() { return persistence_; }
+  ClusterDispatch& cluster() { return cluster_; }
   // Re-reads the directives that other objects cache (after CONFIG SET).
   void ApplyRuntimeConfig();
   // Starts a background rewrite of the append-only log (BGREWRITEAOF).
@@ -108,12 +122,14 @@ class Server {
 
  private:
   static void OnConnection(uv_stream_t* server, int status) noexcept;
+  static void OnPeerConnection(uv_stream_t* server, int status) noexcept;
   static void OnCheck(uv_check_t* handle) noexcept;
   static void OnCron(uv_timer_t* handle) noexcept;
   static void OnSignal(uv_signal_t* handle, int signum) noexcept;
   static void OnRewriteTimer(uv_timer_t* handle) noexcept;
 
-  void Accept();
+  void Accept(uv_tcp_t* listener, bool peer);
+  storage::Status ListenOn(uv_tcp_t* listener, int port, uv_connection_cb cb);
   void FlushPending();
   void Cron();
   void CloseIdleClients(int64_t now_ms);
@@ -135,6 +151,7 @@ class Server {
   storage::DotCounter dots_;
   std::unique_ptr<storage::Keyspace> keyspace_;  // created in Start(), once the node id is known
   Persistence persistence_{config_, logger_, store_};
+  ClusterDispatch cluster_{*this, persistence_};
   CommandTable commands_;
   ServerStats stats_;
   std::mt19937_64 rng_;
@@ -143,6 +160,7 @@ class Server {
 
   uv_loop_t loop_;
   uv_tcp_t listener_;
+  uv_tcp_t cluster_listener_;  // the peer port
   uv_check_t flush_check_;
   uv_timer_t cron_timer_;
   uv_timer_t rewrite_timer_;  // drives a log rewrite while one runs
@@ -154,6 +172,7 @@ class Server {
   storage::EvictionConfig eviction_config_;  // as last given to the store
   bool loop_ready_ = false;
   bool listening_ = false;
+  bool cluster_listening_ = false;
   bool shutting_down_ = false;
 
   uint64_t next_client_id_ = 1;

@@ -123,12 +123,17 @@ void Session::ProcessInput() {
   ParserLimits limits;
   limits.max_bulk_len = static_cast<int64_t>(cfg.proto_max_bulk_len);
   while (!closing_ && !close_after_reply_ && in_start_ < in_end_) {
-    limits.authenticated = state_.authenticated || cfg.requirepass.empty();
+    limits.authenticated =
+        is_peer_ ? peer_.verified : state_.authenticated || cfg.requirepass.empty();
     size_t consumed = 0;
     auto st = parser_.Parse(in_.get() + in_start_, in_end_ - in_start_, limits, &consumed, &argv_);
     in_start_ += consumed;
     if (st == RequestParser::Status::kRequest) {
-      server_.Dispatch(*this, argv_);
+      if (is_peer_) {
+        server_.DispatchPeer(*this, argv_);
+      } else {
+        server_.Dispatch(*this, argv_);
+      }
       continue;
     }
     if (st == RequestParser::Status::kError) {

@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +23,7 @@
 namespace shoal::server {
 
 class Server;
+struct ClusterRequest;
 
 class Session {
  public:
@@ -63,6 +65,21 @@ class Session {
   // Set by the server while the session sits on its pending-flush list.
   bool flush_scheduled = false;
 
+  // An inbound connection on the cluster port: another node, not a client.
+  bool is_peer() const { return is_peer_; }
+  void set_peer(bool peer) { is_peer_ = peer; }
+  // The handshake state of a peer connection (ClusterDispatch::HandlePeer).
+  struct PeerState {
+    std::string remote_id;  // as the peer announced it in SHOAL.HELLO
+    std::string nonce;      // our challenge, once sent
+    bool verified = false;  // proved cluster-secret: peer commands are served
+  };
+  PeerState& peer() { return peer_; }
+
+  // Commands of this connection waiting to run, in arrival order
+  // (ClusterDispatch). Empty on a lone node.
+  std::deque<std::shared_ptr<ClusterRequest>>& cluster_queue() { return cluster_queue_; }
+
  private:
   static void OnAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf) noexcept;
   static void OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept;
@@ -97,6 +114,9 @@ class Session {
   bool reading_ = false;
   bool closing_ = false;
   bool close_after_reply_ = false;
+  bool is_peer_ = false;
+  PeerState peer_;
+  std::deque<std::shared_ptr<ClusterRequest>> cluster_queue_;
 };
 
 }  // namespace shoal::server

@@ -1,0 +1,209 @@
+#include "cluster/cluster_node.h"
+
+#include <algorithm>
+
+namespace shoal::cluster {
+
+ClusterNode::ClusterNode(uv_loop_t* loop, ClusterNodeOptions options)
+    : loop_(loop),
+      options_(std::move(options)),
+      membership_(Membership::Solo(options_.self, options_.partitions)) {}
+
+ClusterNode::~ClusterNode() { Stop(); }
+
+void ClusterNode::Log(LogSeverity sev, const std::string& msg) const {
+  if (options_.log) options_.log(sev, msg);
+}
+
+void ClusterNode::Start(const std::vector<PeerAddress>& seeds) {
+  timer_ = new uv_timer_t;
+  uv_timer_init(loop_, timer_);
+  timer_->data = this;
+  uint64_t period = static_cast<uint64_t>(std::max<int64_t>(10, options_.exchange_interval_ms));
+  uv_timer_start(timer_, &ClusterNode::OnTimer, period, period);
+  for (const PeerAddress& seed : seeds) Meet(seed);
+}
+
+void ClusterNode::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (timer_ != nullptr) {
+    uv_close(reinterpret_cast<uv_handle_t*>(timer_),
+             [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_timer_t*>(h); });
+    timer_ = nullptr;
+  }
+  by_id_.clear();
+  clients_.clear();
+  retired_.clear();
+}
+
+void ClusterNode::Meet(const PeerAddress& addr) {
+  if (stopped_) return;
+  const MemberInfo& self = options_.self;
+  if (addr.host == self.host && addr.cport == self.cport) return;  // a seed list naming us
+  for (const auto& c : clients_) {
+    if (c->host() == addr.host && c->port() == addr.cport) return;  // already linked
+  }
+  AddClient(addr.host, addr.cport);
+}
+
+PeerClient* ClusterNode::AddClient(const std::string& host, int cport) {
+  PeerClientOptions po;
+  po.self_id = options_.self.id;
+  po.secret = options_.secret;
+  po.bind_addr = options_.bind_addr;
+  po.handshake_timeout_ms = std::max<int64_t>(options_.request_timeout_ms, 500);
+  // The events name their client, which does not exist yet when they are
+  // made: they share a slot filled right after construction.
+  auto slot = std::make_shared<PeerClient*>(nullptr);
+  PeerClientEvents events;
+  events.on_ready = [this, slot](const std::string& id) {
+    if (*slot != nullptr) OnReady(*slot, id);
+  };
+  events.on_down = [this, slot](const std::string& why) {
+    if (*slot == nullptr) return;
+    Log(LogSeverity::kVerbose,
+        "peer " + (*slot)->host() + ":" + std::to_string((*slot)->port()) + " down: " + why);
+  };
+  events.on_auth_failure = [this, slot](const std::string& why) {
+    ++stats_.auth_failures;
+    if (*slot == nullptr) return;
+    Log(LogSeverity::kWarning, "peer " + (*slot)->host() + ":" + std::to_string((*slot)->port()) +
+                                   " failed authentication: " + why);
+  };
+  auto client = std::make_unique<PeerClient>(loop_, host, cport, po, std::move(events));
+  PeerClient* raw = client.get();
+  *slot = raw;
+  clients_.push_back(std::move(client));
+  raw->Start();
+  return raw;
+}
+
+void ClusterNode::Retire(PeerClient* client) {
+  for (auto it = by_id_.begin(); it != by_id_.end();) {
+    it = it->second == client ? by_id_.erase(it) : std::next(it);
+  }
+  auto it = std::find_if(clients_.begin(), clients_.end(),
+                         [client](const auto& c) { return c.get() == client; });
+  if (it == clients_.end()) return;
+  retired_.push_back(std::move(*it));
+  clients_.erase(it);
+}
+
+void ClusterNode::OnReady(PeerClient* client, const std::string& remote_id) {
+  if (stopped_) return;
+  if (remote_id == options_.self.id) {
+    // A seed or MEET address that turned out to be this node.
+    Retire(client);
+    return;
+  }
+  auto it = by_id_.find(remote_id);
+  if (it != by_id_.end() && it->second != client) {
+    // Two links to one node (a seed address and its member entry): keep
+    // the one that just proved itself.
+    Retire(it->second);
+  }
+  if (client->stats().connects > 1) ++stats_.peer_reconnects;
+  by_id_[remote_id] = client;
+  Log(LogSeverity::kVerbose, "peer " + remote_id + " at " + client->host() + ":" +
+                                 std::to_string(client->port()) + " connected");
+  ExchangeWith(*client);
+}
+
+void ClusterNode::OnTimer(uv_timer_t* timer) noexcept {
+  auto* self = static_cast<ClusterNode*>(timer->data);
+  self->retired_.clear();
+  self->Exchange();
+}
+
+void ClusterNode::Exchange() {
+  for (auto& [id, client] : by_id_) {
+    if (client->ready()) ExchangeWith(*client);
+  }
+}
+
+void ClusterNode::ExchangeWith(PeerClient& client) {
+  int64_t deadline = static_cast<int64_t>(uv_now(loop_)) + options_.request_timeout_ms;
+  std::vector<std::string> argv{"SHOAL.MEMBERS", membership_.Encode()};
+  client.Send(std::move(argv), deadline,
+              [this](PeerOutcome outcome, const PeerReply* reply, bool late) {
+                if (stopped_ || late || outcome != PeerOutcome::kReply) return;
+                if (reply->type != PeerReply::Type::kString) return;
+                auto other = Membership::Decode(reply->str);
+                if (!other.ok()) {
+                  Log(LogSeverity::kWarning,
+                      "bad membership state from a peer: " + other.status().message());
+                  return;
+                }
+                ++stats_.exchanges;
+                MergeState(other.value());
+              });
+}
+
+storage::Result<std::string> ClusterNode::OnMembers(std::string_view blob) {
+  auto other = Membership::Decode(blob);
+  if (!other.ok()) return other.status();
+  MergeState(other.value());
+  return membership_.Encode();
+}
+
+void ClusterNode::MergeState(const Membership& other) {
+  uint64_t epoch = membership_.epoch();
+  if (!membership_.Merge(other)) return;
+  SyncLinks();
+  if (membership_.epoch() != epoch) {
+    ++stats_.ring_changes;
+    Log(LogSeverity::kNotice, "ring epoch " + std::to_string(membership_.epoch()) + ": " +
+                                  std::to_string(membership_.members().size()) + " members");
+    if (on_ring_change_) on_ring_change_();
+  }
+  // Tell everyone at once rather than at the next tick.
+  Exchange();
+}
+
+void ClusterNode::SyncLinks() {
+  for (const auto& [id, info] : membership_.members()) {
+    if (id == options_.self.id) continue;
+    auto it = by_id_.find(id);
+    if (it != by_id_.end()) {
+      if (it->second->host() != info.host || it->second->port() != info.cport) {
+        it->second->SetAddress(info.host, info.cport);
+      }
+      continue;
+    }
+    bool linked = std::any_of(clients_.begin(), clients_.end(), [&](const auto& c) {
+      return c->host() == info.host && c->port() == info.cport;
+    });
+    if (!linked) AddClient(info.host, info.cport);
+  }
+}
+
+std::vector<NodeId> ClusterNode::Primaries(std::string_view key, size_t n) const {
+  std::vector<NodeId> out;
+  PreferenceList pl = ring().Preference(key, n);
+  out.reserve(pl.primaries.size());
+  for (auto& r : pl.primaries) out.push_back(std::move(r.node));
+  return out;
+}
+
+bool ClusterNode::IsConnected(std::string_view id) const {
+  auto it = by_id_.find(id);
+  return it != by_id_.end() && it->second->ready();
+}
+
+const PeerClient* ClusterNode::Client(std::string_view id) const {
+  auto it = by_id_.find(id);
+  return it == by_id_.end() ? nullptr : it->second;
+}
+
+void ClusterNode::Send(std::string_view id, std::vector<std::string> argv, int64_t deadline_ms,
+                       PeerCallback cb) {
+  auto it = by_id_.find(id);
+  if (stopped_ || it == by_id_.end()) {
+    cb(PeerOutcome::kNotConnected, nullptr, false);
+    return;
+  }
+  it->second->Send(std::move(argv), deadline_ms, std::move(cb));
+}
+
+}  // namespace shoal::cluster

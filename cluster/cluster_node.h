@@ -1,0 +1,133 @@
+#pragma once
+// ClusterNode: this node's view of the cluster and its links to the others.
+// Owns the membership state (members + ring, cluster/membership.h) and one
+// outbound PeerClient per known peer, and keeps the state spreading: every
+// gossip-interval-ms, and at once after a change, it sends its whole state
+// (SHOAL.MEMBERS) to every connected peer and merges what they answer
+// (a full-state exchange; gossip to random peers comes with failure
+// detection).
+//
+// Peers are found through seeds (cluster-seeds, CLUSTER MEET): a seed is
+// only an address until its handshake tells us its node id; from then on it
+// is known by id. Membership entries carry addresses, so a node that comes
+// back on another address is followed.
+//
+// Runs on the loop thread. Logging goes through the `log` sink of the
+// options (cluster/ does not know the server's logger).
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cluster/membership.h"
+#include "cluster/peer_client.h"
+#include "cluster/ring.h"
+
+namespace shoal::cluster {
+
+// Log severities the node reports with (the server maps them to its own).
+enum class LogSeverity { kDebug, kVerbose, kNotice, kWarning };
+
+struct ClusterNodeOptions {
+  MemberInfo self;               // id, advertised host/port/cport, incarnation
+  std::string secret;            // cluster-secret
+  std::string bind_addr;         // source address of outbound peer connections
+  uint32_t partitions = kDefaultPartitions;
+  int64_t exchange_interval_ms = 1000;  // gossip-interval-ms
+  int64_t request_timeout_ms = 1000;    // membership exchanges time out after this
+  std::function<void(LogSeverity, const std::string&)> log;
+};
+
+// A seed or MEET target: a client address, its cluster port.
+struct PeerAddress {
+  std::string host;
+  int port = 0;   // client port (for naming)
+  int cport = 0;  // cluster port (where we connect)
+};
+
+struct ClusterNodeStats {
+  uint64_t peer_reconnects = 0;   // ready connections lost, then re-established
+  uint64_t auth_failures = 0;     // handshakes refused either way
+  uint64_t exchanges = 0;         // membership exchanges completed
+  uint64_t ring_changes = 0;      // times the ring changed
+};
+
+class ClusterNode {
+ public:
+  ClusterNode(uv_loop_t* loop, ClusterNodeOptions options);
+  ~ClusterNode();
+  ClusterNode(const ClusterNode&) = delete;
+  ClusterNode& operator=(const ClusterNode&) = delete;
+
+  // Connects to the seeds and starts the exchange timer.
+  void Start(const std::vector<PeerAddress>& seeds);
+  // Closes every connection and the timer (callbacks of pending requests run).
+  void Stop();
+
+  // CLUSTER MEET: connects to `addr`; once the handshake completes the two
+  // nodes exchange state.
+  void Meet(const PeerAddress& addr);
+
+  const std::string& self_id() const { return options_.self.id; }
+  const Membership& membership() const { return membership_; }
+  const Ring& ring() const { return membership_.ring(); }
+  size_t member_count() const { return membership_.members().size(); }
+
+  // The first n distinct owners clockwise from key's partition.
+  std::vector<NodeId> Primaries(std::string_view key, size_t n) const;
+
+  // True if there is a ready (authenticated) connection to `id`.
+  bool IsConnected(std::string_view id) const;
+
+  // Sends a request to peer `id`. Without a client for that id the callback
+  // runs at once with kNotConnected. `deadline_ms` is in uv_now() time.
+  void Send(std::string_view id, std::vector<std::string> argv, int64_t deadline_ms,
+            PeerCallback cb);
+
+  // The inbound side of SHOAL.MEMBERS: merges a peer's encoded state and
+  // returns ours (after the merge). A blob that does not decode is an error.
+  storage::Result<std::string> OnMembers(std::string_view blob);
+
+  // Called for every change of the ring (after it happened).
+  void set_on_ring_change(std::function<void()> fn) { on_ring_change_ = std::move(fn); }
+
+  const ClusterNodeStats& stats() const { return stats_; }
+  // Per-peer link statistics, for CLUSTER NODES and INFO.
+  const PeerClient* Client(std::string_view id) const;
+
+ private:
+  static void OnTimer(uv_timer_t* timer) noexcept;
+  void Exchange();
+  void ExchangeWith(PeerClient& client);
+  void MergeState(const Membership& other);
+  // Creates clients for members we have no link to; follows address changes.
+  void SyncLinks();
+  PeerClient* AddClient(const std::string& host, int cport);
+  void Retire(PeerClient* client);
+  void OnReady(PeerClient* client, const std::string& remote_id);
+  void Log(LogSeverity sev, const std::string& msg) const;
+
+  uv_loop_t* loop_;
+  ClusterNodeOptions options_;
+  Membership membership_;
+  ClusterNodeStats stats_;
+  std::function<void()> on_ring_change_;
+
+  // Every outbound client, owned here. by_id_ indexes those whose handshake
+  // told us their id; seeds not yet met sit in clients_ only.
+  std::vector<std::unique_ptr<PeerClient>> clients_;
+  std::map<std::string, PeerClient*, std::less<>> by_id_;
+  // Clients replaced or found to be ourselves: destroyed from the timer,
+  // never inside their own callbacks.
+  std::vector<std::unique_ptr<PeerClient>> retired_;
+  uv_timer_t* timer_ = nullptr;  // freed in its close callback
+  bool stopped_ = false;
+};
+
+}  // namespace shoal::cluster

@@ -1,0 +1,682 @@
+#include "server/cluster_dispatch.h"
+
+#include <algorithm>
+#include <charconv>
+#include <deque>
+
+#include "cluster/peer_auth.h"
+#include "cluster/quorum.h"
+#include "server/args.h"
+#include "server/errors.h"
+#include "server/reply_builder.h"
+#include "server/server.h"
+#include "server/session.h"
+#include "storage/store.h"
+
+namespace shoal::server {
+
+// One key's share of a command.
+struct ClusterPart {
+  std::vector<std::string> argv;  // a command on this one key (or the whole MSETNX)
+  const CommandSpec* cmd = nullptr;
+  std::string key;
+  std::vector<cluster::NodeId> replicas;
+  bool forward = false;  // runs on another coordinator
+  bool write = false;
+  bool ready = false;  // may run locally: its read quorum (if any) is in
+  cluster::QuorumOutcome read;
+  bool done = false;
+  std::string reply;  // RESP bytes
+};
+
+struct ClusterRequest {
+  enum class Kind { kInline, kKeyed, kBroadcast };
+  enum class Combine { kSingle, kSum, kArray, kOk };
+  uint64_t session_id = 0;
+  uint64_t ticket = 0;
+  bool wrap_bulk = false;  // a SHOAL.FWD: the reply goes back as one bulk string
+  Kind kind = Kind::kInline;
+  Combine combine = Combine::kSingle;
+  const CommandSpec* cmd = nullptr;
+  std::vector<std::string> argv;
+  std::vector<ClusterPart> parts;
+  bool executed = false;
+  bool completed = false;
+  // Broadcast: one reply per member (RESP bytes, or empty while pending).
+  std::vector<std::string> node_replies;
+  size_t node_pending = 0;
+  std::string error;  // the first failure of a broadcast
+};
+
+namespace {
+
+constexpr std::string_view kPeerPortError =
+    "ERR this is the shoal cluster bus port, for shoal nodes only; clients use the client port";
+constexpr std::string_view kPeerAuthError = "ERR peer authentication failed";
+constexpr std::string_view kCrossSlot = "CROSSSLOT Keys in request don't hash to the same slot";
+
+std::string ErrorBytes(std::string_view msg) {
+  std::string out;
+  ReplyBuilder(&out).Error(msg);
+  return out;
+}
+
+// Writes that do not depend on the key's current value: they need no read
+// before they run.
+bool IsBlindWrite(const CommandSpec& cmd, const std::vector<std::string>& argv) {
+  if (cmd.name == "setex" || cmd.name == "psetex" || cmd.name == "setv" || cmd.name == "delv") {
+    return true;
+  }
+  if (cmd.name != "set") return false;
+  for (size_t i = 3; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    if (EqualsIgnoreCase(a, "nx") || EqualsIgnoreCase(a, "xx") || EqualsIgnoreCase(a, "get") ||
+        EqualsIgnoreCase(a, "keepttl")) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool IsBroadcast(std::string_view name) {
+  return name == "keys" || name == "scan" || name == "dbsize" || name == "randomkey" ||
+         name == "flushall" || name == "flushdb";
+}
+
+// ":<n>\r\n" -> n.
+bool ParseIntegerReply(std::string_view bytes, int64_t* out) {
+  if (bytes.size() < 4 || bytes[0] != ':') return false;
+  auto end = bytes.find('\r');
+  if (end == std::string_view::npos) return false;
+  auto r = std::from_chars(bytes.data() + 1, bytes.data() + end, *out);
+  return r.ec == std::errc() && r.ptr == bytes.data() + end;
+}
+
+// "*<n>\r\n<body>" -> n and body.
+bool ParseArrayReply(std::string_view bytes, int64_t* n, std::string_view* body) {
+  if (bytes.size() < 4 || bytes[0] != '*') return false;
+  auto end = bytes.find("\r\n");
+  if (end == std::string_view::npos) return false;
+  auto r = std::from_chars(bytes.data() + 1, bytes.data() + end, *n);
+  if (r.ec != std::errc() || r.ptr != bytes.data() + end) return false;
+  *body = bytes.substr(end + 2);
+  return true;
+}
+
+// SCAN's "*2\r\n$<len>\r\n<cursor>\r\n*<n>\r\n<keys>" -> cursor, n, keys.
+bool ParseScanReply(std::string_view bytes, uint64_t* cursor, int64_t* n, std::string_view* keys) {
+  std::string_view body;
+  int64_t two = 0;
+  if (!ParseArrayReply(bytes, &two, &body) || two != 2 || body.empty() || body[0] != '$') {
+    return false;
+  }
+  auto end = body.find("\r\n");
+  if (end == std::string_view::npos) return false;
+  int64_t len = 0;
+  auto r = std::from_chars(body.data() + 1, body.data() + end, len);
+  if (r.ec != std::errc() || len < 0 || body.size() < end + 2 + static_cast<size_t>(len) + 2) {
+    return false;
+  }
+  std::string_view c = body.substr(end + 2, static_cast<size_t>(len));
+  auto rc = std::from_chars(c.data(), c.data() + c.size(), *cursor);
+  if (rc.ec != std::errc()) return false;
+  return ParseArrayReply(body.substr(end + 2 + static_cast<size_t>(len) + 2), n, keys);
+}
+
+}  // namespace
+
+ClusterDispatch::ClusterDispatch(Server& server, storage::KeyspaceObserver& next)
+    : server_(server), next_(next) {
+  filter_ = [this](const storage::EntryView& e) { return OwnsKey(e); };
+}
+
+ClusterDispatch::~ClusterDispatch() { Stop(); }
+
+void ClusterDispatch::Start() {
+  const Config& cfg = server_.config();
+  cluster::ClusterNodeOptions o;
+  o.self.id = server_.node_id();
+  o.self.host = cfg.bind == "0.0.0.0" || cfg.bind == "localhost" ? "127.0.0.1" : cfg.bind;
+  o.self.port = cfg.port;
+  o.self.cport = ClusterPort(cfg);
+  o.self.incarnation = static_cast<uint64_t>(server_.clock().NowMs());
+  o.secret = cfg.cluster_secret;
+  o.bind_addr = cfg.bind == "0.0.0.0" || cfg.bind == "localhost" ? "" : cfg.bind;
+  o.partitions = static_cast<uint32_t>(cfg.vnodes);
+  o.exchange_interval_ms = cfg.gossip_interval_ms;
+  o.request_timeout_ms = cfg.request_timeout_ms;
+  Logger& logger = server_.logger();
+  o.log = [&logger](cluster::LogSeverity sev, const std::string& msg) {
+    LogLevel level = sev == cluster::LogSeverity::kWarning  ? LogLevel::kWarning
+                     : sev == cluster::LogSeverity::kNotice ? LogLevel::kNotice
+                     : sev == cluster::LogSeverity::kVerbose
+                         ? LogLevel::kVerbose
+                         : LogLevel::kDebug;
+    SHOAL_LOG(logger, level, "%s", msg.c_str());
+  };
+  node_ = std::make_unique<cluster::ClusterNode>(server_.loop(), std::move(o));
+  coordinator_ = std::make_unique<cluster::Coordinator>(server_.loop(), *node_,
+                                                        server_.keyspace(), server_.clock());
+  node_->set_on_ring_change([this] { ApplyConfig(); });
+  ApplyConfig();
+  std::vector<cluster::PeerAddress> seeds;
+  for (const SeedAddress& s : cfg.cluster_seeds) {
+    seeds.push_back({s.host, s.port, s.bus_port()});
+  }
+  node_->Start(seeds);
+}
+
+void ClusterDispatch::Stop() {
+  if (node_) node_->Stop();
+}
+
+bool ClusterDispatch::active() const { return node_ && node_->member_count() > 1; }
+
+void ClusterDispatch::ApplyConfig() {
+  if (!coordinator_) return;
+  const Config& cfg = server_.config();
+  cluster::CoordinatorOptions co;
+  co.read_quorum = static_cast<size_t>(cfg.read_quorum);
+  co.write_quorum = static_cast<size_t>(cfg.write_quorum);
+  co.request_timeout_ms = cfg.request_timeout_ms;
+  co.read_repair = cfg.read_repair;
+  coordinator_->set_options(co);
+  // A replica must keep tombstones until every replica has them, or a
+  // replica that missed the delete brings the value back.
+  if (active() && !server_.keyspace().options().keep_tombstones) {
+    storage::KeyspaceOptions ko = server_.keyspace().options();
+    ko.keep_tombstones = true;
+    server_.keyspace().set_options(ko);
+  }
+}
+
+const std::function<bool(const storage::EntryView&)>* ClusterDispatch::key_filter() const {
+  return active() ? &filter_ : nullptr;
+}
+
+bool ClusterDispatch::OwnsKey(const storage::EntryView& e) const {
+  const cluster::Ring& ring = node_->ring();
+  if (ring.empty() || ring.Owner(ring.PartitionOf(e.key)) != node_->self_id()) return false;
+  // A kept tombstone is not a key.
+  if (storage::Object::PeekSingleValue(e.value, server_.clock().NowMs())) return true;
+  auto obj = storage::Object::Decode(e.value, server_.keyspace().actors());
+  return obj.ok() && !obj.value().IsAbsent(server_.clock().NowMs());
+}
+
+void ClusterDispatch::OnChange(std::string_view key, const storage::Object& object) {
+  next_.OnChange(key, object);
+  if (capture_ != nullptr) {
+    std::string bytes;
+    object.EncodeWithNodeIds(server_.keyspace().actors(), &bytes);
+    (*capture_)[std::string(key)] = std::move(bytes);
+  }
+}
+
+void ClusterDispatch::OnFlush() { next_.OnFlush(); }
+
+// --- client commands -------------------------------------------------------
+
+bool ClusterDispatch::Handle(Session& session, const CommandSpec* cmd,
+                             std::vector<std::string>& argv) {
+  auto& queue = session.cluster_queue();
+  const bool keyed = cmd->first_key > 0 && active();
+  const bool broadcast = active() && IsBroadcast(cmd->name);
+  if (!keyed && !broadcast && queue.empty()) return false;  // inline, as a lone node
+  auto req = Build(session, cmd, argv, /*forced_local=*/false);
+  Launch(session, req);
+  return true;
+}
+
+std::shared_ptr<ClusterRequest> ClusterDispatch::Build(Session& session, const CommandSpec* cmd,
+                                                       std::vector<std::string>& argv,
+                                                       bool forced_local) {
+  auto req = std::make_shared<ClusterRequest>();
+  req->session_id = session.id();
+  req->cmd = cmd;
+  const bool keyed = cmd->first_key > 0 && (active() || forced_local);
+  if (!keyed) {
+    req->kind = active() && IsBroadcast(cmd->name) ? ClusterRequest::Kind::kBroadcast
+                                                   : ClusterRequest::Kind::kInline;
+    req->argv = std::move(argv);
+    return req;
+  }
+  req->kind = ClusterRequest::Kind::kKeyed;
+  const size_t n = static_cast<size_t>(server_.config().replicas);
+  const CommandTable& table = server_.commands();
+  auto add_part = [&](std::vector<std::string> part_argv, const CommandSpec* part_cmd) {
+    ClusterPart p;
+    p.key = part_argv[1];
+    p.cmd = part_cmd;
+    p.write = (part_cmd->flags & kCmdWrite) != 0;
+    p.replicas = node_->Primaries(p.key, n);
+    bool mine = std::find(p.replicas.begin(), p.replicas.end(), node_->self_id()) !=
+                p.replicas.end();
+    p.forward = !mine && !forced_local;
+    p.argv = std::move(part_argv);
+    req->parts.push_back(std::move(p));
+  };
+  std::string_view name = cmd->name;
+  if (name == "mget" || name == "del" || name == "unlink" || name == "exists" ||
+      name == "touch") {
+    req->combine =
+        name == "mget" ? ClusterRequest::Combine::kArray : ClusterRequest::Combine::kSum;
+    const CommandSpec* part_cmd = name == "mget" ? table.Find("get") : cmd;
+    std::string part_name = name == "mget" ? "get" : std::string(name);
+    for (size_t i = 1; i < argv.size(); ++i) {
+      add_part({part_name, std::move(argv[i])}, part_cmd);
+    }
+  } else if (name == "mset" && argv.size() % 2 == 1) {
+    req->combine = ClusterRequest::Combine::kOk;
+    const CommandSpec* set = table.Find("set");
+    for (size_t i = 1; i + 1 < argv.size(); i += 2) {
+      add_part({"set", std::move(argv[i]), std::move(argv[i + 1])}, set);
+    }
+  } else {
+    // One part: a single-key command, MSETNX, or a malformed MSET (the
+    // handler replies its error).
+    if (name == "msetnx" && argv.size() > 3) {
+      auto first = node_->Primaries(argv[1], n);
+      for (size_t i = 3; i < argv.size(); i += 2) {
+        if (node_->Primaries(argv[i], n) != first) {
+          req->kind = ClusterRequest::Kind::kInline;
+          req->error = std::string(kCrossSlot);
+          return req;
+        }
+      }
+    }
+    req->combine = ClusterRequest::Combine::kSingle;
+    add_part(std::move(argv), cmd);
+  }
+  return req;
+}
+
+void ClusterDispatch::Launch(Session& session, const std::shared_ptr<ClusterRequest>& req) {
+  req->ticket = session.replies().Defer();
+  session.cluster_queue().push_back(req);
+  if (req->kind == ClusterRequest::Kind::kKeyed) {
+    for (size_t i = 0; i < req->parts.size(); ++i) {
+      ClusterPart& p = req->parts[i];
+      const size_t required =
+          static_cast<size_t>(p.write ? server_.config().write_quorum : server_.config().read_quorum);
+      if (p.forward) {
+        ++stats_.forwarded_commands;
+        // Prefer a replica we have a live link to.
+        cluster::NodeId to = p.replicas.empty() ? node_->self_id() : p.replicas.front();
+        for (const auto& r : p.replicas) {
+          if (node_->IsConnected(r)) {
+            to = r;
+            break;
+          }
+        }
+        p.ready = true;
+        coordinator_->Forward(to, p.argv, required, [this, req, i](bool ok, std::string bytes) {
+          ClusterPart& part = req->parts[i];
+          part.reply = ok ? std::move(bytes) : ErrorBytes(bytes);
+          part.done = true;
+          MaybeComplete(req);
+        });
+      } else if (!p.write || !IsBlindWrite(*p.cmd, p.argv)) {
+        coordinator_->Read(p.key, p.replicas,
+                           [this, req, i](const cluster::QuorumOutcome& out) {
+                             ClusterPart& part = req->parts[i];
+                             part.read = out;
+                             part.ready = true;
+                             Pump(req->session_id);
+                           });
+      } else {
+        p.read.ok = true;
+        p.ready = true;
+      }
+    }
+  }
+  Pump(req->session_id);
+}
+
+void ClusterDispatch::Pump(uint64_t session_id) {
+  Session* session = server_.FindSession(session_id);
+  if (session == nullptr) return;
+  auto& queue = session->cluster_queue();
+  while (!queue.empty()) {
+    std::shared_ptr<ClusterRequest> head = queue.front();
+    bool ready = std::all_of(head->parts.begin(), head->parts.end(),
+                             [](const ClusterPart& p) { return p.ready; });
+    if (!ready) break;
+    queue.pop_front();
+    Execute(*session, head);
+    if (session->closing()) break;
+  }
+}
+
+void ClusterDispatch::Execute(Session& session, const std::shared_ptr<ClusterRequest>& req) {
+  req->executed = true;
+  if (req->kind == ClusterRequest::Kind::kBroadcast) {
+    ExecuteBroadcast(session, req);
+    return;
+  }
+  if (req->kind == ClusterRequest::Kind::kInline) {
+    std::string out;
+    if (!req->error.empty()) {
+      out = ErrorBytes(req->error);
+    } else {
+      server_.RunCommand(session, *req->cmd, req->argv, &out);
+    }
+    req->parts.clear();
+    ClusterPart p;
+    p.reply = std::move(out);
+    p.done = true;
+    req->parts.push_back(std::move(p));
+    MaybeComplete(req);
+    return;
+  }
+  for (size_t i = 0; i < req->parts.size(); ++i) {
+    ClusterPart& p = req->parts[i];
+    if (p.forward) continue;
+    if (!p.read.ok) {
+      p.reply = ErrorBytes(cluster::NoQuorumMessage(p.read.got, p.read.required));
+      p.done = true;
+      continue;
+    }
+    std::map<std::string, std::string, std::less<>> changed;
+    capture_ = &changed;
+    server_.RunCommand(session, *p.cmd, p.argv, &p.reply);
+    capture_ = nullptr;
+    if (!p.write || changed.empty()) {
+      p.done = true;
+      continue;
+    }
+    // Usually one key; MSETNX may change several, each replicated on its
+    // own and the command acknowledged once all met their quorum.
+    auto remaining = std::make_shared<size_t>(changed.size());
+    auto failed = std::make_shared<std::string>();
+    for (auto& [key, bytes] : changed) {
+      const std::vector<cluster::NodeId>& replicas =
+          key == p.key ? p.replicas
+                       : node_->Primaries(key, static_cast<size_t>(server_.config().replicas));
+      coordinator_->Replicate(
+          key, std::move(bytes), replicas,
+          [this, req, i, remaining, failed](const cluster::QuorumOutcome& out) {
+            if (!out.ok && failed->empty()) {
+              *failed = ErrorBytes(cluster::NoQuorumMessage(out.got, out.required));
+            }
+            if (--*remaining > 0) return;
+            ClusterPart& part = req->parts[i];
+            if (!failed->empty()) part.reply = *failed;
+            part.done = true;
+            MaybeComplete(req);
+          });
+    }
+  }
+  MaybeComplete(req);
+}
+
+void ClusterDispatch::ExecuteBroadcast(Session& session, const std::shared_ptr<ClusterRequest>& req) {
+  ++stats_.broadcasts;
+  const auto& members = node_->membership().members();
+  std::vector<cluster::NodeId> ids;
+  for (const auto& [id, info] : members) ids.push_back(id);
+  const std::string_view name = req->cmd->name;
+  std::vector<std::string> argv = req->argv;
+  size_t first = 0;
+  size_t count = ids.size();
+  uint64_t scan_node = 0;
+  if (name == "scan") {
+    // The cluster cursor: the member's index (in id order) in the low 8
+    // bits, that member's own cursor above.
+    uint64_t cursor = 0;
+    if (!ParseScanCursor(argv[1], &cursor)) {
+      ClusterPart p;
+      p.reply = ErrorBytes(errors::kInvalidCursor);
+      p.done = true;
+      req->parts.push_back(std::move(p));
+      MaybeComplete(req);
+      return;
+    }
+    scan_node = cursor & 0xff;
+    if (scan_node >= ids.size()) scan_node = 0;
+    argv[1] = std::to_string(cursor >> 8);
+    first = scan_node;
+    count = 1;
+  }
+  req->node_replies.assign(count, std::string());
+  req->node_pending = count;
+  auto finish_one = [this, req, name, scan_node, ids](size_t slot, std::string bytes) {
+    req->node_replies[slot] = std::move(bytes);
+    if (--req->node_pending > 0) return;
+    // Combine.
+    std::string out;
+    ReplyBuilder rb(&out);
+    for (const std::string& r : req->node_replies) {
+      if (!r.empty() && r[0] == '-') {
+        out = r;
+        break;
+      }
+    }
+    if (out.empty()) {
+      if (name == "dbsize") {
+        int64_t total = 0;
+        for (const std::string& r : req->node_replies) {
+          int64_t v = 0;
+          if (ParseIntegerReply(r, &v)) total += v;
+        }
+        rb.Integer(total);
+      } else if (name == "keys") {
+        int64_t total = 0;
+        std::string body;
+        for (const std::string& r : req->node_replies) {
+          int64_t n = 0;
+          std::string_view b;
+          if (ParseArrayReply(r, &n, &b)) {
+            total += n;
+            body.append(b);
+          }
+        }
+        rb.ArrayHeader(static_cast<size_t>(total));
+        rb.Raw(body);
+      } else if (name == "randomkey") {
+        std::vector<const std::string*> found;
+        for (const std::string& r : req->node_replies) {
+          if (!r.empty() && r[0] == '$' && r.compare(0, 3, "$-1") != 0) found.push_back(&r);
+        }
+        if (found.empty()) {
+          rb.Null();
+        } else {
+          rb.Raw(*found[server_.NextRandom() % found.size()]);
+        }
+      } else if (name == "scan") {
+        uint64_t cursor = 0;
+        int64_t n = 0;
+        std::string_view keys;
+        if (!ParseScanReply(req->node_replies[0], &cursor, &n, &keys)) {
+          out = ErrorBytes("ERR bad SCAN reply from a cluster node");
+        } else {
+          uint64_t next = 0;
+          if (cursor != 0) {
+            next = (cursor << 8) | scan_node;
+          } else if (scan_node + 1 < ids.size()) {
+            next = scan_node + 1;
+          }
+          rb.ArrayHeader(2);
+          rb.Bulk(std::to_string(next));
+          rb.ArrayHeader(static_cast<size_t>(n));
+          rb.Raw(keys);
+        }
+      } else {
+        rb.Ok();  // FLUSHALL / FLUSHDB
+      }
+    }
+    ClusterPart p;
+    p.reply = std::move(out);
+    p.done = true;
+    req->parts.push_back(std::move(p));
+    MaybeComplete(req);
+  };
+  int64_t deadline =
+      static_cast<int64_t>(uv_now(server_.loop())) + server_.config().request_timeout_ms;
+  for (size_t k = 0; k < count; ++k) {
+    const cluster::NodeId& id = ids[first + k];
+    if (id == node_->self_id()) {
+      std::string local;
+      server_.RunCommand(session, *req->cmd, argv, &local);
+      finish_one(k, std::move(local));
+      continue;
+    }
+    std::vector<std::string> remote{"SHOAL.LOCAL"};
+    remote.insert(remote.end(), argv.begin(), argv.end());
+    size_t members = ids.size();
+    node_->Send(id, std::move(remote), deadline,
+                [finish_one, k, members](cluster::PeerOutcome outcome,
+                                         const cluster::PeerReply* reply, bool late) {
+                  if (late) return;
+                  if (outcome == cluster::PeerOutcome::kReply &&
+                      reply->type == cluster::PeerReply::Type::kString) {
+                    finish_one(k, reply->str);
+                  } else if (outcome == cluster::PeerOutcome::kReply &&
+                             reply->type == cluster::PeerReply::Type::kError) {
+                    finish_one(k, ErrorBytes(reply->str));
+                  } else {
+                    // Every member must answer a cluster-wide command.
+                    finish_one(k, ErrorBytes(cluster::NoQuorumMessage(0, members)));
+                  }
+                });
+  }
+}
+
+void ClusterDispatch::MaybeComplete(const std::shared_ptr<ClusterRequest>& req) {
+  if (req->completed || !req->executed) return;
+  for (const ClusterPart& p : req->parts) {
+    if (!p.done) return;
+  }
+  if (req->parts.empty()) return;  // a broadcast still gathering
+  req->completed = true;
+  std::string out;
+  ReplyBuilder rb(&out);
+  switch (req->combine) {
+    case ClusterRequest::Combine::kSingle:
+      out = std::move(req->parts[0].reply);
+      break;
+    case ClusterRequest::Combine::kArray:
+      rb.ArrayHeader(req->parts.size());
+      for (const ClusterPart& p : req->parts) rb.Raw(p.reply);
+      break;
+    case ClusterRequest::Combine::kSum: {
+      int64_t total = 0;
+      for (const ClusterPart& p : req->parts) {
+        int64_t v = 0;
+        if (!ParseIntegerReply(p.reply, &v)) {
+          out = p.reply;
+          break;
+        }
+        total += v;
+      }
+      if (out.empty()) rb.Integer(total);
+      break;
+    }
+    case ClusterRequest::Combine::kOk:
+      for (const ClusterPart& p : req->parts) {
+        if (!p.reply.empty() && p.reply[0] == '-') {
+          out = p.reply;
+          break;
+        }
+      }
+      if (out.empty()) rb.Ok();
+      break;
+  }
+  if (req->wrap_bulk) {
+    std::string wrapped;
+    ReplyBuilder(&wrapped).Bulk(out);
+    out = std::move(wrapped);
+  }
+  Session* session = server_.FindSession(req->session_id);
+  if (session == nullptr) return;
+  session->replies().Complete(req->ticket, std::move(out));
+  server_.ScheduleFlush(*session);
+}
+
+// --- the peer port -----------------------------------------------------------
+
+void ClusterDispatch::HandlePeer(Session& session, std::vector<std::string>& argv) {
+  ReplyBuilder reply(session.ReplyTarget());
+  server_.ScheduleFlush(session);
+  Session::PeerState& peer = session.peer();
+  const std::string& cmd = argv[0];
+  if (!peer.verified) {
+    const std::string& secret = server_.config().cluster_secret;
+    if (EqualsIgnoreCase(cmd, "shoal.hello") && argv.size() == 3 && peer.nonce.empty()) {
+      peer.remote_id = argv[1];
+      peer.nonce = cluster::NewNonce();
+      reply.ArrayHeader(3);
+      reply.Bulk(server_.node_id());
+      reply.Bulk(peer.nonce);
+      reply.Bulk(cluster::ServerProof(secret, argv[2], server_.node_id(), peer.remote_id));
+      return;
+    }
+    if (EqualsIgnoreCase(cmd, "shoal.auth") && argv.size() == 2 && !peer.nonce.empty()) {
+      std::string expected =
+          cluster::ClientProof(secret, peer.nonce, peer.remote_id, server_.node_id());
+      if (cluster::ProofEquals(expected, argv[1])) {
+        peer.verified = true;
+        reply.Ok();
+        return;
+      }
+      ++stats_.peer_auth_failures;
+      server_.logger().Log(LogLevel::kWarning,
+                           "Peer connection from %s (node %.40s) failed authentication: wrong "
+                           "cluster-secret?",
+                           session.peer_addr().c_str(), peer.remote_id.c_str());
+      reply.Error(kPeerAuthError);
+      session.CloseAfterReply();
+      return;
+    }
+    // A Redis client on the bus port, or a peer out of step.
+    reply.Error(kPeerPortError);
+    session.CloseAfterReply();
+    return;
+  }
+  ServePeerCommand(session, argv);
+}
+
+void ClusterDispatch::ServePeerCommand(Session& session, std::vector<std::string>& argv) {
+  ReplyBuilder reply(session.ReplyTarget());
+  const std::string& cmd = argv[0];
+  if (EqualsIgnoreCase(cmd, "shoal.get") && argv.size() == 2) {
+    auto obj = coordinator_->LocalObject(argv[1]);
+    if (!obj.ok()) return reply.Error("ERR " + obj.status().message());
+    if (obj.value().empty()) return reply.Null();
+    return reply.Bulk(obj.value());
+  }
+  if (EqualsIgnoreCase(cmd, "shoal.put") && argv.size() == 3) {
+    storage::Status st = coordinator_->ApplyRemote(argv[1], argv[2]);
+    if (!st.ok()) return reply.Error("ERR " + st.message());
+    return reply.Ok();
+  }
+  if (EqualsIgnoreCase(cmd, "shoal.members") && argv.size() == 2) {
+    auto blob = node_->OnMembers(argv[1]);
+    if (!blob.ok()) return reply.Error("ERR " + blob.status().message());
+    ApplyConfig();
+    return reply.Bulk(blob.value());
+  }
+  if ((EqualsIgnoreCase(cmd, "shoal.fwd") || EqualsIgnoreCase(cmd, "shoal.local")) &&
+      argv.size() >= 2) {
+    const bool fwd = EqualsIgnoreCase(cmd, "shoal.fwd");
+    argv.erase(argv.begin());
+    const CommandSpec* spec = server_.commands().Find(argv[0]);
+    if (spec == nullptr || !ArityOk(spec->arity, argv.size()) ||
+        (fwd ? spec->first_key <= 0 : !IsBroadcast(spec->name))) {
+      return reply.Error("ERR bad " + std::string(fwd ? "SHOAL.FWD" : "SHOAL.LOCAL") +
+                         " command");
+    }
+    if (!fwd) {
+      std::string out;
+      server_.RunCommand(session, *spec, argv, &out);
+      return reply.Bulk(out);
+    }
+    ++stats_.served_forwards;
+    auto req = Build(session, spec, argv, /*forced_local=*/true);
+    req->wrap_bulk = true;
+    Launch(session, req);
+    return;
+  }
+  reply.Error("ERR unknown peer command '" + cmd.substr(0, 64) + "'");
+}
+
+}  // namespace shoal::server
