@@ -127,9 +127,16 @@ class Node(h.Server):
     # -- lifecycle --
     def pause(self):
         """SIGSTOP: the process stops reading its sockets; the kernel still
-        accepts and buffers TCP data for it."""
+        accepts and buffers TCP data for it. Returns once the process is seen
+        stopped (state T in /proc), so nothing sent afterwards is read."""
         self.proc.send_signal(signal.SIGSTOP)
         self.paused_ = True
+        h.wait_for(lambda: self.proc_state() in ("T", "t"), 10, "%s to stop" % self.name)
+
+    def proc_state(self):
+        """The process state letter of /proc/<pid>/stat (R, S, T...)."""
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
 
     def resume(self):
         if self.proc is not None and self.proc.poll() is None:

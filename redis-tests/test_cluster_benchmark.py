@@ -1,0 +1,62 @@
+"""The unmodified redis-benchmark against one node of a 3-node cluster
+(N=3, R=2, W=2): every request succeeds, and the keys it wrote are readable
+through the other nodes. No figure is judged (timings live in `make bench`)."""
+
+import re
+import shutil
+import subprocess
+
+import cluster_harness as ch
+import shoal_harness as h
+
+REDIS_BENCHMARK = shutil.which("redis-benchmark") or "/usr/bin/redis-benchmark"
+
+
+@ch.skip_unless_shoal
+class ClusterRedisBenchmarkTest(ch.ClusterTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.cl = cls.start_class_cluster(3, replicas=3, read_quorum=2, write_quorum=2)
+
+    def setUp(self):
+        self.c = [self.client(n) for n in self.cl]
+        self.c[0].call("FLUSHALL")
+
+    def bench(self, node, *args):
+        cmd = [REDIS_BENCHMARK, "-h", node.host, "-p", str(node.port)] + list(args)
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=180)
+        out = (p.stdout + p.stderr).decode("utf-8", "replace")
+        self.assertEqual(p.returncode, 0, "%s failed:\n%s" % (cmd, out[-3000:]))
+        lines = [l.strip() for l in re.split(r"[\r\n]+", out) if l.strip()]
+        bad = [l for l in lines if re.search(r"err", l, re.IGNORECASE)]
+        self.assertEqual(bad, [], "error lines in redis-benchmark output")
+        return lines
+
+    def test_set_get_quiet(self):
+        lines = self.bench(self.cl[0], "-t", "set,get", "-n", "20000", "-q")
+        for t in ("SET", "GET"):
+            self.assertTrue(any(re.search(r"^%s: [0-9.]+ requests per second" % t, l) for l in lines), lines)
+        # Without -r every SET hits one literal key: readable through every node.
+        for c in self.c:
+            self.assertEqual(c.call("STRLEN", "key:__rand_int__"), 3)
+
+    def test_set_get_csv(self):
+        lines = self.bench(self.cl[1], "-t", "set,get", "-n", "20000", "--csv")
+        rows = [l for l in lines if l.startswith('"') and not l.startswith('"test"')]
+        self.assertEqual([r.split(",")[0].strip('"') for r in rows], ["SET", "GET"])
+        for r in rows:
+            self.assertGreater(float(r.split(",")[1].strip('"')), 0)
+
+    def test_pipelined_random_keys(self):
+        self.bench(self.cl[2], "-t", "set,get,incr,mset", "-n", "20000", "-P", "16", "-r", "1000", "-c", "20", "-q")
+        sizes = [c.call("DBSIZE") for c in self.c]
+        self.assertEqual(len(set(sizes)), 1, sizes)
+        self.assertGreater(sizes[0], 500)
+        keys = self.c[0].call("KEYS", "key:*")[:50]
+        values = self.c[0].call("MGET", *keys)
+        self.assertEqual(self.c[1].call("MGET", *keys), values)
+        self.assertTrue(all(v is not None for v in values))
+
+
+if __name__ == "__main__":
+    h.main()

@@ -1,0 +1,177 @@
+"""Cluster basics: replication, quorum settings, forwarding, pipelining.
+
+Real shoal-server nodes on 127.0.0.1, .2, .3... (tests/support/cluster_harness.py).
+"""
+
+import random
+
+import cluster_harness as ch
+import shoal_harness as h
+
+
+@ch.skip_unless_shoal
+class ThreeNodeTest(ch.ClusterTestCase):
+    """One 3-node cluster, N=3 R=2 W=2 (the defaults), for the class."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cl = cls.start_class_cluster(3, replicas=3, read_quorum=2, write_quorum=2)
+
+    def test_write_through_one_read_through_every_other(self):
+        clients = [self.client(n) for n in self.cl]
+        for i, writer in enumerate(clients):
+            for j in range(10):
+                key, value = "w%d:%d" % (i, j), "v%d-%d" % (i, j)
+                self.assertEqual(writer.call("SET", key, value), "OK")
+                for k, reader in enumerate(clients):
+                    self.assertEqual(reader.call("GET", key), value.encode(), "written via node%d, read via node%d" % (i + 1, k + 1))
+        # Overwrite through another node, delete through a third.
+        clients[0].call("SET", "ow", "1")
+        clients[1].call("SET", "ow", "2")
+        self.assertEqual([c.call("GET", "ow") for c in clients], [b"2"] * 3)
+        self.assertEqual(clients[2].call("DEL", "ow"), 1)
+        self.assertEqual([c.call("GET", "ow") for c in clients], [None] * 3)
+        self.assertEqual(clients[0].call("DEL", "ow"), 0)
+
+    def test_every_replica_holds_the_write(self):
+        # W=2 of N=3: the third copy may arrive after the reply; all three get it.
+        c = self.client(self.cl[0])
+        self.assertEqual(c.call("SET", "everywhere", "x"), "OK")
+        for n in self.cl:
+            h.wait_for(lambda n=n: n.getlocal("everywhere")[1] == [b"x"], 10, "%s to hold the write" % n.name)
+
+    def test_preflist_has_every_node(self):
+        ids = {n.id for n in self.cl}
+        for key in ("a", "b", "some:longer:key", "\u00e9t\u00e9"):
+            lists = [self.cl.preflist(key, via=n) for n in self.cl]
+            self.assertEqual(lists[0], lists[1])
+            self.assertEqual(lists[0], lists[2])
+            self.assertEqual(len(lists[0]), 3)
+            self.assertEqual({e[0] for e in lists[0]}, ids)
+            for node_id, addr, role in lists[0]:
+                self.assertEqual(addr, self.cl.node_by_id(node_id).address)
+                self.assertEqual(role, "primary")
+
+    def test_ttl_and_counters_replicate(self):
+        a, b, c = (self.client(n) for n in self.cl)
+        self.assertEqual(a.call("SET", "ttl", "v", "EX", "100"), "OK")
+        self.assertTrue(98 <= b.call("TTL", "ttl") <= 100)
+        self.assertTrue(98 <= c.call("TTL", "ttl") <= 100)
+        self.assertEqual(a.call("INCRBY", "ctr", "5"), 5)
+        self.assertEqual(b.call("INCR", "ctr"), 6)
+        self.assertEqual(c.call("DECR", "ctr"), 5)
+        self.assertEqual(a.call("GET", "ctr"), b"5")
+
+    def test_pipeline_keeps_reply_order(self):
+        # 1000 pipelined SET/GET on 100 random keys through one node; the
+        # expected replies come from a model of Redis (each command sees the
+        # ones before it on the connection).
+        rng = random.Random(20240501)
+        c = self.client(self.cl[1])
+        keys = ["pipe:%d" % i for i in range(100)]
+        model = {}
+        commands, expected = [], []
+        for i in range(1000):
+            key = rng.choice(keys)
+            if rng.random() < 0.5:
+                value = "v%d" % i
+                commands.append(("SET", key, value))
+                expected.append("OK")
+                model[key] = value.encode()
+            else:
+                commands.append(("GET", key))
+                expected.append(model.get(key))
+        replies = c.pipeline(commands)
+        mismatches = [(i, commands[i], expected[i], replies[i]) for i in range(len(commands)) if replies[i] != expected[i]]
+        self.assertEqual(mismatches[:10], [], "%d of 1000 replies differ from the model" % len(mismatches))
+        # Through the other nodes afterwards.
+        for n in self.cl:
+            other = self.client(n)
+            self.assertEqual(other.pipeline([("GET", k) for k in keys]), [model.get(k) for k in keys])
+
+    def test_pipeline_of_distinct_keys_keeps_reply_order(self):
+        # Every reply names its key: order mistakes cannot hide behind equal replies.
+        c = self.client(self.cl[2])
+        n = 1000
+        replies = c.pipeline([("SET", "dk:%d" % i, "value-%d" % i) for i in range(n)])
+        self.assertEqual(replies, ["OK"] * n)
+        rng = random.Random(7)
+        order = list(range(n))
+        rng.shuffle(order)
+        replies = c.pipeline([("GET", "dk:%d" % i) for i in order])
+        self.assertEqual(replies, [b"value-%d" % i for i in order])
+
+
+class QuorumSettings:
+    """(N, R, W) on a 5-node cluster: every write readable through every node,
+    CLUSTER PREFLIST has N entries, forwarding when N < 5."""
+
+    SIZE = 5
+
+    def run_case(self, n, r, w):
+        cl = self.start_cluster(self.SIZE, replicas=n, read_quorum=r, write_quorum=w)
+        info = cl[0].cluster_info()
+        self.assertEqual(info["cluster_replicas"], str(n))
+        self.assertEqual(info["cluster_read_quorum"], str(r))
+        self.assertEqual(info["cluster_write_quorum"], str(w))
+        clients = [self.client(node) for node in cl]
+        ids = {node.id for node in cl}
+        keys = ["q%d%d%d:%d" % (n, r, w, i) for i in range(25)]
+        for i, key in enumerate(keys):
+            self.assertEqual(clients[i % self.SIZE].call("SET", key, "val-%d" % i), "OK")
+        for i, key in enumerate(keys):
+            for j, c in enumerate(clients):
+                self.assertEqual(c.call("GET", key), b"val-%d" % i, "%s written via node%d, read via node%d" % (key, i % self.SIZE + 1, j + 1))
+        for key in keys[:5]:
+            pl = cl.preflist(key, via=cl[1])
+            self.assertEqual(len(pl), n, pl)
+            self.assertEqual(len({e[0] for e in pl}), n, "distinct nodes: %r" % pl)
+            self.assertTrue({e[0] for e in pl} <= ids)
+            self.assertEqual(pl, cl.preflist(key, via=cl[4]))
+        # Exactly the N replicas hold a copy (W acknowledged, the rest follow).
+        key = keys[0]
+        replicas = cl.replicas_of(key)
+        for node in cl:
+            want = [b"val-0"] if node in replicas else []
+            h.wait_for(lambda node=node, want=want: node.getlocal(key)[1] == want, 10, "%s copy of %s to be %r" % (node.name, key, want))
+        if n < self.SIZE:
+            self.check_forwarding(cl)
+
+    def check_forwarding(self, cl):
+        outsider = cl[0]
+        key = cl.key_not_on(outsider, prefix="fwd")
+        c = self.client(outsider)
+        before = outsider.counter("cluster_forwards")
+        self.assertEqual(c.call("SET", key, "forwarded"), "OK")
+        self.assertEqual(c.call("GET", key), b"forwarded")
+        self.assertEqual(c.call("APPEND", key, "!"), 10)
+        self.assertEqual(c.call("GET", key), b"forwarded!")
+        self.assertGreater(outsider.counter("cluster_forwards"), before)
+        # The outsider keeps no copy; the replicas do.
+        self.assertEqual(outsider.getlocal(key)[1], [])
+        for node in cl.replicas_of(key):
+            h.wait_for(lambda node=node: node.getlocal(key)[1] == [b"forwarded!"], 10, "%s to hold %s" % (node.name, key))
+        # Read through a replica.
+        self.assertEqual(self.client(cl.replicas_of(key)[0]).call("GET", key), b"forwarded!")
+
+
+@ch.skip_unless_shoal
+class QuorumSettingsTest(QuorumSettings, ch.ClusterTestCase):
+    def test_n1_r1_w1(self):
+        self.run_case(1, 1, 1)
+
+    def test_n2_r1_w2(self):
+        self.run_case(2, 1, 2)
+
+    def test_n3_r2_w2(self):
+        self.run_case(3, 2, 2)
+
+    def test_n5_r3_w3(self):
+        self.run_case(5, 3, 3)
+
+    def test_n5_r1_w5(self):
+        self.run_case(5, 1, 5)
+
+
+if __name__ == "__main__":
+    h.main()
