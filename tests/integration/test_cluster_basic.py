@@ -9,8 +9,53 @@ import cluster_harness as ch
 import shoal_harness as h
 
 
+class PipelineTests:
+    """Pipelines through one node (self.cl[self.VIA]) keep reply order."""
+
+    VIA = 1
+
+    def test_pipeline_keeps_reply_order(self):
+        # 1000 pipelined SET/GET on 100 random keys through one node; the
+        # expected replies come from a model of Redis (each command sees the
+        # ones before it on the connection).
+        rng = random.Random(20240501)
+        c = self.client(self.cl[self.VIA])
+        keys = ["pipe:%d" % i for i in range(100)]
+        model = {}
+        commands, expected = [], []
+        for i in range(1000):
+            key = rng.choice(keys)
+            if rng.random() < 0.5:
+                value = "v%d" % i
+                commands.append(("SET", key, value))
+                expected.append("OK")
+                model[key] = value.encode()
+            else:
+                commands.append(("GET", key))
+                expected.append(model.get(key))
+        replies = c.pipeline(commands)
+        mismatches = [(i, commands[i], expected[i], replies[i]) for i in range(len(commands)) if replies[i] != expected[i]]
+        self.assertEqual(mismatches[:10], [], "%d of 1000 replies differ from the model" % len(mismatches))
+        # Through the other nodes afterwards.
+        for n in self.cl:
+            other = self.client(n)
+            self.assertEqual(other.pipeline([("GET", k) for k in keys]), [model.get(k) for k in keys])
+
+    def test_pipeline_of_distinct_keys_keeps_reply_order(self):
+        # Every reply names its key: order mistakes cannot hide behind equal replies.
+        c = self.client(self.cl[self.VIA])
+        n = 1000
+        replies = c.pipeline([("SET", "dk:%d" % i, "value-%d" % i) for i in range(n)])
+        self.assertEqual(replies, ["OK"] * n)
+        rng = random.Random(7)
+        order = list(range(n))
+        rng.shuffle(order)
+        replies = c.pipeline([("GET", "dk:%d" % i) for i in order])
+        self.assertEqual(replies, [b"value-%d" % i for i in order])
+
+
 @ch.skip_unless_shoal
-class ThreeNodeTest(ch.ClusterTestCase):
+class ThreeNodeTest(PipelineTests, ch.ClusterTestCase):
     """One 3-node cluster, N=3 R=2 W=2 (the defaults), for the class."""
 
     @classmethod
@@ -61,46 +106,6 @@ class ThreeNodeTest(ch.ClusterTestCase):
         self.assertEqual(b.call("INCR", "ctr"), 6)
         self.assertEqual(c.call("DECR", "ctr"), 5)
         self.assertEqual(a.call("GET", "ctr"), b"5")
-
-    def test_pipeline_keeps_reply_order(self):
-        # 1000 pipelined SET/GET on 100 random keys through one node; the
-        # expected replies come from a model of Redis (each command sees the
-        # ones before it on the connection).
-        rng = random.Random(20240501)
-        c = self.client(self.cl[1])
-        keys = ["pipe:%d" % i for i in range(100)]
-        model = {}
-        commands, expected = [], []
-        for i in range(1000):
-            key = rng.choice(keys)
-            if rng.random() < 0.5:
-                value = "v%d" % i
-                commands.append(("SET", key, value))
-                expected.append("OK")
-                model[key] = value.encode()
-            else:
-                commands.append(("GET", key))
-                expected.append(model.get(key))
-        replies = c.pipeline(commands)
-        mismatches = [(i, commands[i], expected[i], replies[i]) for i in range(len(commands)) if replies[i] != expected[i]]
-        self.assertEqual(mismatches[:10], [], "%d of 1000 replies differ from the model" % len(mismatches))
-        # Through the other nodes afterwards.
-        for n in self.cl:
-            other = self.client(n)
-            self.assertEqual(other.pipeline([("GET", k) for k in keys]), [model.get(k) for k in keys])
-
-    def test_pipeline_of_distinct_keys_keeps_reply_order(self):
-        # Every reply names its key: order mistakes cannot hide behind equal replies.
-        c = self.client(self.cl[2])
-        n = 1000
-        replies = c.pipeline([("SET", "dk:%d" % i, "value-%d" % i) for i in range(n)])
-        self.assertEqual(replies, ["OK"] * n)
-        rng = random.Random(7)
-        order = list(range(n))
-        rng.shuffle(order)
-        replies = c.pipeline([("GET", "dk:%d" % i) for i in order])
-        self.assertEqual(replies, [b"value-%d" % i for i in order])
-
 
 class QuorumSettings:
     """(N, R, W) on a 5-node cluster: every write readable through every node,
@@ -171,6 +176,125 @@ class QuorumSettingsTest(QuorumSettings, ch.ClusterTestCase):
 
     def test_n5_r1_w5(self):
         self.run_case(5, 1, 5)
+
+
+@ch.skip_unless_shoal
+class ForwardingTest(PipelineTests, ch.ClusterTestCase):
+    """3 nodes, N=1: every key lives on one node; the two others forward.
+    Pipelines through node 1 mix keys it coordinates and keys it forwards."""
+
+    VIA = 0
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cl = cls.start_class_cluster(3, replicas=1, read_quorum=1, write_quorum=1)
+
+    def test_pipelines_mix_local_and_forwarded_keys(self):
+        owners = {self.cl.replicas_of("pipe:%d" % i)[0].name for i in range(30)}
+        self.assertEqual(len(owners), 3, "the pipeline keys should live on every node")
+
+    def test_every_key_command_through_a_forwarding_node(self):
+        outsider = self.cl[0]
+        key = self.cl.key_not_on(outsider, prefix="cmd")
+        other = self.cl.key_not_on(outsider, prefix="cmd2")
+        before = outsider.counter("cluster_forwards")
+        c = self.client(outsider)
+        script = [
+            (("SET", key, "hello"), "OK"),
+            (("GET", key), b"hello"),
+            (("APPEND", key, " world"), 11),
+            (("STRLEN", key), 11),
+            (("GETRANGE", key, "0", "4"), b"hello"),
+            (("SETRANGE", key, "0", "J"), 11),
+            (("GET", key), b"Jello world"),
+            (("TYPE", key), "string"),
+            (("EXISTS", key), 1),
+            (("EXPIRE", key, "100"), 1),
+            (("TTL", key), (99, 100)),
+            (("PERSIST", key), 1),
+            (("TTL", key), -1),
+            (("SET", key, "v2", "GET"), b"Jello world"),
+            (("GETSET", key, "v3"), b"v2"),
+            (("GETEX", key, "PX", "100000"), b"v3"),
+            (("GETDEL", key), b"v3"),
+            (("GET", key), None),
+            (("SETNX", key, "1"), 1),
+            (("SET", key, "x", "NX"), None),
+            (("INCRBY", key, "41"), 42),
+            (("DECR", key), 41),
+            (("INCRBYFLOAT", other, "1.5"), b"1.5"),
+            (("SETEX", other, "100", "v"), "OK"),
+            (("DEL", key, other), 2),
+            (("EXISTS", key, other), 0),
+        ]
+        for cmd, want in script:
+            if isinstance(want, tuple):
+                self.assertIn(c.request(*cmd), want, cmd)
+            else:
+                self.assertEqual(c.request(*cmd), want, cmd)
+        self.assertGreaterEqual(outsider.counter("cluster_forwards"), before + len(script))
+        # Errors come back in Redis's words through the forwarder.
+        c.call("SET", key, "notanumber")
+        self.assertReplyError(c.request("INCR", key), "ERR value is not an integer or out of range")
+        self.assertReplyError(c.request("SET", key, "v", "XX", "NX"), "ERR syntax error")
+
+    def test_big_and_binary_values_through_a_forwarding_node(self):
+        outsider = self.cl[1]
+        key = self.cl.key_not_on(outsider, prefix="big")
+        c = self.client(outsider)
+        value = bytes(range(256)) * 4096  # 1 MiB, every byte value
+        self.assertEqual(c.call("SET", key, value), "OK")
+        self.assertEqual(c.call("GET", key), value)
+        owner = self.cl.replicas_of(key)[0]
+        self.assertEqual(self.client(owner).call("GET", key), value)
+        bkey = b"bin\x00\r\n" + bytes([200, 255])
+        self.assertEqual(c.call("SET", bkey, b"\x00\r\n"), "OK")
+        for n in self.cl:
+            self.assertEqual(self.client(n).call("GET", bkey), b"\x00\r\n")
+
+    def test_siblings_through_forwarding_nodes(self):
+        owner = self.cl[2]
+        key = self.cl.find_key(lambda reps: reps == [owner], prefix="sib")
+        a, b = self.client(self.cl[0]), self.client(self.cl[1])
+        ctx, values = a.call("GETV", key)
+        self.assertEqual(values, [])
+        self.assertEqual(a.call("SETV", key, ctx, "a"), "OK")
+        self.assertEqual(b.call("SETV", key, ctx, "b"), "OK")
+        self.assertEqual(sorted(self.client(owner).call("GET", key)), [b"a", b"b"])
+        ctx2, values = b.call("GETV", key)
+        self.assertEqual(sorted(values), [b"a", b"b"])
+        self.assertEqual(a.call("SETV", key, ctx2, "ab"), "OK")
+        self.assertEqual(b.call("GET", key), b"ab")
+
+
+@ch.skip_unless_shoal
+class JoinTest(ch.ClusterTestCase):
+    def test_membership_spreads_from_a_chain_of_seeds(self):
+        # node i knows only node i-1: every node must still learn every node.
+        cl = self.start_cluster(4, seeds="chain")
+        for n in cl:
+            self.assertEqual(len(n.cluster_nodes()), 4)
+        self.assertEqual(self.client(cl[3]).call("SET", "chain", "v"), "OK")
+        self.assertEqual(self.client(cl[0]).call("GET", "chain"), b"v")
+
+    def test_seeds_with_explicit_cluster_ports(self):
+        cl = self.start_cluster(3, explicit_cports=True)
+        for n in cl:
+            self.assertNotEqual(n.cport, n.port + 10000)
+            rows = {r["id"]: r for r in n.cluster_nodes()}
+            for other in cl:
+                self.assertEqual(rows[other.id]["cport"], other.cport)
+        self.assertEqual(self.client(cl[0]).call("SET", "k", "v"), "OK")
+        self.assertEqual(self.client(cl[2]).call("GET", "k"), b"v")
+
+    def test_more_replicas_than_nodes_uses_every_node(self):
+        cl = self.start_cluster(2, replicas=3, read_quorum=2, write_quorum=2)
+        pl = cl.preflist("k")
+        self.assertEqual(sorted(e[0] for e in pl), sorted(n.id for n in cl))
+        self.assertEqual(self.client(cl[0]).call("SET", "k", "v"), "OK")
+        self.assertEqual(self.client(cl[1]).call("GET", "k"), b"v")
+        for n in cl:
+            h.wait_for(lambda n=n: n.getlocal("k")[1] == [b"v"], 10, "%s to hold k" % n.name)
 
 
 if __name__ == "__main__":

@@ -104,9 +104,10 @@ class Node(h.Server):
     harness-owned dir, so it can be killed and restarted with its identity and
     data (restart()), and SIGSTOPped (pause()/resume())."""
 
-    def __init__(self, index, host, port, workdir, args, name):
+    def __init__(self, index, host, port, workdir, args, name, cport=None):
         super().__init__(args=args, host=host, port=port, name=name, dir=workdir)
         self.index = index
+        self.cport_ = cport
         self.paused_ = False
         self._id = None
         self.previous_output = ""  # output of earlier runs (before restart)
@@ -114,7 +115,7 @@ class Node(h.Server):
     # -- addresses --
     @property
     def cport(self):
-        return self.port + 10000
+        return self.cport_ if self.cport_ is not None else self.port + 10000
 
     @property
     def address(self):
@@ -206,7 +207,11 @@ class Cluster:
     Options become directives: replicas (N), read_quorum (R), write_quorum (W),
     vnodes (Q), request_timeout_ms, gossip_interval_ms, secret
     (cluster-secret; a list gives one per node), appendonly ("yes"/"no").
-    seeds=False starts every node alone (join them with CLUSTER MEET).
+    seeds: True gives every node all the others as seeds; "chain" gives node
+    i only node i-1 (membership must spread); False starts every node alone
+    (join them with CLUSTER MEET).
+    explicit_cports: each node gets a free `cluster-port` other than
+    port + 10000, and seeds name it (`host:port@cport`).
     args: extra arguments for every node; node_args: {index: [args]}.
     """
 
@@ -225,6 +230,7 @@ class Cluster:
         args=(),
         node_args=None,
         first_host=1,
+        explicit_cports=False,
         name="node",
     ):
         if size < 1 or first_host + size - 1 > 254:
@@ -238,6 +244,10 @@ class Cluster:
         self.root = tempfile.mkdtemp(prefix="shoal-cluster-")
         hosts = ["127.0.0.%d" % (first_host + i) for i in range(size)]
         ports = [h.free_port(host) for host in hosts]
+        cports = [None] * size
+        if explicit_cports:
+            cports = [self._free_cport(host, port) for host, port in zip(hosts, ports)]
+        addrs = ["%s:%d" % hp if cp is None else "%s:%d@%d" % (hp + (cp,)) for hp, cp in zip(zip(hosts, ports), cports)]
         secrets = secret if isinstance(secret, (list, tuple)) else [secret] * size
         self.nodes = []
         for i, (host, port) in enumerate(zip(hosts, ports)):
@@ -252,15 +262,27 @@ class Cluster:
                 a += ["--cluster-secret", secrets[i]]
             if appendonly is not None:
                 a += ["--appendonly", appendonly]
-            if seeds and size > 1:
-                others = ["%s:%d" % (hh, pp) for j, (hh, pp) in enumerate(zip(hosts, ports)) if j != i]
-                a += ["--cluster-seeds", ",".join(others)]
+            if cports[i] is not None:
+                a += ["--cluster-port", cports[i]]
+            if seeds == "chain":
+                if i > 0:
+                    a += ["--cluster-seeds", addrs[i - 1]]
+            elif seeds and size > 1:
+                a += ["--cluster-seeds", ",".join(addr for j, addr in enumerate(addrs) if j != i)]
             a += list(args)
             if node_args and i in node_args:
                 a += list(node_args[i])
             workdir = os.path.join(self.root, "%s%d" % (name, i + 1))
             os.makedirs(workdir)
-            self.nodes.append(Node(i, host, port, workdir, a, "%s%d" % (name, i + 1)))
+            self.nodes.append(Node(i, host, port, workdir, a, "%s%d" % (name, i + 1), cports[i]))
+
+    @staticmethod
+    def _free_cport(host, port):
+        for _ in range(200):
+            cport = h.free_port(host)  # free, and so is cport + 10000: fine
+            if cport not in (port, port + 10000) and h._can_bind(host, cport):
+                return cport
+        raise h.HarnessError("no free cluster port on %s" % host)
 
     def __enter__(self):
         self.start()
