@@ -9,7 +9,9 @@
 #include <cstdio>
 #include <fstream>
 
+#include "cluster/cluster_node.h"
 #include "server/args.h"
+#include "server/cluster_dispatch.h"
 #include "server/command.h"
 #include "server/server.h"
 #include "server/version.h"
@@ -186,6 +188,37 @@ void CpuSection(Server&, InfoWriter& w) {
   w.Field("used_cpu_user", buf);
 }
 
+// shoal's own: the ring and the coordinator's counters.
+void ClusterSection(Server& server, InfoWriter& w) {
+  w.Section("Cluster");
+  ClusterDispatch& cd = server.cluster();
+  cluster::ClusterNode* node = cd.node();
+  w.Field("cluster_enabled", uint64_t{1});
+  if (node == nullptr) return;
+  uint64_t connected = 0;
+  for (const auto& [id, info] : node->membership().members()) {
+    if (id != node->self_id() && node->IsConnected(id)) ++connected;
+  }
+  const cluster::CoordinatorStats& cs = cd.coordinator()->stats();
+  w.Field("cluster_known_nodes", static_cast<uint64_t>(node->member_count()));
+  w.Field("cluster_connected_peers", connected);
+  w.Field("cluster_ring_epoch", node->membership().epoch());
+  w.Field("cluster_forwards", cd.stats().forwarded_commands);
+  w.Field("cluster_forwards_served", cd.stats().served_forwards);
+  w.Field("cluster_broadcasts", cd.stats().broadcasts);
+  w.Field("cluster_quorum_reads", cs.reads);
+  w.Field("cluster_quorum_writes", cs.writes);
+  w.Field("cluster_quorum_failures", cs.quorum_failures);
+  w.Field("cluster_read_repairs", cs.read_repairs);
+  w.Field("cluster_late_replies", cs.late_replies);
+  w.Field("cluster_replica_puts", cs.replica_puts);
+  w.Field("cluster_replica_gets", cs.replica_gets);
+  w.Field("cluster_peer_reconnects", node->stats().peer_reconnects);
+  w.Field("cluster_peer_auth_failures",
+          node->stats().auth_failures + cd.stats().peer_auth_failures);
+  w.Field("cluster_membership_exchanges", node->stats().exchanges);
+}
+
 void KeyspaceSection(Server& server, InfoWriter& w) {
   w.Section("Keyspace");
   const storage::Store& store = server.store();
@@ -204,7 +237,8 @@ constexpr SectionRow kSections[] = {
     {"server", true, ServerSection}, {"clients", true, ClientsSection},
     {"memory", true, MemorySection}, {"persistence", true, PersistenceSection},
     {"stats", true, StatsSection},   {"replication", true, ReplicationSection},
-    {"cpu", true, CpuSection},       {"keyspace", true, KeyspaceSection},
+    {"cpu", true, CpuSection},       {"cluster", true, ClusterSection},
+    {"keyspace", true, KeyspaceSection},
 };
 
 void CmdInfo(CommandContext& ctx) {

@@ -35,15 +35,7 @@ bool ParseContext(CommandContext& ctx, std::string_view token, storage::VersionV
   return true;
 }
 
-void GetvCommand(CommandContext& ctx) {
-  auto obj = ctx.keyspace.Load(ctx.args[1], ctx.now_ms);
-  if (!obj.ok()) return ReplyStatus(ctx, obj.status());
-  std::vector<std::string> values = obj.value().LiveValues(ctx.now_ms, ctx.keyspace.actors());
-  ctx.reply.ArrayHeader(2);
-  ctx.reply.Bulk(storage::EncodeContextToken(obj.value().Context(), ctx.keyspace.actors()));
-  ctx.reply.ArrayHeader(values.size());
-  for (const std::string& v : values) ctx.reply.Bulk(v);
-}
+void GetvCommand(CommandContext& ctx) { ReplyGetv(ctx, ctx.args[1]); }
 
 void SetvCommand(CommandContext& ctx) {
   int64_t expire_at = 0;

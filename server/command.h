@@ -119,6 +119,8 @@ void RegisterKeyCommands(CommandTable& table);
 void RegisterVersionedCommands(CommandTable& table);
 void RegisterConnectionCommands(CommandTable& table);
 void RegisterServerCommands(CommandTable& table);
+// CLUSTER INFO / NODES / PREFLIST / MEET / MYID / GETLOCAL.
+void RegisterClusterCommands(CommandTable& table);
 // Redis commands shoal does not implement (lists, hashes, MULTI, ...).
 void RegisterUnsupportedCommands(CommandTable& table);
 

@@ -66,6 +66,7 @@ Server::Server(Config config, ProcessInfo process)
   RegisterStringCommands(commands_);
   RegisterKeyCommands(commands_);
   RegisterVersionedCommands(commands_);
+  RegisterClusterCommands(commands_);
   RegisterUnsupportedCommands(commands_);
 }
 

@@ -1,6 +1,7 @@
 #include "server/versioned_reply.h"
 
 #include "server/errors.h"
+#include "storage/context_token.h"
 
 namespace shoal::server {
 
@@ -41,6 +42,16 @@ storage::Status PutBytes(CommandContext& ctx, std::string_view key, std::string 
                          int64_t expire_at_ms) {
   return ctx.keyspace.Put(key, storage::Version::Bytes(std::move(value), ctx.now_ms, expire_at_ms),
                           ctx.now_ms);
+}
+
+void ReplyGetv(CommandContext& ctx, std::string_view key) {
+  auto obj = ctx.keyspace.Load(key, ctx.now_ms);
+  if (!obj.ok()) return ReplyStatus(ctx, obj.status());
+  std::vector<std::string> values = obj.value().LiveValues(ctx.now_ms, ctx.keyspace.actors());
+  ctx.reply.ArrayHeader(2);
+  ctx.reply.Bulk(storage::EncodeContextToken(obj.value().Context(), ctx.keyspace.actors()));
+  ctx.reply.ArrayHeader(values.size());
+  for (const std::string& v : values) ctx.reply.Bulk(v);
 }
 
 }  // namespace shoal::server

@@ -25,6 +25,9 @@ void ReplyValues(CommandContext& ctx, const storage::Keyspace::View& view);
 // returns false.
 bool ReadSingle(CommandContext& ctx, std::string_view key, std::optional<std::string>* out);
 
+// GETV's reply for `key` from this node's store: [context, [value, ...]].
+void ReplyGetv(CommandContext& ctx, std::string_view key);
+
 // A plain string write of `key` (SET and friends).
 storage::Status PutBytes(CommandContext& ctx, std::string_view key, std::string value,
                          int64_t expire_at_ms);
