@@ -108,6 +108,7 @@ class MultiKeyTest(ch.ClusterTestCase):
             args += [k, "v"]
         reply = self.c[0].request("MSETNX", *args)
         self.assertIsInstance(reply, h.ReplyError, "MSETNX across partitions: %r" % (reply,))
+        self.assertTrue(reply.message.startswith("CROSSSLOT "), reply.message)
         self.assertEqual(self.c[1].call("EXISTS", *keys), 0)
 
     def test_cluster_wide_keyspace_commands(self):
