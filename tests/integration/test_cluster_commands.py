@@ -241,9 +241,13 @@ class ClusterCommandsTest(ch.ClusterTestCase):
         self.assertIsInstance(reply, h.ReplyError)
         self.assertTrue(reply.message.startswith("ERR unknown subcommand"), reply.message)
         self.assertReplyError(c.request("CLUSTER"), "ERR wrong number of arguments for 'cluster' command")
-        for bad in (("PREFLIST",), ("GETLOCAL",), ("MEET", "127.0.0.1"), ("MEET", "127.0.0.1", "notaport")):
+        for bad in (("PREFLIST",), ("GETLOCAL",), ("MEET", "127.0.0.1")):
             reply = c.request("CLUSTER", *bad)
             self.assertIsInstance(reply, h.ReplyError, "CLUSTER %r: %r" % (bad, reply))
+        # Redis's words (cluster.c).
+        self.assertReplyError(c.request("CLUSTER", "MEET", "127.0.0.1", "notaport"), "ERR Invalid base port specified: notaport")
+        self.assertReplyError(c.request("CLUSTER", "MEET", "127.0.0.1", "7000", "x"), "ERR Invalid bus port specified: x")
+        self.assertReplyError(c.request("CLUSTER", "MEET", "not-an-ip", "7000"), "ERR Invalid node address specified: not-an-ip:7000")
         self.assertEqual(c.call("PING"), "PONG")
 
     def test_concurrent_incr_through_two_nodes(self):
