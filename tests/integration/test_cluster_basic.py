@@ -287,6 +287,28 @@ class JoinTest(ch.ClusterTestCase):
         self.assertEqual(self.client(cl[0]).call("SET", "k", "v"), "OK")
         self.assertEqual(self.client(cl[2]).call("GET", "k"), b"v")
 
+    def test_restart_on_another_port_keeps_id_and_data(self):
+        # A node is its id, not its address: restarted elsewhere (same dir),
+        # the others learn the new address from its newer incarnation.
+        cl = self.start_cluster(3, replicas=3, read_quorum=2, write_quorum=2)
+        a, b, c = cl
+        self.assertEqual(self.client(a).call("SET", "moved", "v"), "OK")
+        h.wait_for(lambda: c.getlocal("moved")[1] == [b"v"], 10, "node3 to hold the write")
+        node_id = c.id
+        c.stop()
+        old_port = c.port
+        c.port = h.free_port(c.host)
+        self.assertNotEqual(c.port, old_port)
+        c.restart()
+        self.assertEqual(ch.text(c.call("CLUSTER", "MYID")), node_id)
+        cl.wait_converged()
+        for n in (a, b):
+            row = next(r for r in n.cluster_nodes() if r["id"] == node_id)
+            self.assertEqual((row["host"], row["port"], row["cport"]), (c.host, c.port, c.port + 10000))
+        self.assertEqual(c.getlocal("moved")[1], [b"v"])
+        self.assertEqual(self.client(a).call("SET", "moved", "w"), "OK")
+        self.assertEqual(self.client(c).call("GET", "moved"), b"w")
+
     def test_more_replicas_than_nodes_uses_every_node(self):
         cl = self.start_cluster(2, replicas=3, read_quorum=2, write_quorum=2)
         pl = cl.preflist("k")

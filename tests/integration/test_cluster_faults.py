@@ -92,6 +92,23 @@ class NoQuorumTest(ch.ClusterTestCase):
         for n in cl:
             self.assertEqual(self.client(n).call("GET", "k"), b"after")
 
+    def test_forward_to_a_stopped_replica(self):
+        # N=1: the key's only replica is stopped; the node that forwards to it
+        # replies NOQUORUM (after its timeout), in order, and recovers.
+        cl = self.start_cluster(3, replicas=1, read_quorum=1, write_quorum=1, request_timeout_ms=self.TIMEOUT_MS)
+        a, b, c = cl
+        key = cl.find_key(lambda reps: reps == [c], prefix="fwd")
+        local = cl.find_key(lambda reps: reps == [a], prefix="loc")
+        ca = self.client(a)
+        with ch.paused(c):
+            replies = ca.pipeline([("SET", key, "v"), ("SET", local, "l"), ("GET", key), ("GET", local)])
+            self.assertNoQuorum(replies[0], 0, 1)
+            self.assertEqual(replies[1], "OK")
+            self.assertNoQuorum(replies[2], 0, 1)
+            self.assertEqual(replies[3], b"l")
+        h.wait_for(lambda: ca.call("SET", key, "after") == "OK", ch.RECOVER_TIMEOUT, "forwarded SET after SIGCONT")
+        self.assertEqual(self.client(b).call("GET", key), b"after")
+
     def test_one_of_three_stopped_writes_and_reads_succeed(self):
         cl = self.start_cluster(3, replicas=3, read_quorum=2, write_quorum=2, request_timeout_ms=self.TIMEOUT_MS)
         a, b, c = cl
