@@ -4,6 +4,7 @@ Real shoal-server nodes on 127.0.0.1, .2, .3... (tests/support/cluster_harness.p
 """
 
 import random
+import threading
 
 import cluster_harness as ch
 import shoal_harness as h
@@ -77,6 +78,39 @@ class ThreeNodeTest(PipelineTests, ch.ClusterTestCase):
         self.assertEqual(clients[2].call("DEL", "ow"), 1)
         self.assertEqual([c.call("GET", "ow") for c in clients], [None] * 3)
         self.assertEqual(clients[0].call("DEL", "ow"), 0)
+
+    def test_concurrent_clients_on_every_node(self):
+        # Two clients per node, each the only writer of its keys, pipelining
+        # rounds of SETs and GETs; afterwards every node reads every key's
+        # last acknowledged value.
+        rounds, keys_per_client = 20, 25
+        workers = [(n, w) for n in range(3) for w in range(2)]
+        errors = []
+
+        def run(node_index, worker):
+            try:
+                with self.cl[node_index].client() as c:
+                    keys = ["cc:%d:%d:%d" % (node_index, worker, k) for k in range(keys_per_client)]
+                    for r in range(rounds):
+                        replies = c.pipeline([("SET", k, "%s=%d" % (k, r)) for k in keys] + [("GET", k) for k in keys])
+                        want = ["OK"] * len(keys) + [("%s=%d" % (k, r)).encode() for k in keys]
+                        if replies != want:
+                            errors.append((node_index, worker, r, [x for x in zip(replies, want) if x[0] != x[1]][:3]))
+                            return
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append((node_index, worker, repr(e)))
+
+        threads = [threading.Thread(target=run, args=w) for w in workers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertFalse(any(t.is_alive() for t in threads))
+        self.assertEqual(errors, [])
+        all_keys = ["cc:%d:%d:%d" % (n, w, k) for n, w in workers for k in range(keys_per_client)]
+        want = [("%s=%d" % (k, rounds - 1)).encode() for k in all_keys]
+        for n in self.cl:
+            self.assertEqual(self.client(n).call("MGET", *all_keys), want, n.name)
 
     def test_every_replica_holds_the_write(self):
         # W=2 of N=3: the third copy may arrive after the reply; all three get it.
