@@ -244,21 +244,31 @@ Result<Membership> Membership::Decode(std::string_view bytes) {
   }
   std::vector<NodeId> owners;
   owners.reserve(partitions);
+  std::vector<uint64_t> owned(count, 0);
   for (uint64_t p = 0; p < partitions; ++p) {
     uint64_t owner = 0;
     if (!storage::GetVarint64(&in, &owner) || owner >= count) return Corrupt("bad owner");
+    ++owned[owner];
     owners.push_back(ids[owner]);
   }
   if (!in.empty()) return Corrupt("trailing bytes");
+  // Every ring Build and Rebalance make gives each member floor(Q/S) or
+  // ceil(Q/S) partitions; a table that does not is not one of ours (and an
+  // unbalanced base would make the next Rebalance move far more).
+  const uint64_t floor_share = partitions / count;
+  const uint64_t ceil_share = (partitions + count - 1) / count;
+  for (uint64_t n : owned) {
+    if (n < floor_share || n > ceil_share) return Corrupt("unbalanced owner table");
+  }
 
   Result<Ring> ring = Ring::FromOwners(owners);
   if (!ring.ok()) return Corrupt(ring.status().message());
   if (ring.value().members() != ids) {
-    // Members without a partition: only possible (and then required) when
-    // there are more members than partitions; the ring over the full member
-    // set is then the same table.
+    // More members than partitions: some own none, which an owner table
+    // cannot say. Each owner holds one partition, so the ring over the full
+    // member set keeps the table as it is (checked all the same).
     Ring full = Ring::Rebalance(ring.value(), ids);
-    if (full.owners() != owners) return Corrupt("a member owns no partition");
+    if (full.owners() != owners) return Corrupt("owner table does not match the members");
     m.SetRing(std::move(full), epoch);
   } else {
     m.SetRing(std::move(ring).value(), epoch);

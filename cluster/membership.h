@@ -130,10 +130,11 @@ class Membership {
   // Parses Encode()'s form. Checks everything — checksum, version, varint
   // bounds, counts against the bytes left, ids (valid, strictly ascending),
   // hosts, ports, epoch in [1, kMaxEpoch], partition count in
-  // [1, kMaxPartitions], owner indexes, that every member is on the ring
-  // (a member may own no partition only when there are more members than
-  // partitions), no trailing bytes — and returns Code::kCorruption for
-  // anything else. Never crashes or reads out of bounds on any input.
+  // [1, kMaxPartitions], owner indexes, that the ring is balanced as every
+  // ring Build/Rebalance make is (each member owns floor(Q/S) or ceil(Q/S)
+  // partitions; so a member owns none only when there are more members
+  // than partitions), no trailing bytes — and returns Code::kCorruption
+  // for anything else. Never crashes or reads out of bounds on any input.
   static storage::Result<Membership> Decode(std::string_view bytes);
 
   // Equal members, epoch and ring (members and owner table).

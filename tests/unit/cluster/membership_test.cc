@@ -108,9 +108,10 @@ std::string RawState(uint64_t epoch, const std::vector<RawMember>& members,
   return out;
 }
 
-// Two valid raw members, in id order.
-std::vector<RawMember> TwoRaw() {
-  std::vector<RawMember> out = {{NodeIdOf(1), "10.0.0.1"}, {NodeIdOf(2), "10.0.0.2"}};
+// n valid raw members, in id order.
+std::vector<RawMember> RawMembers(int n) {
+  std::vector<RawMember> out;
+  for (int i = 1; i <= n; ++i) out.push_back({NodeIdOf(i), "10.0.0." + std::to_string(i)});
   std::sort(out.begin(), out.end(),
             [](const RawMember& a, const RawMember& b) { return a.id < b.id; });
   return out;
@@ -494,7 +495,7 @@ TEST_CASE("decode validates the body even under a good checksum") {
 }
 
 TEST_CASE("decode rejects hand-made bad states") {
-  const std::vector<RawMember> two = TwoRaw();
+  const std::vector<RawMember> two = RawMembers(2);
   const std::vector<uint64_t> owners = {0, 1, 0, 1};
   // The writer matches the format: the good state decodes.
   auto good = Membership::Decode(Seal(RawState(3, two, owners)));
@@ -502,7 +503,13 @@ TEST_CASE("decode rejects hand-made bad states") {
   CHECK(good.value().epoch() == 3);
   CHECK(good.value().members().size() == 2);
   CHECK(good.value().ring().Owner(1) == two[1].id);
-  CHECK(good.value().Find(two[0].id)->host == "10.0.0.1");
+  CHECK(good.value().Find(two[0].id)->host == two[0].host);
+  // More members than partitions: the third member owns none.
+  const std::vector<RawMember> three = RawMembers(3);
+  auto crowded = Membership::Decode(Seal(RawState(3, three, {2, 0})));
+  REQUIRE(crowded.ok());
+  CHECK(crowded.value().ring().members().size() == 3);
+  CHECK(crowded.value().ring().owners() == std::vector<NodeId>{three[2].id, three[0].id});
 
   auto rejects = [](const std::string& body) {
     auto r = Membership::Decode(Seal(body));
@@ -516,6 +523,8 @@ TEST_CASE("decode rejects hand-made bad states") {
   rejects(RawState(3, two, {}));                   // no partitions
   rejects(RawState(3, two, {0, 2, 0, 1}));         // owner out of range
   rejects(RawState(3, two, {0, 0, 0, 0}));         // a member owns nothing
+  rejects(RawState(3, two, {0, 0, 0, 1}));         // unbalanced
+  rejects(RawState(3, three, {1, 1}));             // unbalanced, Q < S
   rejects(RawState(3, {two[1], two[0]}, owners));  // not in id order
   rejects(RawState(3, {two[0], two[0]}, owners));  // duplicate id
   rejects(RawState(3, two, owners) + 'x');         // trailing bytes
