@@ -1,0 +1,246 @@
+// The outbound half of the peer channel: one pipelined, authenticated
+// connection from this node to one peer's cluster port.
+//
+// A PeerClient connects (hiredis async over libuv), runs the handshake of
+// cluster/peer_auth.h (SHOAL.HELLO, then SHOAL.AUTH once the peer has proved
+// the cluster-secret), and then carries request frames: RESP arrays of bulk
+// strings out, RESP replies back, matched in order. It does not interpret
+// requests or replies. A lost or failed connection is retried with a doubling,
+// jittered backoff, for as long as the client lives.
+//
+// Threading: everything runs on the thread of the loop given to the
+// constructor; no method is thread-safe.
+//
+// Re-entrancy: request callbacks and events run on the loop, some of them
+// synchronously inside Send(), Start() and SetAddress(). Any of them may call
+// back into the client (Send, SetAddress) and may destroy it; the client
+// touches nothing of itself after a callback that destroyed it.
+#pragma once
+
+#include <uv.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <queue>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+struct redisAsyncContext;
+struct redisReply;
+
+namespace shoal::cluster {
+
+// A copy of one RESP reply (callers never see hiredis types).
+struct PeerReply {
+  enum class Type { kString, kStatus, kError, kInteger, kNil, kArray };
+  Type type = Type::kNil;
+  std::string str;  // kString, kStatus, kError
+  int64_t integer = 0;
+  std::vector<PeerReply> elements;  // kArray
+};
+
+enum class PeerOutcome {
+  kReply,         // the peer answered (possibly with an error reply)
+  kTimeout,       // no reply by the deadline; the request may still have been applied
+  kDisconnected,  // the request was written (or queued) and the connection was lost
+  kOverloaded,    // refused: max_inflight or max_pending_bytes reached
+  kNotConnected,  // refused: no connection (backing off after a failure), or never sent
+};
+
+// Called once with late=false when the request completes or fails. If it
+// failed with kTimeout and the reply arrives afterwards, called a second time
+// with (kReply, reply, late=true). `reply` is valid only during the call
+// (nullptr unless outcome is kReply).
+using PeerCallback = std::function<void(PeerOutcome, const PeerReply* reply, bool late)>;
+
+struct PeerClientOptions {
+  std::string self_id;  // our node id (sent in HELLO)
+  std::string secret;   // cluster-secret; empty = an empty HMAC key
+  // Source address of the outbound socket (redisAsyncConnectBind), so that
+  // peers and firewalls see this node as its own address; empty = any.
+  std::string bind_addr;
+  // Connect + HELLO + AUTH must finish within this, or the attempt fails.
+  int64_t handshake_timeout_ms = 2000;
+  // Reconnect backoff: starts at min, doubles per failed attempt up to max,
+  // each delay drawn from [delay/2, delay]; back to min once a handshake succeeds.
+  int64_t backoff_min_ms = 100, backoff_max_ms = 2000;
+  // Requests sent or queued but not yet answered; timed-out ones still count
+  // until their late reply or the end of their connection.
+  size_t max_inflight = 16384;
+  // Bytes of argument payload of those same requests.
+  size_t max_pending_bytes = 64 << 20;
+};
+
+// Connection events, all optional. Exactly one of on_ready, on_down or
+// on_auth_failure ends each connection attempt; a ready connection that is
+// lost ends with on_down. The owner should rate-limit what it logs: a peer
+// that stays unreachable yields one on_down per retry.
+struct PeerClientEvents {
+  // The handshake completed; `remote_id` is the node id the peer proved.
+  std::function<void(const std::string& remote_id)> on_ready;
+  // A ready connection was lost, or a connect or handshake attempt failed.
+  std::function<void(const std::string& why)> on_down;
+  // The handshake failed on the secret, whichever side noticed (most likely
+  // the two nodes have different cluster-secrets). Not followed by on_down.
+  std::function<void(const std::string& why)> on_auth_failure;
+};
+
+class PeerClient {
+ public:
+  // Does not connect until Start(). `loop` must outlive the client and keep
+  // running after its destruction until the client's handles are closed (the
+  // destructor starts their uv_close).
+  PeerClient(uv_loop_t* loop, std::string host, int port, PeerClientOptions options,
+             PeerClientEvents events);
+
+  // Fails every pending request with kDisconnected (their callbacks run here,
+  // and a Send from one of them fails with kNotConnected), fires no events,
+  // and closes the connection and timer. Safe to call from inside any of the
+  // client's own callbacks.
+  ~PeerClient();
+
+  PeerClient(const PeerClient&) = delete;
+  PeerClient& operator=(const PeerClient&) = delete;
+
+  // Begins connecting. Idempotent. A failure detected at once (an address
+  // that does not resolve, a bind_addr that cannot be bound) fires on_down
+  // before Start returns, then backs off and retries as any failure.
+  void Start();
+
+  // Sends argv as one RESP array of bulk strings; binary safe. An empty argv
+  // fails at once with kNotConnected.
+  // `deadline_ms` is an absolute uv_now(loop) time; the callback fires with
+  // kTimeout at the deadline if no reply came (within a loop turn).
+  // - Ready: written at once; replies arrive in send order.
+  // - Not started, connecting or handshaking: queued, written once ready in
+  //   send order; if the attempt fails they end with kNotConnected.
+  // - Backing off after a failure: fails at once with kNotConnected.
+  // - Past max_inflight / max_pending_bytes: fails at once with kOverloaded.
+  // The callback may run before Send returns; callers must allow that.
+  void Send(std::vector<std::string> argv, int64_t deadline_ms, PeerCallback cb);
+
+  // True once the handshake completed, until the connection is lost.
+  bool ready() const { return phase_ == Phase::kReady; }
+  // The node id the peer proved in the last completed handshake; empty until
+  // the first. It stays set while the connection is down.
+  const std::string& remote_id() const { return remote_id_; }
+  const std::string& host() const { return host_; }
+  int port() const { return port_; }
+
+  // Points the client at a new address. If it differs and the client was
+  // started: a connection or attempt in progress is dropped (written
+  // requests fail with kDisconnected, on_down fires if one was in progress),
+  // the backoff resets, and connecting to the new address starts at once;
+  // queued requests wait for it.
+  void SetAddress(std::string host, int port);
+
+  struct Stats {
+    uint64_t connects = 0;       // handshakes completed (times the client became ready)
+    uint64_t reconnects = 0;     // connection attempts begun after the first one
+    uint64_t timeouts = 0;       // requests failed with kTimeout
+    uint64_t auth_failures = 0;  // handshakes failed on the secret (either side)
+    uint64_t sent = 0;           // requests written to a connection (handshake not counted)
+    uint64_t replies = 0;        // replies to requests, late ones included
+    uint64_t late_replies = 0;   // replies that came after their request's kTimeout
+  };
+  const Stats& stats() const { return stats_; }
+  // Requests counted against max_inflight (queued, written, or timed out and
+  // still awaiting their late reply).
+  size_t inflight() const { return inflight_; }
+
+ private:
+  class Conn;  // one hiredis connection; see peer_client.cc
+
+  enum class Phase {
+    kIdle,     // not started
+    kHello,    // connecting; HELLO written, waiting for the peer's proof
+    kAuth,     // peer verified; AUTH written, waiting for +OK
+    kReady,    // handshake done; requests flow
+    kBackoff,  // after a failure, until retry_at_
+    kClosed,   // destructor running
+  };
+  enum class Failure { kDown, kAuth };
+
+  struct Request {
+    uint64_t seq = 0;
+    std::vector<std::string> argv;  // emptied once written
+    size_t bytes = 0;
+    int64_t deadline_ms = 0;
+    PeerCallback cb;
+    bool written = false;    // on the wire; its reply will come
+    bool timed_out = false;  // kTimeout delivered (a written one awaits its late reply)
+  };
+
+  // Closes a uv_timer_t and frees it in the close callback.
+  struct TimerCloser {
+    void operator()(uv_timer_t* timer) const noexcept;
+  };
+
+  static void OnTimer(uv_timer_t* timer) noexcept;
+  static void OnHiredisReply(redisAsyncContext* ac, void* reply, void* privdata) noexcept;
+
+  int64_t Now() const;
+  void Connect();
+  void OnHelloReply(const redisReply& reply);
+  void OnAuthReply(const redisReply& reply);
+  void OnRequestReply(const redisReply& reply);
+  void OnConnGone(const std::string& why);
+  // Ends the current connection or attempt: written requests fail with
+  // kDisconnected, queued ones with kNotConnected unless keep_queue, then the
+  // event for `failure` fires. Leaves the client in kBackoff.
+  void Drop(Failure failure, const std::string& why, bool keep_queue = false);
+  void DetachConn();
+  // Writes one frame on conn_; false if hiredis refused it.
+  bool Write(const std::vector<std::string>& argv, void* tag);
+  void Tick();
+  void ExpireRequests(int64_t now);
+  Request* Find(uint64_t seq);
+  void CompactDeadlines();
+  void Arm();
+  int64_t NextBackoff();
+  std::string Address() const;
+
+  uv_loop_t* const loop_;
+  std::string host_;
+  int port_;
+  const PeerClientOptions options_;
+  const PeerClientEvents events_;
+
+  std::unique_ptr<uv_timer_t, TimerCloser> timer_;
+  int64_t armed_at_;      // when timer_ fires; kNever if stopped
+  Conn* conn_ = nullptr;  // the current connection; it frees itself once hiredis is done
+  // Set false by the destructor; callers hold a copy across user callbacks.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+
+  Phase phase_ = Phase::kIdle;
+  std::string client_nonce_;  // of the attempt in progress
+  std::string pending_id_;    // the peer's id, verified, until AUTH is accepted
+  std::string remote_id_;
+  int64_t handshake_deadline_ = 0;
+  int64_t retry_at_ = 0;
+  int64_t backoff_ms_;
+  uint64_t attempts_ = 0;
+  std::mt19937_64 rng_;  // backoff jitter
+
+  // Requests in send order (by seq): written ones, then those waiting for the
+  // handshake. Only written ones are in sent_; a queued one that timed out
+  // stays in queue_ until the flush, inert.
+  std::deque<Request> sent_;
+  std::deque<Request> queue_;
+  uint64_t next_seq_ = 1;
+  size_t inflight_ = 0;
+  size_t pending_bytes_ = 0;
+  // Min-heap of (deadline, seq); entries of finished requests are dropped lazily.
+  std::priority_queue<std::pair<int64_t, uint64_t>, std::vector<std::pair<int64_t, uint64_t>>,
+                      std::greater<>>
+      deadlines_;
+
+  Stats stats_;
+};
+
+}  // namespace shoal::cluster
