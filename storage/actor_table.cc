@@ -35,6 +35,8 @@ int HexDigit(char c) {
 ActorTable::ActorTable(size_t max_actors) : max_actors_(max_actors < 1 ? 1 : max_actors) {
   names_.emplace_back(kCounterBaseNodeId);
   ids_.emplace(std::string(kCounterBaseNodeId), kCounterBaseActor);
+  binaries_.emplace_back(kNodeIdBinaryLength, '\0');
+  binary_ids_.emplace(binaries_.back(), kCounterBaseActor);
 }
 
 Result<ActorId> ActorTable::Intern(std::string_view node_id) {
@@ -44,11 +46,19 @@ Result<ActorId> ActorTable::Intern(std::string_view node_id) {
   auto id = static_cast<ActorId>(names_.size());
   names_.emplace_back(node_id);
   ids_.emplace(std::string(node_id), id);
+  std::string binary;
+  binary.reserve(kNodeIdBinaryLength);
+  for (size_t i = 0; i < kNodeIdHexLength; i += 2) {
+    binary.push_back(static_cast<char>((HexDigit(node_id[i]) << 4) | HexDigit(node_id[i + 1])));
+  }
+  binary_ids_.emplace(binary, id);
+  binaries_.push_back(std::move(binary));
   return id;
 }
 
 Result<ActorId> ActorTable::InternBinary(std::string_view binary) {
   if (binary.size() != kNodeIdBinaryLength) return Status::Invalid("invalid node id");
+  if (auto it = binary_ids_.find(binary); it != binary_ids_.end()) return it->second;
   return Intern(BinaryToHex(binary));
 }
 
@@ -60,7 +70,9 @@ std::optional<ActorId> ActorTable::Lookup(std::string_view node_id) const {
 
 std::optional<ActorId> ActorTable::LookupBinary(std::string_view binary) const {
   if (binary.size() != kNodeIdBinaryLength) return std::nullopt;
-  return Lookup(BinaryToHex(binary));
+  auto it = binary_ids_.find(binary);
+  if (it == binary_ids_.end()) return std::nullopt;
+  return it->second;
 }
 
 const std::string& ActorTable::NameOf(ActorId id) const {
@@ -69,10 +81,8 @@ const std::string& ActorTable::NameOf(ActorId id) const {
 }
 
 void ActorTable::AppendBinary(ActorId id, std::string* out) const {
-  const std::string& hex = NameOf(id);
-  for (size_t i = 0; i < kNodeIdHexLength; i += 2) {
-    out->push_back(static_cast<char>((HexDigit(hex[i]) << 4) | HexDigit(hex[i + 1])));
-  }
+  assert(Contains(id));
+  out->append(binaries_[id]);
 }
 
 }  // namespace shoal::storage

@@ -80,6 +80,10 @@ class ActorTable {
   // names_[id] is the node id of id; a deque so that references stay valid.
   std::deque<std::string> names_;
   std::unordered_map<std::string, ActorId, Hash, std::equal_to<>> ids_;
+  // The same in binary form: the log and the peer channel read and write
+  // binary ids on every object, so neither side converts per use.
+  std::deque<std::string> binaries_;
+  std::unordered_map<std::string, ActorId, Hash, std::equal_to<>> binary_ids_;
 };
 
 }  // namespace shoal::storage
