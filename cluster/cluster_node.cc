@@ -149,9 +149,10 @@ storage::Result<std::string> ClusterNode::OnMembers(std::string_view blob) {
 
 void ClusterNode::MergeState(const Membership& other) {
   uint64_t epoch = membership_.epoch();
+  uint64_t digest = membership_.ring_digest();
   if (!membership_.Merge(other)) return;
   SyncLinks();
-  if (membership_.epoch() != epoch) {
+  if (membership_.epoch() != epoch || membership_.ring_digest() != digest) {
     ++stats_.ring_changes;
     Log(LogSeverity::kNotice, "ring epoch " + std::to_string(membership_.epoch()) + ": " +
                                   std::to_string(membership_.members().size()) + " members");
@@ -178,12 +179,24 @@ void ClusterNode::SyncLinks() {
   }
 }
 
-std::vector<NodeId> ClusterNode::Primaries(std::string_view key, size_t n) const {
-  std::vector<NodeId> out;
-  PreferenceList pl = ring().Preference(key, n);
-  out.reserve(pl.primaries.size());
-  for (auto& r : pl.primaries) out.push_back(std::move(r.node));
-  return out;
+ClusterNode::ReplicaSet ClusterNode::Primaries(std::string_view key, size_t n) const {
+  const Ring& r = ring();
+  if (prefs_epoch_ != membership_.epoch() || prefs_digest_ != membership_.ring_digest() ||
+      prefs_n_ != n || prefs_.size() != r.partition_count()) {
+    prefs_.assign(r.partition_count(), nullptr);
+    prefs_epoch_ = membership_.epoch();
+    prefs_digest_ = membership_.ring_digest();
+    prefs_n_ = n;
+  }
+  ReplicaSet& slot = prefs_[r.PartitionOf(key)];
+  if (!slot) {
+    auto out = std::make_shared<std::vector<NodeId>>();
+    PreferenceList pl = r.PreferenceForPartition(r.PartitionOf(key), n);
+    out->reserve(pl.primaries.size());
+    for (auto& rep : pl.primaries) out->push_back(std::move(rep.node));
+    slot = std::move(out);
+  }
+  return slot;
 }
 
 bool ClusterNode::IsConnected(std::string_view id) const {

@@ -79,8 +79,11 @@ class ClusterNode {
   const Ring& ring() const { return membership_.ring(); }
   size_t member_count() const { return membership_.members().size(); }
 
-  // The first n distinct owners clockwise from key's partition.
-  std::vector<NodeId> Primaries(std::string_view key, size_t n) const;
+  // The first n distinct owners clockwise from key's partition. Shared and
+  // cached per partition (rebuilt when the ring or n changes): a request
+  // holds its replica list without copying node ids.
+  using ReplicaSet = std::shared_ptr<const std::vector<NodeId>>;
+  ReplicaSet Primaries(std::string_view key, size_t n) const;
 
   // True if there is a ready (authenticated) connection to `id`.
   bool IsConnected(std::string_view id) const;
@@ -118,6 +121,12 @@ class ClusterNode {
   Membership membership_;
   ClusterNodeStats stats_;
   std::function<void()> on_ring_change_;
+  // Primaries() per partition for the ring (epoch and digest: two rings of
+  // one epoch can meet, see Membership::Merge) and prefs_n_.
+  mutable std::vector<ReplicaSet> prefs_;
+  mutable uint64_t prefs_epoch_ = 0;
+  mutable uint64_t prefs_digest_ = 0;
+  mutable size_t prefs_n_ = 0;
 
   // Every outbound client, owned here. by_id_ indexes those whose handshake
   // told us their id; seeds not yet met sit in clients_ only.

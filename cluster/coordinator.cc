@@ -9,24 +9,22 @@ namespace shoal::cluster {
 
 struct Coordinator::ReadState {
   std::string key;
-  std::vector<NodeId> replicas;
+  ClusterNode::ReplicaSet replicas;
   ReadQuorum quorum;
   Done done;
   bool decided = false;
   size_t self = 0;
-  std::vector<bool> repaired;
 
-  ReadState(std::string k, std::vector<NodeId> r, size_t required, Done d)
+  ReadState(std::string k, ClusterNode::ReplicaSet r, size_t required, Done d)
       : key(std::move(k)),
         replicas(std::move(r)),
-        quorum(replicas.size(), required),
-        done(std::move(d)),
-        repaired(replicas.size(), false) {}
+        quorum(replicas->size(), required),
+        done(std::move(d)) {}
 };
 
 Coordinator::Coordinator(uv_loop_t* loop, ClusterNode& node, storage::Keyspace& keyspace,
                          const storage::Clock& clock)
-    : loop_(loop), node_(node), keyspace_(keyspace), clock_(clock) {}
+    : loop_(loop), node_(node), keyspace_(keyspace), clock_(clock), batcher_(loop, node) {}
 
 int64_t Coordinator::Deadline() const {
   return static_cast<int64_t>(uv_now(loop_)) + options_.request_timeout_ms;
@@ -34,22 +32,23 @@ int64_t Coordinator::Deadline() const {
 
 namespace {
 
-// The replica list with this node in it (appended if a stale ring left it
-// out), and this node's index.
-size_t IncludeSelf(std::vector<NodeId>& replicas, const std::string& self) {
-  auto it = std::find(replicas.begin(), replicas.end(), self);
-  if (it != replicas.end()) return static_cast<size_t>(it - replicas.begin());
-  replicas.push_back(self);
-  return replicas.size() - 1;
+// This node's index in the replica list; if a stale ring left it out, a
+// copy of the list with it appended takes the list's place.
+size_t IncludeSelf(ClusterNode::ReplicaSet& replicas, const std::string& self) {
+  auto it = std::find(replicas->begin(), replicas->end(), self);
+  if (it != replicas->end()) return static_cast<size_t>(it - replicas->begin());
+  auto copy = std::make_shared<std::vector<NodeId>>(*replicas);
+  copy->push_back(self);
+  replicas = std::move(copy);
+  return replicas->size() - 1;
 }
 
 }  // namespace
 
-void Coordinator::Read(const std::string& key, const std::vector<NodeId>& replicas, Done done) {
+void Coordinator::Read(const std::string& key, ClusterNode::ReplicaSet targets, Done done) {
   ++stats_.reads;
-  std::vector<NodeId> targets = replicas;
   size_t self = IncludeSelf(targets, node_.self_id());
-  size_t required = std::clamp<size_t>(options_.read_quorum, 1, targets.size());
+  size_t required = std::clamp<size_t>(options_.read_quorum, 1, targets->size());
   auto st = std::make_shared<ReadState>(key, std::move(targets), required, std::move(done));
   st->self = self;
 
@@ -63,10 +62,9 @@ void Coordinator::Read(const std::string& key, const std::vector<NodeId>& replic
   if (st->quorum.state() != ReadQuorum::State::kPending) FinishRead(*st);
 
   int64_t deadline = Deadline();
-  for (size_t i = 0; i < st->replicas.size(); ++i) {
+  for (size_t i = 0; i < st->replicas->size(); ++i) {
     if (i == self) continue;
-    std::vector<std::string> argv{"SHOAL.GET", key};
-    node_.Send(st->replicas[i], std::move(argv), deadline,
+    batcher_.Add((*st->replicas)[i], "SHOAL.MGET", {key}, deadline,
                [this, st, i](PeerOutcome outcome, const PeerReply* reply, bool late) {
                  std::optional<storage::Object> obj;
                  if (outcome == PeerOutcome::kReply) {
@@ -133,24 +131,22 @@ void Coordinator::Repair(ReadState& st, const std::vector<size_t>& replicas) {
     if (i == st.self) continue;
     if (bytes.empty()) st.quorum.merged().EncodeWithNodeIds(keyspace_.actors(), &bytes);
     ++stats_.read_repairs;
-    std::vector<std::string> argv{"SHOAL.PUT", st.key, bytes};
-    node_.Send(st.replicas[i], std::move(argv), Deadline(),
-               [](PeerOutcome, const PeerReply*, bool) {});
+    batcher_.Add((*st.replicas)[i], "SHOAL.MPUT", {st.key, bytes}, Deadline(),
+                 [](PeerOutcome, const PeerReply*, bool) {});
   }
 }
 
 void Coordinator::Replicate(const std::string& key, std::string object,
-                            const std::vector<NodeId>& replicas, Done done) {
+                            ClusterNode::ReplicaSet targets, Done done) {
   ++stats_.writes;
-  std::vector<NodeId> targets = replicas;
   size_t self = IncludeSelf(targets, node_.self_id());
-  size_t required = std::clamp<size_t>(options_.write_quorum, 1, targets.size());
+  size_t required = std::clamp<size_t>(options_.write_quorum, 1, targets->size());
   struct WriteState {
     WriteQuorum quorum;
     Done done;
     WriteState(size_t n, size_t w, Done d) : quorum(n, w), done(std::move(d)) {}
   };
-  auto st = std::make_shared<WriteState>(targets.size(), required, std::move(done));
+  auto st = std::make_shared<WriteState>(targets->size(), required, std::move(done));
   auto finish = [this, st]() {
     if (!st->done || st->quorum.state() == WriteQuorum::State::kPending) return;
     QuorumOutcome out;
@@ -165,10 +161,9 @@ void Coordinator::Replicate(const std::string& key, std::string object,
   st->quorum.AddAck(self);
   finish();
   int64_t deadline = Deadline();
-  for (size_t i = 0; i < targets.size(); ++i) {
+  for (size_t i = 0; i < targets->size(); ++i) {
     if (i == self) continue;
-    std::vector<std::string> argv{"SHOAL.PUT", key, object};
-    node_.Send(targets[i], std::move(argv), deadline,
+    batcher_.Add((*targets)[i], "SHOAL.MPUT", {key, object}, deadline,
                [st, i, finish](PeerOutcome outcome, const PeerReply* reply, bool late) {
                  if (late) return;
                  if (outcome == PeerOutcome::kReply && reply->type == PeerReply::Type::kStatus) {

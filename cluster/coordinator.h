@@ -3,7 +3,7 @@
 // replica coordinating it (Dynamo section 4.5; riak_kv's get and put FSMs).
 // It sends, collects and times out; cluster/quorum.h decides.
 //
-//   Read()       fetches the key from the other replicas (SHOAL.GET) and
+//   Read()       fetches the key from the other replicas (SHOAL.MGET) and
 //                answers once R replicas, this one included, replied. On
 //                success the local store holds the merge of every reply, so
 //                the command then runs locally on current data. Replicas
@@ -11,7 +11,7 @@
 //                that arrive after the answer, get the merged object
 //                (read repair, unless read-repair is off).
 //   Replicate()  sends the key's new object (after the local write) to the
-//                other replicas (SHOAL.PUT, an object merge) and answers once
+//                other replicas (SHOAL.MPUT, an object merge) and answers once
 //                W replicas, this one included, applied it.
 //   Forward()    hands a whole client command to a replica of its key
 //                (SHOAL.FWD) and returns that node's reply bytes.
@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "cluster/cluster_node.h"
+#include "cluster/peer_batch.h"
 #include "cluster/ring.h"
 #include "storage/clock.h"
 #include "storage/keyspace.h"
@@ -50,8 +51,8 @@ struct CoordinatorStats {
   uint64_t quorum_failures = 0;   // reads and writes that missed their quorum
   uint64_t read_repairs = 0;      // repair puts sent to replicas
   uint64_t late_replies = 0;      // replies after the request was decided
-  uint64_t replica_puts = 0;      // SHOAL.PUT served
-  uint64_t replica_gets = 0;      // SHOAL.GET served
+  uint64_t replica_puts = 0;      // items of SHOAL.MPUT served
+  uint64_t replica_gets = 0;      // items of SHOAL.MGET served
 };
 
 // The outcome of a quorum request. ok: the quorum was met. Otherwise `got`
@@ -74,11 +75,11 @@ class Coordinator {
 
   // `replicas` are the key's primaries; this node should be one of them (if
   // it is not, it takes part anyway as an extra replica).
-  void Read(const std::string& key, const std::vector<NodeId>& replicas, Done done);
+  void Read(const std::string& key, ClusterNode::ReplicaSet replicas, Done done);
 
   // `object` is the key's object in the node-id encoding, as just applied
   // locally.
-  void Replicate(const std::string& key, std::string object, const std::vector<NodeId>& replicas,
+  void Replicate(const std::string& key, std::string object, ClusterNode::ReplicaSet replicas,
                  Done done);
 
   // ok: `bytes` is the remote node's RESP reply. Otherwise `bytes` is the
@@ -87,7 +88,7 @@ class Coordinator {
   void Forward(const NodeId& to, std::vector<std::string> argv, size_t required,
                ForwardDone done);
 
-  // --- the replica side (SHOAL.GET / SHOAL.PUT from a coordinator) ---
+  // --- the replica side (SHOAL.MGET / SHOAL.MPUT from a coordinator) ---
 
   // This node's object of `key` in the node-id encoding; empty if absent.
   storage::Result<std::string> LocalObject(const std::string& key);
@@ -95,6 +96,9 @@ class Coordinator {
   storage::Status ApplyRemote(const std::string& key, std::string_view object);
 
   CoordinatorStats& stats() { return stats_; }
+
+  // Sends what is batched now (before the node's links close).
+  void Flush() { batcher_.Flush(); }
 
  private:
   struct ReadState;
@@ -109,6 +113,7 @@ class Coordinator {
   const storage::Clock& clock_;
   CoordinatorOptions options_;
   CoordinatorStats stats_;
+  PeerBatcher batcher_;  // SHOAL.MGET / SHOAL.MPUT frames, one per peer and iteration
 };
 
 }  // namespace shoal::cluster

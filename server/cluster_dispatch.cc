@@ -20,7 +20,7 @@ struct ClusterPart {
   std::vector<std::string> argv;  // a command on this one key (or the whole MSETNX)
   const CommandSpec* cmd = nullptr;
   std::string key;
-  std::vector<cluster::NodeId> replicas;
+  cluster::ClusterNode::ReplicaSet replicas;
   bool forward = false;  // runs on another coordinator
   bool write = false;
   bool ready = false;  // may run locally: its read quorum (if any) is in
@@ -167,10 +167,17 @@ void ClusterDispatch::Start() {
 }
 
 void ClusterDispatch::Stop() {
+  // Frames still batched go out (and fail) while everything they call back
+  // into is alive; then the links close, failing whatever is in flight.
+  if (coordinator_) coordinator_->Flush();
   if (node_) node_->Stop();
+  // Its handles close while the loop still runs.
+  coordinator_.reset();
 }
 
-bool ClusterDispatch::active() const { return node_ && node_->member_count() > 1; }
+bool ClusterDispatch::active() const {
+  return coordinator_ && node_ && node_->member_count() > 1;
+}
 
 void ClusterDispatch::ApplyConfig() {
   if (!coordinator_) return;
@@ -249,8 +256,8 @@ std::shared_ptr<ClusterRequest> ClusterDispatch::Build(Session& session, const C
     p.cmd = part_cmd;
     p.write = (part_cmd->flags & kCmdWrite) != 0;
     p.replicas = node_->Primaries(p.key, n);
-    bool mine = std::find(p.replicas.begin(), p.replicas.end(), node_->self_id()) !=
-                p.replicas.end();
+    bool mine = std::find(p.replicas->begin(), p.replicas->end(), node_->self_id()) !=
+                p.replicas->end();
     p.forward = !mine && !forced_local;
     p.argv = std::move(part_argv);
     req->parts.push_back(std::move(p));
@@ -277,7 +284,7 @@ std::shared_ptr<ClusterRequest> ClusterDispatch::Build(Session& session, const C
     if (name == "msetnx" && argv.size() > 3) {
       auto first = node_->Primaries(argv[1], n);
       for (size_t i = 3; i < argv.size(); i += 2) {
-        if (node_->Primaries(argv[i], n) != first) {
+        if (*node_->Primaries(argv[i], n) != *first) {
           req->kind = ClusterRequest::Kind::kInline;
           req->error = std::string(kCrossSlot);
           return req;
@@ -301,8 +308,8 @@ void ClusterDispatch::Launch(Session& session, const std::shared_ptr<ClusterRequ
       if (p.forward) {
         ++stats_.forwarded_commands;
         // Prefer a replica we have a live link to.
-        cluster::NodeId to = p.replicas.empty() ? node_->self_id() : p.replicas.front();
-        for (const auto& r : p.replicas) {
+        cluster::NodeId to = p.replicas->empty() ? node_->self_id() : p.replicas->front();
+        for (const auto& r : *p.replicas) {
           if (node_->IsConnected(r)) {
             to = r;
             break;
@@ -389,7 +396,7 @@ void ClusterDispatch::Execute(Session& session, const std::shared_ptr<ClusterReq
     auto remaining = std::make_shared<size_t>(changed.size());
     auto failed = std::make_shared<std::string>();
     for (auto& [key, bytes] : changed) {
-      const std::vector<cluster::NodeId>& replicas =
+      cluster::ClusterNode::ReplicaSet replicas =
           key == p.key ? p.replicas
                        : node_->Primaries(key, static_cast<size_t>(server_.config().replicas));
       coordinator_->Replicate(
@@ -638,16 +645,31 @@ void ClusterDispatch::HandlePeer(Session& session, std::vector<std::string>& arg
 void ClusterDispatch::ServePeerCommand(Session& session, std::vector<std::string>& argv) {
   ReplyBuilder reply(session.ReplyTarget());
   const std::string& cmd = argv[0];
-  if (EqualsIgnoreCase(cmd, "shoal.get") && argv.size() == 2) {
-    auto obj = coordinator_->LocalObject(argv[1]);
-    if (!obj.ok()) return reply.Error("ERR " + obj.status().message());
-    if (obj.value().empty()) return reply.Null();
-    return reply.Bulk(obj.value());
+  if (EqualsIgnoreCase(cmd, "shoal.mget") && argv.size() >= 2) {
+    reply.ArrayHeader(argv.size() - 1);
+    for (size_t i = 1; i < argv.size(); ++i) {
+      auto obj = coordinator_->LocalObject(argv[i]);
+      if (!obj.ok()) {
+        reply.Error("ERR " + obj.status().message());
+      } else if (obj.value().empty()) {
+        reply.Null();
+      } else {
+        reply.Bulk(obj.value());
+      }
+    }
+    return;
   }
-  if (EqualsIgnoreCase(cmd, "shoal.put") && argv.size() == 3) {
-    storage::Status st = coordinator_->ApplyRemote(argv[1], argv[2]);
-    if (!st.ok()) return reply.Error("ERR " + st.message());
-    return reply.Ok();
+  if (EqualsIgnoreCase(cmd, "shoal.mput") && argv.size() >= 3 && argv.size() % 2 == 1) {
+    reply.ArrayHeader((argv.size() - 1) / 2);
+    for (size_t i = 1; i + 1 < argv.size(); i += 2) {
+      storage::Status st = coordinator_->ApplyRemote(argv[i], argv[i + 1]);
+      if (st.ok()) {
+        reply.Ok();
+      } else {
+        reply.Error("ERR " + st.message());
+      }
+    }
+    return;
   }
   if (EqualsIgnoreCase(cmd, "shoal.members") && argv.size() == 2) {
     auto blob = node_->OnMembers(argv[1]);

@@ -25,8 +25,8 @@
 // fan-outs still go out at once) — and their replies leave in that order
 // (ReplyQueue). A connection with nothing waiting runs commands inline.
 //
-// It also serves the peer port (HandlePeer): the handshake, then SHOAL.GET,
-// SHOAL.PUT, SHOAL.FWD, SHOAL.LOCAL and SHOAL.MEMBERS.
+// It also serves the peer port (HandlePeer): the handshake, then SHOAL.MGET,
+// SHOAL.MPUT, SHOAL.FWD, SHOAL.LOCAL and SHOAL.MEMBERS.
 //
 // While the cluster has a single member everything runs inline, exactly as
 // on a lone node. Runs on the loop thread.

@@ -70,8 +70,8 @@ void CmdClusterNodes(CommandContext& ctx) {
 void CmdClusterPreflist(CommandContext& ctx) {
   cluster::ClusterNode& node = *ctx.server->cluster().node();
   auto replicas = node.Primaries(ctx.args[2], static_cast<size_t>(ctx.server->config().replicas));
-  ctx.reply.ArrayHeader(replicas.size());
-  for (const cluster::NodeId& id : replicas) {
+  ctx.reply.ArrayHeader(replicas->size());
+  for (const cluster::NodeId& id : *replicas) {
     const cluster::MemberInfo* info = node.membership().Find(id);
     ctx.reply.ArrayHeader(3);
     ctx.reply.Bulk(id);

@@ -194,7 +194,7 @@ void ClusterSection(Server& server, InfoWriter& w) {
   ClusterDispatch& cd = server.cluster();
   cluster::ClusterNode* node = cd.node();
   w.Field("cluster_enabled", uint64_t{1});
-  if (node == nullptr) return;
+  if (node == nullptr || cd.coordinator() == nullptr) return;
   uint64_t connected = 0;
   for (const auto& [id, info] : node->membership().members()) {
     if (id != node->self_id() && node->IsConnected(id)) ++connected;
