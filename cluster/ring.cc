@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <set>
 #include <tuple>
 
 namespace shoal::cluster {
@@ -95,23 +96,37 @@ Ring Ring::Rebalance(const Ring& prev, std::vector<NodeId> members) {
   // one next to its own partitions, then by a hash of (node, partition).
   std::vector<bool> pooled(q, false);
   for (uint32_t p = 0; p < q; ++p) pooled[p] = cur[p] == kNone;
+  // Each release changes only its two neighbours' keys, so the candidates
+  // sit in an ordered set (key, then partition: the lowest partition wins a
+  // tie) updated around each release: O(Q log Q) rather than a rescan of
+  // all Q partitions per release.
+  using Key = std::tuple<int, int, uint64_t>;
+  std::vector<Key> keys(q);
   for (uint32_t i = 0; i < s; ++i) {
+    if (count[i] <= target[i]) continue;
+    auto key_of = [&](uint32_t p) {
+      const uint32_t a = prev_of(p), b = next_of(p);
+      const int pooled_nb = int{pooled[a]} + int{pooled[b]};
+      const int self_nb = (cur[a] == i || cur[b] == i) ? 0 : 1;
+      return Key(pooled_nb, self_nb, IdHash(members[i], p));
+    };
+    std::set<std::pair<Key, uint32_t>> candidates;
+    for (uint32_t p = 0; p < q; ++p) {
+      if (cur[p] != i) continue;
+      keys[p] = key_of(p);
+      candidates.emplace(keys[p], p);
+    }
     for (; count[i] > target[i]; --count[i]) {
-      uint32_t best = kNone;
-      std::tuple<int, int, uint64_t> best_key;
-      for (uint32_t p = 0; p < q; ++p) {
-        if (cur[p] != i) continue;
-        const uint32_t a = prev_of(p), b = next_of(p);
-        const int pooled_nb = int{pooled[a]} + int{pooled[b]};
-        const int self_nb = (cur[a] == i || cur[b] == i) ? 0 : 1;
-        auto key = std::make_tuple(pooled_nb, self_nb, IdHash(members[i], p));
-        if (best == kNone || key < best_key) {
-          best = p;
-          best_key = key;
-        }
-      }
+      const uint32_t best = candidates.begin()->second;
+      candidates.erase(candidates.begin());
       cur[best] = kNone;
       pooled[best] = true;
+      for (uint32_t nb : {prev_of(best), next_of(best)}) {
+        if (cur[nb] != i) continue;
+        candidates.erase({keys[nb], nb});
+        keys[nb] = key_of(nb);
+        candidates.emplace(keys[nb], nb);
+      }
     }
   }
 
