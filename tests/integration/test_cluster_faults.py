@@ -110,7 +110,7 @@ class NoQuorumTest(ch.ClusterTestCase):
         self.assertEqual(self.client(b).call("GET", key), b"after")
 
     def test_one_of_three_stopped_writes_and_reads_succeed(self):
-        cl = self.start_cluster(3, replicas=3, read_quorum=2, write_quorum=2, request_timeout_ms=self.TIMEOUT_MS)
+        cl = self.start_cluster(3, replicas=3, read_quorum=2, write_quorum=2)
         a, b, c = cl
         with ch.paused(c):
             ca, cb = self.client(a), self.client(b)
@@ -126,7 +126,7 @@ class NoQuorumTest(ch.ClusterTestCase):
 @ch.skip_unless_shoal
 class ReadRepairTest(ch.ClusterTestCase):
     def test_replica_that_missed_writes_is_repaired_by_reads(self):
-        cl = self.start_cluster(3, replicas=3, read_quorum=2, write_quorum=2, request_timeout_ms=1000)
+        cl = self.start_cluster(3, replicas=3, read_quorum=2, write_quorum=2)
         a, b, c = cl
         ca = self.client(a)
         reconnects = a.counter("cluster_peer_reconnects")

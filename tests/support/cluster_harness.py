@@ -34,6 +34,12 @@ RECOVER_TIMEOUT = 20.0
 # form quickly in tests; still a real period, not a busy loop.
 TEST_GOSSIP_INTERVAL_MS = 100
 
+# Longer than the default request timeout (1000 ms): tests that are not about
+# timeouts must not see NOQUORUM because a sanitizer build on a loaded
+# machine is slow (a 4000-command pipeline takes over a second under ASan).
+# Tests about timeouts pass their own request_timeout_ms.
+TEST_REQUEST_TIMEOUT_MS = 5000
+
 
 def skip_unless_shoal(cls):
     """Class decorator: cluster tests make no sense against redis-server."""
@@ -205,7 +211,8 @@ class Cluster:
     """`size` nodes on 127.0.0.1, 127.0.0.2, ... each seeded with the others.
 
     Options become directives: replicas (N), read_quorum (R), write_quorum (W),
-    vnodes (Q), request_timeout_ms, gossip_interval_ms, secret
+    vnodes (Q), request_timeout_ms (default TEST_REQUEST_TIMEOUT_MS; None:
+    the server's default), gossip_interval_ms, secret
     (cluster-secret; a list gives one per node), appendonly ("yes"/"no").
     seeds: True gives every node all the others as seeds; "chain" gives node
     i only node i-1 (membership must spread); False starts every node alone
@@ -222,7 +229,7 @@ class Cluster:
         read_quorum=2,
         write_quorum=2,
         vnodes=None,
-        request_timeout_ms=None,
+        request_timeout_ms=TEST_REQUEST_TIMEOUT_MS,
         gossip_interval_ms=TEST_GOSSIP_INTERVAL_MS,
         secret=None,
         appendonly=None,
