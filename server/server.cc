@@ -450,6 +450,7 @@ void Server::ApplyRuntimeConfig() {
   ko.siblings_warn = static_cast<size_t>(config_.siblings_warn);
   ko.max_siblings = static_cast<size_t>(config_.max_siblings);
   if (keyspace_) keyspace_->set_options(ko);
+  cluster_.ApplyConfig();  // read-repair, request-timeout-ms; keeps tombstones in a cluster
 }
 
 void Server::Fatal(const storage::Status& st) {
