@@ -272,6 +272,7 @@ void Server::Accept(uv_tcp_t* listener, bool peer) {
                 reinterpret_cast<uv_stream_t*>(session->handle())) != 0) {
     Session* raw = session.get();
     sessions_.emplace(id, std::move(session));
+    if (peer) ++peer_sessions_;  // OnSessionClosed counts it out
     raw->Close();
     return;
   }
@@ -284,11 +285,12 @@ void Server::Accept(uv_tcp_t* listener, bool peer) {
   if (peer) {
     // Peers do not count against maxclients: a full client table must not
     // cut the cluster apart.
+    ++peer_sessions_;
     raw->Start(clock_.NowMs());
     return;
   }
   ++stats_.total_connections_received;
-  if (static_cast<int64_t>(sessions_.size()) > config_.maxclients) {
+  if (static_cast<int64_t>(connected_clients()) > config_.maxclients) {
     // As Redis: tell the client why, then close.
     ++stats_.rejected_connections;
     ReplyBuilder(raw->ReplyTarget()).Error(errors::kMaxClients);
@@ -301,11 +303,14 @@ void Server::Accept(uv_tcp_t* listener, bool peer) {
 void Server::OnSessionClosed(Session* session) {
   if (session->flush_scheduled) std::erase(pending_flush_, session);
   std::replace(flushing_.begin(), flushing_.end(), session, static_cast<Session*>(nullptr));
+  if (session->is_peer()) --peer_sessions_;
   sessions_.erase(session->id());
 }
 
 void Server::ForEachSession(const std::function<void(Session&)>& fn) {
-  for (auto& [id, s] : sessions_) fn(*s);
+  for (auto& [id, s] : sessions_) {
+    if (!s->is_peer()) fn(*s);
+  }
 }
 
 void Server::ScheduleFlush(Session& session) {
@@ -548,8 +553,9 @@ void Server::CloseIdleClients(int64_t now_ms) {
   if (config_.timeout <= 0) return;
   int64_t limit = static_cast<int64_t>(config_.timeout) * 1000;
   for (auto& [id, s] : sessions_) {
-    // A client waiting for a deferred reply is not idle.
-    if (s->closing() || s->replies().outstanding() > 0) continue;
+    // A client waiting for a deferred reply is not idle; peers are not
+    // clients.
+    if (s->is_peer() || s->closing() || s->replies().outstanding() > 0) continue;
     if (now_ms - s->last_interaction_ms() > limit) {
       SHOAL_LOG(logger_, LogLevel::kVerbose, "Closing idle client id=%llu",
                 static_cast<unsigned long long>(id));

@@ -94,8 +94,10 @@ class Server {
   void OnSessionClosed(Session* session);
 
   // Sessions, for CLIENT LIST / CLIENT KILL / INFO clients.
+  // Client sessions only: peer connections on the cluster port are not
+  // clients (CLIENT LIST, maxclients and INFO leave them out).
   void ForEachSession(const std::function<void(Session&)>& fn);
-  size_t connected_clients() const { return sessions_.size(); }
+  size_t connected_clients() const { return sessions_.size() - peer_sessions_; }
 
   Config& config() { return config_; }
   Logger& logger() { return logger_; }
@@ -177,6 +179,7 @@ class Server {
 
   uint64_t next_client_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;
+  size_t peer_sessions_ = 0;  // of sessions_, those on the cluster port
   std::vector<Session*> pending_flush_;  // sessions with output this iteration
   std::vector<Session*> flushing_;       // the batch FlushPending is walking
 };
