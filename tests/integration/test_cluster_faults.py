@@ -87,6 +87,11 @@ class NoQuorumTest(ch.ClusterTestCase):
             self.assertNoQuorum(replies[2], 1, 2)
             self.assertEqual(replies[3], b"e")
             self.assertGreaterEqual(a.counter("cluster_quorum_failures"), failures + 4)
+            # CONFIG SET request-timeout-ms acts on the next request.
+            self.assertEqual(ca.call("CONFIG", "SET", "request-timeout-ms", "1500"), "OK")
+            t0 = time.monotonic()
+            self.assertNoQuorum(ca.request("SET", "k", "longer"), 1, 2)
+            self.assertGreaterEqual(time.monotonic() - t0, 1.2)
         # Continued: the cluster answers again (peers process what queued up).
         h.wait_for(lambda: ca.call("SET", "k", "after") == "OK", ch.RECOVER_TIMEOUT, "SET through node1 after SIGCONT")
         for n in cl:
@@ -153,6 +158,30 @@ class ReadRepairTest(ch.ClusterTestCase):
         h.wait_for(lambda: a.counter("cluster_read_repairs") >= repairs + 2, 10, "read_repairs to count both repairs")
         # The repair was a real write: node3 alone (others stopped) still has it.
         self.assertEqual(c.getlocal("stale")[1], [b"new"])
+
+
+    def test_read_repair_off_then_on_with_config_set(self):
+        # R=3: a read waits for every replica, so its repair decision (and any
+        # repair write) is made before it replies; the next read through the
+        # same node reaches node3 after that write (one ordered link).
+        cl = self.start_cluster(3, replicas=3, read_quorum=3, write_quorum=2, args=["--read-repair", "no"])
+        a, b, c = cl
+        ca = self.client(a)
+        with ch.paused(c):
+            self.assertEqual(ca.call("SET", "rr", "v"), "OK")
+            c.kill()
+        c.restart()
+        cl.wait_converged()
+        self.assertEqual(c.getlocal("rr")[1], [])
+        repairs = a.counter("cluster_read_repairs")
+        self.assertEqual(ca.call("GET", "rr"), b"v")
+        self.assertEqual(ca.call("GET", "rr"), b"v")
+        self.assertEqual(c.getlocal("rr")[1], [], "read-repair no: node3 was repaired anyway")
+        self.assertEqual(a.counter("cluster_read_repairs"), repairs)
+        self.assertEqual(ca.call("CONFIG", "SET", "read-repair", "yes"), "OK")
+        self.assertEqual(ca.call("GET", "rr"), b"v")
+        h.wait_for(lambda: c.getlocal("rr")[1] == [b"v"], 10, "node3 to be repaired once read-repair is on")
+        self.assertGreater(a.counter("cluster_read_repairs"), repairs)
 
 
 @ch.skip_unless_shoal
