@@ -259,6 +259,39 @@ class ClusterCommandsTest(ch.ClusterTestCase):
 
 
 @ch.skip_unless_shoal
+class PeerLinksAreNotClientsTest(ch.ClusterTestCase):
+    def test_peer_links_escape_client_limits(self):
+        # timeout 1 and maxclients 2 on every node: peer links are neither
+        # idle clients nor counted clients.
+        cl = self.start_cluster(3, args=["--timeout", "1", "--maxclients", "2"])
+        a = cl[0]
+        reconnects = [n.counter("cluster_peer_reconnects") for n in cl]
+        c = self.client(a)
+        self.assertEqual(c.call("INFO", "clients").count(b"connected_clients:1\r\n"), 1)
+        self.assertEqual(len(c.call("CLIENT", "LIST").splitlines()), 1)
+        second = self.client(a)
+        self.assertEqual(second.call("PING"), "PONG")
+        third = self.client(a)
+        self.assertEqual(third.read_reply(), h.ReplyError("ERR max number of clients reached"))
+        second.close()
+        third.close()
+        # An idle client is closed after the timeout: time has passed...
+        def pinged_client():
+            cli = self.client(a)
+            return cli if cli.request("PING") == "PONG" else None
+
+        idle = h.wait_for(pinged_client, 10, "a client slot")
+        self.assertClosed(idle, timeout=20)
+        # ... while the idle peer links stayed up.
+        self.assertEqual([n.counter("cluster_peer_reconnects") for n in cl], reconnects)
+        cl.wait_converged(timeout=5)
+        with cl[1].client() as cb:
+            self.assertEqual(cb.call("SET", "k", "v"), "OK")
+        with cl[2].client() as cc:
+            self.assertEqual(cc.call("GET", "k"), b"v")
+
+
+@ch.skip_unless_shoal
 class MeetTest(ch.ClusterTestCase):
     def test_meet_joins_nodes_started_alone(self):
         cl = self.start_cluster(3, seeds=False, converge=False)
