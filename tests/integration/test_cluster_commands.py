@@ -262,8 +262,9 @@ class ClusterCommandsTest(ch.ClusterTestCase):
 class PeerLinksAreNotClientsTest(ch.ClusterTestCase):
     def test_peer_links_escape_client_limits(self):
         # timeout 1 and maxclients 2 on every node: peer links are neither
-        # idle clients nor counted clients.
-        cl = self.start_cluster(3, args=["--timeout", "1", "--maxclients", "2"])
+        # idle clients nor counted clients. A long exchange period leaves the
+        # links idle (the exchanges on join and on change still happen).
+        cl = self.start_cluster(3, gossip_interval_ms=60000, args=["--node-timeout-ms", "120000", "--timeout", "1", "--maxclients", "2"])
         a = cl[0]
         reconnects = [n.counter("cluster_peer_reconnects") for n in cl]
         c = self.client(a)
