@@ -9,7 +9,9 @@ ClusterNode::ClusterNode(uv_loop_t* loop, ClusterNodeOptions options)
       options_(std::move(options)),
       membership_(Membership::Solo(options_.self, options_.partitions)) {}
 
-ClusterNode::~ClusterNode() { Stop(); }
+ClusterNode::~ClusterNode() {
+  Stop();
+}
 
 void ClusterNode::Log(LogSeverity sev, const std::string& msg) const {
   if (options_.log) options_.log(sev, msg);

@@ -35,9 +35,9 @@ namespace shoal::cluster {
 enum class LogSeverity { kDebug, kVerbose, kNotice, kWarning };
 
 struct ClusterNodeOptions {
-  MemberInfo self;               // id, advertised host/port/cport, incarnation
-  std::string secret;            // cluster-secret
-  std::string bind_addr;         // source address of outbound peer connections
+  MemberInfo self;        // id, advertised host/port/cport, incarnation
+  std::string secret;     // cluster-secret
+  std::string bind_addr;  // source address of outbound peer connections
   uint32_t partitions = kDefaultPartitions;
   int64_t exchange_interval_ms = 1000;  // gossip-interval-ms
   int64_t request_timeout_ms = 1000;    // membership exchanges time out after this
@@ -52,10 +52,10 @@ struct PeerAddress {
 };
 
 struct ClusterNodeStats {
-  uint64_t peer_reconnects = 0;   // ready connections lost, then re-established
-  uint64_t auth_failures = 0;     // handshakes refused either way
-  uint64_t exchanges = 0;         // membership exchanges completed
-  uint64_t ring_changes = 0;      // times the ring changed
+  uint64_t peer_reconnects = 0;  // ready connections lost, then re-established
+  uint64_t auth_failures = 0;    // handshakes refused either way
+  uint64_t exchanges = 0;        // membership exchanges completed
+  uint64_t ring_changes = 0;     // times the ring changed
 };
 
 class ClusterNode {

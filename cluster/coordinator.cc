@@ -65,27 +65,27 @@ void Coordinator::Read(const std::string& key, ClusterNode::ReplicaSet targets, 
   for (size_t i = 0; i < st->replicas->size(); ++i) {
     if (i == self) continue;
     batcher_.Add((*st->replicas)[i], "SHOAL.MGET", {key}, deadline,
-               [this, st, i](PeerOutcome outcome, const PeerReply* reply, bool late) {
-                 std::optional<storage::Object> obj;
-                 if (outcome == PeerOutcome::kReply) {
-                   if (reply->type == PeerReply::Type::kNil) {
-                     obj.emplace();
-                   } else if (reply->type == PeerReply::Type::kString) {
-                     auto d = storage::Object::DecodeWithNodeIds(reply->str, keyspace_.actors());
-                     if (d.ok()) obj.emplace(std::move(d).value());
+                 [this, st, i](PeerOutcome outcome, const PeerReply* reply, bool late) {
+                   std::optional<storage::Object> obj;
+                   if (outcome == PeerOutcome::kReply) {
+                     if (reply->type == PeerReply::Type::kNil) {
+                       obj.emplace();
+                     } else if (reply->type == PeerReply::Type::kString) {
+                       auto d = storage::Object::DecodeWithNodeIds(reply->str, keyspace_.actors());
+                       if (d.ok()) obj.emplace(std::move(d).value());
+                     }
                    }
-                 }
-                 if (late || st->decided) {
-                   if (obj) OnLateRead(*st, i, std::move(*obj));
-                   return;
-                 }
-                 if (obj) {
-                   st->quorum.AddReply(i, std::move(*obj));
-                 } else {
-                   st->quorum.AddFailure(i);
-                 }
-                 if (st->quorum.state() != ReadQuorum::State::kPending) FinishRead(*st);
-               });
+                   if (late || st->decided) {
+                     if (obj) OnLateRead(*st, i, std::move(*obj));
+                     return;
+                   }
+                   if (obj) {
+                     st->quorum.AddReply(i, std::move(*obj));
+                   } else {
+                     st->quorum.AddFailure(i);
+                   }
+                   if (st->quorum.state() != ReadQuorum::State::kPending) FinishRead(*st);
+                 });
   }
 }
 
@@ -164,15 +164,15 @@ void Coordinator::Replicate(const std::string& key, std::string object,
   for (size_t i = 0; i < targets->size(); ++i) {
     if (i == self) continue;
     batcher_.Add((*targets)[i], "SHOAL.MPUT", {key, object}, deadline,
-               [st, i, finish](PeerOutcome outcome, const PeerReply* reply, bool late) {
-                 if (late) return;
-                 if (outcome == PeerOutcome::kReply && reply->type == PeerReply::Type::kStatus) {
-                   st->quorum.AddAck(i);
-                 } else {
-                   st->quorum.AddFailure(i);
-                 }
-                 finish();
-               });
+                 [st, i, finish](PeerOutcome outcome, const PeerReply* reply, bool late) {
+                   if (late) return;
+                   if (outcome == PeerOutcome::kReply && reply->type == PeerReply::Type::kStatus) {
+                     st->quorum.AddAck(i);
+                   } else {
+                     st->quorum.AddFailure(i);
+                   }
+                   finish();
+                 });
   }
 }
 

@@ -45,14 +45,14 @@ struct CoordinatorOptions {
 };
 
 struct CoordinatorStats {
-  uint64_t reads = 0;             // Read() calls
-  uint64_t writes = 0;            // Replicate() calls
-  uint64_t forwards = 0;          // Forward() calls
-  uint64_t quorum_failures = 0;   // reads and writes that missed their quorum
-  uint64_t read_repairs = 0;      // repair puts sent to replicas
-  uint64_t late_replies = 0;      // replies after the request was decided
-  uint64_t replica_puts = 0;      // items of SHOAL.MPUT served
-  uint64_t replica_gets = 0;      // items of SHOAL.MGET served
+  uint64_t reads = 0;            // Read() calls
+  uint64_t writes = 0;           // Replicate() calls
+  uint64_t forwards = 0;         // Forward() calls
+  uint64_t quorum_failures = 0;  // reads and writes that missed their quorum
+  uint64_t read_repairs = 0;     // repair puts sent to replicas
+  uint64_t late_replies = 0;     // replies after the request was decided
+  uint64_t replica_puts = 0;     // items of SHOAL.MPUT served
+  uint64_t replica_gets = 0;     // items of SHOAL.MGET served
 };
 
 // The outcome of a quorum request. ok: the quorum was met. Otherwise `got`
@@ -85,8 +85,7 @@ class Coordinator {
   // ok: `bytes` is the remote node's RESP reply. Otherwise `bytes` is the
   // error text (NOQUORUM... when the node did not answer in time).
   using ForwardDone = std::function<void(bool ok, std::string bytes)>;
-  void Forward(const NodeId& to, std::vector<std::string> argv, size_t required,
-               ForwardDone done);
+  void Forward(const NodeId& to, std::vector<std::string> argv, size_t required, ForwardDone done);
 
   // --- the replica side (SHOAL.MGET / SHOAL.MPUT from a coordinator) ---
 

@@ -26,9 +26,8 @@ PeerBatcher::~PeerBatcher() {
 
 void PeerBatcher::Add(const NodeId& peer, std::string_view command, std::vector<std::string> args,
                       int64_t deadline_ms, PeerCallback cb) {
-  auto it = std::find_if(pending_.begin(), pending_.end(), [&](const Frame& f) {
-    return f.peer == peer && f.command == command;
-  });
+  auto it = std::find_if(pending_.begin(), pending_.end(),
+                         [&](const Frame& f) { return f.peer == peer && f.command == command; });
   if (it == pending_.end()) {
     Frame f;
     f.peer = peer;
@@ -81,7 +80,8 @@ void PeerBatcher::Send(Frame frame) {
                  return;
                }
                // The frame as a whole failed or was refused.
-               for (auto& cb : cbs) cb(outcome, outcome == PeerOutcome::kReply ? reply : nullptr, late);
+               for (auto& cb : cbs)
+                 cb(outcome, outcome == PeerOutcome::kReply ? reply : nullptr, late);
              });
 }
 

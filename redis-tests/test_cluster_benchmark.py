@@ -33,7 +33,7 @@ class ClusterRedisBenchmarkTest(ch.ClusterTestCase):
         return lines
 
     def test_set_get_quiet(self):
-        lines = self.bench(self.cl[0], "-t", "set,get", "-n", "20000", "-q")
+        lines = self.bench(self.cl[0], "-t", "set,get", "-n", "10000", "-q")
         for t in ("SET", "GET"):
             self.assertTrue(any(re.search(r"^%s: [0-9.]+ requests per second" % t, l) for l in lines), lines)
         # Without -r every SET hits one literal key: readable through every node.
@@ -41,7 +41,7 @@ class ClusterRedisBenchmarkTest(ch.ClusterTestCase):
             self.assertEqual(c.call("STRLEN", "key:__rand_int__"), 3)
 
     def test_set_get_csv(self):
-        lines = self.bench(self.cl[1], "-t", "set,get", "-n", "20000", "--csv")
+        lines = self.bench(self.cl[1], "-t", "set,get", "-n", "10000", "--csv")
         rows = [l for l in lines if l.startswith('"') and not l.startswith('"test"')]
         self.assertEqual([r.split(",")[0].strip('"') for r in rows], ["SET", "GET"])
         for r in rows:

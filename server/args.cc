@@ -83,5 +83,4 @@ bool ParseScanCursor(const std::string& s, uint64_t* cursor) {
   return true;
 }
 
-
 }  // namespace shoal::server

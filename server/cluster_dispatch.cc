@@ -130,7 +130,9 @@ ClusterDispatch::ClusterDispatch(Server& server, storage::KeyspaceObserver& next
   filter_ = [this](const storage::EntryView& e) { return OwnsKey(e); };
 }
 
-ClusterDispatch::~ClusterDispatch() { Stop(); }
+ClusterDispatch::~ClusterDispatch() {
+  Stop();
+}
 
 void ClusterDispatch::Start() {
   const Config& cfg = server_.config();
@@ -147,16 +149,15 @@ void ClusterDispatch::Start() {
   o.request_timeout_ms = cfg.request_timeout_ms;
   Logger& logger = server_.logger();
   o.log = [&logger](cluster::LogSeverity sev, const std::string& msg) {
-    LogLevel level = sev == cluster::LogSeverity::kWarning  ? LogLevel::kWarning
-                     : sev == cluster::LogSeverity::kNotice ? LogLevel::kNotice
-                     : sev == cluster::LogSeverity::kVerbose
-                         ? LogLevel::kVerbose
-                         : LogLevel::kDebug;
+    LogLevel level = sev == cluster::LogSeverity::kWarning   ? LogLevel::kWarning
+                     : sev == cluster::LogSeverity::kNotice  ? LogLevel::kNotice
+                     : sev == cluster::LogSeverity::kVerbose ? LogLevel::kVerbose
+                                                             : LogLevel::kDebug;
     SHOAL_LOG(logger, level, "%s", msg.c_str());
   };
   node_ = std::make_unique<cluster::ClusterNode>(server_.loop(), std::move(o));
-  coordinator_ = std::make_unique<cluster::Coordinator>(server_.loop(), *node_,
-                                                        server_.keyspace(), server_.clock());
+  coordinator_ = std::make_unique<cluster::Coordinator>(server_.loop(), *node_, server_.keyspace(),
+                                                        server_.clock());
   node_->set_on_ring_change([this] { ApplyConfig(); });
   ApplyConfig();
   std::vector<cluster::PeerAddress> seeds;
@@ -219,7 +220,9 @@ void ClusterDispatch::OnChange(std::string_view key, const storage::Object& obje
   }
 }
 
-void ClusterDispatch::OnFlush() { next_.OnFlush(); }
+void ClusterDispatch::OnFlush() {
+  next_.OnFlush();
+}
 
 // --- client commands -------------------------------------------------------
 
@@ -256,17 +259,15 @@ std::shared_ptr<ClusterRequest> ClusterDispatch::Build(Session& session, const C
     p.cmd = part_cmd;
     p.write = (part_cmd->flags & kCmdWrite) != 0;
     p.replicas = node_->Primaries(p.key, n);
-    bool mine = std::find(p.replicas->begin(), p.replicas->end(), node_->self_id()) !=
-                p.replicas->end();
+    bool mine =
+        std::find(p.replicas->begin(), p.replicas->end(), node_->self_id()) != p.replicas->end();
     p.forward = !mine && !forced_local;
     p.argv = std::move(part_argv);
     req->parts.push_back(std::move(p));
   };
   std::string_view name = cmd->name;
-  if (name == "mget" || name == "del" || name == "unlink" || name == "exists" ||
-      name == "touch") {
-    req->combine =
-        name == "mget" ? ClusterRequest::Combine::kArray : ClusterRequest::Combine::kSum;
+  if (name == "mget" || name == "del" || name == "unlink" || name == "exists" || name == "touch") {
+    req->combine = name == "mget" ? ClusterRequest::Combine::kArray : ClusterRequest::Combine::kSum;
     const CommandSpec* part_cmd = name == "mget" ? table.Find("get") : cmd;
     std::string part_name = name == "mget" ? "get" : std::string(name);
     for (size_t i = 1; i < argv.size(); ++i) {
@@ -303,8 +304,8 @@ void ClusterDispatch::Launch(Session& session, const std::shared_ptr<ClusterRequ
   if (req->kind == ClusterRequest::Kind::kKeyed) {
     for (size_t i = 0; i < req->parts.size(); ++i) {
       ClusterPart& p = req->parts[i];
-      const size_t required =
-          static_cast<size_t>(p.write ? server_.config().write_quorum : server_.config().read_quorum);
+      const size_t required = static_cast<size_t>(p.write ? server_.config().write_quorum
+                                                          : server_.config().read_quorum);
       if (p.forward) {
         ++stats_.forwarded_commands;
         // Prefer a replica we have a live link to.
@@ -323,13 +324,12 @@ void ClusterDispatch::Launch(Session& session, const std::shared_ptr<ClusterRequ
           MaybeComplete(req);
         });
       } else if (!p.write || !IsBlindWrite(*p.cmd, p.argv)) {
-        coordinator_->Read(p.key, p.replicas,
-                           [this, req, i](const cluster::QuorumOutcome& out) {
-                             ClusterPart& part = req->parts[i];
-                             part.read = out;
-                             part.ready = true;
-                             Pump(req->session_id);
-                           });
+        coordinator_->Read(p.key, p.replicas, [this, req, i](const cluster::QuorumOutcome& out) {
+          ClusterPart& part = req->parts[i];
+          part.read = out;
+          part.ready = true;
+          Pump(req->session_id);
+        });
       } else {
         p.read.ok = true;
         p.ready = true;
@@ -399,24 +399,25 @@ void ClusterDispatch::Execute(Session& session, const std::shared_ptr<ClusterReq
       cluster::ClusterNode::ReplicaSet replicas =
           key == p.key ? p.replicas
                        : node_->Primaries(key, static_cast<size_t>(server_.config().replicas));
-      coordinator_->Replicate(
-          key, std::move(bytes), replicas,
-          [this, req, i, remaining, failed](const cluster::QuorumOutcome& out) {
-            if (!out.ok && failed->empty()) {
-              *failed = ErrorBytes(cluster::NoQuorumMessage(out.got, out.required));
-            }
-            if (--*remaining > 0) return;
-            ClusterPart& part = req->parts[i];
-            if (!failed->empty()) part.reply = *failed;
-            part.done = true;
-            MaybeComplete(req);
-          });
+      coordinator_->Replicate(key, std::move(bytes), replicas,
+                              [this, req, i, remaining, failed](const cluster::QuorumOutcome& out) {
+                                if (!out.ok && failed->empty()) {
+                                  *failed =
+                                      ErrorBytes(cluster::NoQuorumMessage(out.got, out.required));
+                                }
+                                if (--*remaining > 0) return;
+                                ClusterPart& part = req->parts[i];
+                                if (!failed->empty()) part.reply = *failed;
+                                part.done = true;
+                                MaybeComplete(req);
+                              });
     }
   }
   MaybeComplete(req);
 }
 
-void ClusterDispatch::ExecuteBroadcast(Session& session, const std::shared_ptr<ClusterRequest>& req) {
+void ClusterDispatch::ExecuteBroadcast(Session& session,
+                                       const std::shared_ptr<ClusterRequest>& req) {
   ++stats_.broadcasts;
   const auto& members = node_->membership().members();
   std::vector<cluster::NodeId> ids;
@@ -684,8 +685,7 @@ void ClusterDispatch::ServePeerCommand(Session& session, std::vector<std::string
     const CommandSpec* spec = server_.commands().Find(argv[0]);
     if (spec == nullptr || !ArityOk(spec->arity, argv.size()) ||
         (fwd ? spec->first_key <= 0 : !IsBroadcast(spec->name))) {
-      return reply.Error("ERR bad " + std::string(fwd ? "SHOAL.FWD" : "SHOAL.LOCAL") +
-                         " command");
+      return reply.Error("ERR bad " + std::string(fwd ? "SHOAL.FWD" : "SHOAL.LOCAL") + " command");
     }
     if (!fwd) {
       std::string out;

@@ -57,7 +57,7 @@ void CmdClusterNodes(CommandContext& ctx) {
   for (const cluster::Share& share : node.ring().Shares()) {
     const cluster::MemberInfo* info = node.membership().Find(share.node);
     if (info == nullptr) continue;
-    std::string flags = share.node == node.self_id() ? "myself"
+    std::string flags = share.node == node.self_id()   ? "myself"
                         : node.IsConnected(share.node) ? "connected"
                                                        : "disconnected";
     out += share.node + " " + info->host + ":" + std::to_string(info->port) + "@" +
@@ -103,15 +103,18 @@ void CmdClusterMeet(CommandContext& ctx) {
       (uv_ip4_addr(host.c_str(), 0, &a4) != 0 && uv_ip6_addr(host.c_str(), 0, &a6) != 0)) {
     return ctx.reply.Error("ERR Invalid node address specified: " + host + ":" + ctx.args[3]);
   }
-  ctx.server->cluster().node()->Meet(
-      {host, static_cast<int>(port), static_cast<int>(cport)});
+  ctx.server->cluster().node()->Meet({host, static_cast<int>(port), static_cast<int>(cport)});
   ctx.reply.Ok();
 }
 
-void CmdClusterMyid(CommandContext& ctx) { ctx.reply.Bulk(ctx.server->node_id()); }
+void CmdClusterMyid(CommandContext& ctx) {
+  ctx.reply.Bulk(ctx.server->node_id());
+}
 
 // This node's own versions of a key, uncoordinated: GETV's shape.
-void CmdClusterGetlocal(CommandContext& ctx) { ReplyGetv(ctx, ctx.args[2]); }
+void CmdClusterGetlocal(CommandContext& ctx) {
+  ReplyGetv(ctx, ctx.args[2]);
+}
 
 void CmdClusterHelp(CommandContext& ctx) {
   static constexpr std::string_view kLines[] = {
@@ -135,7 +138,9 @@ void CmdClusterHelp(CommandContext& ctx) {
   for (std::string_view l : kLines) ctx.reply.Simple(l);
 }
 
-void CmdClusterContainer(CommandContext& ctx) { ctx.reply.Error(errors::WrongArity("cluster")); }
+void CmdClusterContainer(CommandContext& ctx) {
+  ctx.reply.Error(errors::WrongArity("cluster"));
+}
 
 constexpr uint32_t kFlags = kCmdStale;
 
@@ -157,12 +162,14 @@ const CommandSpec kClusterSubcommands[] = {
 };
 
 const CommandSpec kClusterCommands[] = {
-    {"cluster", -2, 0, CmdClusterContainer, 0, 0, 0, "cluster",
-     "A container for cluster commands.", "shoal 0.1", kClusterSubcommands},
+    {"cluster", -2, 0, CmdClusterContainer, 0, 0, 0, "cluster", "A container for cluster commands.",
+     "shoal 0.1", kClusterSubcommands},
 };
 
 }  // namespace
 
-void RegisterClusterCommands(CommandTable& table) { table.Register(kClusterCommands); }
+void RegisterClusterCommands(CommandTable& table) {
+  table.Register(kClusterCommands);
+}
 
 }  // namespace shoal::server

@@ -234,10 +234,10 @@ struct SectionRow {
 };
 
 constexpr SectionRow kSections[] = {
-    {"server", true, ServerSection}, {"clients", true, ClientsSection},
-    {"memory", true, MemorySection}, {"persistence", true, PersistenceSection},
-    {"stats", true, StatsSection},   {"replication", true, ReplicationSection},
-    {"cpu", true, CpuSection},       {"cluster", true, ClusterSection},
+    {"server", true, ServerSection},     {"clients", true, ClientsSection},
+    {"memory", true, MemorySection},     {"persistence", true, PersistenceSection},
+    {"stats", true, StatsSection},       {"replication", true, ReplicationSection},
+    {"cpu", true, CpuSection},           {"cluster", true, ClusterSection},
     {"keyspace", true, KeyspaceSection},
 };
 

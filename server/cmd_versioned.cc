@@ -35,7 +35,9 @@ bool ParseContext(CommandContext& ctx, std::string_view token, storage::VersionV
   return true;
 }
 
-void GetvCommand(CommandContext& ctx) { ReplyGetv(ctx, ctx.args[1]); }
+void GetvCommand(CommandContext& ctx) {
+  ReplyGetv(ctx, ctx.args[1]);
+}
 
 void SetvCommand(CommandContext& ctx) {
   int64_t expire_at = 0;

@@ -179,7 +179,7 @@ class Server {
 
   uint64_t next_client_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;
-  size_t peer_sessions_ = 0;  // of sessions_, those on the cluster port
+  size_t peer_sessions_ = 0;             // of sessions_, those on the cluster port
   std::vector<Session*> pending_flush_;  // sessions with output this iteration
   std::vector<Session*> flushing_;       // the batch FlushPending is walking
 };
