@@ -196,7 +196,7 @@ storage::Status Server::Listen() {
   storage::Status st = ListenOn(&listener_, config_.port, &Server::OnConnection);
   if (!st.ok()) return st;
   listening_ = true;
-  st = ListenOn(&cluster_listener_, ClusterPort(config_), &Server::OnPeerConnection);
+  st = ListenOn(&cluster_listener_, ClusterPort(config_), &Server::OnConnection);
   if (!st.ok()) return st;
   cluster_listening_ = true;
   return storage::Status::Ok();
@@ -240,22 +240,16 @@ void Server::OnSignal(uv_signal_t* handle, int signum) noexcept {
                                          : "Received SIGTERM scheduling shutdown");
 }
 
+// Both listeners: the client port and the cluster (peer) port.
 void Server::OnConnection(uv_stream_t* listener, int status) noexcept {
   auto* self = static_cast<Server*>(listener->data);
+  const bool peer = listener == reinterpret_cast<uv_stream_t*>(&self->cluster_listener_);
   if (status != 0) {
-    self->logger_.Log(LogLevel::kWarning, "Accepting client connection: %s", uv_strerror(status));
+    self->logger_.Log(LogLevel::kWarning, "Accepting %s connection: %s", peer ? "peer" : "client",
+                      uv_strerror(status));
     return;
   }
-  self->Accept(&self->listener_, false);
-}
-
-void Server::OnPeerConnection(uv_stream_t* listener, int status) noexcept {
-  auto* self = static_cast<Server*>(listener->data);
-  if (status != 0) {
-    self->logger_.Log(LogLevel::kWarning, "Accepting peer connection: %s", uv_strerror(status));
-    return;
-  }
-  self->Accept(&self->cluster_listener_, true);
+  self->Accept(reinterpret_cast<uv_tcp_t*>(listener), peer);
 }
 
 Session* Server::FindSession(uint64_t id) {

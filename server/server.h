@@ -124,7 +124,6 @@ class Server {
 
  private:
   static void OnConnection(uv_stream_t* server, int status) noexcept;
-  static void OnPeerConnection(uv_stream_t* server, int status) noexcept;
   static void OnCheck(uv_check_t* handle) noexcept;
   static void OnCron(uv_timer_t* handle) noexcept;
   static void OnSignal(uv_signal_t* handle, int signum) noexcept;
