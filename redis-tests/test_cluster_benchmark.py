@@ -1,6 +1,7 @@
 """The unmodified redis-benchmark against one node of a 3-node cluster
 (N=3, R=2, W=2): every request succeeds, and the keys it wrote are readable
-through the other nodes. No figure is judged (timings live in `make bench`)."""
+through the other nodes. No figure is judged (timings live in `make bench`).
+Small -n: under `make sanitize` a 3-node cluster does ~2000 requests a second."""
 
 import re
 import shutil
@@ -33,7 +34,7 @@ class ClusterRedisBenchmarkTest(ch.ClusterTestCase):
         return lines
 
     def test_set_get_quiet(self):
-        lines = self.bench(self.cl[0], "-t", "set,get", "-n", "10000", "-q")
+        lines = self.bench(self.cl[0], "-t", "set,get", "-n", "5000", "-q")
         for t in ("SET", "GET"):
             self.assertTrue(any(re.search(r"^%s: [0-9.]+ requests per second" % t, l) for l in lines), lines)
         # Without -r every SET hits one literal key: readable through every node.
@@ -41,14 +42,14 @@ class ClusterRedisBenchmarkTest(ch.ClusterTestCase):
             self.assertEqual(c.call("STRLEN", "key:__rand_int__"), 3)
 
     def test_set_get_csv(self):
-        lines = self.bench(self.cl[1], "-t", "set,get", "-n", "10000", "--csv")
+        lines = self.bench(self.cl[1], "-t", "set,get", "-n", "5000", "--csv")
         rows = [l for l in lines if l.startswith('"') and not l.startswith('"test"')]
         self.assertEqual([r.split(",")[0].strip('"') for r in rows], ["SET", "GET"])
         for r in rows:
             self.assertGreater(float(r.split(",")[1].strip('"')), 0)
 
     def test_pipelined_random_keys(self):
-        self.bench(self.cl[2], "-t", "set,get,incr,mset", "-n", "20000", "-P", "16", "-r", "1000", "-c", "20", "-q")
+        self.bench(self.cl[2], "-t", "set,get,incr,mset", "-n", "5000", "-P", "16", "-r", "1000", "-c", "20", "-q")
         sizes = [c.call("DBSIZE") for c in self.c]
         self.assertEqual(len(set(sizes)), 1, sizes)
         self.assertGreater(sizes[0], 500)
