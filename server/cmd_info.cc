@@ -193,7 +193,10 @@ void ClusterSection(Server& server, InfoWriter& w) {
   w.Section("Cluster");
   ClusterDispatch& cd = server.cluster();
   cluster::ClusterNode* node = cd.node();
-  w.Field("cluster_enabled", uint64_t{1});
+  // Redis's field says whether the Redis Cluster client protocol (slots,
+  // MOVED) is on; some clients switch to cluster mode on 1. shoal's cluster
+  // is invisible to clients, so they must see a plain server.
+  w.Field("cluster_enabled", uint64_t{0});
   if (node == nullptr || cd.coordinator() == nullptr) return;
   uint64_t connected = 0;
   for (const auto& [id, info] : node->membership().members()) {
