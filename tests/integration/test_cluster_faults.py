@@ -114,6 +114,27 @@ class NoQuorumTest(ch.ClusterTestCase):
         h.wait_for(lambda: ca.call("SET", key, "after") == "OK", ch.RECOVER_TIMEOUT, "forwarded SET after SIGCONT")
         self.assertEqual(self.client(b).call("GET", key), b"after")
 
+    def test_multi_key_commands_fail_per_key(self):
+        # N=1: one key's only replica stopped. Multi-key commands split per
+        # key and are not atomic: the other keys are written and read.
+        cl = self.start_cluster(3, replicas=1, read_quorum=1, write_quorum=1, request_timeout_ms=self.TIMEOUT_MS)
+        a, b, c = cl
+        down = cl.find_key(lambda reps: reps == [c], prefix="down")
+        up = [cl.find_key(lambda reps: reps == [n], prefix="up%d" % i) for i, n in enumerate((a, b))]
+        ca = self.client(a)
+        with ch.paused(c):
+            self.assertNoQuorum(ca.request("MSET", up[0], "1", down, "2", up[1], "3"), 0, 1)
+            self.assertEqual(ca.call("GET", up[0]), b"1")
+            self.assertEqual(ca.call("GET", up[1]), b"3")
+            reply = ca.request("MGET", up[0], down, up[1])
+            self.assertIsInstance(reply, list, reply)
+            self.assertEqual([reply[0], reply[2]], [b"1", b"3"])
+            self.assertNoQuorum(reply[1], 0, 1)
+            self.assertNoQuorum(ca.request("DEL", up[0], down), 0, 1)
+            self.assertEqual(ca.call("EXISTS", up[0]), 0)
+        h.wait_for(lambda: ca.call("MSET", down, "2", up[0], "1") == "OK", ch.RECOVER_TIMEOUT, "MSET after SIGCONT")
+        self.assertEqual(self.client(b).call("MGET", up[0], down, up[1]), [b"1", b"2", b"3"])
+
     def test_one_of_three_stopped_writes_and_reads_succeed(self):
         cl = self.start_cluster(3, replicas=3, read_quorum=2, write_quorum=2)
         a, b, c = cl
