@@ -184,6 +184,10 @@ class ClusterCommandsTest(ch.ClusterTestCase):
             self.assertEqual(info["cluster_my_id"], n.id)
             self.assertGreaterEqual(int(info["cluster_ring_epoch"]), 1)
         self.assertEqual(len({i["cluster_ring_epoch"] for i in infos}), 1)
+        # Clients must see a plain server, not Redis Cluster (slots, MOVED).
+        for n in self.cl:
+            self.assertEqual(n.info("cluster")["cluster_enabled"], "0")
+            self.assertEqual(n.info("cluster")["cluster_known_nodes"], "3")
         raw = self.cl[0].call("CLUSTER", "INFO")
         self.assertIsInstance(raw, bytes)
         self.assertTrue(raw.endswith(b"\r\n"), raw)
