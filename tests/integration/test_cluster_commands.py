@@ -2,7 +2,6 @@
 DBSIZE / RANDOMKEY / FLUSHALL, concurrent INCR through two nodes, and
 CLUSTER INFO / MYID / NODES / PREFLIST / GETLOCAL / MEET."""
 
-import re
 import threading
 
 import cluster_harness as ch
