@@ -303,6 +303,22 @@ class ForwardingTest(PipelineTests, ch.ClusterTestCase):
 
 @ch.skip_unless_shoal
 class JoinTest(ch.ClusterTestCase):
+    def test_a_lone_node_is_a_cluster_of_one(self):
+        # Default N=3, R=2, W=2 on one node: every key's preference list is
+        # that node, and reads and writes work (N above the member count).
+        cl = self.start_cluster(1, request_timeout_ms=None)
+        n = cl[0]
+        info = n.cluster_info()
+        self.assertEqual((info["cluster_state"], info["cluster_known_nodes"]), ("ok", "1"))
+        self.assertEqual(cl.preflist("k"), [[n.id, n.address, "primary"]])
+        rows = n.cluster_nodes()
+        self.assertEqual(len(rows), 1)
+        self.assertEqual((rows[0]["flags"], rows[0]["partitions"], rows[0]["share"]), (["myself"], 256, 100.0))
+        c = self.client(n)
+        self.assertEqual(c.call("SET", "k", "v"), "OK")
+        self.assertEqual(c.call("GET", "k"), b"v")
+        self.assertEqual(c.call("DBSIZE"), 1)
+
     def test_membership_spreads_from_a_chain_of_seeds(self):
         # node i knows only node i-1: every node must still learn every node.
         cl = self.start_cluster(4, seeds="chain")
