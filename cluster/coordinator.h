@@ -63,6 +63,10 @@ struct QuorumOutcome {
   size_t required = 0;
 };
 
+// A digest of an object as every node encodes it (node ids, not local actor
+// ids): equal digests mean equal objects (up to XXH3-64 collisions).
+std::string ObjectDigest(const storage::Object& object, const storage::ActorTable& actors);
+
 class Coordinator {
  public:
   Coordinator(uv_loop_t* loop, ClusterNode& node, storage::Keyspace& keyspace,
@@ -91,6 +95,10 @@ class Coordinator {
 
   // This node's object of `key` in the node-id encoding; empty if absent.
   storage::Result<std::string> LocalObject(const std::string& key);
+  // The same, for SHOAL.MGET: `same` set (and no bytes) when the object's
+  // digest equals `digest` (the coordinator's copy is the same).
+  storage::Result<std::string> LocalObjectUnless(const std::string& key, std::string_view digest,
+                                                 bool* same);
   // Merges an object from a coordinator into the local store.
   storage::Status ApplyRemote(const std::string& key, std::string_view object);
 

@@ -36,7 +36,8 @@ void ReadQuorum::AddReply(size_t replica, storage::Object object) {
   if (replica >= heard_.size() || heard_[replica] != Heard::kNothing) return;
   heard_[replica] = Heard::kReply;
   ++ok_;
-  merged_.Merge(object);
+  // Replicas usually agree: an equal object adds nothing to the merge.
+  if (!(merged_ == object)) merged_.Merge(object);
   replies_[replica] = std::move(object);
   Decide();
 }

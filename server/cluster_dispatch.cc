@@ -646,12 +646,16 @@ void ClusterDispatch::HandlePeer(Session& session, std::vector<std::string>& arg
 void ClusterDispatch::ServePeerCommand(Session& session, std::vector<std::string>& argv) {
   ReplyBuilder reply(session.ReplyTarget());
   const std::string& cmd = argv[0];
-  if (EqualsIgnoreCase(cmd, "shoal.mget") && argv.size() >= 2) {
-    reply.ArrayHeader(argv.size() - 1);
-    for (size_t i = 1; i < argv.size(); ++i) {
-      auto obj = coordinator_->LocalObject(argv[i]);
+  if (EqualsIgnoreCase(cmd, "shoal.mget") && argv.size() >= 3 && argv.size() % 2 == 1) {
+    // Pairs of key and the coordinator's digest of its copy (empty: none).
+    reply.ArrayHeader((argv.size() - 1) / 2);
+    for (size_t i = 1; i + 1 < argv.size(); i += 2) {
+      bool same = false;
+      auto obj = coordinator_->LocalObjectUnless(argv[i], argv[i + 1], &same);
       if (!obj.ok()) {
         reply.Error("ERR " + obj.status().message());
+      } else if (same) {
+        reply.Simple("=");
       } else if (obj.value().empty()) {
         reply.Null();
       } else {
