@@ -135,6 +135,29 @@ class NoQuorumTest(ch.ClusterTestCase):
         h.wait_for(lambda: ca.call("MSET", down, "2", up[0], "1") == "OK", ch.RECOVER_TIMEOUT, "MSET after SIGCONT")
         self.assertEqual(self.client(b).call("MGET", up[0], down, up[1]), [b"1", b"2", b"3"])
 
+    def test_flushall_needs_every_member(self):
+        cl = self.start_cluster(3, replicas=3, read_quorum=2, write_quorum=3, request_timeout_ms=self.TIMEOUT_MS)
+        a, b, c = cl
+        ca = self.client(a)
+        self.assertEqual(ca.call("MSET", "f1", "1", "f2", "2"), "OK")
+        with ch.paused(c):
+            reply = ca.request("FLUSHALL")
+            self.assertIsInstance(reply, h.ReplyError, reply)
+            self.assertTrue(reply.message.startswith("NOQUORUM "), reply.message)
+            # The members that answered are empty.
+            for n in (a, b):
+                self.assertEqual(n.getlocal("f1")[1], [])
+            # node3 never reads the FLUSHALL buffered for it.
+            c.kill()
+        c.restart()
+        cl.wait_converged()
+        # FLUSHALL writes no tombstones: node3, which missed it, keeps its keys.
+        self.assertEqual(c.getlocal("f1")[1], [b"1"])
+        self.assertEqual(ca.call("FLUSHALL"), "OK")
+        for n in cl:
+            self.assertEqual(n.getlocal("f1")[1], [])
+            self.assertEqual(n.getlocal("f2")[1], [])
+
     def test_one_of_three_stopped_writes_and_reads_succeed(self):
         cl = self.start_cluster(3, replicas=3, read_quorum=2, write_quorum=2)
         a, b, c = cl
