@@ -204,6 +204,27 @@ class ReadRepairTest(ch.ClusterTestCase):
         self.assertEqual(c.getlocal("stale")[1], [b"new"])
 
 
+    def test_delete_is_not_undone_by_a_replica_that_missed_it(self):
+        # The tombstone stays on the replicas that took the DEL, so a read
+        # that meets node3's old value returns nil and repairs node3 with the
+        # tombstone instead of bringing the value back.
+        cl = self.start_cluster(3, replicas=3, read_quorum=2, write_quorum=2)
+        a, b, c = cl
+        ca = self.client(a)
+        self.assertEqual(ca.call("SET", "gone", "v"), "OK")
+        h.wait_for(lambda: c.getlocal("gone")[1] == [b"v"], 10, "node3 to hold the value")
+        with ch.paused(c):
+            self.assertEqual(ca.call("DEL", "gone"), 1)
+            c.kill()
+        c.restart()
+        cl.wait_converged()
+        self.assertEqual(c.getlocal("gone")[1], [b"v"])
+        for n in (a, c, b):
+            self.assertIsNone(self.client(n).call("GET", "gone"), "GET via %s" % n.name)
+        h.wait_for(lambda: c.getlocal("gone")[1] == [], 10, "node3 to get the tombstone")
+        self.assertEqual(self.client(c).call("EXISTS", "gone"), 0)
+        self.assertEqual(self.client(b).call("DBSIZE"), 0)
+
     def test_read_repair_off_then_on_with_config_set(self):
         # R=3: a read waits for every replica, so its repair decision (and any
         # repair write) is made before it replies; the next read through the
