@@ -149,6 +149,62 @@ class MultiKeyTest(ch.ClusterTestCase):
         for n in self.cl:
             self.assertEqual(n.getlocal(keys[150])[1], [])
 
+    def test_pipeline_mixing_keyed_and_cluster_wide_commands(self):
+        # Each command sees the ones before it on the connection, cluster-wide
+        # ones included (as on one Redis server).
+        c = self.c[1]
+        replies = c.pipeline(
+            [
+                ("FLUSHALL",),
+                ("DBSIZE",),
+                ("SET", "pm:a", "1"),
+                ("DBSIZE",),
+                ("MSET", "pm:b", "2", "pm:c", "3"),
+                ("KEYS", "pm:*"),
+                ("DEL", "pm:a"),
+                ("DBSIZE",),
+                ("RANDOMKEY",),
+                ("FLUSHALL",),
+                ("MGET", "pm:b", "pm:c"),
+                ("DBSIZE",),
+                ("SET", "pm:d", "4"),
+                ("SCAN", "0", "COUNT", "1000"),
+            ]
+        )
+        self.assertEqual(replies[:5], ["OK", 0, "OK", 1, "OK"])
+        self.assertEqual(sorted(replies[5]), [b"pm:a", b"pm:b", b"pm:c"])
+        self.assertEqual(replies[6:8], [1, 2])
+        self.assertIn(replies[8], (b"pm:b", b"pm:c"))
+        self.assertEqual(replies[9:13], ["OK", [None, None], 0, "OK"])
+        cursor, keys = replies[13]
+        self.assertEqual(keys, [b"pm:d"])
+
+    def test_pipelined_write_then_cluster_wide_read(self):
+        # The smallest case: node2 coordinates a key whose owner is node1 (it
+        # is second in the key's preference list); a pipelined DBSIZE / KEYS /
+        # RANDOMKEY right behind the acknowledged SET must count it.
+        via = self.cl[1]
+        key = self.cl.find_key(lambda reps: reps[1] is via, prefix="second")
+        c = self.c[1]
+        for cmd, want in ((("DBSIZE",), 1), (("KEYS", "*"), [key.encode()]), (("RANDOMKEY",), key.encode())):
+            self.assertEqual(c.call("FLUSHALL"), "OK")
+            replies = c.pipeline([("SET", key, "v"), cmd])
+            self.assertEqual(replies, ["OK", want], "pipelined SET %s then %s via node2" % (key, cmd[0]))
+
+    def test_expired_keys_vanish_everywhere(self):
+        self.assertEqual(self.c[2].call("FLUSHALL"), "OK")
+        self.assertEqual(self.c[0].call("SET", "ex:short", "v", "PX", "300"), "OK")
+        self.assertEqual(self.c[0].call("SET", "ex:long", "v", "EX", "100"), "OK")
+        for c in self.c:
+            self.assertEqual(c.call("DBSIZE"), 2)
+            self.assertTrue(0 < c.call("PTTL", "ex:short") <= 300)
+        for c in self.c:
+            h.wait_for(lambda c=c: c.call("GET", "ex:short") is None, 10, "ex:short to expire")
+        for c in self.c:
+            self.assertEqual(c.call("DBSIZE"), 1)
+            self.assertEqual(c.call("KEYS", "ex:*"), [b"ex:long"])
+            self.assertEqual(c.call("EXISTS", "ex:short", "ex:long"), 1)
+
     def test_concurrent_incr_through_the_two_replicas(self):
         key = "ctr:pair"
         nodes = self.cl.replicas_of(key)
