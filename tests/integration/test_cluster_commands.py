@@ -309,6 +309,19 @@ class ClusterCommandsTest(ch.ClusterTestCase):
         self.assertReplyError(c.request("CLUSTER", "MEET", "not-an-ip", "7000"), "ERR Invalid node address specified: not-an-ip:7000")
         self.assertEqual(c.call("PING"), "PONG")
 
+    def test_pipelined_writes_then_dbsize(self):
+        # Default quorums: a cluster-wide command behind pipelined writes
+        # counts them (each command sees the ones before it).
+        c = self.client(self.cl[1])
+        wrong = []
+        for i in range(10):
+            key = "pd:%d" % i
+            self.assertEqual(c.call("FLUSHALL"), "OK")
+            replies = c.pipeline([("SET", key, "v"), ("DBSIZE",), ("KEYS", "pd:*")])
+            if replies != ["OK", 1, [key.encode()]]:
+                wrong.append((key, replies))
+        self.assertEqual(wrong, [])
+
     def test_concurrent_incr_through_two_nodes(self):
         replies = concurrent_incr(self, self.cl.nodes[:2], "ctr:two")
         for r in replies:
