@@ -191,6 +191,9 @@ void Coordinator::Replicate(const std::string& key, std::string object,
 void Coordinator::Forward(const NodeId& to, std::vector<std::string> argv, size_t required,
                           ForwardDone done) {
   ++stats_.forwards;
+  // Batched puts and gets go first: on the link to `to` they must precede
+  // this command, which may depend on them.
+  batcher_.Flush();
   argv.insert(argv.begin(), "SHOAL.FWD");
   // The remote coordinator waits up to request-timeout-ms for its replicas;
   // give it that and as long again for the two hops.

@@ -518,6 +518,10 @@ void ClusterDispatch::ExecuteBroadcast(Session& session,
     req->parts.push_back(std::move(p));
     MaybeComplete(req);
   };
+  // Replica puts of this connection's earlier writes are still batched:
+  // send them first, so that on each link they arrive before this command
+  // and it sees them (a pipelined SET then DBSIZE counts the key).
+  coordinator_->Flush();
   int64_t deadline =
       static_cast<int64_t>(uv_now(server_.loop())) + server_.config().request_timeout_ms;
   for (size_t k = 0; k < count; ++k) {
