@@ -195,6 +195,19 @@ class MultiKeyTest(ch.ClusterTestCase):
             replies = c.pipeline([("SET", key, "v"), cmd])
             self.assertEqual(replies, ["OK", want], "pipelined SET %s then %s via node2" % (key, cmd[0]))
 
+    def test_pipelined_forwarded_write_then_flushall(self):
+        # node2 forwards SET k (k's replicas are the two other nodes); the
+        # FLUSHALL pipelined behind it must empty every node of k.
+        via = self.cl[1]
+        left = []
+        for i in range(10):
+            key = self.cl.find_key(lambda reps: via not in reps, prefix="ff%d" % i)
+            self.assertEqual(self.c[1].pipeline([("SET", key, "v"), ("FLUSHALL",), ("DBSIZE",)]), ["OK", "OK", 0])
+            holders = [n.name for n in self.cl if n.getlocal(key)[1]]
+            if holders:
+                left.append((key, holders))
+        self.assertEqual(left, [], "keys still held after the pipelined FLUSHALL")
+
     def test_expired_keys_vanish_everywhere(self):
         self.assertEqual(self.c[2].call("FLUSHALL"), "OK")
         self.assertEqual(self.c[0].call("SET", "ex:short", "v", "PX", "300"), "OK")
