@@ -40,6 +40,7 @@ struct ClusterRequest {
   const CommandSpec* cmd = nullptr;
   std::vector<std::string> argv;
   std::vector<ClusterPart> parts;
+  bool launched = false;  // its fan-out (reads, forwards) has started
   bool executed = false;
   bool completed = false;
   // Broadcast: one reply per member (RESP bytes, or empty while pending).
@@ -228,12 +229,14 @@ void ClusterDispatch::OnFlush() {
 
 bool ClusterDispatch::Handle(Session& session, const CommandSpec* cmd,
                              std::vector<std::string>& argv) {
-  auto& queue = session.cluster_queue();
+  const Session::ClusterQueue& queue = session.cluster_queue();
   const bool keyed = cmd->first_key > 0 && active();
   const bool broadcast = active() && IsBroadcast(cmd->name);
-  if (!keyed && !broadcast && queue.empty()) return false;  // inline, as a lone node
+  if (!keyed && !broadcast && queue.waiting.empty() && !queue.barrier) {
+    return false;  // inline, as a lone node
+  }
   auto req = Build(session, cmd, argv, /*forced_local=*/false);
-  Launch(session, req);
+  Enqueue(session, req);
   return true;
 }
 
@@ -298,9 +301,14 @@ std::shared_ptr<ClusterRequest> ClusterDispatch::Build(Session& session, const C
   return req;
 }
 
-void ClusterDispatch::Launch(Session& session, const std::shared_ptr<ClusterRequest>& req) {
+void ClusterDispatch::Enqueue(Session& session, const std::shared_ptr<ClusterRequest>& req) {
   req->ticket = session.replies().Defer();
-  session.cluster_queue().push_back(req);
+  session.cluster_queue().waiting.push_back(req);
+  Pump(req->session_id);
+}
+
+void ClusterDispatch::Launch(const std::shared_ptr<ClusterRequest>& req) {
+  req->launched = true;
   if (req->kind == ClusterRequest::Kind::kKeyed) {
     for (size_t i = 0; i < req->parts.size(); ++i) {
       ClusterPart& p = req->parts[i];
@@ -336,21 +344,52 @@ void ClusterDispatch::Launch(Session& session, const std::shared_ptr<ClusterRequ
       }
     }
   }
-  Pump(req->session_id);
 }
 
 void ClusterDispatch::Pump(uint64_t session_id) {
   Session* session = server_.FindSession(session_id);
   if (session == nullptr) return;
-  auto& queue = session->cluster_queue();
-  while (!queue.empty()) {
-    std::shared_ptr<ClusterRequest> head = queue.front();
+  Session::ClusterQueue& queue = session->cluster_queue();
+  // Launching and running call back (sometimes at once) into Pump: the
+  // outer call loops instead.
+  if (queue.pumping) {
+    queue.again = true;
+    return;
+  }
+  queue.pumping = true;
+  do {
+    queue.again = false;
+    PumpOnce(*session);
+    session = server_.FindSession(session_id);
+  } while (session != nullptr && session->cluster_queue().again);
+  if (session != nullptr) session->cluster_queue().pumping = false;
+}
+
+void ClusterDispatch::PumpOnce(Session& session) {
+  Session::ClusterQueue& queue = session.cluster_queue();
+  // A cluster-wide command is a barrier, as on one server where every
+  // command completes before the next starts: it runs once everything
+  // before it is answered, and nothing behind it starts (not even its
+  // fan-out) until it is answered. Other commands start their fan-outs at
+  // once and run here in arrival order.
+  while (!queue.waiting.empty() && !queue.barrier && !session.closing()) {
+    std::shared_ptr<ClusterRequest> head = queue.waiting.front();
+    const bool broadcast = head->kind == ClusterRequest::Kind::kBroadcast;
+    if (broadcast && queue.unanswered > 0) return;
+    if (!head->launched) Launch(head);
     bool ready = std::all_of(head->parts.begin(), head->parts.end(),
                              [](const ClusterPart& p) { return p.ready; });
     if (!ready) break;
-    queue.pop_front();
-    Execute(*session, head);
-    if (session->closing()) break;
+    queue.waiting.pop_front();
+    ++queue.unanswered;
+    if (broadcast) queue.barrier = true;
+    Execute(session, head);
+  }
+  if (queue.barrier) return;
+  for (size_t i = 0; i < queue.waiting.size(); ++i) {
+    std::shared_ptr<ClusterRequest> req = queue.waiting[i];
+    if (req->kind == ClusterRequest::Kind::kBroadcast) break;
+    if (!req->launched) Launch(req);
   }
 }
 
@@ -602,6 +641,11 @@ void ClusterDispatch::MaybeComplete(const std::shared_ptr<ClusterRequest>& req) 
   if (session == nullptr) return;
   session->replies().Complete(req->ticket, std::move(out));
   server_.ScheduleFlush(*session);
+  Session::ClusterQueue& queue = session->cluster_queue();
+  --queue.unanswered;
+  if (req->kind == ClusterRequest::Kind::kBroadcast) queue.barrier = false;
+  // A barrier may have lifted, or a cluster-wide command may now run.
+  if (!queue.waiting.empty()) Pump(req->session_id);
 }
 
 // --- the peer port -----------------------------------------------------------
@@ -703,7 +747,7 @@ void ClusterDispatch::ServePeerCommand(Session& session, std::vector<std::string
     ++stats_.served_forwards;
     auto req = Build(session, spec, argv, /*forced_local=*/true);
     req->wrap_bulk = true;
-    Launch(session, req);
+    Enqueue(session, req);
     return;
   }
   reply.Error("ERR unknown peer command '" + cmd.substr(0, 64) + "'");

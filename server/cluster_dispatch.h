@@ -23,7 +23,9 @@
 // Ordering: a connection's commands execute locally in arrival order — a
 // command waiting for its read quorum holds back the ones behind it (their
 // fan-outs still go out at once) — and their replies leave in that order
-// (ReplyQueue). A connection with nothing waiting runs commands inline.
+// (ReplyQueue). A cluster-wide command is a barrier: it runs once every
+// earlier command is answered, and later ones start once it is answered.
+// A connection with nothing waiting runs commands inline.
 //
 // It also serves the peer port (HandlePeer): the handshake, then SHOAL.MGET,
 // SHOAL.MPUT, SHOAL.FWD, SHOAL.LOCAL and SHOAL.MEMBERS.
@@ -95,8 +97,12 @@ class ClusterDispatch final : public storage::KeyspaceObserver {
  private:
   std::shared_ptr<ClusterRequest> Build(Session& session, const CommandSpec* cmd,
                                         std::vector<std::string>& argv, bool forced_local);
-  void Launch(Session& session, const std::shared_ptr<ClusterRequest>& req);
+  // Queues a request on its connection and runs what can run.
+  void Enqueue(Session& session, const std::shared_ptr<ClusterRequest>& req);
+  // Starts a request's fan-out: forwards and quorum reads.
+  void Launch(const std::shared_ptr<ClusterRequest>& req);
   void Pump(uint64_t session_id);
+  void PumpOnce(Session& session);
   void Execute(Session& session, const std::shared_ptr<ClusterRequest>& req);
   void ExecuteBroadcast(Session& session, const std::shared_ptr<ClusterRequest>& req);
   void MaybeComplete(const std::shared_ptr<ClusterRequest>& req);

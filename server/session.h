@@ -76,9 +76,16 @@ class Session {
   };
   PeerState& peer() { return peer_; }
 
-  // Commands of this connection waiting to run, in arrival order
-  // (ClusterDispatch). Empty on a lone node.
-  std::deque<std::shared_ptr<ClusterRequest>>& cluster_queue() { return cluster_queue_; }
+  // This connection's commands in the cluster (ClusterDispatch): those not
+  // yet run here, in arrival order, and how many ran but are not answered.
+  struct ClusterQueue {
+    std::deque<std::shared_ptr<ClusterRequest>> waiting;
+    size_t unanswered = 0;  // ran (executed), reply not complete yet
+    bool barrier = false;   // a cluster-wide command ran and is not answered
+    bool pumping = false;   // Pump is running (callbacks may call it again)
+    bool again = false;     // ... and was called again meanwhile
+  };
+  ClusterQueue& cluster_queue() { return cluster_queue_; }
 
  private:
   static void OnAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf) noexcept;
@@ -116,7 +123,7 @@ class Session {
   bool close_after_reply_ = false;
   bool is_peer_ = false;
   PeerState peer_;
-  std::deque<std::shared_ptr<ClusterRequest>> cluster_queue_;
+  ClusterQueue cluster_queue_;
 };
 
 }  // namespace shoal::server
