@@ -376,20 +376,27 @@ void ClusterDispatch::PumpOnce(Session& session) {
     std::shared_ptr<ClusterRequest> head = queue.waiting.front();
     const bool broadcast = head->kind == ClusterRequest::Kind::kBroadcast;
     if (broadcast && queue.unanswered > 0) return;
-    if (!head->launched) Launch(head);
+    if (!head->launched) {
+      Launch(head);
+      ++queue.launched;
+    }
     bool ready = std::all_of(head->parts.begin(), head->parts.end(),
                              [](const ClusterPart& p) { return p.ready; });
     if (!ready) break;
     queue.waiting.pop_front();
+    --queue.launched;
     ++queue.unanswered;
     if (broadcast) queue.barrier = true;
     Execute(session, head);
   }
   if (queue.barrier) return;
-  for (size_t i = 0; i < queue.waiting.size(); ++i) {
-    std::shared_ptr<ClusterRequest> req = queue.waiting[i];
+  // Launched ones form a prefix of the queue: start from its end, so a long
+  // pipeline costs O(1) per command here.
+  while (queue.launched < queue.waiting.size()) {
+    std::shared_ptr<ClusterRequest> req = queue.waiting[queue.launched];
     if (req->kind == ClusterRequest::Kind::kBroadcast) break;
-    if (!req->launched) Launch(req);
+    Launch(req);
+    ++queue.launched;
   }
 }
 

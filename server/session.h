@@ -80,6 +80,7 @@ class Session {
   // yet run here, in arrival order, and how many ran but are not answered.
   struct ClusterQueue {
     std::deque<std::shared_ptr<ClusterRequest>> waiting;
+    size_t launched = 0;    // of `waiting`, the first ones whose fan-out started
     size_t unanswered = 0;  // ran (executed), reply not complete yet
     bool barrier = false;   // a cluster-wide command ran and is not answered
     bool pumping = false;   // Pump is running (callbacks may call it again)
