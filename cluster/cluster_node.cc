@@ -67,11 +67,9 @@ PeerClient* ClusterNode::AddClient(const std::string& host, int cport) {
     Log(LogSeverity::kVerbose,
         "peer " + (*slot)->host() + ":" + std::to_string((*slot)->port()) + " down: " + why);
   };
-  events.on_auth_failure = [this, slot](const std::string& why) {
+  events.on_auth_failure = [this](const std::string& why) {
     ++stats_.auth_failures;
-    if (*slot == nullptr) return;
-    Log(LogSeverity::kWarning, "peer " + (*slot)->host() + ":" + std::to_string((*slot)->port()) +
-                                   " failed authentication: " + why);
+    Log(LogSeverity::kWarning, why);  // names the peer's address already
   };
   auto client = std::make_unique<PeerClient>(loop_, host, cport, po, std::move(events));
   PeerClient* raw = client.get();
