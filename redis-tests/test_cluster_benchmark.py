@@ -4,13 +4,9 @@ through the other nodes. No figure is judged (timings live in `make bench`).
 Small -n: under `make sanitize` a 3-node cluster does ~2000 requests a second."""
 
 import re
-import shutil
-import subprocess
 
 import cluster_harness as ch
 import shoal_harness as h
-
-REDIS_BENCHMARK = shutil.which("redis-benchmark") or "/usr/bin/redis-benchmark"
 
 
 @ch.skip_unless_shoal
@@ -24,14 +20,7 @@ class ClusterRedisBenchmarkTest(ch.ClusterTestCase):
         self.c[0].call("FLUSHALL")
 
     def bench(self, node, *args):
-        cmd = [REDIS_BENCHMARK, "-h", node.host, "-p", str(node.port)] + list(args)
-        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=180)
-        out = (p.stdout + p.stderr).decode("utf-8", "replace")
-        self.assertEqual(p.returncode, 0, "%s failed:\n%s" % (cmd, out[-3000:]))
-        lines = [l.strip() for l in re.split(r"[\r\n]+", out) if l.strip()]
-        bad = [l for l in lines if re.search(r"err", l, re.IGNORECASE)]
-        self.assertEqual(bad, [], "error lines in redis-benchmark output")
-        return lines
+        return h.run_redis_benchmark(self, node.host, node.port, *args, timeout=180)
 
     def test_set_get_quiet(self):
         lines = self.bench(self.cl[0], "-t", "set,get", "-n", "5000", "-q")

@@ -2,26 +2,15 @@
 timings live in `make bench`; this only checks that every request succeeds)."""
 
 import re
-import shutil
-import subprocess
 
 import shoal_harness as h
 
-REDIS_BENCHMARK = shutil.which("redis-benchmark") or "/usr/bin/redis-benchmark"
 TESTS = ["SET", "GET", "INCR", "MSET (10 keys)"]
 
 
 class RedisBenchmarkTest(h.SharedServerTestCase):
     def bench(self, *args):
-        cmd = [REDIS_BENCHMARK, "-h", self.server.host, "-p", str(self.server.port)] + list(args)
-        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
-        out = (p.stdout + p.stderr).decode("utf-8", "replace")
-        self.assertEqual(p.returncode, 0, "%s failed:\n%s" % (cmd, out[-3000:]))
-        # Progress lines are separated by carriage returns.
-        lines = [l.strip() for l in re.split(r"[\r\n]+", out) if l.strip()]
-        bad = [l for l in lines if re.search(r"err", l, re.IGNORECASE)]
-        self.assertEqual(bad, [], "error lines in redis-benchmark output")
-        return lines
+        return h.run_redis_benchmark(self, self.server.host, self.server.port, *args)
 
     def check_keys_written(self):
         # Without -r every SET/INCR/MSET hits one literal key.

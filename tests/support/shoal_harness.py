@@ -499,6 +499,23 @@ class Server:
         return c
 
 
+def run_redis_benchmark(test, host, port, *args, timeout=120):
+    """Runs the unmodified redis-benchmark against host:port; fails `test`
+    unless it exits 0 with no error line. Returns its output lines (progress
+    lines are separated by carriage returns)."""
+    import re
+
+    binary = shutil.which("redis-benchmark") or "/usr/bin/redis-benchmark"
+    cmd = [binary, "-h", host, "-p", str(port)] + [str(a) for a in args]
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+    out = (p.stdout + p.stderr).decode("utf-8", "replace")
+    test.assertEqual(p.returncode, 0, "%s failed:\n%s" % (cmd, out[-3000:]))
+    lines = [l.strip() for l in re.split(r"[\r\n]+", out) if l.strip()]
+    bad = [l for l in lines if re.search(r"err", l, re.IGNORECASE)]
+    test.assertEqual(bad, [], "error lines in redis-benchmark output")
+    return lines
+
+
 def run_server_expecting_exit(args=(), conf_text=None, timeout=START_TIMEOUT):
     """Runs the binary expecting it to exit by itself (bad config).
 
