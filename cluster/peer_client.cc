@@ -1,10 +1,13 @@
 #include "cluster/peer_client.h"
 
-#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <hiredis/read.h>
+#include <netdb.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cassert>
+#include <cstring>
 #include <limits>
 
 #include "cluster/peer_auth.h"
@@ -15,7 +18,7 @@ namespace {
 
 constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
 
-// hiredis privdata tags telling which frame a reply answers.
+// Tags telling which frame a reply answers.
 char kHelloTag;
 char kAuthTag;
 char kRequestTag;
@@ -56,141 +59,229 @@ std::string ReplyText(const redisReply& r) {
   return std::string(r.str, r.len);
 }
 
+// Fills `out` with the address of host:port: a numeric IPv4 or IPv6 address,
+// else the first result of a (blocking) name lookup, as hiredis did. Returns
+// an error message, empty on success.
+std::string Resolve(const std::string& host, int port, sockaddr_storage* out) {
+  std::memset(out, 0, sizeof(*out));
+  if (uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(out)) == 0) return {};
+  if (uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(out)) == 0) return {};
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const std::string service = std::to_string(port);
+  const int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &found);
+  if (rc != 0 || found == nullptr) {
+    return "cannot resolve " + host + ": " + (rc != 0 ? gai_strerror(rc) : "no address");
+  }
+  std::memcpy(out, found->ai_addr, std::min<size_t>(found->ai_addrlen, sizeof(*out)));
+  freeaddrinfo(found);
+  return {};
+}
+
 }  // namespace
 
-// One hiredis async context and the uv_poll_t that drives it.
+// One TCP connection: frames out through uv_write, replies in through
+// hiredis's standalone reader, each reply matched to the oldest frame still
+// unanswered (its tag says whether that was HELLO, AUTH or a request).
 //
-// hiredis 0.14.1's own libuv adapter (adapters/libuv.h) ignores poll errors:
-// libuv reports POLLERR (a refused connect, a reset connection) as a callback
-// with status UV_EBADF and stops the handle, and the adapter returns without
-// telling hiredis, so the context hangs until something else kills it
-// (hiredis issue 508, fixed upstream after 0.14). This glue implements the same
-// five hooks and hands errors to hiredis, which then finds the socket error
-// itself.
+// hiredis's async context is not used: in 0.14.1 a reply that arrives with no
+// callback queued trips an assert and aborts the process, so anyone listening
+// at an address we dial could kill the node with one extra "+OK". Here such a
+// reply, or bytes the reader cannot parse, end the connection like any other
+// failure.
 //
-// Lifetime: a Conn outlives its PeerClient when needed. The client detaches
-// (owner = nullptr) and asks for the context to be freed; the free is deferred
-// while a hiredis call is on the stack (`busy`), since freeing a context from
-// inside its own callbacks is not allowed. hiredis calls Cleanup when it frees
-// the context; Cleanup closes the poll handle, whose close callback deletes the
-// Conn. So hiredis's data pointer (ac->data == this) never dangles.
+// Lifetime: a Conn outlives its PeerClient when needed. Close() detaches it
+// (owner = nullptr) and starts uv_close; the close callback deletes it, after
+// libuv has cancelled its pending connect and write requests (their callbacks
+// run first and find it closing). A Conn is never deleted while one of its own
+// callbacks is on the stack.
 class PeerClient::Conn {
  public:
-  explicit Conn(PeerClient* owner) : owner(owner) {}
+  explicit Conn(PeerClient* owner) : owner(owner) {
+    // uv_tcp_init cannot fail for AF_UNSPEC: it creates no socket yet.
+    [[maybe_unused]] const int rc = uv_tcp_init(owner->loop_, &tcp_);
+    assert(rc == 0);
+    tcp_.data = this;
+    connect_req_.data = this;
+    write_req_.data = this;
+  }
+  ~Conn() {
+    if (reader_ != nullptr) redisReaderFree(reader_);
+  }
 
-  // Attaches to `context` (already connecting) on `loop`. False if the poll
-  // handle could not be set up; the caller then frees the context and deletes this.
-  bool Attach(uv_loop_t* loop, redisAsyncContext* context) {
-    if (uv_poll_init_socket(loop, &poll, context->c.fd) != 0) return false;
-    poll.data = this;
-    ac = context;
-    ac->data = this;
-    ac->ev.data = this;
-    ac->ev.addRead = &Conn::AddRead;
-    ac->ev.delRead = &Conn::DelRead;
-    ac->ev.addWrite = &Conn::AddWrite;
-    ac->ev.delWrite = &Conn::DelWrite;
-    ac->ev.cleanup = &Conn::Cleanup;
+  // Starts connecting to `addr`, from `bind_addr` unless it is null. Returns
+  // an error message, empty on success; on failure the caller calls Close().
+  std::string Open(const sockaddr* addr, const sockaddr* bind_addr) {
+    reader_ = redisReaderCreate();
+    if (reader_ == nullptr) return "out of memory";
+    if (bind_addr != nullptr) {
+      if (const int rc = uv_tcp_bind(&tcp_, bind_addr, 0); rc != 0) {
+        return std::string("cannot bind the source address: ") + uv_strerror(rc);
+      }
+    }
+    if (const int rc = uv_tcp_connect(&connect_req_, &tcp_, addr, &Conn::OnConnect); rc != 0) {
+      return uv_strerror(rc);
+    }
+    uv_tcp_nodelay(&tcp_, 1);  // small frames, latency-bound; best effort
+    return {};
+  }
+
+  // Appends one RESP array of bulk strings to the output and expects one reply
+  // for it. Written as soon as the connection is up (frames written meanwhile
+  // go out together). False if the connection is closing or libuv refused the
+  // write; nothing was queued then.
+  bool Write(const std::vector<std::string>& argv, const void* tag) {
+    if (closing_) return false;
+    out_ += '*';
+    out_ += std::to_string(argv.size());
+    out_ += "\r\n";
+    for (const std::string& a : argv) {
+      out_ += '$';
+      out_ += std::to_string(a.size());
+      out_ += "\r\n";
+      out_ += a;
+      out_ += "\r\n";
+    }
+    tags_.push_back(tag);
+    if (!connected_ || writing_) return true;
+    // out_ held nothing before this frame (it is flushed whenever idle).
+    if (Flush() != 0) {
+      tags_.pop_back();
+      return false;
+    }
     return true;
   }
 
-  // Frees the context now, or when the hiredis call on the stack returns.
-  void RequestFree(std::string reason) {
-    if (ac == nullptr || free_requested) return;
-    free_requested = true;
-    if (why.empty()) why = std::move(reason);
-    if (busy == 0) FreeNow();
+  // Detaches from the owner and closes the socket; idempotent.
+  void Close() {
+    owner = nullptr;
+    if (closing_) return;
+    closing_ = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_),
+             [](uv_handle_t* h) noexcept { delete static_cast<Conn*>(h->data); });
   }
 
-  // Marks a stretch of code that calls into hiredis (or runs inside one of its
-  // callbacks); a free requested meanwhile happens when the outermost ends.
-  class Scope {
-   public:
-    explicit Scope(Conn* conn) : conn_(conn) { ++conn_->busy; }
-    ~Scope() {
-      if (--conn_->busy == 0 && conn_->free_requested && conn_->ac != nullptr) conn_->FreeNow();
-    }
-    Scope(const Scope&) = delete;
-    Scope& operator=(const Scope&) = delete;
-
-   private:
-    Conn* conn_;
-  };
-
-  static void OnPoll(uv_poll_t* handle, int status, int events) noexcept {
-    auto* conn = static_cast<Conn*>(handle->data);
-    if (conn->ac == nullptr || conn->free_requested) return;
-    Scope scope(conn);
-    if (status < 0) {
-      // A connecting socket learns its fate in hiredis's write path (it reads
-      // SO_ERROR); a connected one in its read path (read() returns the error).
-      if (conn->ac->c.flags & REDIS_CONNECTED) {
-        redisAsyncHandleRead(conn->ac);
-      } else {
-        redisAsyncHandleWrite(conn->ac);
-      }
-      // libuv stopped the handle; if hiredis did not give up, the error is ours to act on.
-      conn->RequestFree(std::string("socket error (") + uv_strerror(status) + ")");
-      return;
-    }
-    if (events & UV_READABLE) redisAsyncHandleRead(conn->ac);
-    if ((events & UV_WRITABLE) && conn->ac != nullptr && !conn->free_requested) {
-      redisAsyncHandleWrite(conn->ac);
-    }
-  }
-
-  PeerClient* owner;                // null once detached
-  redisAsyncContext* ac = nullptr;  // null once hiredis has freed it
-  uv_poll_t poll;
-  int busy = 0;
-  bool free_requested = false;
-  std::string why;  // our reason for freeing, if it was ours
+  PeerClient* owner;  // null once detached
 
  private:
-  void FreeNow() {
-    ++busy;
-    redisAsyncFree(ac);  // runs pending reply callbacks with NULL, then Cleanup
-    --busy;
-    ac = nullptr;
+  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
+
+  // The connection failed: close it and tell the owner (if still attached).
+  void Fail(const std::string& why) {
+    PeerClient* o = owner;
+    Close();
+    if (o != nullptr) o->OnConnGone(why);
   }
 
-  void Watch(int mask, bool on) noexcept {
-    if (closing_) return;
-    events_ = on ? (events_ | mask) : (events_ & ~mask);
-    const int rc =
-        events_ != 0 ? uv_poll_start(&poll, events_, &Conn::OnPoll) : uv_poll_stop(&poll);
-    // The hooks run inside hiredis calls: never free from here, only ask.
-    if (rc != 0) {
-      free_requested = true;
-      if (why.empty()) why = std::string("polling the socket: ") + uv_strerror(rc);
+  // Writes out_ as one request; 0 or a libuv error (out_ is consumed either way).
+  int Flush() {
+    wbuf_.swap(out_);
+    out_.clear();
+    uv_buf_t buf = uv_buf_init(wbuf_.data(), static_cast<unsigned>(wbuf_.size()));
+    const int rc = uv_write(&write_req_, stream(), &buf, 1, &Conn::OnWritten);
+    if (rc == 0) {
+      writing_ = true;
+    } else {
+      wbuf_.clear();
+    }
+    return rc;
+  }
+
+  static void OnConnect(uv_connect_t* req, int status) noexcept {
+    auto* conn = static_cast<Conn*>(req->data);
+    if (conn->closing_) return;  // cancelled by Close
+    if (status < 0) {
+      conn->Fail(uv_strerror(status));
+      return;
+    }
+    conn->connected_ = true;
+    if (const int rc = uv_read_start(conn->stream(), &Conn::OnAlloc, &Conn::OnRead); rc != 0) {
+      conn->Fail(std::string("cannot read: ") + uv_strerror(rc));
+      return;
+    }
+    if (!conn->out_.empty()) {
+      if (const int rc = conn->Flush(); rc != 0) conn->Fail(uv_strerror(rc));
     }
   }
 
-  static void AddRead(void* p) noexcept { static_cast<Conn*>(p)->Watch(UV_READABLE, true); }
-  static void DelRead(void* p) noexcept { static_cast<Conn*>(p)->Watch(UV_READABLE, false); }
-  static void AddWrite(void* p) noexcept { static_cast<Conn*>(p)->Watch(UV_WRITABLE, true); }
-  static void DelWrite(void* p) noexcept { static_cast<Conn*>(p)->Watch(UV_WRITABLE, false); }
-
-  // hiredis is freeing the context (an error, EOF, or our RequestFree). It may
-  // still run callbacks afterwards, all of which find owner == nullptr.
-  static void Cleanup(void* p) noexcept {
-    auto* conn = static_cast<Conn*>(p);
+  static void OnWritten(uv_write_t* req, int status) noexcept {
+    auto* conn = static_cast<Conn*>(req->data);
+    conn->writing_ = false;
+    // Keep a modest buffer for the next write; give back a huge one.
+    if (conn->wbuf_.capacity() > (1u << 20)) {
+      conn->wbuf_ = std::string();
+    } else {
+      conn->wbuf_.clear();
+    }
     if (conn->closing_) return;
-    conn->closing_ = true;
-    std::string why = conn->why;
-    if (why.empty()) {
-      const redisAsyncContext* ac = conn->ac;
-      why =
-          ac != nullptr && ac->err != 0 && ac->errstr != nullptr ? ac->errstr : "connection closed";
+    if (status < 0) {
+      conn->Fail(std::string("write failed: ") + uv_strerror(status));
+      return;
     }
-    conn->ac = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(&conn->poll),
-             [](uv_handle_t* h) noexcept { delete static_cast<Conn*>(h->data); });
-    if (PeerClient* owner = std::exchange(conn->owner, nullptr)) owner->OnConnGone(why);
+    if (!conn->out_.empty()) {
+      if (const int rc = conn->Flush(); rc != 0) conn->Fail(uv_strerror(rc));
+    }
   }
 
-  int events_ = 0;
+  static void OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) noexcept {
+    auto* conn = static_cast<Conn*>(handle->data);
+    *buf = uv_buf_init(conn->rbuf_, sizeof(conn->rbuf_));
+  }
+
+  static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept {
+    auto* conn = static_cast<Conn*>(stream->data);
+    if (conn->closing_ || nread == 0) return;
+    if (nread < 0) {
+      conn->Fail(nread == UV_EOF ? "connection closed by the peer"
+                                 : uv_strerror(static_cast<int>(nread)));
+      return;
+    }
+    if (redisReaderFeed(conn->reader_, buf->base, static_cast<size_t>(nread)) != REDIS_OK) {
+      conn->Fail("cannot buffer the peer's replies");
+      return;
+    }
+    for (;;) {
+      void* raw = nullptr;
+      if (redisReaderGetReply(conn->reader_, &raw) != REDIS_OK) {
+        conn->Fail(std::string("peer sent a malformed reply: ") + conn->reader_->errstr);
+        return;
+      }
+      if (raw == nullptr) return;  // wait for more bytes
+      std::unique_ptr<redisReply, void (*)(redisReply*)> reply(
+          static_cast<redisReply*>(raw), [](redisReply* r) { freeReplyObject(r); });
+      if (conn->tags_.empty()) {
+        conn->Fail("peer sent a reply with no request waiting (protocol violation)");
+        return;
+      }
+      const void* tag = conn->tags_.front();
+      conn->tags_.pop_front();
+      // The owner may close this connection or destroy itself in there; the
+      // Conn stays allocated until its close callback, a later loop phase.
+      PeerClient* self = conn->owner;
+      if (tag == &kRequestTag) {
+        self->OnRequestReply(*reply);
+      } else if (tag == &kHelloTag) {
+        self->OnHelloReply(*reply);
+      } else {
+        self->OnAuthReply(*reply);
+      }
+      if (conn->closing_) return;
+    }
+  }
+
+  uv_tcp_t tcp_;
+  uv_connect_t connect_req_;
+  uv_write_t write_req_;  // one write at a time; frames written meanwhile wait in out_
+  redisReader* reader_ = nullptr;
+  std::deque<const void*> tags_;  // one per frame written and not yet answered, oldest first
+  std::string out_;               // frames not yet handed to libuv
+  std::string wbuf_;              // the frames of the write in progress
+  bool connected_ = false;
+  bool writing_ = false;
   bool closing_ = false;
+  char rbuf_[64 * 1024];
 };
 
 void PeerClient::TimerCloser::operator()(uv_timer_t* timer) const noexcept {
@@ -253,30 +344,26 @@ void PeerClient::Connect() {
   phase_ = Phase::kHello;
   handshake_deadline_ = Now() + options_.handshake_timeout_ms;
   client_nonce_ = NewNonce();
-  // hiredis resolves a host name synchronously here; peers are named by IP address.
-  redisAsyncContext* ac =
-      options_.bind_addr.empty()
-          ? redisAsyncConnect(host_.c_str(), port_)
-          : redisAsyncConnectBind(host_.c_str(), port_, options_.bind_addr.c_str());
-  if (ac == nullptr) {
-    Drop(Failure::kDown, "connecting to " + Address() + " failed: out of memory");
-    return;
-  }
-  if (ac->err != 0) {
-    const std::string why = ac->errstr;
-    redisAsyncFree(ac);
+  // A host name is resolved synchronously here; peers are named by IP address.
+  sockaddr_storage addr;
+  sockaddr_storage source;
+  std::string why = Resolve(host_, port_, &addr);
+  if (why.empty() && !options_.bind_addr.empty()) why = Resolve(options_.bind_addr, 0, &source);
+  if (!why.empty()) {
     Drop(Failure::kDown, "connecting to " + Address() + " failed: " + why);
     return;
   }
   auto* conn = new Conn(this);
-  if (!conn->Attach(loop_, ac)) {
-    redisAsyncFree(ac);
-    delete conn;
-    Drop(Failure::kDown, "connecting to " + Address() + " failed: cannot poll the socket");
+  why =
+      conn->Open(reinterpret_cast<const sockaddr*>(&addr),
+                 options_.bind_addr.empty() ? nullptr : reinterpret_cast<const sockaddr*>(&source));
+  if (!why.empty()) {
+    conn->Close();  // frees it once the handle is closed
+    Drop(Failure::kDown, "connecting to " + Address() + " failed: " + why);
     return;
   }
   conn_ = conn;
-  // HELLO goes into hiredis's buffer now and out as soon as the connect completes.
+  // HELLO waits in the connection's buffer and goes out once the connect completes.
   auto alive = alive_;
   if (!Write({"SHOAL.HELLO", options_.self_id, client_nonce_}, &kHelloTag)) {
     if (!*alive) return;
@@ -290,17 +377,7 @@ void PeerClient::Connect() {
 
 bool PeerClient::Write(const std::vector<std::string>& argv, void* tag) {
   assert(conn_ != nullptr && !argv.empty());
-  std::vector<const char*> ptrs;
-  std::vector<size_t> lens;
-  ptrs.reserve(argv.size());
-  lens.reserve(argv.size());
-  for (const std::string& a : argv) {
-    ptrs.push_back(a.data());
-    lens.push_back(a.size());
-  }
-  Conn::Scope scope(conn_);
-  return redisAsyncCommandArgv(conn_->ac, &PeerClient::OnHiredisReply, tag,
-                               static_cast<int>(argv.size()), ptrs.data(), lens.data()) == REDIS_OK;
+  return conn_->Write(argv, tag);
 }
 
 void PeerClient::Send(std::vector<std::string> argv, int64_t deadline_ms, PeerCallback cb) {
@@ -334,18 +411,13 @@ void PeerClient::Send(std::vector<std::string> argv, int64_t deadline_ms, PeerCa
   r.written = true;
   sent_.push_back(std::move(r));
   Arm();
-  auto alive = alive_;
-  const uint64_t seq = sent_.back().seq;
-  const bool ok = Write(argv, &kRequestTag);
-  // Leaving Write may have freed a failed connection and run callbacks.
-  if (!*alive) return;
-  if (ok) {
+  // Write runs no callbacks: a failure shows up later, from the loop.
+  if (Write(argv, &kRequestTag)) {
     ++stats_.sent;
     return;
   }
-  // hiredis refused the frame (its context is going away): take the record
-  // back so that replies stay matched, and fail it.
-  if (sent_.empty() || sent_.back().seq != seq) return;
+  // libuv refused the frame: take the record back so that replies stay
+  // matched, and fail it.
   Request failed = std::move(sent_.back());
   sent_.pop_back();
   --inflight_;
@@ -365,22 +437,6 @@ void PeerClient::SetAddress(std::string host, int port) {
     if (!*alive || phase_ != Phase::kBackoff) return;  // a callback moved on already
   }
   Connect();
-}
-
-void PeerClient::OnHiredisReply(redisAsyncContext* ac, void* reply, void* privdata) noexcept {
-  auto* conn = static_cast<Conn*>(ac->data);
-  // A NULL reply means hiredis is freeing the context; the client learns of
-  // that once, through Conn's cleanup, and fails its requests there.
-  if (conn == nullptr || conn->owner == nullptr || reply == nullptr) return;
-  const auto& r = *static_cast<const redisReply*>(reply);
-  PeerClient* self = conn->owner;
-  if (privdata == &kRequestTag) {
-    self->OnRequestReply(r);
-  } else if (privdata == &kHelloTag) {
-    self->OnHelloReply(r);
-  } else if (privdata == &kAuthTag) {
-    self->OnAuthReply(r);
-  }
 }
 
 void PeerClient::OnHelloReply(const redisReply& reply) {
@@ -438,8 +494,8 @@ void PeerClient::OnAuthReply(const redisReply& reply) {
   backoff_ms_ = std::max<int64_t>(1, options_.backoff_min_ms);
   ++stats_.connects;
   // Requests that waited for the handshake go out in the order they were
-  // sent, ahead of anything on_ready sends. This runs inside a hiredis
-  // callback, so a failing Write cannot free the connection under us.
+  // sent, ahead of anything on_ready sends. Write runs no callbacks, so
+  // a failing one cannot drop the connection under us.
   std::vector<PeerCallback> refused;
   std::deque<Request> waiting;
   waiting.swap(queue_);
@@ -489,8 +545,7 @@ void PeerClient::OnConnGone(const std::string& why) {
 void PeerClient::DetachConn() {
   if (conn_ == nullptr) return;
   Conn* conn = std::exchange(conn_, nullptr);
-  conn->owner = nullptr;  // before the free: its callbacks must not reach us
-  conn->RequestFree("closed by the client");
+  conn->Close();  // detaches it first: its callbacks no longer reach us
 }
 
 void PeerClient::Drop(Failure failure, const std::string& why, bool keep_queue) {

@@ -1,12 +1,14 @@
 // The outbound half of the peer channel: one pipelined, authenticated
 // connection from this node to one peer's cluster port.
 //
-// A PeerClient connects (hiredis async over libuv), runs the handshake of
-// cluster/peer_auth.h (SHOAL.HELLO, then SHOAL.AUTH once the peer has proved
-// the cluster-secret), and then carries request frames: RESP arrays of bulk
-// strings out, RESP replies back, matched in order. It does not interpret
-// requests or replies. A lost or failed connection is retried with a doubling,
-// jittered backoff, for as long as the client lives.
+// A PeerClient connects (a libuv TCP socket, replies parsed by hiredis's
+// standalone reader), runs the handshake of cluster/peer_auth.h (SHOAL.HELLO,
+// then SHOAL.AUTH once the peer has proved the cluster-secret), and then
+// carries request frames: RESP arrays of bulk strings out, RESP replies back,
+// matched in order; a reply with no request waiting, or bytes that are not
+// RESP, drop the connection. It does not interpret requests or replies. A
+// lost or failed connection is retried with a doubling, jittered backoff, for
+// as long as the client lives.
 //
 // Threading: everything runs on the thread of the loop given to the
 // constructor; no method is thread-safe.
@@ -30,7 +32,6 @@
 #include <utility>
 #include <vector>
 
-struct redisAsyncContext;
 struct redisReply;
 
 namespace shoal::cluster {
@@ -61,7 +62,7 @@ using PeerCallback = std::function<void(PeerOutcome, const PeerReply* reply, boo
 struct PeerClientOptions {
   std::string self_id;  // our node id (sent in HELLO)
   std::string secret;   // cluster-secret; empty = an empty HMAC key
-  // Source address of the outbound socket (redisAsyncConnectBind), so that
+  // Source address of the outbound socket (bound before connecting), so that
   // peers and firewalls see this node as its own address; empty = any.
   std::string bind_addr;
   // Connect + HELLO + AUTH must finish within this, or the attempt fails.
@@ -154,7 +155,7 @@ class PeerClient {
   size_t inflight() const { return inflight_; }
 
  private:
-  class Conn;  // one hiredis connection; see peer_client.cc
+  class Conn;  // one TCP connection; see peer_client.cc
 
   enum class Phase {
     kIdle,     // not started
@@ -182,7 +183,6 @@ class PeerClient {
   };
 
   static void OnTimer(uv_timer_t* timer) noexcept;
-  static void OnHiredisReply(redisAsyncContext* ac, void* reply, void* privdata) noexcept;
 
   int64_t Now() const;
   void Connect();
@@ -195,7 +195,7 @@ class PeerClient {
   // event for `failure` fires. Leaves the client in kBackoff.
   void Drop(Failure failure, const std::string& why, bool keep_queue = false);
   void DetachConn();
-  // Writes one frame on conn_; false if hiredis refused it.
+  // Writes one frame on conn_ (runs no callbacks); false if libuv refused it.
   bool Write(const std::vector<std::string>& argv, void* tag);
   void Tick();
   void ExpireRequests(int64_t now);
@@ -213,7 +213,7 @@ class PeerClient {
 
   std::unique_ptr<uv_timer_t, TimerCloser> timer_;
   int64_t armed_at_;      // when timer_ fires; kNever if stopped
-  Conn* conn_ = nullptr;  // the current connection; it frees itself once hiredis is done
+  Conn* conn_ = nullptr;  // the current connection; it frees itself once its socket is closed
   // Set false by the destructor; callers hold a copy across user callbacks.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 

@@ -108,6 +108,8 @@ class FakePeer {
     std::string verify_secret;  // checks the connector's proof with this
     bool mute = false;          // never answer HELLO
     std::string hello_reply;    // if set, the raw reply to HELLO (a peer gone wrong)
+    std::string auth_extra;     // raw bytes sent right after the +OK to AUTH
+    std::string echo_extra;     // raw bytes sent right after each ECHO reply
   };
 
   FakePeer(uv_loop_t* loop, Options options) : loop_(loop), options_(std::move(options)) {
@@ -221,7 +223,7 @@ class FakePeer {
       if (!c->server_nonce.empty() && ProofEquals(expected, argv[1])) {
         c->authed = true;
         ++authenticated_;
-        Write(c, "+OK\r\n");
+        Write(c, "+OK\r\n" + options_.auth_extra);
       } else {
         Write(c, "-ERR authentication failed\r\n", /*close_after=*/true);
       }
@@ -236,7 +238,7 @@ class FakePeer {
       if (holding_) {
         c->held += Bulk(argv[1]);
       } else {
-        Write(c, Bulk(argv[1]));
+        Write(c, Bulk(argv[1]) + options_.echo_extra);
       }
     } else if (cmd == "CLOSE") {
       CloseConn(c);
@@ -637,6 +639,57 @@ TEST_CASE("the acceptor dropping every connection is noticed") {
   CHECK(rec.requests[0][0].outcome == PeerOutcome::kDisconnected);
   CHECK_FALSE(rec.down.empty());
   REQUIRE(loop.RunUntil([&] { return rec.ready.size() == 2; }));
+}
+
+// hiredis 0.14.1's async context aborts the process on a reply with no
+// callback waiting; ours must only drop the connection, then reconnect.
+TEST_CASE("a reply with no request waiting, or a malformed one, drops the connection") {
+  struct Variant {
+    const char* name;
+    std::string auth_extra, echo_extra;
+    const char* why;  // in the on_down message
+    bool hang;        // a HANG follows the ECHO (it must fail with kDisconnected)
+  };
+  const Variant variants[] = {
+      {"two replies to one request", "", "+OK\r\n", "no request waiting", false},
+      {"a reply before any request", "+OK\r\n", "", "no request waiting", false},
+      {"bytes that are not RESP", "", "?oops\r\n", "malformed reply", true},
+  };
+  for (const Variant& v : variants) {
+    CAPTURE(v.name);
+    TestLoop loop;
+    FakePeer::Options po = PeerOptions("k");
+    po.auth_extra = v.auth_extra;
+    po.echo_extra = v.echo_extra;
+    FakePeer peer(loop.get(), po);
+    Recorder rec;
+    PeerClient client(loop.get(), "127.0.0.1", peer.port(), ClientOptions("k"), rec.Events());
+    client.Start();
+    REQUIRE(loop.RunUntil([&] { return !rec.ready.empty(); }));
+    if (!v.echo_extra.empty()) {
+      client.Send({"ECHO", "a"}, loop.now() + 60000, rec.Next());
+      if (v.hang) client.Send({"HANG"}, loop.now() + 60000, rec.Next());
+    }
+    REQUIRE(loop.RunUntil([&] { return !rec.down.empty(); }));
+    CHECK(rec.down[0].find("lost") != std::string::npos);
+    CHECK(rec.down[0].find(v.why) != std::string::npos);
+    if (!v.echo_extra.empty()) {
+      // The ECHO got its reply; the stray bytes behind it ended the
+      // connection, failing the HANG still waiting.
+      REQUIRE(rec.Finished() == rec.requests.size());
+      REQUIRE(rec.requests[0].size() == 1);
+      CHECK(rec.requests[0][0].outcome == PeerOutcome::kReply);
+      CHECK(rec.requests[0][0].reply->str == "a");
+      if (v.hang) {
+        REQUIRE(rec.requests[1].size() == 1);
+        CHECK(rec.requests[1][0].outcome == PeerOutcome::kDisconnected);
+      }
+      CHECK(client.inflight() == 0);
+    }
+    // The client backs off and reconnects; the process is still here.
+    REQUIRE(loop.RunUntil([&] { return rec.ready.size() >= 2; }));
+    CHECK(client.stats().connects >= 2);
+  }
 }
 
 TEST_CASE("max_inflight and max_pending_bytes refuse at once with kOverloaded") {
