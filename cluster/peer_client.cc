@@ -1,16 +1,13 @@
 #include "cluster/peer_client.h"
 
 #include <hiredis/hiredis.h>
-#include <hiredis/read.h>
-#include <netdb.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <cassert>
-#include <cstring>
 #include <limits>
 
 #include "cluster/peer_auth.h"
+#include "cluster/peer_conn.h"
 #include "storage/node_id.h"
 
 namespace shoal::cluster {
@@ -59,230 +56,7 @@ std::string ReplyText(const redisReply& r) {
   return std::string(r.str, r.len);
 }
 
-// Fills `out` with the address of host:port: a numeric IPv4 or IPv6 address,
-// else the first result of a (blocking) name lookup, as hiredis did. Returns
-// an error message, empty on success.
-std::string Resolve(const std::string& host, int port, sockaddr_storage* out) {
-  std::memset(out, 0, sizeof(*out));
-  if (uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(out)) == 0) return {};
-  if (uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(out)) == 0) return {};
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  const std::string service = std::to_string(port);
-  const int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &found);
-  if (rc != 0 || found == nullptr) {
-    return "cannot resolve " + host + ": " + (rc != 0 ? gai_strerror(rc) : "no address");
-  }
-  std::memcpy(out, found->ai_addr, std::min<size_t>(found->ai_addrlen, sizeof(*out)));
-  freeaddrinfo(found);
-  return {};
-}
-
 }  // namespace
-
-// One TCP connection: frames out through uv_write, replies in through
-// hiredis's standalone reader, each reply matched to the oldest frame still
-// unanswered (its tag says whether that was HELLO, AUTH or a request).
-//
-// hiredis's async context is not used: in 0.14.1 a reply that arrives with no
-// callback queued trips an assert and aborts the process, so anyone listening
-// at an address we dial could kill the node with one extra "+OK". Here such a
-// reply, or bytes the reader cannot parse, end the connection like any other
-// failure.
-//
-// Lifetime: a Conn outlives its PeerClient when needed. Close() detaches it
-// (owner = nullptr) and starts uv_close; the close callback deletes it, after
-// libuv has cancelled its pending connect and write requests (their callbacks
-// run first and find it closing). A Conn is never deleted while one of its own
-// callbacks is on the stack.
-class PeerClient::Conn {
- public:
-  explicit Conn(PeerClient* owner) : owner(owner) {
-    // uv_tcp_init cannot fail for AF_UNSPEC: it creates no socket yet.
-    [[maybe_unused]] const int rc = uv_tcp_init(owner->loop_, &tcp_);
-    assert(rc == 0);
-    tcp_.data = this;
-    connect_req_.data = this;
-    write_req_.data = this;
-  }
-  ~Conn() {
-    if (reader_ != nullptr) redisReaderFree(reader_);
-  }
-
-  // Starts connecting to `addr`, from `bind_addr` unless it is null. Returns
-  // an error message, empty on success; on failure the caller calls Close().
-  std::string Open(const sockaddr* addr, const sockaddr* bind_addr) {
-    reader_ = redisReaderCreate();
-    if (reader_ == nullptr) return "out of memory";
-    if (bind_addr != nullptr) {
-      if (const int rc = uv_tcp_bind(&tcp_, bind_addr, 0); rc != 0) {
-        return std::string("cannot bind the source address: ") + uv_strerror(rc);
-      }
-    }
-    if (const int rc = uv_tcp_connect(&connect_req_, &tcp_, addr, &Conn::OnConnect); rc != 0) {
-      return uv_strerror(rc);
-    }
-    uv_tcp_nodelay(&tcp_, 1);  // small frames, latency-bound; best effort
-    return {};
-  }
-
-  // Appends one RESP array of bulk strings to the output and expects one reply
-  // for it. Written as soon as the connection is up (frames written meanwhile
-  // go out together). False if the connection is closing or libuv refused the
-  // write; nothing was queued then.
-  bool Write(const std::vector<std::string>& argv, const void* tag) {
-    if (closing_) return false;
-    out_ += '*';
-    out_ += std::to_string(argv.size());
-    out_ += "\r\n";
-    for (const std::string& a : argv) {
-      out_ += '$';
-      out_ += std::to_string(a.size());
-      out_ += "\r\n";
-      out_ += a;
-      out_ += "\r\n";
-    }
-    tags_.push_back(tag);
-    if (!connected_ || writing_) return true;
-    // out_ held nothing before this frame (it is flushed whenever idle).
-    if (Flush() != 0) {
-      tags_.pop_back();
-      return false;
-    }
-    return true;
-  }
-
-  // Detaches from the owner and closes the socket; idempotent.
-  void Close() {
-    owner = nullptr;
-    if (closing_) return;
-    closing_ = true;
-    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_),
-             [](uv_handle_t* h) noexcept { delete static_cast<Conn*>(h->data); });
-  }
-
-  PeerClient* owner;  // null once detached
-
- private:
-  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
-
-  // The connection failed: close it and tell the owner (if still attached).
-  void Fail(const std::string& why) {
-    PeerClient* o = owner;
-    Close();
-    if (o != nullptr) o->OnConnGone(why);
-  }
-
-  // Writes out_ as one request; 0 or a libuv error (out_ is consumed either way).
-  int Flush() {
-    wbuf_.swap(out_);
-    out_.clear();
-    uv_buf_t buf = uv_buf_init(wbuf_.data(), static_cast<unsigned>(wbuf_.size()));
-    const int rc = uv_write(&write_req_, stream(), &buf, 1, &Conn::OnWritten);
-    if (rc == 0) {
-      writing_ = true;
-    } else {
-      wbuf_.clear();
-    }
-    return rc;
-  }
-
-  static void OnConnect(uv_connect_t* req, int status) noexcept {
-    auto* conn = static_cast<Conn*>(req->data);
-    if (conn->closing_) return;  // cancelled by Close
-    if (status < 0) {
-      conn->Fail(uv_strerror(status));
-      return;
-    }
-    conn->connected_ = true;
-    if (const int rc = uv_read_start(conn->stream(), &Conn::OnAlloc, &Conn::OnRead); rc != 0) {
-      conn->Fail(std::string("cannot read: ") + uv_strerror(rc));
-      return;
-    }
-    if (!conn->out_.empty()) {
-      if (const int rc = conn->Flush(); rc != 0) conn->Fail(uv_strerror(rc));
-    }
-  }
-
-  static void OnWritten(uv_write_t* req, int status) noexcept {
-    auto* conn = static_cast<Conn*>(req->data);
-    conn->writing_ = false;
-    // Keep a modest buffer for the next write; give back a huge one.
-    if (conn->wbuf_.capacity() > (1u << 20)) {
-      conn->wbuf_ = std::string();
-    } else {
-      conn->wbuf_.clear();
-    }
-    if (conn->closing_) return;
-    if (status < 0) {
-      conn->Fail(std::string("write failed: ") + uv_strerror(status));
-      return;
-    }
-    if (!conn->out_.empty()) {
-      if (const int rc = conn->Flush(); rc != 0) conn->Fail(uv_strerror(rc));
-    }
-  }
-
-  static void OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) noexcept {
-    auto* conn = static_cast<Conn*>(handle->data);
-    *buf = uv_buf_init(conn->rbuf_, sizeof(conn->rbuf_));
-  }
-
-  static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept {
-    auto* conn = static_cast<Conn*>(stream->data);
-    if (conn->closing_ || nread == 0) return;
-    if (nread < 0) {
-      conn->Fail(nread == UV_EOF ? "connection closed by the peer"
-                                 : uv_strerror(static_cast<int>(nread)));
-      return;
-    }
-    if (redisReaderFeed(conn->reader_, buf->base, static_cast<size_t>(nread)) != REDIS_OK) {
-      conn->Fail("cannot buffer the peer's replies");
-      return;
-    }
-    for (;;) {
-      void* raw = nullptr;
-      if (redisReaderGetReply(conn->reader_, &raw) != REDIS_OK) {
-        conn->Fail(std::string("peer sent a malformed reply: ") + conn->reader_->errstr);
-        return;
-      }
-      if (raw == nullptr) return;  // wait for more bytes
-      std::unique_ptr<redisReply, void (*)(redisReply*)> reply(
-          static_cast<redisReply*>(raw), [](redisReply* r) { freeReplyObject(r); });
-      if (conn->tags_.empty()) {
-        conn->Fail("peer sent a reply with no request waiting (protocol violation)");
-        return;
-      }
-      const void* tag = conn->tags_.front();
-      conn->tags_.pop_front();
-      // The owner may close this connection or destroy itself in there; the
-      // Conn stays allocated until its close callback, a later loop phase.
-      PeerClient* self = conn->owner;
-      if (tag == &kRequestTag) {
-        self->OnRequestReply(*reply);
-      } else if (tag == &kHelloTag) {
-        self->OnHelloReply(*reply);
-      } else {
-        self->OnAuthReply(*reply);
-      }
-      if (conn->closing_) return;
-    }
-  }
-
-  uv_tcp_t tcp_;
-  uv_connect_t connect_req_;
-  uv_write_t write_req_;  // one write at a time; frames written meanwhile wait in out_
-  redisReader* reader_ = nullptr;
-  std::deque<const void*> tags_;  // one per frame written and not yet answered, oldest first
-  std::string out_;               // frames not yet handed to libuv
-  std::string wbuf_;              // the frames of the write in progress
-  bool connected_ = false;
-  bool writing_ = false;
-  bool closing_ = false;
-  char rbuf_[64 * 1024];
-};
 
 void PeerClient::TimerCloser::operator()(uv_timer_t* timer) const noexcept {
   uv_close(reinterpret_cast<uv_handle_t*>(timer),
@@ -344,19 +118,11 @@ void PeerClient::Connect() {
   phase_ = Phase::kHello;
   handshake_deadline_ = Now() + options_.handshake_timeout_ms;
   client_nonce_ = NewNonce();
+  PeerConn* conn = PeerConn::Create(
+      loop_, [this](const void* tag, const redisReply& reply) { OnConnReply(tag, reply); },
+      [this](const std::string& why) { OnConnGone(why); });
   // A host name is resolved synchronously here; peers are named by IP address.
-  sockaddr_storage addr;
-  sockaddr_storage source;
-  std::string why = Resolve(host_, port_, &addr);
-  if (why.empty() && !options_.bind_addr.empty()) why = Resolve(options_.bind_addr, 0, &source);
-  if (!why.empty()) {
-    Drop(Failure::kDown, "connecting to " + Address() + " failed: " + why);
-    return;
-  }
-  auto* conn = new Conn(this);
-  why =
-      conn->Open(reinterpret_cast<const sockaddr*>(&addr),
-                 options_.bind_addr.empty() ? nullptr : reinterpret_cast<const sockaddr*>(&source));
+  const std::string why = conn->Open(host_, port_, options_.bind_addr);
   if (!why.empty()) {
     conn->Close();  // frees it once the handle is closed
     Drop(Failure::kDown, "connecting to " + Address() + " failed: " + why);
@@ -437,6 +203,16 @@ void PeerClient::SetAddress(std::string host, int port) {
     if (!*alive || phase_ != Phase::kBackoff) return;  // a callback moved on already
   }
   Connect();
+}
+
+void PeerClient::OnConnReply(const void* tag, const redisReply& reply) {
+  if (tag == &kRequestTag) {
+    OnRequestReply(reply);
+  } else if (tag == &kHelloTag) {
+    OnHelloReply(reply);
+  } else {
+    OnAuthReply(reply);
+  }
 }
 
 void PeerClient::OnHelloReply(const redisReply& reply) {
@@ -544,8 +320,8 @@ void PeerClient::OnConnGone(const std::string& why) {
 
 void PeerClient::DetachConn() {
   if (conn_ == nullptr) return;
-  Conn* conn = std::exchange(conn_, nullptr);
-  conn->Close();  // detaches it first: its callbacks no longer reach us
+  PeerConn* conn = std::exchange(conn_, nullptr);
+  conn->Close();  // none of its callbacks reaches us after this
 }
 
 void PeerClient::Drop(Failure failure, const std::string& why, bool keep_queue) {

@@ -36,6 +36,8 @@ struct redisReply;
 
 namespace shoal::cluster {
 
+class PeerConn;  // cluster/peer_conn.h
+
 // A copy of one RESP reply (callers never see hiredis types).
 struct PeerReply {
   enum class Type { kString, kStatus, kError, kInteger, kNil, kArray };
@@ -155,8 +157,6 @@ class PeerClient {
   size_t inflight() const { return inflight_; }
 
  private:
-  class Conn;  // one TCP connection; see peer_client.cc
-
   enum class Phase {
     kIdle,     // not started
     kHello,    // connecting; HELLO written, waiting for the peer's proof
@@ -186,6 +186,7 @@ class PeerClient {
 
   int64_t Now() const;
   void Connect();
+  void OnConnReply(const void* tag, const redisReply& reply);
   void OnHelloReply(const redisReply& reply);
   void OnAuthReply(const redisReply& reply);
   void OnRequestReply(const redisReply& reply);
@@ -212,8 +213,8 @@ class PeerClient {
   const PeerClientEvents events_;
 
   std::unique_ptr<uv_timer_t, TimerCloser> timer_;
-  int64_t armed_at_;      // when timer_ fires; kNever if stopped
-  Conn* conn_ = nullptr;  // the current connection; it frees itself once its socket is closed
+  int64_t armed_at_;          // when timer_ fires; kNever if stopped
+  PeerConn* conn_ = nullptr;  // the current connection; it frees itself once its socket is closed
   // Set false by the destructor; callers hold a copy across user callbacks.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 

@@ -1,0 +1,87 @@
+// The transport under PeerClient: one outbound TCP connection that carries
+// RESP frames out and parses RESP replies back, each reply matched to the
+// oldest frame still unanswered.
+//
+// hiredis's async context is not used: in 0.14.1 a reply that arrives with no
+// callback queued trips an assert and aborts the process, so anyone listening
+// at an address we dial could kill the node with one extra "+OK". Here such a
+// reply, or bytes hiredis's reader cannot parse, end the connection like any
+// other failure.
+//
+// Threading: the loop's thread only.
+#pragma once
+
+#include <uv.h>
+
+#include <deque>
+#include <functional>
+#include <string>
+#include <vector>
+
+struct redisReader;
+struct redisReply;
+
+namespace shoal::cluster {
+
+class PeerConn {
+ public:
+  // A reply to the frame written with `tag`; `reply` is valid during the call.
+  using ReplyFn = std::function<void(const void* tag, const redisReply& reply)>;
+  // The connection failed (connect, read, write, EOF, protocol violation);
+  // it is closed already. Not called after Close().
+  using GoneFn = std::function<void(const std::string& why)>;
+
+  // A new, unconnected connection on `loop`. Heap only, and never deleted by
+  // the caller: Close() frees it once libuv is done with its socket, so it
+  // may outlive its owner. The callbacks run from the loop only, never inside
+  // Open, Write or Close; either may call Close() or destroy the owner.
+  static PeerConn* Create(uv_loop_t* loop, ReplyFn on_reply, GoneFn on_gone);
+
+  PeerConn(const PeerConn&) = delete;
+  PeerConn& operator=(const PeerConn&) = delete;
+
+  // Starts connecting to host:port (a numeric address, else resolved with a
+  // blocking lookup), from bind_addr unless it is empty. Returns an error
+  // message, empty on success; on failure the caller still calls Close().
+  std::string Open(const std::string& host, int port, const std::string& bind_addr);
+
+  // Appends one RESP array of bulk strings (binary safe; argv not empty) and
+  // expects one reply for it, reported with `tag`. Frames written before the
+  // connect completes, or while a write is in progress, go out together
+  // later. False, with nothing queued, if the connection is closing or libuv
+  // refused the write.
+  bool Write(const std::vector<std::string>& argv, const void* tag);
+
+  // Closes the socket; no callback runs afterwards, and the object frees
+  // itself in the close callback. Idempotent; the object must not be used afterwards.
+  void Close();
+
+ private:
+  PeerConn(uv_loop_t* loop, ReplyFn on_reply, GoneFn on_gone);
+  ~PeerConn();
+
+  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
+  void Fail(const std::string& why);
+  int Flush();  // writes out_ as one request; 0 or a libuv error
+
+  static void OnConnect(uv_connect_t* req, int status) noexcept;
+  static void OnWritten(uv_write_t* req, int status) noexcept;
+  static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf) noexcept;
+  static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept;
+
+  ReplyFn on_reply_;
+  GoneFn on_gone_;
+  uv_tcp_t tcp_;
+  uv_connect_t connect_req_;
+  uv_write_t write_req_;  // one write at a time; frames written meanwhile wait in out_
+  redisReader* reader_ = nullptr;
+  std::deque<const void*> tags_;  // one per frame written and not yet answered, oldest first
+  std::string out_;               // frames not yet handed to libuv
+  std::string wbuf_;              // the frames of the write in progress
+  bool connected_ = false;
+  bool writing_ = false;
+  bool closing_ = false;
+  char rbuf_[64 * 1024];
+};
+
+}  // namespace shoal::cluster
