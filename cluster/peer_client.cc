@@ -266,6 +266,8 @@ void PeerClient::OnAuthReply(const redisReply& reply) {
     return;
   }
   phase_ = Phase::kReady;
+  // A verified peer may send replies as large as the requests it answers.
+  conn_->set_reply_limit(options_.max_reply_bytes);
   remote_id_ = pending_id_;
   backoff_ms_ = std::max<int64_t>(1, options_.backoff_min_ms);
   ++stats_.connects;

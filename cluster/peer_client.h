@@ -77,6 +77,10 @@ struct PeerClientOptions {
   size_t max_inflight = 16384;
   // Bytes of argument payload of those same requests.
   size_t max_pending_bytes = 64 << 20;
+  // The largest reply (bytes buffered while incomplete) accepted from a
+  // verified peer; before the handshake completes the limit is
+  // PeerConn::kHandshakeReplyLimit. Past it the connection is dropped.
+  size_t max_reply_bytes = size_t{1} << 30;
 };
 
 // Connection events, all optional. Exactly one of on_ready, on_down or

@@ -189,7 +189,14 @@ void PeerConn::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) n
       conn->Fail(std::string("peer sent a malformed reply: ") + conn->reader_->errstr);
       return;
     }
-    if (raw == nullptr) return;  // wait for more bytes
+    if (raw == nullptr) {
+      // An incomplete reply: wait for more bytes, up to the limit.
+      if (conn->reader_->len - conn->reader_->pos > conn->reply_limit_) {
+        conn->Fail("peer reply too large (over " + std::to_string(conn->reply_limit_) +
+                   " bytes buffered)");
+      }
+      return;
+    }
     std::unique_ptr<redisReply, void (*)(redisReply*)> reply(
         static_cast<redisReply*>(raw), [](redisReply* r) { freeReplyObject(r); });
     if (conn->tags_.empty()) {

@@ -52,6 +52,12 @@ class PeerConn {
   // refused the write.
   bool Write(const std::vector<std::string>& argv, const void* tag);
 
+  // The most reply bytes buffered while a reply is incomplete; past it the
+  // connection fails ("reply too large"), so a peer cannot make us buffer
+  // without bound. Starts at kHandshakeReplyLimit.
+  static constexpr size_t kHandshakeReplyLimit = 64 * 1024;
+  void set_reply_limit(size_t bytes) { reply_limit_ = bytes; }
+
   // Closes the socket; no callback runs afterwards, and the object frees
   // itself in the close callback. Idempotent; the object must not be used afterwards.
   void Close();
@@ -78,6 +84,7 @@ class PeerConn {
   std::deque<const void*> tags_;  // one per frame written and not yet answered, oldest first
   std::string out_;               // frames not yet handed to libuv
   std::string wbuf_;              // the frames of the write in progress
+  size_t reply_limit_ = kHandshakeReplyLimit;
   bool connected_ = false;
   bool writing_ = false;
   bool closing_ = false;

@@ -1,4 +1,5 @@
 #include "cluster/peer_client.h"
+#include "cluster/peer_conn.h"
 
 #include <doctest/doctest.h>
 #include <uv.h>
@@ -690,6 +691,22 @@ TEST_CASE("a reply with no request waiting, or a malformed one, drops the connec
     REQUIRE(loop.RunUntil([&] { return rec.ready.size() >= 2; }));
     CHECK(client.stats().connects >= 2);
   }
+}
+
+// A process at an address we dial must not make us buffer without bound:
+// before the handshake a reply may not exceed PeerConn::kHandshakeReplyLimit.
+TEST_CASE("an oversized reply before the handshake drops the connection") {
+  TestLoop loop;
+  FakePeer::Options po = PeerOptions("k");
+  // A bulk that announces 1 GB, then more bytes than the limit.
+  po.hello_reply = "$1000000000\r\n" + std::string(PeerConn::kHandshakeReplyLimit + 4096, 'x');
+  FakePeer peer(loop.get(), po);
+  Recorder rec;
+  PeerClient client(loop.get(), "127.0.0.1", peer.port(), ClientOptions("k"), rec.Events());
+  client.Start();
+  REQUIRE(loop.RunUntil([&] { return !rec.down.empty(); }));
+  CHECK(rec.down[0].find("reply too large") != std::string::npos);
+  CHECK_FALSE(client.ready());
 }
 
 TEST_CASE("max_inflight and max_pending_bytes refuse at once with kOverloaded") {
