@@ -2,11 +2,10 @@
 
 #include <algorithm>
 #include <charconv>
-#include <deque>
 
-#include "cluster/peer_auth.h"
 #include "cluster/quorum.h"
 #include "server/args.h"
+#include "server/cluster_request.h"
 #include "server/errors.h"
 #include "server/reply_builder.h"
 #include "server/server.h"
@@ -14,53 +13,9 @@
 #include "storage/store.h"
 
 namespace shoal::server {
-
-// One key's share of a command.
-struct ClusterPart {
-  std::vector<std::string> argv;  // a command on this one key (or the whole MSETNX)
-  const CommandSpec* cmd = nullptr;
-  std::string key;
-  cluster::ClusterNode::ReplicaSet replicas;
-  bool forward = false;  // runs on another coordinator
-  bool write = false;
-  bool ready = false;  // may run locally: its read quorum (if any) is in
-  cluster::QuorumOutcome read;
-  bool done = false;
-  std::string reply;  // RESP bytes
-};
-
-struct ClusterRequest {
-  enum class Kind { kInline, kKeyed, kBroadcast };
-  enum class Combine { kSingle, kSum, kArray, kOk };
-  uint64_t session_id = 0;
-  uint64_t ticket = 0;
-  bool wrap_bulk = false;  // a SHOAL.FWD: the reply goes back as one bulk string
-  Kind kind = Kind::kInline;
-  Combine combine = Combine::kSingle;
-  const CommandSpec* cmd = nullptr;
-  std::vector<std::string> argv;
-  std::vector<ClusterPart> parts;
-  bool launched = false;  // its fan-out (reads, forwards) has started
-  bool executed = false;
-  bool completed = false;
-  // Broadcast: one reply per member (RESP bytes, or empty while pending).
-  std::vector<std::string> node_replies;
-  size_t node_pending = 0;
-  std::string error;  // the first failure of a broadcast
-};
-
 namespace {
 
-constexpr std::string_view kPeerPortError =
-    "ERR this is the shoal cluster bus port, for shoal nodes only; clients use the client port";
-constexpr std::string_view kPeerAuthError = "ERR peer authentication failed";
 constexpr std::string_view kCrossSlot = "CROSSSLOT Keys in request don't hash to the same slot";
-
-std::string ErrorBytes(std::string_view msg) {
-  std::string out;
-  ReplyBuilder(&out).Error(msg);
-  return out;
-}
 
 // Writes that do not depend on the key's current value: they need no read
 // before they run.
@@ -79,12 +34,19 @@ bool IsBlindWrite(const CommandSpec& cmd, const std::vector<std::string>& argv) 
   return true;
 }
 
+}  // namespace
+
+std::string ErrorBytes(std::string_view msg) {
+  std::string out;
+  ReplyBuilder(&out).Error(msg);
+  return out;
+}
+
 bool IsBroadcast(std::string_view name) {
   return name == "keys" || name == "scan" || name == "dbsize" || name == "randomkey" ||
          name == "flushall" || name == "flushdb";
 }
 
-// ":<n>\r\n" -> n.
 bool ParseIntegerReply(std::string_view bytes, int64_t* out) {
   if (bytes.size() < 4 || bytes[0] != ':') return false;
   auto end = bytes.find('\r');
@@ -93,7 +55,6 @@ bool ParseIntegerReply(std::string_view bytes, int64_t* out) {
   return r.ec == std::errc() && r.ptr == bytes.data() + end;
 }
 
-// "*<n>\r\n<body>" -> n and body.
 bool ParseArrayReply(std::string_view bytes, int64_t* n, std::string_view* body) {
   if (bytes.size() < 4 || bytes[0] != '*') return false;
   auto end = bytes.find("\r\n");
@@ -103,28 +64,6 @@ bool ParseArrayReply(std::string_view bytes, int64_t* n, std::string_view* body)
   *body = bytes.substr(end + 2);
   return true;
 }
-
-// SCAN's "*2\r\n$<len>\r\n<cursor>\r\n*<n>\r\n<keys>" -> cursor, n, keys.
-bool ParseScanReply(std::string_view bytes, uint64_t* cursor, int64_t* n, std::string_view* keys) {
-  std::string_view body;
-  int64_t two = 0;
-  if (!ParseArrayReply(bytes, &two, &body) || two != 2 || body.empty() || body[0] != '$') {
-    return false;
-  }
-  auto end = body.find("\r\n");
-  if (end == std::string_view::npos) return false;
-  int64_t len = 0;
-  auto r = std::from_chars(body.data() + 1, body.data() + end, len);
-  if (r.ec != std::errc() || len < 0 || body.size() < end + 2 + static_cast<size_t>(len) + 2) {
-    return false;
-  }
-  std::string_view c = body.substr(end + 2, static_cast<size_t>(len));
-  auto rc = std::from_chars(c.data(), c.data() + c.size(), *cursor);
-  if (rc.ec != std::errc()) return false;
-  return ParseArrayReply(body.substr(end + 2 + static_cast<size_t>(len) + 2), n, keys);
-}
-
-}  // namespace
 
 ClusterDispatch::ClusterDispatch(Server& server, storage::KeyspaceObserver& next)
     : server_(server), next_(next) {
@@ -462,143 +401,6 @@ void ClusterDispatch::Execute(Session& session, const std::shared_ptr<ClusterReq
   MaybeComplete(req);
 }
 
-void ClusterDispatch::ExecuteBroadcast(Session& session,
-                                       const std::shared_ptr<ClusterRequest>& req) {
-  ++stats_.broadcasts;
-  const auto& members = node_->membership().members();
-  std::vector<cluster::NodeId> ids;
-  for (const auto& [id, info] : members) ids.push_back(id);
-  const std::string_view name = req->cmd->name;
-  std::vector<std::string> argv = req->argv;
-  size_t first = 0;
-  size_t count = ids.size();
-  uint64_t scan_node = 0;
-  if (name == "scan") {
-    // The cluster cursor: the member's index (in id order) in the low 8
-    // bits, that member's own cursor above.
-    uint64_t cursor = 0;
-    if (!ParseScanCursor(argv[1], &cursor)) {
-      ClusterPart p;
-      p.reply = ErrorBytes(errors::kInvalidCursor);
-      p.done = true;
-      req->parts.push_back(std::move(p));
-      MaybeComplete(req);
-      return;
-    }
-    scan_node = cursor & 0xff;
-    if (scan_node >= ids.size()) scan_node = 0;
-    argv[1] = std::to_string(cursor >> 8);
-    first = scan_node;
-    count = 1;
-  }
-  req->node_replies.assign(count, std::string());
-  req->node_pending = count;
-  auto finish_one = [this, req, name, scan_node, ids](size_t slot, std::string bytes) {
-    req->node_replies[slot] = std::move(bytes);
-    if (--req->node_pending > 0) return;
-    // Combine.
-    std::string out;
-    ReplyBuilder rb(&out);
-    for (const std::string& r : req->node_replies) {
-      if (!r.empty() && r[0] == '-') {
-        out = r;
-        break;
-      }
-    }
-    if (out.empty()) {
-      if (name == "dbsize") {
-        int64_t total = 0;
-        for (const std::string& r : req->node_replies) {
-          int64_t v = 0;
-          if (ParseIntegerReply(r, &v)) total += v;
-        }
-        rb.Integer(total);
-      } else if (name == "keys") {
-        int64_t total = 0;
-        std::string body;
-        for (const std::string& r : req->node_replies) {
-          int64_t n = 0;
-          std::string_view b;
-          if (ParseArrayReply(r, &n, &b)) {
-            total += n;
-            body.append(b);
-          }
-        }
-        rb.ArrayHeader(static_cast<size_t>(total));
-        rb.Raw(body);
-      } else if (name == "randomkey") {
-        std::vector<const std::string*> found;
-        for (const std::string& r : req->node_replies) {
-          if (!r.empty() && r[0] == '$' && r.compare(0, 3, "$-1") != 0) found.push_back(&r);
-        }
-        if (found.empty()) {
-          rb.Null();
-        } else {
-          rb.Raw(*found[server_.NextRandom() % found.size()]);
-        }
-      } else if (name == "scan") {
-        uint64_t cursor = 0;
-        int64_t n = 0;
-        std::string_view keys;
-        if (!ParseScanReply(req->node_replies[0], &cursor, &n, &keys)) {
-          out = ErrorBytes("ERR bad SCAN reply from a cluster node");
-        } else {
-          uint64_t next = 0;
-          if (cursor != 0) {
-            next = (cursor << 8) | scan_node;
-          } else if (scan_node + 1 < ids.size()) {
-            next = scan_node + 1;
-          }
-          rb.ArrayHeader(2);
-          rb.Bulk(std::to_string(next));
-          rb.ArrayHeader(static_cast<size_t>(n));
-          rb.Raw(keys);
-        }
-      } else {
-        rb.Ok();  // FLUSHALL / FLUSHDB
-      }
-    }
-    ClusterPart p;
-    p.reply = std::move(out);
-    p.done = true;
-    req->parts.push_back(std::move(p));
-    MaybeComplete(req);
-  };
-  // Replica puts of this connection's earlier writes are still batched:
-  // send them first, so that on each link they arrive before this command
-  // and it sees them (a pipelined SET then DBSIZE counts the key).
-  coordinator_->Flush();
-  int64_t deadline =
-      static_cast<int64_t>(uv_now(server_.loop())) + server_.config().request_timeout_ms;
-  for (size_t k = 0; k < count; ++k) {
-    const cluster::NodeId& id = ids[first + k];
-    if (id == node_->self_id()) {
-      std::string local;
-      server_.RunCommand(session, *req->cmd, argv, &local);
-      finish_one(k, std::move(local));
-      continue;
-    }
-    std::vector<std::string> remote{"SHOAL.LOCAL"};
-    remote.insert(remote.end(), argv.begin(), argv.end());
-    size_t members = ids.size();
-    node_->Send(id, std::move(remote), deadline,
-                [finish_one, k, members](cluster::PeerOutcome outcome,
-                                         const cluster::PeerReply* reply, bool late) {
-                  if (late) return;
-                  if (outcome == cluster::PeerOutcome::kReply &&
-                      reply->type == cluster::PeerReply::Type::kString) {
-                    finish_one(k, reply->str);
-                  } else if (outcome == cluster::PeerOutcome::kReply &&
-                             reply->type == cluster::PeerReply::Type::kError) {
-                    finish_one(k, ErrorBytes(reply->str));
-                  } else {
-                    // Every member must answer a cluster-wide command.
-                    finish_one(k, ErrorBytes(cluster::NoQuorumMessage(0, members)));
-                  }
-                });
-  }
-}
-
 void ClusterDispatch::MaybeComplete(const std::shared_ptr<ClusterRequest>& req) {
   if (req->completed || !req->executed) return;
   for (const ClusterPart& p : req->parts) {
@@ -653,111 +455,6 @@ void ClusterDispatch::MaybeComplete(const std::shared_ptr<ClusterRequest>& req) 
   if (req->kind == ClusterRequest::Kind::kBroadcast) queue.barrier = false;
   // A barrier may have lifted, or a cluster-wide command may now run.
   if (!queue.waiting.empty()) Pump(req->session_id);
-}
-
-// --- the peer port -----------------------------------------------------------
-
-void ClusterDispatch::HandlePeer(Session& session, std::vector<std::string>& argv) {
-  ReplyBuilder reply(session.ReplyTarget());
-  server_.ScheduleFlush(session);
-  Session::PeerState& peer = session.peer();
-  const std::string& cmd = argv[0];
-  if (!peer.verified) {
-    const std::string& secret = server_.config().cluster_secret;
-    if (EqualsIgnoreCase(cmd, "shoal.hello") && argv.size() == 3 && peer.nonce.empty()) {
-      peer.remote_id = argv[1];
-      peer.nonce = cluster::NewNonce();
-      reply.ArrayHeader(3);
-      reply.Bulk(server_.node_id());
-      reply.Bulk(peer.nonce);
-      reply.Bulk(cluster::ServerProof(secret, argv[2], server_.node_id(), peer.remote_id));
-      return;
-    }
-    if (EqualsIgnoreCase(cmd, "shoal.auth") && argv.size() == 2 && !peer.nonce.empty()) {
-      std::string expected =
-          cluster::ClientProof(secret, peer.nonce, peer.remote_id, server_.node_id());
-      if (cluster::ProofEquals(expected, argv[1])) {
-        peer.verified = true;
-        reply.Ok();
-        return;
-      }
-      ++stats_.peer_auth_failures;
-      server_.logger().Log(LogLevel::kWarning,
-                           "Peer connection from %s (node %.40s) failed authentication: wrong "
-                           "cluster-secret?",
-                           session.peer_addr().c_str(), peer.remote_id.c_str());
-      reply.Error(kPeerAuthError);
-      session.CloseAfterReply();
-      return;
-    }
-    // A Redis client on the bus port, or a peer out of step.
-    reply.Error(kPeerPortError);
-    session.CloseAfterReply();
-    return;
-  }
-  ServePeerCommand(session, argv);
-}
-
-void ClusterDispatch::ServePeerCommand(Session& session, std::vector<std::string>& argv) {
-  ReplyBuilder reply(session.ReplyTarget());
-  const std::string& cmd = argv[0];
-  if (EqualsIgnoreCase(cmd, "shoal.mget") && argv.size() >= 3 && argv.size() % 2 == 1) {
-    // Pairs of key and the coordinator's digest of its copy (empty: none).
-    reply.ArrayHeader((argv.size() - 1) / 2);
-    for (size_t i = 1; i + 1 < argv.size(); i += 2) {
-      bool same = false;
-      auto obj = coordinator_->LocalObjectUnless(argv[i], argv[i + 1], &same);
-      if (!obj.ok()) {
-        reply.Error("ERR " + obj.status().message());
-      } else if (same) {
-        reply.Simple("=");
-      } else if (obj.value().empty()) {
-        reply.Null();
-      } else {
-        reply.Bulk(obj.value());
-      }
-    }
-    return;
-  }
-  if (EqualsIgnoreCase(cmd, "shoal.mput") && argv.size() >= 3 && argv.size() % 2 == 1) {
-    reply.ArrayHeader((argv.size() - 1) / 2);
-    for (size_t i = 1; i + 1 < argv.size(); i += 2) {
-      storage::Status st = coordinator_->ApplyRemote(argv[i], argv[i + 1]);
-      if (st.ok()) {
-        reply.Ok();
-      } else {
-        reply.Error("ERR " + st.message());
-      }
-    }
-    return;
-  }
-  if (EqualsIgnoreCase(cmd, "shoal.members") && argv.size() == 2) {
-    auto blob = node_->OnMembers(argv[1]);
-    if (!blob.ok()) return reply.Error("ERR " + blob.status().message());
-    ApplyConfig();
-    return reply.Bulk(blob.value());
-  }
-  if ((EqualsIgnoreCase(cmd, "shoal.fwd") || EqualsIgnoreCase(cmd, "shoal.local")) &&
-      argv.size() >= 2) {
-    const bool fwd = EqualsIgnoreCase(cmd, "shoal.fwd");
-    argv.erase(argv.begin());
-    const CommandSpec* spec = server_.commands().Find(argv[0]);
-    if (spec == nullptr || !ArityOk(spec->arity, argv.size()) ||
-        (fwd ? spec->first_key <= 0 : !IsBroadcast(spec->name))) {
-      return reply.Error("ERR bad " + std::string(fwd ? "SHOAL.FWD" : "SHOAL.LOCAL") + " command");
-    }
-    if (!fwd) {
-      std::string out;
-      server_.RunCommand(session, *spec, argv, &out);
-      return reply.Bulk(out);
-    }
-    ++stats_.served_forwards;
-    auto req = Build(session, spec, argv, /*forced_local=*/true);
-    req->wrap_bulk = true;
-    Enqueue(session, req);
-    return;
-  }
-  reply.Error("ERR unknown peer command '" + cmd.substr(0, 64) + "'");
 }
 
 }  // namespace shoal::server
