@@ -15,8 +15,6 @@
 namespace shoal::server {
 namespace {
 
-constexpr std::string_view kCrossSlot = "CROSSSLOT Keys in request don't hash to the same slot";
-
 // Writes that do not depend on the key's current value: they need no read
 // before they run.
 bool IsBlindWrite(const CommandSpec& cmd, const std::vector<std::string>& argv) {
@@ -229,7 +227,7 @@ std::shared_ptr<ClusterRequest> ClusterDispatch::Build(Session& session, const C
       for (size_t i = 3; i < argv.size(); i += 2) {
         if (*node_->Primaries(argv[i], n) != *first) {
           req->kind = ClusterRequest::Kind::kInline;
-          req->error = std::string(kCrossSlot);
+          req->error = std::string(errors::kCrossSlot);
           return req;
         }
       }

@@ -37,6 +37,12 @@ inline constexpr std::string_view kExpireNxAndOthers =
     "ERR NX and XX, GT or LT options at the same time are not compatible";
 inline constexpr std::string_view kExpireGtAndLt =
     "ERR GT and LT options at the same time are not compatible";
+// Cluster (Redis Cluster's words where it has them).
+inline constexpr std::string_view kCrossSlot =
+    "CROSSSLOT Keys in request don't hash to the same slot";
+inline constexpr std::string_view kPeerPortError =
+    "ERR this is the shoal cluster bus port, for shoal nodes only; clients use the client port";
+inline constexpr std::string_view kPeerAuthError = "ERR peer authentication failed";
 
 // Protocol errors (the connection is closed after the reply, as Redis does).
 inline constexpr std::string_view kProtoInvalidMultibulkLen =

@@ -6,19 +6,13 @@
 #include "server/args.h"
 #include "server/cluster_dispatch.h"
 #include "server/cluster_request.h"
+#include "server/errors.h"
 #include "server/log.h"
 #include "server/reply_builder.h"
 #include "server/server.h"
 #include "server/session.h"
 
 namespace shoal::server {
-namespace {
-
-constexpr std::string_view kPeerPortError =
-    "ERR this is the shoal cluster bus port, for shoal nodes only; clients use the client port";
-constexpr std::string_view kPeerAuthError = "ERR peer authentication failed";
-
-}  // namespace
 
 void ClusterDispatch::HandlePeer(Session& session, std::vector<std::string>& argv) {
   ReplyBuilder reply(session.ReplyTarget());
@@ -49,12 +43,12 @@ void ClusterDispatch::HandlePeer(Session& session, std::vector<std::string>& arg
                            "Peer connection from %s (node %.40s) failed authentication: wrong "
                            "cluster-secret?",
                            session.peer_addr().c_str(), peer.remote_id.c_str());
-      reply.Error(kPeerAuthError);
+      reply.Error(errors::kPeerAuthError);
       session.CloseAfterReply();
       return;
     }
     // A Redis client on the bus port, or a peer out of step.
-    reply.Error(kPeerPortError);
+    reply.Error(errors::kPeerPortError);
     session.CloseAfterReply();
     return;
   }
