@@ -134,8 +134,7 @@ void CmdClusterHelp(CommandContext& ctx) {
       "HELP",
       "    Print this help.",
   };
-  ctx.reply.ArrayHeader(std::size(kLines));
-  for (std::string_view l : kLines) ctx.reply.Simple(l);
+  ctx.reply.HelpLines(kLines);
 }
 
 void CmdClusterContainer(CommandContext& ctx) {

@@ -408,8 +408,7 @@ void CmdClientHelp(CommandContext& ctx) {
       "HELP",
       "    Print this help.",
   };
-  ctx.reply.ArrayHeader(std::size(kLines));
-  for (std::string_view l : kLines) ctx.reply.Simple(l);
+  ctx.reply.HelpLines(kLines);
 }
 
 constexpr uint32_t kConn = kCmdNoScript | kCmdLoading | kCmdStale;

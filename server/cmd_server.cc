@@ -17,11 +17,6 @@ void RegisterInfoCommand(CommandTable& table);
 
 namespace {
 
-void HelpReply(CommandContext& ctx, std::span<const std::string_view> lines) {
-  ctx.reply.ArrayHeader(lines.size());
-  for (std::string_view l : lines) ctx.reply.Simple(l);
-}
-
 // --- CONFIG ---
 
 void CmdConfigGet(CommandContext& ctx) {
@@ -79,7 +74,7 @@ void CmdConfigHelp(CommandContext& ctx) {
       "HELP",
       "    Print this help.",
   };
-  HelpReply(ctx, kLines);
+  ctx.reply.HelpLines(kLines);
 }
 
 // --- COMMAND ---
@@ -302,7 +297,7 @@ void CmdCommandHelp(CommandContext& ctx) {
       "HELP",
       "    Print this help.",
   };
-  HelpReply(ctx, kLines);
+  ctx.reply.HelpLines(kLines);
 }
 
 // --- BGREWRITEAOF ---

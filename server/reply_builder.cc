@@ -84,4 +84,9 @@ void ReplyBuilder::Raw(std::string_view bytes) {
   out_->append(bytes);
 }
 
+void ReplyBuilder::HelpLines(std::span<const std::string_view> lines) {
+  ArrayHeader(lines.size());
+  for (std::string_view l : lines) Simple(l);
+}
+
 }  // namespace shoal::server

@@ -4,6 +4,7 @@
 // format lives in one place.
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -29,6 +30,8 @@ class ReplyBuilder {
   void ArrayHeader(size_t n);
   // A double as Redis 7 prints it in RESP2 (a bulk string, %.17g style).
   void Double(double v);
+  // A HELP subcommand's reply: an array of status lines.
+  void HelpLines(std::span<const std::string_view> lines);
   // Raw bytes, already RESP-encoded.
   void Raw(std::string_view bytes);
 
