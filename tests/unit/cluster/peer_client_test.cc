@@ -354,6 +354,19 @@ class ClosedPort {
   int port_ = 0;
 };
 
+// A client whose handshake with a well-behaved fake peer (secret "k") is done.
+struct ReadyClient {
+  TestLoop loop;
+  FakePeer peer{loop.get(), PeerOptions("k")};
+  Recorder rec;
+  PeerClient client{loop.get(), "127.0.0.1", peer.port(), ClientOptions("k"), rec.Events()};
+
+  ReadyClient() {
+    client.Start();
+    REQUIRE(loop.RunUntil([&] { return client.ready(); }));
+  }
+};
+
 TEST_CASE("handshake, then pipelined requests answered in order") {
   TestLoop loop;
   FakePeer peer(loop.get(), PeerOptions("s3cret"));
@@ -503,13 +516,7 @@ TEST_CASE("an error or a malformed answer to HELLO fails the attempt") {
   }
 }
 
-TEST_CASE("timeout, then the late reply") {
-  TestLoop loop;
-  FakePeer peer(loop.get(), PeerOptions("k"));
-  Recorder rec;
-  PeerClient client(loop.get(), "127.0.0.1", peer.port(), ClientOptions("k"), rec.Events());
-  client.Start();
-  REQUIRE(loop.RunUntil([&] { return client.ready(); }));
+TEST_CASE_FIXTURE(ReadyClient, "timeout, then the late reply") {
   peer.Hold();
   const int64_t sent_at = loop.now();
   client.Send({"ECHO", "slow"}, sent_at + 50, rec.Next());
@@ -540,13 +547,7 @@ TEST_CASE("timeout, then the late reply") {
   CHECK(client.inflight() == 0);
 }
 
-TEST_CASE("deadlines need not follow send order") {
-  TestLoop loop;
-  FakePeer peer(loop.get(), PeerOptions("k"));
-  Recorder rec;
-  PeerClient client(loop.get(), "127.0.0.1", peer.port(), ClientOptions("k"), rec.Events());
-  client.Start();
-  REQUIRE(loop.RunUntil([&] { return client.ready(); }));
+TEST_CASE_FIXTURE(ReadyClient, "deadlines need not follow send order") {
   const int64_t now = loop.now();
   client.Send({"HANG"}, now + 400, rec.Next());
   client.Send({"HANG"}, now + 40, rec.Next());
@@ -559,13 +560,7 @@ TEST_CASE("deadlines need not follow send order") {
   CHECK(loop.now() >= now + 400);
 }
 
-TEST_CASE("deadlines survive the pruning of finished requests' heap entries") {
-  TestLoop loop;
-  FakePeer peer(loop.get(), PeerOptions("k"));
-  Recorder rec;
-  PeerClient client(loop.get(), "127.0.0.1", peer.port(), ClientOptions("k"), rec.Events());
-  client.Start();
-  REQUIRE(loop.RunUntil([&] { return client.ready(); }));
+TEST_CASE_FIXTURE(ReadyClient, "deadlines survive the pruning of finished requests' heap entries") {
   // 3000 answered requests leave 3000 stale deadline entries behind...
   for (int i = 0; i < 3000; ++i) client.Send({"ECHO", "x"}, loop.now() + 60000, rec.Next());
   REQUIRE(loop.RunUntil([&] { return rec.Finished() == 3000; }));
@@ -593,13 +588,8 @@ TEST_CASE("a request queued during the handshake can time out before it is writt
   CHECK(client.inflight() == 0);
 }
 
-TEST_CASE("a lost connection fails what is in flight, and the client reconnects") {
-  TestLoop loop;
-  FakePeer peer(loop.get(), PeerOptions("k"));
-  Recorder rec;
-  PeerClient client(loop.get(), "127.0.0.1", peer.port(), ClientOptions("k"), rec.Events());
-  client.Start();
-  REQUIRE(loop.RunUntil([&] { return client.ready(); }));
+TEST_CASE_FIXTURE(ReadyClient,
+                  "a lost connection fails what is in flight, and the client reconnects") {
   const int64_t now = loop.now();
   client.Send({"HANG"}, now + 20, rec.Next());  // times out first: dropped silently later
   client.Send({"HANG"}, now + 60000, rec.Next());
@@ -626,13 +616,7 @@ TEST_CASE("a lost connection fails what is in flight, and the client reconnects"
   CHECK(rec.requests[4][0].reply->str == "again");
 }
 
-TEST_CASE("the acceptor dropping every connection is noticed") {
-  TestLoop loop;
-  FakePeer peer(loop.get(), PeerOptions("k"));
-  Recorder rec;
-  PeerClient client(loop.get(), "127.0.0.1", peer.port(), ClientOptions("k"), rec.Events());
-  client.Start();
-  REQUIRE(loop.RunUntil([&] { return client.ready(); }));
+TEST_CASE_FIXTURE(ReadyClient, "the acceptor dropping every connection is noticed") {
   client.Send({"HANG"}, loop.now() + 60000, rec.Next());
   REQUIRE(loop.RunUntil([&] { return peer.commands().size() == 1; }));
   peer.DropAll();
