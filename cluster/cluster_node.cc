@@ -204,11 +204,6 @@ bool ClusterNode::IsConnected(std::string_view id) const {
   return it != by_id_.end() && it->second->ready();
 }
 
-const PeerClient* ClusterNode::Client(std::string_view id) const {
-  auto it = by_id_.find(id);
-  return it == by_id_.end() ? nullptr : it->second;
-}
-
 void ClusterNode::Send(std::string_view id, std::vector<std::string> argv, int64_t deadline_ms,
                        PeerCallback cb) {
   auto it = by_id_.find(id);

@@ -101,8 +101,6 @@ class ClusterNode {
   void set_on_ring_change(std::function<void()> fn) { on_ring_change_ = std::move(fn); }
 
   const ClusterNodeStats& stats() const { return stats_; }
-  // Per-peer link statistics, for CLUSTER NODES and INFO.
-  const PeerClient* Client(std::string_view id) const;
 
  private:
   static void OnTimer(uv_timer_t* timer) noexcept;

@@ -220,6 +220,7 @@ void ClusterSection(Server& server, InfoWriter& w) {
   w.Field("cluster_peer_auth_failures",
           node->stats().auth_failures + cd.stats().peer_auth_failures);
   w.Field("cluster_membership_exchanges", node->stats().exchanges);
+  w.Field("cluster_ring_changes", node->stats().ring_changes);
 }
 
 void KeyspaceSection(Server& server, InfoWriter& w) {
