@@ -63,8 +63,7 @@ bool ParseArrayReply(std::string_view bytes, int64_t* n, std::string_view* body)
   return true;
 }
 
-ClusterDispatch::ClusterDispatch(Server& server, storage::KeyspaceObserver& next)
-    : server_(server), next_(next) {
+ClusterDispatch::ClusterDispatch(Server& server, Persistence& log) : server_(server), log_(log) {
   filter_ = [this](const storage::EntryView& e) { return OwnsKey(e); };
 }
 
@@ -150,16 +149,19 @@ bool ClusterDispatch::OwnsKey(const storage::EntryView& e) const {
 }
 
 void ClusterDispatch::OnChange(std::string_view key, const storage::Object& object) {
-  next_.OnChange(key, object);
-  if (capture_ != nullptr) {
-    std::string bytes;
-    object.EncodeWithNodeIds(server_.keyspace().actors(), &bytes);
-    (*capture_)[std::string(key)] = std::move(bytes);
+  if (capture_ == nullptr) {
+    log_.OnChange(key, object);
+    return;
   }
+  // A coordinated write: one encoding serves the log and the replicas.
+  std::string bytes;
+  object.EncodeWithNodeIds(server_.keyspace().actors(), &bytes);
+  log_.LogPut(key, bytes);
+  (*capture_)[std::string(key)] = std::move(bytes);
 }
 
 void ClusterDispatch::OnFlush() {
-  next_.OnFlush();
+  log_.OnFlush();
 }
 
 // --- client commands -------------------------------------------------------

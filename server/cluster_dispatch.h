@@ -43,6 +43,7 @@
 #include "cluster/cluster_node.h"
 #include "cluster/coordinator.h"
 #include "server/command.h"
+#include "server/persistence.h"
 #include "storage/keyspace.h"
 #include "storage/status.h"
 
@@ -61,8 +62,8 @@ struct ClusterDispatchStats {
 
 class ClusterDispatch final : public storage::KeyspaceObserver {
  public:
-  // `next` receives every keyspace change after this one (the log).
-  ClusterDispatch(Server& server, storage::KeyspaceObserver& next);
+  // `log` receives every keyspace change after this one.
+  ClusterDispatch(Server& server, Persistence& log);
   ~ClusterDispatch() override;
 
   // Creates the cluster node and coordinator and connects to the seeds.
@@ -110,7 +111,7 @@ class ClusterDispatch final : public storage::KeyspaceObserver {
   bool OwnsKey(const storage::EntryView& e) const;
 
   Server& server_;
-  storage::KeyspaceObserver& next_;
+  Persistence& log_;
   std::unique_ptr<cluster::ClusterNode> node_;
   std::unique_ptr<cluster::Coordinator> coordinator_;
   std::function<bool(const storage::EntryView&)> filter_;

@@ -98,8 +98,13 @@ void Persistence::OnChange(std::string_view key, const storage::Object& object) 
   if (!writer_) return;
   scratch_.clear();
   object.EncodeWithNodeIds(*actors_, &scratch_);
+  LogPut(key, scratch_);
+}
+
+void Persistence::LogPut(std::string_view key, std::string_view encoded) {
+  if (!writer_) return;
   frames_.clear();
-  storage::AppendPutRecord(&frames_, key, scratch_);
+  storage::AppendPutRecord(&frames_, key, encoded);
   writer_->AppendFramed(frames_);
   if (rewriter_) rewriter_->AddLiveRecord(frames_);
 }

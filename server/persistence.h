@@ -75,6 +75,9 @@ class Persistence final : public storage::KeyspaceObserver {
 
   // KeyspaceObserver: logs a key's new object / a flush.
   void OnChange(std::string_view key, const storage::Object& object) override;
+  // The same for an object already in the node-id encoding (the coordinator
+  // encodes a write once, for the log and for the replicas).
+  void LogPut(std::string_view key, std::string_view encoded);
   void OnFlush() override;
   // Logs that this node forgot `key` (maxmemory eviction; not a delete).
   void OnDrop(std::string_view key);
