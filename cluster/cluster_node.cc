@@ -179,7 +179,7 @@ void ClusterNode::SyncLinks() {
   }
 }
 
-ClusterNode::ReplicaSet ClusterNode::Primaries(std::string_view key, size_t n) const {
+ReplicaSet ClusterNode::Primaries(std::string_view key, size_t n) const {
   const Ring& r = ring();
   if (prefs_epoch_ != membership_.epoch() || prefs_digest_ != membership_.ring_digest() ||
       prefs_n_ != n || prefs_.size() != r.partition_count()) {
@@ -190,10 +190,11 @@ ClusterNode::ReplicaSet ClusterNode::Primaries(std::string_view key, size_t n) c
   }
   ReplicaSet& slot = prefs_[r.PartitionOf(key)];
   if (!slot) {
-    auto out = std::make_shared<std::vector<NodeId>>();
+    auto out = std::make_shared<std::vector<Target>>();
     PreferenceList pl = r.PreferenceForPartition(r.PartitionOf(key), n);
     out->reserve(pl.primaries.size());
-    for (auto& rep : pl.primaries) out->push_back(std::move(rep.node));
+    for (auto& rep : pl.primaries)
+      out->push_back(Target{rep.partition, std::move(rep.node), false, {}});
     slot = std::move(out);
   }
   return slot;

@@ -25,14 +25,12 @@
 #include <string_view>
 #include <vector>
 
+#include "cluster/log_sink.h"
 #include "cluster/membership.h"
-#include "cluster/peer_client.h"
+#include "cluster/peer/client.h"
 #include "cluster/ring.h"
 
 namespace shoal::cluster {
-
-// Log severities the node reports with (the server maps them to its own).
-enum class LogSeverity { kDebug, kVerbose, kNotice, kWarning };
 
 struct ClusterNodeOptions {
   MemberInfo self;        // id, advertised host/port/cport, incarnation
@@ -41,7 +39,7 @@ struct ClusterNodeOptions {
   uint32_t partitions = kDefaultPartitions;
   int64_t exchange_interval_ms = 1000;  // gossip-interval-ms
   int64_t request_timeout_ms = 1000;    // membership exchanges time out after this
-  std::function<void(LogSeverity, const std::string&)> log;
+  LogSink log;
 };
 
 // A seed or MEET target: a client address, its cluster port.
@@ -79,10 +77,10 @@ class ClusterNode {
   const Ring& ring() const { return membership_.ring(); }
   size_t member_count() const { return membership_.members().size(); }
 
-  // The first n distinct owners clockwise from key's partition. Shared and
-  // cached per partition (rebuilt when the ring or n changes): a request
-  // holds its replica list without copying node ids.
-  using ReplicaSet = std::shared_ptr<const std::vector<NodeId>>;
+  // The first n distinct owners clockwise from key's partition, as
+  // sloppy-quorum targets that are all primaries (Target::fallback false).
+  // Shared and cached per partition (rebuilt when the ring or n changes): a
+  // request holds its replica list without copying node ids.
   ReplicaSet Primaries(std::string_view key, size_t n) const;
 
   // True if there is a ready (authenticated) connection to `id`.

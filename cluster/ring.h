@@ -28,6 +28,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -76,6 +77,10 @@ struct Target {
   NodeId stands_in_for;  // empty unless fallback
   bool operator==(const Target&) const = default;
 };
+
+// The targets a request goes to, in preference order. Shared: requests hold
+// a cached list without copying node ids.
+using ReplicaSet = std::shared_ptr<const std::vector<Target>>;
 
 // A member's share of the ring (for CLUSTER NODES).
 struct Share {

@@ -8,9 +8,9 @@
 #include <optional>
 #include <sstream>
 
-#include "server/args.h"
+#include "facade/args.h"
+#include "server/commands/glob.h"
 #include "server/config_table.h"
-#include "server/glob.h"
 
 namespace shoal::server {
 
@@ -145,7 +145,7 @@ Result<SeedAddress> ParseSeedAddress(std::string_view text) {
   };
   auto port = [](std::string_view s, int* out) {
     int64_t v;
-    if (!ParseInt64(s, &v) || v < 1 || v > 65535) return false;
+    if (!facade::ParseInt64(s, &v) || v < 1 || v > 65535) return false;
     *out = static_cast<int>(v);
     return true;
   };
@@ -171,6 +171,15 @@ Result<SeedAddress> ParseSeedAddress(std::string_view text) {
   if (seed.host.empty()) return bad("missing host");
   if (!port(rest.substr(colon + 1), &seed.port)) return bad("bad port");
   return seed;
+}
+
+std::string ListenAddress(const Config& cfg) {
+  return cfg.bind == "localhost" ? std::string("127.0.0.1") : cfg.bind;
+}
+
+std::string SourceAddress(const Config& cfg) {
+  std::string a = ListenAddress(cfg);
+  return a == "0.0.0.0" || a == "::" ? std::string() : a;
 }
 
 int ClusterPort(const Config& cfg) {

@@ -116,6 +116,11 @@ struct Config {
 
 // The cluster bus port: cluster-port, or port + 10000 when it is 0.
 int ClusterPort(const Config& cfg);
+// The address `bind` names as a listening address ("localhost" is
+// 127.0.0.1), and as a source address for outbound connections (empty for a
+// wildcard: the kernel picks).
+std::string ListenAddress(const Config& cfg);
+std::string SourceAddress(const Config& cfg);
 
 // Applies the directives of a conf file on top of `cfg`. Errors name the
 // file, line and reason: "conf/x.conf:12: unknown directive 'foo'",

@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "server/args.h"
+#include "facade/args.h"
 
 namespace shoal::server {
 
@@ -40,19 +40,19 @@ bool ParseMemory(std::string_view s, uint64_t* out) {
   while (digits < s.size() && std::isdigit(static_cast<unsigned char>(s[digits]))) ++digits;
   std::string_view unit = s.substr(digits);
   uint64_t mul;
-  if (unit.empty() || EqualsIgnoreCase(unit, "b")) {
+  if (unit.empty() || facade::EqualsIgnoreCase(unit, "b")) {
     mul = 1;
-  } else if (EqualsIgnoreCase(unit, "k")) {
+  } else if (facade::EqualsIgnoreCase(unit, "k")) {
     mul = 1000;
-  } else if (EqualsIgnoreCase(unit, "kb")) {
+  } else if (facade::EqualsIgnoreCase(unit, "kb")) {
     mul = 1024;
-  } else if (EqualsIgnoreCase(unit, "m")) {
+  } else if (facade::EqualsIgnoreCase(unit, "m")) {
     mul = 1000 * 1000;
-  } else if (EqualsIgnoreCase(unit, "mb")) {
+  } else if (facade::EqualsIgnoreCase(unit, "mb")) {
     mul = 1024 * 1024;
-  } else if (EqualsIgnoreCase(unit, "g")) {
+  } else if (facade::EqualsIgnoreCase(unit, "g")) {
     mul = 1000ull * 1000 * 1000;
-  } else if (EqualsIgnoreCase(unit, "gb")) {
+  } else if (facade::EqualsIgnoreCase(unit, "gb")) {
     mul = 1024ull * 1024 * 1024;
   } else {
     return false;
@@ -71,9 +71,9 @@ bool ParseMemory(std::string_view s, uint64_t* out) {
 
 // yesnotoi: case-insensitive yes|no.
 bool ParseBool(std::string_view s, bool* out) {
-  if (EqualsIgnoreCase(s, "yes")) {
+  if (facade::EqualsIgnoreCase(s, "yes")) {
     *out = true;
-  } else if (EqualsIgnoreCase(s, "no")) {
+  } else if (facade::EqualsIgnoreCase(s, "no")) {
     *out = false;
   } else {
     return false;
@@ -94,7 +94,7 @@ Directive Int(std::string_view name, T Config::*field, int64_t min, int64_t max,
           doc,
           [=](Config* cfg, std::span<const std::string> args) -> std::string {
             int64_t v;
-            if (!ParseInt64(args[0], &v)) return std::string(kNotAnInteger);
+            if (!facade::ParseInt64(args[0], &v)) return std::string(kNotAnInteger);
             if (v < min || v > max) return Between(min, max);
             cfg->*field = static_cast<T>(v);
             return {};
@@ -162,7 +162,7 @@ Directive Enum(std::string_view name, E Config::*field,
           doc,
           [=](Config* cfg, std::span<const std::string> args) -> std::string {
             for (const auto& [n, v] : table) {
-              if (EqualsIgnoreCase(args[0], n)) {
+              if (facade::EqualsIgnoreCase(args[0], n)) {
                 cfg->*field = v;
                 return {};
               }
@@ -362,7 +362,7 @@ std::span<const Directive> Directives() {
 
 const Directive* FindDirective(std::string_view name) {
   for (const Directive& d : Directives()) {
-    if (EqualsIgnoreCase(d.name, name)) return &d;
+    if (facade::EqualsIgnoreCase(d.name, name)) return &d;
   }
   return nullptr;
 }

@@ -9,8 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "server/errors.h"
-#include "server/session.h"
+#include "facade/errors.h"
 #include "storage/node_id.h"
 
 #if defined(SHOAL_HAVE_JEMALLOC)
@@ -55,6 +54,27 @@ std::string Hex(const std::string& bytes) {
 
 }  // namespace
 
+// Passes every keyspace change to the append-only log and, while a
+// coordinated write runs, to the cluster: one node-id encoding serves both.
+class Server::ChangeRouter final : public storage::KeyspaceObserver {
+ public:
+  explicit ChangeRouter(Server& server) : server_(server) {}
+  void OnChange(std::string_view key, const storage::Object& object) override {
+    if (server_.cluster_ == nullptr || !server_.cluster_->active()) {
+      server_.persistence_.OnChange(key, object);
+      return;
+    }
+    std::string bytes;
+    object.EncodeWithNodeIds(server_.keyspace_->actors(), &bytes);
+    server_.persistence_.LogPut(key, bytes);
+    server_.cluster_->OnWrite(key, bytes);
+  }
+  void OnFlush() override { server_.persistence_.OnFlush(); }
+
+ private:
+  Server& server_;
+};
+
 Server::Server(Config config, ProcessInfo process)
     : config_(std::move(config)), process_(std::move(process)) {
   std::random_device rd;
@@ -68,11 +88,19 @@ Server::Server(Config config, ProcessInfo process)
   RegisterVersionedCommands(commands_);
   RegisterClusterCommands(commands_);
   RegisterUnsupportedCommands(commands_);
+  changes_ = std::make_unique<ChangeRouter>(*this);
+  client_env_.clock = &clock_;
+  client_env_.output = &output_;
+  client_env_.io = &io_;
+  client_env_.errors = &errors_;
+  ApplyLimits();
 }
 
 Server::~Server() {
   if (loop_ready_) {
-    cluster_.Stop();
+    if (cluster_) cluster_->Stop();
+    listener_.Close();
+    for (auto& [id, c] : clients_) c->Close();
     // Close whatever is still open, let the callbacks run, then close.
     uv_walk(
         &loop_,
@@ -81,6 +109,8 @@ Server::~Server() {
         },
         nullptr);
     uv_run(&loop_, UV_RUN_DEFAULT);
+    // Every handle is closed and its callback ran: the cluster can go.
+    cluster_.reset();
     uv_loop_close(&loop_);
   }
 }
@@ -109,7 +139,7 @@ storage::Status Server::Start() {
     ApplyRuntimeConfig();
     st = persistence_.Load(*keyspace_, actors_, clock_.NowMs());
     if (!st.ok()) return st;
-    keyspace_->set_observer(&cluster_);
+    keyspace_->set_observer(changes_.get());
     store_.SetEvictionObserver([this](std::string_view key) { persistence_.OnDrop(key); });
     SampleMemory();
     keyspace_->set_sibling_warning([this](std::string_view key, size_t n) {
@@ -130,7 +160,9 @@ storage::Status Server::Start() {
   stats_.start_ms = clock_.NowMs();
   stats_.ops_sample_ms = stats_.start_ms;
 
-  storage::Status st = Listen();
+  storage::Status st =
+      listener_.Listen(&loop_, ListenAddress(config_), config_.port, config_.tcp_backlog,
+                       [this](int status) { Accept(status); });
   if (!st.ok()) return st;
 
   uv_check_init(&loop_, &flush_check_);
@@ -166,39 +198,37 @@ storage::Status Server::Start() {
                 "%s:%d can join the cluster and read or write every key",
                 config_.bind.c_str(), ClusterPort(config_));
   }
-  cluster_.Start();
+  cluster::ClusterOptions co;
+  co.self.id = node_id_;
+  co.self.host = SourceAddress(config_).empty() ? "127.0.0.1" : SourceAddress(config_);
+  co.self.port = config_.port;
+  co.self.cport = ClusterPort(config_);
+  co.self.incarnation = static_cast<uint64_t>(clock_.NowMs());
+  co.secret = config_.cluster_secret;
+  co.bind_addr = SourceAddress(config_);
+  co.listen_addr = ListenAddress(config_);
+  co.partitions = static_cast<uint32_t>(config_.vnodes);
+  co.gossip_interval_ms = config_.gossip_interval_ms;
+  co.exchange_timeout_ms = config_.request_timeout_ms;
+  co.backlog = config_.tcp_backlog;
+  for (const SeedAddress& seed : config_.cluster_seeds) {
+    co.seeds.push_back({seed.host, seed.port, seed.bus_port()});
+  }
+  co.log = [this](cluster::LogSeverity sev, const std::string& msg) {
+    LogLevel level = sev == cluster::LogSeverity::kWarning   ? LogLevel::kWarning
+                     : sev == cluster::LogSeverity::kNotice  ? LogLevel::kNotice
+                     : sev == cluster::LogSeverity::kVerbose ? LogLevel::kVerbose
+                                                             : LogLevel::kDebug;
+    SHOAL_LOG(logger_, level, "%s", msg.c_str());
+  };
+  cluster_ = std::make_unique<cluster::Cluster>(&loop_, *keyspace_, clock_, *this, output_, io_,
+                                                std::move(co));
+  key_filter_ = [this](const storage::EntryView& e) { return cluster_->OwnsKey(e); };
+  ApplyRuntimeConfig();
+  st = cluster_->Start();
+  if (!st.ok()) return st;
   logger_.Log(LogLevel::kNotice, "Ready to accept connections tcp on %s:%d (cluster port %d)",
               config_.bind.c_str(), config_.port, ClusterPort(config_));
-  return storage::Status::Ok();
-}
-
-storage::Status Server::ListenOn(uv_tcp_t* listener, int port, uv_connection_cb cb) {
-  sockaddr_storage addr;
-  std::memset(&addr, 0, sizeof(addr));
-  const std::string& host = config_.bind == "localhost" ? std::string("127.0.0.1") : config_.bind;
-  if (uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr)) != 0 &&
-      uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr)) != 0) {
-    return storage::Status::Invalid("bind: '" + config_.bind + "' is not an IP address");
-  }
-  uv_tcp_init(&loop_, listener);
-  listener->data = this;
-  int rc = uv_tcp_bind(listener, reinterpret_cast<const sockaddr*>(&addr), 0);
-  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(listener), config_.tcp_backlog, cb);
-  if (rc != 0) {
-    uv_close(reinterpret_cast<uv_handle_t*>(listener), nullptr);
-    return storage::Status::IOError("Failed listening on port " + std::to_string(port) +
-                                    " (tcp), aborting: " + uv_strerror(rc));
-  }
-  return storage::Status::Ok();
-}
-
-storage::Status Server::Listen() {
-  storage::Status st = ListenOn(&listener_, config_.port, &Server::OnConnection);
-  if (!st.ok()) return st;
-  listening_ = true;
-  st = ListenOn(&cluster_listener_, ClusterPort(config_), &Server::OnConnection);
-  if (!st.ok()) return st;
-  cluster_listening_ = true;
   return storage::Status::Ok();
 }
 
@@ -217,14 +247,11 @@ void Server::RequestShutdown(const char* why) {
   storage::Status st = persistence_.Close();
   if (!st.ok()) Fatal(st);
   // Close every handle; uv_run returns once their close callbacks ran.
-  if (listening_) uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
-  listening_ = false;
-  if (cluster_listening_) uv_close(reinterpret_cast<uv_handle_t*>(&cluster_listener_), nullptr);
-  cluster_listening_ = false;
-  cluster_.Stop();
-  for (auto& [id, s] : sessions_) {
-    s->Flush();  // a best effort to deliver replies already produced
-    s->Close();
+  listener_.Close();
+  if (cluster_) cluster_->Stop();
+  for (auto& [id, c] : clients_) {
+    c->Flush();  // a best effort to deliver replies already produced
+    c->Close();
   }
   uv_check_stop(&flush_check_);
   uv_close(reinterpret_cast<uv_handle_t*>(&flush_check_), nullptr);
@@ -240,77 +267,64 @@ void Server::OnSignal(uv_signal_t* handle, int signum) noexcept {
                                          : "Received SIGTERM scheduling shutdown");
 }
 
-// Both listeners: the client port and the cluster (peer) port.
-void Server::OnConnection(uv_stream_t* listener, int status) noexcept {
-  auto* self = static_cast<Server*>(listener->data);
-  const bool peer = listener == reinterpret_cast<uv_stream_t*>(&self->cluster_listener_);
+void Server::Accept(int status) {
   if (status != 0) {
-    self->logger_.Log(LogLevel::kWarning, "Accepting %s connection: %s", peer ? "peer" : "client",
-                      uv_strerror(status));
+    logger_.Log(LogLevel::kWarning, "Accepting client connection: %s", uv_strerror(status));
     return;
   }
-  self->Accept(reinterpret_cast<uv_tcp_t*>(listener), peer);
-}
-
-Session* Server::FindSession(uint64_t id) {
-  auto it = sessions_.find(id);
-  return it == sessions_.end() || it->second->closing() ? nullptr : it->second.get();
-}
-
-void Server::Accept(uv_tcp_t* listener, bool peer) {
-  uint64_t id = next_client_id_++;
-  auto session = std::make_unique<Session>(*this, id);
-  session->set_peer(peer);
-  uv_tcp_init(&loop_, session->handle());
-  if (uv_accept(reinterpret_cast<uv_stream_t*>(listener),
-                reinterpret_cast<uv_stream_t*>(session->handle())) != 0) {
-    Session* raw = session.get();
-    sessions_.emplace(id, std::move(session));
-    if (peer) ++peer_sessions_;  // OnSessionClosed counts it out
+  const uint64_t id = next_client_id_++;
+  auto conn = std::make_unique<facade::Connection>(id, *this, client_env_);
+  facade::Connection* raw = conn.get();
+  int rc = uv_tcp_init(&loop_, raw->handle());
+  if (rc != 0) {
+    logger_.Log(LogLevel::kWarning, "Accepting client connection: %s", uv_strerror(rc));
+    return;
+  }
+  clients_.emplace(id, std::move(conn));
+  rc = listener_.Accept(raw->handle());
+  if (rc != 0) {
     raw->Close();
     return;
   }
-  uv_tcp_nodelay(session->handle(), 1);
+  // Best effort, as Redis: a socket option that fails costs latency only.
+  (void)uv_tcp_nodelay(raw->handle(), 1);
   if (config_.tcp_keepalive > 0) {
-    uv_tcp_keepalive(session->handle(), 1, static_cast<unsigned>(config_.tcp_keepalive));
-  }
-  Session* raw = session.get();
-  sessions_.emplace(id, std::move(session));
-  if (peer) {
-    // Peers do not count against maxclients: a full client table must not
-    // cut the cluster apart.
-    ++peer_sessions_;
-    raw->Start(clock_.NowMs());
-    return;
+    (void)uv_tcp_keepalive(raw->handle(), 1, static_cast<unsigned>(config_.tcp_keepalive));
   }
   ++stats_.total_connections_received;
   if (static_cast<int64_t>(connected_clients()) > config_.maxclients) {
     // As Redis: tell the client why, then close.
     ++stats_.rejected_connections;
-    ReplyBuilder(raw->ReplyTarget()).Error(errors::kMaxClients);
+    std::string* target = raw->ReplyTarget();
+    facade::ReplyBuilder(target).Error(facade::errors::kMaxClients);
+    errors_.Count(*target);
     raw->CloseAfterReply();
     return;
   }
-  raw->Start(clock_.NowMs());
+  raw->Start();
 }
 
-void Server::OnSessionClosed(Session* session) {
-  if (session->flush_scheduled) std::erase(pending_flush_, session);
-  std::replace(flushing_.begin(), flushing_.end(), session, static_cast<Session*>(nullptr));
-  if (session->is_peer()) --peer_sessions_;
-  sessions_.erase(session->id());
+void Server::OnClosed(facade::Connection& conn) {
+  if (cluster_) cluster_->OnConnectionClosed(conn);
+  clients_.erase(conn.id());
 }
 
-void Server::ForEachSession(const std::function<void(Session&)>& fn) {
-  for (auto& [id, s] : sessions_) {
-    if (!s->is_peer()) fn(*s);
-  }
+void Server::OnProtocolError(facade::Connection& conn, std::string_view error) {
+  SHOAL_LOG(logger_, LogLevel::kVerbose, "Protocol error (%.*s) from client: id=%llu addr=%s",
+            static_cast<int>(error.size()), error.data(),
+            static_cast<unsigned long long>(conn.id()), conn.peer_addr().c_str());
 }
 
-void Server::ScheduleFlush(Session& session) {
-  if (session.flush_scheduled) return;
-  session.flush_scheduled = true;
-  pending_flush_.push_back(&session);
+void Server::OnQueryBufferOverflow(facade::Connection& conn) {
+  SHOAL_LOG(logger_, LogLevel::kWarning,
+            "Closing client that reached max query buffer length: id=%llu addr=%s "
+            "(qbuf initial bytes: %zu)",
+            static_cast<unsigned long long>(conn.id()), conn.peer_addr().c_str(),
+            conn.query_buffer_bytes());
+}
+
+void Server::ForEachClient(const std::function<void(facade::Connection&)>& fn) {
+  for (auto& [id, c] : clients_) fn(*c);
 }
 
 void Server::OnCheck(uv_check_t* handle) noexcept {
@@ -322,28 +336,18 @@ void Server::FlushPending() {
   // appendfsync always, fsynced) before any of its replies leaves.
   storage::Status st = persistence_.Commit();
   if (!st.ok()) Fatal(st);
-  // Flush may close sessions; their close callbacks run after this phase,
-  // so every pointer in the list stays valid while we walk it.
-  // Swap with a kept buffer so no iteration allocates.
-  flushing_.swap(pending_flush_);
-  for (Session* s : flushing_) {
-    if (s == nullptr) continue;  // closed while this batch was flushing
-    s->flush_scheduled = false;
-    s->Flush();
-  }
-  flushing_.clear();
+  output_.FlushAll();
 }
 
-void Server::Dispatch(Session& session, std::vector<std::string>& argv) {
+void Server::OnRequest(facade::Connection& conn, std::vector<std::string>& argv) {
   ++stats_.total_commands_processed;
-  ReplyBuilder reply(session.ReplyTarget());
-  ScheduleFlush(session);
-  ClientState& client = session.state();
+  facade::ReplyBuilder reply(conn.ReplyTarget());
+  conn.ScheduleFlush();
+  facade::ClientState& client = conn.state();
 
   // Order of checks as Redis's processCommand: lookup, arity, then auth.
   const CommandSpec* cmd = commands_.Find(argv[0]);
   if (cmd == nullptr) {
-    ++stats_.total_error_replies;
     if (commands_.IsUnsupported(argv[0])) {
       reply.Error(errors::Unsupported(argv[0]));
     } else {
@@ -353,55 +357,44 @@ void Server::Dispatch(Session& session, std::vector<std::string>& argv) {
   }
   if (!cmd->subcommands.empty() && argv.size() >= 2) {
     const CommandSpec* sub = CommandTable::FindSub(*cmd, argv[1]);
-    if (sub == nullptr) {
-      ++stats_.total_error_replies;
-      reply.Error(errors::UnknownSubcommand(argv[1], cmd->name));
-      return;
-    }
+    if (sub == nullptr) return reply.Error(errors::UnknownSubcommand(argv[1], cmd->name));
     cmd = sub;
   }
-  if (!ArityOk(cmd->arity, argv.size())) {
-    ++stats_.total_error_replies;
-    reply.Error(errors::WrongArity(cmd->name));
-    return;
-  }
+  if (!ArityOk(cmd->arity, argv.size())) return reply.Error(errors::WrongArity(cmd->name));
   if (!client.authenticated && !config_.requirepass.empty() && !(cmd->flags & kCmdNoAuth)) {
-    ++stats_.total_error_replies;
-    reply.Error(errors::kNoAuth);
-    return;
+    return reply.Error(errors::kNoAuth);
   }
   // maxmemory: make room first (as Redis's performEvictions); a command that
   // may grow memory is refused when nothing more can be evicted.
   if (config_.maxmemory > 0 && !PerformEvictions() && (cmd->flags & kCmdDenyOom)) {
-    ++stats_.total_error_replies;
-    reply.Error(errors::kOom);
-    return;
+    return reply.Error(errors::kOom);
   }
-  if (cluster_.Handle(session, cmd, argv)) return;
-  client.last_command = cmd->name;
-  CommandContext ctx{argv, reply, store_, *keyspace_, clock_.NowMs(), client, this};
-  ctx.random = rng_();
-  ctx.proto_max_bulk_len = static_cast<int64_t>(config_.proto_max_bulk_len);
-  cmd->handler(ctx);
-  if (client.close_after_reply) session.CloseAfterReply();
+  if (cluster_ != nullptr && cluster_->Handle(conn, commands_.Ref(*cmd), argv)) return;
+  RunHandler(conn, *cmd, argv, reply, /*cluster_wide=*/false);
 }
 
-void Server::RunCommand(Session& session, const CommandSpec& cmd, std::vector<std::string>& argv,
-                        std::string* out) {
-  ClientState& client = session.state();
+void Server::RunHandler(facade::Connection& conn, const CommandSpec& cmd,
+                        std::vector<std::string>& argv, facade::ReplyBuilder& reply,
+                        bool cluster_wide) {
+  facade::ClientState& client = conn.state();
   client.last_command = cmd.name;
-  ReplyBuilder reply(out);
   CommandContext ctx{argv, reply, store_, *keyspace_, clock_.NowMs(), client, this};
   ctx.random = rng_();
   ctx.proto_max_bulk_len = static_cast<int64_t>(config_.proto_max_bulk_len);
-  ctx.key_filter = cluster_.key_filter();
+  if (cluster_wide) ctx.key_filter = &key_filter_;
   cmd.handler(ctx);
-  if (!out->empty() && (*out)[0] == '-') ++stats_.total_error_replies;
-  if (client.close_after_reply) session.CloseAfterReply();
+  if (client.close_after_reply) conn.CloseAfterReply();
 }
 
-void Server::DispatchPeer(Session& session, std::vector<std::string>& argv) {
-  cluster_.HandlePeer(session, argv);
+cluster::CommandRef Server::Find(std::string_view name) const {
+  const CommandSpec* cmd = commands_.Find(name);
+  return cmd == nullptr ? cluster::CommandRef{} : commands_.Ref(*cmd);
+}
+
+void Server::Run(facade::Connection& conn, const cluster::CommandRef& cmd,
+                 std::vector<std::string>& argv, bool cluster_wide, std::string* out) {
+  facade::ReplyBuilder reply(out);
+  RunHandler(conn, *static_cast<const CommandSpec*>(cmd.impl), argv, reply, cluster_wide);
 }
 
 namespace {
@@ -449,7 +442,25 @@ void Server::ApplyRuntimeConfig() {
   ko.siblings_warn = static_cast<size_t>(config_.siblings_warn);
   ko.max_siblings = static_cast<size_t>(config_.max_siblings);
   if (keyspace_) keyspace_->set_options(ko);
-  cluster_.ApplyConfig();  // read-repair, request-timeout-ms; keeps tombstones in a cluster
+  ApplyLimits();
+  if (cluster_) {
+    cluster::ClusterTuning t;
+    t.replicas = static_cast<size_t>(config_.replicas);
+    t.read_quorum = static_cast<size_t>(config_.read_quorum);
+    t.write_quorum = static_cast<size_t>(config_.write_quorum);
+    t.request_timeout_ms = config_.request_timeout_ms;
+    t.read_repair = config_.read_repair;
+    cluster_->Tune(t);
+  }
+}
+
+void Server::ApplyLimits() {
+  facade::ConnectionLimits limits;
+  limits.auth_required = !config_.requirepass.empty();
+  limits.max_bulk_len = static_cast<int64_t>(config_.proto_max_bulk_len);
+  limits.query_buffer_limit = config_.client_query_buffer_limit;
+  client_env_.limits = limits;
+  if (cluster_) cluster_->set_peer_limits(limits);
 }
 
 void Server::Fatal(const storage::Status& st) {
@@ -546,10 +557,9 @@ void Server::Cron() {
 void Server::CloseIdleClients(int64_t now_ms) {
   if (config_.timeout <= 0) return;
   int64_t limit = static_cast<int64_t>(config_.timeout) * 1000;
-  for (auto& [id, s] : sessions_) {
-    // A client waiting for a deferred reply is not idle; peers are not
-    // clients.
-    if (s->is_peer() || s->closing() || s->replies().outstanding() > 0) continue;
+  for (auto& [id, s] : clients_) {
+    // A client waiting for a deferred reply is not idle.
+    if (s->closing() || s->outstanding_replies() > 0) continue;
     if (now_ms - s->last_interaction_ms() > limit) {
       SHOAL_LOG(logger_, LogLevel::kVerbose, "Closing idle client id=%llu",
                 static_cast<unsigned long long>(id));

@@ -1,7 +1,12 @@
 #pragma once
-// Server: the one context of a shoal process. Owns the libuv loop, the
-// configuration, the logger, the keyspace, the command table, the client
-// sessions and the statistics, and passes references down. No globals.
+// Server: the one context of a shoal process (the composition root). Owns
+// the libuv loop, the configuration, the logger, the keyspace and its log,
+// the command table, the client connections, the cluster and the
+// statistics, and passes references down. No globals.
+//
+// It serves the client port (facade::ConnectionHandler: each request is
+// looked up, checked and run, or handed to the cluster) and runs commands
+// for the cluster (cluster::CommandHost).
 //
 // All methods run on the loop thread.
 
@@ -15,8 +20,12 @@
 #include <unordered_map>
 #include <vector>
 
-#include "server/cluster_dispatch.h"
-#include "server/command.h"
+#include "cluster/cluster.h"
+#include "cluster/command_host.h"
+#include "facade/connection.h"
+#include "facade/error_stats.h"
+#include "facade/listener.h"
+#include "server/commands/command.h"
 #include "server/config.h"
 #include "server/log.h"
 #include "server/persistence.h"
@@ -31,16 +40,11 @@
 
 namespace shoal::server {
 
-class Session;
-
 struct ServerStats {
   int64_t start_ms = 0;
   uint64_t total_connections_received = 0;
   uint64_t total_commands_processed = 0;
   uint64_t rejected_connections = 0;
-  uint64_t total_net_input_bytes = 0;
-  uint64_t total_net_output_bytes = 0;
-  uint64_t total_error_replies = 0;
   // instantaneous_ops_per_sec: commands counted at the last cron sample.
   uint64_t ops_sample_commands = 0;
   int64_t ops_sample_ms = 0;
@@ -53,7 +57,7 @@ struct ProcessInfo {
   std::string config_file;
 };
 
-class Server {
+class Server final : public facade::ConnectionHandler, public cluster::CommandHost {
  public:
   Server(Config config, ProcessInfo process);
   ~Server();
@@ -71,40 +75,20 @@ class Server {
   // finishes its current iteration and Run() returns.
   void RequestShutdown(const char* why);
 
-  // Runs one parsed request of `session`: table lookup, arity, auth, then
-  // the handler. The reply lands in the session's ordered reply queue.
-  void Dispatch(Session& session, std::vector<std::string>& argv);
-
-  // Runs one frame of a peer connection (the cluster port).
-  void DispatchPeer(Session& session, std::vector<std::string>& argv);
-
-  // Runs `cmd`'s handler here, now, for `session`, appending the reply to
-  // *out (no cluster routing: the coordinator calls this once a command's
-  // quorum reads are in).
-  void RunCommand(Session& session, const CommandSpec& cmd, std::vector<std::string>& argv,
-                  std::string* out);
-
-  // The session with this id, or nullptr once it is gone.
-  Session* FindSession(uint64_t id);
-
-  // Marks `session` as having output to write at the end of this iteration.
-  void ScheduleFlush(Session& session);
-
-  // Called from the session's close callback; destroys it.
-  void OnSessionClosed(Session* session);
-
-  // Sessions, for CLIENT LIST / CLIENT KILL / INFO clients.
-  // Client sessions only: peer connections on the cluster port are not
-  // clients (CLIENT LIST, maxclients and INFO leave them out).
-  void ForEachSession(const std::function<void(Session&)>& fn);
-  size_t connected_clients() const { return sessions_.size() - peer_sessions_; }
+  // Client connections, for CLIENT LIST / CLIENT KILL / INFO clients. Peer
+  // connections on the cluster port are not clients.
+  void ForEachClient(const std::function<void(facade::Connection&)>& fn);
+  size_t connected_clients() const { return clients_.size(); }
 
   Config& config() { return config_; }
   Logger& logger() { return logger_; }
   storage::Store& store() { return store_; }
   storage::Keyspace& keyspace() { return *keyspace_; }
   Persistence& persistence() { return persistence_; }
-  ClusterDispatch& cluster() { return cluster_; }
+  // The cluster; nullptr until Start().
+  cluster::Cluster* cluster() { return cluster_.get(); }
+  const facade::IoStats& io() const { return io_; }
+  facade::ErrorStats& errors() { return errors_; }
   // Re-reads the directives that other objects cache (after CONFIG SET).
   void ApplyRuntimeConfig();
   // Starts a background rewrite of the append-only log (BGREWRITEAOF).
@@ -123,14 +107,29 @@ class Server {
   size_t MemoryEstimate() const;
 
  private:
-  static void OnConnection(uv_stream_t* server, int status) noexcept;
+  class ChangeRouter;
+
+  // facade::ConnectionHandler: the client port.
+  void OnRequest(facade::Connection& conn, std::vector<std::string>& argv) override;
+  void OnProtocolError(facade::Connection& conn, std::string_view error) override;
+  void OnQueryBufferOverflow(facade::Connection& conn) override;
+  void OnClosed(facade::Connection& conn) override;
+  // cluster::CommandHost.
+  cluster::CommandRef Find(std::string_view name) const override;
+  void Run(facade::Connection& conn, const cluster::CommandRef& cmd, std::vector<std::string>& argv,
+           bool cluster_wide, std::string* out) override;
+  uint64_t Random() override { return rng_(); }
+
+  // Runs `cmd`'s handler for `conn`, its reply going to `reply`.
+  void RunHandler(facade::Connection& conn, const CommandSpec& cmd, std::vector<std::string>& argv,
+                  facade::ReplyBuilder& reply, bool cluster_wide);
+  void ApplyLimits();
   static void OnCheck(uv_check_t* handle) noexcept;
   static void OnCron(uv_timer_t* handle) noexcept;
   static void OnSignal(uv_signal_t* handle, int signum) noexcept;
   static void OnRewriteTimer(uv_timer_t* handle) noexcept;
 
-  void Accept(uv_tcp_t* listener, bool peer);
-  storage::Status ListenOn(uv_tcp_t* listener, int port, uv_connection_cb cb);
+  void Accept(int status);
   void FlushPending();
   void Cron();
   void CloseIdleClients(int64_t now_ms);
@@ -138,7 +137,6 @@ class Server {
   void SampleMemory();
   // Evicts until under maxmemory; false if still over (nothing evictable).
   bool PerformEvictions();
-  storage::Status Listen();
   // Logs `st` and exits non-zero: a failed log write or fsync.
   [[noreturn]] void Fatal(const storage::Status& st);
 
@@ -152,7 +150,7 @@ class Server {
   storage::DotCounter dots_;
   std::unique_ptr<storage::Keyspace> keyspace_;  // created in Start(), once the node id is known
   Persistence persistence_{config_, logger_, store_};
-  ClusterDispatch cluster_{*this, persistence_};
+  std::unique_ptr<ChangeRouter> changes_;
   CommandTable commands_;
   ServerStats stats_;
   std::mt19937_64 rng_;
@@ -160,8 +158,14 @@ class Server {
   std::string run_id_;
 
   uv_loop_t loop_;
-  uv_tcp_t listener_;
-  uv_tcp_t cluster_listener_;  // the peer port
+  facade::IoStats io_;
+  facade::ErrorStats errors_;
+  facade::OutputBatch output_;
+  facade::ConnectionEnv client_env_;
+  facade::Listener listener_;
+  std::unique_ptr<cluster::Cluster> cluster_;  // created in Start(), once the loop runs
+  // What a member's share of a cluster-wide command lists (Cluster::OwnsKey).
+  std::function<bool(const storage::EntryView&)> key_filter_;
   uv_check_t flush_check_;
   uv_timer_t cron_timer_;
   uv_timer_t rewrite_timer_;  // drives a log rewrite while one runs
@@ -172,15 +176,10 @@ class Server {
   size_t memory_sample_store_bytes_ = 0;     // store_.used_bytes() then
   storage::EvictionConfig eviction_config_;  // as last given to the store
   bool loop_ready_ = false;
-  bool listening_ = false;
-  bool cluster_listening_ = false;
   bool shutting_down_ = false;
 
   uint64_t next_client_id_ = 1;
-  std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;
-  size_t peer_sessions_ = 0;             // of sessions_, those on the cluster port
-  std::vector<Session*> pending_flush_;  // sessions with output this iteration
-  std::vector<Session*> flushing_;       // the batch FlushPending is walking
+  std::unordered_map<uint64_t, std::unique_ptr<facade::Connection>> clients_;
 };
 
 }  // namespace shoal::server

@@ -11,7 +11,19 @@ Keyspace::Keyspace(::shoal::storage::Store& store, ActorTable& actors, ActorId s
                    DotCounter& dots, KeyspaceOptions options)
     : store_(store), actors_(actors), self_(self), dots_(dots), options_(options) {}
 
+Keyspace::Pin::Pin(Keyspace& keyspace, std::string_view key, const Object& object)
+    : keyspace_(keyspace) {
+  keyspace_.pinned_key_ = key;
+  keyspace_.pinned_ = &object;
+}
+
+Keyspace::Pin::~Pin() {
+  keyspace_.pinned_ = nullptr;
+  keyspace_.pinned_key_ = {};
+}
+
 Result<Object> Keyspace::Load(std::string_view key, int64_t now_ms) {
+  if (const Object* pinned = Pinned(key)) return *pinned;
   const std::string* bytes = store_.GetMutable(key, now_ms);
   if (bytes == nullptr) return Object();
   return Object::Decode(*bytes, actors_);
@@ -19,6 +31,26 @@ Result<Object> Keyspace::Load(std::string_view key, int64_t now_ms) {
 
 Result<Keyspace::View> Keyspace::Get(std::string_view key, int64_t now_ms) {
   View view;
+  if (const Object* pinned = Pinned(key)) {
+    store_.CountLookup(!pinned->IsAbsent(now_ms));
+    // One live string needs no copy.
+    const Version* only = nullptr;
+    size_t live = 0;
+    for (const auto& sibling : pinned->siblings()) {
+      if (sibling.value.IsLive(now_ms)) {
+        ++live;
+        only = &sibling.value;
+      }
+    }
+    if (live == 1 && only->kind == VersionKind::kBytes) {
+      view.count = 1;
+      view.single = only->bytes;
+      return view;
+    }
+    view.siblings = pinned->LiveValues(now_ms, actors_);
+    view.count = view.siblings.size();
+    return view;
+  }
   const std::string* bytes = store_.Get(key, now_ms);
   if (bytes == nullptr) return view;
   // The common case, one live string, costs no decoding.
@@ -35,20 +67,26 @@ Result<Keyspace::View> Keyspace::Get(std::string_view key, int64_t now_ms) {
 }
 
 Result<std::optional<std::string>> Keyspace::Single(std::string_view key, int64_t now_ms) {
-  const std::string* bytes = store_.GetMutable(key, now_ms);
-  if (bytes == nullptr) return std::optional<std::string>();
-  if (auto single = Object::PeekSingleValue(*bytes, now_ms)) {
-    return std::optional<std::string>(std::string(*single));
+  std::vector<std::string> values;
+  if (const Object* pinned = Pinned(key)) {
+    values = pinned->LiveValues(now_ms, actors_);
+  } else {
+    const std::string* bytes = store_.GetMutable(key, now_ms);
+    if (bytes == nullptr) return std::optional<std::string>();
+    if (auto single = Object::PeekSingleValue(*bytes, now_ms)) {
+      return std::optional<std::string>(std::string(*single));
+    }
+    auto obj = Object::Decode(*bytes, actors_);
+    if (!obj.ok()) return obj.status();
+    values = obj.value().LiveValues(now_ms, actors_);
   }
-  auto obj = Object::Decode(*bytes, actors_);
-  if (!obj.ok()) return obj.status();
-  std::vector<std::string> values = obj.value().LiveValues(now_ms, actors_);
   if (values.empty()) return std::optional<std::string>();
   if (values.size() > 1) return Status(Code::kConflict, ConflictMessage(values.size()));
   return std::optional<std::string>(std::move(values[0]));
 }
 
 bool Keyspace::Exists(std::string_view key, int64_t now_ms) {
+  if (const Object* pinned = Pinned(key)) return !pinned->IsAbsent(now_ms);
   const std::string* bytes = store_.GetMutable(key, now_ms);
   if (bytes == nullptr) return false;
   if (Object::PeekSingleValue(*bytes, now_ms)) return true;
@@ -147,11 +185,16 @@ Status Keyspace::Merge(std::string_view key, const Object& remote, int64_t now_m
 }
 
 void Keyspace::FlushAll() {
+  ++change_count_;
   store_.Clear();
   if (observer_ != nullptr) observer_->OnFlush();
 }
 
 void Keyspace::Save(std::string_view key, const Object& obj, int64_t now_ms) {
+  // From here on the store holds the newest object of a pinned key: a second
+  // write in the same command must start from it, not from the pin.
+  if (Pinned(key) != nullptr) pinned_ = nullptr;
+  ++change_count_;
   Object resolved;
   const Object* out = &obj;
   if (options_.lww && obj.Size() > 1) {

@@ -81,6 +81,9 @@ class Keyspace {
   using SiblingWarning = std::function<void(std::string_view key, size_t siblings)>;
   void set_sibling_warning(SiblingWarning fn) { sibling_warning_ = std::move(fn); }
   const KeyspaceStats& stats() const { return stats_; }
+  // Counts every change (each write, merge and flush). A copy taken when
+  // this was N is still the store's content if it is still N.
+  uint64_t change_count() const { return change_count_; }
   ::shoal::storage::Store& store() { return store_; }
   ActorTable& actors() { return actors_; }
   ActorId self() const { return self_; }
@@ -137,12 +140,36 @@ class Keyspace {
   // Removes every key.
   void FlushAll();
 
+  // --- a command on a given object ---------------------------------------
+
+  // While a Pin lives, every read of `key` above (and the read each write
+  // starts from) uses `object` instead of the store. A coordinator pins the
+  // merge of a quorum read, so the command runs on what the replicas agreed
+  // on without looking the key up again. `object` must be at least as new as
+  // the store's copy (the coordinator saves the merge first when the local
+  // copy lacked something), and both must outlive the Pin. Pins do not nest.
+  // The first write of the key ends the pin: the store then holds the newest.
+  class Pin {
+   public:
+    Pin(Keyspace& keyspace, std::string_view key, const Object& object);
+    ~Pin();
+    Pin(const Pin&) = delete;
+    Pin& operator=(const Pin&) = delete;
+
+   private:
+    Keyspace& keyspace_;
+  };
+
  private:
   // Stores `obj` under `key` (or removes the key when nothing live and
   // tombstones need not be kept) and tells the observer.
   void Save(std::string_view key, const Object& obj, int64_t now_ms);
   Status CheckSiblings(size_t after);
   uint64_t NextDotFloor();
+  // The pinned object if `key` is pinned, else nullptr.
+  const Object* Pinned(std::string_view key) const {
+    return pinned_ != nullptr && key == pinned_key_ ? pinned_ : nullptr;
+  }
 
   ::shoal::storage::Store& store_;
   ActorTable& actors_;
@@ -152,6 +179,9 @@ class Keyspace {
   KeyspaceStats stats_;
   KeyspaceObserver* observer_ = nullptr;
   SiblingWarning sibling_warning_;
+  uint64_t change_count_ = 0;
+  std::string_view pinned_key_;
+  const Object* pinned_ = nullptr;
 };
 
 // "CONFLICT <n> siblings: ..." as the command layer sends it.

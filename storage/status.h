@@ -24,6 +24,7 @@ enum class Code {
   kConflict,     // key has siblings; caller must resolve
   kIOError,      // a system call failed; message names it
   kCorruption,   // persistent data is damaged
+  kUnavailable,  // too few replicas answered (a quorum was missed); may have landed
 };
 
 // A code plus an optional human-readable message. Cheap to return when ok.

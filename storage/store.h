@@ -81,6 +81,10 @@ class Store {
   // from `old_size` bytes (memory accounting).
   void NoteResize(size_t old_size, size_t new_size);
 
+  // Counts a hit or miss for a read answered without Get() (a value the
+  // caller already holds, as a coordinator's quorum read).
+  void CountLookup(bool hit) { ++(hit ? stats_.keyspace_hits : stats_.keyspace_misses); }
+
   // True if `key` is live at now_ms (no hit/miss counting).
   bool Exists(std::string_view key, int64_t now_ms);
 

@@ -1,4 +1,4 @@
-#include "cluster/peer_auth.h"
+#include "cluster/peer/auth.h"
 
 #include <doctest/doctest.h>
 
@@ -58,22 +58,22 @@ TEST_CASE("proofs differ by role, nonce, ids and secret") {
   // Deterministic: the same inputs give the same proof.
   CHECK(ServerProof("s3cret", kNonce, kA, kB) == base);
   // An empty secret still yields a proof, equal on both ends.
-  CHECK(ProofEquals(ServerProof("", kNonce, kA, kB), ServerProof("", kNonce, kA, kB)));
+  CHECK(SecretEquals(ServerProof("", kNonce, kA, kB), ServerProof("", kNonce, kA, kB)));
 }
 
-TEST_CASE("ProofEquals") {
+TEST_CASE("SecretEquals") {
   const std::string p = ClientProof("k", kNonce, kA, kB);
-  CHECK(ProofEquals(p, p));
-  CHECK(ProofEquals(p, std::string(p)));
+  CHECK(SecretEquals(p, p));
+  CHECK(SecretEquals(p, std::string(p)));
   std::string flipped = p;
   flipped.back() = flipped.back() == '0' ? '1' : '0';
-  CHECK_FALSE(ProofEquals(p, flipped));
+  CHECK_FALSE(SecretEquals(p, flipped));
   flipped = p;
   flipped.front() = flipped.front() == '0' ? '1' : '0';
-  CHECK_FALSE(ProofEquals(p, flipped));
-  CHECK_FALSE(ProofEquals(p, p.substr(0, 63)));  // sizes differ
-  CHECK_FALSE(ProofEquals(p, p + "0"));
-  CHECK_FALSE(ProofEquals("", ""));  // never accept a failed computation
+  CHECK_FALSE(SecretEquals(p, flipped));
+  CHECK_FALSE(SecretEquals(p, p.substr(0, 63)));  // sizes differ
+  CHECK_FALSE(SecretEquals(p, p + "0"));
+  CHECK_FALSE(SecretEquals("", ""));  // never accept a failed computation
 }
 
 TEST_CASE("NewNonce is 32 hex characters and fresh") {

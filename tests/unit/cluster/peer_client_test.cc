@@ -1,5 +1,5 @@
-#include "cluster/peer_client.h"
-#include "cluster/peer_conn.h"
+#include "cluster/peer/client.h"
+#include "cluster/peer/connection.h"
 
 #include <doctest/doctest.h>
 #include <uv.h>
@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "cluster/peer_auth.h"
+#include "cluster/peer/auth.h"
 
 namespace shoal::cluster {
 namespace {
@@ -221,7 +221,7 @@ class FakePeer {
     if (cmd == "SHOAL.AUTH" && argv.size() == 2) {
       const std::string expected =
           ClientProof(options_.verify_secret, c->server_nonce, c->client_id, options_.id);
-      if (!c->server_nonce.empty() && ProofEquals(expected, argv[1])) {
+      if (!c->server_nonce.empty() && SecretEquals(expected, argv[1])) {
         c->authed = true;
         ++authenticated_;
         Write(c, "+OK\r\n" + options_.auth_extra);

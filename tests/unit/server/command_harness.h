@@ -13,9 +13,9 @@
 #include <string_view>
 #include <vector>
 
-#include "server/command.h"
-#include "server/errors.h"
-#include "server/reply_builder.h"
+#include "facade/errors.h"
+#include "facade/reply_builder.h"
+#include "server/commands/command.h"
 #include "storage/actor_table.h"
 #include "storage/dot_counter.h"
 #include "storage/keyspace.h"

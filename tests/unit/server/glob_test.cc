@@ -3,7 +3,7 @@
 // random patterns over ~300 keys built from the bytes "abc-]^[\*?", all
 // agreeing).
 
-#include "server/glob.h"
+#include "server/commands/glob.h"
 
 #include <doctest/doctest.h>
 

@@ -1,0 +1,116 @@
+#pragma once
+// Cluster: this node's part in the cluster, put together. Owns the membership
+// and peer links (ClusterNode), the transport over them, the coordinator
+// (get/put state machines), the replica side, the inbound peer server and
+// the dispatcher that routes client commands, and wires the peer frames to
+// them:
+//   SHOAL.MGET, SHOAL.MPUT   -> Replica
+//   SHOAL.MEMBERS            -> ClusterNode (membership exchange)
+//   SHOAL.FWD, SHOAL.LOCAL   -> Dispatcher
+//
+// While the cluster has a single member, `active()` is false and the server
+// runs every command inline, exactly as on a lone node. Runs on the loop
+// thread.
+
+#include <uv.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cluster/cluster_node.h"
+#include "cluster/command_host.h"
+#include "cluster/coordinator.h"
+#include "cluster/dispatcher.h"
+#include "cluster/local_replica.h"
+#include "cluster/log_sink.h"
+#include "cluster/peer/link_transport.h"
+#include "cluster/peer/server.h"
+#include "facade/connection.h"
+#include "storage/clock.h"
+#include "storage/keyspace.h"
+#include "storage/status.h"
+#include "storage/store.h"
+
+namespace shoal::cluster {
+
+struct ClusterOptions {
+  MemberInfo self;          // id, advertised host/port/cport, incarnation
+  std::string secret;       // cluster-secret
+  std::string bind_addr;    // source address of outbound peer connections ("": any)
+  std::string listen_addr;  // the cluster port's listening address
+  uint32_t partitions = kDefaultPartitions;
+  int64_t gossip_interval_ms = 1000;
+  int64_t exchange_timeout_ms = 1000;  // membership exchanges time out after this
+  std::vector<PeerAddress> seeds;
+  int backlog = 511;
+  LogSink log;
+};
+
+// The settings that can change at run time (CONFIG SET).
+struct ClusterTuning {
+  size_t replicas = 3;      // N
+  size_t read_quorum = 2;   // R
+  size_t write_quorum = 2;  // W
+  int64_t request_timeout_ms = 1000;
+  bool read_repair = true;
+};
+
+class Cluster {
+ public:
+  Cluster(uv_loop_t* loop, storage::Keyspace& keyspace, const storage::Clock& clock,
+          CommandHost& host, facade::OutputBatch& output, facade::IoStats& io,
+          ClusterOptions options);
+  ~Cluster();
+  Cluster(const Cluster&) = delete;
+  Cluster& operator=(const Cluster&) = delete;
+
+  // Listens on the cluster port and connects to the seeds.
+  storage::Status Start();
+  // Closes the peer port, the links and the timers; requests in flight fail.
+  void Stop();
+
+  void Tune(const ClusterTuning& tuning);
+  void set_peer_limits(const facade::ConnectionLimits& limits) { peer_server_.set_limits(limits); }
+
+  // More than one member: commands go through the dispatcher.
+  bool active() const { return node_.member_count() > 1; }
+
+  // Takes a client command when the cluster is active; false: run it inline.
+  bool Handle(facade::Connection& conn, const CommandRef& cmd, std::vector<std::string>& argv) {
+    return active() && dispatcher_.Handle(conn, cmd, argv);
+  }
+  void OnConnectionClosed(facade::Connection& conn) { dispatcher_.OnConnectionClosed(conn); }
+  // A keyspace change (node-id encoded), recorded while a coordinated write
+  // runs (Dispatcher::OnWrite).
+  void OnWrite(std::string_view key, const std::string& node_id_bytes) {
+    dispatcher_.OnWrite(key, node_id_bytes);
+  }
+
+  // The enumerating commands' filter in a cluster: live keys whose partition
+  // this node owns, so that across the members each key is listed once.
+  bool OwnsKey(const storage::EntryView& e) const;
+
+  ClusterNode& node() { return node_; }
+  const Coordinator& coordinator() const { return coordinator_; }
+  const LocalReplica& replica() const { return replica_; }
+  const Dispatcher& dispatcher() const { return dispatcher_; }
+  const PeerServer& peer_server() const { return peer_server_; }
+
+ private:
+  void KeepTombstones();
+
+  ClusterOptions options_;
+  storage::Keyspace& keyspace_;
+  const storage::Clock& clock_;
+  ClusterNode node_;
+  LinkTransport transport_;
+  Coordinator coordinator_;
+  LocalReplica replica_;
+  Dispatcher dispatcher_;
+  PeerServer peer_server_;
+  bool stopped_ = false;
+};
+
+}  // namespace shoal::cluster

@@ -1,0 +1,287 @@
+#include "cluster/dispatcher.h"
+
+#include <charconv>
+#include <optional>
+
+#include "cluster/quorum.h"
+#include "facade/connection.h"
+#include "facade/errors.h"
+#include "facade/reply_builder.h"
+
+namespace shoal::cluster {
+
+class Dispatcher::Runner final : public RequestQueue::Runner {
+ public:
+  Runner(Dispatcher& d, const std::shared_ptr<ConnState>& cs) : d_(d), cs_(cs) {}
+  void Launch(const std::shared_ptr<Request>& req) override { d_.Launch(cs_, req); }
+  void Execute(const std::shared_ptr<Request>& req) override { d_.Execute(cs_, req); }
+
+ private:
+  Dispatcher& d_;
+  const std::shared_ptr<ConnState>& cs_;
+};
+
+Dispatcher::Dispatcher(ClusterNode& node, Coordinator& coordinator, PeerTransport& transport,
+                       storage::Keyspace& keyspace, const storage::Clock& clock, CommandHost& host)
+    : node_(node),
+      coordinator_(coordinator),
+      transport_(transport),
+      keyspace_(keyspace),
+      clock_(clock),
+      host_(host) {}
+
+Dispatcher::~Dispatcher() {
+  for (auto& [conn, cs] : conns_) cs->conn = nullptr;
+}
+
+ReplicaSet Dispatcher::Replicas(std::string_view key) const {
+  return node_.Primaries(key, options_.replicas);
+}
+
+std::shared_ptr<Dispatcher::ConnState> Dispatcher::StateOf(facade::Connection& conn) {
+  auto& slot = conns_[&conn];
+  if (!slot) {
+    slot = std::make_shared<ConnState>();
+    slot->conn = &conn;
+  }
+  return slot;
+}
+
+void Dispatcher::OnConnectionClosed(facade::Connection& conn) {
+  auto it = conns_.find(&conn);
+  if (it == conns_.end()) return;
+  it->second->conn = nullptr;
+  conns_.erase(it);
+}
+
+void Dispatcher::OnWrite(std::string_view key, const std::string& node_id_bytes) {
+  if (capture_ != nullptr) (*capture_)[std::string(key)] = node_id_bytes;
+}
+
+bool Dispatcher::Handle(facade::Connection& conn, const CommandRef& cmd,
+                        std::vector<std::string>& argv) {
+  auto it = conns_.find(&conn);
+  const bool busy = it != conns_.end() && it->second->queue.busy();
+  if (cmd.scope() == Scope::kLocal && !busy) return false;  // inline, as a lone node
+  auto req = std::make_shared<Request>(Plan(cmd, argv, /*coordinate_here=*/false, *this));
+  Enqueue(StateOf(conn), std::move(req));
+  return true;
+}
+
+void Dispatcher::ServeForward(facade::Connection& conn, std::vector<std::string>& argv,
+                              facade::ReplyBuilder& reply) {
+  argv.erase(argv.begin());
+  CommandRef cmd = argv.empty() ? CommandRef{} : host_.Find(argv[0]);
+  if (!cmd || !cmd.keyed() || cmd.scope() != Scope::kAuto || !ArityAllows(cmd, argv.size())) {
+    return reply.Error("ERR bad SHOAL.FWD command");
+  }
+  ++stats_.served_forwards;
+  auto req = std::make_shared<Request>(Plan(cmd, argv, /*coordinate_here=*/true, *this));
+  req->wrap_bulk = true;
+  Enqueue(StateOf(conn), std::move(req));
+}
+
+void Dispatcher::ServeLocal(facade::Connection& conn, std::vector<std::string>& argv,
+                            facade::ReplyBuilder& reply) {
+  argv.erase(argv.begin());
+  CommandRef cmd = argv.empty() ? CommandRef{} : host_.Find(argv[0]);
+  if (!cmd || cmd.scope() != Scope::kClusterWide || !ArityAllows(cmd, argv.size())) {
+    return reply.Error("ERR bad SHOAL.LOCAL command");
+  }
+  std::string out;
+  host_.Run(conn, cmd, argv, /*cluster_wide=*/true, &out);
+  reply.Bulk(out);
+}
+
+void Dispatcher::Enqueue(const std::shared_ptr<ConnState>& cs, std::shared_ptr<Request> req) {
+  req->ticket = cs->conn->DeferReply();
+  cs->queue.Push(std::move(req));
+  Pump(cs);
+}
+
+void Dispatcher::Pump(const std::shared_ptr<ConnState>& cs) {
+  if (cs->conn == nullptr) return;
+  Runner runner(*this, cs);
+  cs->queue.Pump(runner);
+}
+
+void Dispatcher::Launch(const std::shared_ptr<ConnState>& cs, const std::shared_ptr<Request>& req) {
+  if (req->kind != Request::Kind::kKeyed) return;
+  for (size_t i = 0; i < req->parts.size(); ++i) {
+    Part& p = req->parts[i];
+    if (p.forward) {
+      ++stats_.forwarded_commands;
+      const size_t required = p.cmd.write ? options_.write_quorum : options_.read_quorum;
+      // Prefer a replica we have a live link to.
+      NodeId to = p.replicas->empty() ? node_.self_id() : p.replicas->front().node;
+      for (const Target& t : *p.replicas) {
+        if (node_.IsConnected(t.node)) {
+          to = t.node;
+          break;
+        }
+      }
+      p.ready = true;
+      coordinator_.Forward(to, std::move(p.argv), required,
+                           [this, cs, req, i](bool ok, std::string bytes) {
+                             Part& part = req->parts[i];
+                             part.reply = ok ? std::move(bytes) : facade::ErrorReply(bytes);
+                             part.done = true;
+                             MaybeComplete(cs, req);
+                           });
+    } else if (p.needs_read) {
+      p.read_since = keyspace_.change_count();
+      coordinator_.Read(p.key, p.replicas,
+                        [this, cs, req, i](storage::Result<storage::Object> result) {
+                          Part& part = req->parts[i];
+                          part.read.emplace(std::move(result));
+                          part.ready = true;
+                          Pump(cs);
+                        });
+    } else {
+      p.ready = true;
+    }
+  }
+}
+
+void Dispatcher::Execute(const std::shared_ptr<ConnState>& cs,
+                         const std::shared_ptr<Request>& req) {
+  req->executed = true;
+  if (cs->conn == nullptr) return;
+  switch (req->kind) {
+    case Request::Kind::kClusterWide:
+      ExecuteClusterWide(cs, req);
+      return;
+    case Request::Kind::kLocal: {
+      Part p;
+      if (!req->error.empty()) {
+        p.reply = facade::ErrorReply(req->error);
+      } else {
+        host_.Run(*cs->conn, req->cmd, req->argv, /*cluster_wide=*/false, &p.reply);
+      }
+      p.done = true;
+      req->parts.push_back(std::move(p));
+      MaybeComplete(cs, req);
+      return;
+    }
+    case Request::Kind::kKeyed:
+      break;
+  }
+  for (size_t i = 0; i < req->parts.size(); ++i) {
+    Part& p = req->parts[i];
+    if (p.forward) continue;
+    if (p.read && !p.read->ok()) {
+      p.reply = facade::ErrorReply(p.read->status().message());
+      p.done = true;
+      continue;
+    }
+    RunPart(*cs->conn, cs, req, i);
+  }
+  MaybeComplete(cs, req);
+}
+
+void Dispatcher::RunPart(facade::Connection& conn, const std::shared_ptr<ConnState>& cs,
+                         const std::shared_ptr<Request>& req, size_t i) {
+  Part& p = req->parts[i];
+  // Commands of this connection that ran since the read began (a pipelined
+  // SET or DEL of the same key) changed the local copy: the command must see
+  // them too.
+  if (p.read && keyspace_.change_count() != p.read_since) {
+    auto local = keyspace_.Load(p.key, clock_.NowMs());
+    if (!local.ok()) {
+      p.reply = facade::ErrorReply(local.status().message());
+      p.done = true;
+      return;
+    }
+    p.read->value().Merge(local.value());
+  }
+  std::map<std::string, std::string, std::less<>> changed;
+  capture_ = &changed;
+  {
+    // The command runs on the read's merge, not on a second lookup.
+    std::optional<storage::Keyspace::Pin> pin;
+    if (p.read) pin.emplace(keyspace_, p.key, p.read->value());
+    host_.Run(conn, p.cmd, p.argv, /*cluster_wide=*/false, &p.reply);
+  }
+  capture_ = nullptr;
+  if (!p.cmd.write || changed.empty()) {
+    p.done = true;
+    return;
+  }
+  // Usually one key; a command on several keys of one replica set (MSETNX)
+  // replicates each, and is acknowledged once all met their quorum.
+  auto remaining = std::make_shared<size_t>(changed.size());
+  auto failed = std::make_shared<std::string>();
+  for (auto& [key, bytes] : changed) {
+    ReplicaSet replicas = key == p.key ? p.replicas : Replicas(key);
+    coordinator_.Replicate(key, std::move(bytes), replicas,
+                           [this, cs, req, i, remaining, failed](const storage::Status& st) {
+                             if (!st.ok() && failed->empty()) {
+                               *failed = facade::ErrorReply(st.message());
+                             }
+                             if (--*remaining > 0) return;
+                             Part& part = req->parts[i];
+                             if (!failed->empty()) part.reply = *failed;
+                             part.done = true;
+                             MaybeComplete(cs, req);
+                           });
+  }
+}
+
+void Dispatcher::MaybeComplete(const std::shared_ptr<ConnState>& cs,
+                               const std::shared_ptr<Request>& req) {
+  if (req->completed || !req->executed || req->parts.empty()) return;
+  for (const Part& p : req->parts) {
+    if (!p.done) return;
+  }
+  req->completed = true;
+  std::string out;
+  facade::ReplyBuilder rb(&out);
+  switch (req->combine) {
+    case Combine::kArray:
+      rb.ArrayHeader(req->parts.size());
+      for (const Part& p : req->parts) rb.Raw(p.reply);
+      break;
+    case Combine::kSum: {
+      int64_t total = 0;
+      for (const Part& p : req->parts) {
+        // Each part's reply is ":<n>\r\n" or an error, which is the reply.
+        int64_t n = 0;
+        const char* end = p.reply.data() + p.reply.size();
+        auto r = p.reply.size() > 3 && p.reply[0] == ':'
+                     ? std::from_chars(p.reply.data() + 1, end, n)
+                     : std::from_chars_result{end, std::errc::invalid_argument};
+        if (r.ec != std::errc() || *r.ptr != '\r') {
+          out = p.reply;
+          break;
+        }
+        total += n;
+      }
+      if (out.empty()) rb.Integer(total);
+      break;
+    }
+    case Combine::kOk:
+      for (const Part& p : req->parts) {
+        if (!p.reply.empty() && p.reply[0] == '-') {
+          out = p.reply;
+          break;
+        }
+      }
+      if (out.empty()) rb.Ok();
+      break;
+    default:  // one part (a cluster-wide command's parts hold its combined reply)
+      out = std::move(req->parts[0].reply);
+      break;
+  }
+  if (req->wrap_bulk) {
+    std::string wrapped;
+    facade::ReplyBuilder(&wrapped).Bulk(out);
+    out = std::move(wrapped);
+  }
+  if (cs->conn == nullptr) return;
+  cs->conn->CompleteReply(req->ticket, std::move(out));
+  cs->queue.Answered(*req);
+  // A barrier may have lifted, or a cluster-wide command may now run.
+  if (cs->queue.waiting() > 0) Pump(cs);
+}
+
+}  // namespace shoal::cluster

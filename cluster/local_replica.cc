@@ -1,0 +1,73 @@
+#include "cluster/local_replica.h"
+
+#include <cstring>
+
+#include <xxhash.h>
+
+namespace shoal::cluster {
+
+std::string ObjectDigest(const storage::Object& object, const storage::ActorTable& actors) {
+  std::string bytes;
+  object.EncodeWithNodeIds(actors, &bytes);
+  uint64_t h = XXH3_64bits(bytes.data(), bytes.size());
+  return std::string(reinterpret_cast<const char*>(&h), sizeof(h));
+}
+
+storage::Result<std::string> LocalReplica::LocalObjectUnless(std::string_view key,
+                                                             std::string_view digest, bool* same) {
+  ++stats_.gets;
+  *same = false;
+  auto obj = keyspace_.Load(key, clock_.NowMs());
+  if (!obj.ok()) return obj.status();
+  std::string out;
+  if (obj.value().Size() == 0) return out;
+  obj.value().EncodeWithNodeIds(keyspace_.actors(), &out);
+  if (digest.size() != sizeof(uint64_t)) return out;
+  uint64_t h = XXH3_64bits(out.data(), out.size());
+  if (std::memcmp(&h, digest.data(), sizeof(h)) == 0) {
+    *same = true;
+    return std::string();
+  }
+  return out;
+}
+
+storage::Status LocalReplica::ApplyRemote(std::string_view key, std::string_view object) {
+  ++stats_.puts;
+  auto obj = storage::Object::DecodeWithNodeIds(object, keyspace_.actors());
+  if (!obj.ok()) return obj.status();
+  return keyspace_.Merge(key, obj.value(), clock_.NowMs());
+}
+
+void LocalReplica::ServeGet(const std::vector<std::string>& argv, facade::ReplyBuilder& reply) {
+  if (argv.size() < 3 || argv.size() % 2 == 0) return reply.Error("ERR bad SHOAL.MGET frame");
+  // Pairs of key and the coordinator's digest of its copy (empty: none).
+  reply.ArrayHeader((argv.size() - 1) / 2);
+  for (size_t i = 1; i + 1 < argv.size(); i += 2) {
+    bool same = false;
+    auto obj = LocalObjectUnless(argv[i], argv[i + 1], &same);
+    if (!obj.ok()) {
+      reply.Error("ERR " + obj.status().message());
+    } else if (same) {
+      reply.Simple("=");
+    } else if (obj.value().empty()) {
+      reply.Null();
+    } else {
+      reply.Bulk(obj.value());
+    }
+  }
+}
+
+void LocalReplica::ServePut(const std::vector<std::string>& argv, facade::ReplyBuilder& reply) {
+  if (argv.size() < 3 || argv.size() % 2 == 0) return reply.Error("ERR bad SHOAL.MPUT frame");
+  reply.ArrayHeader((argv.size() - 1) / 2);
+  for (size_t i = 1; i + 1 < argv.size(); i += 2) {
+    storage::Status st = ApplyRemote(argv[i], argv[i + 1]);
+    if (st.ok()) {
+      reply.Ok();
+    } else {
+      reply.Error("ERR " + st.message());
+    }
+  }
+}
+
+}  // namespace shoal::cluster

@@ -1,0 +1,64 @@
+#pragma once
+// LocalReplica: this node as a replica of keys other nodes coordinate (the vnode
+// side of riak_kv, apart from the get/put state machines of
+// cluster/coordinator.h). It serves
+//   SHOAL.MGET key digest [key digest ...]   this node's object of each key
+//       in the node-id encoding, nil if absent, or "=" when its digest equals
+//       the coordinator's (the coordinator's copy is the same: no transfer);
+//   SHOAL.MPUT key object [key object ...]   merges each object into the
+//       local store (replication, read repair).
+// Peer input is decoded and checked like client input: a damaged object is
+// an error reply for that item, never a crash.
+//
+// Runs on the loop thread.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "facade/reply_builder.h"
+#include "storage/actor_table.h"
+#include "storage/clock.h"
+#include "storage/keyspace.h"
+#include "storage/object.h"
+#include "storage/status.h"
+
+namespace shoal::cluster {
+
+struct ReplicaStats {
+  uint64_t gets = 0;  // items of SHOAL.MGET served
+  uint64_t puts = 0;  // items of SHOAL.MPUT served
+};
+
+// A digest of an object as every node encodes it (node ids, not local actor
+// ids): equal digests mean equal objects (up to XXH3-64 collisions). Eight
+// raw bytes.
+std::string ObjectDigest(const storage::Object& object, const storage::ActorTable& actors);
+
+class LocalReplica {
+ public:
+  LocalReplica(storage::Keyspace& keyspace, const storage::Clock& clock)
+      : keyspace_(keyspace), clock_(clock) {}
+
+  // This node's object of `key` in the node-id encoding; empty if absent.
+  // `same` is set (and nothing returned) when its digest equals `digest`.
+  storage::Result<std::string> LocalObjectUnless(std::string_view key, std::string_view digest,
+                                                 bool* same);
+  // Merges an object from a coordinator into the local store.
+  storage::Status ApplyRemote(std::string_view key, std::string_view object);
+
+  // The peer frames. `argv[0]` is the frame's name; malformed frames get an
+  // error reply.
+  void ServeGet(const std::vector<std::string>& argv, facade::ReplyBuilder& reply);
+  void ServePut(const std::vector<std::string>& argv, facade::ReplyBuilder& reply);
+
+  const ReplicaStats& stats() const { return stats_; }
+
+ private:
+  storage::Keyspace& keyspace_;
+  const storage::Clock& clock_;
+  ReplicaStats stats_;
+};
+
+}  // namespace shoal::cluster

@@ -1,0 +1,215 @@
+#include "cluster/peer/connection.h"
+
+#include <hiredis/hiredis.h>
+#include <hiredis/read.h>
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+#include <memory>
+#include <utility>
+
+namespace shoal::cluster {
+namespace {
+
+// Fills `out` with the address of host:port: a numeric IPv4 or IPv6 address,
+// else the first result of a (blocking) name lookup, as hiredis did. Returns
+// an error message, empty on success.
+std::string Resolve(const std::string& host, int port, sockaddr_storage* out) {
+  std::memset(out, 0, sizeof(*out));
+  if (uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(out)) == 0) return {};
+  if (uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(out)) == 0) return {};
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const std::string service = std::to_string(port);
+  const int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &found);
+  if (rc != 0 || found == nullptr) {
+    return "cannot resolve " + host + ": " + (rc != 0 ? gai_strerror(rc) : "no address");
+  }
+  std::memcpy(out, found->ai_addr, std::min<size_t>(found->ai_addrlen, sizeof(*out)));
+  freeaddrinfo(found);
+  return {};
+}
+
+}  // namespace
+
+PeerConn* PeerConn::Create(uv_loop_t* loop, ReplyFn on_reply, GoneFn on_gone) {
+  return new PeerConn(loop, std::move(on_reply), std::move(on_gone));
+}
+
+PeerConn::PeerConn(uv_loop_t* loop, ReplyFn on_reply, GoneFn on_gone)
+    : on_reply_(std::move(on_reply)), on_gone_(std::move(on_gone)) {
+  // uv_tcp_init cannot fail for AF_UNSPEC: it creates no socket yet.
+  [[maybe_unused]] const int rc = uv_tcp_init(loop, &tcp_);
+  assert(rc == 0);
+  tcp_.data = this;
+  connect_req_.data = this;
+  write_req_.data = this;
+}
+
+PeerConn::~PeerConn() {
+  if (reader_ != nullptr) redisReaderFree(reader_);
+}
+
+std::string PeerConn::Open(const std::string& host, int port, const std::string& bind_addr) {
+  sockaddr_storage addr;
+  sockaddr_storage source;
+  if (std::string why = Resolve(host, port, &addr); !why.empty()) return why;
+  if (!bind_addr.empty()) {
+    if (std::string why = Resolve(bind_addr, 0, &source); !why.empty()) return why;
+  }
+  reader_ = redisReaderCreate();
+  if (reader_ == nullptr) return "out of memory";
+  if (!bind_addr.empty()) {
+    if (const int rc = uv_tcp_bind(&tcp_, reinterpret_cast<const sockaddr*>(&source), 0); rc != 0) {
+      return "cannot bind to " + bind_addr + ": " + uv_strerror(rc);
+    }
+  }
+  if (const int rc = uv_tcp_connect(&connect_req_, &tcp_, reinterpret_cast<const sockaddr*>(&addr),
+                                    &PeerConn::OnConnect);
+      rc != 0) {
+    return uv_strerror(rc);
+  }
+  uv_tcp_nodelay(&tcp_, 1);  // small frames, latency-bound; best effort
+  return {};
+}
+
+bool PeerConn::Write(const std::vector<std::string>& argv, const void* tag) {
+  if (closing_) return false;
+  out_ += '*';
+  out_ += std::to_string(argv.size());
+  out_ += "\r\n";
+  for (const std::string& a : argv) {
+    out_ += '$';
+    out_ += std::to_string(a.size());
+    out_ += "\r\n";
+    out_ += a;
+    out_ += "\r\n";
+  }
+  tags_.push_back(tag);
+  if (!connected_ || writing_) return true;
+  // out_ held nothing before this frame: it is flushed whenever no write is in progress.
+  if (Flush() != 0) {
+    tags_.pop_back();
+    return false;
+  }
+  return true;
+}
+
+void PeerConn::Close() {
+  // The callbacks are kept (one of them may be running) but never called again.
+  if (closing_) return;
+  closing_ = true;
+  // libuv cancels the pending connect and write first (their callbacks find
+  // closing_ set), then runs this, in a later loop phase than any of ours.
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_),
+           [](uv_handle_t* h) noexcept { delete static_cast<PeerConn*>(h->data); });
+}
+
+void PeerConn::Fail(const std::string& why) {
+  GoneFn gone = std::move(on_gone_);
+  Close();
+  if (gone) gone(why);
+}
+
+int PeerConn::Flush() {
+  wbuf_.swap(out_);
+  out_.clear();
+  uv_buf_t buf = uv_buf_init(wbuf_.data(), static_cast<unsigned>(wbuf_.size()));
+  const int rc = uv_write(&write_req_, stream(), &buf, 1, &PeerConn::OnWritten);
+  if (rc == 0) {
+    writing_ = true;
+  } else {
+    wbuf_.clear();
+  }
+  return rc;
+}
+
+void PeerConn::OnConnect(uv_connect_t* req, int status) noexcept {
+  auto* conn = static_cast<PeerConn*>(req->data);
+  if (conn->closing_) return;  // cancelled by Close
+  if (status < 0) {
+    conn->Fail(uv_strerror(status));
+    return;
+  }
+  conn->connected_ = true;
+  if (const int rc = uv_read_start(conn->stream(), &PeerConn::OnAlloc, &PeerConn::OnRead);
+      rc != 0) {
+    conn->Fail(std::string("cannot read: ") + uv_strerror(rc));
+    return;
+  }
+  if (!conn->out_.empty()) {
+    if (const int rc = conn->Flush(); rc != 0) conn->Fail(uv_strerror(rc));
+  }
+}
+
+void PeerConn::OnWritten(uv_write_t* req, int status) noexcept {
+  auto* conn = static_cast<PeerConn*>(req->data);
+  conn->writing_ = false;
+  // Keep a modest buffer for the next write; give back a huge one.
+  if (conn->wbuf_.capacity() > (1u << 20)) {
+    conn->wbuf_ = std::string();
+  } else {
+    conn->wbuf_.clear();
+  }
+  if (conn->closing_) return;
+  if (status < 0) {
+    conn->Fail(std::string("write failed: ") + uv_strerror(status));
+    return;
+  }
+  if (!conn->out_.empty()) {
+    if (const int rc = conn->Flush(); rc != 0) conn->Fail(uv_strerror(rc));
+  }
+}
+
+void PeerConn::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) noexcept {
+  auto* conn = static_cast<PeerConn*>(handle->data);
+  *buf = uv_buf_init(conn->rbuf_, sizeof(conn->rbuf_));
+}
+
+void PeerConn::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept {
+  auto* conn = static_cast<PeerConn*>(stream->data);
+  if (conn->closing_ || nread == 0) return;
+  if (nread < 0) {
+    conn->Fail(nread == UV_EOF ? "connection closed by the peer"
+                               : uv_strerror(static_cast<int>(nread)));
+    return;
+  }
+  if (redisReaderFeed(conn->reader_, buf->base, static_cast<size_t>(nread)) != REDIS_OK) {
+    conn->Fail("cannot buffer the peer's replies");
+    return;
+  }
+  for (;;) {
+    void* raw = nullptr;
+    if (redisReaderGetReply(conn->reader_, &raw) != REDIS_OK) {
+      conn->Fail(std::string("peer sent a malformed reply: ") + conn->reader_->errstr);
+      return;
+    }
+    if (raw == nullptr) {
+      // An incomplete reply: wait for more bytes, up to the limit.
+      if (conn->reader_->len - conn->reader_->pos > conn->reply_limit_) {
+        conn->Fail("peer reply too large (over " + std::to_string(conn->reply_limit_) +
+                   " bytes buffered)");
+      }
+      return;
+    }
+    std::unique_ptr<redisReply, void (*)(redisReply*)> reply(
+        static_cast<redisReply*>(raw), [](redisReply* r) { freeReplyObject(r); });
+    if (conn->tags_.empty()) {
+      conn->Fail("peer sent a reply with no request waiting (protocol violation)");
+      return;
+    }
+    const void* tag = conn->tags_.front();
+    conn->tags_.pop_front();
+    // The owner may close this connection, or destroy itself, in there; the
+    // object stays allocated until its close callback, a later loop phase.
+    conn->on_reply_(tag, *reply);
+    if (conn->closing_) return;
+  }
+}
+
+}  // namespace shoal::cluster

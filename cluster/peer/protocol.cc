@@ -1,0 +1,85 @@
+#include "cluster/peer/protocol.h"
+
+#include <hiredis/hiredis.h>
+
+#include <memory>
+
+namespace shoal::cluster {
+
+PeerReply FromRedisReply(const redisReply& r) {
+  PeerReply out;
+  switch (r.type) {
+    case REDIS_REPLY_STRING:
+      out.type = PeerReply::Type::kString;
+      out.str.assign(r.str, r.len);
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = PeerReply::Type::kStatus;
+      out.str.assign(r.str, r.len);
+      break;
+    case REDIS_REPLY_ERROR:
+      out.type = PeerReply::Type::kError;
+      out.str.assign(r.str, r.len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = PeerReply::Type::kInteger;
+      out.integer = r.integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      // hiredis's reader nests at most a few levels deep, which bounds this recursion.
+      out.type = PeerReply::Type::kArray;
+      out.elements.reserve(r.elements);
+      for (size_t i = 0; i < r.elements; ++i) out.elements.push_back(FromRedisReply(*r.element[i]));
+      break;
+    default:
+      out.type = PeerReply::Type::kNil;
+      break;
+  }
+  return out;
+}
+
+storage::Result<PeerReply> ParseReply(std::string_view resp) {
+  std::unique_ptr<redisReader, void (*)(redisReader*)> reader(redisReaderCreate(),
+                                                              &redisReaderFree);
+  if (reader == nullptr) return storage::Status::Invalid("out of memory");
+  // The reply is already in memory: no limit on its size beyond its own.
+  reader->maxbuf = 0;
+  if (redisReaderFeed(reader.get(), resp.data(), resp.size()) != REDIS_OK) {
+    return storage::Status::Invalid("malformed reply");
+  }
+  void* raw = nullptr;
+  if (redisReaderGetReply(reader.get(), &raw) != REDIS_OK || raw == nullptr) {
+    return storage::Status::Invalid("malformed or incomplete reply");
+  }
+  std::unique_ptr<redisReply, void (*)(redisReply*)> reply(
+      static_cast<redisReply*>(raw), [](redisReply* r) { freeReplyObject(r); });
+  // Nothing may follow the one reply.
+  void* extra = nullptr;
+  if (redisReaderGetReply(reader.get(), &extra) != REDIS_OK || extra != nullptr ||
+      reader->pos != reader->len) {
+    if (extra != nullptr) freeReplyObject(extra);
+    return storage::Status::Invalid("trailing bytes after the reply");
+  }
+  return FromRedisReply(*reply);
+}
+
+void WriteReply(const PeerReply& reply, facade::ReplyBuilder& out) {
+  switch (reply.type) {
+    case PeerReply::Type::kString:
+      return out.Bulk(reply.str);
+    case PeerReply::Type::kStatus:
+      return out.Simple(reply.str);
+    case PeerReply::Type::kError:
+      return out.Error(reply.str);
+    case PeerReply::Type::kInteger:
+      return out.Integer(reply.integer);
+    case PeerReply::Type::kNil:
+      return out.Null();
+    case PeerReply::Type::kArray:
+      out.ArrayHeader(reply.elements.size());
+      for (const PeerReply& e : reply.elements) WriteReply(e, out);
+      return;
+  }
+}
+
+}  // namespace shoal::cluster

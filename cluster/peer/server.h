@@ -1,0 +1,99 @@
+#pragma once
+// PeerServer: the inbound side of the peer channel (the cluster port). It
+// owns the listener and the peer connections, runs the acceptor's half of
+// the handshake (cluster/peer/auth.h; the connector's half is
+// cluster/peer/client.h) and then serves the peer frames registered in its
+// table (SHOAL.MGET, SHOAL.MPUT, SHOAL.MEMBERS, SHOAL.FWD, SHOAL.LOCAL).
+//
+// Until a connection proves the cluster-secret, only SHOAL.HELLO and
+// SHOAL.AUTH are served and the parser's pre-authentication limits apply; a
+// Redis client on this port gets an error and is closed. Peer connections
+// are not clients: they are not listed, counted or timed out as clients.
+//
+// Runs on the loop thread.
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "cluster/log_sink.h"
+#include "facade/connection.h"
+#include "facade/listener.h"
+#include "facade/reply_builder.h"
+#include "storage/clock.h"
+#include "storage/status.h"
+
+namespace shoal::cluster {
+
+struct PeerServerOptions {
+  std::string self_id;
+  std::string secret;  // cluster-secret
+  std::string host;    // bind address
+  int port = 0;        // the cluster port
+  int backlog = 511;
+  LogSink log;
+};
+
+struct PeerServerStats {
+  uint64_t auth_failures = 0;  // inbound handshakes refused
+};
+
+class PeerServer final : public facade::ConnectionHandler {
+ public:
+  // A peer frame's handler: argv[0] is the frame's name. The reply goes to
+  // `reply` now, or later through conn.DeferReply()/CompleteReply().
+  using Handler = std::function<void(facade::Connection& conn, std::vector<std::string>& argv,
+                                     facade::ReplyBuilder& reply)>;
+
+  PeerServer(uv_loop_t* loop, const storage::Clock& clock, facade::OutputBatch& output,
+             facade::IoStats& io, PeerServerOptions options);
+  ~PeerServer();
+
+  // Registers the frame `name` (upper case, e.g. "SHOAL.MGET"), served once
+  // the handshake is done.
+  void Register(std::string_view name, Handler handler);
+  // Called when a peer connection closes (the dispatcher drops its queue).
+  void set_on_closed(std::function<void(facade::Connection&)> fn) { on_closed_ = std::move(fn); }
+
+  storage::Status Listen();
+  // Closes the listener and every peer connection.
+  void Close();
+
+  void set_limits(const facade::ConnectionLimits& limits);
+  const PeerServerStats& stats() const { return stats_; }
+
+ private:
+  struct Handshake {
+    std::string remote_id;  // as the peer announced it in SHOAL.HELLO
+    std::string nonce;      // our challenge, once sent
+  };
+
+  void OnAccept(int status);
+  void OnRequest(facade::Connection& conn, std::vector<std::string>& argv) override;
+  void OnProtocolError(facade::Connection& conn, std::string_view error) override;
+  void OnQueryBufferOverflow(facade::Connection& conn) override;
+  void OnClosed(facade::Connection& conn) override;
+  void Handshake(facade::Connection& conn, std::vector<std::string>& argv,
+                 facade::ReplyBuilder& reply);
+  void Log(LogSeverity severity, const std::string& msg) const;
+
+  uv_loop_t* loop_;
+  PeerServerOptions options_;
+  facade::ConnectionEnv env_;
+  facade::Listener listener_;
+  std::unordered_map<std::string, Handler> handlers_;
+  std::unordered_map<uint64_t, std::unique_ptr<facade::Connection>> conns_;
+  std::unordered_map<uint64_t, struct Handshake> handshakes_;  // until verified
+  std::function<void(facade::Connection&)> on_closed_;
+  PeerServerStats stats_;
+  uint64_t next_id_ = 1;
+  bool closed_ = false;
+};
+
+}  // namespace shoal::cluster

@@ -1,0 +1,61 @@
+#pragma once
+// The record the cluster keeps for one client command while it runs across
+// nodes (cluster/dispatcher.h), as planned by cluster/route.h. Plain data.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cluster/command_routing.h"
+#include "cluster/ring.h"
+#include "storage/object.h"
+
+namespace shoal::cluster {
+
+// One key's share of a command.
+struct Part {
+  std::vector<std::string> argv;  // a command on this one key (or the whole MSETNX)
+  CommandRef cmd;
+  std::string key;
+  ReplicaSet replicas;
+  bool forward = false;     // runs on another coordinator
+  bool needs_read = false;  // reads the key from a read quorum first
+  // Progress.
+  bool ready = false;  // may run: its read (if any) is in, or it is forwarded
+  std::optional<storage::Result<storage::Object>> read;  // the read's outcome
+  uint64_t read_since = 0;  // Keyspace::change_count() when the read began
+  bool done = false;
+  std::string reply;  // RESP bytes
+};
+
+struct Request {
+  enum class Kind : uint8_t { kLocal, kKeyed, kClusterWide };
+  Kind kind = Kind::kLocal;
+  Combine combine = Combine::kSingle;
+  CommandRef cmd;
+  std::vector<std::string> argv;  // kLocal and kClusterWide: the command as sent
+  std::vector<Part> parts;        // kKeyed
+  std::string error;              // set by planning: the reply is this error
+
+  // Set by the dispatcher.
+  uint64_t ticket = 0;     // the connection's deferred reply
+  bool wrap_bulk = false;  // a SHOAL.FWD: the reply goes back as one bulk string
+  bool launched = false;   // its fan-out (reads, forwards) has started
+  bool executed = false;
+  bool completed = false;
+  // kClusterWide: one reply per member asked (RESP bytes, or empty while pending).
+  std::vector<std::string> node_replies;
+  size_t node_pending = 0;
+  std::string reply;  // the combined reply once complete
+
+  bool barrier() const { return kind == Kind::kClusterWide; }
+  bool Ready() const {
+    for (const Part& p : parts) {
+      if (!p.ready) return false;
+    }
+    return true;
+  }
+};
+
+}  // namespace shoal::cluster

@@ -1,0 +1,96 @@
+#include "cluster/route.h"
+
+#include <algorithm>
+
+#include "facade/errors.h"
+
+namespace shoal::cluster {
+
+std::vector<size_t> KeyPositions(const CommandRef& cmd, size_t argc) {
+  std::vector<size_t> out;
+  if (cmd.first_key <= 0 || static_cast<size_t>(cmd.first_key) >= argc) return out;
+  size_t last = cmd.last_key < 0 ? argc + static_cast<size_t>(cmd.last_key)  // -1: the last
+                                 : static_cast<size_t>(cmd.last_key);
+  last = std::min(last, argc - 1);
+  size_t step = cmd.key_step > 0 ? static_cast<size_t>(cmd.key_step) : 1;
+  for (size_t i = static_cast<size_t>(cmd.first_key); i <= last; i += step) out.push_back(i);
+  return out;
+}
+
+namespace {
+
+void AddPart(Request& req, std::vector<std::string> argv, const CommandRef& cmd, size_t key_pos,
+             bool coordinate_here, const RouteContext& ctx) {
+  Part p;
+  p.key = argv[key_pos];
+  p.cmd = cmd;
+  p.replicas = ctx.Replicas(p.key);
+  const bool mine = std::any_of(p.replicas->begin(), p.replicas->end(),
+                                [&](const Target& t) { return t.node == ctx.self(); });
+  p.forward = !mine && !coordinate_here;
+  p.needs_read = !p.forward && cmd.NeedsRead(argv);
+  p.argv = std::move(argv);
+  req.parts.push_back(std::move(p));
+}
+
+}  // namespace
+
+Request Plan(const CommandRef& cmd, std::vector<std::string>& argv, bool coordinate_here,
+             const RouteContext& ctx) {
+  Request req;
+  req.cmd = cmd;
+  const Routing& r = *cmd.routing;
+  req.combine = r.combine;
+  switch (cmd.scope()) {
+    case Scope::kLocal:
+      req.kind = Request::Kind::kLocal;
+      req.combine = Combine::kSingle;
+      req.argv = std::move(argv);
+      return req;
+    case Scope::kClusterWide:
+      req.kind = Request::Kind::kClusterWide;
+      req.argv = std::move(argv);
+      return req;
+    case Scope::kAuto:
+      break;
+  }
+  req.kind = Request::Kind::kKeyed;
+  const std::vector<size_t> keys = KeyPositions(cmd, argv.size());
+  const CommandRef part_cmd = r.part_command.empty() ? cmd : ctx.Find(r.part_command);
+  const std::string part_name = r.part_command.empty() ? argv[0] : std::string(r.part_command);
+  const bool pairs_ok =
+      r.split == Split::kKeyValuePairs && cmd.key_step > 0 &&
+      (argv.size() - static_cast<size_t>(cmd.first_key)) % static_cast<size_t>(cmd.key_step) == 0;
+  if (part_cmd && r.split == Split::kEachKey) {
+    for (size_t k : keys) {
+      AddPart(req, {part_name, std::move(argv[k])}, part_cmd, 1, coordinate_here, ctx);
+    }
+    return req;
+  }
+  if (part_cmd && pairs_ok) {
+    for (size_t k : keys) {
+      AddPart(req, {part_name, std::move(argv[k]), std::move(argv[k + 1])}, part_cmd, 1,
+              coordinate_here, ctx);
+    }
+    return req;
+  }
+  if (r.split == Split::kSameReplicas && keys.size() > 1) {
+    ReplicaSet first = ctx.Replicas(argv[keys[0]]);
+    for (size_t k : keys) {
+      if (*ctx.Replicas(argv[k]) != *first) {
+        req.kind = Request::Kind::kLocal;
+        req.combine = Combine::kSingle;
+        req.error = std::string(facade::errors::kCrossSlot);
+        return req;
+      }
+    }
+  }
+  // One part: a single-key command, a same-replicas multi-key command, or a
+  // malformed split (the handler replies its error).
+  req.combine = Combine::kSingle;
+  const size_t first = keys.empty() ? 1 : keys[0];
+  AddPart(req, std::move(argv), cmd, first, coordinate_here, ctx);
+  return req;
+}
+
+}  // namespace shoal::cluster

@@ -1,0 +1,243 @@
+#include "facade/connection.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "facade/reply_builder.h"
+
+namespace shoal::facade {
+namespace {
+
+// Redis reads PROTO_IOBUF_LEN (16 KiB) at a time.
+constexpr size_t kReadChunk = 16 * 1024;
+// An output buffer that grew past this is released once empty.
+constexpr size_t kMaxIdleOutputCapacity = 64 * 1024;
+
+std::string FormatAddr(const sockaddr_storage& ss) {
+  char ip[INET6_ADDRSTRLEN] = {0};
+  int port = 0;
+  if (ss.ss_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+    uv_ip4_name(a, ip, sizeof(ip));
+    port = ntohs(a->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    uv_ip6_name(a, ip, sizeof(ip));
+    port = ntohs(a->sin6_port);
+  } else {
+    return "?:0";
+  }
+  return std::string(ip) + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+Connection::Connection(uint64_t id, ConnectionHandler& handler, ConnectionEnv& env)
+    : handler_(handler), env_(env) {
+  state_.id = id;
+  handle_.data = this;
+  write_req_.data = this;
+}
+
+int Connection::fd() const {
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&handle_), &fd) != 0) return -1;
+  return fd;
+}
+
+void Connection::Start() {
+  created_ms_ = env_.clock->NowMs();
+  last_interaction_ms_ = created_ms_;
+  sockaddr_storage ss;
+  int len = sizeof(ss);
+  if (uv_tcp_getpeername(&handle_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+    peer_addr_ = FormatAddr(ss);
+  }
+  len = sizeof(ss);
+  if (uv_tcp_getsockname(&handle_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+    local_addr_ = FormatAddr(ss);
+  }
+  if (uv_read_start(reinterpret_cast<uv_stream_t*>(&handle_), &Connection::OnAlloc,
+                    &Connection::OnRead) != 0) {
+    Close();
+    return;
+  }
+  reading_ = true;
+}
+
+void Connection::Close() {
+  if (closing_) return;
+  closing_ = true;
+  reading_ = false;
+  uv_close(reinterpret_cast<uv_handle_t*>(&handle_), [](uv_handle_t* h) noexcept {
+    auto* self = static_cast<Connection*>(h->data);
+    self->env_.output->Forget(*self);
+    self->handler_.OnClosed(*self);
+  });
+}
+
+void Connection::CloseAfterReply() {
+  close_after_reply_ = true;
+  if (reading_) {
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle_));
+    reading_ = false;
+  }
+  ScheduleFlush();
+}
+
+void Connection::OnAlloc(uv_handle_t* h, size_t /*suggested*/, uv_buf_t* buf) noexcept {
+  auto* self = static_cast<Connection*>(h->data);
+  // Make room for a full chunk at the tail: compact first, then grow.
+  if (self->in_cap_ - self->in_end_ < kReadChunk) {
+    size_t pending = self->in_end_ - self->in_start_;
+    if (self->in_start_ > 0 && self->in_cap_ - pending >= kReadChunk) {
+      std::memmove(self->in_.get(), self->in_.get() + self->in_start_, pending);
+    } else {
+      size_t cap = std::max(self->in_cap_ * 2, pending + kReadChunk);
+      auto bigger = std::make_unique<char[]>(cap);
+      if (pending > 0) std::memcpy(bigger.get(), self->in_.get() + self->in_start_, pending);
+      self->in_ = std::move(bigger);
+      self->in_cap_ = cap;
+    }
+    self->in_start_ = 0;
+    self->in_end_ = pending;
+  }
+  buf->base = self->in_.get() + self->in_end_;
+  buf->len = self->in_cap_ - self->in_end_;
+}
+
+void Connection::OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* /*buf*/) noexcept {
+  auto* self = static_cast<Connection*>(s->data);
+  if (nread < 0) {
+    // EOF or a reset: the client is gone.
+    self->Close();
+    return;
+  }
+  if (nread == 0) return;  // EAGAIN
+  self->in_end_ += static_cast<size_t>(nread);
+  self->env_.io->net_input_bytes += static_cast<uint64_t>(nread);
+  self->last_interaction_ms_ = self->env_.clock->NowMs();
+  self->ProcessInput();
+}
+
+void Connection::ProcessInput() {
+  const ConnectionLimits& cfg = env_.limits;
+  ParserLimits limits;
+  limits.max_bulk_len = cfg.max_bulk_len;
+  while (!closing_ && !close_after_reply_ && in_start_ < in_end_) {
+    limits.authenticated = state_.authenticated || !cfg.auth_required;
+    size_t consumed = 0;
+    auto st = parser_.Parse(in_.get() + in_start_, in_end_ - in_start_, limits, &consumed, &argv_);
+    in_start_ += consumed;
+    if (st == RequestParser::Status::kRequest) {
+      // A reply written now starts at `mark` of the target; one deferred is
+      // counted when it completes.
+      std::string* target = ReplyTarget();
+      const size_t mark = target->size();
+      handler_.OnRequest(*this, argv_);
+      if (env_.errors != nullptr && target->size() > mark && (*target)[mark] == '-') {
+        env_.errors->Count(std::string_view(*target).substr(mark));
+      }
+      continue;
+    }
+    if (st == RequestParser::Status::kError) {
+      std::string* target = ReplyTarget();
+      const size_t mark = target->size();
+      ReplyBuilder(target).Error(parser_.error());
+      if (env_.errors != nullptr) env_.errors->Count(std::string_view(*target).substr(mark));
+      handler_.OnProtocolError(*this, parser_.error());
+      CloseAfterReply();
+      return;
+    }
+    break;  // kNeedMore
+  }
+  if (in_start_ == in_end_) in_start_ = in_end_ = 0;
+  if (query_buffer_bytes() > cfg.query_buffer_limit) {
+    handler_.OnQueryBufferOverflow(*this);
+    Close();
+  }
+}
+
+void Connection::CompleteReply(uint64_t ticket, std::string bytes) {
+  if (env_.errors != nullptr && !bytes.empty() && bytes[0] == '-') env_.errors->Count(bytes);
+  replies_.Complete(ticket, std::move(bytes));
+  ScheduleFlush();
+}
+
+void Connection::Flush() {
+  if (closing_ || writing_) return;
+  if (out_.empty()) {
+    if (close_after_reply_ && replies_.outstanding() == 0) Close();
+    return;
+  }
+  uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
+  int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&handle_), &buf, 1);
+  if (n < 0 && n != UV_EAGAIN) {
+    Close();
+    return;
+  }
+  size_t written = n > 0 ? static_cast<size_t>(n) : 0;
+  env_.io->net_output_bytes += written;
+  if (written == out_.size()) {
+    out_.clear();
+    if (out_.capacity() > kMaxIdleOutputCapacity) std::string().swap(out_);
+    if (close_after_reply_ && replies_.outstanding() == 0) Close();
+    return;
+  }
+  StartWrite(written);
+}
+
+void Connection::StartWrite(size_t already_written) {
+  // The socket is full: hand the rest to uv_write, which keeps the bytes
+  // (in wbuf_) until its callback. New replies keep collecting in out_.
+  wbuf_.swap(out_);
+  out_.clear();
+  woff_ = already_written;
+  writing_ = true;
+  uv_buf_t buf = uv_buf_init(wbuf_.data() + woff_, static_cast<unsigned>(wbuf_.size() - woff_));
+  if (uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&handle_), &buf, 1,
+               &Connection::OnWrite) != 0) {
+    writing_ = false;
+    Close();
+  }
+}
+
+void Connection::OnWrite(uv_write_t* req, int status) noexcept {
+  auto* self = static_cast<Connection*>(req->data);
+  self->writing_ = false;
+  if (status != 0) {
+    self->Close();
+    return;
+  }
+  self->env_.io->net_output_bytes += self->wbuf_.size() - self->woff_;
+  self->wbuf_.clear();
+  if (self->wbuf_.capacity() > kMaxIdleOutputCapacity) std::string().swap(self->wbuf_);
+  self->woff_ = 0;
+  if (!self->out_.empty() || self->close_after_reply_) self->ScheduleFlush();
+}
+
+void OutputBatch::Schedule(Connection& conn) {
+  if (conn.flush_scheduled) return;
+  conn.flush_scheduled = true;
+  pending_.push_back(&conn);
+}
+
+void OutputBatch::Forget(Connection& conn) {
+  if (conn.flush_scheduled) std::erase(pending_, &conn);
+  std::replace(flushing_.begin(), flushing_.end(), &conn, static_cast<Connection*>(nullptr));
+}
+
+void OutputBatch::FlushAll() {
+  // Flush may close connections; their close callbacks run after this loop
+  // phase, and Forget nulls them out of the batch being walked. Swapping
+  // with a kept buffer means no iteration allocates.
+  flushing_.swap(pending_);
+  for (Connection* c : flushing_) {
+    if (c == nullptr) continue;
+    c->flush_scheduled = false;
+    c->Flush();
+  }
+  flushing_.clear();
+}
+
+}  // namespace shoal::facade

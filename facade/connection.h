@@ -1,0 +1,189 @@
+#pragma once
+// Connection: one TCP connection speaking RESP. Reads bytes into its input
+// buffer, runs the request parser over them, hands each request to its
+// ConnectionHandler and keeps the replies in request order (ReplyQueue),
+// flushing them once per loop iteration (OutputBatch::FlushAll).
+//
+// The front end knows nothing of commands, the keyspace or the cluster: the
+// handler decides what a request means. Client connections and peer
+// connections (the cluster port) are both Connections with different
+// handlers and limits.
+//
+// Lifetime: created and owned by whoever accepts it (the server); Close()
+// starts uv_close and ConnectionHandler::OnClosed runs in the close callback,
+// where the owner may destroy the Connection, so the uv handle's memory
+// outlives libuv's use of it. Runs on the loop thread.
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "facade/error_stats.h"
+#include "facade/reply_queue.h"
+#include "facade/request_parser.h"
+#include "storage/clock.h"
+
+namespace shoal::facade {
+
+class Connection;
+
+// Per-connection state the command layer reads and changes (CLIENT SETNAME,
+// AUTH, HELLO, QUIT...). Owned by the connection; in unit tests by the test.
+struct ClientState {
+  uint64_t id = 0;
+  std::string name;      // CLIENT SETNAME
+  std::string lib_name;  // CLIENT SETINFO LIB-NAME
+  std::string lib_ver;   // CLIENT SETINFO LIB-VER
+  bool authenticated = false;
+  int resp = 2;
+  bool close_after_reply = false;  // QUIT, CLIENT KILL of self
+  std::string_view last_command;   // name of the last command run (a table row's)
+};
+
+// What a connection's owner does with its requests and its end.
+class ConnectionHandler {
+ public:
+  // One parsed request. The reply goes to conn.ReplyTarget() now, or later
+  // through conn.DeferReply() / conn.CompleteReply().
+  virtual void OnRequest(Connection& conn, std::vector<std::string>& argv) = 0;
+  // The input broke the protocol (the error reply is queued and the
+  // connection closes once it is written), or outgrew the query buffer limit
+  // (the connection is closed at once). For logging.
+  virtual void OnProtocolError(Connection& conn, std::string_view error) = 0;
+  virtual void OnQueryBufferOverflow(Connection& conn) = 0;
+  // The close callback ran: the owner may destroy `conn` now.
+  virtual void OnClosed(Connection& conn) = 0;
+
+ protected:
+  ~ConnectionHandler() = default;
+};
+
+// Limits the parser applies; the owner keeps them current (CONFIG SET).
+struct ConnectionLimits {
+  // Requests get the parser's pre-authentication limits until
+  // ClientState::authenticated is set.
+  bool auth_required = false;
+  int64_t max_bulk_len = 512ll * 1024 * 1024;         // proto-max-bulk-len
+  size_t query_buffer_limit = 1024ull * 1024 * 1024;  // client-query-buffer-limit
+};
+
+struct IoStats {
+  uint64_t net_input_bytes = 0;
+  uint64_t net_output_bytes = 0;
+};
+
+// The connections with output to write in this loop iteration. The owner
+// calls FlushAll once per iteration (after the append-only log's group
+// commit, so no reply leaves before its write is on disk).
+class OutputBatch {
+ public:
+  void Schedule(Connection& conn);
+  void FlushAll();
+  // A connection is going away: it must not be flushed any more.
+  void Forget(Connection& conn);
+
+ private:
+  std::vector<Connection*> pending_;
+  std::vector<Connection*> flushing_;  // the batch FlushAll is walking
+};
+
+// What the connections of one listener share; must outlive them.
+struct ConnectionEnv {
+  ConnectionLimits limits;
+  const storage::Clock* clock = nullptr;
+  OutputBatch* output = nullptr;
+  IoStats* io = nullptr;
+  // Error replies counted here as they are queued (nullptr: not counted, as
+  // for peer connections, which are not clients).
+  ErrorStats* errors = nullptr;
+};
+
+class Connection {
+ public:
+  Connection(uint64_t id, ConnectionHandler& handler, ConnectionEnv& env);
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // The handle to accept into. Valid for the Connection's lifetime.
+  uv_tcp_t* handle() { return &handle_; }
+  // After accept: records addresses and starts reading.
+  void Start();
+
+  // Closes the connection at once, dropping unsent output.
+  void Close();
+  // Stops reading and closes once the pending replies are written.
+  void CloseAfterReply();
+  bool closing() const { return closing_; }
+
+  // Writes pending output: uv_try_write first, uv_write for the rest.
+  void Flush();
+  bool has_output() const { return !out_.empty(); }
+
+  // Where the reply of the request being handled goes (in order).
+  std::string* ReplyTarget() { return replies_.Target(); }
+  // A reply that completes later: reserve its place, then complete it. Its
+  // bytes are counted in ErrorStats if they are an error reply.
+  uint64_t DeferReply() { return replies_.Defer(); }
+  void CompleteReply(uint64_t ticket, std::string bytes);
+  // Deferred replies not completed yet.
+  size_t outstanding_replies() const { return replies_.outstanding(); }
+  // Marks this connection as having output for this iteration's flush.
+  void ScheduleFlush() { env_.output->Schedule(*this); }
+
+  ClientState& state() { return state_; }
+  const ClientState& state() const { return state_; }
+  uint64_t id() const { return state_.id; }
+  const std::string& peer_addr() const { return peer_addr_; }
+  const std::string& local_addr() const { return local_addr_; }
+  int fd() const;
+  int64_t created_ms() const { return created_ms_; }
+  int64_t last_interaction_ms() const { return last_interaction_ms_; }
+  size_t query_buffer_bytes() const { return in_end_ - in_start_ + parser_.buffered_bytes(); }
+  size_t query_buffer_free() const { return in_cap_ - in_end_; }
+  size_t output_bytes() const { return out_.size() + (writing_ ? wbuf_.size() - woff_ : 0); }
+
+  // Set by OutputBatch while the connection sits on its list.
+  bool flush_scheduled = false;
+
+ private:
+  static void OnAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf) noexcept;
+  static void OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept;
+  static void OnWrite(uv_write_t* req, int status) noexcept;
+
+  void ProcessInput();
+  void StartWrite(size_t already_written);
+
+  ConnectionHandler& handler_;
+  ConnectionEnv& env_;
+  uv_tcp_t handle_;
+  uv_write_t write_req_;
+  ClientState state_;
+  RequestParser parser_;
+  std::vector<std::string> argv_;
+
+  // Input buffer: bytes [in_start_, in_end_) are unparsed.
+  std::unique_ptr<char[]> in_;
+  size_t in_cap_ = 0;
+  size_t in_start_ = 0;
+  size_t in_end_ = 0;
+
+  std::string out_;   // replies ready to send, in order
+  std::string wbuf_;  // bytes handed to uv_write, alive until its callback
+  size_t woff_ = 0;
+  bool writing_ = false;
+  ReplyQueue replies_{&out_};
+
+  std::string peer_addr_;
+  std::string local_addr_;
+  int64_t created_ms_ = 0;
+  int64_t last_interaction_ms_ = 0;
+  bool reading_ = false;
+  bool closing_ = false;
+  bool close_after_reply_ = false;
+};
+
+}  // namespace shoal::facade

@@ -1,0 +1,79 @@
+#pragma once
+// Error replies, word for word as Redis 7 sends them (src/server.c,
+// src/networking.c, src/t_string.c). Tests compare these bytes; keep every
+// client-visible error string here rather than inline in handlers.
+
+#include <string>
+#include <string_view>
+
+namespace shoal::facade::errors {
+
+inline constexpr std::string_view kSyntax = "ERR syntax error";
+inline constexpr std::string_view kNotInteger = "ERR value is not an integer or out of range";
+inline constexpr std::string_view kNotFloat = "ERR value is not a valid float";
+inline constexpr std::string_view kOverflow = "ERR increment or decrement would overflow";
+inline constexpr std::string_view kNanOrInf = "ERR increment would produce NaN or Infinity";
+inline constexpr std::string_view kWrongType =
+    "WRONGTYPE Operation against a key holding the wrong kind of value";
+inline constexpr std::string_view kNoAuth = "NOAUTH Authentication required.";
+inline constexpr std::string_view kWrongPass =
+    "WRONGPASS invalid username-password pair or user is disabled.";
+inline constexpr std::string_view kAuthNotConfigured =
+    "ERR AUTH <password> called without any password configured for the default user. Are "
+    "you sure your configuration is correct?";
+inline constexpr std::string_view kMaxClients = "ERR max number of clients reached";
+inline constexpr std::string_view kOom = "OOM command not allowed when used memory > 'maxmemory'.";
+inline constexpr std::string_view kNoProto = "NOPROTO unsupported protocol version";
+inline constexpr std::string_view kDbIndexOutOfRange = "ERR DB index is out of range";
+inline constexpr std::string_view kStringTooLong =
+    "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+inline constexpr std::string_view kOffsetOutOfRange = "ERR offset is out of range";
+inline constexpr std::string_view kInvalidCursor = "ERR invalid cursor";
+inline constexpr std::string_view kNoSuchClient = "ERR No such client";
+// DECRBY with LLONG_MIN: negating it would overflow (t_string.c, decrbyCommand).
+inline constexpr std::string_view kDecrementOverflow = "ERR decrement would overflow";
+// EXPIRE family flags (expire.c, parseExtendedExpireArgumentsOrReply).
+inline constexpr std::string_view kExpireNxAndOthers =
+    "ERR NX and XX, GT or LT options at the same time are not compatible";
+inline constexpr std::string_view kExpireGtAndLt =
+    "ERR GT and LT options at the same time are not compatible";
+// Cluster (Redis Cluster's words where it has them).
+inline constexpr std::string_view kCrossSlot =
+    "CROSSSLOT Keys in request don't hash to the same slot";
+inline constexpr std::string_view kPeerPortError =
+    "ERR this is the shoal cluster bus port, for shoal nodes only; clients use the client port";
+inline constexpr std::string_view kPeerAuthError = "ERR peer authentication failed";
+
+// Protocol errors (the connection is closed after the reply, as Redis does).
+inline constexpr std::string_view kProtoInvalidMultibulkLen =
+    "ERR Protocol error: invalid multibulk length";
+inline constexpr std::string_view kProtoInvalidBulkLen = "ERR Protocol error: invalid bulk length";
+inline constexpr std::string_view kProtoUnauthMultibulkLen =
+    "ERR Protocol error: unauthenticated multibulk length";
+inline constexpr std::string_view kProtoUnauthBulkLen =
+    "ERR Protocol error: unauthenticated bulk length";
+inline constexpr std::string_view kProtoTooBigMbulkCount =
+    "ERR Protocol error: too big mbulk count string";
+inline constexpr std::string_view kProtoTooBigBulkCount =
+    "ERR Protocol error: too big bulk count string";
+inline constexpr std::string_view kProtoTooBigInline = "ERR Protocol error: too big inline request";
+inline constexpr std::string_view kProtoUnbalancedQuotes =
+    "ERR Protocol error: unbalanced quotes in request";
+
+// "ERR wrong number of arguments for 'get' command"; `name` is the
+// command's lower-case full name ("config|get" for subcommands).
+std::string WrongArity(std::string_view name);
+// "ERR unknown command 'foo', with args beginning with: 'a' 'b' "
+std::string UnknownCommand(std::string_view name, const std::string* args, size_t nargs);
+// "ERR unknown subcommand 'foo'. Try CONFIG HELP."
+std::string UnknownSubcommand(std::string_view sub, std::string_view container);
+// "ERR Protocol error: expected '$', got 'x'"
+std::string ProtoExpectedDollar(char got);
+// "ERR invalid expire time in 'set' command"
+std::string InvalidExpire(std::string_view command);
+// "ERR Unsupported option foo" (an unknown EXPIRE-family flag, as sent).
+std::string UnsupportedOption(std::string_view option);
+// Commands Redis has that shoal does not implement.
+std::string Unsupported(std::string_view name);
+
+}  // namespace shoal::facade::errors

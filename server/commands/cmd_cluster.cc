@@ -1,0 +1,175 @@
+// CLUSTER INFO / NODES / PREFLIST / MEET / MYID / GETLOCAL / HELP: the
+// operator's view of the ring and the links. Redis Cluster has a CLUSTER
+// command too; these subcommands keep its names where the meaning matches
+// (INFO, NODES, MEET, MYID) and their own reply shapes (README, "Cluster").
+
+#include <cstdio>
+#include <string>
+
+#include "cluster/cluster.h"
+#include "cluster/cluster_node.h"
+#include "facade/args.h"
+#include "facade/errors.h"
+#include "server/commands/command.h"
+#include "server/commands/versioned_reply.h"
+#include "server/server.h"
+
+namespace shoal::server {
+namespace {
+
+std::string Share(double fraction) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.2f%%", fraction * 100);
+  return buf;
+}
+
+void CmdClusterInfo(CommandContext& ctx) {
+  Server& server = *ctx.server;
+  cluster::ClusterNode& node = server.cluster()->node();
+  const Config& cfg = server.config();
+  size_t connected = 0;
+  for (const auto& [id, info] : node.membership().members()) {
+    if (id != node.self_id() && node.IsConnected(id)) ++connected;
+  }
+  const size_t known = node.member_count();
+  std::string out;
+  auto field = [&out](const char* name, const std::string& value) {
+    out += name;
+    out += ':';
+    out += value;
+    out += "\r\n";
+  };
+  field("cluster_state", connected + 1 == known ? "ok" : "degraded");
+  field("cluster_my_id", node.self_id());
+  field("cluster_known_nodes", std::to_string(known));
+  field("cluster_connected_nodes", std::to_string(connected + 1));
+  field("cluster_ring_epoch", std::to_string(node.membership().epoch()));
+  field("cluster_partitions", std::to_string(node.ring().partition_count()));
+  field("cluster_replicas", std::to_string(cfg.replicas));
+  field("cluster_read_quorum", std::to_string(cfg.read_quorum));
+  field("cluster_write_quorum", std::to_string(cfg.write_quorum));
+  ctx.reply.Bulk(out);
+}
+
+void CmdClusterNodes(CommandContext& ctx) {
+  cluster::ClusterNode& node = ctx.server->cluster()->node();
+  std::string out;
+  for (const cluster::Share& share : node.ring().Shares()) {
+    const cluster::MemberInfo* info = node.membership().Find(share.node);
+    if (info == nullptr) continue;
+    std::string flags = share.node == node.self_id()   ? "myself"
+                        : node.IsConnected(share.node) ? "connected"
+                                                       : "disconnected";
+    out += share.node + " " + info->host + ":" + std::to_string(info->port) + "@" +
+           std::to_string(info->cport) + " " + flags + " " + std::to_string(share.partitions) +
+           " " + Share(share.fraction) + "\n";
+  }
+  ctx.reply.Bulk(out);
+}
+
+void CmdClusterPreflist(CommandContext& ctx) {
+  cluster::ClusterNode& node = ctx.server->cluster()->node();
+  auto replicas = node.Primaries(ctx.args[2], static_cast<size_t>(ctx.server->config().replicas));
+  ctx.reply.ArrayHeader(replicas->size());
+  for (const cluster::Target& t : *replicas) {
+    const cluster::NodeId& id = t.node;
+    const cluster::MemberInfo* info = node.membership().Find(id);
+    ctx.reply.ArrayHeader(3);
+    ctx.reply.Bulk(id);
+    ctx.reply.Bulk(info == nullptr ? std::string("?:0")
+                                   : info->host + ":" + std::to_string(info->port));
+    ctx.reply.Bulk(t.fallback ? "fallback" : "primary");
+  }
+}
+
+// CLUSTER MEET ip port [cport], with Redis's errors (cluster.c).
+void CmdClusterMeet(CommandContext& ctx) {
+  if (ctx.args.size() > 5) return ctx.reply.Error(errors::kSyntax);
+  int64_t port = 0;
+  int64_t cport = 0;
+  if (!ParseInt64(ctx.args[3], &port) || port < 0 || port > 65535) {
+    return ctx.reply.Error("ERR Invalid base port specified: " + ctx.args[3]);
+  }
+  if (ctx.args.size() == 5) {
+    if (!ParseInt64(ctx.args[4], &cport) || cport < 0 || cport > 65535) {
+      return ctx.reply.Error("ERR Invalid bus port specified: " + ctx.args[4]);
+    }
+  } else {
+    cport = port + 10000;
+  }
+  sockaddr_in a4;
+  sockaddr_in6 a6;
+  const std::string& host = ctx.args[2];
+  if (port == 0 || cport == 0 || cport > 65535 ||
+      (uv_ip4_addr(host.c_str(), 0, &a4) != 0 && uv_ip6_addr(host.c_str(), 0, &a6) != 0)) {
+    return ctx.reply.Error("ERR Invalid node address specified: " + host + ":" + ctx.args[3]);
+  }
+  ctx.server->cluster()->node().Meet({host, static_cast<int>(port), static_cast<int>(cport)});
+  ctx.reply.Ok();
+}
+
+void CmdClusterMyid(CommandContext& ctx) {
+  ctx.reply.Bulk(ctx.server->node_id());
+}
+
+// This node's own versions of a key, uncoordinated: GETV's shape.
+void CmdClusterGetlocal(CommandContext& ctx) {
+  ReplyGetv(ctx, ctx.args[2]);
+}
+
+void CmdClusterHelp(CommandContext& ctx) {
+  static constexpr std::string_view kLines[] = {
+      "CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "INFO",
+      "    Return information about the cluster: state, members, ring epoch, quorums.",
+      "NODES",
+      "    Return one line per node: id, address@cluster-port, flags, partitions, share.",
+      "PREFLIST <key>",
+      "    Return the replicas of <key>, in preference order.",
+      "MEET <ip> <port> [<cport>]",
+      "    Connect to the node at <ip>:<port> (cluster port <cport>, default port+10000).",
+      "MYID",
+      "    Return this node's id.",
+      "GETLOCAL <key>",
+      "    Return this node's own versions of <key> as GETV does, without asking replicas.",
+      "HELP",
+      "    Print this help.",
+  };
+  ctx.reply.HelpLines(kLines);
+}
+
+void CmdClusterContainer(CommandContext& ctx) {
+  ctx.reply.Error(errors::WrongArity("cluster"));
+}
+
+constexpr uint32_t kFlags = kCmdStale;
+
+const CommandSpec kClusterSubcommands[] = {
+    {"cluster|info", 2, kFlags, CmdClusterInfo, 0, 0, 0, "cluster",
+     "Returns information about the state of the cluster.", "shoal 0.1"},
+    {"cluster|nodes", 2, kFlags, CmdClusterNodes, 0, 0, 0, "cluster",
+     "Returns the cluster's members and their shares of the ring.", "shoal 0.1"},
+    {"cluster|preflist", 3, kFlags, CmdClusterPreflist, 0, 0, 0, "cluster",
+     "Returns the replicas of a key in preference order.", "shoal 0.1"},
+    {"cluster|meet", -4, kFlags | kCmdAdmin, CmdClusterMeet, 0, 0, 0, "cluster",
+     "Forces a node to handshake with another node.", "shoal 0.1"},
+    {"cluster|myid", 2, kFlags, CmdClusterMyid, 0, 0, 0, "cluster", "Returns the ID of a node.",
+     "shoal 0.1"},
+    {"cluster|getlocal", 3, kFlags, CmdClusterGetlocal, 0, 0, 0, "cluster",
+     "Returns this node's own versions of a key, without coordination.", "shoal 0.1"},
+    {"cluster|help", 2, kFlags, CmdClusterHelp, 0, 0, 0, "cluster",
+     "Returns helpful text about the different subcommands.", "shoal 0.1"},
+};
+
+const CommandSpec kClusterCommands[] = {
+    {"cluster", -2, 0, CmdClusterContainer, 0, 0, 0, "cluster", "A container for cluster commands.",
+     "shoal 0.1", kClusterSubcommands},
+};
+
+}  // namespace
+
+void RegisterClusterCommands(CommandTable& table) {
+  table.Register(kClusterCommands);
+}
+
+}  // namespace shoal::server

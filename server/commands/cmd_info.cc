@@ -1,0 +1,283 @@
+// INFO [section ...]: the sections and field names of Redis 7's INFO, filled
+// with shoal's own figures, plus shoal_version. Clients parse these lines
+// (ioredis waits for loading:0), so keep Redis's names and formats.
+
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "cluster/cluster.h"
+#include "cluster/cluster_node.h"
+#include "facade/args.h"
+#include "server/commands/command.h"
+#include "server/server.h"
+#include "server/version.h"
+#include "storage/store.h"
+
+namespace shoal::server {
+namespace {
+
+std::string HumanBytes(uint64_t n) {
+  char buf[32];
+  double d = static_cast<double>(n);
+  if (n < 1024) {
+    std::snprintf(buf, sizeof(buf), "%lluB", static_cast<unsigned long long>(n));
+  } else if (n < 1024ull * 1024) {
+    std::snprintf(buf, sizeof(buf), "%.2fK", d / 1024);
+  } else if (n < 1024ull * 1024 * 1024) {
+    std::snprintf(buf, sizeof(buf), "%.2fM", d / (1024 * 1024));
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.2fG", d / (1024.0 * 1024 * 1024));
+  }
+  return buf;
+}
+
+size_t RssBytes() {
+  std::ifstream f("/proc/self/statm");
+  size_t pages = 0, rss = 0;
+  f >> pages >> rss;
+  return rss * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+}
+
+class InfoWriter {
+ public:
+  void Section(const char* name) {
+    if (!out_.empty()) out_ += "\r\n";
+    out_ += "# ";
+    out_ += name;
+    out_ += "\r\n";
+  }
+  void Field(const char* name, std::string_view value) {
+    out_ += name;
+    out_ += ':';
+    out_ += value;
+    out_ += "\r\n";
+  }
+  void Field(const char* name, uint64_t value) { Field(name, std::to_string(value)); }
+  void FieldI(const char* name, int64_t value) { Field(name, std::to_string(value)); }
+  std::string& str() { return out_; }
+
+ private:
+  std::string out_;
+};
+
+void ServerSection(Server& server, InfoWriter& w) {
+  int64_t now_us = server.clock().NowUs();
+  int64_t uptime = (now_us / 1000 - server.stats().start_ms) / 1000;
+  struct utsname un;
+  uname(&un);
+  w.Section("Server");
+  w.Field("redis_version", kRedisVersion);
+  w.Field("shoal_version", SHOAL_VERSION);
+  w.Field("redis_git_sha1", "00000000");
+  w.Field("redis_git_dirty", "0");
+  w.Field("redis_mode", "standalone");
+  w.Field("os", std::string(un.sysname) + " " + un.release + " " + un.machine);
+  w.Field("arch_bits", sizeof(void*) * 8);
+  w.Field("multiplexing_api", "epoll");
+  w.Field("gcc_version", std::to_string(__GNUC__) + "." + std::to_string(__GNUC_MINOR__) + "." +
+                             std::to_string(__GNUC_PATCHLEVEL__));
+  w.FieldI("process_id", getpid());
+  w.Field("run_id", server.run_id());
+  w.Field("node_id", server.node_id());
+  w.FieldI("tcp_port", server.config().port);
+  w.FieldI("server_time_usec", now_us);
+  w.FieldI("uptime_in_seconds", uptime);
+  w.FieldI("uptime_in_days", uptime / 86400);
+  w.FieldI("hz", server.config().hz);
+  w.FieldI("configured_hz", server.config().hz);
+  w.Field("executable", server.process().executable);
+  w.Field("config_file", server.process().config_file);
+}
+
+void ClientsSection(Server& server, InfoWriter& w) {
+  w.Section("Clients");
+  w.Field("connected_clients", server.connected_clients());
+  w.Field("cluster_connections", 0);
+  w.FieldI("maxclients", server.config().maxclients);
+  w.Field("blocked_clients", 0);
+  w.Field("tracking_clients", 0);
+}
+
+void MemorySection(Server& server, InfoWriter& w) {
+  size_t used = server.UsedMemory();
+  size_t rss = RssBytes();
+  w.Section("Memory");
+  w.Field("used_memory", used);
+  w.Field("used_memory_human", HumanBytes(used));
+  w.Field("used_memory_rss", rss);
+  w.Field("used_memory_rss_human", HumanBytes(rss));
+  w.Field("used_memory_dataset", server.store().used_bytes());
+  w.Field("maxmemory", server.config().maxmemory);
+  w.Field("maxmemory_human", HumanBytes(server.config().maxmemory));
+  auto policy = ConfigGet(server.config(), "maxmemory-policy");
+  w.Field("maxmemory_policy", policy.empty() ? std::string("noeviction") : policy[0].second);
+  char ratio[32];
+  std::snprintf(ratio, sizeof(ratio), "%.2f",
+                used > 0 ? static_cast<double>(rss) / static_cast<double>(used) : 0.0);
+  w.Field("mem_fragmentation_ratio", ratio);
+#ifdef SHOAL_HAVE_JEMALLOC
+  w.Field("mem_allocator", "jemalloc-5.3.0");
+#else
+  w.Field("mem_allocator", "libc");
+#endif
+}
+
+void PersistenceSection(Server& server, InfoWriter& w) {
+  PersistenceInfo p = server.persistence().Info();
+  w.Section("Persistence");
+  w.Field("loading", 0);
+  w.Field("async_loading", 0);
+  w.Field("rdb_changes_since_last_save", 0);
+  w.Field("rdb_bgsave_in_progress", 0);
+  w.Field("rdb_last_bgsave_status", "ok");
+  w.Field("aof_enabled", p.enabled ? 1 : 0);
+  w.Field("aof_rewrite_in_progress", p.rewrite_in_progress ? 1 : 0);
+  w.Field("aof_rewrite_scheduled", 0);
+  w.Field("aof_rewrites", p.rewrites);
+  w.Field("aof_last_bgrewrite_status", p.last_rewrite_ok ? "ok" : "err");
+  w.Field("aof_last_write_status", p.last_write_ok ? "ok" : "err");
+  if (p.enabled) {
+    w.Field("aof_current_size", p.current_size);
+    w.Field("aof_base_size", p.base_size);
+    w.Field("aof_buffer_length", p.buffer_length);
+    w.Field("aof_loaded_records", p.loaded_records);
+  }
+}
+
+void StatsSection(Server& server, InfoWriter& w) {
+  const ServerStats& st = server.stats();
+  const storage::StoreStats& ks = server.store().stats();
+  w.Section("Stats");
+  w.Field("total_connections_received", st.total_connections_received);
+  w.Field("total_commands_processed", st.total_commands_processed);
+  w.Field("instantaneous_ops_per_sec", st.instantaneous_ops_per_sec);
+  w.Field("total_net_input_bytes", server.io().net_input_bytes);
+  w.Field("total_net_output_bytes", server.io().net_output_bytes);
+  w.Field("rejected_connections", st.rejected_connections);
+  w.Field("expired_keys", ks.expired_keys);
+  w.Field("evicted_keys", ks.evicted_keys);
+  w.Field("keyspace_hits", ks.keyspace_hits);
+  w.Field("keyspace_misses", ks.keyspace_misses);
+  w.Field("total_error_replies", server.errors().total());
+  const storage::KeyspaceStats& vs = server.keyspace().stats();
+  w.Field("sibling_warnings", vs.sibling_warnings);
+  w.Field("sibling_conflicts", vs.conflicts);
+  w.Field("tombstones_purged", vs.tombstones_purged);
+}
+
+void ReplicationSection(Server&, InfoWriter& w) {
+  w.Section("Replication");
+  w.Field("role", "master");
+  w.Field("connected_slaves", 0);
+}
+
+void CpuSection(Server&, InfoWriter& w) {
+  struct rusage self;
+  getrusage(RUSAGE_SELF, &self);
+  char buf[32];
+  w.Section("CPU");
+  std::snprintf(buf, sizeof(buf), "%ld.%06ld", static_cast<long>(self.ru_stime.tv_sec),
+                static_cast<long>(self.ru_stime.tv_usec));
+  w.Field("used_cpu_sys", buf);
+  std::snprintf(buf, sizeof(buf), "%ld.%06ld", static_cast<long>(self.ru_utime.tv_sec),
+                static_cast<long>(self.ru_utime.tv_usec));
+  w.Field("used_cpu_user", buf);
+}
+
+// shoal's own: the ring and the coordinator's counters.
+void ClusterSection(Server& server, InfoWriter& w) {
+  w.Section("Cluster");
+  cluster::Cluster* cl = server.cluster();
+  // Redis's field says whether the Redis Cluster client protocol (slots,
+  // MOVED) is on; some clients switch to cluster mode on 1. shoal's cluster
+  // is invisible to clients, so they must see a plain server.
+  w.Field("cluster_enabled", uint64_t{0});
+  if (cl == nullptr) return;
+  cluster::ClusterNode* node = &cl->node();
+  const cluster::DispatcherStats& ds = cl->dispatcher().stats();
+  uint64_t connected = 0;
+  for (const auto& [id, info] : node->membership().members()) {
+    if (id != node->self_id() && node->IsConnected(id)) ++connected;
+  }
+  const cluster::CoordinatorStats& cs = cl->coordinator().stats();
+  w.Field("cluster_known_nodes", static_cast<uint64_t>(node->member_count()));
+  w.Field("cluster_connected_peers", connected);
+  w.Field("cluster_ring_epoch", node->membership().epoch());
+  w.Field("cluster_forwards", ds.forwarded_commands);
+  w.Field("cluster_forwards_served", ds.served_forwards);
+  w.Field("cluster_broadcasts", ds.broadcasts);
+  w.Field("cluster_quorum_reads", cs.reads);
+  w.Field("cluster_quorum_writes", cs.writes);
+  w.Field("cluster_quorum_failures", cs.quorum_failures);
+  w.Field("cluster_read_repairs", cs.read_repairs);
+  w.Field("cluster_late_replies", cs.late_replies);
+  w.Field("cluster_replica_puts", cl->replica().stats().puts);
+  w.Field("cluster_replica_gets", cl->replica().stats().gets);
+  w.Field("cluster_peer_reconnects", node->stats().peer_reconnects);
+  w.Field("cluster_peer_auth_failures",
+          node->stats().auth_failures + cl->peer_server().stats().auth_failures);
+  w.Field("cluster_membership_exchanges", node->stats().exchanges);
+  w.Field("cluster_ring_changes", node->stats().ring_changes);
+}
+
+void KeyspaceSection(Server& server, InfoWriter& w) {
+  w.Section("Keyspace");
+  const storage::Store& store = server.store();
+  if (store.size() == 0) return;
+  w.Field("db0", "keys=" + std::to_string(store.size()) +
+                     ",expires=" + std::to_string(store.expires_size()) + ",avg_ttl=0");
+}
+
+struct SectionRow {
+  const char* name;
+  bool in_default;
+  void (*write)(Server&, InfoWriter&);
+};
+
+constexpr SectionRow kSections[] = {
+    {"server", true, ServerSection},     {"clients", true, ClientsSection},
+    {"memory", true, MemorySection},     {"persistence", true, PersistenceSection},
+    {"stats", true, StatsSection},       {"replication", true, ReplicationSection},
+    {"cpu", true, CpuSection},           {"cluster", true, ClusterSection},
+    {"keyspace", true, KeyspaceSection},
+};
+
+void CmdInfo(CommandContext& ctx) {
+  bool all = false;
+  bool defaults = ctx.args.size() == 1;
+  std::vector<std::string_view> wanted;
+  for (size_t i = 1; i < ctx.args.size(); ++i) {
+    const std::string& a = ctx.args[i];
+    if (EqualsIgnoreCase(a, "all") || EqualsIgnoreCase(a, "everything")) {
+      all = true;
+    } else if (EqualsIgnoreCase(a, "default")) {
+      defaults = true;
+    } else {
+      wanted.push_back(a);
+    }
+  }
+  InfoWriter w;
+  for (const SectionRow& row : kSections) {
+    bool take = all || (defaults && row.in_default);
+    for (std::string_view s : wanted) take = take || EqualsIgnoreCase(s, row.name);
+    if (take) row.write(*ctx.server, w);
+  }
+  ctx.reply.Bulk(w.str());
+}
+
+const CommandSpec kInfoCommands[] = {
+    {"info", -1, kCmdLoading | kCmdStale, CmdInfo, 0, 0, 0, "server",
+     "Returns information and statistics about the server."},
+};
+
+}  // namespace
+
+void RegisterInfoCommand(CommandTable& table) {
+  table.Register(kInfoCommands);
+}
+
+}  // namespace shoal::server
