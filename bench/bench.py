@@ -17,7 +17,8 @@ complete; 2 for bad usage.
 
 Developing the script itself: --shoal /usr/bin/redis-server compares Redis with
 itself (ratios should be near 1.0). See bench/README.md for reading the results.
-Modules: harness.py (servers, RESP, redis-benchmark), rewrite.py (the rewrite
+Modules: harness.py (servers, RESP, redis-benchmark; the server processes are
+tests/support/shoal_process.py, shared with the tests), rewrite.py (the rewrite
 under load cell).
 """
 

@@ -7,13 +7,15 @@ could not be taken (bench.py then exits 1).
 import csv
 import io
 import os
-import random
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
+
+# The server-process helpers the tests use too (tests/support/shoal_process.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "support"))
+import shoal_process as sp  # noqa: E402
 
 # redis-benchmark parameters common to every cell.
 CLIENTS = 50
@@ -42,31 +44,6 @@ def log(msg):
 # ---------------------------------------------------------------------------
 
 
-def port_free(port, host="127.0.0.1"):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-_taken_ports = set()
-
-
-def free_port(host="127.0.0.1"):
-    """A free client port on host whose cluster port (port + 10000) is free too."""
-    for _ in range(1000):
-        port = random.randrange(20000, 30000)
-        if (host, port) in _taken_ports or (host, port + 10000) in _taken_ports:
-            continue
-        if port_free(port, host) and port_free(port + 10000, host):
-            _taken_ports.update(((host, port), (host, port + 10000)))
-            return port
-    raise BenchError("no free port pair found")
-
-
 def fresh_dir(tmp, label):
     """Creates and returns tmp/label, or tmp/label.2, ... if already used."""
     workdir, tag = os.path.join(tmp, label), 1
@@ -90,70 +67,42 @@ def directives(*confs):
     return out
 
 
-class Server:
-    """One server process (redis-server or shoal-server) logging to a file."""
+class Server(sp.ServerProcess):
+    """One server process (redis-server or shoal-server) logging to workdir/server.log.
+    Failures raise BenchError with the tail of the log."""
 
     def __init__(self, label, binary, port, workdir, args, host="127.0.0.1"):
+        argv = [binary, "--port", str(port), "--bind", host, "--dir", workdir] + list(args)
+        super().__init__(argv, os.path.join(workdir, "server.log"), name=label, cwd=workdir)
         self.label = label
         self.binary = binary
         self.host = host
         self.port = port
         self.dir = workdir
-        self.argv = [binary, "--port", str(port), "--bind", host, "--dir", workdir]
-        self.argv += args
-        self.log_path = os.path.join(workdir, "server.log")
-        self.proc = None
 
     def start(self):
-        shown = " ".join("''" if a == "" else a for a in self.argv)
-        log("starting %s: %s" % (self.label, shown))
-        with open(self.log_path, "wb") as logfile:
-            try:
-                self.proc = subprocess.Popen(self.argv, cwd=self.dir, stdin=subprocess.DEVNULL,
-                                             stdout=logfile, stderr=subprocess.STDOUT)
-            except OSError as e:
-                raise BenchError("%s: cannot run %s: %s" % (self.label, self.binary, e))
+        log("starting %s: %s" % (self.label, self.command()))
+        try:
+            super().start()
+        except sp.ProcessError as e:
+            raise BenchError(str(e)) from e
 
     def wait_ready(self):
-        deadline = time.monotonic() + START_TIMEOUT
-        last = None
-        while time.monotonic() < deadline:
-            self.check_alive()
-            try:
-                if command(self.port, "PING", timeout=1.0, host=self.host) == "PONG":
-                    return
-            except (OSError, BenchError) as e:  # refused, or -LOADING while replaying
-                last = e
-            time.sleep(0.02)  # poll interval under the deadline
-        raise BenchError("%s did not answer PING on %s:%d within %.0fs (last: %s)%s" %
-                         (self.label, self.host, self.port, START_TIMEOUT, last, self.log_tail()))
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
+        try:
+            super().wait_ready(self.host, self.port, START_TIMEOUT)
+        except sp.ProcessError as e:
+            raise BenchError("%s%s" % (e, self.log_tail())) from e
 
     def check_alive(self):
-        if self.proc is not None and self.proc.poll() is not None:
-            raise BenchError("%s exited with status %s%s" %
-                             (self.label, self.proc.returncode, self.log_tail()))
+        try:
+            super().check_alive()
+        except sp.ProcessError as e:
+            raise BenchError("%s%s" % (e, self.log_tail())) from e
 
     def stop(self):
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            log("%s ignored SIGTERM for %.0fs; sending SIGKILL" % (self.label, STOP_TIMEOUT))
-            self.proc.kill()
-            self.proc.wait()
-
-    def log_tail(self, lines=15):
-        try:
-            with open(self.log_path, "rb") as f:
-                text = f.read().decode("utf-8", "replace").splitlines()[-lines:]
-        except OSError:
-            return ""
-        return "\n  --- %s log (%s) ---\n  %s" % (self.label, self.log_path, "\n  ".join(text))
+        super().stop(STOP_TIMEOUT)
+        if self.killed:
+            log("%s ignored SIGTERM for %.0fs; sent SIGKILL" % (self.label, STOP_TIMEOUT))
 
 
 def shoal_nodes(binary, count, tmp, args):
@@ -161,8 +110,8 @@ def shoal_nodes(binary, count, tmp, args):
     on 127.0.0.(i+1) (its own address, as on a network; Linux routes 127/8 to
     lo), each given the others as --cluster-seeds. Pair.start waits until they
     know each other (wait_converged)."""
-    hosts = ["127.0.0.%d" % (i + 1) for i in range(count)]
-    ports = [free_port(host) for host in hosts]
+    hosts = sp.cluster_hosts(count)
+    ports = [sp.free_port(host) for host in hosts]
     nodes = []
     for i, (host, port) in enumerate(zip(hosts, ports)):
         node_args = list(args)
@@ -183,26 +132,23 @@ def cluster_info(server):
 def wait_converged(servers):
     """Waits until every node reports cluster_state:ok, knows all the others
     and has the same ring epoch (membership exchange done)."""
-    deadline = time.monotonic() + CONVERGE_TIMEOUT
-    seen = None
-    while True:
+    last = [None]
+
+    def converged():
         for s in servers:
-            s.check_alive()
+            s.check_alive()  # a dead node ends the wait (BenchError is fatal below)
         try:
-            infos = [cluster_info(s) for s in servers]
-            seen = [(i.get("cluster_state"), i.get("cluster_known_nodes"),
-                     i.get("cluster_ring_epoch")) for i in infos]
-            if (all(st == "ok" and known == str(len(servers)) for st, known, _ in seen)
-                    and len({epoch for _, _, epoch in seen}) == 1):
-                log("cluster of %d converged (ring epoch %s)" % (len(servers), seen[0][2]))
-                return
-        except (OSError, BenchError) as e:
-            seen = str(e)
-        if time.monotonic() >= deadline:
-            raise BenchError("cluster did not converge within %.0fs (state, known nodes, epoch "
-                             "per node: %s)%s" % (CONVERGE_TIMEOUT, seen,
-                                                  "".join(s.log_tail() for s in servers)))
-        time.sleep(0.05)  # poll interval under the deadline
+            last[0] = sp.convergence_problem({s.label: cluster_info(s) for s in servers}, len(servers))
+        except (OSError, BenchError) as e:  # not answering yet, or reset: poll again
+            last[0] = str(e)
+        return last[0] is None
+
+    try:
+        sp.wait_for(converged, CONVERGE_TIMEOUT, "cluster convergence", interval=0.05, error=TimeoutError,
+                    fatal=(BenchError,))
+    except TimeoutError as e:
+        raise BenchError("%s; last: %s%s" % (e, last[0], "".join(s.log_tail() for s in servers))) from None
+    log("cluster of %d converged" % len(servers))
 
 
 # Both servers run without persistence unless a cell's conf says otherwise
@@ -217,7 +163,7 @@ class Pair:
 
     def __init__(self, opts, tmp, cell):
         redis_args = directives(REDIS_BASE_CONF, cell.conf)
-        self.redis = Server("redis", opts.redis, free_port(), fresh_dir(tmp, "redis"), redis_args)
+        self.redis = Server("redis", opts.redis, sp.free_port(), fresh_dir(tmp, "redis"), redis_args)
         shoal_base = REDIS_BASE_CONF if opts.shoal_is_redis else SHOAL_BASE_CONF
         shoal_args = directives(shoal_base, cell.conf, cell.shoal_conf)
         self.shoals = shoal_nodes(opts.shoal, cell.shoal_nodes, tmp, shoal_args)
@@ -321,14 +267,7 @@ class Conn:
         return parse_fields(self.call("INFO", section))
 
 
-def parse_fields(text):
-    """`field:value` lines (INFO, CLUSTER INFO) as {field: value string}."""
-    fields = {}
-    for line in (text or "").splitlines():
-        if ":" in line and not line.startswith("#"):
-            name, value = line.split(":", 1)
-            fields[name] = value.strip()
-    return fields
+parse_fields = sp.parse_fields
 
 
 def command(port, *args, timeout=IO_TIMEOUT, host="127.0.0.1"):

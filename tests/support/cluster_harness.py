@@ -25,6 +25,7 @@ import tempfile
 import unittest
 
 import shoal_harness as h
+import shoal_process as sp
 
 # Deadlines (seconds). Generous: sanitizer builds on a shared 2-core machine are slow.
 CONVERGE_TIMEOUT = 30.0
@@ -60,14 +61,7 @@ def parse_fields(value):
 
     Skips blank lines and `# Section` headers; values stay strings.
     """
-    fields = {}
-    for line in text(value).splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or ":" not in line:
-            continue
-        name, v = line.split(":", 1)
-        fields[name] = v
-    return fields
+    return sp.parse_fields(text(value))
 
 
 def parse_nodes(value):
@@ -116,7 +110,6 @@ class Node(h.Server):
         self.cport_ = cport
         self.paused_ = False
         self._id = None
-        self.previous_output = ""  # output of earlier runs (before restart)
 
     # -- addresses --
     @property
@@ -163,9 +156,6 @@ class Node(h.Server):
         self.previous_output += self.output
         self.start(timeout)
         return self
-
-    def current_output(self):
-        return self.previous_output + super().current_output()
 
     # -- commands (one short connection each; robust across restarts) --
     def call(self, *args):
@@ -240,8 +230,7 @@ class Cluster:
         explicit_cports=False,
         name="node",
     ):
-        if size < 1 or first_host + size - 1 > 254:
-            raise ValueError("bad cluster size %d" % size)
+        hosts = sp.cluster_hosts(size, first_host)
         self.size = size
         self.replicas = replicas
         self.read_quorum = read_quorum
@@ -249,8 +238,7 @@ class Cluster:
         self.vnodes = vnodes
         self.seeds = seeds
         self.root = tempfile.mkdtemp(prefix="shoal-cluster-")
-        hosts = ["127.0.0.%d" % (first_host + i) for i in range(size)]
-        ports = [h.free_port(host) for host in hosts]
+        ports = [sp.free_port(host) for host in hosts]
         cports = [None] * size
         if explicit_cports:
             cports = [self._free_cport(host, port) for host, port in zip(hosts, ports)]
@@ -286,8 +274,8 @@ class Cluster:
     @staticmethod
     def _free_cport(host, port):
         for _ in range(200):
-            cport = h.free_port(host)  # free, and so is cport + 10000: fine
-            if cport not in (port, port + 10000) and h._can_bind(host, cport):
+            cport = sp.free_port(host)  # free, and so is cport + 10000: fine
+            if cport not in (port, port + 10000) and sp.can_bind(host, cport):
                 return cport
         raise h.HarnessError("no free cluster port on %s" % host)
 
@@ -334,17 +322,9 @@ class Cluster:
         """None when converged, else a description of what is not yet."""
         nodes = list(self.nodes if nodes is None else nodes)
         expected = len(nodes) if expected is None else expected
-        infos = {}
-        for n in nodes:
-            infos[n.name] = n.cluster_info()
-        bad = {
-            name: (i.get("cluster_state"), i.get("cluster_known_nodes"), i.get("cluster_ring_epoch"))
-            for name, i in infos.items()
-        }
-        if any(i.get("cluster_state") != "ok" or i.get("cluster_known_nodes") != str(expected) for i in infos.values()):
-            return "state/known_nodes/epoch per node: %r (want ok, %d known)" % (bad, expected)
-        if len({i.get("cluster_ring_epoch") for i in infos.values()}) != 1:
-            return "ring epochs differ: %r" % (bad,)
+        problem = sp.convergence_problem({n.name: n.cluster_info() for n in nodes}, expected)
+        if problem is not None:
+            return problem
         # Peer links: every other node shown connected (a write right after
         # convergence must not meet a link still in reconnect backoff).
         ids = {n.name: n.id for n in nodes}
@@ -439,7 +419,7 @@ class ClusterTestCase(h.ServerTestCase):
             if converge:
                 cl.wait_converged()
         except BaseException:
-            cls._dump(cl.nodes, "setUpClass of %s" % cls.__name__)
+            h.dump_output(cl.nodes, "setUpClass of %s" % cls.__name__)
             cl.stop()
             raise
         return cl
@@ -449,14 +429,6 @@ class ClusterTestCase(h.ServerTestCase):
         for cl in cls.__dict__.get("_class_clusters", []):
             cl.stop()
         super().tearDownClass()
-
-    @staticmethod
-    def _dump(nodes, what):
-        import sys
-
-        for n in nodes:
-            out = n.current_output() if n.proc is not None else n.previous_output + n.output
-            sys.stderr.write("\n===== %s (%s) output for failed %s =====\n%s\n===== end =====\n" % (n.name, n.address, what, out[-20000:]))
 
     def start_cluster(self, size, converge=True, **kwargs):
         cl = Cluster(size, **kwargs)

@@ -1,6 +1,8 @@
 """Test harness for shoal integration and compatibility tests (Python 3 stdlib only).
 
 Starts real server processes, talks RESP to them and cleans up after itself.
+The process side (free ports, start, readiness, stop, logs) is shoal_process,
+shared with cluster_harness and bench/harness.py.
 
 Environment:
   SHOAL_SERVER       the server binary (required; ctest sets it to build/shoal-server).
@@ -17,7 +19,6 @@ Nothing here sleeps for a fixed time: everything polls a condition under a deadl
 import os
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -25,13 +26,15 @@ import tempfile
 import time
 import unittest
 
+import shoal_process as sp
+
 # Start-up and shut-down deadlines (seconds). Generous: sanitizer builds are slow.
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
 IO_TIMEOUT = 10.0
 
 
-class HarnessError(Exception):
+class HarnessError(sp.ProcessError):
     """The harness could not do its job (server would not start, timeout...)."""
 
 
@@ -65,28 +68,9 @@ class ConnectionClosed(Exception):
 # ---------------------------------------------------------------------------
 
 
-def wait_for(cond, timeout, msg, interval=0.01):
-    """Polls cond() until it returns a truthy value; returns that value.
-
-    Raises AssertionError(msg) after `timeout` seconds. Exceptions raised by
-    cond() count as "not yet" until the deadline, then the last one is chained.
-    """
-    deadline = time.monotonic() + timeout
-    last_exc = None
-    delay = interval
-    while True:
-        try:
-            value = cond()
-            if value:
-                return value
-            last_exc = None
-        except Exception as e:  # noqa: BLE001 - polling: anything means "not yet"
-            last_exc = e
-        if time.monotonic() >= deadline:
-            detail = " (last error: %r)" % (last_exc,) if last_exc else ""
-            raise AssertionError("timed out after %.1fs waiting for: %s%s" % (timeout, msg, detail))
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.2)
+# Shared with cluster_harness and bench/harness.py (see shoal_process).
+wait_for = sp.wait_for
+free_port = sp.free_port
 
 
 def server_binary():
@@ -101,39 +85,23 @@ def is_redis_server():
     return os.path.basename(os.environ.get("SHOAL_SERVER", "")).startswith("redis-server")
 
 
+# What a redis-server is given so that it neither snapshots nor logs to disk.
+REDIS_NO_DISK_ARGS = ["--save", "", "--appendonly", "no"]
+
+
 def extra_args():
     value = os.environ.get("SHOAL_EXTRA_ARGS")
     if value is None:
-        return ["--save", "", "--appendonly", "no"] if is_redis_server() else []
+        return list(REDIS_NO_DISK_ARGS) if is_redis_server() else []
     return shlex.split(value)
 
 
-def _can_bind(host, port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((host, port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-def free_port(host="127.0.0.1", attempts=200):
-    """A port free on host whose cluster-bus twin (port + 10000) is free as well."""
-    for _ in range(attempts):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            s.bind((host, 0))
-            port = s.getsockname()[1]
-        finally:
-            s.close()
-        if port + 10000 > 65535:
-            continue
-        if _can_bind(host, port) and _can_bind(host, port + 10000):
-            return port
-    raise HarnessError("no free port pair found on %s" % host)
+def reference_redis_binary():
+    """The redis-server (7.0.15 on Debian) tests compare shoal with."""
+    path = shutil.which("redis-server") or "/usr/bin/redis-server"
+    if not os.access(path, os.X_OK):
+        raise HarnessError("no redis-server on PATH to compare with")
+    return path
 
 
 def encode_command(*args):
@@ -339,14 +307,20 @@ class Client:
 # ---------------------------------------------------------------------------
 
 
-class Server:
+class Server(sp.ServerProcess):
     """One server process on host:port with a private temporary --dir.
 
     Use as a context manager, or call start() and stop() (stop is idempotent).
-    After stop(), .output holds everything the process wrote to stdout/stderr.
+    After stop(), .output holds everything the process wrote to stdout/stderr;
+    .previous_output what earlier runs wrote, when it was started again.
     """
 
-    def __init__(self, args=(), host="127.0.0.1", port=None, conf_text=None, password=None, name="server", dir=None):
+    def __init__(self, args=(), host="127.0.0.1", port=None, conf_text=None, password=None, name="server", dir=None,
+                 binary=None):
+        super().__init__(argv=(), log_path=None, name=name)
+        # None: the binary under test (SHOAL_SERVER) with SHOAL_EXTRA_ARGS;
+        # else this binary (e.g. reference_redis_binary()), kept off the disk.
+        self.binary = binary
         self.args = [str(a) for a in args]
         # A caller-owned dir survives stop() so a restart finds its data.
         self.fixed_dir = dir
@@ -354,13 +328,9 @@ class Server:
         self.port = port
         self.conf_text = conf_text
         self.password = password
-        self.name = name
         self.dir = None
-        self.log_path = None
-        self.proc = None
         self.output = ""
-        self.returncode = None
-        self._log_file = None
+        self.previous_output = ""
 
     def __enter__(self):
         self.start()
@@ -371,27 +341,31 @@ class Server:
 
     # -- lifecycle --
     def command_line(self):
-        cmd = [server_binary()]
+        cmd = [self.binary or server_binary()]
         if self.conf_text is not None:
             conf_path = os.path.join(self.dir, "test.conf")
             with open(conf_path, "w") as f:
                 f.write(self.conf_text)
             cmd.append(conf_path)
         cmd += ["--port", str(self.port), "--bind", self.host, "--dir", self.dir]
-        cmd += extra_args()
+        if self.binary is None:
+            cmd += extra_args()
+        elif os.path.basename(self.binary).startswith("redis-server"):
+            cmd += REDIS_NO_DISK_ARGS
         cmd += self.args
         return cmd
 
     def start(self, timeout=START_TIMEOUT, attempts=3):
+        """Starts the process and waits until it answers PING."""
         fixed_port = self.port is not None
         last = None
         for _ in range(attempts):
             if not fixed_port:
-                self.port = free_port(self.host)
+                self.port = sp.free_port(self.host)
             try:
                 self._start_once(timeout)
                 return self
-            except HarnessError as e:
+            except sp.ProcessError as e:
                 last = e
                 exited = self.proc is not None and self.proc.poll() is not None
                 self.stop()
@@ -408,72 +382,15 @@ class Server:
         log_dir = self.dir if self.fixed_dir is None else tempfile.gettempdir()
         self.log_path = os.path.join(log_dir, "shoal-%s-%d.log" % (self.name, id(self)))
         self.output = ""
-        self.returncode = None
-        self._log_file = open(self.log_path, "wb")
-        cmd = self.command_line()
-        self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise HarnessError("%s exited with %s during start-up: %s" % (self.name, self.proc.returncode, shlex.join(cmd)))
-            if self._answers():
-                return
-            if time.monotonic() >= deadline:
-                raise HarnessError("%s did not answer PING within %.1fs: %s" % (self.name, timeout, shlex.join(cmd)))
-            time.sleep(0.02)
-
-    def _answers(self):
-        try:
-            with Client(self.host, self.port, timeout=2.0) as c:
-                if self.password is not None:
-                    c.send("AUTH", self.password)
-                    c.read_reply()
-                reply = c.request("PING")
-                return reply == "PONG" or (isinstance(reply, ReplyError) and reply.message.startswith("NOAUTH"))
-        except (OSError, ConnectionClosed, HarnessError):
-            return False
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self):
-        """SIGKILL: a crash. Collects the output as stop() does."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        return self.stop()
-
-    def send_signal(self, sig):
-        self.proc.send_signal(sig)
-
-    def wait_exit(self, timeout):
-        """Waits for the process to exit; returns its code or None on timeout."""
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return None
+        self.argv = self.command_line()
+        super().start()
+        self.wait_ready(self.host, self.port, timeout, self.password)
 
     def stop(self, timeout=STOP_TIMEOUT):
         """SIGTERM, then SIGKILL after timeout. Returns the exit code."""
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                try:
-                    self.proc.send_signal(signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-                if self.wait_exit(timeout) is None:
-                    self.proc.kill()
-                    self.proc.wait()
-            self.returncode = self.proc.returncode
-            self.proc = None
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
+        super().stop(timeout)
         if self.log_path and os.path.exists(self.log_path):
-            with open(self.log_path, "rb") as f:
-                self.output = f.read().decode("utf-8", "replace")
+            self.output = self.read_log()
         if self.fixed_dir is not None and self.log_path and not os.environ.get("SHOAL_KEEP_TMP"):
             try:
                 os.unlink(self.log_path)
@@ -486,10 +403,10 @@ class Server:
         return self.returncode
 
     def current_output(self):
+        """All the output so far, this run's included (running or not)."""
         if self.log_path and os.path.exists(self.log_path):
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        return self.output
+            return self.previous_output + self.read_log()
+        return self.previous_output + self.output
 
     # -- clients --
     def client(self, auth=True, timeout=IO_TIMEOUT):
@@ -549,6 +466,16 @@ def run_server_expecting_exit(args=(), conf_text=None, timeout=START_TIMEOUT):
 # ---------------------------------------------------------------------------
 
 
+def dump_output(servers, what):
+    """Writes each server's output (the last 20000 characters) to stderr."""
+    for s in servers:
+        sys.stderr.write(
+            "\n===== %s (%s:%s) output for failed %s =====\n%s\n===== end =====\n"
+            % (s.name, s.host, s.port, what, s.current_output()[-20000:])
+        )
+
+
+
 class ServerTestCase(unittest.TestCase):
     """unittest.TestCase that owns servers and prints their output when a test fails.
 
@@ -592,13 +519,7 @@ class ServerTestCase(unittest.TestCase):
         before = len(result.failures) + len(result.errors)
         ret = super().run(result)
         if len(result.failures) + len(result.errors) > before:
-            servers = self._servers + list(type(self).__dict__.get("_class_servers", []))
-            for s in servers:
-                out = s.output if s.proc is None else s.current_output()
-                sys.stderr.write(
-                    "\n===== %s (%s:%s) output for failed %s =====\n%s\n===== end =====\n"
-                    % (s.name, s.host, s.port, self.id(), out[-20000:])
-                )
+            dump_output(self._servers + list(type(self).__dict__.get("_class_servers", [])), self.id())
         return ret
 
     # -- assertions --
