@@ -134,8 +134,11 @@ void Connection::ProcessInput() {
       // counted when it completes.
       std::string* target = ReplyTarget();
       const size_t mark = target->size();
+      deferred_ = false;
       handler_.OnRequest(*this, argv_);
-      if (env_.errors != nullptr && target->size() > mark && (*target)[mark] == '-') {
+      // A deferred reply counts when it completes, which may be before
+      // OnRequest returns (its bytes then land behind `mark` too).
+      if (env_.errors != nullptr && !deferred_ && target->size() > mark && (*target)[mark] == '-') {
         env_.errors->Count(std::string_view(*target).substr(mark));
       }
       continue;

@@ -127,7 +127,10 @@ class Connection {
   std::string* ReplyTarget() { return replies_.Target(); }
   // A reply that completes later: reserve its place, then complete it. Its
   // bytes are counted in ErrorStats if they are an error reply.
-  uint64_t DeferReply() { return replies_.Defer(); }
+  uint64_t DeferReply() {
+    deferred_ = true;
+    return replies_.Defer();
+  }
   void CompleteReply(uint64_t ticket, std::string bytes);
   // Deferred replies not completed yet.
   size_t outstanding_replies() const { return replies_.outstanding(); }
@@ -184,6 +187,7 @@ class Connection {
   bool reading_ = false;
   bool closing_ = false;
   bool close_after_reply_ = false;
+  bool deferred_ = false;  // the request being handled deferred its reply
 };
 
 }  // namespace shoal::facade

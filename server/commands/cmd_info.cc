@@ -224,6 +224,14 @@ void ClusterSection(Server& server, InfoWriter& w) {
   w.Field("cluster_ring_changes", node->stats().ring_changes);
 }
 
+// As Redis: one line per error prefix counted since start or CONFIG RESETSTAT.
+void ErrorstatsSection(Server& server, InfoWriter& w) {
+  w.Section("Errorstats");
+  for (const auto& [prefix, count] : server.errors().by_prefix()) {
+    w.Field(("errorstat_" + prefix).c_str(), "count=" + std::to_string(count));
+  }
+}
+
 void KeyspaceSection(Server& server, InfoWriter& w) {
   w.Section("Keyspace");
   const storage::Store& store = server.store();
@@ -239,11 +247,11 @@ struct SectionRow {
 };
 
 constexpr SectionRow kSections[] = {
-    {"server", true, ServerSection},     {"clients", true, ClientsSection},
-    {"memory", true, MemorySection},     {"persistence", true, PersistenceSection},
-    {"stats", true, StatsSection},       {"replication", true, ReplicationSection},
-    {"cpu", true, CpuSection},           {"cluster", true, ClusterSection},
-    {"keyspace", true, KeyspaceSection},
+    {"server", true, ServerSection},   {"clients", true, ClientsSection},
+    {"memory", true, MemorySection},   {"persistence", true, PersistenceSection},
+    {"stats", true, StatsSection},     {"replication", true, ReplicationSection},
+    {"cpu", true, CpuSection},         {"errorstats", false, ErrorstatsSection},
+    {"cluster", true, ClusterSection}, {"keyspace", true, KeyspaceSection},
 };
 
 void CmdInfo(CommandContext& ctx) {
