@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
 
 #include "cluster/quorum.h"
 #include "server/args.h"
@@ -31,6 +32,26 @@ bool IsBlindWrite(const CommandSpec& cmd, const std::vector<std::string>& argv) 
   }
   return true;
 }
+
+// While a coordinated write runs: the keys it changed, node-id encoded for
+// the replicas (the feed shares that encoding with the log).
+class WriteCapture final : public storage::ChangeListener {
+ public:
+  explicit WriteCapture(storage::ChangeFeed& feed) : feed_(feed) { feed_.Subscribe(this); }
+  ~WriteCapture() override { feed_.Unsubscribe(this); }
+  WriteCapture(const WriteCapture&) = delete;
+  WriteCapture& operator=(const WriteCapture&) = delete;
+
+  void OnChange(const storage::Change& change) override {
+    changed[std::string(change.key())] = change.NodeIdBytes();
+  }
+  void OnFlush() override {}
+
+  std::map<std::string, std::string, std::less<>> changed;
+
+ private:
+  storage::ChangeFeed& feed_;
+};
 
 }  // namespace
 
@@ -63,7 +84,7 @@ bool ParseArrayReply(std::string_view bytes, int64_t* n, std::string_view* body)
   return true;
 }
 
-ClusterDispatch::ClusterDispatch(Server& server, Persistence& log) : server_(server), log_(log) {
+ClusterDispatch::ClusterDispatch(Server& server) : server_(server) {
   filter_ = [this](const storage::EntryView& e) { return OwnsKey(e); };
 }
 
@@ -146,22 +167,6 @@ bool ClusterDispatch::OwnsKey(const storage::EntryView& e) const {
   if (storage::Object::PeekSingleValue(e.value, server_.clock().NowMs())) return true;
   auto obj = storage::Object::Decode(e.value, server_.keyspace().actors());
   return obj.ok() && !obj.value().IsAbsent(server_.clock().NowMs());
-}
-
-void ClusterDispatch::OnChange(std::string_view key, const storage::Object& object) {
-  if (capture_ == nullptr) {
-    log_.OnChange(key, object);
-    return;
-  }
-  // A coordinated write: one encoding serves the log and the replicas.
-  std::string bytes;
-  object.EncodeWithNodeIds(server_.keyspace().actors(), &bytes);
-  log_.LogPut(key, bytes);
-  (*capture_)[std::string(key)] = std::move(bytes);
-}
-
-void ClusterDispatch::OnFlush() {
-  log_.OnFlush();
 }
 
 // --- client commands -------------------------------------------------------
@@ -369,9 +374,11 @@ void ClusterDispatch::Execute(Session& session, const std::shared_ptr<ClusterReq
       continue;
     }
     std::map<std::string, std::string, std::less<>> changed;
-    capture_ = &changed;
-    server_.RunCommand(session, *p.cmd, p.argv, &p.reply);
-    capture_ = nullptr;
+    {
+      WriteCapture capture(server_.keyspace().changes());
+      server_.RunCommand(session, *p.cmd, p.argv, &p.reply);
+      changed = std::move(capture.changed);
+    }
     if (!p.write || changed.empty()) {
       p.done = true;
       continue;

@@ -35,7 +35,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,7 +42,6 @@
 #include "cluster/cluster_node.h"
 #include "cluster/coordinator.h"
 #include "server/command.h"
-#include "server/persistence.h"
 #include "storage/keyspace.h"
 #include "storage/status.h"
 
@@ -60,11 +58,10 @@ struct ClusterDispatchStats {
   uint64_t peer_auth_failures = 0;  // inbound handshakes refused
 };
 
-class ClusterDispatch final : public storage::KeyspaceObserver {
+class ClusterDispatch {
  public:
-  // `log` receives every keyspace change after this one.
-  ClusterDispatch(Server& server, Persistence& log);
-  ~ClusterDispatch() override;
+  explicit ClusterDispatch(Server& server);
+  ~ClusterDispatch();
 
   // Creates the cluster node and coordinator and connects to the seeds.
   // Needs the loop and the node id: call from Server::Start.
@@ -90,11 +87,6 @@ class ClusterDispatch final : public storage::KeyspaceObserver {
   // Re-reads N/R/W, timeouts and read-repair from the config.
   void ApplyConfig();
 
-  // KeyspaceObserver: passes changes on, and records them while a
-  // coordinated write runs so they can be replicated.
-  void OnChange(std::string_view key, const storage::Object& object) override;
-  void OnFlush() override;
-
  private:
   std::shared_ptr<ClusterRequest> Build(Session& session, const CommandSpec* cmd,
                                         std::vector<std::string>& argv, bool forced_local);
@@ -111,13 +103,10 @@ class ClusterDispatch final : public storage::KeyspaceObserver {
   bool OwnsKey(const storage::EntryView& e) const;
 
   Server& server_;
-  Persistence& log_;
   std::unique_ptr<cluster::ClusterNode> node_;
   std::unique_ptr<cluster::Coordinator> coordinator_;
   std::function<bool(const storage::EntryView&)> filter_;
   ClusterDispatchStats stats_;
-  // While a coordinated write runs: the keys it changed, node-id encoded.
-  std::map<std::string, std::string, std::less<>>* capture_ = nullptr;
 };
 
 }  // namespace shoal::server

@@ -109,7 +109,7 @@ storage::Status Server::Start() {
     ApplyRuntimeConfig();
     st = persistence_.Load(*keyspace_, actors_, clock_.NowMs());
     if (!st.ok()) return st;
-    keyspace_->set_observer(&cluster_);
+    keyspace_->changes().Subscribe(&persistence_);
     store_.SetEvictionObserver([this](std::string_view key) { persistence_.OnDrop(key); });
     SampleMemory();
     keyspace_->set_sibling_warning([this](std::string_view key, size_t n) {

@@ -152,7 +152,7 @@ class Server {
   storage::DotCounter dots_;
   std::unique_ptr<storage::Keyspace> keyspace_;  // created in Start(), once the node id is known
   Persistence persistence_{config_, logger_, store_};
-  ClusterDispatch cluster_{*this, persistence_};
+  ClusterDispatch cluster_{*this};
   CommandTable commands_;
   ServerStats stats_;
   std::mt19937_64 rng_;

@@ -9,7 +9,12 @@ std::string ConflictMessage(size_t siblings) {
 
 Keyspace::Keyspace(::shoal::storage::Store& store, ActorTable& actors, ActorId self,
                    DotCounter& dots, KeyspaceOptions options)
-    : store_(store), actors_(actors), self_(self), dots_(dots), options_(options) {}
+    : store_(store),
+      actors_(actors),
+      self_(self),
+      dots_(dots),
+      options_(options),
+      changes_(actors) {}
 
 Result<Object> Keyspace::Load(std::string_view key, int64_t now_ms) {
   const std::string* bytes = store_.GetMutable(key, now_ms);
@@ -148,7 +153,7 @@ Status Keyspace::Merge(std::string_view key, const Object& remote, int64_t now_m
 
 void Keyspace::FlushAll() {
   store_.Clear();
-  if (observer_ != nullptr) observer_->OnFlush();
+  changes_.PublishFlush();
 }
 
 void Keyspace::Save(std::string_view key, const Object& obj, int64_t now_ms) {
@@ -171,7 +176,7 @@ void Keyspace::Save(std::string_view key, const Object& obj, int64_t now_ms) {
   } else {
     store_.Set(key, out->Encode(), out->ExpireAtMs(), now_ms);
   }
-  if (observer_ != nullptr) observer_->OnChange(key, *out);
+  changes_.Publish(key, *out);
 }
 
 }  // namespace shoal::storage
