@@ -66,10 +66,12 @@ Cluster::Cluster(uv_loop_t* loop, storage::Keyspace& keyspace, const storage::Cl
                         });
   peer_server_.set_on_closed([this](facade::Connection& c) { dispatcher_.OnConnectionClosed(c); });
   node_.set_on_ring_change([this] { KeepTombstones(); });
+  keyspace_.changes().Subscribe(&dispatcher_);
 }
 
 Cluster::~Cluster() {
   Stop();
+  keyspace_.changes().Unsubscribe(&dispatcher_);
 }
 
 storage::Status Cluster::Start() {

@@ -82,12 +82,6 @@ class Cluster {
     return active() && dispatcher_.Handle(conn, cmd, argv);
   }
   void OnConnectionClosed(facade::Connection& conn) { dispatcher_.OnConnectionClosed(conn); }
-  // A keyspace change (node-id encoded), recorded while a coordinated write
-  // runs (Dispatcher::OnWrite).
-  void OnWrite(std::string_view key, const std::string& node_id_bytes) {
-    dispatcher_.OnWrite(key, node_id_bytes);
-  }
-
   // The enumerating commands' filter in a cluster: live keys whose partition
   // this node owns, so that across the members each key is listed once.
   bool OwnsKey(const storage::EntryView& e) const;

@@ -54,8 +54,8 @@ void Dispatcher::OnConnectionClosed(facade::Connection& conn) {
   conns_.erase(it);
 }
 
-void Dispatcher::OnWrite(std::string_view key, const std::string& node_id_bytes) {
-  if (capture_ != nullptr) (*capture_)[std::string(key)] = node_id_bytes;
+void Dispatcher::OnChange(const storage::Change& change) {
+  if (capture_ != nullptr) (*capture_)[std::string(change.key())] = change.NodeIdBytes();
 }
 
 bool Dispatcher::Handle(facade::Connection& conn, const CommandRef& cmd,

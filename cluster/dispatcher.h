@@ -30,6 +30,7 @@
 #include "cluster/peer/transport.h"
 #include "cluster/request_queue.h"
 #include "cluster/route.h"
+#include "storage/change_feed.h"
 #include "storage/clock.h"
 #include "storage/keyspace.h"
 
@@ -53,7 +54,7 @@ struct DispatcherStats {
   uint64_t broadcasts = 0;          // cluster-wide commands
 };
 
-class Dispatcher final : private RouteContext {
+class Dispatcher final : private RouteContext, public storage::ChangeListener {
  public:
   Dispatcher(ClusterNode& node, Coordinator& coordinator, PeerTransport& transport,
              storage::Keyspace& keyspace, const storage::Clock& clock, CommandHost& host);
@@ -77,9 +78,11 @@ class Dispatcher final : private RouteContext {
   // finish without a reply to deliver).
   void OnConnectionClosed(facade::Connection& conn);
 
-  // While a coordinated write runs here, the keyspace's changes are recorded
-  // (node-id encoded) to be replicated; outside one, this does nothing.
-  void OnWrite(std::string_view key, const std::string& node_id_bytes);
+  // storage::ChangeListener: while a coordinated write runs here, the
+  // keyspace's changes are recorded (node-id encoded) to be replicated;
+  // outside one, this does nothing.
+  void OnChange(const storage::Change& change) override;
+  void OnFlush() override {}
 
   const DispatcherStats& stats() const { return stats_; }
 

@@ -94,17 +94,10 @@ storage::Status Persistence::Load(storage::Keyspace& keyspace, storage::ActorTab
   return Commit();  // starts the syncer under everysec
 }
 
-void Persistence::OnChange(std::string_view key, const storage::Object& object) {
-  if (!writer_) return;
-  scratch_.clear();
-  object.EncodeWithNodeIds(*actors_, &scratch_);
-  LogPut(key, scratch_);
-}
-
-void Persistence::LogPut(std::string_view key, std::string_view encoded) {
+void Persistence::OnChange(const storage::Change& change) {
   if (!writer_) return;
   frames_.clear();
-  storage::AppendPutRecord(&frames_, key, encoded);
+  storage::AppendPutRecord(&frames_, change.key(), change.NodeIdBytes());
   writer_->AppendFramed(frames_);
   if (rewriter_) rewriter_->AddLiveRecord(frames_);
 }

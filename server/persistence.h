@@ -4,9 +4,10 @@
 //   start-up     Load(): replay the log into the store (a torn tail is cut
 //                with a warning; damage in the middle stops start-up unless
 //                `aof-load-corrupt skip`), then open it for appending.
-//   each write   OnChange(): the keyspace reports every change with the
-//                key's whole new object (versions, clocks, tombstones), which
-//                is logged with node ids. Replay MERGES each logged object, so
+//   each write   OnChange(): subscribed to the keyspace's change feed, it
+//                logs every change's whole new object (versions, clocks,
+//                tombstones) in the node-id encoding the feed shares with
+//                the other listeners. Replay MERGES each logged object, so
 //                replaying it twice or out of order is harmless, and the
 //                rewrite can simply copy the keyspace while writes go on.
 //   each loop    Commit() from the server's check handle, before the replies
@@ -33,6 +34,7 @@
 #include "server/config.h"
 #include "server/log.h"
 #include "storage/actor_table.h"
+#include "storage/change_feed.h"
 #include "storage/file.h"
 #include "storage/keyspace.h"
 #include "storage/log_writer.h"
@@ -58,7 +60,7 @@ struct PersistenceInfo {
   uint64_t loaded_records = 0;
 };
 
-class Persistence final : public storage::KeyspaceObserver {
+class Persistence final : public storage::ChangeListener {
  public:
   Persistence(Config& config, Logger& logger, storage::Store& store);
   ~Persistence();
@@ -68,16 +70,13 @@ class Persistence final : public storage::KeyspaceObserver {
   bool enabled() const { return writer_ != nullptr; }
 
   // Replays the log (if `appendonly yes`) into `keyspace` and opens it for
-  // appending. Both references must outlive this object. Register this
-  // object as the keyspace's observer only after Load (replay must not be
-  // logged again).
+  // appending. Both references must outlive this object. Subscribe this
+  // object to keyspace.changes() only after Load (replay must not be logged
+  // again).
   storage::Status Load(storage::Keyspace& keyspace, storage::ActorTable& actors, int64_t now_ms);
 
-  // KeyspaceObserver: logs a key's new object / a flush.
-  void OnChange(std::string_view key, const storage::Object& object) override;
-  // The same for an object already in the node-id encoding (the coordinator
-  // encodes a write once, for the log and for the replicas).
-  void LogPut(std::string_view key, std::string_view encoded);
+  // ChangeListener: logs a key's new object / a flush.
+  void OnChange(const storage::Change& change) override;
   void OnFlush() override;
   // Logs that this node forgot `key` (maxmemory eviction; not a delete).
   void OnDrop(std::string_view key);
@@ -118,8 +117,7 @@ class Persistence final : public storage::KeyspaceObserver {
   uint64_t rewrites_ = 0;
   bool last_rewrite_ok_ = true;
   uint64_t loaded_records_ = 0;
-  std::string scratch_;  // reused encoding buffer
-  std::string frames_;   // reused record buffer
+  std::string frames_;  // reused record buffer
 };
 
 }  // namespace shoal::server

@@ -54,27 +54,6 @@ std::string Hex(const std::string& bytes) {
 
 }  // namespace
 
-// Passes every keyspace change to the append-only log and, while a
-// coordinated write runs, to the cluster: one node-id encoding serves both.
-class Server::ChangeRouter final : public storage::KeyspaceObserver {
- public:
-  explicit ChangeRouter(Server& server) : server_(server) {}
-  void OnChange(std::string_view key, const storage::Object& object) override {
-    if (server_.cluster_ == nullptr || !server_.cluster_->active()) {
-      server_.persistence_.OnChange(key, object);
-      return;
-    }
-    std::string bytes;
-    object.EncodeWithNodeIds(server_.keyspace_->actors(), &bytes);
-    server_.persistence_.LogPut(key, bytes);
-    server_.cluster_->OnWrite(key, bytes);
-  }
-  void OnFlush() override { server_.persistence_.OnFlush(); }
-
- private:
-  Server& server_;
-};
-
 Server::Server(Config config, ProcessInfo process)
     : config_(std::move(config)), process_(std::move(process)) {
   std::random_device rd;
@@ -88,7 +67,6 @@ Server::Server(Config config, ProcessInfo process)
   RegisterVersionedCommands(commands_);
   RegisterClusterCommands(commands_);
   RegisterUnsupportedCommands(commands_);
-  changes_ = std::make_unique<ChangeRouter>(*this);
   client_env_.clock = &clock_;
   client_env_.output = &output_;
   client_env_.io = &io_;
@@ -139,7 +117,7 @@ storage::Status Server::Start() {
     ApplyRuntimeConfig();
     st = persistence_.Load(*keyspace_, actors_, clock_.NowMs());
     if (!st.ok()) return st;
-    keyspace_->set_observer(changes_.get());
+    keyspace_->changes().Subscribe(&persistence_);
     store_.SetEvictionObserver([this](std::string_view key) { persistence_.OnDrop(key); });
     SampleMemory();
     keyspace_->set_sibling_warning([this](std::string_view key, size_t n) {

@@ -107,8 +107,6 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   size_t MemoryEstimate() const;
 
  private:
-  class ChangeRouter;
-
   // facade::ConnectionHandler: the client port.
   void OnRequest(facade::Connection& conn, std::vector<std::string>& argv) override;
   void OnProtocolError(facade::Connection& conn, std::string_view error) override;
@@ -150,7 +148,6 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   storage::DotCounter dots_;
   std::unique_ptr<storage::Keyspace> keyspace_;  // created in Start(), once the node id is known
   Persistence persistence_{config_, logger_, store_};
-  std::unique_ptr<ChangeRouter> changes_;
   CommandTable commands_;
   ServerStats stats_;
   std::mt19937_64 rng_;

@@ -247,6 +247,14 @@ void Dict::ForEach(const std::function<void(const DictEntry&)>& fn) const {
   }
 }
 
+void Dict::ForEachMutable(const std::function<void(DictEntry&)>& fn) {
+  for (Table& table : tables_) {
+    for (size_t i = 0; i < table.size; ++i) {
+      for (DictEntry* e = table.buckets[i]; e != nullptr; e = e->next) fn(*e);
+    }
+  }
+}
+
 bool Dict::RehashStep(size_t buckets) {
   if (!rehashing()) {
     ShrinkIfNeeded();

@@ -44,6 +44,9 @@ struct DictEntry {
   // stay in the 80-byte class, 1-8 and 17-24 byte keys moved up one class
   // (+16 bytes).
   uint32_t access = 0;
+  // Position in the owner's index of the key's partition, when the owner
+  // indexes partitions. It sits in what was padding: free.
+  uint32_t partition_slot = 0;
   // The key bytes follow the header in the same allocation.
 
   std::string_view key() const { return {reinterpret_cast<const char*>(this + 1), key_size}; }
@@ -114,6 +117,9 @@ class Dict {
 
   // Calls fn for every entry. fn must not modify the Dict.
   void ForEach(const std::function<void(const DictEntry&)>& fn) const;
+  // The same, for an owner that rebuilds an index of its entries: fn may
+  // change an entry's fields other than `next` and the key, not the Dict.
+  void ForEachMutable(const std::function<void(DictEntry&)>& fn);
 
   // Moves the incremental rehash forward by up to `buckets` non-empty
   // buckets (visiting at most 10x as many empty ones). Starts a shrink if one

@@ -9,7 +9,12 @@ std::string ConflictMessage(size_t siblings) {
 
 Keyspace::Keyspace(::shoal::storage::Store& store, ActorTable& actors, ActorId self,
                    DotCounter& dots, KeyspaceOptions options)
-    : store_(store), actors_(actors), self_(self), dots_(dots), options_(options) {}
+    : store_(store),
+      actors_(actors),
+      self_(self),
+      dots_(dots),
+      options_(options),
+      changes_(actors) {}
 
 Keyspace::Pin::Pin(Keyspace& keyspace, std::string_view key, const Object& object)
     : keyspace_(keyspace) {
@@ -187,7 +192,7 @@ Status Keyspace::Merge(std::string_view key, const Object& remote, int64_t now_m
 void Keyspace::FlushAll() {
   ++change_count_;
   store_.Clear();
-  if (observer_ != nullptr) observer_->OnFlush();
+  changes_.PublishFlush();
 }
 
 void Keyspace::Save(std::string_view key, const Object& obj, int64_t now_ms) {
@@ -214,7 +219,7 @@ void Keyspace::Save(std::string_view key, const Object& obj, int64_t now_ms) {
   } else {
     store_.Set(key, out->Encode(), out->ExpireAtMs(), now_ms);
   }
-  if (observer_ != nullptr) observer_->OnChange(key, *out);
+  changes_.Publish(key, *out);
 }
 
 }  // namespace shoal::storage

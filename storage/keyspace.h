@@ -23,8 +23,9 @@
 // client context issued before a key was deleted and purged cannot cover a
 // version written after.
 //
-// Every change is reported to the observer (the append-only log; later the
-// anti-entropy trees) with the key's new object, tombstones included.
+// Every change is published on changes() (storage/change_feed.h: the
+// append-only log, the replication of a coordinated write) with the key's
+// new object, tombstones included, after it is applied.
 //
 // Pure logic over the Store: time is passed in. Not thread safe.
 
@@ -36,6 +37,7 @@
 #include <vector>
 
 #include "storage/actor_table.h"
+#include "storage/change_feed.h"
 #include "storage/dot_counter.h"
 #include "storage/dvv.h"
 #include "storage/object.h"
@@ -59,15 +61,6 @@ struct KeyspaceStats {
   uint64_t tombstones_purged = 0;
 };
 
-// Told about every change, after it is applied. `object` is the key's new
-// state (it may hold only tombstones: the key is deleted).
-class KeyspaceObserver {
- public:
-  virtual ~KeyspaceObserver() = default;
-  virtual void OnChange(std::string_view key, const Object& object) = 0;
-  virtual void OnFlush() = 0;
-};
-
 class Keyspace {
  public:
   // All references must outlive the Keyspace. `self` is this node's actor.
@@ -76,7 +69,8 @@ class Keyspace {
 
   void set_options(const KeyspaceOptions& options) { options_ = options; }
   const KeyspaceOptions& options() const { return options_; }
-  void set_observer(KeyspaceObserver* observer) { observer_ = observer; }
+  // Where every change and flush is published.
+  ChangeFeed& changes() { return changes_; }
   // Called when a write leaves `key` with more than siblings-warn siblings.
   using SiblingWarning = std::function<void(std::string_view key, size_t siblings)>;
   void set_sibling_warning(SiblingWarning fn) { sibling_warning_ = std::move(fn); }
@@ -162,7 +156,7 @@ class Keyspace {
 
  private:
   // Stores `obj` under `key` (or removes the key when nothing live and
-  // tombstones need not be kept) and tells the observer.
+  // tombstones need not be kept) and publishes the change.
   void Save(std::string_view key, const Object& obj, int64_t now_ms);
   Status CheckSiblings(size_t after);
   uint64_t NextDotFloor();
@@ -177,7 +171,7 @@ class Keyspace {
   DotCounter& dots_;
   KeyspaceOptions options_;
   KeyspaceStats stats_;
-  KeyspaceObserver* observer_ = nullptr;
+  ChangeFeed changes_;
   SiblingWarning sibling_warning_;
   uint64_t change_count_ = 0;
   std::string_view pinned_key_;

@@ -48,6 +48,21 @@ bool IsExpired(const DictEntry& e, int64_t now_ms) {
   return e.expire_at_ms != 0 && e.expire_at_ms <= now_ms;
 }
 
+// Removes slot `slot` of an index of entries by moving the last one into it
+// (O(1)); `slot_of` is the field of DictEntry that holds an entry's slot.
+// Gives memory back once the index is mostly empty (amortized O(1)).
+void SwapRemove(std::vector<DictEntry*>* index, uint32_t slot, uint32_t DictEntry::*slot_of) {
+  DictEntry* last = index->back();
+  (*index)[slot] = last;
+  last->*slot_of = slot;
+  index->pop_back();
+  if (index->empty()) {
+    std::vector<DictEntry*>().swap(*index);
+  } else if (index->capacity() > 64 && index->size() < index->capacity() / 4) {
+    index->shrink_to_fit();
+  }
+}
+
 // Subtracts without wrapping: a caller that forgets a NoteResize() makes the
 // count approximate, never huge.
 void SubtractClamped(size_t* counter, size_t n) {
@@ -87,6 +102,7 @@ void Store::Remove(DictEntry* entry) {
 
 void Store::Drop(DictEntry* entry) {
   SetExpiry(entry, 0);
+  UnindexPartition(entry);
   SubtractClamped(&entry_bytes_, EntryBytes(entry->key_size) + ValueBytes(entry->value.size()));
   DictEntry::Free(entry);
 }
@@ -101,17 +117,58 @@ void Store::SetExpiry(DictEntry* entry, int64_t expire_at_ms) {
     return;
   }
   if (entry->expire_at_ms == 0) return;
-  // Swap-remove from the TTL index.
-  DictEntry* last = expires_.back();
-  expires_[entry->expiry_index] = last;
-  last->expiry_index = entry->expiry_index;
-  expires_.pop_back();
+  SwapRemove(&expires_, entry->expiry_index, &DictEntry::expiry_index);
   entry->expire_at_ms = 0;
-  // Give memory back once the index is mostly empty (amortized O(1)).
-  if (expires_.empty()) {
-    std::vector<DictEntry*>().swap(expires_);
-  } else if (expires_.capacity() > 64 && expires_.size() < expires_.capacity() / 4) {
-    expires_.shrink_to_fit();
+}
+
+uint32_t Store::PartitionOf(std::string_view key) const {
+  const uint32_t n = partitions();
+  const uint32_t p = partitioner_.partition_of(key);
+  assert(p < n);
+  return p < n ? p : p % n;  // a broken partitioner must not corrupt memory
+}
+
+void Store::IndexPartition(DictEntry* entry) {
+  if (partition_index_.empty()) return;
+  std::vector<DictEntry*>& index = partition_index_[PartitionOf(entry->key())];
+  const size_t capacity = index.capacity();
+  entry->partition_slot = static_cast<uint32_t>(index.size());
+  index.push_back(entry);
+  partition_bytes_ += (index.capacity() - capacity) * sizeof(DictEntry*);
+}
+
+void Store::UnindexPartition(DictEntry* entry) {
+  if (partition_index_.empty()) return;
+  std::vector<DictEntry*>& index = partition_index_[PartitionOf(entry->key())];
+  assert(entry->partition_slot < index.size() && index[entry->partition_slot] == entry);
+  const size_t capacity = index.capacity();
+  SwapRemove(&index, entry->partition_slot, &DictEntry::partition_slot);
+  SubtractClamped(&partition_bytes_, (capacity - index.capacity()) * sizeof(DictEntry*));
+}
+
+void Store::SetPartitioner(Partitioner partitioner) {
+  std::vector<std::vector<DictEntry*>>().swap(partition_index_);
+  partition_bytes_ = 0;
+  if (partitioner.partitions == 0 || !partitioner.partition_of) {
+    partitioner_ = {};
+    return;
+  }
+  partitioner_ = std::move(partitioner);
+  partition_index_.resize(partitioner_.partitions);
+  partition_bytes_ = partition_index_.capacity() * sizeof(partition_index_[0]);
+  dict_->ForEachMutable([this](DictEntry& e) { IndexPartition(&e); });
+}
+
+size_t Store::PartitionSize(uint32_t partition) const {
+  return partition < partitions() ? partition_index_[partition].size() : 0;
+}
+
+void Store::ForEachInPartition(uint32_t partition, int64_t now_ms,
+                               const std::function<void(const EntryView&)>& fn) const {
+  if (partition >= partitions()) return;
+  for (const DictEntry* e : partition_index_[partition]) {
+    if (IsExpired(*e, now_ms)) continue;
+    fn(EntryView{e->key(), e->value, e->expire_at_ms});
   }
 }
 
@@ -152,6 +209,7 @@ void Store::Set(std::string_view key, std::string value, int64_t expire_at_ms, i
   if (inserted) {
     entry_bytes_ += EntryBytes(key.size());
     e->access = NewAccessMeta(eviction_, now_ms);
+    IndexPartition(e);
   } else {
     TouchEntry(e, now_ms);
   }
@@ -296,11 +354,14 @@ void Store::Clear() {
   dict_->Clear();
   pool_.Clear();
   std::vector<DictEntry*>().swap(expires_);
+  for (std::vector<DictEntry*>& index : partition_index_) std::vector<DictEntry*>().swap(index);
+  partition_bytes_ = partition_index_.capacity() * sizeof(partition_index_[0]);
   entry_bytes_ = 0;
 }
 
 size_t Store::used_bytes() const {
-  return entry_bytes_ + dict_->bucket_bytes() + expires_.capacity() * sizeof(DictEntry*);
+  return entry_bytes_ + dict_->bucket_bytes() + expires_.capacity() * sizeof(DictEntry*) +
+         partition_bytes_;
 }
 
 void Store::SetEvictionConfig(const EvictionConfig& config) {

@@ -9,9 +9,15 @@
 // ActiveExpireCycle() samples keys that carry a TTL and deletes the expired
 // ones (active expiry), a bounded amount of work per call.
 //
-// The next issue replaces the plain string value with a versioned object
-// (dotted version vectors, siblings); callers go through this interface so
-// that change stays inside storage/.
+// Values are opaque bytes here: the Keyspace (storage/keyspace.h) keeps
+// each key's versioned Object (storage/object.h) in them, in its local
+// encoding, and writes the object's expiry (Object::ExpireAtMs) alongside,
+// so that expiry and eviction work without decoding values.
+//
+// Partitions: with a Partitioner set (the ring's partition of a key, passed
+// in because storage/ does not see cluster/), every key is also indexed by
+// partition, so that anti-entropy and partition transfer walk one partition
+// in time proportional to its keys. See the "Partitions" section below.
 //
 // Eviction (maxmemory) follows Redis's evict.c: every access records an LRU
 // clock or an LFU counter in the key's header, and EvictUntil() deletes
@@ -52,6 +58,14 @@ struct StoreStats {
   uint64_t keyspace_misses = 0;  // Get() that found nothing
   uint64_t expired_keys = 0;     // keys removed because their TTL passed
   uint64_t evicted_keys = 0;     // live keys deleted by EvictUntil()
+};
+
+// Maps each key to one of `partitions` partitions. partition_of must be a
+// pure function of the key with a result < partitions, and must not call
+// into the store. partitions == 0 or no function: no partitioning.
+struct Partitioner {
+  uint32_t partitions = 0;
+  std::function<uint32_t(std::string_view key)> partition_of;
 };
 
 // The text the command layer replies with when EvictUntil() fails (Redis's
@@ -150,8 +164,11 @@ class Store {
   // Removes every key.
   void Clear();
 
-  // Approximate bytes held by the keyspace (entries, keys, values, tables).
+  // Approximate bytes held by the keyspace (entries, keys, values, tables,
+  // indexes).
   size_t used_bytes() const;
+  // The part of used_bytes() held by the partition index.
+  size_t partition_bytes() const { return partition_bytes_; }
 
   // --- Eviction ---------------------------------------------------------
 
@@ -200,6 +217,29 @@ class Store {
   // Meaningful under LFU policies.
   std::optional<uint8_t> LfuFrequency(std::string_view key, int64_t now_ms);
 
+  // --- Partitions -------------------------------------------------------
+
+  // Indexes every key by partition (or, given no partitioning, drops the
+  // index). Replacing the partitioner (the ring changed size) re-indexes
+  // every key: O(keys). While set, each insert and delete calls
+  // partition_of once (one ring hash), and the index costs 8 bytes per key
+  // plus vector slack (a pointer in its partition's array; the entry's slot
+  // number sits in what was padding). Without a partitioner it costs nothing.
+  void SetPartitioner(Partitioner partitioner);
+  // The partition count, 0 when keys are not partitioned.
+  uint32_t partitions() const { return static_cast<uint32_t>(partition_index_.size()); }
+
+  // Keys in `partition`, including expired ones not yet reclaimed (as
+  // size()). 0 for a partition out of range or without a partitioner.
+  size_t PartitionSize(uint32_t partition) const;
+
+  // Calls fn for every live key of `partition`, in no particular order, in
+  // O(keys in the partition). Nothing is called for a partition out of range
+  // or without a partitioner. Expired keys are skipped, not deleted. Must not
+  // mutate the store from fn (collect keys first to move or delete them).
+  void ForEachInPartition(uint32_t partition, int64_t now_ms,
+                          const std::function<void(const EntryView&)>& fn) const;
+
   const StoreStats& stats() const { return stats_; }
   void ResetStats() { stats_ = {}; }
 
@@ -228,11 +268,23 @@ class Store {
   void SetExpiry(DictEntry* entry, int64_t expire_at_ms);
   // Replaces an entry's value, keeping the byte count in step.
   void ReplaceValue(DictEntry* entry, std::string value);
+  // The partition of a key under the partitioner (partitions() > 0).
+  uint32_t PartitionOf(std::string_view key) const;
+  // Adds a new entry to / removes an entry from its partition's index, when
+  // keys are partitioned.
+  void IndexPartition(DictEntry* entry);
+  void UnindexPartition(DictEntry* entry);
 
   std::unique_ptr<Dict> dict_;
   // Every entry with a TTL, in no order; entry->expiry_index is its slot.
   // Lets ActiveExpireCycle() sample uniformly in O(1).
   std::vector<DictEntry*> expires_;
+  // With a partitioner: for each partition, its entries in no order;
+  // entry->partition_slot is the position. Entries never move in memory, so
+  // the index is unaffected by the dict's rehashing.
+  Partitioner partitioner_;
+  std::vector<std::vector<DictEntry*>> partition_index_;
+  size_t partition_bytes_ = 0;  // the index's arrays (capacity, not size)
   // Bytes of entry allocations and value buffers (jemalloc size classes).
   size_t entry_bytes_ = 0;
   StoreStats stats_;

@@ -1,6 +1,6 @@
 // Keyspace: the versioned view over the store (plain writes, context writes,
 // counters, expiry as part of the version, tombstone purge, sibling limits,
-// the observer) and DotCounter (never repeats, across restarts too).
+// the change feed) and DotCounter (never repeats, across restarts too).
 
 #include <doctest/doctest.h>
 
@@ -20,11 +20,11 @@ namespace {
 
 constexpr int64_t kNow = 1'700'000'000'000;
 
-struct Recorder final : KeyspaceObserver {
+struct Recorder final : ChangeListener {
   std::vector<std::string> changes;
   int flushes = 0;
-  void OnChange(std::string_view key, const Object& obj) override {
-    changes.push_back(std::string(key) + ":" + std::to_string(obj.Size()));
+  void OnChange(const Change& change) override {
+    changes.push_back(std::string(change.key()) + ":" + std::to_string(change.object().Size()));
   }
   void OnFlush() override { ++flushes; }
 };
@@ -102,10 +102,10 @@ TEST_CASE("lww keeps one value") {
   CHECK(f.Values("k") == std::vector<std::string>{"new"});
 }
 
-TEST_CASE("delete writes a tombstone, tells the observer, and purges the key") {
+TEST_CASE("delete writes a tombstone, publishes it, and purges the key") {
   Fixture f;
   Recorder rec;
-  f.ks.set_observer(&rec);
+  f.ks.changes().Subscribe(&rec);
   REQUIRE(f.ks.Put("k", Version::Bytes("v", kNow), kNow).ok());
   auto del = f.ks.Delete("k", kNow);
   REQUIRE(del.ok());

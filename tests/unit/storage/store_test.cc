@@ -486,5 +486,235 @@ TEST_CASE("RehashStep through the store") {
   for (size_t i = 0; i < 1025; ++i) REQUIRE(s.Exists(Key("k", i), kNow));
 }
 
+// --- Partitions ---------------------------------------------------------------
+
+// A hash-based rule of the ring's kind (storage/ cannot see cluster/).
+Partitioner HashPartitioner(uint32_t partitions) {
+  return Partitioner{
+      partitions, [partitions](std::string_view key) {
+        return static_cast<uint32_t>(std::hash<std::string_view>()(key) % partitions);
+      }};
+}
+
+std::set<std::string> PartitionKeys(const Store& s, uint32_t p, int64_t now_ms) {
+  std::set<std::string> keys;
+  s.ForEachInPartition(p, now_ms, [&](const EntryView& e) {
+    CHECK(keys.emplace(e.key).second);  // each key once
+  });
+  return keys;
+}
+
+// Every key the store holds (expired or not, at time 0 nothing is) is in the
+// index of its partition and nowhere else; PartitionSize agrees.
+void CheckIndexMatchesStore(const Store& s, const Partitioner& partitioner) {
+  std::vector<std::set<std::string>> expected(partitioner.partitions);
+  s.ForEach(0,
+            [&](const EntryView& e) { expected[partitioner.partition_of(e.key)].emplace(e.key); });
+  size_t total = 0;
+  for (uint32_t p = 0; p < partitioner.partitions; ++p) {
+    REQUIRE(PartitionKeys(s, p, 0) == expected[p]);
+    REQUIRE(s.PartitionSize(p) == expected[p].size());
+    total += s.PartitionSize(p);
+  }
+  REQUIRE(total == s.size());
+}
+
+TEST_CASE("ForEachInPartition returns exactly the partition's live keys") {
+  Store s;
+  const Partitioner part = HashPartitioner(8);
+  s.SetPartitioner(part);
+  CHECK(s.partitions() == 8);
+  std::vector<std::set<std::string>> want(8);
+  for (size_t i = 0; i < 200; ++i) {
+    const std::string k = Key("k", i);
+    s.Set(k, "v", 0, kNow);
+    want[part.partition_of(k)].insert(k);
+  }
+  s.Set(Key("k", 0), "overwritten", 0, kNow);  // not indexed twice
+  for (uint32_t p = 0; p < 8; ++p) CHECK(PartitionKeys(s, p, kNow) == want[p]);
+  CheckIndexMatchesStore(s, part);
+
+  SUBCASE("deletes") {
+    for (size_t i = 0; i < 200; i += 3) {
+      const std::string k = Key("k", i);
+      REQUIRE(s.Delete(k, kNow));
+      want[part.partition_of(k)].erase(k);
+    }
+    for (uint32_t p = 0; p < 8; ++p) CHECK(PartitionKeys(s, p, kNow) == want[p]);
+    CheckIndexMatchesStore(s, part);
+  }
+  SUBCASE("expired keys are skipped, then reclaimed from the index") {
+    const std::string k = Key("k", 7);
+    const uint32_t p = part.partition_of(k);
+    REQUIRE(s.SetExpireAt(k, kNow + 10, kNow));
+    CHECK(PartitionKeys(s, p, kNow + 10).count(k) == 0);  // skipped
+    CHECK(s.PartitionSize(p) == want[p].size());          // not reclaimed yet
+    CHECK(s.Get(k, kNow + 10) == nullptr);                // lazy expiry
+    CHECK(s.PartitionSize(p) == want[p].size() - 1);
+    for (size_t i = 0; i < 200; ++i) s.SetExpireAt(Key("k", i), kNow + 20, kNow);
+    while (s.ActiveExpireCycle(kNow + 20, 1000, 1) > 0) {
+    }
+    CHECK(s.size() == 0);
+    for (uint32_t q = 0; q < 8; ++q) CHECK(s.PartitionSize(q) == 0);
+  }
+  SUBCASE("out of range partitions are empty") {
+    CHECK(s.PartitionSize(8) == 0);
+    CHECK(PartitionKeys(s, 8, kNow).empty());
+  }
+}
+
+TEST_CASE("the partition index is stable under the dict's incremental rehash") {
+  Store s;
+  const Partitioner part = HashPartitioner(16);
+  s.SetPartitioner(part);
+  // Grow through several resizes without finishing them, deleting and
+  // re-adding on the way, checking in the middle of each rehash.
+  for (size_t i = 0; i < 5000; ++i) {
+    s.Set(Key("k", i), "v", 0, kNow);
+    if (i % 7 == 0) s.Delete(Key("k", i / 2), kNow);
+    if (i % 997 == 0) CheckIndexMatchesStore(s, part);
+  }
+  CHECK(s.RehashStep(1));  // a rehash is in progress
+  CheckIndexMatchesStore(s, part);
+  // Shrink: delete most keys, check while the shrink rehash runs.
+  for (size_t i = 0; i < 5000; ++i) {
+    if (i % 10 != 0) s.Delete(Key("k", i), kNow);
+  }
+  s.RehashStep(1);
+  CheckIndexMatchesStore(s, part);
+  FinishRehash(&s);
+  CheckIndexMatchesStore(s, part);
+}
+
+TEST_CASE("a new partitioner re-indexes every key; none removes the index") {
+  Store s;
+  for (size_t i = 0; i < 1000; ++i) s.Set(Key("k", i), "v", i % 2 ? kNow + 50 : 0, kNow);
+  CHECK(s.partitions() == 0);
+  CHECK(s.PartitionSize(0) == 0);
+  CHECK(PartitionKeys(s, 0, kNow).empty());
+  CHECK(s.partition_bytes() == 0);
+  const size_t unpartitioned = s.used_bytes();
+
+  const Partitioner small = HashPartitioner(4);
+  s.SetPartitioner(small);  // keys already there are indexed
+  CheckIndexMatchesStore(s, small);
+  CHECK(s.used_bytes() == unpartitioned + s.partition_bytes());
+
+  const Partitioner large = HashPartitioner(64);  // the ring grew
+  s.SetPartitioner(large);
+  CHECK(s.partitions() == 64);
+  CheckIndexMatchesStore(s, large);
+  s.Set("new", "v", 0, kNow);
+  for (size_t i = 0; i < 1000; i += 5) s.Delete(Key("k", i), kNow);
+  CheckIndexMatchesStore(s, large);
+
+  s.Clear();
+  for (uint32_t p = 0; p < 64; ++p) CHECK(s.PartitionSize(p) == 0);
+  s.Set("after-clear", "v", 0, kNow);
+  CheckIndexMatchesStore(s, large);
+
+  s.SetPartitioner({});  // no partitioning: the index is gone
+  CHECK(s.partitions() == 0);
+  CHECK(s.partition_bytes() == 0);
+  s.Set("more", "v", 0, kNow);
+  CHECK(s.Delete("after-clear", kNow));
+}
+
+TEST_CASE("eviction keeps the partition index in step") {
+  Store s;
+  const Partitioner part = HashPartitioner(8);
+  s.SetPartitioner(part);
+  s.SetEvictionPolicy(EvictionPolicy::kAllKeysRandom);
+  for (size_t i = 0; i < 500; ++i) s.Set(Key("k", i), "v", 0, kNow);
+  auto evicted = s.EvictUntil(0, kNow, 42, [&] { return s.size() > 100 ? s.size() : 0; });
+  REQUIRE(evicted.ok());
+  CHECK(s.size() == 100);
+  CheckIndexMatchesStore(s, part);
+}
+
+TEST_CASE("the partition index costs at most 16 bytes per key") {
+  Store s;
+  const std::string value(64, 'x');
+  constexpr size_t kN = 100'000;
+  s.SetPartitioner(HashPartitioner(256));
+  for (size_t i = 0; i < kN; ++i) s.Set(Key16(i), value, 0, kNow);
+  // A pointer per key plus the arrays' growth slack (below 2x).
+  CHECK(s.partition_bytes() >= kN * sizeof(void*));
+  CHECK(s.partition_bytes() <= kN * 16);
+  MESSAGE("partition index: " << static_cast<double>(s.partition_bytes()) / kN << " bytes per key");
+}
+
+// A model of the keyspace (key -> expiry) against which random operations on
+// a partitioned store are checked: each partition's live keys must match.
+TEST_CASE("property: ForEachInPartition agrees with a model under random operations") {
+  uint64_t rng = 0x9a7717105eedULL;
+  auto next = [&rng](uint64_t n) { return SplitMix64(&rng) % n; };
+  Store s;
+  Partitioner part = HashPartitioner(5);
+  s.SetPartitioner(part);
+  std::map<std::string, int64_t> model;  // key -> expire_at_ms (0 = none)
+  int64_t now = kNow;
+  auto live = [&](const std::pair<const std::string, int64_t>& kv) {
+    return kv.second == 0 || kv.second > now;
+  };
+
+  for (int step = 0; step < 20'000; ++step) {
+    const std::string key = Key("k", next(600));
+    switch (next(10)) {
+      case 0:
+      case 1:
+      case 2: {
+        const int64_t expire = next(3) == 0 ? now + 1 + static_cast<int64_t>(next(50)) : 0;
+        s.Set(key, "v", expire, now);
+        model[key] = expire;
+        break;
+      }
+      case 3:
+      case 4: {
+        auto it = model.find(key);
+        const bool was_live = it != model.end() && live(*it);
+        CHECK(s.Delete(key, now) == was_live);
+        if (it != model.end()) model.erase(it);
+        break;
+      }
+      case 5: {
+        auto it = model.find(key);
+        const bool was_live = it != model.end() && live(*it);
+        CHECK((s.Get(key, now) != nullptr) == was_live);
+        if (it != model.end() && !was_live) model.erase(it);  // lazy expiry
+        break;
+      }
+      case 6:
+        now += static_cast<int64_t>(next(20));
+        break;
+      case 7:
+        s.ActiveExpireCycle(now, 20, next(1'000'000));
+        break;
+      case 8:
+        s.RehashStep(1 + next(4));
+        break;
+      case 9:
+        if (next(200) == 0) {  // the ring changes size now and then
+          part = HashPartitioner(1 + static_cast<uint32_t>(next(12)));
+          s.SetPartitioner(part);
+        }
+        break;
+    }
+    if (step % 97 == 0 || step > 19'900) {
+      std::vector<std::set<std::string>> want(part.partitions);
+      for (const auto& kv : model) {
+        if (live(kv)) want[part.partition_of(kv.first)].insert(kv.first);
+      }
+      size_t total = 0;
+      for (uint32_t p = 0; p < part.partitions; ++p) {
+        REQUIRE(PartitionKeys(s, p, now) == want[p]);
+        REQUIRE(s.PartitionSize(p) >= want[p].size());  // expired, not yet reclaimed
+        total += s.PartitionSize(p);
+      }
+      REQUIRE(total == s.size());
+    }
+  }
+}
+
 }  // namespace
 }  // namespace shoal::storage

@@ -1,0 +1,65 @@
+#include "storage/change_feed.h"
+
+#include <algorithm>
+
+namespace shoal::storage {
+
+const std::string& Change::NodeIdBytes() const {
+  if (!encoded_) {
+    object_.EncodeWithNodeIds(actors_, &node_id_bytes_);
+    encoded_ = true;
+    if (encodings_ != nullptr) ++*encodings_;
+  }
+  return node_id_bytes_;
+}
+
+void ChangeFeed::Subscribe(ChangeListener* listener) {
+  if (listener == nullptr) return;
+  if (std::find(listeners_.begin(), listeners_.end(), listener) != listeners_.end()) return;
+  listeners_.push_back(listener);
+}
+
+void ChangeFeed::Unsubscribe(ChangeListener* listener) {
+  auto it = std::find(listeners_.begin(), listeners_.end(), listener);
+  if (it == listeners_.end() || listener == nullptr) return;
+  if (notifying_ > 0) {
+    *it = nullptr;
+    has_holes_ = true;
+  } else {
+    listeners_.erase(it);
+  }
+}
+
+size_t ChangeFeed::listener_count() const {
+  return static_cast<size_t>(
+      std::count_if(listeners_.begin(), listeners_.end(), [](auto* l) { return l != nullptr; }));
+}
+
+template <typename Call>
+void ChangeFeed::Notify(const Call& call) {
+  // Listeners subscribed from a callback land past `end`: they start with
+  // the next notification. Indexes, not iterators: the vector may grow.
+  const size_t end = listeners_.size();
+  ++notifying_;
+  for (size_t i = 0; i < end; ++i) {
+    if (ChangeListener* l = listeners_[i]) call(*l);
+  }
+  if (--notifying_ == 0 && has_holes_) {
+    std::erase(listeners_, nullptr);
+    has_holes_ = false;
+  }
+}
+
+void ChangeFeed::Publish(std::string_view key, const Object& object) {
+  ++stats_.changes;
+  if (listeners_.empty()) return;
+  const Change change(key, object, actors_, &stats_.encodings);
+  Notify([&change](ChangeListener& l) { l.OnChange(change); });
+}
+
+void ChangeFeed::PublishFlush() {
+  ++stats_.flushes;
+  Notify([](ChangeListener& l) { l.OnFlush(); });
+}
+
+}  // namespace shoal::storage
