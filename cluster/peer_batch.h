@@ -28,6 +28,7 @@
 
 #include "cluster/cluster_node.h"
 #include "cluster/peer_client.h"
+#include "facade/uv_handle.h"
 
 namespace shoal::cluster {
 
@@ -67,9 +68,11 @@ class PeerBatcher {
   uv_loop_t* loop_;
   ClusterNode& node_;
   std::vector<Frame> pending_;
-  uv_check_t* check_ = nullptr;  // handles freed in their close callbacks
-  uv_idle_t* idle_ = nullptr;
+  facade::UvHandle<uv_check_t> check_;
+  facade::UvHandle<uv_idle_t> idle_;
   bool idle_active_ = false;
+  // False if libuv refused the handles: then Add sends every item at once.
+  bool batching_ = false;
 };
 
 }  // namespace shoal::cluster
