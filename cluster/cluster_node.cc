@@ -18,22 +18,23 @@ void ClusterNode::Log(LogSeverity sev, const std::string& msg) const {
 }
 
 void ClusterNode::Start(const std::vector<PeerAddress>& seeds) {
-  timer_ = new uv_timer_t;
-  uv_timer_init(loop_, timer_);
-  timer_->data = this;
   uint64_t period = static_cast<uint64_t>(std::max<int64_t>(10, options_.exchange_interval_ms));
-  uv_timer_start(timer_, &ClusterNode::OnTimer, period, period);
+  int rc = timer_.Init(loop_, this);
+  if (rc == 0) rc = uv_timer_start(timer_.get(), &ClusterNode::OnTimer, period, period);
+  if (rc != 0) {
+    // Peers still exchange state when they connect and after every change,
+    // but nothing repeats it and retired links wait for Stop(): say so loudly.
+    Log(LogSeverity::kWarning,
+        std::string("cannot start the membership exchange timer: ") + uv_strerror(rc));
+    timer_.reset();
+  }
   for (const PeerAddress& seed : seeds) Meet(seed);
 }
 
 void ClusterNode::Stop() {
   if (stopped_) return;
   stopped_ = true;
-  if (timer_ != nullptr) {
-    uv_close(reinterpret_cast<uv_handle_t*>(timer_),
-             [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_timer_t*>(h); });
-    timer_ = nullptr;
-  }
+  timer_.reset();
   by_id_.clear();
   clients_.clear();
   retired_.clear();

@@ -29,6 +29,7 @@
 #include "cluster/membership.h"
 #include "cluster/peer/client.h"
 #include "cluster/ring.h"
+#include "facade/uv_handle.h"
 
 namespace shoal::cluster {
 
@@ -100,6 +101,10 @@ class ClusterNode {
 
   const ClusterNodeStats& stats() const { return stats_; }
 
+  // Writes to the options' `log` sink, if any; for the node's helpers
+  // (PeerBatcher) too.
+  void Log(LogSeverity sev, const std::string& msg) const;
+
  private:
   static void OnTimer(uv_timer_t* timer) noexcept;
   void Exchange();
@@ -110,7 +115,6 @@ class ClusterNode {
   PeerClient* AddClient(const std::string& host, int cport);
   void Retire(PeerClient* client);
   void OnReady(PeerClient* client, const std::string& remote_id);
-  void Log(LogSeverity sev, const std::string& msg) const;
 
   uv_loop_t* loop_;
   ClusterNodeOptions options_;
@@ -131,7 +135,7 @@ class ClusterNode {
   // Clients replaced or found to be ourselves: destroyed from the timer,
   // never inside their own callbacks.
   std::vector<std::unique_ptr<PeerClient>> retired_;
-  uv_timer_t* timer_ = nullptr;  // freed in its close callback
+  facade::UvHandle<uv_timer_t> timer_;  // the exchange timer, from Start() to Stop()
   bool stopped_ = false;
 };
 

@@ -1,7 +1,7 @@
 // The peer handshake's arithmetic: nonces and the challenge-response proofs
 // that show a peer knows the cluster-secret without sending it.
 //
-// Handshake (connector C, acceptor S; see cluster/peer_client.h):
+// Handshake (connector C, acceptor S; see cluster/peer/client.h):
 //   C -> S  SHOAL.HELLO <c_id> <c_nonce>
 //   S -> C  [<s_id>, <s_nonce>, ServerProof(secret, c_nonce, s_id, c_id)]
 //   C -> S  SHOAL.AUTH ClientProof(secret, s_nonce, c_id, s_id)

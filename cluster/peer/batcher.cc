@@ -5,15 +5,21 @@
 namespace shoal::cluster {
 
 PeerBatcher::PeerBatcher(uv_loop_t* loop, ClusterNode& node) : loop_(loop), node_(node) {
-  check_ = new uv_check_t;
-  uv_check_init(loop_, check_);
-  check_->data = this;
-  uv_check_start(check_, &PeerBatcher::OnCheck);
+  int rc = check_.Init(loop_, this);
+  if (rc == 0) rc = uv_check_start(check_.get(), &PeerBatcher::OnCheck);
+  if (rc == 0) rc = idle_.Init(loop_, this);
+  if (rc != 0) {
+    // Without both handles nothing would send a frame at the end of the
+    // iteration: every item goes out on its own instead.
+    node_.Log(LogSeverity::kWarning,
+              std::string("peer batching disabled, libuv refused its handles: ") + uv_strerror(rc));
+    check_.reset();
+    idle_.reset();
+    return;
+  }
   // Unreferenced: pending frames must not keep a finished loop alive.
-  uv_unref(reinterpret_cast<uv_handle_t*>(check_));
-  idle_ = new uv_idle_t;
-  uv_idle_init(loop_, idle_);
-  idle_->data = this;
+  uv_unref(check_.handle());
+  batching_ = true;
 }
 
 PeerBatcher::~PeerBatcher() {
@@ -21,15 +27,13 @@ PeerBatcher::~PeerBatcher() {
 }
 
 void PeerBatcher::Close() {
-  if (check_ == nullptr) return;
   Flush();
+  // From here on every item goes out on its own (nothing would send a
+  // batch); libuv frees the handles' memory in their close callbacks.
+  batching_ = false;
   idle_active_ = false;
-  uv_close(reinterpret_cast<uv_handle_t*>(check_),
-           [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_check_t*>(h); });
-  uv_close(reinterpret_cast<uv_handle_t*>(idle_),
-           [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_idle_t*>(h); });
-  check_ = nullptr;
-  idle_ = nullptr;
+  check_.reset();
+  idle_.reset();
 }
 
 void PeerBatcher::Add(const NodeId& peer, std::string_view command, std::vector<std::string> args,
@@ -50,18 +54,21 @@ void PeerBatcher::Add(const NodeId& peer, std::string_view command, std::vector<
     it->argv.push_back(std::move(a));
   }
   it->callbacks.push_back(std::move(cb));
-  if (it->callbacks.size() >= kMaxItems || it->bytes >= kMaxBytes) {
+  if (!batching_ || it->callbacks.size() >= kMaxItems || it->bytes >= kMaxBytes) {
     Frame full = std::move(*it);
     pending_.erase(it);
     Send(std::move(full));
   }
-  if (check_ == nullptr) {
-    Flush();  // closed: nothing would send it later
-    return;
-  }
   if (!pending_.empty() && !idle_active_) {
     // Keep uv_run from blocking in poll until the check handle sent them.
-    uv_idle_start(idle_, [](uv_idle_t*) noexcept {});
+    if (const int rc = uv_idle_start(idle_.get(), [](uv_idle_t*) noexcept {}); rc != 0) {
+      // The frames could wait in a blocked poll for as long as the loop sleeps.
+      node_.Log(
+          LogSeverity::kWarning,
+          std::string("peer batch sent early, cannot start its idle handle: ") + uv_strerror(rc));
+      Flush();
+      return;
+    }
     idle_active_ = true;
   }
 }
@@ -72,7 +79,8 @@ void PeerBatcher::OnCheck(uv_check_t* handle) noexcept {
 
 void PeerBatcher::Flush() {
   if (idle_active_) {
-    uv_idle_stop(idle_);
+    // uv_idle_stop always returns 0 (it only unlinks an active handle).
+    (void)uv_idle_stop(idle_.get());
     idle_active_ = false;
   }
   // Sending may run callbacks that add items: take the list first.

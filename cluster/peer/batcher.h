@@ -10,7 +10,7 @@
 // the same iteration (a uv_check handle; a uv_idle handle keeps the loop
 // from blocking while items wait).
 //
-// Each item's callback follows PeerCallback's contract (cluster/peer_client.h):
+// Each item's callback follows PeerCallback's contract (cluster/peer/client.h):
 // once with late=false, and again with late=true if the frame timed out and
 // its reply came later. A frame-level failure (timeout, disconnect, an error
 // reply to the whole frame) reaches every item of the frame.
@@ -28,6 +28,7 @@
 
 #include "cluster/cluster_node.h"
 #include "cluster/peer/client.h"
+#include "facade/uv_handle.h"
 
 namespace shoal::cluster {
 
@@ -70,9 +71,11 @@ class PeerBatcher {
   uv_loop_t* loop_;
   ClusterNode& node_;
   std::vector<Frame> pending_;
-  uv_check_t* check_ = nullptr;  // handles freed in their close callbacks
-  uv_idle_t* idle_ = nullptr;
+  facade::UvHandle<uv_check_t> check_;
+  facade::UvHandle<uv_idle_t> idle_;
   bool idle_active_ = false;
+  // False if libuv refused the handles: then Add sends every item at once.
+  bool batching_ = false;
 };
 
 }  // namespace shoal::cluster

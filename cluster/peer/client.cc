@@ -27,11 +27,6 @@ std::string ReplyText(const redisReply& r) {
 
 }  // namespace
 
-void PeerClient::TimerCloser::operator()(uv_timer_t* timer) const noexcept {
-  uv_close(reinterpret_cast<uv_handle_t*>(timer),
-           [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_timer_t*>(h); });
-}
-
 PeerClient::PeerClient(uv_loop_t* loop, std::string host, int port, PeerClientOptions options,
                        PeerClientEvents events)
     : loop_(loop),
@@ -42,12 +37,8 @@ PeerClient::PeerClient(uv_loop_t* loop, std::string host, int port, PeerClientOp
       armed_at_(kNever),
       backoff_ms_(std::max<int64_t>(1, options_.backoff_min_ms)),
       rng_(std::hash<std::string>{}(options_.self_id + "|" + host_ + ":" + std::to_string(port_))) {
-  auto* timer = new uv_timer_t;
-  // uv_timer_init cannot fail on Unix: it only fills in the handle.
-  [[maybe_unused]] const int rc = uv_timer_init(loop_, timer);
-  assert(rc == 0);
-  timer->data = this;
-  timer_.reset(timer);
+  // Reported by the first Connect(), which fails while timer_ is empty.
+  timer_error_ = timer_.Init(loop_, this);
 }
 
 PeerClient::~PeerClient() {
@@ -85,6 +76,13 @@ std::string PeerClient::Address() const {
 void PeerClient::Connect() {
   if (attempts_++ > 0) ++stats_.reconnects;
   phase_ = Phase::kHello;
+  if (!timer_) {
+    // Without its timer the client could neither end a handshake nor time
+    // out a request; it stays down.
+    Drop(Failure::kDown, "connecting to " + Address() +
+                             " failed: cannot create a timer: " + uv_strerror(timer_error_));
+    return;
+  }
   handshake_deadline_ = Now() + options_.handshake_timeout_ms;
   client_nonce_ = NewNonce();
   PeerConn* conn = PeerConn::Create(
@@ -381,7 +379,8 @@ void PeerClient::Arm() {
   if (next == armed_at_) return;
   armed_at_ = next;
   if (next == kNever) {
-    uv_timer_stop(timer_.get());
+    // uv_timer_stop always returns 0: it only unlinks an active timer.
+    (void)uv_timer_stop(timer_.get());
     return;
   }
   const int64_t now = Now();

@@ -2,7 +2,7 @@
 // connection from this node to one peer's cluster port.
 //
 // A PeerClient connects (a libuv TCP socket, replies parsed by hiredis's
-// standalone reader), runs the handshake of cluster/peer_auth.h (SHOAL.HELLO,
+// standalone reader), runs the handshake of cluster/peer/auth.h (SHOAL.HELLO,
 // then SHOAL.AUTH once the peer has proved the cluster-secret), and then
 // carries request frames: RESP arrays of bulk strings out, RESP replies back,
 // matched in order; a reply with no request waiting, or bytes that are not
@@ -32,11 +32,13 @@
 #include <utility>
 #include <vector>
 
+#include "facade/uv_handle.h"
+
 struct redisReply;
 
 namespace shoal::cluster {
 
-class PeerConn;  // cluster/peer_conn.h
+class PeerConn;  // cluster/peer/connection.h
 
 // A copy of one RESP reply (callers never see hiredis types).
 struct PeerReply {
@@ -116,7 +118,9 @@ class PeerClient {
 
   // Begins connecting. Idempotent. A failure detected at once (an address
   // that does not resolve, a bind_addr that cannot be bound) fires on_down
-  // before Start returns, then backs off and retries as any failure.
+  // before Start returns, then backs off and retries as any failure. If
+  // libuv refused the client's timer, every attempt fails that way and none
+  // is retried.
   void Start();
 
   // Sends argv as one RESP array of bulk strings; binary safe. An empty argv
@@ -181,11 +185,6 @@ class PeerClient {
     bool timed_out = false;  // kTimeout delivered (a written one awaits its late reply)
   };
 
-  // Closes a uv_timer_t and frees it in the close callback.
-  struct TimerCloser {
-    void operator()(uv_timer_t* timer) const noexcept;
-  };
-
   static void OnTimer(uv_timer_t* timer) noexcept;
 
   int64_t Now() const;
@@ -216,7 +215,8 @@ class PeerClient {
   const PeerClientOptions options_;
   const PeerClientEvents events_;
 
-  std::unique_ptr<uv_timer_t, TimerCloser> timer_;
+  facade::UvHandle<uv_timer_t> timer_;  // empty only if libuv refused it, or once destroyed
+  int timer_error_ = 0;                 // why timer_ is empty
   int64_t armed_at_;          // when timer_ fires; kNever if stopped
   PeerConn* conn_ = nullptr;  // the current connection; it frees itself once its socket is closed
   // Set false by the destructor; callers hold a copy across user callbacks.

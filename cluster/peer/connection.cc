@@ -6,7 +6,6 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <cassert>
 #include <cstring>
 #include <memory>
 #include <utility>
@@ -43,10 +42,8 @@ PeerConn* PeerConn::Create(uv_loop_t* loop, ReplyFn on_reply, GoneFn on_gone) {
 
 PeerConn::PeerConn(uv_loop_t* loop, ReplyFn on_reply, GoneFn on_gone)
     : on_reply_(std::move(on_reply)), on_gone_(std::move(on_gone)) {
-  // uv_tcp_init cannot fail for AF_UNSPEC: it creates no socket yet.
-  [[maybe_unused]] const int rc = uv_tcp_init(loop, &tcp_);
-  assert(rc == 0);
-  tcp_.data = this;
+  // Reported by Open.
+  tcp_error_ = tcp_.Init(loop, this);
   connect_req_.data = this;
   write_req_.data = this;
 }
@@ -56,6 +53,7 @@ PeerConn::~PeerConn() {
 }
 
 std::string PeerConn::Open(const std::string& host, int port, const std::string& bind_addr) {
+  if (!tcp_) return std::string("cannot create a TCP handle: ") + uv_strerror(tcp_error_);
   sockaddr_storage addr;
   sockaddr_storage source;
   if (std::string why = Resolve(host, port, &addr); !why.empty()) return why;
@@ -65,16 +63,22 @@ std::string PeerConn::Open(const std::string& host, int port, const std::string&
   reader_ = redisReaderCreate();
   if (reader_ == nullptr) return "out of memory";
   if (!bind_addr.empty()) {
-    if (const int rc = uv_tcp_bind(&tcp_, reinterpret_cast<const sockaddr*>(&source), 0); rc != 0) {
+    if (const int rc = uv_tcp_bind(tcp_.get(), reinterpret_cast<const sockaddr*>(&source), 0);
+        rc != 0) {
       return "cannot bind to " + bind_addr + ": " + uv_strerror(rc);
     }
   }
-  if (const int rc = uv_tcp_connect(&connect_req_, &tcp_, reinterpret_cast<const sockaddr*>(&addr),
-                                    &PeerConn::OnConnect);
+  if (const int rc = uv_tcp_connect(&connect_req_, tcp_.get(),
+                                    reinterpret_cast<const sockaddr*>(&addr), &PeerConn::OnConnect);
       rc != 0) {
     return uv_strerror(rc);
   }
-  uv_tcp_nodelay(&tcp_, 1);  // small frames, latency-bound; best effort
+  // Small frames, latency-bound: Nagle's delay would stall every request
+  // behind the previous reply. Linux never refuses it on a TCP socket; if a
+  // system does, the caller's Close() cancels the connect.
+  if (const int rc = uv_tcp_nodelay(tcp_.get(), 1); rc != 0) {
+    return std::string("cannot set TCP_NODELAY: ") + uv_strerror(rc);
+  }
   return {};
 }
 
@@ -104,10 +108,16 @@ void PeerConn::Close() {
   // The callbacks are kept (one of them may be running) but never called again.
   if (closing_) return;
   closing_ = true;
+  if (!tcp_) {
+    // libuv refused the handle, so Open failed and no callback of ours can
+    // be pending or on the stack.
+    delete this;
+    return;
+  }
   // libuv cancels the pending connect and write first (their callbacks find
-  // closing_ set), then runs this, in a later loop phase than any of ours.
-  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_),
-           [](uv_handle_t* h) noexcept { delete static_cast<PeerConn*>(h->data); });
+  // closing_ set), then frees the handle and runs this, in a later loop
+  // phase than any of ours.
+  tcp_.reset([](void* self) noexcept { delete static_cast<PeerConn*>(self); });
 }
 
 void PeerConn::Fail(const std::string& why) {

@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "facade/uv_handle.h"
+
 struct redisReader;
 struct redisReply;
 
@@ -59,14 +61,15 @@ class PeerConn {
   void set_reply_limit(size_t bytes) { reply_limit_ = bytes; }
 
   // Closes the socket; no callback runs afterwards, and the object frees
-  // itself in the close callback. Idempotent; the object must not be used afterwards.
+  // itself in the close callback (at once if libuv refused its handle, when
+  // nothing can be pending). Idempotent; the object must not be used afterwards.
   void Close();
 
  private:
   PeerConn(uv_loop_t* loop, ReplyFn on_reply, GoneFn on_gone);
   ~PeerConn();
 
-  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
+  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(tcp_.get()); }
   void Fail(const std::string& why);
   int Flush();  // writes out_ as one request; 0 or a libuv error
 
@@ -77,7 +80,8 @@ class PeerConn {
 
   ReplyFn on_reply_;
   GoneFn on_gone_;
-  uv_tcp_t tcp_;
+  facade::UvHandle<uv_tcp_t> tcp_;  // its data is this; empty only if libuv refused it
+  int tcp_error_ = 0;               // why tcp_ is empty
   uv_connect_t connect_req_;
   uv_write_t write_req_;  // one write at a time; frames written meanwhile wait in out_
   redisReader* reader_ = nullptr;
