@@ -79,7 +79,8 @@ void Connection::Close() {
 void Connection::CloseAfterReply() {
   close_after_reply_ = true;
   if (reading_) {
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle_));
+    // Stopping a stream that reads cannot fail.
+    (void)uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle_));
     reading_ = false;
   }
   ScheduleFlush();

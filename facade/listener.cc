@@ -3,13 +3,6 @@
 #include <cstring>
 
 namespace shoal::facade {
-namespace {
-
-void FreeOnClose(uv_handle_t* h) noexcept {
-  delete reinterpret_cast<uv_tcp_t*>(h);
-}
-
-}  // namespace
 
 Listener::~Listener() {
   Close();
@@ -25,36 +18,32 @@ storage::Status Listener::Listen(uv_loop_t* loop, const std::string& host, int p
       uv_ip6_addr(ip.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr)) != 0) {
     return storage::Status::Invalid("bind: '" + host + "' is not an IP address");
   }
-  auto* h = new uv_tcp_t;
-  int rc = uv_tcp_init(loop, h);
-  if (rc != 0) {
-    delete h;
-    return storage::Status::IOError("Failed listening on port " + std::to_string(port) +
-                                    " (tcp): " + uv_strerror(rc));
+  const std::string where = "Failed listening on port " + std::to_string(port) + " (tcp)";
+  int rc = handle_.Init(loop, this);
+  if (rc != 0) return storage::Status::IOError(where + ": " + uv_strerror(rc));
+  rc = uv_tcp_bind(handle_.get(), reinterpret_cast<const sockaddr*>(&addr), 0);
+  if (rc == 0) {
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(handle_.get()), backlog, &OnConnectionCb);
   }
-  h->data = this;
-  rc = uv_tcp_bind(h, reinterpret_cast<const sockaddr*>(&addr), 0);
-  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(h), backlog, &OnConnectionCb);
   if (rc != 0) {
-    uv_close(reinterpret_cast<uv_handle_t*>(h), &FreeOnClose);
-    return storage::Status::IOError("Failed listening on port " + std::to_string(port) +
-                                    " (tcp), aborting: " + uv_strerror(rc));
+    handle_.reset();
+    return storage::Status::IOError(where + ", aborting: " + uv_strerror(rc));
   }
-  handle_ = h;
   on_connection_ = std::move(on_connection);
   return storage::Status::Ok();
 }
 
 int Listener::Accept(uv_tcp_t* client) {
-  if (handle_ == nullptr) return UV_EBADF;
-  return uv_accept(reinterpret_cast<uv_stream_t*>(handle_), reinterpret_cast<uv_stream_t*>(client));
+  if (!handle_) return UV_EBADF;
+  return uv_accept(reinterpret_cast<uv_stream_t*>(handle_.get()),
+                   reinterpret_cast<uv_stream_t*>(client));
 }
 
 void Listener::Close() {
-  if (handle_ == nullptr) return;
+  if (!handle_) return;
+  // A connection already queued must not reach an owner that closed us.
   handle_->data = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(handle_), &FreeOnClose);
-  handle_ = nullptr;
+  handle_.reset();
 }
 
 void Listener::OnConnectionCb(uv_stream_t* server, int status) noexcept {

@@ -3,15 +3,16 @@
 // connection is announced to the owner's callback, which accepts it into a
 // Connection (Accept) or refuses it.
 //
-// The uv handle is heap-allocated and freed in its close callback, so the
-// Listener may be destroyed while libuv still closes it. Runs on the loop
-// thread.
+// The uv handle is a UvHandle: its memory is freed in its close callback,
+// so the Listener may be destroyed while libuv still closes it. Runs on the
+// loop thread.
 
 #include <uv.h>
 
 #include <functional>
 #include <string>
 
+#include "facade/uv_handle.h"
 #include "storage/status.h"
 
 namespace shoal::facade {
@@ -34,12 +35,12 @@ class Listener {
   // loop). Returns the uv error code (0 on success).
   int Accept(uv_tcp_t* client);
   void Close();
-  bool listening() const { return handle_ != nullptr; }
+  bool listening() const { return static_cast<bool>(handle_); }
 
  private:
   static void OnConnectionCb(uv_stream_t* server, int status) noexcept;
 
-  uv_tcp_t* handle_ = nullptr;  // owned; freed in the close callback
+  UvHandle<uv_tcp_t> handle_;
   OnConnection on_connection_;
 };
 

@@ -79,6 +79,7 @@ Server::~Server() {
     if (cluster_) cluster_->Stop();
     listener_.Close();
     for (auto& [id, c] : clients_) c->Close();
+    CloseHandles();
     // Close whatever is still open, let the callbacks run, then close.
     uv_walk(
         &loop_,
@@ -89,7 +90,9 @@ Server::~Server() {
     uv_run(&loop_, UV_RUN_DEFAULT);
     // Every handle is closed and its callback ran: the cluster can go.
     cluster_.reset();
-    uv_loop_close(&loop_);
+    if (uv_loop_close(&loop_) != 0) {
+      logger_.Log(LogLevel::kWarning, "the event loop still had open handles at exit");
+    }
   }
 }
 
@@ -143,24 +146,8 @@ storage::Status Server::Start() {
                        [this](int status) { Accept(status); });
   if (!st.ok()) return st;
 
-  uv_check_init(&loop_, &flush_check_);
-  flush_check_.data = this;
-  uv_check_start(&flush_check_, &Server::OnCheck);
-
-  uv_timer_init(&loop_, &rewrite_timer_);
-  rewrite_timer_.data = this;
-
-  uv_timer_init(&loop_, &cron_timer_);
-  cron_timer_.data = this;
-  uint64_t period = static_cast<uint64_t>(1000 / std::max(1, config_.hz));
-  uv_timer_start(&cron_timer_, &Server::OnCron, period, period);
-
-  uv_signal_init(&loop_, &sigterm_);
-  sigterm_.data = this;
-  uv_signal_start(&sigterm_, &Server::OnSignal, SIGTERM);
-  uv_signal_init(&loop_, &sigint_);
-  sigint_.data = this;
-  uv_signal_start(&sigint_, &Server::OnSignal, SIGINT);
+  st = StartHandles();
+  if (!st.ok()) return st;
 
   logger_.Log(LogLevel::kNotice, "shoal %s, pid=%d, node id %s", SHOAL_VERSION,
               static_cast<int>(getpid()), node_id_.c_str());
@@ -231,12 +218,37 @@ void Server::RequestShutdown(const char* why) {
     c->Flush();  // a best effort to deliver replies already produced
     c->Close();
   }
-  uv_check_stop(&flush_check_);
-  uv_close(reinterpret_cast<uv_handle_t*>(&flush_check_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&cron_timer_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&rewrite_timer_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
+  CloseHandles();
+}
+
+storage::Status Server::StartHandles() {
+  const uint64_t period = static_cast<uint64_t>(1000 / std::max(1, config_.hz));
+  int rc = flush_check_.Init(&loop_, this);
+  if (rc == 0) rc = uv_check_start(flush_check_.get(), &Server::OnCheck);
+  if (rc == 0) rc = rewrite_timer_.Init(&loop_, this);
+  if (rc == 0) rc = cron_timer_.Init(&loop_, this);
+  if (rc == 0) rc = uv_timer_start(cron_timer_.get(), &Server::OnCron, period, period);
+  if (rc == 0) rc = sigterm_.Init(&loop_, this);
+  if (rc == 0) rc = uv_signal_start(sigterm_.get(), &Server::OnSignal, SIGTERM);
+  if (rc == 0) rc = sigint_.Init(&loop_, this);
+  if (rc == 0) rc = uv_signal_start(sigint_.get(), &Server::OnSignal, SIGINT);
+  if (rc != 0) return storage::Status::IOError(std::string("libuv: ") + uv_strerror(rc));
+  return storage::Status::Ok();
+}
+
+void Server::CloseHandles() {
+  flush_check_.reset();
+  cron_timer_.reset();
+  rewrite_timer_.reset();
+  sigterm_.reset();
+  sigint_.reset();
+}
+
+void Server::DriveRewrite() {
+  // A timer that cannot start would leave the rewrite stalled: fatal, as a
+  // failed log write is.
+  const int rc = uv_timer_start(rewrite_timer_.get(), &Server::OnRewriteTimer, 0, 1);
+  if (rc != 0) Fatal(storage::Status::IOError(std::string("rewrite timer: ") + uv_strerror(rc)));
 }
 
 void Server::OnSignal(uv_signal_t* handle, int signum) noexcept {
@@ -449,7 +461,7 @@ void Server::Fatal(const storage::Status& st) {
 
 storage::Status Server::StartRewrite() {
   storage::Status st = persistence_.StartRewrite();
-  if (st.ok()) uv_timer_start(&rewrite_timer_, &Server::OnRewriteTimer, 0, 1);
+  if (st.ok()) DriveRewrite();
   return st;
 }
 
@@ -457,7 +469,8 @@ void Server::OnRewriteTimer(uv_timer_t* handle) noexcept {
   auto* self = static_cast<Server*>(handle->data);
   storage::Status st = self->persistence_.RewriteStep(self->clock_.NowMs());
   if (!st.ok()) self->Fatal(st);
-  if (!self->persistence_.Info().rewrite_in_progress) uv_timer_stop(handle);
+  // Stopping an initialised timer cannot fail.
+  if (!self->persistence_.Info().rewrite_in_progress) (void)uv_timer_stop(handle);
 }
 
 size_t Server::MemoryEstimate() const {
@@ -509,7 +522,9 @@ void Server::OnCron(uv_timer_t* handle) noexcept {
 void Server::Cron() {
   // CONFIG SET hz takes effect from the next period.
   uint64_t period = static_cast<uint64_t>(1000 / std::max(1, config_.hz));
-  if (uv_timer_get_repeat(&cron_timer_) != period) uv_timer_set_repeat(&cron_timer_, period);
+  if (uv_timer_get_repeat(cron_timer_.get()) != period) {
+    uv_timer_set_repeat(cron_timer_.get(), period);
+  }
   int64_t now = clock_.NowMs();
   CloseIdleClients(now);
   SampleMemory();
@@ -519,7 +534,7 @@ void Server::Cron() {
   if (!persistence_.Info().rewrite_in_progress) {
     persistence_.MaybeAutoRewrite();
     if (persistence_.Info().rewrite_in_progress) {
-      uv_timer_start(&rewrite_timer_, &Server::OnRewriteTimer, 0, 1);
+      DriveRewrite();
     }
   }
   // instantaneous_ops_per_sec over the last sample period.

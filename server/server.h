@@ -25,6 +25,7 @@
 #include "facade/connection.h"
 #include "facade/error_stats.h"
 #include "facade/listener.h"
+#include "facade/uv_handle.h"
 #include "server/commands/command.h"
 #include "server/config.h"
 #include "server/log.h"
@@ -122,6 +123,11 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   void RunHandler(facade::Connection& conn, const CommandSpec& cmd, std::vector<std::string>& argv,
                   facade::ReplyBuilder& reply, bool cluster_wide);
   void ApplyLimits();
+  // Starts the loop's own handles (flush check, cron, signals).
+  storage::Status StartHandles();
+  void CloseHandles();
+  // Starts the rewrite timer for a rewrite in progress.
+  void DriveRewrite();
   static void OnCheck(uv_check_t* handle) noexcept;
   static void OnCron(uv_timer_t* handle) noexcept;
   static void OnSignal(uv_signal_t* handle, int signum) noexcept;
@@ -163,11 +169,11 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   std::unique_ptr<cluster::Cluster> cluster_;  // created in Start(), once the loop runs
   // What a member's share of a cluster-wide command lists (Cluster::OwnsKey).
   std::function<bool(const storage::EntryView&)> key_filter_;
-  uv_check_t flush_check_;
-  uv_timer_t cron_timer_;
-  uv_timer_t rewrite_timer_;  // drives a log rewrite while one runs
-  uv_signal_t sigterm_;
-  uv_signal_t sigint_;
+  facade::UvHandle<uv_check_t> flush_check_;
+  facade::UvHandle<uv_timer_t> cron_timer_;
+  facade::UvHandle<uv_timer_t> rewrite_timer_;  // drives a log rewrite while one runs
+  facade::UvHandle<uv_signal_t> sigterm_;
+  facade::UvHandle<uv_signal_t> sigint_;
   int64_t last_sibling_warning_ms_ = 0;
   size_t memory_sample_ = 0;                 // UsedMemory() at the last sample
   size_t memory_sample_store_bytes_ = 0;     // store_.used_bytes() then
