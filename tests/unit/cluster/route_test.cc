@@ -392,9 +392,11 @@ TEST_CASE("KeyPositions follows Redis's first/last/step convention") {
       {1, -1, 1, 2, {1}},        // MGET a
       {1, -1, 2, 5, {1, 3}},     // MSET a 1 b 2
       {1, -1, 2, 4, {1, 3}},     // MSET a 1 b (malformed)
-      {2, -1, 1, 4, {2, 3}},     // a first key past the name's arguments
+      {2, -1, 1, 4, {2, 3}},     // first key 2
       {1, -2, 1, 4, {1, 2}},     // all but the last argument
       {1, -2, 1, 2, {}},         // last resolves before first
+      {1, -3, 1, 2, {}},         // last before argv[0]
+      {1, -5, 1, 3, {}},         // ... far before
       {1, 3, 1, 3, {1, 2}},      // last past argc is clamped
       {1, 1, 1, 1, {}},          // no argument at the first key's position
       {3, -1, 1, 3, {}},         // first key past the end
