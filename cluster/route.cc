@@ -9,6 +9,11 @@ namespace shoal::cluster {
 std::vector<size_t> KeyPositions(const CommandRef& cmd, size_t argc) {
   std::vector<size_t> out;
   if (cmd.first_key <= 0 || static_cast<size_t>(cmd.first_key) >= argc) return out;
+  // A negative last counts from the end; one before the start means no keys
+  // (as Redis's argc + last < first), not a wrap to the largest size_t.
+  if (cmd.last_key < 0 && static_cast<size_t>(-static_cast<int64_t>(cmd.last_key)) > argc) {
+    return out;
+  }
   size_t last = cmd.last_key < 0 ? argc + static_cast<size_t>(cmd.last_key)  // -1: the last
                                  : static_cast<size_t>(cmd.last_key);
   last = std::min(last, argc - 1);
