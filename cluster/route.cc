@@ -80,9 +80,14 @@ Request Plan(const CommandRef& cmd, std::vector<std::string>& argv, bool coordin
     return req;
   }
   if (r.split == Split::kSameReplicas && keys.size() > 1) {
+    // The same nodes in the same order; the partitions walked may differ.
+    auto same_nodes = [](const std::vector<Target>& a, const std::vector<Target>& b) {
+      return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                        [](const Target& x, const Target& y) { return x.node == y.node; });
+    };
     ReplicaSet first = ctx.Replicas(argv[keys[0]]);
     for (size_t k : keys) {
-      if (*ctx.Replicas(argv[k]) != *first) {
+      if (!same_nodes(*ctx.Replicas(argv[k]), *first)) {
         req.kind = Request::Kind::kLocal;
         req.combine = Combine::kSingle;
         req.error = std::string(facade::errors::kCrossSlot);

@@ -343,7 +343,8 @@ TEST_CASE("Plan: MSETNX keys must share one replica set, else CROSSSLOT") {
   ctx.placement["a"] = Set(3, {kSelf, "b", "c"});
   ctx.placement["a2"] = Set(3, {kSelf, "b", "c"});  // equal, though another object
   ctx.placement["far"] = Set(3, {"x", "y", "z"});
-  ctx.placement["other_partition"] = Set(4, {kSelf, "b", "c"});
+  ctx.placement["other_partition"] = Set(4, {kSelf, "b", "c"});  // same nodes
+  ctx.placement["reordered"] = Set(3, {"b", kSelf, "c"});
 
   SUBCASE("shared: one part, the whole command") {
     const Argv argv = {"MSETNX", "a", "1", "a2", "2", "a", "3"};
@@ -358,13 +359,18 @@ TEST_CASE("Plan: MSETNX keys must share one replica set, else CROSSSLOT") {
     CHECK(req.parts[0].needs_read);
     CHECK_FALSE(req.parts[0].forward);
   }
+  SUBCASE("same nodes through another partition: shared") {
+    const Request req = PlanOf({"MSETNX", "a", "1", "other_partition", "2"}, ctx);
+    CHECK(req.error.empty());
+    CHECK(req.parts.size() == 1);
+  }
   SUBCASE("one key: nothing to compare") {
     const Request req = PlanOf({"MSETNX", "far", "1"}, ctx);
     CHECK(req.error.empty());
     REQUIRE(req.parts.size() == 1);
     CHECK(req.parts[0].forward);
   }
-  for (const std::string other : {"far", "other_partition"}) {
+  for (const std::string other : {"far", "reordered"}) {
     for (const bool coordinate_here : {false, true}) {
       CAPTURE(other);
       CAPTURE(coordinate_here);
