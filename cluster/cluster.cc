@@ -1,5 +1,7 @@
 #include "cluster/cluster.h"
 
+#include "facade/errors.h"
+
 namespace shoal::cluster {
 namespace {
 
@@ -51,7 +53,7 @@ Cluster::Cluster(uv_loop_t* loop, storage::Keyspace& keyspace, const storage::Cl
                         });
   peer_server_.Register("SHOAL.MEMBERS",
                         [this](facade::Connection&, Argv& argv, facade::ReplyBuilder& r) {
-                          if (argv.size() != 2) return r.Error("ERR bad SHOAL.MEMBERS frame");
+                          if (argv.size() != 2) return r.Error(facade::errors::BadPeerFrame("SHOAL.MEMBERS"));
                           auto blob = node_.OnMembers(argv[1]);
                           if (!blob.ok()) return r.Error("ERR " + blob.status().message());
                           r.Bulk(blob.value());
@@ -65,7 +67,7 @@ Cluster::Cluster(uv_loop_t* loop, storage::Keyspace& keyspace, const storage::Cl
                           dispatcher_.ServeLocal(c, argv, r);
                         });
   peer_server_.set_on_closed([this](facade::Connection& c) { dispatcher_.OnConnectionClosed(c); });
-  node_.set_on_ring_change([this] { KeepTombstones(); });
+  node_.set_on_ring_change([this] { OnRingChange(); });
   keyspace_.changes().Subscribe(&dispatcher_);
 }
 
@@ -104,16 +106,25 @@ void Cluster::Tune(const ClusterTuning& t) {
   d.write_quorum = t.write_quorum;
   d.request_timeout_ms = t.request_timeout_ms;
   dispatcher_.set_options(d);
-  KeepTombstones();
+  OnRingChange();
 }
 
-void Cluster::KeepTombstones() {
+void Cluster::OnRingChange() {
+  if (!active()) return;
   // A replica must keep tombstones until every replica has them, or a
   // replica that missed the delete brings the value back.
-  if (active() && !keyspace_.options().keep_tombstones) {
+  if (!keyspace_.options().keep_tombstones) {
     storage::KeyspaceOptions ko = keyspace_.options();
     ko.keep_tombstones = true;
     keyspace_.set_options(ko);
+  }
+  // The store indexes its keys by ring partition, so that one partition can
+  // be walked without the others (anti-entropy, transfer). A lone node pays
+  // nothing for it.
+  const uint32_t q = node_.ring().partition_count();
+  storage::Store& store = keyspace_.store();
+  if (store.partitions() != q) {
+    store.SetPartitioner({q, [q](std::string_view key) { return PartitionOfHash(KeyHash(key), q); }});
   }
 }
 

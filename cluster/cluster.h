@@ -93,7 +93,9 @@ class Cluster {
   const PeerServer& peer_server() const { return peer_server_; }
 
  private:
-  void KeepTombstones();
+  // Keeps tombstones and indexes the store by partition once the cluster
+  // has more than one member.
+  void OnRingChange();
 
   ClusterOptions options_;
   storage::Keyspace& keyspace_;

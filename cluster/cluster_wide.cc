@@ -96,7 +96,7 @@ void Dispatcher::ExecuteClusterWide(const std::shared_ptr<ConnState>& cs,
     std::vector<PeerReply> replies;
     for (const std::string& r : req->node_replies) {
       auto parsed = ParseReply(r);
-      if (!parsed.ok()) return finish(facade::ErrorReply("ERR bad reply from a cluster node"));
+      if (!parsed.ok()) return finish(facade::ErrorReply(facade::errors::kBadNodeReply));
       if (parsed.value().type == PeerReply::Type::kError) {
         return finish(facade::ErrorReply(parsed.value().str));
       }
@@ -109,7 +109,7 @@ void Dispatcher::ExecuteClusterWide(const std::shared_ptr<ConnState>& cs,
     uint64_t cursor = 0;
     if (r.type != PeerReply::Type::kArray || r.elements.size() != 2 ||
         !facade::ParseScanCursor(r.elements[0].str, &cursor)) {
-      return finish(facade::ErrorReply("ERR bad SCAN reply from a cluster node"));
+      return finish(facade::ErrorReply(facade::errors::kBadNodeReply));
     }
     uint64_t next = 0;
     if (cursor != 0) {

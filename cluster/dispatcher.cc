@@ -73,7 +73,7 @@ void Dispatcher::ServeForward(facade::Connection& conn, std::vector<std::string>
   argv.erase(argv.begin());
   CommandRef cmd = argv.empty() ? CommandRef{} : host_.Find(argv[0]);
   if (!cmd || !cmd.keyed() || cmd.scope() != Scope::kAuto || !ArityAllows(cmd, argv.size())) {
-    return reply.Error("ERR bad SHOAL.FWD command");
+    return reply.Error(facade::errors::BadPeerFrame("SHOAL.FWD"));
   }
   ++stats_.served_forwards;
   auto req = std::make_shared<Request>(Plan(cmd, argv, /*coordinate_here=*/true, *this));
@@ -86,7 +86,7 @@ void Dispatcher::ServeLocal(facade::Connection& conn, std::vector<std::string>& 
   argv.erase(argv.begin());
   CommandRef cmd = argv.empty() ? CommandRef{} : host_.Find(argv[0]);
   if (!cmd || cmd.scope() != Scope::kClusterWide || !ArityAllows(cmd, argv.size())) {
-    return reply.Error("ERR bad SHOAL.LOCAL command");
+    return reply.Error(facade::errors::BadPeerFrame("SHOAL.LOCAL"));
   }
   std::string out;
   host_.Run(conn, cmd, argv, /*cluster_wide=*/true, &out);

@@ -4,6 +4,8 @@
 
 #include <xxhash.h>
 
+#include "facade/errors.h"
+
 namespace shoal::cluster {
 
 std::string ObjectDigest(const storage::Object& object, const storage::ActorTable& actors) {
@@ -39,7 +41,7 @@ storage::Status LocalReplica::ApplyRemote(std::string_view key, std::string_view
 }
 
 void LocalReplica::ServeGet(const std::vector<std::string>& argv, facade::ReplyBuilder& reply) {
-  if (argv.size() < 3 || argv.size() % 2 == 0) return reply.Error("ERR bad SHOAL.MGET frame");
+  if (argv.size() < 3 || argv.size() % 2 == 0) return reply.Error(facade::errors::BadPeerFrame("SHOAL.MGET"));
   // Pairs of key and the coordinator's digest of its copy (empty: none).
   reply.ArrayHeader((argv.size() - 1) / 2);
   for (size_t i = 1; i + 1 < argv.size(); i += 2) {
@@ -58,7 +60,7 @@ void LocalReplica::ServeGet(const std::vector<std::string>& argv, facade::ReplyB
 }
 
 void LocalReplica::ServePut(const std::vector<std::string>& argv, facade::ReplyBuilder& reply) {
-  if (argv.size() < 3 || argv.size() % 2 == 0) return reply.Error("ERR bad SHOAL.MPUT frame");
+  if (argv.size() < 3 || argv.size() % 2 == 0) return reply.Error(facade::errors::BadPeerFrame("SHOAL.MPUT"));
   reply.ArrayHeader((argv.size() - 1) / 2);
   for (size_t i = 1; i + 1 < argv.size(); i += 2) {
     storage::Status st = ApplyRemote(argv[i], argv[i + 1]);

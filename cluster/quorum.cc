@@ -1,5 +1,7 @@
 #include "cluster/quorum.h"
 
+#include "facade/errors.h"
+
 #include <algorithm>
 #include <utility>
 
@@ -102,8 +104,7 @@ void WriteQuorum::Decide() {
 }
 
 std::string NoQuorumMessage(size_t got, size_t required) {
-  return "NOQUORUM got " + std::to_string(got) + " of " + std::to_string(required) +
-         " required replies";
+  return facade::errors::NoQuorum(got, required);
 }
 
 }  // namespace shoal::cluster

@@ -68,4 +68,17 @@ std::string Unsupported(std::string_view name) {
   return s;
 }
 
+std::string NoQuorum(size_t got, size_t required) {
+  return "NOQUORUM got " + std::to_string(got) + " of " + std::to_string(required) +
+         " required replies";
+}
+
+std::string BadPeerFrame(std::string_view name) {
+  return "ERR bad " + std::string(name) + " frame";
+}
+
+std::string UnknownPeerCommand(std::string_view name) {
+  return "ERR unknown peer command '" + std::string(name.substr(0, 64)) + "'";
+}
+
 }  // namespace shoal::facade::errors

@@ -43,6 +43,8 @@ inline constexpr std::string_view kCrossSlot =
 inline constexpr std::string_view kPeerPortError =
     "ERR this is the shoal cluster bus port, for shoal nodes only; clients use the client port";
 inline constexpr std::string_view kPeerAuthError = "ERR peer authentication failed";
+// A peer's reply that does not parse, or has the wrong shape.
+inline constexpr std::string_view kBadNodeReply = "ERR bad reply from a cluster node";
 
 // Protocol errors (the connection is closed after the reply, as Redis does).
 inline constexpr std::string_view kProtoInvalidMultibulkLen =
@@ -75,5 +77,12 @@ std::string InvalidExpire(std::string_view command);
 std::string UnsupportedOption(std::string_view option);
 // Commands Redis has that shoal does not implement.
 std::string Unsupported(std::string_view name);
+// "NOQUORUM got 1 of 2 required replies": too few replicas answered in time.
+// The request may still have been applied (indeterminate).
+std::string NoQuorum(size_t got, size_t required);
+// "ERR bad SHOAL.MGET frame": a peer frame with the wrong arguments.
+std::string BadPeerFrame(std::string_view name);
+// "ERR unknown peer command 'x'" (the name cut to 64 bytes).
+std::string UnknownPeerCommand(std::string_view name);
 
 }  // namespace shoal::facade::errors

@@ -57,8 +57,8 @@ struct SeedAddress {
 storage::Result<SeedAddress> ParseSeedAddress(std::string_view text);
 
 // Every directive with its default. Field names are the directive names with
-// '-' turned into '_'. Directives marked "(later)" are parsed, validated and
-// reported now; the mechanism that uses them comes with a later issue.
+// '-' turned into '_'. conf/shoal.conf says which directives are parsed and
+// reported but not acted on yet.
 struct Config {
   // --- network and clients ---
   std::string bind = "127.0.0.1";  // one address (Redis accepts several)
@@ -79,7 +79,7 @@ struct Config {
   std::string logfile;  // "" = stdout
   int hz = 10;          // background task frequency, clamped to 1..500 as Redis
 
-  // --- cluster (later) ---
+  // --- cluster ---
   int cluster_port = 0;  // 0 = port + 10000; see ClusterPort()
   std::vector<SeedAddress> cluster_seeds;
   std::string node_name;  // human label; the node id is generated and kept in `dir`
@@ -99,8 +99,7 @@ struct Config {
   int siblings_warn = 25;
   int max_siblings = 100;
 
-  // --- storage (later) ---
-  // that issue flips the default.
+  // --- storage ---
   bool appendonly = true;
   AppendFsync appendfsync = AppendFsync::kEverysec;
   std::string appendfilename = "appendonly.aof";

@@ -397,7 +397,7 @@ Result<size_t> Store::EvictUntil(size_t maxmemory, int64_t now_ms, uint64_t rand
   NoteTime(now_ms);
   auto used = [&] { return measure ? measure() : used_bytes(); };
   if (used() <= maxmemory) return size_t{0};
-  const Status oom(Code::kOutOfMemory, std::string(kOomMessage));
+  const Status oom(Code::kOutOfMemory, "maxmemory reached and nothing can be evicted");
   if (eviction_.policy == EvictionPolicy::kNoEviction) return oom;
 
   uint64_t state = random;

@@ -68,11 +68,6 @@ struct Partitioner {
   std::function<uint32_t(std::string_view key)> partition_of;
 };
 
-// The text the command layer replies with when EvictUntil() fails (Redis's
-// shared.oomerr, without the leading '-').
-inline constexpr std::string_view kOomMessage =
-    "OOM command not allowed when used memory > 'maxmemory'.";
-
 class Store {
  public:
   Store();
@@ -203,10 +198,10 @@ class Store {
   // now <= maxmemory, OR when the call stopped at max_evictions_per_call while
   // still making progress (Redis's EVICT_RUNNING: the command may run; the
   // server should call again, e.g. from its cron, until memory is under).
-  // Returns Code::kOutOfMemory with kOomMessage when memory is over
+  // Returns Code::kOutOfMemory when memory is over
   // maxmemory and nothing (more) can be evicted: under noeviction always,
   // under volatile-* when no key has a TTL, or when the store is empty.
-  // The command layer then replies "-" + kOomMessage.
+  // The command layer then replies Redis's OOM error (facade/errors.h).
   Result<size_t> EvictUntil(size_t maxmemory, int64_t now_ms, uint64_t random,
                             const std::function<size_t()>& measure = {});
 

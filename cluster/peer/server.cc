@@ -85,7 +85,7 @@ void PeerServer::OnRequest(facade::Connection& conn, std::vector<std::string>& a
   if (!conn.state().authenticated) return Handshake(conn, argv, reply);
   auto it = handlers_.find(Upper(argv[0]));
   if (it == handlers_.end()) {
-    return reply.Error("ERR unknown peer command '" + argv[0].substr(0, 64) + "'");
+    return reply.Error(facade::errors::UnknownPeerCommand(argv[0]));
   }
   it->second(conn, argv, reply);
 }
