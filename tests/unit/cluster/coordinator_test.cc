@@ -350,6 +350,30 @@ TEST_CASE("Read: too few replies is kUnavailable with NOQUORUM text") {
   }
 }
 
+// A batched frame's deadline is that of its first item, so one replica's
+// frame can time out, and its reply arrive, while another replica of the
+// same read is still pending. The reply counts (ReadQuorum::AddLateReply).
+TEST_CASE("Read: a late reply while the read is still pending counts toward R") {
+  Cluster c(3);
+  c.node(0).Set("k", "from-a");
+  c.clock.AdvanceMs(1);
+  c.node(1).Set("k", "from-b");
+  ReadOutcome out;
+  c.coord->Read("k", c.All(), out.Done());
+  c.net.Fail(c.Request(1, kGet), PeerOutcome::kTimeout);
+  CHECK(out.calls == 0);
+  c.DeliverLate(1, kGet);
+  // Self and node 1 replied: R=2 is met.
+  CHECK(out.object().LiveValues(c.clock.NowMs(), c.node(0).actors()) ==
+        Strings{"from-a", "from-b"});
+  CHECK(c.node(0).Values("k") == Strings{"from-a", "from-b"});
+  c.Deliver(1, kPut);  // node 1 lacked node 0's version
+  CHECK(c.node(1).Values("k") == Strings{"from-a", "from-b"});
+  c.net.Fail(c.Request(2, kGet), PeerOutcome::kTimeout);
+  CHECK(out.calls == 1);
+  CHECK(c.coord->stats().quorum_failures == 0);
+}
+
 TEST_CASE("Read: R=1 answers with the local copy before any peer replies") {
   Cluster c(3, CoordinatorOptions{.read_quorum = 1});
   c.node(0).Set("k", "v");
