@@ -88,11 +88,16 @@ void Coordinator::Read(const std::string& key, ReplicaSet targets, ReadDone done
                            if (d.ok()) obj.emplace(std::move(d).value());
                          }
                        }
-                       if (late || st->decided) {
+                       if (st->decided) {
                          if (obj) OnLateRead(*st, i, std::move(*obj));
                          return;
                        }
-                       if (obj) {
+                       if (late) {
+                         // Timed out (a batched frame keeps its first item's
+                         // deadline), then answered while others are pending:
+                         // the reply counts.
+                         if (obj) st->quorum.AddLateReply(i, std::move(*obj));
+                       } else if (obj) {
                          st->quorum.AddReply(i, std::move(*obj));
                        } else {
                          st->quorum.AddFailure(i);
@@ -128,7 +133,6 @@ void Coordinator::FinishRead(ReadState& st) {
 
 void Coordinator::OnLateRead(ReadState& st, size_t replica, storage::Object object) {
   ++stats_.late_replies;
-  if (!st.decided) return;
   ReadQuorum::Late late = st.quorum.AddLateReply(replica, std::move(object));
   if (late.brought_news) {
     // A failed local merge leaves this copy stale; the next read repairs it.
