@@ -184,17 +184,21 @@ void Coordinator::Replicate(const std::string& key, std::string object, ReplicaS
   int64_t deadline = Deadline();
   for (size_t i = 0; i < targets->size(); ++i) {
     if (i == self) continue;
-    transport_.Batch(
-        (*targets)[i].node, "SHOAL.MPUT", {key, object}, deadline,
-        [st, i, finish](PeerOutcome outcome, const PeerReply* reply, bool late) {
-          if (late) return;
-          if (outcome == PeerOutcome::kReply && reply->type == PeerReply::Type::kStatus) {
-            st->quorum.AddAck(i);
-          } else {
-            st->quorum.AddFailure(i);
-          }
-          finish();
-        });
+    transport_.Batch((*targets)[i].node, "SHOAL.MPUT", {key, object}, deadline,
+                     [st, i, finish](PeerOutcome outcome, const PeerReply* reply, bool late) {
+                       const bool acked = outcome == PeerOutcome::kReply &&
+                                          reply->type == PeerReply::Type::kStatus;
+                       if (late) {
+                         // A replica that timed out may still complete an undecided write
+                         // (a batched frame keeps its first item's deadline).
+                         if (acked) st->quorum.AddLateAck(i);
+                       } else if (acked) {
+                         st->quorum.AddAck(i);
+                       } else {
+                         st->quorum.AddFailure(i);
+                       }
+                       finish();
+                     });
   }
 }
 

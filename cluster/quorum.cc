@@ -98,6 +98,15 @@ void WriteQuorum::AddFailure(size_t replica) {
   Decide();
 }
 
+void WriteQuorum::AddLateAck(size_t replica) {
+  if (replica >= heard_.size() || heard_[replica] != Heard::kFailure) return;
+  if (state_ != State::kPending) return;
+  heard_[replica] = Heard::kAck;
+  --failed_;
+  ++ok_;
+  Decide();
+}
+
 void WriteQuorum::Decide() {
   if (state_ != State::kPending) return;
   state_ = Decision(heard_.size(), w_, ok_, failed_);

@@ -107,6 +107,9 @@ class WriteQuorum {
   void AddAck(size_t replica);
   // A replica failed (timeout, error, disconnected).
   void AddFailure(size_t replica);
+  // A replica that timed out applied the write after all (its late reply).
+  // Counts only while the write is undecided: a decided write stays decided.
+  void AddLateAck(size_t replica);
 
   State state() const { return state_; }
   size_t ok_count() const { return ok_; }

@@ -22,10 +22,16 @@
 //     payload: kBytes: length, bytes; kCounter: a counter; kTombstone: nothing.
 //   counter: n, n x (actor, p, n)
 //
+// The node-id form is canonical: clock entries, siblings (by entry, then
+// counter) and counter entries are written in node-id order, so equal
+// objects have equal bytes on every node (digests compare them).
+//
 // Timestamps and expiries are int64 bit patterns written as uint64 varints,
 // so every int64 round-trips.
 
+#include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "storage/object.h"
 #include "storage/varint.h"
@@ -60,11 +66,30 @@ class Writer {
   }
   void Counter(const PnCounter& c) {
     Varint(c.entries().size());
-    for (const PnCounter::Entry& e : c.entries()) {
-      Actor(e.actor);
-      Varint(e.p);
-      Varint(e.n);
+    if (node_ids_ == nullptr) {
+      for (const PnCounter::Entry& e : c.entries()) {
+        Actor(e.actor);
+        Varint(e.p);
+        Varint(e.n);
+      }
+      return;
     }
+    // Node-id form: in node-id order, so every node writes the same bytes.
+    std::vector<std::pair<std::string, const PnCounter::Entry*>> sorted;
+    sorted.reserve(c.entries().size());
+    for (const PnCounter::Entry& e : c.entries()) sorted.emplace_back(BinaryId(e.actor), &e);
+    std::sort(sorted.begin(), sorted.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [id, e] : sorted) {
+      Raw(id);
+      Varint(e->p);
+      Varint(e->n);
+    }
+  }
+  std::string BinaryId(ActorId a) const {
+    std::string id;
+    node_ids_->AppendBinary(a, &id);
+    return id;
   }
   void Raw(std::string_view s) { out_->append(s); }
 
@@ -96,18 +121,43 @@ void EncodeTo(const Object& obj, const ActorTable* node_ids, std::string* out) {
   }
   w.Byte(form);
   w.Varint(entries.size());
-  for (const VersionVector::Entry& e : entries) {
-    w.Actor(e.actor);
-    w.Varint(e.counter);
+  // The local form follows the local actor order. The node-id form is
+  // canonical (entries and siblings in node-id order) so that equal objects
+  // have equal bytes on every node, whatever order each met the actors in:
+  // digests (read repair's "=" reply, anti-entropy) compare those bytes.
+  std::vector<size_t> order(entries.size());  // written position -> entry index
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::vector<std::string> ids;
+  if (node_ids != nullptr && entries.size() > 1) {
+    ids.reserve(entries.size());
+    for (const VersionVector::Entry& e : entries) ids.push_back(w.BinaryId(e.actor));
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ids[a] < ids[b]; });
   }
-  w.Varint(sibs.size());
+  std::vector<size_t> position(entries.size());  // entry index -> written position
+  for (size_t i = 0; i < order.size(); ++i) position[order[i]] = i;
+  for (size_t i : order) {
+    w.Actor(entries[i].actor);
+    w.Varint(entries[i].counter);
+  }
+  // Siblings are sorted by dot and entries by actor: find each one's entry.
+  std::vector<std::pair<size_t, const Object::Sibling*>> written;  // (entry index, sibling)
+  written.reserve(sibs.size());
   for (const Object::Sibling& s : sibs) {
-    // Siblings are sorted by dot and entries by actor: find the entry.
     size_t index = 0;
     while (entries[index].actor != s.dot.actor) ++index;
-    const Version& v = s.value;
-    w.Varint(index);
-    w.Varint(entries[index].counter - s.dot.counter);
+    written.emplace_back(index, &s);
+  }
+  if (node_ids != nullptr) {
+    std::stable_sort(written.begin(), written.end(), [&](const auto& a, const auto& b) {
+      if (position[a.first] != position[b.first]) return position[a.first] < position[b.first];
+      return a.second->dot.counter < b.second->dot.counter;
+    });
+  }
+  w.Varint(sibs.size());
+  for (const auto& [index, sib] : written) {
+    const Version& v = sib->value;
+    w.Varint(position[index]);
+    w.Varint(entries[index].counter - sib->dot.counter);
     w.Byte(static_cast<uint8_t>(static_cast<uint8_t>(v.kind) |
                                 (v.expire_at_ms != 0 ? kTagHasExpire : 0)));
     w.Int64(v.timestamp_ms);

@@ -572,7 +572,21 @@ TEST_CASE("Replicate, W=1: acks before any peer replies (this node's write count
   CHECK(out.calls == 1);
 }
 
-TEST_CASE("Replicate: W not met is kUnavailable; late replies are ignored") {
+TEST_CASE("Replicate: a late ack while the write is still pending counts toward W") {
+  Cluster c(3);
+  c.node(0).Set("k", "v");
+  WriteOutcome out;
+  c.coord->Replicate("k", c.node(0).Encoded("k"), c.All(), out.Done());
+  c.net.Fail(c.Request(1, kPut), PeerOutcome::kTimeout);
+  CHECK(out.calls == 0);  // node 2 has not answered yet
+  c.DeliverLate(1, kPut);
+  CHECK(out.calls == 1);
+  CHECK(out.status.ok());
+  c.Deliver(2, kPut);
+  CHECK(out.calls == 1);
+}
+
+TEST_CASE("Replicate: W not met is kUnavailable; a late reply after that changes nothing") {
   SUBCASE("W=2: a timeout and a refused put") {
     Cluster c(3);
     c.node(0).Set("k", "v");

@@ -207,15 +207,10 @@ TEST_CASE("SHOAL.MPUT: a damaged object is an error for its item; the store keep
   CHECK(p.b.Values("other") == Strings{"o"});
 }
 
-// Equal objects should have equal digests on every node (local_replica.h),
-// but EncodeWithNodeIds writes clock entries and siblings in the order of
-// the local ActorIds, which differs between nodes that met the actors in a
-// different order: for an object of two actors the node-id bytes, hence the
-// digests, differ, and a replica answers with its whole object instead of
-// "=" although it holds the same. No wrong answer follows, only the transfer
-// and merge the digest exists to spare. Remove should_fail once the node-id
-// form is canonical.
-TEST_CASE("ObjectDigest: the same two-actor object on two nodes" * doctest::should_fail()) {
+// Equal objects have equal digests on every node (local_replica.h), although
+// the two nodes number the actors in a different order: the node-id form is
+// canonical.
+TEST_CASE("ObjectDigest: the same two-actor object on two nodes") {
   Pair p;
   p.a.Set("k", "from-a");
   p.b.Set("k", "from-b");

@@ -362,3 +362,39 @@ TEST_CASE("NOQUORUM error text") {
 
 }  // namespace
 }  // namespace shoal::cluster
+
+namespace shoal::cluster {
+namespace {
+
+TEST_CASE("a late ack turns a failure into an ack while the write is undecided") {
+  SUBCASE("pending: it counts") {
+    WriteQuorum q(3, 2);
+    q.AddAck(0);
+    q.AddFailure(1);
+    CHECK(q.state() == WriteQuorum::State::kPending);
+    q.AddLateAck(1);
+    CHECK(q.state() == WriteQuorum::State::kSucceeded);
+    CHECK(q.ok_count() == 2);
+    CHECK(q.failed_count() == 0);
+  }
+  SUBCASE("decided: it does not") {
+    WriteQuorum q(3, 3);
+    q.AddAck(0);
+    q.AddFailure(1);
+    CHECK(q.state() == WriteQuorum::State::kFailed);
+    q.AddLateAck(1);
+    CHECK(q.state() == WriteQuorum::State::kFailed);
+    CHECK(q.ok_count() == 1);
+  }
+  SUBCASE("only a replica that failed, once") {
+    WriteQuorum q(3, 3);
+    q.AddLateAck(2);  // never heard from: nothing
+    CHECK(q.ok_count() == 0);
+    q.AddAck(0);
+    q.AddLateAck(0);  // already an ack
+    CHECK(q.ok_count() == 1);
+  }
+}
+
+}  // namespace
+}  // namespace shoal::cluster
