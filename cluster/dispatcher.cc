@@ -112,16 +112,8 @@ void Dispatcher::Launch(const std::shared_ptr<ConnState>& cs, const std::shared_
     if (p.forward) {
       ++stats_.forwarded_commands;
       const size_t required = p.cmd.write ? options_.write_quorum : options_.read_quorum;
-      // Prefer a replica we have a live link to.
-      NodeId to = p.replicas->empty() ? node_.self_id() : p.replicas->front().node;
-      for (const Target& t : *p.replicas) {
-        if (node_.IsConnected(t.node)) {
-          to = t.node;
-          break;
-        }
-      }
       p.ready = true;
-      coordinator_.Forward(to, std::move(p.argv), required,
+      coordinator_.Forward(p.forward_to, std::move(p.argv), required,
                            [this, cs, req, i](bool ok, std::string bytes) {
                              Part& part = req->parts[i];
                              part.reply = ok ? std::move(bytes) : facade::ErrorReply(bytes);

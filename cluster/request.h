@@ -19,7 +19,8 @@ struct Part {
   CommandRef cmd;
   std::string key;
   ReplicaSet replicas;
-  bool forward = false;     // runs on another coordinator
+  bool forward = false;  // runs on another coordinator: `forward_to`
+  NodeId forward_to;
   bool needs_read = false;  // reads the key from a read quorum first
   // Progress.
   bool ready = false;  // may run: its read (if any) is in, or it is forwarded

@@ -30,10 +30,25 @@ void AddPart(Request& req, std::vector<std::string> argv, const CommandRef& cmd,
   p.key = argv[key_pos];
   p.cmd = cmd;
   p.replicas = ctx.Replicas(p.key);
-  const bool mine = std::any_of(p.replicas->begin(), p.replicas->end(),
-                                [&](const Target& t) { return t.node == ctx.self(); });
-  p.forward = !mine && !coordinate_here;
-  p.needs_read = !p.forward && cmd.NeedsRead(argv);
+  const bool reads = cmd.NeedsRead(argv);
+  if (!coordinate_here) {
+    // The first target that is this node or reachable; for a write that
+    // reads first only a primary serialises, for the rest any replica will
+    // do and this node is preferred.
+    const Target* first = nullptr;
+    const Target* mine = nullptr;
+    for (const Target& t : *p.replicas) {
+      if (t.node == ctx.self()) mine = &t;
+      if (first == nullptr && (t.node == ctx.self() || ctx.Reachable(t.node))) first = &t;
+    }
+    const Target* at = cmd.write && reads ? first : (mine != nullptr ? mine : first);
+    if (at == nullptr && !p.replicas->empty()) at = &p.replicas->front();  // it fails there
+    if (at != nullptr && at->node != ctx.self()) {
+      p.forward = true;
+      p.forward_to = at->node;
+    }
+  }
+  p.needs_read = !p.forward && reads;
   p.argv = std::move(argv);
   req.parts.push_back(std::move(p));
 }

@@ -6,9 +6,14 @@
 //   local          runs on the receiving node (no keys; connection commands)
 //   cluster-wide   every member runs it over the keys it owns
 //   keyed          one part per key (or per key/value pair) as the routing
-//                  splits it; each part runs where its key lives: here if
-//                  this node is one of the key's replicas, else forwarded
-//                  whole to a replica. A part that must read first is marked.
+//                  splits it; each part runs where its key lives. A command
+//                  whose reply depends on the key's current value (a write
+//                  that reads first: SET NX, INCR, APPEND, GETDEL, DEL...)
+//                  is coordinated by the key's first reachable primary, which
+//                  serialises them, so that without failures they behave as
+//                  on one Redis; other parts run here if this node is one of
+//                  the key's replicas, else on the first reachable replica.
+//                  A part that must read first is marked.
 //   error          the plan is an error reply (CROSSSLOT).
 
 #include <string>
@@ -29,6 +34,8 @@ class RouteContext {
   virtual ReplicaSet Replicas(std::string_view key) const = 0;
   // The command a part runs (Routing::part_command), or an empty ref.
   virtual CommandRef Find(std::string_view name) const = 0;
+  // True if requests can reach `node` now (a live link to it).
+  virtual bool Reachable(const NodeId& node) const = 0;
 };
 
 // Plans `cmd` called with `argv` (which is moved from). `coordinate_here`:

@@ -244,6 +244,39 @@ class ClusterCommandsTest(ch.ClusterTestCase):
     def setUpClass(cls):
         cls.cl = cls.start_class_cluster(3, replicas=3, read_quorum=2, write_quorum=2, vnodes=cls.VNODES)
 
+    def test_set_nx_lock_has_one_winner(self):
+        """The Redis lock pattern: SET k v NX PX sent at the same moment
+        through two nodes, 200 times. A write whose reply depends on the
+        current value is coordinated by the key's first primary, so exactly
+        one client gets OK and the key ends with one value."""
+        clients = [self.client(self.cl[0]), self.client(self.cl[1])]
+        rounds = 200
+        replies = [[None] * rounds for _ in clients]
+        barrier = threading.Barrier(len(clients))
+        errors = []
+
+        def run(i):
+            try:
+                for r in range(rounds):
+                    barrier.wait(10)
+                    replies[i][r] = clients[i].call("SET", "lock:%d" % r, "owner%d" % i, "NX", "PX", "30000")
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(clients))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertEqual(errors, [])
+        double = [r for r in range(rounds) if replies[0][r] == "OK" and replies[1][r] == "OK"]
+        none = [r for r in range(rounds) if replies[0][r] != "OK" and replies[1][r] != "OK"]
+        self.assertEqual(double, [], "both clients got the lock")
+        self.assertEqual(none, [], "nobody got the lock")
+        for r in range(0, rounds, 20):
+            value = clients[0].call("GET", "lock:%d" % r)
+            self.assertIn(value, (b"owner0", b"owner1"), "lock:%d holds %r (siblings?)" % (r, value))
+
     def test_cluster_info(self):
         infos = [n.cluster_info() for n in self.cl]
         for n, info in zip(self.cl, infos):

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -115,8 +116,10 @@ class FakeContext : public RouteContext {
     if (std::find(hidden.begin(), hidden.end(), name) != hidden.end()) return {};
     return Ref(name);
   }
+  bool Reachable(const NodeId& node) const override { return !unreachable.contains(node); }
 
   std::map<std::string, ReplicaSet> placement;
+  std::set<NodeId> unreachable;
   std::vector<std::string_view> hidden;  // commands Find does not know
   mutable int replicas_calls = 0;
 
@@ -460,6 +463,69 @@ TEST_CASE("Plan property: MGET has one part per key with the context's replicas"
       CHECK(p.forward == (!mine && !coordinate_here));
       CHECK(p.needs_read == !p.forward);
     }
+  }
+}
+
+}  // namespace
+}  // namespace shoal::cluster
+
+namespace shoal::cluster {
+namespace {
+
+TEST_CASE("Plan: a write that reads first goes to the key's first reachable primary") {
+  FakeContext ctx;
+  ctx.placement["k"] = Set(7, {"b", kSelf, "c"});
+  for (const Argv& argv : {Argv{"INCR", "k"}, Argv{"SET", "k", "v", "NX"}, Argv{"DEL", "k"}}) {
+    CAPTURE(argv[0]);
+    SUBCASE("the first primary is reachable: it coordinates") {
+      const Request req = PlanOf(argv, ctx);
+      REQUIRE(req.parts.size() == 1);
+      CHECK(req.parts[0].forward);
+      CHECK(req.parts[0].forward_to == "b");
+      CHECK_FALSE(req.parts[0].needs_read);  // the coordinator reads
+    }
+    SUBCASE("the first primary is unreachable: the next one, this node") {
+      ctx.unreachable = {"b"};
+      const Request req = PlanOf(argv, ctx);
+      REQUIRE(req.parts.size() == 1);
+      CHECK_FALSE(req.parts[0].forward);
+      CHECK(req.parts[0].needs_read);
+    }
+    SUBCASE("forwarded here: coordinated here whatever the placement") {
+      const Request req = PlanOf(argv, ctx, /*coordinate_here=*/true);
+      REQUIRE(req.parts.size() == 1);
+      CHECK_FALSE(req.parts[0].forward);
+    }
+  }
+}
+
+TEST_CASE("Plan: reads and blind writes run on this node when it is a replica") {
+  FakeContext ctx;
+  ctx.placement["k"] = Set(7, {"b", kSelf, "c"});
+  for (const Argv& argv : {Argv{"GET", "k"}, Argv{"SET", "k", "v"}, Argv{"SETEX", "k", "9", "v"}}) {
+    CAPTURE(argv[0]);
+    const Request req = PlanOf(argv, ctx);
+    REQUIRE(req.parts.size() == 1);
+    CHECK_FALSE(req.parts[0].forward);
+  }
+}
+
+TEST_CASE("Plan: a part for keys held elsewhere goes to the first reachable replica") {
+  FakeContext ctx;
+  ctx.placement["k"] = Set(7, {"x", "y", "z"});
+  ctx.unreachable = {"x"};
+  for (const Argv& argv : {Argv{"GET", "k"}, Argv{"INCR", "k"}}) {
+    CAPTURE(argv[0]);
+    const Request req = PlanOf(argv, ctx);
+    REQUIRE(req.parts.size() == 1);
+    CHECK(req.parts[0].forward);
+    CHECK(req.parts[0].forward_to == "y");
+  }
+  SUBCASE("none reachable: the first, where it fails with NOQUORUM") {
+    ctx.unreachable = {"x", "y", "z"};
+    const Request req = PlanOf({"GET", "k"}, ctx);
+    REQUIRE(req.parts.size() == 1);
+    CHECK(req.parts[0].forward_to == "x");
   }
 }
 
