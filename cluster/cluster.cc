@@ -14,6 +14,9 @@ ClusterNodeOptions NodeOptions(const ClusterOptions& o) {
   n.exchange_interval_ms = o.gossip_interval_ms;
   n.request_timeout_ms = o.exchange_timeout_ms;
   n.log = o.log;
+  n.env = o.env;
+  n.dir = o.dir;
+  n.fatal = o.fatal;
   return n;
 }
 
@@ -79,8 +82,7 @@ Cluster::~Cluster() {
 storage::Status Cluster::Start() {
   storage::Status st = peer_server_.Listen();
   if (!st.ok()) return st;
-  node_.Start(options_.seeds);
-  return storage::Status::Ok();
+  return node_.Start(options_.seeds);
 }
 
 void Cluster::Stop() {

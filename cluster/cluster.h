@@ -45,6 +45,10 @@ struct ClusterOptions {
   int64_t exchange_timeout_ms = 1000;  // membership exchanges time out after this
   std::vector<PeerAddress> seeds;
   int backlog = 511;
+  // Where the membership is kept (ClusterNodeOptions::env, dir, fatal).
+  storage::Env* env = nullptr;
+  std::string dir;
+  std::function<void(const storage::Status&)> fatal;
   LogSink log;
 };
 

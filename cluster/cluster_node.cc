@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "cluster/membership_file.h"
+
 namespace shoal::cluster {
 
 ClusterNode::ClusterNode(uv_loop_t* loop, ClusterNodeOptions options)
@@ -17,7 +19,34 @@ void ClusterNode::Log(LogSeverity sev, const std::string& msg) const {
   if (options_.log) options_.log(sev, msg);
 }
 
-void ClusterNode::Start(const std::vector<PeerAddress>& seeds) {
+storage::Status ClusterNode::Start(const std::vector<PeerAddress>& seeds) {
+  if (options_.env != nullptr) {
+    auto saved = LoadMembership(options_.env, options_.dir);
+    if (!saved.ok()) return saved.status();
+    if (saved.value().has_value()) {
+      Membership& m = *saved.value();
+      if (m.Find(options_.self.id) == nullptr) {
+        return storage::Status::Corruption(options_.dir + "/" + kMembershipFileName +
+                                           ": does not list this node (" + options_.self.id +
+                                           "); move it away to start as a new node");
+      }
+      if (m.ring().partition_count() != options_.partitions) {
+        return storage::Status::Invalid(
+            "vnodes is " + std::to_string(options_.partitions) + " but this node's cluster has " +
+            std::to_string(m.ring().partition_count()) + " partitions (" + options_.dir + "/" +
+            kMembershipFileName + ")");
+      }
+      // Our entry may have a new address; the fresh incarnation wins merges.
+      m.UpdateSelf(options_.self);
+      membership_ = std::move(m);
+      Log(LogSeverity::kNotice, "rejoining a cluster of " +
+                                    std::to_string(membership_.members().size()) +
+                                    " known members (ring epoch " +
+                                    std::to_string(membership_.epoch()) + ")");
+      SyncLinks();
+    }
+    Save();
+  }
   uint64_t period = static_cast<uint64_t>(std::max<int64_t>(10, options_.exchange_interval_ms));
   int rc = timer_.Init(loop_, this);
   if (rc == 0) rc = uv_timer_start(timer_.get(), &ClusterNode::OnTimer, period, period);
@@ -29,6 +58,13 @@ void ClusterNode::Start(const std::vector<PeerAddress>& seeds) {
     timer_.reset();
   }
   for (const PeerAddress& seed : seeds) Meet(seed);
+  return storage::Status::Ok();
+}
+
+void ClusterNode::Save() {
+  if (options_.env == nullptr) return;
+  storage::Status st = SaveMembership(options_.env, options_.dir, membership_);
+  if (!st.ok() && options_.fatal) options_.fatal(st);
 }
 
 void ClusterNode::Stop() {
@@ -152,6 +188,7 @@ void ClusterNode::MergeState(const Membership& other) {
   uint64_t epoch = membership_.epoch();
   uint64_t digest = membership_.ring_digest();
   if (!membership_.Merge(other)) return;
+  Save();
   SyncLinks();
   if (membership_.epoch() != epoch || membership_.ring_digest() != digest) {
     ++stats_.ring_changes;

@@ -29,6 +29,8 @@
 #include "cluster/membership.h"
 #include "cluster/peer/client.h"
 #include "cluster/ring.h"
+#include "storage/file.h"
+#include "storage/status.h"
 #include "facade/uv_handle.h"
 
 namespace shoal::cluster {
@@ -41,6 +43,13 @@ struct ClusterNodeOptions {
   int64_t exchange_interval_ms = 1000;  // gossip-interval-ms
   int64_t request_timeout_ms = 1000;    // membership exchanges time out after this
   LogSink log;
+  // Where the membership is kept across restarts (cluster/membership_file.h);
+  // no env: in memory only (tests).
+  storage::Env* env = nullptr;
+  std::string dir;
+  // Saving the membership failed: the node must stop, or a restart would
+  // find an older cluster than the one it acknowledged writes in.
+  std::function<void(const storage::Status&)> fatal;
 };
 
 // A seed or MEET target: a client address, its cluster port.
@@ -64,8 +73,11 @@ class ClusterNode {
   ClusterNode(const ClusterNode&) = delete;
   ClusterNode& operator=(const ClusterNode&) = delete;
 
-  // Connects to the seeds and starts the exchange timer.
-  void Start(const std::vector<PeerAddress>& seeds);
+  // Loads the saved membership (a restarted node rejoins its cluster: it
+  // links to every known member), connects to the seeds and starts the
+  // exchange timer. Fails if the saved state is damaged or was made with
+  // another partition count.
+  storage::Status Start(const std::vector<PeerAddress>& seeds);
   // Closes every connection and the timer (callbacks of pending requests run).
   void Stop();
 
@@ -110,6 +122,8 @@ class ClusterNode {
   void Exchange();
   void ExchangeWith(PeerClient& client);
   void MergeState(const Membership& other);
+  // Writes the membership to `dir` (calls `fatal` on failure).
+  void Save();
   // Creates clients for members we have no link to; follows address changes.
   void SyncLinks();
   PeerClient* AddClient(const std::string& host, int cport);

@@ -176,6 +176,9 @@ storage::Status Server::Start() {
   co.gossip_interval_ms = config_.gossip_interval_ms;
   co.exchange_timeout_ms = config_.request_timeout_ms;
   co.backlog = config_.tcp_backlog;
+  co.env = &env_;
+  co.dir = config_.dir;
+  co.fatal = [this](const storage::Status& failed) { Fatal(failed); };
   for (const SeedAddress& seed : config_.cluster_seeds) {
     co.seeds.push_back({seed.host, seed.port, seed.bus_port()});
   }

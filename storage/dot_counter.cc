@@ -2,20 +2,18 @@
 
 #include <charconv>
 
+#include "storage/atomic_file.h"
+
 namespace shoal::storage {
 
 Status DotCounter::Open(Env* env, const std::string& dir) {
   env_ = env;
   dir_ = dir;
   const std::string path = dir + "/" + kFileName;
-  auto size = env->FileSize(path);
-  if (size.ok() && size.value() > 0) {
-    auto file = env->OpenReadable(path);
-    if (!file.ok()) return file.status();
-    std::string text;
-    Status st =
-        file.value()->Read(0, static_cast<size_t>(std::min<uint64_t>(size.value(), 64)), &text);
-    if (!st.ok()) return st;
+  auto read = ReadSmallFile(env, path, 64);
+  if (!read.ok()) return read.status();
+  if (read.value().has_value() && !read.value()->empty()) {
+    std::string text = std::move(*read.value());
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
     uint64_t stored = 0;
     auto res = std::from_chars(text.data(), text.data() + text.size(), stored);
@@ -33,14 +31,7 @@ Status DotCounter::Persist(uint64_t lease_end) {
     lease_end_ = lease_end;
     return Status::Ok();
   }
-  const std::string path = dir_ + "/" + kFileName;
-  const std::string tmp = path + ".tmp";
-  auto file = env_->CreateTruncated(tmp);
-  if (!file.ok()) return file.status();
-  Status st = file.value()->Append(std::to_string(lease_end) + "\n");
-  if (st.ok()) st = file.value()->Sync();
-  if (st.ok()) st = env_->Rename(tmp, path);
-  if (st.ok()) st = env_->SyncDir(dir_);
+  Status st = WriteFileAtomically(env_, dir_, kFileName, std::to_string(lease_end) + "\n");
   if (!st.ok()) return st;
   lease_end_ = lease_end;
   return Status::Ok();

@@ -5,6 +5,7 @@ Every paused node is continued, and every node stopped, in cleanups that run
 whether the test passed or not (cluster_harness.paused, ClusterTestCase).
 """
 
+import os
 import re
 import time
 
@@ -211,18 +212,21 @@ class ReadRepairTest(ch.ClusterTestCase):
         cl = self.start_cluster(3, replicas=3, read_quorum=2, write_quorum=2)
         a, b, c = cl
         ca = self.client(a)
-        self.assertEqual(ca.call("SET", "gone", "v"), "OK")
-        h.wait_for(lambda: c.getlocal("gone")[1] == [b"v"], 10, "node3 to hold the value")
+        # DEL is coordinated by the key's first primary: node1, not the
+        # stopped node3 (whose link stays up while it is stopped).
+        gone = cl.find_key(lambda reps: reps[0] is a, prefix="gone")
+        self.assertEqual(ca.call("SET", gone, "v"), "OK")
+        h.wait_for(lambda: c.getlocal(gone)[1] == [b"v"], 10, "node3 to hold the value")
         with ch.paused(c):
-            self.assertEqual(ca.call("DEL", "gone"), 1)
+            self.assertEqual(ca.call("DEL", gone), 1)
             c.kill()
         c.restart()
         cl.wait_converged()
-        self.assertEqual(c.getlocal("gone")[1], [b"v"])
+        self.assertEqual(c.getlocal(gone)[1], [b"v"])
         for n in (a, c, b):
-            self.assertIsNone(self.client(n).call("GET", "gone"), "GET via %s" % n.name)
-        h.wait_for(lambda: c.getlocal("gone")[1] == [], 10, "node3 to get the tombstone")
-        self.assertEqual(self.client(c).call("EXISTS", "gone"), 0)
+            self.assertIsNone(self.client(n).call("GET", gone), "GET via %s" % n.name)
+        h.wait_for(lambda: c.getlocal(gone)[1] == [], 10, "node3 to get the tombstone")
+        self.assertEqual(self.client(c).call("EXISTS", gone), 0)
         self.assertEqual(self.client(b).call("DBSIZE"), 0)
 
     def test_read_repair_off_then_on_with_config_set(self):
@@ -317,3 +321,43 @@ class PeerAuthTest(ch.ClusterTestCase):
 
 if __name__ == "__main__":
     h.main()
+
+
+@ch.skip_unless_shoal
+class MembershipPersistenceTest(ch.ClusterTestCase):
+    def test_restarted_node_without_seeds_rejoins_and_never_acts_alone(self):
+        """Three of five nodes stopped; a node restarted with no seeds still
+        knows its cluster (dir/nodes.state): it does not take W=2 alone, and it
+        rejoins once the others are back. (Before membership was kept, it came
+        up as a cluster of one and acknowledged writes the cluster then lost.)"""
+        cl = self.start_cluster(5, replicas=3, read_quorum=2, write_quorum=2, request_timeout_ms=500)
+        a, b, c, d, e = cl
+        key = cl.key_not_on(a)
+        self.assertEqual(self.client(a).call("SET", key, "before"), "OK")
+        e.stop()
+        e.args = [x for i, x in enumerate(e.args) if x != "--cluster-seeds" and (i == 0 or e.args[i - 1] != "--cluster-seeds")]
+        self.assertNotIn("--cluster-seeds", e.args)
+        with ch.paused(b, c, d):
+            e.restart()
+            self.assertEqual(e.cluster_info()["cluster_known_nodes"], "5")
+            self.assertIn("rejoining a cluster of 5 known members", e.current_output())
+            # The key's replicas are three of b, c, d, e: at most one is up.
+            self.assertNoQuorum(self.client(e).request("SET", key, "alone"), 1, 2)
+        cl.wait_converged()
+        h.wait_for(lambda: self.client(e).request("SET", key, "after") == "OK", ch.RECOVER_TIMEOUT, "SET through the restarted node")
+        for n in cl:
+            self.assertEqual(self.client(n).call("GET", key), b"after")
+
+    def test_damaged_membership_file_stops_start_up(self):
+        cl = self.start_cluster(2, replicas=2, read_quorum=1, write_quorum=1)
+        b = cl[1]
+        b.stop()
+        path = os.path.join(b.fixed_dir, "nodes.state")
+        with open(path, "r+b") as f:
+            f.seek(-1, os.SEEK_END)
+            last = f.read(1)
+            f.seek(-1, os.SEEK_END)
+            f.write(bytes([last[0] ^ 0x40]))
+        with self.assertRaises(h.HarnessError):
+            b.restart()
+        self.assertIn("nodes.state: checksum mismatch", b.output)
