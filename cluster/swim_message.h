@@ -73,11 +73,12 @@ std::string_view SwimTypeName(SwimType type);
 // accepts); a caller building one by hand checks with Decode in tests.
 std::string EncodeSwimMessage(const SwimMessage& message);
 
-// Parses EncodeSwimMessage's form. Checks everything — version, type, varint
-// bounds (shortest form only, so an encoding is unique), target presence by type, ids, states,
-// incarnations, the update count against kMaxUpdates and the bytes left, no trailing bytes — and
-// returns Code::kCorruption otherwise. Never reads out of bounds or crashes,
-// whatever the bytes (a hostile peer's input).
+// Parses EncodeSwimMessage's form. Checks everything — version, type,
+// varint bounds (shortest form only, so an encoding is unique), target
+// presence by type, ids, states, incarnations, the update count against
+// kMaxUpdates and the bytes left, no trailing bytes — and returns
+// Code::kCorruption otherwise. Never reads out of bounds or crashes, whatever
+// the bytes (a hostile peer's input).
 storage::Result<SwimMessage> DecodeSwimMessage(std::string_view bytes);
 
 }  // namespace shoal::cluster
