@@ -13,6 +13,7 @@ ClusterNodeOptions NodeOptions(const ClusterOptions& o) {
   n.partitions = o.partitions;
   n.exchange_interval_ms = o.gossip_interval_ms;
   n.request_timeout_ms = o.exchange_timeout_ms;
+  n.node_timeout_ms = o.node_timeout_ms;
   n.log = o.log;
   n.env = o.env;
   n.dir = o.dir;
@@ -56,10 +57,20 @@ Cluster::Cluster(uv_loop_t* loop, storage::Keyspace& keyspace, const storage::Cl
                         });
   peer_server_.Register("SHOAL.MEMBERS",
                         [this](facade::Connection&, Argv& argv, facade::ReplyBuilder& r) {
-                          if (argv.size() != 2) return r.Error(facade::errors::BadPeerFrame("SHOAL.MEMBERS"));
+                          if (argv.size() != 2)
+                            return r.Error(facade::errors::BadPeerFrame("SHOAL.MEMBERS"));
                           auto blob = node_.OnMembers(argv[1]);
                           if (!blob.ok()) return r.Error("ERR " + blob.status().message());
                           r.Bulk(blob.value());
+                        });
+  peer_server_.Register("SHOAL.SWIM",
+                        [this](facade::Connection& c, Argv& argv, facade::ReplyBuilder& r) {
+                          const std::string* from = peer_server_.RemoteId(c);
+                          if (argv.size() != 2 || from == nullptr)
+                            return r.Error(facade::errors::BadPeerFrame("SHOAL.SWIM"));
+                          storage::Status st = node_.OnSwim(*from, argv[1]);
+                          if (!st.ok()) return r.Error("ERR " + st.message());
+                          r.Ok();
                         });
   peer_server_.Register("SHOAL.FWD",
                         [this](facade::Connection& c, Argv& argv, facade::ReplyBuilder& r) {
@@ -126,7 +137,8 @@ void Cluster::OnRingChange() {
   const uint32_t q = node_.ring().partition_count();
   storage::Store& store = keyspace_.store();
   if (store.partitions() != q) {
-    store.SetPartitioner({q, [q](std::string_view key) { return PartitionOfHash(KeyHash(key), q); }});
+    store.SetPartitioner(
+        {q, [q](std::string_view key) { return PartitionOfHash(KeyHash(key), q); }});
   }
 }
 

@@ -43,6 +43,7 @@ struct ClusterOptions {
   uint32_t partitions = kDefaultPartitions;
   int64_t gossip_interval_ms = 1000;
   int64_t exchange_timeout_ms = 1000;  // membership exchanges time out after this
+  int64_t node_timeout_ms = 5000;      // failure detection (cluster/failure_detector.h)
   std::vector<PeerAddress> seeds;
   int backlog = 511;
   // Where the membership is kept (ClusterNodeOptions::env, dir, fatal).

@@ -1,6 +1,7 @@
 #include "cluster/cluster_node.h"
 
 #include <algorithm>
+#include <random>
 
 #include "cluster/membership_file.h"
 
@@ -39,13 +40,33 @@ storage::Status ClusterNode::Start(const std::vector<PeerAddress>& seeds) {
       // Our entry may have a new address; the fresh incarnation wins merges.
       m.UpdateSelf(options_.self);
       membership_ = std::move(m);
-      Log(LogSeverity::kNotice, "rejoining a cluster of " +
-                                    std::to_string(membership_.members().size()) +
-                                    " known members (ring epoch " +
-                                    std::to_string(membership_.epoch()) + ")");
+      Log(LogSeverity::kNotice,
+          "rejoining a cluster of " + std::to_string(membership_.members().size()) +
+              " known members (ring epoch " + std::to_string(membership_.epoch()) + ")");
       SyncLinks();
     }
     Save();
+  }
+  // The failure detector starts at our incarnation (the start time, so a
+  // restarted node is above its previous life) with every known member alive.
+  {
+    std::random_device rd;
+    const uint64_t seed = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+    detector_ = std::make_unique<FailureDetector>(
+        options_.self.id, options_.self.incarnation,
+        FailureDetectorParams::FromSettings(options_.node_timeout_ms,
+                                            options_.exchange_interval_ms),
+        seed, NowMs());
+    SyncDetector();
+    const uint64_t tick =
+        static_cast<uint64_t>(std::max<int64_t>(5, options_.exchange_interval_ms / 4));
+    int src = swim_timer_.Init(loop_, this);
+    if (src == 0) src = uv_timer_start(swim_timer_.get(), &ClusterNode::OnSwimTimer, tick, tick);
+    if (src != 0) {
+      // Without it no member is ever probed: nodes are never marked down and
+      // requests keep waiting for frozen ones. Loud, and refused.
+      return storage::Status::IOError(std::string("failure detector timer: ") + uv_strerror(src));
+    }
   }
   uint64_t period = static_cast<uint64_t>(std::max<int64_t>(10, options_.exchange_interval_ms));
   int rc = timer_.Init(loop_, this);
@@ -71,6 +92,7 @@ void ClusterNode::Stop() {
   if (stopped_) return;
   stopped_ = true;
   timer_.reset();
+  swim_timer_.reset();
   by_id_.clear();
   clients_.clear();
   retired_.clear();
@@ -190,6 +212,7 @@ void ClusterNode::MergeState(const Membership& other) {
   if (!membership_.Merge(other)) return;
   Save();
   SyncLinks();
+  SyncDetector();
   if (membership_.epoch() != epoch || membership_.ring_digest() != digest) {
     ++stats_.ring_changes;
     Log(LogSeverity::kNotice, "ring epoch " + std::to_string(membership_.epoch()) + ": " +
@@ -236,6 +259,89 @@ ReplicaSet ClusterNode::Primaries(std::string_view key, size_t n) const {
     slot = std::move(out);
   }
   return slot;
+}
+
+void ClusterNode::OnSwimTimer(uv_timer_t* timer) noexcept {
+  auto* self = static_cast<ClusterNode*>(timer->data);
+  if (self->stopped_ || !self->detector_) return;
+  self->detector_->Tick(self->NowMs());
+  self->FlushDetector();
+}
+
+void ClusterNode::SyncDetector() {
+  if (!detector_) return;
+  const int64_t now = NowMs();
+  for (const auto& [id, info] : membership_.members()) {
+    if (id == options_.self.id || detector_->Find(id) != nullptr) continue;
+    detector_->AddMember(id, info.incarnation, now);
+  }
+}
+
+storage::Status ClusterNode::OnSwim(const NodeId& from, std::string_view bytes) {
+  auto msg = DecodeSwimMessage(bytes);
+  if (!msg.ok()) return msg.status();
+  if (detector_ && !stopped_) {
+    detector_->OnMessage(from, msg.value(), NowMs());
+    FlushDetector();
+  }
+  return storage::Status::Ok();
+}
+
+void ClusterNode::FlushDetector() {
+  // Failure-detector traffic is small and lossy by design: a message to a
+  // node without a link is dropped, and replies are not waited for.
+  const int64_t deadline = NowMs() + 2 * std::max<int64_t>(1, options_.exchange_interval_ms);
+  for (SwimOutgoing& out : detector_->TakeOutbox()) {
+    Send(out.to, {"SHOAL.SWIM", EncodeSwimMessage(out.message)}, deadline,
+         [](PeerOutcome, const PeerReply*, bool) {});
+  }
+  for (const MemberStateChange& c : detector_->TakeStateChanges()) {
+    const MemberInfo* info = membership_.Find(c.node);
+    const std::string who =
+        c.node + (info == nullptr ? std::string()
+                                  : " (" + info->host + ":" + std::to_string(info->port) + ")");
+    if (c.to == MemberState::kDead) {
+      Log(LogSeverity::kWarning, "Marking node " + who + " as failing (no answer to probes)");
+    } else if (c.to == MemberState::kSuspect) {
+      Log(LogSeverity::kNotice, "Node " + who + " is suspected of failing");
+    } else if (c.from == MemberState::kDead) {
+      Log(LogSeverity::kNotice, "Clear FAIL state for node " + who + ": it is reachable again");
+    } else {
+      Log(LogSeverity::kVerbose, "Node " + who + " refuted its suspicion");
+    }
+    if (on_member_state_) on_member_state_(c);
+  }
+}
+
+MemberState ClusterNode::StateOf(std::string_view id) const {
+  const MemberView* v = ViewOf(id);
+  return v == nullptr ? MemberState::kAlive : v->state;
+}
+
+const MemberView* ClusterNode::ViewOf(std::string_view id) const {
+  return detector_ ? detector_->Find(NodeId(id)) : nullptr;
+}
+
+size_t ClusterNode::PartitionsBelowQuorum(size_t n, size_t w) const {
+  const Ring& r = ring();
+  if (r.empty()) return 0;
+  std::map<NodeId, bool, std::less<>> up;
+  for (const NodeId& m : r.members()) up[m] = m == options_.self.id || IsReachable(m);
+  size_t below = 0;
+  for (uint32_t p = 0; p < r.partition_count(); ++p) {
+    size_t reachable = 0;
+    const std::vector<Replica> primaries = r.PreferenceForPartition(p, n).primaries;
+    for (const Replica& rep : primaries) {
+      if (up[rep.node]) ++reachable;
+    }
+    // A cluster smaller than N needs no more than its size (as the quorums).
+    if (reachable < std::min(w, primaries.size())) ++below;
+  }
+  return below;
+}
+
+bool ClusterNode::IsReachable(std::string_view id) const {
+  return IsConnected(id) && StateOf(id) != MemberState::kDead;
 }
 
 bool ClusterNode::IsConnected(std::string_view id) const {

@@ -25,13 +25,14 @@
 #include <string_view>
 #include <vector>
 
+#include "cluster/failure_detector.h"
 #include "cluster/log_sink.h"
 #include "cluster/membership.h"
 #include "cluster/peer/client.h"
 #include "cluster/ring.h"
+#include "facade/uv_handle.h"
 #include "storage/file.h"
 #include "storage/status.h"
-#include "facade/uv_handle.h"
 
 namespace shoal::cluster {
 
@@ -42,6 +43,7 @@ struct ClusterNodeOptions {
   uint32_t partitions = kDefaultPartitions;
   int64_t exchange_interval_ms = 1000;  // gossip-interval-ms
   int64_t request_timeout_ms = 1000;    // membership exchanges time out after this
+  int64_t node_timeout_ms = 5000;       // a silent node is suspected, then marked down
   LogSink log;
   // Where the membership is kept across restarts (cluster/membership_file.h);
   // no env: in memory only (tests).
@@ -98,6 +100,29 @@ class ClusterNode {
 
   // True if there is a ready (authenticated) connection to `id`.
   bool IsConnected(std::string_view id) const;
+  // True if requests to `id` can be answered: a ready connection and the
+  // failure detector does not hold it dead. A suspect still counts (it may
+  // refute); a frozen node with an open socket stops counting once marked
+  // down, so requests stop waiting for it.
+  bool IsReachable(std::string_view id) const;
+
+  // What the failure detector believes about `id` (alive for self and for
+  // ids it does not know).
+  MemberState StateOf(std::string_view id) const;
+  // The detector's view of `id` (state, since, last heard), or nullptr.
+  const MemberView* ViewOf(std::string_view id) const;
+  // How many partitions have fewer than `w` reachable nodes (this one
+  // counted) among their first `n` owners: writes to their keys fail.
+  size_t PartitionsBelowQuorum(size_t n, size_t w) const;
+
+  // The clock the detector's times are in (uv_now).
+  int64_t LoopNowMs() const { return static_cast<int64_t>(uv_now(loop_)); }
+
+  // The detector (nullptr before Start).
+  const FailureDetector* detector() const { return detector_.get(); }
+  // The inbound side of SHOAL.SWIM: a failure-detector message from the
+  // authenticated peer `from`. A message that does not decode is an error.
+  storage::Status OnSwim(const NodeId& from, std::string_view bytes);
 
   // Sends a request to peer `id`. Without a client for that id the callback
   // runs at once with kNotConnected. `deadline_ms` is in uv_now() time.
@@ -110,6 +135,10 @@ class ClusterNode {
 
   // Called for every change of the ring (after it happened).
   void set_on_ring_change(std::function<void()> fn) { on_ring_change_ = std::move(fn); }
+  // Called for every change of a member's state as the detector sees it.
+  void set_on_member_state(std::function<void(const MemberStateChange&)> fn) {
+    on_member_state_ = std::move(fn);
+  }
 
   const ClusterNodeStats& stats() const { return stats_; }
 
@@ -119,6 +148,12 @@ class ClusterNode {
 
  private:
   static void OnTimer(uv_timer_t* timer) noexcept;
+  static void OnSwimTimer(uv_timer_t* timer) noexcept;
+  // Tells the detector about members it does not know yet.
+  void SyncDetector();
+  // Sends the detector's outbox and logs its state changes.
+  void FlushDetector();
+  int64_t NowMs() const { return LoopNowMs(); }
   void Exchange();
   void ExchangeWith(PeerClient& client);
   void MergeState(const Membership& other);
@@ -135,6 +170,7 @@ class ClusterNode {
   Membership membership_;
   ClusterNodeStats stats_;
   std::function<void()> on_ring_change_;
+  std::function<void(const MemberStateChange&)> on_member_state_;
   // Primaries() per partition for the ring (epoch and digest: two rings of
   // one epoch can meet, see Membership::Merge) and prefs_n_.
   mutable std::vector<ReplicaSet> prefs_;
@@ -149,7 +185,9 @@ class ClusterNode {
   // Clients replaced or found to be ourselves: destroyed from the timer,
   // never inside their own callbacks.
   std::vector<std::unique_ptr<PeerClient>> retired_;
-  facade::UvHandle<uv_timer_t> timer_;  // the exchange timer, from Start() to Stop()
+  facade::UvHandle<uv_timer_t> timer_;       // the exchange timer, from Start() to Stop()
+  facade::UvHandle<uv_timer_t> swim_timer_;  // drives the failure detector
+  std::unique_ptr<FailureDetector> detector_;
   bool stopped_ = false;
 };
 

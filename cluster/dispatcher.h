@@ -98,7 +98,7 @@ class Dispatcher final : private RouteContext, public storage::ChangeListener {
   const NodeId& self() const override { return node_.self_id(); }
   ReplicaSet Replicas(std::string_view key) const override;
   CommandRef Find(std::string_view name) const override { return host_.Find(name); }
-  bool Reachable(const NodeId& node) const override { return node_.IsConnected(node); }
+  bool Reachable(const NodeId& node) const override { return node_.IsReachable(node); }
 
   std::shared_ptr<ConnState> StateOf(facade::Connection& conn);
   void Enqueue(const std::shared_ptr<ConnState>& cs, std::shared_ptr<Request> req);

@@ -175,6 +175,7 @@ storage::Status Server::Start() {
   co.partitions = static_cast<uint32_t>(config_.vnodes);
   co.gossip_interval_ms = config_.gossip_interval_ms;
   co.exchange_timeout_ms = config_.request_timeout_ms;
+  co.node_timeout_ms = config_.node_timeout_ms;
   co.backlog = config_.tcp_backlog;
   co.env = &env_;
   co.dir = config_.dir;

@@ -16,12 +16,18 @@ class LinkTransport final : public PeerTransport {
   LinkTransport(uv_loop_t* loop, ClusterNode& node)
       : loop_(loop), node_(node), batcher_(loop, node) {}
 
+  // A node the failure detector holds dead gets nothing: the request fails
+  // at once (kNotConnected) instead of waiting out its deadline.
   void Batch(const NodeId& to, std::string_view command, std::vector<std::string> args,
              int64_t deadline_ms, PeerCallback cb) override {
+    if (node_.StateOf(to) == MemberState::kDead)
+      return cb(PeerOutcome::kNotConnected, nullptr, false);
     batcher_.Add(to, command, std::move(args), deadline_ms, std::move(cb));
   }
   void Send(const NodeId& to, std::vector<std::string> argv, int64_t deadline_ms,
             PeerCallback cb) override {
+    if (node_.StateOf(to) == MemberState::kDead)
+      return cb(PeerOutcome::kNotConnected, nullptr, false);
     // Batched items go first: on the link to `to` they must precede this
     // frame, which may depend on them.
     batcher_.Flush();

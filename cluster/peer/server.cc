@@ -107,6 +107,7 @@ void PeerServer::Handshake(facade::Connection& conn, std::vector<std::string>& a
     std::string expected = ClientProof(options_.secret, hs.nonce, hs.remote_id, options_.self_id);
     if (SecretEquals(expected, argv[1])) {
       conn.state().authenticated = true;
+      verified_[conn.id()] = hs.remote_id;
       handshakes_.erase(conn.id());
       reply.Ok();
       return;
@@ -137,7 +138,13 @@ void PeerServer::OnQueryBufferOverflow(facade::Connection& conn) {
 void PeerServer::OnClosed(facade::Connection& conn) {
   if (on_closed_) on_closed_(conn);
   handshakes_.erase(conn.id());
+  verified_.erase(conn.id());
   conns_.erase(conn.id());
+}
+
+const std::string* PeerServer::RemoteId(const facade::Connection& conn) const {
+  auto it = verified_.find(conn.id());
+  return it == verified_.end() ? nullptr : &it->second;
 }
 
 void PeerServer::Log(LogSeverity severity, const std::string& msg) const {

@@ -66,6 +66,8 @@ class PeerServer final : public facade::ConnectionHandler {
   void Close();
 
   void set_limits(const facade::ConnectionLimits& limits);
+  // The node id a connection proved in its handshake, or nullptr before.
+  const std::string* RemoteId(const facade::Connection& conn) const;
   const PeerServerStats& stats() const { return stats_; }
 
  private:
@@ -90,6 +92,7 @@ class PeerServer final : public facade::ConnectionHandler {
   std::unordered_map<std::string, Handler> handlers_;
   std::unordered_map<uint64_t, std::unique_ptr<facade::Connection>> conns_;
   std::unordered_map<uint64_t, struct Handshake> handshakes_;  // until verified
+  std::unordered_map<uint64_t, std::string> verified_;         // connection -> node id
   std::function<void(facade::Connection&)> on_closed_;
   PeerServerStats stats_;
   uint64_t next_id_ = 1;

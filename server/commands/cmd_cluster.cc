@@ -28,10 +28,20 @@ void CmdClusterInfo(CommandContext& ctx) {
   cluster::ClusterNode& node = server.cluster()->node();
   const Config& cfg = server.config();
   size_t connected = 0;
+  size_t suspect = 0;
+  size_t failing = 0;
   for (const auto& [id, info] : node.membership().members()) {
-    if (id != node.self_id() && node.IsConnected(id)) ++connected;
+    if (id == node.self_id()) continue;
+    if (node.IsConnected(id)) ++connected;
+    const cluster::MemberState st = node.StateOf(id);
+    if (st == cluster::MemberState::kSuspect) ++suspect;
+    if (st == cluster::MemberState::kDead) ++failing;
   }
   const size_t known = node.member_count();
+  // fail: some partition has fewer than W reachable replicas, so writes of
+  // its keys fail (NOQUORUM) until nodes come back.
+  const size_t below = node.PartitionsBelowQuorum(static_cast<size_t>(cfg.replicas),
+                                                  static_cast<size_t>(cfg.write_quorum));
   std::string out;
   auto field = [&out](const char* name, const std::string& value) {
     out += name;
@@ -39,10 +49,13 @@ void CmdClusterInfo(CommandContext& ctx) {
     out += value;
     out += "\r\n";
   };
-  field("cluster_state", connected + 1 == known ? "ok" : "degraded");
+  field("cluster_state", below == 0 ? "ok" : "fail");
   field("cluster_my_id", node.self_id());
   field("cluster_known_nodes", std::to_string(known));
   field("cluster_connected_nodes", std::to_string(connected + 1));
+  field("cluster_suspect_nodes", std::to_string(suspect));
+  field("cluster_failing_nodes", std::to_string(failing));
+  field("cluster_partitions_below_quorum", std::to_string(below));
   field("cluster_ring_epoch", std::to_string(node.membership().epoch()));
   field("cluster_partitions", std::to_string(node.ring().partition_count()));
   field("cluster_replicas", std::to_string(cfg.replicas));
@@ -57,12 +70,24 @@ void CmdClusterNodes(CommandContext& ctx) {
   for (const cluster::Share& share : node.ring().Shares()) {
     const cluster::MemberInfo* info = node.membership().Find(share.node);
     if (info == nullptr) continue;
-    std::string flags = share.node == node.self_id()   ? "myself"
-                        : node.IsConnected(share.node) ? "connected"
-                                                       : "disconnected";
+    // Link and detector state: myself, or connected/disconnected plus
+    // suspect or fail (Redis Cluster's words) when the detector says so.
+    std::string flags;
+    std::string heard = "-";
+    if (share.node == node.self_id()) {
+      flags = "myself";
+    } else {
+      flags = node.IsConnected(share.node) ? "connected" : "disconnected";
+      const cluster::MemberState st = node.StateOf(share.node);
+      if (st == cluster::MemberState::kSuspect) flags += ",suspect";
+      if (st == cluster::MemberState::kDead) flags += ",fail";
+      if (const cluster::MemberView* v = node.ViewOf(share.node)) {
+        heard = std::to_string(std::max<int64_t>(0, node.LoopNowMs() - v->last_heard_ms));
+      }
+    }
     out += share.node + " " + info->host + ":" + std::to_string(info->port) + "@" +
            std::to_string(info->cport) + " " + flags + " " + std::to_string(share.partitions) +
-           " " + Share(share.fraction) + "\n";
+           " " + Share(share.fraction) + " " + heard + "\n";
   }
   ctx.reply.Bulk(out);
 }

@@ -222,6 +222,17 @@ void ClusterSection(Server& server, InfoWriter& w) {
           node->stats().auth_failures + cl->peer_server().stats().auth_failures);
   w.Field("cluster_membership_exchanges", node->stats().exchanges);
   w.Field("cluster_ring_changes", node->stats().ring_changes);
+  if (const cluster::FailureDetector* fd = node->detector()) {
+    const cluster::FailureDetectorCounters& fc = fd->counters();
+    w.Field("cluster_suspicions", fc.suspicions);
+    w.Field("cluster_suspicions_cleared", fc.suspicions_cleared);
+    w.Field("cluster_refutations", fc.refutations);
+    w.Field("cluster_nodes_marked_down", fc.marked_down);
+    w.Field("cluster_nodes_marked_up", fc.marked_up);
+    w.Field("cluster_probes", fc.probes);
+    w.Field("cluster_probe_failures", fc.probe_failures);
+    w.Field("cluster_local_health", static_cast<uint64_t>(fd->awareness()));
+  }
 }
 
 // As Redis: one line per error prefix counted since start or CONFIG RESETSTAT.

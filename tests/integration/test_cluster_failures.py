@@ -1,0 +1,99 @@
+"""Failure detection in a real cluster: a frozen node (SIGSTOP) is suspected,
+then marked failing by the others, who say so in CLUSTER NODES, CLUSTER INFO,
+INFO and their logs, and stop waiting for it; once it continues it refutes and
+is alive again everywhere.
+
+Every paused node is continued, and every node stopped, in cleanups that run
+whether the test passed or not (cluster_harness.paused, ClusterTestCase).
+"""
+
+import time
+
+import cluster_harness as ch
+import shoal_harness as h
+
+NODE_TIMEOUT_MS = 1500
+# Detection takes about node-timeout-ms plus a few gossip intervals; this
+# only bounds the wait, it is not what the test checks.
+DETECT_DEADLINE = 20.0
+
+
+def flags_of(observer, target):
+    for entry in ch.parse_nodes(observer.call("CLUSTER", "NODES")):
+        if entry["id"] == target.id:
+            return entry["flags"]
+    raise AssertionError("%s does not list %s" % (observer.name, target.name))
+
+
+@ch.skip_unless_shoal
+class FailureDetectionTest(ch.ClusterTestCase):
+    def start(self, **kwargs):
+        return self.start_cluster(
+            3, replicas=3, read_quorum=2, write_quorum=2, args=["--node-timeout-ms", NODE_TIMEOUT_MS], **kwargs
+        )
+
+    def test_frozen_node_is_marked_failing_then_cleared(self):
+        cl = self.start()
+        a, b, c = cl
+        # A key coordinated by node3 (its first primary), for the routing check.
+        key = cl.find_key(lambda reps: reps[0] is c, prefix="fd")
+        self.assertEqual(self.client(a).call("SET", key, "1"), "OK")
+        down_before = a.counter("cluster_nodes_marked_down")
+        with ch.paused(c):
+            for n in (a, b):
+                h.wait_for(lambda n=n: "fail" in flags_of(n, c), DETECT_DEADLINE, "%s to mark node3 failing" % n.name)
+            self.assertIn("Marking node %s" % c.id, a.current_output())
+            self.assertGreater(a.counter("cluster_nodes_marked_down"), down_before)
+            self.assertGreaterEqual(a.counter("cluster_suspicions"), 1)
+            info = a.cluster_info()
+            self.assertEqual(info["cluster_failing_nodes"], "1")
+            # Two of three replicas are enough for W=2: no partition is down.
+            self.assertEqual(info["cluster_state"], "ok")
+            self.assertEqual(info["cluster_partitions_below_quorum"], "0")
+            # Requests stop waiting for the failing node: a write, a read and
+            # a read-modify-write (which node3 would coordinate) all succeed
+            # well before request-timeout-ms (5 s here).
+            ca = self.client(a)
+            t0 = time.monotonic()
+            self.assertEqual(ca.call("SET", "fd:other", "x"), "OK")
+            self.assertEqual(ca.call("GET", "fd:other"), b"x")
+            self.assertEqual(ca.call("INCR", key), 2)
+            self.assertLess(time.monotonic() - t0, ch.TEST_REQUEST_TIMEOUT_MS / 1000.0)
+        # Continued: node3 refutes and is alive again everywhere.
+        for n in (a, b):
+            h.wait_for(lambda n=n: "fail" not in flags_of(n, c), DETECT_DEADLINE, "%s to clear node3" % n.name)
+        h.wait_for(lambda: "Clear FAIL state for node %s" % c.id in a.current_output(), 10, "node1 to log the clear")
+        self.assertGreaterEqual(a.counter("cluster_nodes_marked_up"), 1)
+        self.assertEqual(a.cluster_info()["cluster_failing_nodes"], "0")
+
+    def test_two_of_three_frozen_is_cluster_state_fail(self):
+        cl = self.start()
+        a, b, c = cl
+        with ch.paused(b, c):
+            h.wait_for(lambda: a.cluster_info()["cluster_failing_nodes"] == "2", DETECT_DEADLINE, "node1 to mark both failing")
+            info = a.cluster_info()
+            self.assertEqual(info["cluster_state"], "fail")
+            self.assertNotEqual(info["cluster_partitions_below_quorum"], "0")
+            # Marked down: the write fails at once with NOQUORUM instead of
+            # waiting for the frozen replicas.
+            t0 = time.monotonic()
+            self.assertNoQuorum(self.client(a).request("SET", "k", "v"), 1, 2)
+            self.assertLess(time.monotonic() - t0, ch.TEST_REQUEST_TIMEOUT_MS / 1000.0)
+        h.wait_for(lambda: a.cluster_info()["cluster_state"] == "ok", DETECT_DEADLINE, "node1 back to ok")
+
+    def test_no_false_failures_in_a_quiet_cluster(self):
+        cl = self.start()
+        # A few node-timeouts of normal traffic: nobody is marked down.
+        deadline = time.monotonic() + 3 * NODE_TIMEOUT_MS / 1000.0
+        ca = self.client(cl[0])
+        i = 0
+        while time.monotonic() < deadline:
+            self.assertEqual(ca.call("SET", "quiet:%d" % (i % 100), i), "OK")
+            i += 1
+        for n in cl:
+            self.assertEqual(n.counter("cluster_nodes_marked_down"), 0, n.name)
+            self.assertEqual(n.cluster_info()["cluster_failing_nodes"], "0")
+
+
+if __name__ == "__main__":
+    h.main()
