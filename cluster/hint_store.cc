@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <limits>
 #include <utility>
 
 #include "storage/log_format.h"
@@ -447,19 +448,42 @@ uint64_t HintStore::LogBytes() const {
 bool HintStore::ShouldCompact() const {
   const uint64_t size = LogBytes();
   const uint64_t live = storage::kLogHeaderSize + kMarkerFrameSize + live_frame_bytes_;
-  return size > options_.compact_min_bytes && size >= compact_retry_at_ && size - live > live;
+  return size > options_.compact_min_bytes && size >= compact_retry_at_ && size > 2 * live;
 }
 
-std::string HintStore::SnapshotFrames() const {
+// Copies the next pending hints, in (target, key) order from the cursor, to
+// the rewriter: about `budget` bytes of frames, at least one record.
+//
+// Why a cursor over a changing map is enough: every change since
+// StartCompaction() reaches the new file as a live record when it happens.
+// A hint changed behind the cursor was copied before its change, so the
+// live record comes after it; one changed ahead of the cursor is copied in
+// its newest state after its live record, with the same seq, which replay
+// ignores as a duplicate; one removed ahead of the cursor is never copied.
+void HintStore::SnapshotStep(uint64_t budget) {
   std::string frames;
-  frames.reserve(kMarkerFrameSize + live_frame_bytes_);
-  AppendMarkerRecord(&frames, next_seq_);
-  for (const auto& [target, hints] : targets_) {
-    for (const auto& [key, slot] : hints.keys) {
-      AppendHintRecord(&frames, target, key, slot.seq, slot.first_ms, slot.object);
-    }
+  auto t = cursor_started_ ? targets_.lower_bound(cursor_target_) : targets_.begin();
+  KeyMap::const_iterator k;
+  if (t != targets_.end()) {
+    k = cursor_started_ && t->first == cursor_target_ ? t->second.keys.upper_bound(cursor_key_)
+                                                      : t->second.keys.begin();
   }
-  return frames;
+  while (t != targets_.end()) {
+    for (; k != t->second.keys.end(); ++k) {
+      if (frames.size() >= budget) {
+        rewriter_->AddSnapshotRecords(std::move(frames));
+        return;
+      }
+      AppendHintRecord(&frames, t->first, k->first, k->second.seq, k->second.first_ms,
+                       k->second.object);
+      cursor_target_ = t->first;
+      cursor_key_ = k->first;
+      cursor_started_ = true;
+    }
+    if (++t != targets_.end()) k = t->second.keys.begin();
+  }
+  if (!frames.empty()) rewriter_->AddSnapshotRecords(std::move(frames));
+  snapshot_done_ = true;
 }
 
 Status HintStore::StartCompaction() {
@@ -469,9 +493,13 @@ Status HintStore::StartCompaction() {
     return r.status();
   }
   rewriter_ = std::move(r).value();
-  // From here on every record goes to both files (Log()); the snapshot is
-  // queued first, so the new file holds it, then everything after it.
-  rewriter_->AddSnapshotRecords(SnapshotFrames());
+  // From here on every record goes to both files (Log()), and the pending
+  // hints follow the marker in steps (SnapshotStep).
+  std::string marker;
+  AppendMarkerRecord(&marker, next_seq_);
+  rewriter_->AddSnapshotRecords(std::move(marker));
+  cursor_started_ = false;
+  snapshot_done_ = false;
   return Status::Ok();
 }
 
@@ -524,6 +552,11 @@ Status HintStore::Commit() {
   if (rewriter_) {
     if (!rewriter_->status().ok()) {
       AbortCompaction(rewriter_->status());
+    } else if (!snapshot_done_) {
+      // Bounded work per commit, and none while the disk is behind.
+      if (rewriter_->queued_bytes() <= options_.compact_max_queued) {
+        SnapshotStep(options_.compact_step_bytes);
+      }
     } else if (rewriter_->Drained()) {
       (void)FinishCompaction();  // a failure that matters is in fatal_
     }
@@ -539,6 +572,7 @@ Status HintStore::CompactNow() {
     Status s = StartCompaction();
     if (!s.ok()) return s;
   }
+  if (!snapshot_done_) SnapshotStep(std::numeric_limits<uint64_t>::max());
   return FinishCompaction();
 }
 

@@ -61,10 +61,13 @@
 //
 // Compaction. Delivered hints leave dead records behind. When the log is
 // larger than options.compact_min_bytes and its dead bytes exceed its live
-// bytes, Commit() starts a compaction (storage::LogRewriter: a background
-// thread writes the marker and every live hint to <file>.rewrite.tmp while
-// new records go to both files) and a later Commit() switches to the new
-// file once it is written: fsync, rename over the live file, fsync the
+// bytes, Commit() starts a compaction: storage::LogRewriter's thread writes
+// <file>.rewrite.tmp, a marker then the pending hints, which each later
+// Commit() copies from a cursor, options.compact_step_bytes at a time
+// (paused while more than compact_max_queued bytes wait for the disk), so no
+// Commit() does work that grows with the number of hints. Records logged
+// meanwhile go to both files. Once the copy is complete and written, a
+// Commit() switches: fsync, rename over the live file, fsync the
 // directory. A failed compaction before the rename removes the temporary
 // file and leaves the live log untouched (not fatal; counted, with the
 // reason in last_compaction_error(), and retried once the log doubled); a
@@ -137,6 +140,10 @@ struct HintStoreOptions {
   bool skip_corrupt = false;
   // Compact once the log is larger than this and mostly dead.
   uint64_t compact_min_bytes = 1ull << 20;
+  // Pending hints copied to a compaction per Commit(), in bytes of records.
+  uint64_t compact_step_bytes = 1ull << 20;
+  // No copying while more than this waits for the compaction's disk writes.
+  uint64_t compact_max_queued = 16ull << 20;
 };
 
 // One hint to hand off. `seq` goes back in Delivered().
@@ -239,7 +246,9 @@ class HintStore {
   // while pending bytes exceed max_bytes. Returns how many were dropped.
   uint64_t Expire(int64_t now_ms);
 
-  // Compacts now and waits for it (for tests and an admin command). Returns
+  // Compacts now (or completes the compaction in progress) and waits for it
+  // (for tests and an admin command): work proportional to the pending
+  // hints, on the caller's thread. Returns
   // the failure of a compaction that left the old log in place (not fatal),
   // or the fatal status (then Commit() returns it too).
   storage::Status CompactNow();
@@ -290,7 +299,7 @@ class HintStore {
   // Drops the hint at `age` with a done record.
   void DropByAge(AgeMap::iterator age);
 
-  std::string SnapshotFrames() const;
+  void SnapshotStep(uint64_t budget);
   storage::Status StartCompaction();
   storage::Status FinishCompaction();
   void AbortCompaction(const storage::Status& why);
@@ -311,6 +320,11 @@ class HintStore {
   uint64_t next_seq_ = 1;
   uint64_t live_frame_bytes_ = 0;  // frames of the pending hints' records
   uint64_t compact_retry_at_ = 0;  // after a failure: log size for the next try
+  // The compaction's copy of the pending hints: done, or the last copied.
+  bool snapshot_done_ = false;
+  bool cursor_started_ = false;
+  std::string cursor_target_;
+  std::string cursor_key_;
   HintStats stats_;
   std::vector<std::string> recovery_warnings_;
   std::string last_compaction_error_;
