@@ -204,8 +204,8 @@ class HintStore {
   // a pending hint for (target, key). Durable after the next ok Commit().
   // Runs Expire(now_ms) first. Errors: the fatal status; Invalid (empty
   // target, a record too large for the log); kOutOfMemory when the hint
-  // alone exceeds max_bytes; the merge function's error. On error nothing
-  // changes.
+  // alone exceeds max_bytes; the merge function's error. On error no hint
+  // is added or changed (though Expire() may have dropped old ones).
   storage::Result<HintAddResult> Add(std::string_view target, std::string_view key,
                                      std::string_view object, int64_t now_ms);
 

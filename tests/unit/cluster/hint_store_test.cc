@@ -513,6 +513,43 @@ TEST_CASE("hint store: a compaction failing at any step leaves a good log") {
   }
 }
 
+TEST_CASE("hint store: a compaction failing under Commit is retried once the log doubled") {
+  TempDir dir;
+  PosixEnv posix;
+  FaultInjectionEnv env(&posix);
+  HintStoreOptions o = TestOptions();
+  o.compact_min_bytes = 4096;
+  auto store = OpenOk(&env, dir.path(), o);
+  AddOk(*store, "b", "stays", "v");
+  int i = 0;
+  auto churn = [&] {
+    AddOk(*store, "b", "churn", "v" + std::to_string(i++));
+    CHECK(store->Delivered("b", "churn", SeqOf(*store, "b", "churn")));
+    REQUIRE(store->Commit().ok());  // never fatal
+  };
+  env.SetWriteBudget(0, ".rewrite.tmp");
+  while (store->stats().compaction_failures == 0) {
+    REQUIRE(i < 100000);
+    churn();
+  }
+  CHECK(store->last_compaction_error().find("injected") != std::string::npos);
+  const uint64_t failed_at = store->stats().log_bytes;
+  while (store->stats().log_bytes < 2 * failed_at) {
+    CHECK_FALSE(store->compacting());
+    churn();
+  }
+  env.Reset();
+  while (store->stats().compactions == 0) {
+    REQUIRE(i < 100000);
+    churn();
+  }
+  CHECK(store->stats().compaction_failures == 1);
+  CHECK(store->stats().log_bytes < failed_at);
+  store.reset();
+  store = OpenOk(&env, dir.path(), o);
+  CHECK(Dump(*store) == Model{{"b", {{"stays", "v"}}}});
+}
+
 TEST_CASE("hint store: a failed directory fsync after the rename is fatal") {
   TempDir dir;
   PosixEnv posix;
