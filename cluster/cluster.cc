@@ -142,14 +142,4 @@ void Cluster::OnRingChange() {
   }
 }
 
-bool Cluster::OwnsKey(const storage::EntryView& e) const {
-  const Ring& ring = node_.ring();
-  if (ring.empty() || ring.Owner(ring.PartitionOf(e.key)) != node_.self_id()) return false;
-  // A kept tombstone is not a key.
-  const int64_t now = clock_.NowMs();
-  if (storage::Object::PeekSingleValue(e.value, now)) return true;
-  auto obj = storage::Object::Decode(e.value, keyspace_.actors());
-  return obj.ok() && !obj.value().IsAbsent(now);
-}
-
 }  // namespace shoal::cluster

@@ -87,10 +87,6 @@ class Cluster {
     return active() && dispatcher_.Handle(conn, cmd, argv);
   }
   void OnConnectionClosed(facade::Connection& conn) { dispatcher_.OnConnectionClosed(conn); }
-  // The enumerating commands' filter in a cluster: live keys whose partition
-  // this node owns, so that across the members each key is listed once.
-  bool OwnsKey(const storage::EntryView& e) const;
-
   ClusterNode& node() { return node_; }
   const Coordinator& coordinator() const { return coordinator_; }
   const LocalReplica& replica() const { return replica_; }

@@ -3,6 +3,8 @@
 // and the answers are combined as the command's Routing says. See
 // dispatcher.h.
 
+#include <map>
+
 #include "cluster/dispatcher.h"
 #include "cluster/peer/protocol.h"
 #include "cluster/quorum.h"
@@ -14,8 +16,8 @@
 namespace shoal::cluster {
 namespace {
 
-// The SCAN cursor across the cluster: the member's index (in id order) in
-// the low 8 bits, that member's own cursor above.
+// The SCAN cursor across the cluster: the unit's index in the low 8 bits,
+// that node's own cursor above.
 constexpr unsigned kScanMemberBits = 8;
 
 // Combines the members' replies (all parsed, none an error).
@@ -59,15 +61,63 @@ std::string Combined(Combine how, const std::vector<PeerReply>& replies, uint64_
 
 }  // namespace
 
+std::string Dispatcher::OwnedPartitions(const NodeId& node) const {
+  const Ring& ring = node_.ring();
+  std::string bitmap(PartitionBitmapBytes(ring.partition_count()), '\0');
+  for (uint32_t p : ring.PartitionsOf(node)) bitmap[p / 8] |= static_cast<char>(1 << (p % 8));
+  return bitmap;
+}
+
+KeyFilter Dispatcher::PartitionFilter(std::string bitmap) const {
+  const uint32_t q = node_.ring().partition_count();
+  return [this, q, bitmap = std::move(bitmap)](const storage::EntryView& e) {
+    const uint32_t p = PartitionOfHash(KeyHash(e.key), q);
+    if ((static_cast<unsigned char>(bitmap[p / 8]) & (1u << (p % 8))) == 0) return false;
+    // A kept tombstone is not a key.
+    const int64_t now = clock_.NowMs();
+    if (storage::Object::PeekSingleValue(e.value, now)) return true;
+    auto obj = storage::Object::Decode(e.value, keyspace_.actors());
+    return obj.ok() && !obj.value().IsAbsent(now);
+  };
+}
+
+storage::Result<std::vector<Dispatcher::Unit>> Dispatcher::ListingUnits() const {
+  const Ring& ring = node_.ring();
+  const size_t bytes = PartitionBitmapBytes(ring.partition_count());
+  std::vector<Unit> units;
+  for (const auto& [member, info] : node_.membership().members()) {
+    if (Up(member)) {
+      units.push_back({member, OwnedPartitions(member)});
+      continue;
+    }
+    // Each partition of the member is listed by its first reachable replica.
+    std::map<NodeId, std::string> by_node;
+    for (uint32_t p : ring.PartitionsOf(member)) {
+      const NodeId* stand_in = nullptr;
+      const std::vector<Replica> primaries =
+          ring.PreferenceForPartition(p, options_.replicas).primaries;
+      for (const Replica& r : primaries) {
+        if (r.node != member && Up(r.node)) {
+          stand_in = &r.node;
+          break;
+        }
+      }
+      if (stand_in == nullptr) {
+        return storage::Status(storage::Code::kUnavailable,
+                               facade::errors::PartitionUnavailable(p, primaries.size()));
+      }
+      std::string& bitmap = by_node[*stand_in];
+      if (bitmap.empty()) bitmap.assign(bytes, '\0');
+      bitmap[p / 8] |= static_cast<char>(1 << (p % 8));
+    }
+    for (auto& [node, bitmap] : by_node) units.push_back({node, std::move(bitmap)});
+  }
+  return units;
+}
+
 void Dispatcher::ExecuteClusterWide(const std::shared_ptr<ConnState>& cs,
                                     const std::shared_ptr<Request>& req) {
   ++stats_.broadcasts;
-  std::vector<NodeId> ids;
-  for (const auto& [id, info] : node_.membership().members()) ids.push_back(id);
-  std::vector<std::string> argv = req->argv;
-  size_t first = 0;
-  size_t count = ids.size();
-  uint64_t scan_member = 0;
   const Combine how = req->combine;
   auto finish = [this, cs, req](std::string reply) {
     Part p;
@@ -76,21 +126,42 @@ void Dispatcher::ExecuteClusterWide(const std::shared_ptr<ConnState>& cs,
     req->parts.push_back(std::move(p));
     MaybeComplete(cs, req);
   };
+  // FLUSHALL/FLUSHDB clear every member's whole store: every member must
+  // answer. The listing commands need each partition listed once, by its
+  // owner or, when that is down, by a reachable replica.
+  std::vector<Unit> units;
+  if (how == Combine::kOkAll) {
+    for (const auto& [member, info] : node_.membership().members()) units.push_back({member, {}});
+  } else {
+    auto listing = ListingUnits();
+    if (!listing.ok()) return finish(facade::ErrorReply(listing.status().message()));
+    units = std::move(listing).value();
+  }
+  if (units.size() > (1u << kScanMemberBits)) {
+    return finish(facade::ErrorReply("ERR too many nodes for a cluster-wide SCAN"));
+  }
+  std::vector<std::string> argv = req->argv;
+  size_t first = 0;
+  size_t count = units.size();
+  uint64_t scan_unit = 0;
   if (how == Combine::kScanAll) {
+    // The cluster cursor: the unit's index in the low bits, that node's own
+    // cursor above. Units follow the members' id order, so the walk is
+    // stable while nodes stay up or down.
     uint64_t cursor = 0;
     if (argv.size() < 2 || !facade::ParseScanCursor(argv[1], &cursor)) {
       return finish(facade::ErrorReply(facade::errors::kInvalidCursor));
     }
-    scan_member = cursor & ((1u << kScanMemberBits) - 1);
-    if (scan_member >= ids.size()) scan_member = 0;
+    scan_unit = cursor & ((1u << kScanMemberBits) - 1);
+    if (scan_unit >= units.size()) scan_unit = 0;
     argv[1] = std::to_string(cursor >> kScanMemberBits);
-    first = scan_member;
+    first = scan_unit;
     count = 1;
   }
   req->node_replies.assign(count, std::string());
   req->node_pending = count;
-  auto finish_one = [this, req, how, scan_member, members = ids.size(), finish](size_t slot,
-                                                                                std::string bytes) {
+  auto finish_one = [this, req, how, scan_unit, total = units.size(), finish](size_t slot,
+                                                                              std::string bytes) {
     req->node_replies[slot] = std::move(bytes);
     if (--req->node_pending > 0) return;
     std::vector<PeerReply> replies;
@@ -113,9 +184,9 @@ void Dispatcher::ExecuteClusterWide(const std::shared_ptr<ConnState>& cs,
     }
     uint64_t next = 0;
     if (cursor != 0) {
-      next = (cursor << kScanMemberBits) | scan_member;
-    } else if (scan_member + 1 < members) {
-      next = scan_member + 1;
+      next = (cursor << kScanMemberBits) | scan_unit;
+    } else if (scan_unit + 1 < total) {
+      next = scan_unit + 1;
     }
     std::string out;
     facade::ReplyBuilder rb(&out);
@@ -130,18 +201,20 @@ void Dispatcher::ExecuteClusterWide(const std::shared_ptr<ConnState>& cs,
   transport_.Flush();
   const int64_t deadline = transport_.NowMs() + options_.request_timeout_ms;
   for (size_t k = 0; k < count; ++k) {
-    const NodeId& id = ids[first + k];
-    if (id == node_.self_id()) {
+    Unit& unit = units[first + k];
+    if (unit.node == node_.self_id()) {
       std::string local;
-      host_.Run(*cs->conn, req->cmd, argv, /*cluster_wide=*/true, &local);
+      const KeyFilter filter =
+          PartitionFilter(unit.partitions.empty() ? OwnedPartitions(unit.node) : unit.partitions);
+      host_.Run(*cs->conn, req->cmd, argv, &filter, &local);
       finish_one(k, std::move(local));
       continue;
     }
-    std::vector<std::string> remote{"SHOAL.LOCAL"};
+    std::vector<std::string> remote{"SHOAL.LOCAL", std::move(unit.partitions)};
     remote.insert(remote.end(), argv.begin(), argv.end());
-    const size_t members = ids.size();
+    const size_t members = units.size();
     transport_.Send(
-        id, std::move(remote), deadline,
+        unit.node, std::move(remote), deadline,
         [finish_one, k, members](PeerOutcome outcome, const PeerReply* reply, bool late) {
           if (late) return;
           if (outcome == PeerOutcome::kReply && reply->type == PeerReply::Type::kString) {
@@ -149,7 +222,7 @@ void Dispatcher::ExecuteClusterWide(const std::shared_ptr<ConnState>& cs,
           } else if (outcome == PeerOutcome::kReply && reply->type == PeerReply::Type::kError) {
             finish_one(k, facade::ErrorReply(reply->str));
           } else {
-            // Every member must answer a cluster-wide command.
+            // Every unit must answer.
             finish_one(k, facade::ErrorReply(NoQuorumMessage(0, members)));
           }
         });

@@ -3,11 +3,13 @@
 // (implemented by the server). The cluster decides where and when a command
 // runs; the host runs it.
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "cluster/command_routing.h"
+#include "storage/store.h"
 
 namespace shoal::facade {
 class Connection;
@@ -15,17 +17,21 @@ class Connection;
 
 namespace shoal::cluster {
 
+// Which store entries a node's share of a cluster-wide command covers.
+using KeyFilter = std::function<bool(const storage::EntryView&)>;
+
 class CommandHost {
  public:
   // The command named `name` (any case), or an empty ref.
   virtual CommandRef Find(std::string_view name) const = 0;
   // Runs `cmd` here, now, for `conn`, appending its reply to *out. No
   // routing: the cluster calls this once a command's reads are in (with the
-  // read's merge pinned in the keyspace). `cluster_wide`: the command runs
-  // as this member's share of a cluster-wide command (it lists only the keys
-  // this node owns).
+  // read's merge pinned in the keyspace). `filter`: the command runs as this
+  // node's share of a cluster-wide command and the enumerating commands
+  // (KEYS, SCAN, DBSIZE, RANDOMKEY) list only the entries it accepts;
+  // nullptr for every other command.
   virtual void Run(facade::Connection& conn, const CommandRef& cmd, std::vector<std::string>& argv,
-                   bool cluster_wide, std::string* out) = 0;
+                   const KeyFilter* filter, std::string* out) = 0;
   // A random number (RANDOMKEY's pick among members).
   virtual uint64_t Random() = 0;
 

@@ -83,13 +83,20 @@ void Dispatcher::ServeForward(facade::Connection& conn, std::vector<std::string>
 
 void Dispatcher::ServeLocal(facade::Connection& conn, std::vector<std::string>& argv,
                             facade::ReplyBuilder& reply) {
-  argv.erase(argv.begin());
-  CommandRef cmd = argv.empty() ? CommandRef{} : host_.Find(argv[0]);
-  if (!cmd || cmd.scope() != Scope::kClusterWide || !ArityAllows(cmd, argv.size())) {
+  // SHOAL.LOCAL <partition bitmap> <command...>
+  if (argv.size() < 3) return reply.Error(facade::errors::BadPeerFrame("SHOAL.LOCAL"));
+  std::string bitmap = std::move(argv[1]);
+  argv.erase(argv.begin(), argv.begin() + 2);
+  CommandRef cmd = host_.Find(argv[0]);
+  const uint32_t q = node_.ring().partition_count();
+  if (!cmd || cmd.scope() != Scope::kClusterWide || !ArityAllows(cmd, argv.size()) ||
+      (!bitmap.empty() && bitmap.size() != PartitionBitmapBytes(q))) {
     return reply.Error(facade::errors::BadPeerFrame("SHOAL.LOCAL"));
   }
+  if (bitmap.empty()) bitmap = OwnedPartitions(node_.self_id());
+  const KeyFilter filter = PartitionFilter(std::move(bitmap));
   std::string out;
-  host_.Run(conn, cmd, argv, /*cluster_wide=*/true, &out);
+  host_.Run(conn, cmd, argv, &filter, &out);
   reply.Bulk(out);
 }
 
@@ -148,7 +155,7 @@ void Dispatcher::Execute(const std::shared_ptr<ConnState>& cs,
       if (!req->error.empty()) {
         p.reply = facade::ErrorReply(req->error);
       } else {
-        host_.Run(*cs->conn, req->cmd, req->argv, /*cluster_wide=*/false, &p.reply);
+        host_.Run(*cs->conn, req->cmd, req->argv, /*filter=*/nullptr, &p.reply);
       }
       p.done = true;
       req->parts.push_back(std::move(p));
@@ -192,7 +199,7 @@ void Dispatcher::RunPart(facade::Connection& conn, const std::shared_ptr<ConnSta
     // The command runs on the read's merge, not on a second lookup.
     std::optional<storage::Keyspace::Pin> pin;
     if (p.read) pin.emplace(keyspace_, p.key, p.read->value());
-    host_.Run(conn, p.cmd, p.argv, /*cluster_wide=*/false, &p.reply);
+    host_.Run(conn, p.cmd, p.argv, /*filter=*/nullptr, &p.reply);
   }
   capture_ = nullptr;
   if (!p.cmd.write || changed.empty()) {

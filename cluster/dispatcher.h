@@ -41,6 +41,11 @@ class ReplyBuilder;
 
 namespace shoal::cluster {
 
+// Bytes of a partition bitmap for `partitions` partitions.
+inline size_t PartitionBitmapBytes(uint32_t partitions) {
+  return (partitions + 7) / 8;
+}
+
 struct DispatcherOptions {
   size_t replicas = 3;  // N
   size_t read_quorum = 2;
@@ -110,6 +115,23 @@ class Dispatcher final : private RouteContext, public storage::ChangeListener {
   void RunPart(facade::Connection& conn, const std::shared_ptr<ConnState>& cs,
                const std::shared_ptr<Request>& req, size_t i);
   void MaybeComplete(const std::shared_ptr<ConnState>& cs, const std::shared_ptr<Request>& req);
+
+  // Cluster-wide commands (cluster_wide.cc). A unit is one node's share:
+  // the node and the partitions whose keys it lists (a bitmap, one bit per
+  // partition).
+  struct Unit {
+    NodeId node;
+    std::string partitions;
+  };
+  // Every member lists the partitions it owns; the partitions of a member
+  // marked down or unreachable are listed by a reachable replica of each.
+  // Fails (naming the partition) when some partition has no reachable
+  // replica.
+  storage::Result<std::vector<Unit>> ListingUnits() const;
+  std::string OwnedPartitions(const NodeId& node) const;
+  // Live entries whose partition is set in `bitmap`.
+  KeyFilter PartitionFilter(std::string bitmap) const;
+  bool Up(const NodeId& node) const { return node == node_.self_id() || node_.IsReachable(node); }
 
   ClusterNode& node_;
   Coordinator& coordinator_;

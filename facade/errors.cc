@@ -73,6 +73,11 @@ std::string NoQuorum(size_t got, size_t required) {
          " required replies";
 }
 
+std::string PartitionUnavailable(uint32_t partition, size_t replicas) {
+  return "NOQUORUM partition " + std::to_string(partition) + " has no reachable replica (" +
+         std::to_string(replicas) + " replicas)";
+}
+
 std::string BadPeerFrame(std::string_view name) {
   return "ERR bad " + std::string(name) + " frame";
 }

@@ -80,6 +80,9 @@ std::string Unsupported(std::string_view name);
 // "NOQUORUM got 1 of 2 required replies": too few replicas answered in time.
 // The request may still have been applied (indeterminate).
 std::string NoQuorum(size_t got, size_t required);
+// "NOQUORUM partition 17 has no reachable replica (3 replicas)": a
+// cluster-wide listing cannot cover that partition's keys.
+std::string PartitionUnavailable(uint32_t partition, size_t replicas);
 // "ERR bad SHOAL.MGET frame": a peer frame with the wrong arguments.
 std::string BadPeerFrame(std::string_view name);
 // "ERR unknown peer command 'x'" (the name cut to 64 bytes).

@@ -192,7 +192,6 @@ storage::Status Server::Start() {
   };
   cluster_ = std::make_unique<cluster::Cluster>(&loop_, *keyspace_, clock_, *this, output_, io_,
                                                 std::move(co));
-  key_filter_ = [this](const storage::EntryView& e) { return cluster_->OwnsKey(e); };
   ApplyRuntimeConfig();
   st = cluster_->Start();
   if (!st.ok()) return st;
@@ -364,18 +363,18 @@ void Server::OnRequest(facade::Connection& conn, std::vector<std::string>& argv)
     return reply.Error(errors::kOom);
   }
   if (cluster_ != nullptr && cluster_->Handle(conn, commands_.Ref(*cmd), argv)) return;
-  RunHandler(conn, *cmd, argv, reply, /*cluster_wide=*/false);
+  RunHandler(conn, *cmd, argv, reply, /*filter=*/nullptr);
 }
 
 void Server::RunHandler(facade::Connection& conn, const CommandSpec& cmd,
                         std::vector<std::string>& argv, facade::ReplyBuilder& reply,
-                        bool cluster_wide) {
+                        const cluster::KeyFilter* filter) {
   facade::ClientState& client = conn.state();
   client.last_command = cmd.name;
   CommandContext ctx{argv, reply, store_, *keyspace_, clock_.NowMs(), client, this};
   ctx.random = rng_();
   ctx.proto_max_bulk_len = static_cast<int64_t>(config_.proto_max_bulk_len);
-  if (cluster_wide) ctx.key_filter = &key_filter_;
+  ctx.key_filter = filter;
   cmd.handler(ctx);
   if (client.close_after_reply) conn.CloseAfterReply();
 }
@@ -386,9 +385,10 @@ cluster::CommandRef Server::Find(std::string_view name) const {
 }
 
 void Server::Run(facade::Connection& conn, const cluster::CommandRef& cmd,
-                 std::vector<std::string>& argv, bool cluster_wide, std::string* out) {
+                 std::vector<std::string>& argv, const cluster::KeyFilter* filter,
+                 std::string* out) {
   facade::ReplyBuilder reply(out);
-  RunHandler(conn, *static_cast<const CommandSpec*>(cmd.impl), argv, reply, cluster_wide);
+  RunHandler(conn, *static_cast<const CommandSpec*>(cmd.impl), argv, reply, filter);
 }
 
 namespace {

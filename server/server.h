@@ -116,12 +116,12 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   // cluster::CommandHost.
   cluster::CommandRef Find(std::string_view name) const override;
   void Run(facade::Connection& conn, const cluster::CommandRef& cmd, std::vector<std::string>& argv,
-           bool cluster_wide, std::string* out) override;
+           const cluster::KeyFilter* filter, std::string* out) override;
   uint64_t Random() override { return rng_(); }
 
   // Runs `cmd`'s handler for `conn`, its reply going to `reply`.
   void RunHandler(facade::Connection& conn, const CommandSpec& cmd, std::vector<std::string>& argv,
-                  facade::ReplyBuilder& reply, bool cluster_wide);
+                  facade::ReplyBuilder& reply, const cluster::KeyFilter* filter);
   void ApplyLimits();
   // Starts the loop's own handles (flush check, cron, signals).
   storage::Status StartHandles();
@@ -167,8 +167,6 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   facade::ConnectionEnv client_env_;
   facade::Listener listener_;
   std::unique_ptr<cluster::Cluster> cluster_;  // created in Start(), once the loop runs
-  // What a member's share of a cluster-wide command lists (Cluster::OwnsKey).
-  std::function<bool(const storage::EntryView&)> key_filter_;
   facade::UvHandle<uv_check_t> flush_check_;
   facade::UvHandle<uv_timer_t> cron_timer_;
   facade::UvHandle<uv_timer_t> rewrite_timer_;  // drives a log rewrite while one runs

@@ -95,5 +95,45 @@ class FailureDetectionTest(ch.ClusterTestCase):
             self.assertEqual(n.cluster_info()["cluster_failing_nodes"], "0")
 
 
+def scan_all(client, *args):
+    cursor, keys = b"0", []
+    for _ in range(100000):
+        cursor, batch = client.call("SCAN", cursor, *args)
+        keys += batch
+        if cursor == b"0":
+            return keys
+    raise AssertionError("SCAN did not finish")
+
+
+@ch.skip_unless_shoal
+class ClusterWideWithDeadNodeTest(ch.ClusterTestCase):
+    """N=2 of 3 nodes, W=2: every key is on two nodes. With one node killed,
+    each of its partitions is listed by the other replica, so counts and
+    scans stay exact; with two killed, some partition has no replica left
+    and the listing says which."""
+
+    def test_listing_commands_survive_a_dead_node(self):
+        cl = self.start_cluster(3, replicas=2, read_quorum=1, write_quorum=2,
+                                args=["--node-timeout-ms", NODE_TIMEOUT_MS])
+        a, b, c = cl
+        ca = self.client(a)
+        keys = ["dead:%d" % i for i in range(300)]
+        for k in keys:
+            self.assertEqual(ca.call("SET", k, "v"), "OK")
+        self.assertEqual(ca.call("DBSIZE"), len(keys))
+        c.kill()
+        for n, client in ((a, ca), (b, self.client(b))):
+            self.assertEqual(client.call("DBSIZE"), len(keys), "DBSIZE via %s" % n.name)
+            self.assertEqual(sorted(client.call("KEYS", "dead:*")), sorted(k.encode() for k in keys))
+            scanned = scan_all(client, "COUNT", 7)
+            self.assertEqual(len(scanned), len(set(scanned)), "SCAN returned a key twice")
+            self.assertEqual(sorted(scanned), sorted(k.encode() for k in keys))
+            self.assertIn(client.call("RANDOMKEY").decode(), keys)
+        b.kill()
+        reply = ca.request("DBSIZE")
+        self.assertIsInstance(reply, h.ReplyError, reply)
+        self.assertRegex(reply.message, r"^NOQUORUM partition \d+ has no reachable replica")
+
+
 if __name__ == "__main__":
     h.main()
