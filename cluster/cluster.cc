@@ -45,7 +45,8 @@ Cluster::Cluster(uv_loop_t* loop, storage::Keyspace& keyspace, const storage::Cl
       coordinator_(transport_, keyspace, clock, options_.self.id),
       replica_(keyspace, clock),
       dispatcher_(node_, coordinator_, transport_, keyspace, clock, host),
-      peer_server_(loop, clock, output, io, ServerOptions(options_)) {
+      peer_server_(loop, clock, output, io, ServerOptions(options_)),
+      loop_(loop) {
   using Argv = std::vector<std::string>;
   peer_server_.Register("SHOAL.MGET",
                         [this](facade::Connection&, Argv& argv, facade::ReplyBuilder& r) {
@@ -72,6 +73,10 @@ Cluster::Cluster(uv_loop_t* loop, storage::Keyspace& keyspace, const storage::Cl
                           if (!st.ok()) return r.Error("ERR " + st.message());
                           r.Ok();
                         });
+  peer_server_.Register("SHOAL.HPUT",
+                        [this](facade::Connection&, Argv& argv, facade::ReplyBuilder& r) {
+                          replica_.ServeHintedPut(argv, r);
+                        });
   peer_server_.Register("SHOAL.FWD",
                         [this](facade::Connection& c, Argv& argv, facade::ReplyBuilder& r) {
                           dispatcher_.ServeForward(c, argv, r);
@@ -91,14 +96,104 @@ Cluster::~Cluster() {
 }
 
 storage::Status Cluster::Start() {
+  const HandoffOptions& h = options_.handoff;
+  if (h.enabled && options_.env != nullptr) {
+    HintStoreOptions ho;
+    ho.sync = h.sync;
+    ho.max_age_ms = h.max_age_ms;
+    ho.max_bytes = h.max_bytes;
+    // Two hints for one key merge as objects do, so pending hints are
+    // bounded by keys, not writes.
+    ho.merge = [this](std::string_view older,
+                      std::string_view newer) -> storage::Result<std::string> {
+      auto a = storage::Object::DecodeWithNodeIds(older, keyspace_.actors());
+      if (!a.ok()) return a.status();
+      auto b = storage::Object::DecodeWithNodeIds(newer, keyspace_.actors());
+      if (!b.ok()) return b.status();
+      a.value().Merge(b.value());
+      std::string out;
+      a.value().EncodeWithNodeIds(keyspace_.actors(), &out);
+      return out;
+    };
+    auto store = HintStore::Open(options_.env, options_.dir, std::move(ho));
+    if (!store.ok()) return store.status();
+    hints_ = std::move(store).value();
+    for (const std::string& w : hints_->recovery_warnings()) {
+      if (options_.log) options_.log(LogSeverity::kWarning, "hint log: " + w);
+    }
+    replica_.set_hints(hints_.get());
+    coordinator_.set_local_replica(&replica_);
+    const uint64_t period =
+        static_cast<uint64_t>(std::max<int64_t>(10, options_.gossip_interval_ms));
+    int rc = handoff_timer_.Init(loop_, this);
+    if (rc == 0)
+      rc = uv_timer_start(handoff_timer_.get(), &Cluster::OnHandoffTimer, period, period);
+    if (rc != 0) return storage::Status::IOError(std::string("hand-off timer: ") + uv_strerror(rc));
+  }
   storage::Status st = peer_server_.Listen();
   if (!st.ok()) return st;
   return node_.Start(options_.seeds);
 }
 
+storage::Status Cluster::CommitHints() {
+  return hints_ ? hints_->Commit() : storage::Status::Ok();
+}
+
+void Cluster::OnHandoffTimer(uv_timer_t* timer) noexcept {
+  static_cast<Cluster*>(timer->data)->HandOff();
+}
+
+void Cluster::HandOff() {
+  if (stopped_ || !hints_) return;
+  (void)hints_->Expire(clock_.NowMs());  // counted in the store's stats
+  const HandoffOptions& h = options_.handoff;
+  for (const std::string& target : hints_->Targets()) {
+    if (handoff_in_flight_.contains(target) || !node_.IsReachable(target)) continue;
+    std::vector<HintItem> batch = hints_->NextBatch(target, h.batch_items, h.batch_bytes);
+    if (batch.empty()) continue;
+    // Rate: one frame in flight per owner; the next leaves a period after
+    // its acknowledgement. The owner merges (SHOAL.MPUT), so a hint sent
+    // twice is harmless.
+    std::vector<std::string> argv{"SHOAL.MPUT"};
+    std::vector<std::pair<std::string, uint64_t>> sent;
+    for (HintItem& item : batch) {
+      sent.emplace_back(item.key, item.seq);
+      argv.push_back(std::move(item.key));
+      argv.push_back(std::move(item.object));
+    }
+    handoff_in_flight_.insert(target);
+    ++handoff_stats_.batches;
+    const int64_t deadline =
+        node_.LoopNowMs() + 10 * std::max<int64_t>(1, options_.exchange_timeout_ms);
+    node_.Send(target, std::move(argv), deadline,
+               [this, target, sent = std::move(sent)](PeerOutcome outcome, const PeerReply* reply,
+                                                      bool late) {
+                 if (late) return;
+                 handoff_in_flight_.erase(target);
+                 if (stopped_ || !hints_) return;
+                 if (outcome != PeerOutcome::kReply || reply->type != PeerReply::Type::kArray ||
+                     reply->elements.size() != sent.size()) {
+                   ++handoff_stats_.failures;
+                   return;
+                 }
+                 for (size_t i = 0; i < sent.size(); ++i) {
+                   if (reply->elements[i].type != PeerReply::Type::kStatus) continue;
+                   if (hints_->Delivered(target, sent[i].first, sent[i].second)) {
+                     ++handoff_stats_.delivered;
+                   }
+                 }
+               });
+  }
+}
+
 void Cluster::Stop() {
   if (stopped_) return;
   stopped_ = true;
+  handoff_timer_.reset();
+  if (hints_) {
+    storage::Status st = hints_->Close();
+    if (!st.ok() && options_.fatal) options_.fatal(st);
+  }
   // Frames still batched go out (and fail) while everything they call back
   // into is alive; then the links close, failing whatever is in flight.
   transport_.Close();
@@ -118,6 +213,7 @@ void Cluster::Tune(const ClusterTuning& t) {
   d.read_quorum = t.read_quorum;
   d.write_quorum = t.write_quorum;
   d.request_timeout_ms = t.request_timeout_ms;
+  d.sloppy_quorum = t.sloppy_quorum;
   dispatcher_.set_options(d);
   OnRingChange();
 }

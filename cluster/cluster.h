@@ -16,6 +16,7 @@
 
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,7 @@
 #include "cluster/command_host.h"
 #include "cluster/coordinator.h"
 #include "cluster/dispatcher.h"
+#include "cluster/hint_store.h"
 #include "cluster/local_replica.h"
 #include "cluster/log_sink.h"
 #include "cluster/peer/link_transport.h"
@@ -34,6 +36,16 @@
 #include "storage/store.h"
 
 namespace shoal::cluster {
+
+// Hinted handoff: how a fallback keeps and hands off what it stood in for.
+struct HandoffOptions {
+  bool enabled = true;  // hinted-handoff; off: fallbacks refuse, only primaries count
+  HintSync sync = HintSync::kEverysec;   // as appendfsync
+  int64_t max_age_ms = 3 * 3600 * 1000;  // hints older than this are dropped (counted)
+  uint64_t max_bytes = 256ull << 20;     // pending hint bytes; the oldest go first past it
+  size_t batch_items = 256;              // hints per hand-off frame
+  uint64_t batch_bytes = 1ull << 20;     // bytes per hand-off frame
+};
 
 struct ClusterOptions {
   MemberInfo self;          // id, advertised host/port/cport, incarnation
@@ -51,6 +63,13 @@ struct ClusterOptions {
   std::string dir;
   std::function<void(const storage::Status&)> fatal;
   LogSink log;
+  HandoffOptions handoff;
+};
+
+struct HandoffStats {
+  uint64_t batches = 0;    // hand-off frames sent
+  uint64_t delivered = 0;  // hints the owner acknowledged
+  uint64_t failures = 0;   // frames that failed (the hints stay)
 };
 
 // The settings that can change at run time (CONFIG SET).
@@ -60,6 +79,7 @@ struct ClusterTuning {
   size_t write_quorum = 2;  // W
   int64_t request_timeout_ms = 1000;
   bool read_repair = true;
+  bool sloppy_quorum = true;
 };
 
 class Cluster {
@@ -71,8 +91,12 @@ class Cluster {
   Cluster(const Cluster&) = delete;
   Cluster& operator=(const Cluster&) = delete;
 
-  // Listens on the cluster port and connects to the seeds.
+  // Opens the hint store, listens on the cluster port and connects to the
+  // seeds.
   storage::Status Start();
+  // Makes the hints taken in this loop iteration durable; the server calls
+  // it with the log's group commit, before replies leave. An error is fatal.
+  storage::Status CommitHints();
   // Closes the peer port, the links and the timers; requests in flight fail.
   void Stop();
 
@@ -92,11 +116,17 @@ class Cluster {
   const LocalReplica& replica() const { return replica_; }
   const Dispatcher& dispatcher() const { return dispatcher_; }
   const PeerServer& peer_server() const { return peer_server_; }
+  // The hint store (nullptr when hinted handoff is off).
+  const HintStore* hints() const { return hints_.get(); }
+  const HandoffStats& handoff_stats() const { return handoff_stats_; }
 
  private:
   // Keeps tombstones and indexes the store by partition once the cluster
   // has more than one member.
   void OnRingChange();
+  static void OnHandoffTimer(uv_timer_t* timer) noexcept;
+  // Hands a batch of hints to each reachable owner that has none in flight.
+  void HandOff();
 
   ClusterOptions options_;
   storage::Keyspace& keyspace_;
@@ -107,6 +137,11 @@ class Cluster {
   LocalReplica replica_;
   Dispatcher dispatcher_;
   PeerServer peer_server_;
+  std::unique_ptr<HintStore> hints_;
+  facade::UvHandle<uv_timer_t> handoff_timer_;
+  std::set<NodeId> handoff_in_flight_;
+  HandoffStats handoff_stats_;
+  uv_loop_t* loop_;
   bool stopped_ = false;
 };
 

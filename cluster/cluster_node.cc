@@ -322,11 +322,20 @@ const MemberView* ClusterNode::ViewOf(std::string_view id) const {
   return detector_ ? detector_->Find(NodeId(id)) : nullptr;
 }
 
-size_t ClusterNode::PartitionsBelowQuorum(size_t n, size_t w) const {
+size_t ClusterNode::PartitionsBelowQuorum(size_t n, size_t w, bool sloppy) const {
   const Ring& r = ring();
   if (r.empty()) return 0;
   std::map<NodeId, bool, std::less<>> up;
-  for (const NodeId& m : r.members()) up[m] = m == options_.self.id || IsReachable(m);
+  size_t reachable_members = 0;
+  for (const NodeId& m : r.members()) {
+    up[m] = m == options_.self.id || IsReachable(m);
+    if (up[m]) ++reachable_members;
+  }
+  if (sloppy) {
+    // Any reachable member can stand in: every partition is alike.
+    const size_t need = std::min({w, n, r.members().size()});
+    return reachable_members < need ? r.partition_count() : 0;
+  }
   size_t below = 0;
   for (uint32_t p = 0; p < r.partition_count(); ++p) {
     size_t reachable = 0;

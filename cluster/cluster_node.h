@@ -112,8 +112,10 @@ class ClusterNode {
   // The detector's view of `id` (state, since, last heard), or nullptr.
   const MemberView* ViewOf(std::string_view id) const;
   // How many partitions have fewer than `w` reachable nodes (this one
-  // counted) among their first `n` owners: writes to their keys fail.
-  size_t PartitionsBelowQuorum(size_t n, size_t w) const;
+  // counted) among their first `n` owners, or, with `sloppy` (fallbacks
+  // stand in for down primaries), among all members: writes of their keys
+  // fail.
+  size_t PartitionsBelowQuorum(size_t n, size_t w, bool sloppy) const;
 
   // The clock the detector's times are in (uv_now).
   int64_t LoopNowMs() const { return static_cast<int64_t>(uv_now(loop_)); }

@@ -29,6 +29,17 @@ Coordinator::Coordinator(PeerTransport& transport, storage::Keyspace& keyspace,
                          const storage::Clock& clock, NodeId self)
     : transport_(transport), keyspace_(keyspace), clock_(clock), self_(std::move(self)) {}
 
+void Coordinator::Put(const Target& to, const std::string& key, const std::string& object,
+                      int64_t deadline_ms, PeerCallback cb) {
+  // A fallback keeps the object as a hint for the primary it stands in for.
+  if (to.fallback) {
+    transport_.Batch(to.node, "SHOAL.HPUT", {key, object, to.stands_in_for}, deadline_ms,
+                     std::move(cb));
+  } else {
+    transport_.Batch(to.node, "SHOAL.MPUT", {key, object}, deadline_ms, std::move(cb));
+  }
+}
+
 int64_t Coordinator::Deadline() const {
   return transport_.NowMs() + options_.request_timeout_ms;
 }
@@ -151,8 +162,7 @@ void Coordinator::Repair(ReadState& st, const std::vector<size_t>& replicas) {
     if (i == st.self) continue;
     if (bytes.empty()) st.quorum.merged().EncodeWithNodeIds(keyspace_.actors(), &bytes);
     ++stats_.read_repairs;
-    transport_.Batch((*st.replicas)[i].node, "SHOAL.MPUT", {st.key, bytes}, Deadline(),
-                     [](PeerOutcome, const PeerReply*, bool) {});
+    Put(st.replicas->at(i), st.key, bytes, Deadline(), [](PeerOutcome, const PeerReply*, bool) {});
   }
 }
 
@@ -179,26 +189,34 @@ void Coordinator::Replicate(const std::string& key, std::string object, ReplicaS
     d(storage::Status(storage::Code::kUnavailable,
                       NoQuorumMessage(st->quorum.ok_count(), st->quorum.required())));
   };
-  st->quorum.AddAck(self);
+  // This node's own write is in its keyspace already; standing in for a
+  // primary (sloppy quorum), it also keeps it as a hint for that primary.
+  const Target& me = (*targets)[self];
+  if (!me.fallback ||
+      (replica_ != nullptr && replica_->StoreHint(me.stands_in_for, key, object).ok())) {
+    st->quorum.AddAck(self);
+  } else {
+    st->quorum.AddFailure(self);
+  }
   finish();
   int64_t deadline = Deadline();
   for (size_t i = 0; i < targets->size(); ++i) {
     if (i == self) continue;
-    transport_.Batch((*targets)[i].node, "SHOAL.MPUT", {key, object}, deadline,
-                     [st, i, finish](PeerOutcome outcome, const PeerReply* reply, bool late) {
-                       const bool acked = outcome == PeerOutcome::kReply &&
-                                          reply->type == PeerReply::Type::kStatus;
-                       if (late) {
-                         // A replica that timed out may still complete an undecided write
-                         // (a batched frame keeps its first item's deadline).
-                         if (acked) st->quorum.AddLateAck(i);
-                       } else if (acked) {
-                         st->quorum.AddAck(i);
-                       } else {
-                         st->quorum.AddFailure(i);
-                       }
-                       finish();
-                     });
+    Put((*targets)[i], key, object, deadline,
+        [st, i, finish](PeerOutcome outcome, const PeerReply* reply, bool late) {
+          const bool acked =
+              outcome == PeerOutcome::kReply && reply->type == PeerReply::Type::kStatus;
+          if (late) {
+            // A replica that timed out may still complete an undecided write
+            // (a batched frame keeps its first item's deadline).
+            if (acked) st->quorum.AddLateAck(i);
+          } else if (acked) {
+            st->quorum.AddAck(i);
+          } else {
+            st->quorum.AddFailure(i);
+          }
+          finish();
+        });
   }
 }
 

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "cluster/cluster_node.h"
+#include "cluster/local_replica.h"
 #include "cluster/peer/transport.h"
 #include "storage/clock.h"
 #include "storage/keyspace.h"
@@ -85,6 +86,9 @@ class Coordinator {
 
   const CoordinatorStats& stats() const { return stats_; }
   const NodeId& self() const { return self_; }
+  // Where this node keeps hints when it coordinates as a fallback (sloppy
+  // quorum). Without one, a fallback self does not count toward W.
+  void set_local_replica(LocalReplica* replica) { replica_ = replica; }
 
  private:
   struct ReadState;
@@ -92,11 +96,15 @@ class Coordinator {
   void OnLateRead(ReadState& st, size_t replica, storage::Object object);
   void Repair(ReadState& st, const std::vector<size_t>& replicas);
   int64_t Deadline() const;
+  // SHOAL.MPUT to a primary, SHOAL.HPUT (a hint) to a fallback.
+  void Put(const Target& to, const std::string& key, const std::string& object, int64_t deadline_ms,
+           PeerCallback cb);
 
   PeerTransport& transport_;
   storage::Keyspace& keyspace_;
   const storage::Clock& clock_;
   NodeId self_;
+  LocalReplica* replica_ = nullptr;
   CoordinatorOptions options_;
   CoordinatorStats stats_;
 };

@@ -1,7 +1,9 @@
 #include "cluster/dispatcher.h"
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
+#include <unordered_set>
 
 #include "cluster/quorum.h"
 #include "facade/connection.h"
@@ -35,7 +37,27 @@ Dispatcher::~Dispatcher() {
 }
 
 ReplicaSet Dispatcher::Replicas(std::string_view key) const {
-  return node_.Primaries(key, options_.replicas);
+  ReplicaSet primaries = node_.Primaries(key, options_.replicas);
+  if (!options_.sloppy_quorum) return primaries;
+  bool all_up = true;
+  for (const Target& t : *primaries) all_up = all_up && Up(t.node);
+  if (all_up) return primaries;  // the common case: the cached list
+  std::unordered_set<NodeId> up;
+  for (const auto& [member, info] : node_.membership().members()) {
+    if (Up(member)) up.insert(member);
+  }
+  auto targets = std::make_shared<std::vector<Target>>(
+      node_.ring().SloppyPreference(key, options_.replicas, up));
+  // A down primary no fallback could replace stays in the list (it fails at
+  // once): the quorum is counted over as many replicas as there are
+  // primaries, never fewer.
+  for (const Target& p : *primaries) {
+    const bool covered = std::any_of(targets->begin(), targets->end(), [&](const Target& t) {
+      return t.node == p.node || t.stands_in_for == p.node;
+    });
+    if (!covered) targets->push_back(p);
+  }
+  return targets;
 }
 
 std::shared_ptr<Dispatcher::ConnState> Dispatcher::StateOf(facade::Connection& conn) {

@@ -51,6 +51,9 @@ struct DispatcherOptions {
   size_t read_quorum = 2;
   size_t write_quorum = 2;
   int64_t request_timeout_ms = 1000;
+  // A primary that is down or unreachable is replaced by the next healthy
+  // fallback (Ring::SloppyPreference), which keeps a hint for it.
+  bool sloppy_quorum = true;
 };
 
 struct DispatcherStats {

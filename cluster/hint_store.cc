@@ -410,6 +410,13 @@ uint64_t HintStore::DropTarget(std::string_view target) {
   return n;
 }
 
+const std::string* HintStore::Find(std::string_view target, std::string_view key) const {
+  auto t = targets_.find(target);
+  if (t == targets_.end()) return nullptr;
+  auto k = t->second.keys.find(key);
+  return k == t->second.keys.end() ? nullptr : &k->second.object;
+}
+
 HintCount HintStore::Pending(std::string_view target) const {
   auto t = targets_.find(target);
   if (t == targets_.end()) return {};

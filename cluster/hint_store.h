@@ -221,6 +221,9 @@ class HintStore {
   storage::Status Close();
 
   // Pending hints for `target` (zero if none).
+  // The pending hint's object for (target, key), or nullptr. Valid until
+  // the next call that changes the store.
+  const std::string* Find(std::string_view target, std::string_view key) const;
   HintCount Pending(std::string_view target) const;
   // Targets with at least one pending hint, in id order.
   std::vector<std::string> Targets() const;

@@ -4,6 +4,7 @@
 
 #include <xxhash.h>
 
+#include "cluster/hint_store.h"
 #include "facade/errors.h"
 
 namespace shoal::cluster {
@@ -21,6 +22,15 @@ storage::Result<std::string> LocalReplica::LocalObjectUnless(std::string_view ke
   *same = false;
   auto obj = keyspace_.Load(key, clock_.NowMs());
   if (!obj.ok()) return obj.status();
+  // A fallback answers with what it holds for the key's owners too.
+  if (hints_ != nullptr && hints_->stats().pending_hints > 0) {
+    for (const std::string& target : hints_->Targets()) {
+      const std::string* hinted = hints_->Find(target, key);
+      if (hinted == nullptr) continue;
+      auto h = storage::Object::DecodeWithNodeIds(*hinted, keyspace_.actors());
+      if (h.ok()) obj.value().Merge(h.value());
+    }
+  }
   std::string out;
   if (obj.value().Size() == 0) return out;
   obj.value().EncodeWithNodeIds(keyspace_.actors(), &out);
@@ -40,8 +50,37 @@ storage::Status LocalReplica::ApplyRemote(std::string_view key, std::string_view
   return keyspace_.Merge(key, obj.value(), clock_.NowMs());
 }
 
+storage::Status LocalReplica::StoreHint(std::string_view owner, std::string_view key,
+                                        std::string_view object) {
+  if (hints_ == nullptr) return storage::Status::Invalid("hinted handoff is off");
+  // Peer input: the object must decode before it is kept.
+  auto obj = storage::Object::DecodeWithNodeIds(object, keyspace_.actors());
+  if (!obj.ok()) return obj.status();
+  auto added = hints_->Add(owner, key, object, clock_.NowMs());
+  if (!added.ok()) return added.status();
+  ++stats_.hints;
+  return storage::Status::Ok();
+}
+
+void LocalReplica::ServeHintedPut(const std::vector<std::string>& argv,
+                                  facade::ReplyBuilder& reply) {
+  if (argv.size() < 4 || (argv.size() - 1) % 3 != 0) {
+    return reply.Error(facade::errors::BadPeerFrame("SHOAL.HPUT"));
+  }
+  reply.ArrayHeader((argv.size() - 1) / 3);
+  for (size_t i = 1; i + 2 < argv.size(); i += 3) {
+    storage::Status st = StoreHint(argv[i + 2], argv[i], argv[i + 1]);
+    if (st.ok()) {
+      reply.Ok();
+    } else {
+      reply.Error("ERR " + st.message());
+    }
+  }
+}
+
 void LocalReplica::ServeGet(const std::vector<std::string>& argv, facade::ReplyBuilder& reply) {
-  if (argv.size() < 3 || argv.size() % 2 == 0) return reply.Error(facade::errors::BadPeerFrame("SHOAL.MGET"));
+  if (argv.size() < 3 || argv.size() % 2 == 0)
+    return reply.Error(facade::errors::BadPeerFrame("SHOAL.MGET"));
   // Pairs of key and the coordinator's digest of its copy (empty: none).
   reply.ArrayHeader((argv.size() - 1) / 2);
   for (size_t i = 1; i + 1 < argv.size(); i += 2) {
@@ -60,7 +99,8 @@ void LocalReplica::ServeGet(const std::vector<std::string>& argv, facade::ReplyB
 }
 
 void LocalReplica::ServePut(const std::vector<std::string>& argv, facade::ReplyBuilder& reply) {
-  if (argv.size() < 3 || argv.size() % 2 == 0) return reply.Error(facade::errors::BadPeerFrame("SHOAL.MPUT"));
+  if (argv.size() < 3 || argv.size() % 2 == 0)
+    return reply.Error(facade::errors::BadPeerFrame("SHOAL.MPUT"));
   reply.ArrayHeader((argv.size() - 1) / 2);
   for (size_t i = 1; i + 1 < argv.size(); i += 2) {
     storage::Status st = ApplyRemote(argv[i], argv[i + 1]);

@@ -6,7 +6,12 @@
 //       in the node-id encoding, nil if absent, or "=" when its digest equals
 //       the coordinator's (the coordinator's copy is the same: no transfer);
 //   SHOAL.MPUT key object [key object ...]   merges each object into the
-//       local store (replication, read repair).
+//       local store (replication, read repair);
+//   SHOAL.HPUT key object owner [...]        as a fallback (sloppy quorum):
+//       keeps each object as a durable hint for `owner`, to hand off once the
+//       owner is reachable (cluster/hint_store.h). SHOAL.MGET answers merge
+//       the hints this node holds for a key, so a value written to a fallback
+//       is readable before hand-off.
 // Peer input is decoded and checked like client input: a damaged object is
 // an error reply for that item, never a crash.
 //
@@ -27,9 +32,12 @@
 namespace shoal::cluster {
 
 struct ReplicaStats {
-  uint64_t gets = 0;  // items of SHOAL.MGET served
-  uint64_t puts = 0;  // items of SHOAL.MPUT served
+  uint64_t gets = 0;   // items of SHOAL.MGET served
+  uint64_t puts = 0;   // items of SHOAL.MPUT served
+  uint64_t hints = 0;  // hints taken as a fallback (SHOAL.HPUT and our own)
 };
+
+class HintStore;
 
 // A digest of an object as every node encodes it (node ids, not local actor
 // ids): equal digests mean equal objects (up to XXH3-64 collisions). Eight
@@ -47,17 +55,26 @@ class LocalReplica {
                                                  bool* same);
   // Merges an object from a coordinator into the local store.
   storage::Status ApplyRemote(std::string_view key, std::string_view object);
+  // Keeps `object` (node-id encoded) as a hint for `owner`. Durable at the
+  // hint store's next Commit, which the server runs before replies leave.
+  // Fails when hinted handoff is off (no store) or the object is damaged.
+  storage::Status StoreHint(std::string_view owner, std::string_view key, std::string_view object);
+
+  // The hint store (nullptr: hinted handoff off). Must outlive this.
+  void set_hints(HintStore* hints) { hints_ = hints; }
 
   // The peer frames. `argv[0]` is the frame's name; malformed frames get an
   // error reply.
   void ServeGet(const std::vector<std::string>& argv, facade::ReplyBuilder& reply);
   void ServePut(const std::vector<std::string>& argv, facade::ReplyBuilder& reply);
+  void ServeHintedPut(const std::vector<std::string>& argv, facade::ReplyBuilder& reply);
 
   const ReplicaStats& stats() const { return stats_; }
 
  private:
   storage::Keyspace& keyspace_;
   const storage::Clock& clock_;
+  HintStore* hints_ = nullptr;
   ReplicaStats stats_;
 };
 

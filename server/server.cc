@@ -180,6 +180,10 @@ storage::Status Server::Start() {
   co.env = &env_;
   co.dir = config_.dir;
   co.fatal = [this](const storage::Status& failed) { Fatal(failed); };
+  co.handoff.enabled = config_.hinted_handoff;
+  co.handoff.sync = config_.appendfsync == AppendFsync::kAlways ? cluster::HintSync::kAlways
+                    : config_.appendfsync == AppendFsync::kNo   ? cluster::HintSync::kNo
+                                                                : cluster::HintSync::kEverysec;
   for (const SeedAddress& seed : config_.cluster_seeds) {
     co.seeds.push_back({seed.host, seed.port, seed.bus_port()});
   }
@@ -329,6 +333,10 @@ void Server::FlushPending() {
   // appendfsync always, fsynced) before any of its replies leaves.
   storage::Status st = persistence_.Commit();
   if (!st.ok()) Fatal(st);
+  if (cluster_) {
+    st = cluster_->CommitHints();
+    if (!st.ok()) Fatal(st);
+  }
   output_.FlushAll();
 }
 
@@ -444,6 +452,9 @@ void Server::ApplyRuntimeConfig() {
     t.write_quorum = static_cast<size_t>(config_.write_quorum);
     t.request_timeout_ms = config_.request_timeout_ms;
     t.read_repair = config_.read_repair;
+    // Fallbacks keep what they stand in for as hints: without hinted
+    // handoff there is nowhere to keep it, so only primaries count.
+    t.sloppy_quorum = config_.sloppy_quorum && config_.hinted_handoff;
     cluster_->Tune(t);
   }
 }

@@ -38,10 +38,12 @@ void CmdClusterInfo(CommandContext& ctx) {
     if (st == cluster::MemberState::kDead) ++failing;
   }
   const size_t known = node.member_count();
-  // fail: some partition has fewer than W reachable replicas, so writes of
-  // its keys fail (NOQUORUM) until nodes come back.
+  // fail: some partition has fewer than W reachable replicas (primaries and,
+  // under sloppy quorum, fallbacks), so writes of its keys fail (NOQUORUM)
+  // until nodes come back.
   const size_t below = node.PartitionsBelowQuorum(static_cast<size_t>(cfg.replicas),
-                                                  static_cast<size_t>(cfg.write_quorum));
+                                                  static_cast<size_t>(cfg.write_quorum),
+                                                  cfg.sloppy_quorum && cfg.hinted_handoff);
   std::string out;
   auto field = [&out](const char* name, const std::string& value) {
     out += name;

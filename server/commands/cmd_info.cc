@@ -222,6 +222,20 @@ void ClusterSection(Server& server, InfoWriter& w) {
           node->stats().auth_failures + cl->peer_server().stats().auth_failures);
   w.Field("cluster_membership_exchanges", node->stats().exchanges);
   w.Field("cluster_ring_changes", node->stats().ring_changes);
+  if (const cluster::HintStore* hints = cl->hints()) {
+    const cluster::HintStats hs = hints->stats();
+    w.Field("cluster_hints_stored", hs.stored + hs.merged);
+    w.Field("cluster_hints_pending", hs.pending_hints);
+    w.Field("cluster_hints_pending_bytes", hs.pending_bytes);
+    w.Field("cluster_hints_delivered", hs.delivered);
+    w.Field("cluster_hints_delivered_bytes", hs.delivered_bytes);
+    w.Field("cluster_hints_dropped", hs.dropped());
+    w.Field("cluster_handoff_failures", cl->handoff_stats().failures);
+    // Per owner: cluster_hints_for_<id>:<pending hints>.
+    for (const std::string& target : hints->Targets()) {
+      w.Field(("cluster_hints_for_" + target).c_str(), hints->Pending(target).hints);
+    }
+  }
   if (const cluster::FailureDetector* fd = node->detector()) {
     const cluster::FailureDetectorCounters& fc = fd->counters();
     w.Field("cluster_suspicions", fc.suspicions);

@@ -135,5 +135,62 @@ class ClusterWideWithDeadNodeTest(ch.ClusterTestCase):
         self.assertRegex(reply.message, r"^NOQUORUM partition \d+ has no reachable replica")
 
 
+@ch.skip_unless_shoal
+class HintedHandoffTest(ch.ClusterTestCase):
+    """3 nodes, N=2: a key lives on two nodes and the third is its fallback."""
+
+    def start(self, *extra, read_quorum=2):
+        return self.start_cluster(
+            3, replicas=2, read_quorum=read_quorum, write_quorum=2,
+            args=["--node-timeout-ms", NODE_TIMEOUT_MS, "--appendfsync", "always"] + list(extra),
+        )
+
+    def keys_on(self, cl, nodes, count=20):
+        keys = []
+        for i in range(2000):
+            k = "hh:%d" % i
+            if set(cl.replicas_of(k)) == set(nodes):
+                keys.append(k)
+                if len(keys) == count:
+                    return keys
+        raise AssertionError("too few keys on %r" % (nodes,))
+
+    def test_fallback_takes_writes_keeps_hints_and_hands_them_off(self):
+        cl = self.start()
+        a, b, c = cl
+        keys = self.keys_on(cl, (a, b))
+        b.kill()
+        h.wait_for(lambda: "fail" in flags_of(a, b), DETECT_DEADLINE, "node1 to mark node2 failing")
+        ca = self.client(a)
+        for k in keys:
+            self.assertEqual(ca.call("SET", k, "v-" + k), "OK", k)
+        # node3 stood in for node2: it holds a hint per key, durably.
+        self.assertGreaterEqual(c.counter("cluster_hints_pending"), len(keys))
+        self.assertEqual(c.counter("cluster_hints_for_" + b.id), len(keys))
+        # R=2: the read is answered by node1 and the fallback, whose answer
+        # includes its hints.
+        for k in keys:
+            self.assertEqual(ca.call("GET", k), ("v-" + k).encode())
+        # The fallback crashes and comes back: its hints were on disk.
+        c.kill()
+        c.restart()
+        self.assertEqual(c.counter("cluster_hints_for_" + b.id), len(keys))
+        # The owner comes back: the hints are handed off, then dropped.
+        b.restart()
+        h.wait_for(lambda: c.counter("cluster_hints_pending") == 0, DETECT_DEADLINE, "hand-off to node2")
+        self.assertGreaterEqual(c.counter("cluster_hints_delivered"), len(keys))
+        for k in keys:
+            self.assertEqual(b.getlocal(k)[1], [("v-" + k).encode()], k)
+
+    def test_sloppy_quorum_no_counts_primaries_only(self):
+        cl = self.start("--sloppy-quorum", "no", read_quorum=1)
+        a, b, c = cl
+        key = self.keys_on(cl, (a, b), count=1)[0]
+        b.kill()
+        h.wait_for(lambda: "fail" in flags_of(a, b), DETECT_DEADLINE, "node1 to mark node2 failing")
+        self.assertNoQuorum(self.client(a).request("SET", key, "v"), 1, 2)
+        self.assertEqual(c.counter("cluster_hints_pending"), 0)
+
+
 if __name__ == "__main__":
     h.main()

@@ -63,7 +63,16 @@ class SiblingsTest(ch.ClusterTestCase):
 
 @ch.skip_unless_shoal
 class NoQuorumTest(ch.ClusterTestCase):
+    """Strict quorums: with sloppy-quorum no only a key's primaries count, so
+    a stopped primary shows as NOQUORUM however long it stays stopped (with
+    sloppy quorum, once it is marked failing a fallback takes its writes:
+    test_cluster_failures.py)."""
+
     TIMEOUT_MS = 500
+
+    def start_cluster(self, size, **kwargs):
+        kwargs["args"] = list(kwargs.get("args", ())) + ["--sloppy-quorum", "no"]
+        return super().start_cluster(size, **kwargs)
 
     def test_two_of_three_stopped_then_continued(self):
         cl = self.start_cluster(3, replicas=3, read_quorum=2, write_quorum=2, request_timeout_ms=self.TIMEOUT_MS)
@@ -326,7 +335,10 @@ class MembershipPersistenceTest(ch.ClusterTestCase):
         knows its cluster (dir/nodes.state): it does not take W=2 alone, and it
         rejoins once the others are back. (Before membership was kept, it came
         up as a cluster of one and acknowledged writes the cluster then lost.)"""
-        cl = self.start_cluster(5, replicas=3, read_quorum=2, write_quorum=2, request_timeout_ms=500)
+        # sloppy-quorum no: only the key's primaries count, so a node that
+        # acted alone would show as an OK here.
+        cl = self.start_cluster(5, replicas=3, read_quorum=2, write_quorum=2, request_timeout_ms=500,
+                                args=["--sloppy-quorum", "no"])
         a, b, c, d, e = cl
         key = cl.key_not_on(a)
         self.assertEqual(self.client(a).call("SET", key, "before"), "OK")
@@ -345,6 +357,26 @@ class MembershipPersistenceTest(ch.ClusterTestCase):
         h.wait_for(lambda: self.client(e).request("SET", key, "after") == "OK", ch.RECOVER_TIMEOUT, "SET through the restarted node")
         for n in cl:
             self.assertEqual(self.client(n).call("GET", key), b"after")
+
+    def test_restarted_node_with_sloppy_quorum_loses_nothing(self):
+        """The same with sloppy quorum (the default): node1 stands in for the
+        stopped primaries, so the write may be acknowledged; if it is, no
+        node loses it once the cluster is whole again."""
+        cl = self.start_cluster(5, replicas=3, read_quorum=2, write_quorum=2, request_timeout_ms=500)
+        a, b, c, d, e = cl
+        key = cl.key_not_on(a)
+        e.stop()
+        e.args = [x for i, x in enumerate(e.args) if x != "--cluster-seeds" and (i == 0 or e.args[i - 1] != "--cluster-seeds")]
+        with ch.paused(b, c, d):
+            e.restart()
+            self.assertEqual(e.cluster_info()["cluster_known_nodes"], "5")
+            acked = self.client(e).request("SET", key, "during") == "OK"
+        cl.wait_converged()
+        if acked:
+            h.wait_for(lambda: a.counter("cluster_hints_pending") == 0 and e.counter("cluster_hints_pending") == 0,
+                       ch.RECOVER_TIMEOUT, "hints handed off")
+            for n in cl:
+                self.assertEqual(self.client(n).call("GET", key), b"during", "GET via %s" % n.name)
 
     def test_damaged_membership_file_stops_start_up(self):
         cl = self.start_cluster(2, replicas=2, read_quorum=1, write_quorum=1)
