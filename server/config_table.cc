@@ -300,7 +300,7 @@ std::vector<Directive> MakeTable() {
       Int("read-quorum", &C::read_quorum, 1, 255, M::kImmutable, "R: replies a read waits for"),
       Int("write-quorum", &C::write_quorum, 1, 255, M::kImmutable, "W: acks a write waits for"),
       Bool("sloppy-quorum", &C::sloppy_quorum, M::kMutable, "fallback nodes may stand in"),
-      Bool("hinted-handoff", &C::hinted_handoff, M::kMutable, "fallbacks hand data back"),
+      Bool("hinted-handoff", &C::hinted_handoff, M::kImmutable, "fallbacks hand data back"),
       Bool("read-repair", &C::read_repair, M::kMutable, "fix stale replicas on read"),
       Enum("conflict-resolution", &C::conflict_resolution,
            {{"siblings", ConflictResolution::kSiblings}, {"lww", ConflictResolution::kLww}},
