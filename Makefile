@@ -6,7 +6,7 @@ ASAN_DIR ?= build-asan
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps build run cluster test sanitize bench format clean
+.PHONY: all deps build run cluster test sanitize bench fd-soak format clean
 
 all: build
 
@@ -41,6 +41,12 @@ sanitize: deps
 
 bench: build
 	/usr/bin/python3 bench/bench.py --shoal $(CURDIR)/$(BUILD_DIR)/shoal-server
+
+# Ten minutes of saturating load on a 5-node cluster: the failure detector
+# must declare no node failing (FD_SOAK_MINUTES to change the length).
+FD_SOAK_MINUTES ?= 10
+fd-soak: build
+	/usr/bin/python3 bench/fd_soak.py --shoal $(CURDIR)/$(BUILD_DIR)/shoal-server --minutes $(FD_SOAK_MINUTES)
 
 format:
 	git ls-files '*.h' '*.cc' '*.c' | xargs clang-format -i
