@@ -21,7 +21,7 @@
 //     kMaxEpoch).
 // Both parts are symmetric in the two inputs, so a.Merge(b) and b.Merge(a)
 // give equal states, and merging a state twice changes nothing. Member sets
-// only grow (this issue has no leave), so once every node knows every member
+// only grow (there is no leave or forget yet), so once every node knows every member
 // the greatest ring spreads unchanged and all nodes hold the same ring and
 // epoch. While members are still spreading, two nodes may derive different
 // rings under one epoch (from different member sets); the digest order

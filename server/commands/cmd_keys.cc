@@ -19,7 +19,7 @@
 namespace shoal::server {
 namespace {
 
-// The only type this issue stores.
+// The only type shoal stores (counters read as strings, as in Redis).
 constexpr std::string_view kStringType = "string";
 
 void DelCommand(CommandContext& ctx) {

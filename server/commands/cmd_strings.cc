@@ -1,6 +1,6 @@
 // The string commands (Redis's t_string.c): GET, SET and its variants, the
-// multi-key forms, ranges, and the INCR family. Values are plain strings in
-// this issue, so WRONGTYPE cannot occur. Variants share helpers as t_string.c
+// multi-key forms, ranges, and the INCR family. Every value is a string (or a
+// counter, which reads as one), so WRONGTYPE cannot occur. Variants share helpers as t_string.c
 // does: SET, SETNX, SETEX, PSETEX and GETSET all end in SetGeneric().
 
 #include <cmath>
