@@ -52,6 +52,7 @@ storage::Status ClusterNode::Start(const std::vector<PeerAddress>& seeds) {
   {
     std::random_device rd;
     const uint64_t seed = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+    rng_.seed(seed ^ 0x9e3779b97f4a7c15ull);
     detector_ = std::make_unique<FailureDetector>(
         options_.self.id, options_.self.incarnation,
         FailureDetectorParams::FromSettings(options_.node_timeout_ms,
@@ -176,8 +177,20 @@ void ClusterNode::OnTimer(uv_timer_t* timer) noexcept {
 }
 
 void ClusterNode::Exchange() {
+  // Gossip: a push-pull of the whole state with a few random peers, every
+  // period and after every change. A change reaches everyone in O(log n)
+  // periods; a round costs kGossipFanout exchanges per node whatever the
+  // cluster's size or key count, and, as every round is a full state, a node
+  // that missed updates catches up at its next exchange.
+  std::vector<PeerClient*> ready;
   for (auto& [id, client] : by_id_) {
-    if (client->ready()) ExchangeWith(*client);
+    if (client->ready()) ready.push_back(client);
+  }
+  const size_t fanout = std::min(kGossipFanout, ready.size());
+  for (size_t i = 0; i < fanout; ++i) {
+    std::uniform_int_distribution<size_t> pick(i, ready.size() - 1);
+    std::swap(ready[i], ready[pick(rng_)]);
+    ExchangeWith(*ready[i]);
   }
 }
 

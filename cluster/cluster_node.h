@@ -1,11 +1,11 @@
 #pragma once
 // ClusterNode: this node's view of the cluster and its links to the others.
 // Owns the membership state (members + ring, cluster/membership.h) and one
-// outbound PeerClient per known peer, and keeps the state spreading: every
-// gossip-interval-ms, and at once after a change, it sends its whole state
-// (SHOAL.MEMBERS) to every connected peer and merges what they answer
-// (a full-state exchange; gossip to random peers comes with failure
-// detection).
+// outbound PeerClient per known peer, and keeps the state spreading by
+// gossip: every gossip-interval-ms, and at once after a change, it sends its
+// whole state (SHOAL.MEMBERS) to kGossipFanout random connected peers and
+// merges what they answer (push-pull). It also runs the failure detector
+// (cluster/failure_detector.h) over the same links (SHOAL.SWIM).
 //
 // Peers are found through seeds (cluster-seeds, CLUSTER MEET): a seed is
 // only an address until its handshake tells us its node id; from then on it
@@ -21,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,6 +71,9 @@ struct ClusterNodeStats {
 
 class ClusterNode {
  public:
+  // Peers each membership exchange round goes to (gossip fan-out).
+  static constexpr size_t kGossipFanout = 3;
+
   ClusterNode(uv_loop_t* loop, ClusterNodeOptions options);
   ~ClusterNode();
   ClusterNode(const ClusterNode&) = delete;
@@ -190,6 +194,7 @@ class ClusterNode {
   facade::UvHandle<uv_timer_t> timer_;       // the exchange timer, from Start() to Stop()
   facade::UvHandle<uv_timer_t> swim_timer_;  // drives the failure detector
   std::unique_ptr<FailureDetector> detector_;
+  std::mt19937_64 rng_{0x5eed};  // gossip peer choice; reseeded in Start()
   bool stopped_ = false;
 };
 

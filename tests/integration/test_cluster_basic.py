@@ -320,11 +320,13 @@ class JoinTest(ch.ClusterTestCase):
         self.assertEqual(c.call("DBSIZE"), 1)
 
     def test_membership_spreads_from_a_chain_of_seeds(self):
-        # node i knows only node i-1: every node must still learn every node.
-        cl = self.start_cluster(4, seeds="chain")
+        # node i knows only node i-1: every node must still learn every node,
+        # by gossip with a few random peers a round (8 nodes: more peers
+        # than the fan-out of 3).
+        cl = self.start_cluster(8, seeds="chain")
         for n in cl:
-            self.assertEqual(len(n.cluster_nodes()), 4)
-        self.assertEqual(self.client(cl[3]).call("SET", "chain", "v"), "OK")
+            self.assertEqual(len(n.cluster_nodes()), 8)
+        self.assertEqual(self.client(cl[7]).call("SET", "chain", "v"), "OK")
         self.assertEqual(self.client(cl[0]).call("GET", "chain"), b"v")
 
     def test_seeds_with_explicit_cluster_ports(self):
