@@ -36,6 +36,7 @@ import time
 
 sys.dont_write_bytecode = True  # no bench/__pycache__ from the imports below
 
+import cluster_faults  # noqa: E402
 import harness  # noqa: E402
 import rewrite  # noqa: E402
 from harness import BenchError, Conn, Pair, log, run_benchmark  # noqa: E402
@@ -127,7 +128,10 @@ CELLS = (
 )
 REWRITE_KEY = "rewrite"  # rewrite.py
 MEMORY_KEY = "memory"
-ALL_KEYS = tuple(c.key for c in CELLS) + (REWRITE_KEY, MEMORY_KEY)
+FAULTS_KEY = "faults"  # cluster_faults.py: one node of three frozen; hand-off after an outage
+ALL_KEYS = tuple(c.key for c in CELLS) + (REWRITE_KEY, MEMORY_KEY, FAULTS_KEY)
+# The hand-off cell's outage, in seconds (--quick: a tenth).
+OUTAGE_S = 30
 
 
 # ---------------------------------------------------------------------------
@@ -274,6 +278,7 @@ def parse_args(argv):
         opts.cell_list = tuple(c for c in opts.cell_list if c.shoal_nodes == 1)
     opts.rewrite = REWRITE_KEY in wanted
     opts.memory = MEMORY_KEY in wanted and not opts.no_memory
+    opts.faults = FAULTS_KEY in wanted and not opts.shoal_is_redis
     for binary in (opts.shoal, opts.redis, opts.redis_benchmark):
         if not os.access(binary, os.X_OK):
             p.error("not an executable: %s" % binary)
@@ -381,6 +386,7 @@ def main(argv):
     tmp = tempfile.mkdtemp(prefix="shoal-bench-")
     rows = []
     rewrite_notes = []
+    fault_rows = []
     failure = None
     try:
         run_cells(opts, tmp, rows)
@@ -388,6 +394,9 @@ def main(argv):
             run_rewrite(opts, tmp, rows, rewrite_notes)
         if opts.memory:
             run_memory(opts, tmp, rows)
+        if opts.faults:
+            fault_rows += cluster_faults.degraded(opts, tmp, max(20_000, int(300_000 * opts.scale)))
+            fault_rows += cluster_faults.handoff(opts, tmp, OUTAGE_S * opts.scale)
     except BenchError as e:
         failure = str(e)
     except KeyboardInterrupt:
@@ -421,15 +430,27 @@ def main(argv):
     if failure:
         notes.append("INCOMPLETE: " + failure.splitlines()[0])
 
+    faults_md = ""
+    if fault_rows:
+        lines = ["| figure | healthy | under failure | ratio |", "|---|---:|---:|---:|"]
+        for name, healthy, faulty, ratio in fault_rows:
+            lines.append("| %s | %s | %s | %s |" % (
+                name, "-" if healthy is None else "%.0f" % healthy,
+                "%.2f" % faulty if faulty < 100 else "%.0f" % faulty,
+                "-" if ratio is None else "%.2f" % ratio))
+        faults_md = "## Cluster under failure (shoal alone)\n\n" + "\n".join(lines) + "\n\n"
     print()
     print(text_table(rows))
     print()
+    if faults_md:
+        print(faults_md)
     for n in notes:
         print("  " + n)
     if opts.out:
         os.makedirs(os.path.dirname(os.path.abspath(opts.out)), exist_ok=True)
         with open(opts.out, "w") as f:
             f.write("# shoal vs redis-server\n\n%s\n\n" % markdown_table(rows))
+            f.write(faults_md)
             f.write("".join("- %s\n" % n for n in notes))
         print("  results written to " + opts.out)
     if failure:

@@ -146,44 +146,50 @@ void Cluster::OnHandoffTimer(uv_timer_t* timer) noexcept {
 void Cluster::HandOff() {
   if (stopped_ || !hints_) return;
   (void)hints_->Expire(clock_.NowMs());  // counted in the store's stats
-  const HandoffOptions& h = options_.handoff;
-  for (const std::string& target : hints_->Targets()) {
-    if (handoff_in_flight_.contains(target) || !node_.IsReachable(target)) continue;
-    std::vector<HintItem> batch = hints_->NextBatch(target, h.batch_items, h.batch_bytes);
-    if (batch.empty()) continue;
-    // Rate: one frame in flight per owner; the next leaves a period after
-    // its acknowledgement. The owner merges (SHOAL.MPUT), so a hint sent
-    // twice is harmless.
-    std::vector<std::string> argv{"SHOAL.MPUT"};
-    std::vector<std::pair<std::string, uint64_t>> sent;
-    for (HintItem& item : batch) {
-      sent.emplace_back(item.key, item.seq);
-      argv.push_back(std::move(item.key));
-      argv.push_back(std::move(item.object));
-    }
-    handoff_in_flight_.insert(target);
-    ++handoff_stats_.batches;
-    const int64_t deadline =
-        node_.LoopNowMs() + 10 * std::max<int64_t>(1, options_.exchange_timeout_ms);
-    node_.Send(target, std::move(argv), deadline,
-               [this, target, sent = std::move(sent)](PeerOutcome outcome, const PeerReply* reply,
-                                                      bool late) {
-                 if (late) return;
-                 handoff_in_flight_.erase(target);
-                 if (stopped_ || !hints_) return;
-                 if (outcome != PeerOutcome::kReply || reply->type != PeerReply::Type::kArray ||
-                     reply->elements.size() != sent.size()) {
-                   ++handoff_stats_.failures;
-                   return;
-                 }
-                 for (size_t i = 0; i < sent.size(); ++i) {
-                   if (reply->elements[i].type != PeerReply::Type::kStatus) continue;
-                   if (hints_->Delivered(target, sent[i].first, sent[i].second)) {
-                     ++handoff_stats_.delivered;
-                   }
-                 }
-               });
+  for (const std::string& target : hints_->Targets()) HandOffTo(target);
+}
+
+void Cluster::HandOffTo(const NodeId& target) {
+  if (stopped_ || !hints_ || handoff_in_flight_.contains(target) || !node_.IsReachable(target)) {
+    return;
   }
+  const HandoffOptions& h = options_.handoff;
+  std::vector<HintItem> batch = hints_->NextBatch(target, h.batch_items, h.batch_bytes);
+  if (batch.empty()) return;
+  // One frame in flight per owner: the next leaves when this one is
+  // acknowledged, so hand-off never has more than one batch queued on a
+  // link ahead of client traffic. The owner merges (SHOAL.MPUT), so a hint
+  // sent twice is harmless.
+  std::vector<std::string> argv{"SHOAL.MPUT"};
+  std::vector<std::pair<std::string, uint64_t>> sent;
+  for (HintItem& item : batch) {
+    sent.emplace_back(item.key, item.seq);
+    argv.push_back(std::move(item.key));
+    argv.push_back(std::move(item.object));
+  }
+  handoff_in_flight_.insert(target);
+  ++handoff_stats_.batches;
+  const int64_t deadline =
+      node_.LoopNowMs() + 10 * std::max<int64_t>(1, options_.exchange_timeout_ms);
+  node_.Send(target, std::move(argv), deadline,
+             [this, target, sent = std::move(sent)](PeerOutcome outcome, const PeerReply* reply,
+                                                    bool late) {
+               if (late) return;
+               handoff_in_flight_.erase(target);
+               if (stopped_ || !hints_) return;
+               if (outcome != PeerOutcome::kReply || reply->type != PeerReply::Type::kArray ||
+                   reply->elements.size() != sent.size()) {
+                 ++handoff_stats_.failures;
+                 return;  // retried at the next period
+               }
+               for (size_t i = 0; i < sent.size(); ++i) {
+                 if (reply->elements[i].type != PeerReply::Type::kStatus) continue;
+                 if (hints_->Delivered(target, sent[i].first, sent[i].second)) {
+                   ++handoff_stats_.delivered;
+                 }
+               }
+               HandOffTo(target);  // the next batch, if any
+             });
 }
 
 void Cluster::Stop() {

@@ -127,6 +127,7 @@ class Cluster {
   static void OnHandoffTimer(uv_timer_t* timer) noexcept;
   // Hands a batch of hints to each reachable owner that has none in flight.
   void HandOff();
+  void HandOffTo(const NodeId& target);
 
   ClusterOptions options_;
   storage::Keyspace& keyspace_;
