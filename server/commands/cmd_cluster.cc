@@ -58,6 +58,12 @@ void CmdClusterInfo(CommandContext& ctx) {
   field("cluster_suspect_nodes", std::to_string(suspect));
   field("cluster_failing_nodes", std::to_string(failing));
   field("cluster_partitions_below_quorum", std::to_string(below));
+  if (const cluster::HintStore* hints = server.cluster()->hints()) {
+    const cluster::HintStats hs = hints->stats();
+    field("cluster_hints_pending", std::to_string(hs.pending_hints));
+    field("cluster_hints_delivered", std::to_string(hs.delivered));
+    field("cluster_hints_dropped", std::to_string(hs.dropped()));
+  }
   field("cluster_ring_epoch", std::to_string(node.membership().epoch()));
   field("cluster_partitions", std::to_string(node.ring().partition_count()));
   field("cluster_replicas", std::to_string(cfg.replicas));
