@@ -77,8 +77,23 @@ def figure(scenario, text):
 # ---------------------------------------------------------------------------
 
 
+def _find_iptables():
+    """iptables from PATH, else where Debian puts it (root's PATH has sbin,
+    other environments may not)."""
+    found = shutil.which("iptables")
+    if found:
+        return found
+    for path in ("/usr/sbin/iptables", "/sbin/iptables"):
+        if os.access(path, os.X_OK):
+            return path
+    return None
+
+
+IPTABLES = _find_iptables()
+
+
 def _iptables(*args):
-    return subprocess.run(["iptables", "-w", "10"] + [str(a) for a in args],
+    return subprocess.run([IPTABLES, "-w", "10"] + [str(a) for a in args],
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
 
 
@@ -96,7 +111,12 @@ def delete_tagged_rules(which):
     """Deletes every OUTPUT rule whose shoal-test tag satisfies which(pid).
     Returns how many were deleted."""
     deleted = 0
-    listing = _iptables("-S", "OUTPUT")
+    if IPTABLES is None:
+        return 0
+    try:
+        listing = _iptables("-S", "OUTPUT")
+    except (OSError, subprocess.SubprocessError):
+        return 0
     if listing.returncode != 0:
         return 0
     for line in listing.stdout.splitlines():
@@ -113,7 +133,7 @@ def delete_tagged_rules(which):
 
 def iptables_unavailable():
     """None if DROP rules can be added and removed here, else why not."""
-    if shutil.which("iptables") is None:
+    if IPTABLES is None:
         return "iptables is not installed (scripts/install-deps.sh installs it)"
     if os.geteuid() != 0:
         return "iptables needs root (running as uid %d)" % os.geteuid()
