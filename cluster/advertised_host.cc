@@ -10,7 +10,8 @@ AdvertisedHost::AdvertisedHost(std::string initial, bool learn)
     : host_(std::move(initial)), learn_(learn) {}
 
 AdvertisedHost::Offer AdvertisedHost::Consider(std::string_view candidate) {
-  if (!learn_ || !facade::IsNumericAddress(candidate) || facade::IsWildcardAddress(candidate)) {
+  if (!learn_ || !facade::IsNumericAddress(candidate) || facade::IsWildcardAddress(candidate) ||
+      facade::IsLinkLocalAddress(candidate)) {
     return Offer::kIgnored;
   }
   const bool candidate_loopback = facade::IsLoopbackAddress(candidate);

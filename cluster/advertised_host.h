@@ -20,7 +20,9 @@
 //   - anything else is ignored, so the advertised host changes at most twice
 //     and never flaps between interfaces of a multi-homed node (use
 //     cluster-announce-ip there).
-// Wildcards, and anything that is not a numeric address, are never adopted.
+// Wildcards, link-local addresses (useless to peers without the scope id a
+// membership entry cannot carry), and anything that is not a numeric
+// address are never adopted.
 //
 // A node that does not learn (cluster-announce-ip, or a specific `bind`)
 // keeps its host; Offer() ignores everything.

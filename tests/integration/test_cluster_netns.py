@@ -234,5 +234,28 @@ class NetnsClusterTest(h.ServerTestCase):
         self.assertEqual(errors, [], "cleaning up the namespaces")
 
 
+@ch.skip_unless_shoal
+class AnnounceTest(h.ServerTestCase):
+    """cluster-announce-ip/-port: what peers are told, whatever the node
+    listens on (here a wildcard, reached through another loopback address)."""
+
+    def test_peers_see_the_announced_address(self):
+        announce_port = sp.free_port("127.0.0.9")
+        with ch.Cluster(
+            2,
+            node_args={1: ["--bind", "0.0.0.0", "--cluster-announce-ip", "127.0.0.9", "--cluster-announce-port", announce_port]},
+        ) as cl:
+            self._servers.extend(cl.nodes)
+            cl.wait_converged()
+            a, b = cl.nodes
+            for n in cl.nodes:
+                row = next(r for r in n.cluster_nodes() if r["id"] == b.id)
+                self.assertEqual((row["host"], row["port"], row["cport"]), ("127.0.0.9", announce_port, b.port + 10000), n.name)
+            # Fixed by the directive: nothing learnt from peer connections.
+            self.assertNotIn("Cluster address", b.current_output())
+            self.assertEqual(a.call("SET", "announce:k", "v"), "OK")
+            self.assertEqual(b.call("GET", "announce:k"), b"v")
+
+
 if __name__ == "__main__":
     h.main()

@@ -51,9 +51,10 @@ TEST_CASE("advertised_host: a real address replaces a loopback one, not the reve
   CHECK(g.host() == "2001:db8::4");
 }
 
-TEST_CASE("advertised_host: wildcards and non-addresses are never adopted") {
+TEST_CASE("advertised_host: wildcards, link-local and non-addresses are never adopted") {
   AdvertisedHost h("10.0.0.1", /*learn=*/true);
-  for (const char* bad : {"0.0.0.0", "::", "", "localhost", "node-a", "10.0.0.2:7000", "[::1]"}) {
+  for (const char* bad : {"0.0.0.0", "::", "", "localhost", "node-a", "10.0.0.2:7000", "[::1]",
+                          "fe80::1", "169.254.7.7"}) {
     CAPTURE(bad);
     CHECK(h.Consider(bad) == Offer::kIgnored);
   }
