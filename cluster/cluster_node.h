@@ -145,8 +145,6 @@ class ClusterNode {
   // `local_host` is the address it connected to (a learning node may
   // advertise it, see AdvertisedHost).
   void OnInboundPeer(const NodeId& from, std::string_view local_host);
-  // The host this node advertises now (its membership entry's).
-  const std::string& advertised_host() const { return advertised_.host(); }
 
   // The inbound side of SHOAL.MEMBERS: merges a peer's encoded state and
   // returns ours (after the merge). A blob that does not decode is an error.
