@@ -8,6 +8,7 @@ namespace {
 ClusterNodeOptions NodeOptions(const ClusterOptions& o) {
   ClusterNodeOptions n;
   n.self = o.self;
+  n.learn_host = o.learn_host;
   n.secret = o.secret;
   n.bind_addr = o.bind_addr;
   n.partitions = o.partitions;
@@ -26,7 +27,7 @@ PeerServerOptions ServerOptions(const ClusterOptions& o) {
   p.self_id = o.self.id;
   p.secret = o.secret;
   p.host = o.listen_addr;
-  p.port = o.self.cport;
+  p.port = o.listen_cport != 0 ? o.listen_cport : o.self.cport;
   p.backlog = o.backlog;
   p.log = o.log;
   return p;
@@ -85,6 +86,9 @@ Cluster::Cluster(uv_loop_t* loop, storage::Keyspace& keyspace, const storage::Cl
                         [this](facade::Connection& c, Argv& argv, facade::ReplyBuilder& r) {
                           dispatcher_.ServeLocal(c, argv, r);
                         });
+  peer_server_.set_on_verified([this](facade::Connection& c, const std::string& id) {
+    node_.OnInboundPeer(id, c.local_host());
+  });
   peer_server_.set_on_closed([this](facade::Connection& c) { dispatcher_.OnConnectionClosed(c); });
   node_.set_on_ring_change([this] { OnRingChange(); });
   keyspace_.changes().Subscribe(&dispatcher_);

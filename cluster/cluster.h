@@ -48,10 +48,16 @@ struct HandoffOptions {
 };
 
 struct ClusterOptions {
-  MemberInfo self;          // id, advertised host/port/cport, incarnation
+  MemberInfo self;  // id, advertised host/port/cport, incarnation
+  // self.host is a guess, replaced by the address peer connections use
+  // (ClusterNodeOptions::learn_host).
+  bool learn_host = false;
   std::string secret;       // cluster-secret
   std::string bind_addr;    // source address of outbound peer connections ("": any)
   std::string listen_addr;  // the cluster port's listening address
+  // The cluster port to listen on; 0: self.cport. They differ when
+  // cluster-announce-bus-port advertises another (a NAT's or container's).
+  int listen_cport = 0;
   uint32_t partitions = kDefaultPartitions;
   int64_t gossip_interval_ms = 1000;
   int64_t exchange_timeout_ms = 1000;  // membership exchanges time out after this

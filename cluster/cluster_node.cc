@@ -10,7 +10,8 @@ namespace shoal::cluster {
 ClusterNode::ClusterNode(uv_loop_t* loop, ClusterNodeOptions options)
     : loop_(loop),
       options_(std::move(options)),
-      membership_(Membership::Solo(options_.self, options_.partitions)) {}
+      membership_(Membership::Solo(options_.self, options_.partitions)),
+      advertised_(options_.self.host, options_.learn_host) {}
 
 ClusterNode::~ClusterNode() {
   Stop();
@@ -167,7 +168,38 @@ void ClusterNode::OnReady(PeerClient* client, const std::string& remote_id) {
   by_id_[remote_id] = client;
   Log(LogSeverity::kVerbose, "peer " + remote_id + " at " + client->host() + ":" +
                                  std::to_string(client->port()) + " connected");
-  ExchangeWith(*client);
+  // Learnt before the exchange, so that the peer hears the new entry at once.
+  const bool spread = LearnHost(
+      client->local_host(), "the local address of the connection to peer " + remote_id + " at " +
+                                client->host() + ":" + std::to_string(client->port()));
+  if (!spread) ExchangeWith(*client);
+}
+
+void ClusterNode::OnInboundPeer(const NodeId& from, std::string_view local_host) {
+  if (stopped_ || from == options_.self.id) return;
+  LearnHost(local_host, "the address peer " + from + " connected to");
+}
+
+bool ClusterNode::LearnHost(std::string_view local_host, const std::string& how) {
+  const AdvertisedHost::Offer offer = advertised_.Consider(local_host);
+  if (offer == AdvertisedHost::Offer::kIgnored) return false;
+  if (offer == AdvertisedHost::Offer::kConfirmed) {
+    Log(LogSeverity::kNotice, "Cluster address " + advertised_.host() + " confirmed by " + how);
+    return false;
+  }
+  const std::string before = options_.self.host;
+  options_.self.host = advertised_.host();
+  // Membership::UpdateSelf wants a higher incarnation with every change, or
+  // the entry peers hold would win the next merge.
+  const MemberInfo* current = membership_.Find(options_.self.id);
+  options_.self.incarnation =
+      std::max(options_.self.incarnation, current != nullptr ? current->incarnation : 0) + 1;
+  membership_.UpdateSelf(options_.self);
+  Log(LogSeverity::kNotice,
+      "Cluster address is now " + advertised_.host() + " (was " + before + "), learnt from " + how);
+  Save();
+  Exchange();
+  return true;
 }
 
 void ClusterNode::OnTimer(uv_timer_t* timer) noexcept {

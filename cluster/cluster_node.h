@@ -7,6 +7,12 @@
 // merges what they answer (push-pull). It also runs the failure detector
 // (cluster/failure_detector.h) over the same links (SHOAL.SWIM).
 //
+// The node's own entry carries the host it advertises (AdvertisedHost): a
+// fixed one (cluster-announce-ip, or a specific `bind`), or, for a node bound
+// to a wildcard, the address its authenticated peer connections use, learnt
+// from the first of them; the entry is then updated under a higher
+// incarnation and spread at once.
+//
 // Peers are found through seeds (cluster-seeds, CLUSTER MEET): a seed is
 // only an address until its handshake tells us its node id; from then on it
 // is known by id. Membership entries carry addresses, so a node that comes
@@ -26,6 +32,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cluster/advertised_host.h"
 #include "cluster/failure_detector.h"
 #include "cluster/log_sink.h"
 #include "cluster/membership.h"
@@ -38,7 +45,10 @@
 namespace shoal::cluster {
 
 struct ClusterNodeOptions {
-  MemberInfo self;        // id, advertised host/port/cport, incarnation
+  MemberInfo self;  // id, advertised host/port/cport, incarnation
+  // self.host is a guess to be replaced by the address peer connections use
+  // (a wildcard `bind` and no cluster-announce-ip); see AdvertisedHost.
+  bool learn_host = false;
   std::string secret;     // cluster-secret
   std::string bind_addr;  // source address of outbound peer connections
   uint32_t partitions = kDefaultPartitions;
@@ -135,6 +145,11 @@ class ClusterNode {
   void Send(std::string_view id, std::vector<std::string> argv, int64_t deadline_ms,
             PeerCallback cb);
 
+  // An inbound peer connection from `from` completed its handshake;
+  // `local_host` is the address it connected to (a learning node may
+  // advertise it, see AdvertisedHost).
+  void OnInboundPeer(const NodeId& from, std::string_view local_host);
+
   // The inbound side of SHOAL.MEMBERS: merges a peer's encoded state and
   // returns ours (after the merge). A blob that does not decode is an error.
   storage::Result<std::string> OnMembers(std::string_view blob);
@@ -170,10 +185,15 @@ class ClusterNode {
   PeerClient* AddClient(const std::string& host, int cport);
   void Retire(PeerClient* client);
   void OnReady(PeerClient* client, const std::string& remote_id);
+  // Offers `local_host`, seen on a connection described by `how`, as our
+  // advertised host; on a change updates our entry and sends it to every
+  // connected peer (then returns true).
+  bool LearnHost(std::string_view local_host, const std::string& how);
 
   uv_loop_t* loop_;
   ClusterNodeOptions options_;
   Membership membership_;
+  AdvertisedHost advertised_;
   ClusterNodeStats stats_;
   std::function<void()> on_ring_change_;
   std::function<void(const MemberStateChange&)> on_member_state_;

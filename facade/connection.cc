@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "facade/net_address.h"
 #include "facade/reply_builder.h"
 
 namespace shoal::facade {
@@ -56,6 +57,7 @@ void Connection::Start() {
   len = sizeof(ss);
   if (uv_tcp_getsockname(&handle_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
     local_addr_ = FormatAddr(ss);
+    local_host_ = SockaddrHost(reinterpret_cast<const sockaddr*>(&ss));
   }
   if (uv_read_start(reinterpret_cast<uv_stream_t*>(&handle_), &Connection::OnAlloc,
                     &Connection::OnRead) != 0) {

@@ -142,6 +142,9 @@ class Connection {
   uint64_t id() const { return state_.id; }
   const std::string& peer_addr() const { return peer_addr_; }
   const std::string& local_addr() const { return local_addr_; }
+  // The host part of local_addr(): the address the remote end connected to
+  // (an IPv4-mapped address in its IPv4 form); "" if the OS would not tell.
+  const std::string& local_host() const { return local_host_; }
   int fd() const;
   int64_t created_ms() const { return created_ms_; }
   int64_t last_interaction_ms() const { return last_interaction_ms_; }
@@ -182,6 +185,7 @@ class Connection {
 
   std::string peer_addr_;
   std::string local_addr_;
+  std::string local_host_;
   int64_t created_ms_ = 0;
   int64_t last_interaction_ms_ = 0;
   bool reading_ = false;

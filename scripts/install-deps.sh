@@ -7,7 +7,7 @@ packages=(
   cmake g++ make pkg-config
   libuv1-dev libhiredis-dev libssl-dev libjemalloc-dev libxxhash-dev doctest-dev
   redis-server redis-tools python3-redis
-  iptables
+  iptables iproute2
 )
 
 missing=()

@@ -182,6 +182,25 @@ std::string SourceAddress(const Config& cfg) {
   return a == "0.0.0.0" || a == "::" ? std::string() : a;
 }
 
+std::string AnnouncedHost(const Config& cfg, std::span<const facade::InterfaceAddress> interfaces) {
+  if (!cfg.cluster_announce_ip.empty()) return cfg.cluster_announce_ip;
+  std::string source = SourceAddress(cfg);
+  if (!source.empty()) return source;
+  return facade::GuessHostAddress(ListenAddress(cfg), interfaces);
+}
+
+bool LearnsAnnouncedHost(const Config& cfg) {
+  return cfg.cluster_announce_ip.empty() && SourceAddress(cfg).empty();
+}
+
+int AnnouncedPort(const Config& cfg) {
+  return cfg.cluster_announce_port != 0 ? cfg.cluster_announce_port : cfg.port;
+}
+
+int AnnouncedBusPort(const Config& cfg) {
+  return cfg.cluster_announce_bus_port != 0 ? cfg.cluster_announce_bus_port : ClusterPort(cfg);
+}
+
 int ClusterPort(const Config& cfg) {
   return cfg.cluster_port != 0 ? cfg.cluster_port : cfg.port + 10000;
 }
@@ -270,6 +289,11 @@ Status Validate(const Config& c) {
   }
   if (c.port != 0 && ClusterPort(c) == c.port) {
     return fail("cluster-port (" + n(ClusterPort(c)) + ") must differ from port");
+  }
+  if ((c.cluster_announce_port != 0 || c.cluster_announce_bus_port != 0) &&
+      AnnouncedPort(c) == AnnouncedBusPort(c)) {
+    return fail("cluster-announce-bus-port (" + n(AnnouncedBusPort(c)) +
+                ") must differ from the announced client port (" + n(AnnouncedPort(c)) + ")");
   }
   if (c.node_timeout_ms <= c.gossip_interval_ms) {
     return fail("node-timeout-ms (" + n(c.node_timeout_ms) +

@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "facade/net_address.h"
 #include "storage/status.h"
 
 namespace shoal::server {
@@ -84,6 +85,12 @@ struct Config {
   std::vector<SeedAddress> cluster_seeds;
   std::string node_name;  // human label; the node id is generated and kept in `dir`
   std::string cluster_secret;
+  // What the node advertises to its peers in its membership entry, as Redis
+  // Cluster's directives (for NAT and containers); see AnnouncedHost().
+  std::string cluster_announce_ip;    // "" = bind, or learnt when bind is a wildcard
+  int cluster_announce_port = 0;      // 0 = port
+  int cluster_announce_bus_port = 0;  // 0 = the cluster port (ClusterPort)
+
   int replicas = 3;      // N
   int read_quorum = 2;   // R
   int write_quorum = 2;  // W
@@ -121,6 +128,21 @@ int ClusterPort(const Config& cfg);
 std::string ListenAddress(const Config& cfg);
 std::string SourceAddress(const Config& cfg);
 
+// The host this node advertises to its peers at start-up:
+// cluster-announce-ip when set; else the `bind` address when it names one;
+// else (a wildcard bind) a guess from the machine's `interfaces`
+// (facade::GuessHostAddress), replaced later by the address the peer
+// connections use (LearnsAnnouncedHost). Never a wildcard.
+std::string AnnouncedHost(const Config& cfg, std::span<const facade::InterfaceAddress> interfaces);
+// True when the advertised host is learnt from peer connections: `bind` is a
+// wildcard (0.0.0.0, ::) and cluster-announce-ip is not set.
+bool LearnsAnnouncedHost(const Config& cfg);
+// The client port and cluster bus port peers are told:
+// cluster-announce-port / cluster-announce-bus-port, or port / ClusterPort()
+// when they are 0.
+int AnnouncedPort(const Config& cfg);
+int AnnouncedBusPort(const Config& cfg);
+
 // Applies the directives of a conf file on top of `cfg`. Errors name the
 // file, line and reason: "conf/x.conf:12: unknown directive 'foo'",
 // "conf/x.conf:3: 'port' 'abc': argument couldn't be parsed into an integer".
@@ -139,7 +161,8 @@ storage::Status LoadString(std::string_view text, std::string_view source, Confi
 storage::Status ApplyArgs(int argc, char** argv, Config* cfg);
 
 // Cross-field rules checked once everything is loaded: 1 <= R,W <= N,
-// vnodes >= N, bus port in range and distinct from the client port, ...
+// vnodes >= N, bus port in range and distinct from the client port (the
+// announced ones too), ...
 storage::Status Validate(const Config& cfg);
 
 // CONFIG GET: (name, value) pairs for every directive matching one of

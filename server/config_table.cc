@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "facade/args.h"
+#include "facade/net_address.h"
 
 namespace shoal::server {
 
@@ -226,6 +227,21 @@ Directive Seeds(std::string_view name, std::vector<SeedAddress> Config::*field,
           }};
 }
 
+// A numeric IP address peers can connect to, or "" for none: no host names
+// (peers are dialled by address) and no wildcard (0.0.0.0 names no host).
+Directive AnnounceAddress(std::string_view name, std::string Config::*field, std::string_view doc) {
+  Directive d = String(name, field, Mut::kImmutable, doc);
+  d.set = [field](Config* cfg, std::span<const std::string> args) -> std::string {
+    const std::string& a = args[0];
+    if (!a.empty() && (!facade::IsNumericAddress(a) || facade::IsWildcardAddress(a))) {
+      return "argument must be an IPv4 or IPv6 address (not a wildcard), or \"\"";
+    }
+    cfg->*field = a;
+    return {};
+  };
+  return d;
+}
+
 // A yes|no directive of which shoal supports only "no".
 Directive OnlyNo(std::string_view name, bool Config::*field, std::string_view why,
                  std::string_view doc) {
@@ -296,6 +312,12 @@ std::vector<Directive> MakeTable() {
       Seeds("cluster-seeds", &C::cluster_seeds, "host:port[@cport] nodes to join through"),
       String("node-name", &C::node_name, M::kImmutable, "human label for this node"),
       String("cluster-secret", &C::cluster_secret, M::kImmutable, "shared secret peers must prove"),
+      AnnounceAddress("cluster-announce-ip", &C::cluster_announce_ip,
+                      "address peers are told, \"\" for bind or the one peers use"),
+      Int("cluster-announce-port", &C::cluster_announce_port, 0, 65535, M::kImmutable,
+          "client port peers are told, 0 for port"),
+      Int("cluster-announce-bus-port", &C::cluster_announce_bus_port, 0, 65535, M::kImmutable,
+          "cluster port peers are told, 0 for the cluster port"),
       Int("replicas", &C::replicas, 1, 255, M::kImmutable, "N: copies of each key"),
       Int("read-quorum", &C::read_quorum, 1, 255, M::kImmutable, "R: replies a read waits for"),
       Int("write-quorum", &C::write_quorum, 1, 255, M::kImmutable, "W: acks a write waits for"),

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "facade/errors.h"
+#include "facade/net_address.h"
 #include "storage/node_id.h"
 
 #if defined(SHOAL_HAVE_JEMALLOC)
@@ -151,8 +152,8 @@ storage::Status Server::Start() {
 
   logger_.Log(LogLevel::kNotice, "shoal %s, pid=%d, node id %s", SHOAL_VERSION,
               static_cast<int>(getpid()), node_id_.c_str());
-  if (config_.requirepass.empty() && config_.bind != "127.0.0.1" && config_.bind != "::1" &&
-      config_.bind != "localhost") {
+  // All of 127.0.0.0/8 and ::1 are loopback: only this machine can connect.
+  if (config_.requirepass.empty() && !facade::IsLoopbackAddress(ListenAddress(config_))) {
     logger_.Log(LogLevel::kWarning,
                 "WARNING: no requirepass set and listening on %s: any client can connect",
                 config_.bind.c_str());
@@ -165,10 +166,20 @@ storage::Status Server::Start() {
   }
   cluster::ClusterOptions co;
   co.self.id = node_id_;
-  co.self.host = SourceAddress(config_).empty() ? "127.0.0.1" : SourceAddress(config_);
-  co.self.port = config_.port;
-  co.self.cport = ClusterPort(config_);
+  const bool learn_host = LearnsAnnouncedHost(config_);
+  co.self.host = AnnouncedHost(
+      config_, learn_host ? facade::InterfaceAddresses() : std::vector<facade::InterfaceAddress>{});
+  co.self.port = AnnouncedPort(config_);
+  co.self.cport = AnnouncedBusPort(config_);
   co.self.incarnation = static_cast<uint64_t>(clock_.NowMs());
+  co.learn_host = learn_host;
+  co.listen_cport = ClusterPort(config_);
+  if (learn_host) {
+    logger_.Log(LogLevel::kNotice,
+                "bind %s and no cluster-announce-ip: advertising %s to peers until a peer "
+                "connection shows the address they reach this node at",
+                config_.bind.c_str(), co.self.host.c_str());
+  }
   co.secret = config_.cluster_secret;
   co.bind_addr = SourceAddress(config_);
   co.listen_addr = ListenAddress(config_);

@@ -236,6 +236,7 @@ void PeerClient::OnAuthReply(const redisReply& reply) {
   // A verified peer may send replies as large as the requests it answers.
   conn_->set_reply_limit(options_.max_reply_bytes);
   remote_id_ = pending_id_;
+  local_host_ = conn_->LocalHost();
   backoff_ms_ = std::max<int64_t>(1, options_.backoff_min_ms);
   ++stats_.connects;
   // Requests that waited for the handshake go out in the order they were

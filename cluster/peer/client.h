@@ -142,6 +142,11 @@ class PeerClient {
   const std::string& remote_id() const { return remote_id_; }
   const std::string& host() const { return host_; }
   int port() const { return port_; }
+  // The local address (host only) of the last connection whose handshake
+  // completed: the address this node used to reach the peer, which is the
+  // address the peer sees. Set before on_ready fires; "" until then, or if
+  // the OS would not tell.
+  const std::string& local_host() const { return local_host_; }
 
   // Points the client at a new address. If it differs and the client was
   // started: a connection or attempt in progress is dropped (written
@@ -217,7 +222,7 @@ class PeerClient {
 
   facade::UvHandle<uv_timer_t> timer_;  // empty only if libuv refused it, or once destroyed
   int timer_error_ = 0;                 // why timer_ is empty
-  int64_t armed_at_;          // when timer_ fires; kNever if stopped
+  int64_t armed_at_;                    // when timer_ fires; kNever if stopped
   PeerConn* conn_ = nullptr;  // the current connection; it frees itself once its socket is closed
   // Set false by the destructor; callers hold a copy across user callbacks.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
@@ -226,6 +231,7 @@ class PeerClient {
   std::string client_nonce_;  // of the attempt in progress
   std::string pending_id_;    // the peer's id, verified, until AUTH is accepted
   std::string remote_id_;
+  std::string local_host_;
   int64_t handshake_deadline_ = 0;
   int64_t retry_at_ = 0;
   int64_t backoff_ms_;

@@ -10,6 +10,8 @@
 #include <memory>
 #include <utility>
 
+#include "facade/net_address.h"
+
 namespace shoal::cluster {
 namespace {
 
@@ -80,6 +82,14 @@ std::string PeerConn::Open(const std::string& host, int port, const std::string&
     return std::string("cannot set TCP_NODELAY: ") + uv_strerror(rc);
   }
   return {};
+}
+
+std::string PeerConn::LocalHost() const {
+  if (!connected_ || closing_ || !tcp_) return {};
+  sockaddr_storage ss;
+  int len = sizeof(ss);
+  if (uv_tcp_getsockname(tcp_.get(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) return {};
+  return facade::SockaddrHost(reinterpret_cast<const sockaddr*>(&ss));
 }
 
 bool PeerConn::Write(const std::vector<std::string>& argv, const void* tag) {

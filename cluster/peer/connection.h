@@ -60,6 +60,11 @@ class PeerConn {
   static constexpr size_t kHandshakeReplyLimit = 64 * 1024;
   void set_reply_limit(size_t bytes) { reply_limit_ = bytes; }
 
+  // The local address (host only) of the socket once connected, as the OS
+  // chose it (the source the peer sees); "" before the connect completes or
+  // if the OS would not tell.
+  std::string LocalHost() const;
+
   // Closes the socket; no callback runs afterwards, and the object frees
   // itself in the close callback (at once if libuv refused its handle, when
   // nothing can be pending). Idempotent; the object must not be used afterwards.

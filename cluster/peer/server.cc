@@ -107,9 +107,11 @@ void PeerServer::Handshake(facade::Connection& conn, std::vector<std::string>& a
     std::string expected = ClientProof(options_.secret, hs.nonce, hs.remote_id, options_.self_id);
     if (SecretEquals(expected, argv[1])) {
       conn.state().authenticated = true;
-      verified_[conn.id()] = hs.remote_id;
+      const std::string remote_id = hs.remote_id;
+      verified_[conn.id()] = remote_id;
       handshakes_.erase(conn.id());
       reply.Ok();
+      if (on_verified_) on_verified_(conn, remote_id);
       return;
     }
     ++stats_.auth_failures;

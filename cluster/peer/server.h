@@ -60,6 +60,12 @@ class PeerServer final : public facade::ConnectionHandler {
   void Register(std::string_view name, Handler handler);
   // Called when a peer connection closes (the dispatcher drops its queue).
   void set_on_closed(std::function<void(facade::Connection&)> fn) { on_closed_ = std::move(fn); }
+  // Called when a connection completes the handshake: `remote_id` is the
+  // node id it proved. conn.local_host() is the address the peer reached
+  // us at.
+  void set_on_verified(std::function<void(facade::Connection&, const std::string& remote_id)> fn) {
+    on_verified_ = std::move(fn);
+  }
 
   storage::Status Listen();
   // Closes the listener and every peer connection.
@@ -94,6 +100,7 @@ class PeerServer final : public facade::ConnectionHandler {
   std::unordered_map<uint64_t, struct Handshake> handshakes_;  // until verified
   std::unordered_map<uint64_t, std::string> verified_;         // connection -> node id
   std::function<void(facade::Connection&)> on_closed_;
+  std::function<void(facade::Connection&, const std::string&)> on_verified_;
   PeerServerStats stats_;
   uint64_t next_id_ = 1;
   bool closed_ = false;

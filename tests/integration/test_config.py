@@ -113,5 +113,26 @@ class ConfigCommandTest(h.ServerTestCase):
         self.assertEqual(config_get(c, "port"), {b"port": b"%d" % server.port})
 
 
+@SHOAL_ONLY
+class StartupWarningTest(h.ServerTestCase):
+    """The "no requirepass" warning is for addresses other machines can reach."""
+
+    WARNING = "no requirepass set and listening on"
+
+    def test_no_warning_on_any_loopback_address(self):
+        # All of 127.0.0.0/8 is loopback (it once warned for 127.0.0.2).
+        server = self.start_server(host="127.0.0.2")
+        self.assertEqual(self.client(server).call("PING"), "PONG")
+        self.assertNotIn(self.WARNING, server.current_output())
+
+    def test_warning_on_a_wildcard(self):
+        server = self.start_server(args=["--bind", "0.0.0.0"])
+        self.assertEqual(self.client(server).call("PING"), "PONG")
+        self.assertIn(self.WARNING + " 0.0.0.0", server.current_output())
+        # A wildcard-bound node never advertises 0.0.0.0 to peers.
+        self.assertNotIn("advertising 0.0.0.0", server.current_output())
+        self.assertIn("no cluster-announce-ip: advertising", server.current_output())
+
+
 if __name__ == "__main__":
     h.main()

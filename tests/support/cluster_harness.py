@@ -197,6 +197,22 @@ class Node(h.Server):
         return reply[0], reply[1]
 
 
+class NetnsNode(Node):
+    """A Node run inside the network namespace `netns` (`ip netns exec`,
+    which execs the server, so signals reach it), listening on `bind` (e.g.
+    0.0.0.0) while the test reaches it at `host`, its address there."""
+
+    def __init__(self, netns, bind, index, host, port, workdir, args, name, cport=None):
+        super().__init__(index, host, port, workdir, args, name, cport)
+        self.netns = netns
+        self.bind = bind
+
+    def command_line(self):
+        cmd = super().command_line()
+        cmd[cmd.index("--bind") + 1] = self.bind
+        return ["ip", "netns", "exec", self.netns] + cmd
+
+
 class Cluster:
     """`size` nodes on 127.0.0.1, 127.0.0.2, ... each seeded with the others.
 

@@ -333,6 +333,120 @@ TEST_CASE("config: Validate cross-field rules") {
   CHECK(check("bind \"\"") == "bind must name an address");
 }
 
+TEST_CASE("config: cluster-announce-ip, -port, -bus-port") {
+  Config c;
+  CHECK(c.cluster_announce_ip == "");
+  CHECK(c.cluster_announce_port == 0);
+  CHECK(c.cluster_announce_bus_port == 0);
+  CHECK(Get(c, "cluster-announce-ip") == "");
+  CHECK(Get(c, "cluster-announce-port") == "0");
+  CHECK(Get(c, "cluster-announce-bus-port") == "0");
+
+  REQUIRE(Load("cluster-announce-ip 203.0.113.7\ncluster-announce-port 30001\n"
+               "cluster-announce-bus-port 40001",
+               &c) == "");
+  CHECK(c.cluster_announce_ip == "203.0.113.7");
+  CHECK(c.cluster_announce_port == 30001);
+  CHECK(c.cluster_announce_bus_port == 40001);
+  CHECK(Get(c, "cluster-announce-ip") == "203.0.113.7");
+  CHECK(Get(c, "cluster-announce-bus-port") == "40001");
+  REQUIRE(Load("cluster-announce-ip 2001:db8::7", &c) == "");
+  CHECK(c.cluster_announce_ip == "2001:db8::7");
+  REQUIRE(Load("cluster-announce-ip \"\"", &c) == "");  // back to unset
+  CHECK(c.cluster_announce_ip == "");
+
+  const std::string not_ip = "argument must be an IPv4 or IPv6 address (not a wildcard), or \"\"";
+  CHECK(LoadErr("cluster-announce-ip 0.0.0.0") ==
+        "t.conf:1: 'cluster-announce-ip' '0.0.0.0': " + not_ip);
+  CHECK(LoadErr("cluster-announce-ip ::") == "t.conf:1: 'cluster-announce-ip' '::': " + not_ip);
+  CHECK(LoadErr("cluster-announce-ip node1.example") ==
+        "t.conf:1: 'cluster-announce-ip' 'node1.example': " + not_ip);
+  CHECK(LoadErr("cluster-announce-ip 10.0.0.1:7000") ==
+        "t.conf:1: 'cluster-announce-ip' '10.0.0.1:7000': " + not_ip);
+  CHECK(LoadErr("cluster-announce-ip [::1]") ==
+        "t.conf:1: 'cluster-announce-ip' '[::1]': " + not_ip);
+  CHECK(LoadErr("cluster-announce-ip 10.0.0.1 10.0.0.2") ==
+        "t.conf:1: 'cluster-announce-ip' '10.0.0.1' '10.0.0.2': wrong number of arguments");
+  CHECK(
+      LoadErr("cluster-announce-port 65536") ==
+      "t.conf:1: 'cluster-announce-port' '65536': argument must be between 0 and 65535 inclusive");
+  CHECK(LoadErr("cluster-announce-bus-port -1") ==
+        "t.conf:1: 'cluster-announce-bus-port' '-1': argument must be between 0 and 65535 "
+        "inclusive");
+  CHECK(LoadErr("cluster-announce-port x") ==
+        "t.conf:1: 'cluster-announce-port' 'x': argument couldn't be parsed into an integer");
+
+  // Fixed at start-up, as bind and port are.
+  Config d;
+  CHECK(Set(&d, "cluster-announce-ip", "10.0.0.1") ==
+        "ERR CONFIG SET failed (possibly related to argument 'cluster-announce-ip') - can't set "
+        "immutable config");
+
+  // The command line takes them too.
+  Config e;
+  Argv a(
+      {"shoal-server", "--cluster-announce-ip", "198.51.100.2", "--cluster-announce-port", "7100"});
+  REQUIRE(ApplyArgs(a.argc(), a.argv(), &e).ok());
+  CHECK(e.cluster_announce_ip == "198.51.100.2");
+  CHECK(e.cluster_announce_port == 7100);
+}
+
+TEST_CASE("config: what a node advertises") {
+  const std::vector<facade::InterfaceAddress> ifs = {{"127.0.0.1", true}, {"10.77.0.2", false}};
+  auto load = [](std::string_view text) {
+    Config c;
+    REQUIRE(Load(text, &c) == "");
+    REQUIRE(Validate(c).ok());
+    return c;
+  };
+  // A specific bind: that address, fixed; ports as configured.
+  Config c = load("bind 127.0.0.2\nport 7001");
+  CHECK(AnnouncedHost(c, ifs) == "127.0.0.2");
+  CHECK_FALSE(LearnsAnnouncedHost(c));
+  CHECK(AnnouncedPort(c) == 7001);
+  CHECK(AnnouncedBusPort(c) == 17001);
+  CHECK(AnnouncedHost(load("bind localhost"), ifs) == "127.0.0.1");
+
+  // A wildcard bind: a guess from the interfaces, then learnt from peers.
+  c = load("bind 0.0.0.0\nport 7001\ncluster-port 7101");
+  CHECK(AnnouncedHost(c, ifs) == "10.77.0.2");
+  CHECK(LearnsAnnouncedHost(c));
+  CHECK(AnnouncedBusPort(c) == 7101);
+  CHECK(LearnsAnnouncedHost(load("bind ::")));
+  CHECK(AnnouncedHost(load("bind ::"), {}) == "127.0.0.1");  // never a wildcard
+
+  // cluster-announce-*: what peers are told, whatever bind says.
+  c = load(
+      "bind 0.0.0.0\nport 7001\ncluster-announce-ip 203.0.113.7\n"
+      "cluster-announce-port 30001\ncluster-announce-bus-port 40001");
+  CHECK(AnnouncedHost(c, ifs) == "203.0.113.7");
+  CHECK_FALSE(LearnsAnnouncedHost(c));
+  CHECK(AnnouncedPort(c) == 30001);
+  CHECK(AnnouncedBusPort(c) == 40001);
+  CHECK(ClusterPort(c) == 17001);  // still what the node listens on
+  c = load("port 7001\ncluster-announce-port 30001");
+  CHECK(AnnouncedPort(c) == 30001);
+  CHECK(AnnouncedBusPort(c) == 17001);
+}
+
+TEST_CASE("config: Validate announced ports") {
+  auto check = [](std::string_view text) {
+    Config c;
+    REQUIRE(Load(text, &c) == "");
+    Status s = Validate(c);
+    return s.ok() ? std::string() : s.message();
+  };
+  CHECK(check("cluster-announce-port 30001\ncluster-announce-bus-port 40001") == "");
+  CHECK(check("cluster-announce-port 30001\ncluster-announce-bus-port 30001") ==
+        "cluster-announce-bus-port (30001) must differ from the announced client port (30001)");
+  CHECK(check("port 7000\ncluster-announce-bus-port 7000") ==
+        "cluster-announce-bus-port (7000) must differ from the announced client port (7000)");
+  CHECK(check("port 7000\ncluster-announce-port 17000") ==
+        "cluster-announce-bus-port (17000) must differ from the announced client port (17000)");
+  // A NAT may map the announced ports onto the ones the node listens on.
+  CHECK(check("port 7000\ncluster-announce-port 17000\ncluster-announce-bus-port 7000") == "");
+}
+
 TEST_CASE("config: CONFIG GET") {
   Config c;
   std::set<std::string> names;
