@@ -137,7 +137,7 @@ void Dispatcher::ExecuteClusterWide(const std::shared_ptr<ConnState>& cs,
     if (!listing.ok()) return finish(facade::ErrorReply(listing.status().message()));
     units = std::move(listing).value();
   }
-  if (units.size() > (1u << kScanMemberBits)) {
+  if (how == Combine::kScanAll && units.size() > (1u << kScanMemberBits)) {
     return finish(facade::ErrorReply("ERR too many nodes for a cluster-wide SCAN"));
   }
   std::vector<std::string> argv = req->argv;
