@@ -227,6 +227,8 @@ class HintStore {
   HintCount Pending(std::string_view target) const;
   // Targets with at least one pending hint, in id order.
   std::vector<std::string> Targets() const;
+  // No hint pending for any target.
+  bool empty() const { return targets_.empty(); }
 
   // Up to `max_items` pending hints for `target` in key order, starting
   // after `after_key` if given (a cursor: pass the last key of the previous

@@ -23,7 +23,7 @@ storage::Result<std::string> LocalReplica::LocalObjectUnless(std::string_view ke
   auto obj = keyspace_.Load(key, clock_.NowMs());
   if (!obj.ok()) return obj.status();
   // A fallback answers with what it holds for the key's owners too.
-  if (hints_ != nullptr && hints_->stats().pending_hints > 0) {
+  if (hints_ != nullptr && !hints_->empty()) {
     for (const std::string& target : hints_->Targets()) {
       const std::string* hinted = hints_->Find(target, key);
       if (hinted == nullptr) continue;

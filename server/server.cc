@@ -13,16 +13,6 @@
 #include "facade/net_address.h"
 #include "storage/node_id.h"
 
-#if defined(SHOAL_HAVE_JEMALLOC)
-#include <jemalloc/jemalloc.h>
-#elif defined(__SANITIZE_ADDRESS__)
-// From the sanitizer runtime's public interface (sanitizer/allocator_interface.h,
-// which g++ does not install).
-extern "C" size_t __sanitizer_get_current_allocated_bytes();
-#else
-#include <malloc.h>
-#endif
-
 namespace shoal::server {
 namespace {
 
@@ -497,48 +487,6 @@ void Server::OnRewriteTimer(uv_timer_t* handle) noexcept {
   if (!st.ok()) self->Fatal(st);
   // Stopping an initialised timer cannot fail.
   if (!self->persistence_.Info().rewrite_in_progress) (void)uv_timer_stop(handle);
-}
-
-size_t Server::MemoryEstimate() const {
-  // jemalloc's figure, refreshed by the cron, moved by what the keyspace
-  // gained or lost since: reading jemalloc's statistics on every command
-  // would cost more than the command.
-  int64_t delta =
-      static_cast<int64_t>(store_.used_bytes()) - static_cast<int64_t>(memory_sample_store_bytes_);
-  int64_t est = static_cast<int64_t>(memory_sample_) + delta;
-  return est < 0 ? 0 : static_cast<size_t>(est);
-}
-
-void Server::SampleMemory() {
-  memory_sample_ = UsedMemory();
-  memory_sample_store_bytes_ = store_.used_bytes();
-}
-
-bool Server::PerformEvictions() {
-  if (MemoryEstimate() <= config_.maxmemory) return true;
-  auto r = store_.EvictUntil(config_.maxmemory, clock_.NowMs(), rng_(),
-                             [this] { return MemoryEstimate(); });
-  return r.ok();
-}
-
-size_t Server::UsedMemory() const {
-#ifdef SHOAL_HAVE_JEMALLOC
-  // Refresh jemalloc's cached statistics, then read the allocated bytes.
-  uint64_t epoch = 1;
-  size_t sz = sizeof(epoch);
-  mallctl("epoch", &epoch, &sz, &epoch, sz);
-  size_t allocated = 0;
-  sz = sizeof(allocated);
-  if (mallctl("stats.allocated", &allocated, &sz, nullptr, 0) == 0) return allocated;
-  return 0;
-#elif defined(__SANITIZE_ADDRESS__)
-  // The sanitizer's allocator replaces malloc: ask it (make sanitize runs
-  // the maxmemory tests too).
-  return __sanitizer_get_current_allocated_bytes();
-#else
-  struct mallinfo2 mi = mallinfo2();
-  return mi.uordblks + mi.hblkhd;
-#endif
 }
 
 void Server::OnCron(uv_timer_t* handle) noexcept {

@@ -8,39 +8,38 @@ import cluster_harness as ch
 import shoal_harness as h
 
 
-def scan_all(client, *args):
-    """Every key a full SCAN iteration returns (a list: duplicates kept)."""
-    cursor, keys = b"0", []
-    for _ in range(100000):
-        cursor, batch = client.call("SCAN", cursor, *args)
-        keys += batch
-        if cursor == b"0":
-            return keys
-    raise AssertionError("SCAN did not finish")
+def run_concurrently(test, count, body):
+    """Runs body(i, barrier) in `count` threads at once; fails the test on any
+    exception or a thread still running after two minutes."""
+    errors = []
+    barrier = threading.Barrier(count)
+
+    def run(i):
+        try:
+            body(i, barrier)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    test.assertEqual(errors, [])
+    test.assertFalse(any(t.is_alive() for t in threads), "clients still running")
 
 
 def concurrent_incr(test, nodes, key, per_client=500):
     """per_client INCRs through each node at once; returns each client's replies."""
     clients = [test.client(n) for n in nodes]
     replies = [[] for _ in nodes]
-    errors = []
-    start = threading.Barrier(len(nodes))
 
-    def run(i):
-        try:
-            start.wait(10)
-            for _ in range(per_client):
-                replies[i].append(clients[i].call("INCR", key))
-        except Exception as e:  # noqa: BLE001 - reported below
-            errors.append(e)
+    def body(i, barrier):
+        barrier.wait(10)
+        for _ in range(per_client):
+            replies[i].append(clients[i].call("INCR", key))
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(nodes))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    test.assertEqual(errors, [])
-    test.assertFalse(any(t.is_alive() for t in threads), "INCR clients still running")
+    run_concurrently(test, len(nodes), body)
     return replies
 
 
@@ -116,7 +115,7 @@ class MultiKeyTest(ch.ClusterTestCase):
             self.assertEqual(c.call("DBSIZE"), 0)
             self.assertIsNone(c.call("RANDOMKEY"))
             self.assertEqual(c.call("KEYS", "*"), [])
-            self.assertEqual(scan_all(c), [])
+            self.assertEqual(ch.scan_all(c), [])
         keys = ["cw:%d" % i for i in range(200)]
         for part in range(4):
             args = []
@@ -130,10 +129,10 @@ class MultiKeyTest(ch.ClusterTestCase):
             self.assertEqual(len(got), len(set(got)), "KEYS via node%d repeats keys" % (i + 1))
             self.assertEqual(sorted(got), want, "KEYS via node%d" % (i + 1))
             self.assertEqual(sorted(c.call("KEYS", "cw:1?")), sorted(b"cw:1%d" % d for d in range(10)))
-            got = scan_all(c, "COUNT", "17")
+            got = ch.scan_all(c, "COUNT", "17")
             self.assertEqual(len(got), len(set(got)), "SCAN via node%d repeats keys" % (i + 1))
             self.assertEqual(sorted(got), want, "SCAN via node%d" % (i + 1))
-            got = scan_all(c, "MATCH", "cw:19*", "COUNT", "50")
+            got = ch.scan_all(c, "MATCH", "cw:19*", "COUNT", "50")
             self.assertEqual(sorted(got), sorted([b"cw:19"] + [b"cw:19%d" % d for d in range(10)]))
             for _ in range(5):
                 self.assertIn(c.call("RANDOMKEY"), want)
@@ -252,23 +251,13 @@ class ClusterCommandsTest(ch.ClusterTestCase):
         clients = [self.client(self.cl[0]), self.client(self.cl[1])]
         rounds = 200
         replies = [[None] * rounds for _ in clients]
-        barrier = threading.Barrier(len(clients))
-        errors = []
 
-        def run(i):
-            try:
-                for r in range(rounds):
-                    barrier.wait(10)
-                    replies[i][r] = clients[i].call("SET", "lock:%d" % r, "owner%d" % i, "NX", "PX", "30000")
-            except Exception as e:  # noqa: BLE001 - reported below
-                errors.append(e)
+        def body(i, barrier):
+            for r in range(rounds):
+                barrier.wait(10)
+                replies[i][r] = clients[i].call("SET", "lock:%d" % r, "owner%d" % i, "NX", "PX", "30000")
 
-        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(clients))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
-        self.assertEqual(errors, [])
+        run_concurrently(self, len(clients), body)
         double = [r for r in range(rounds) if replies[0][r] == "OK" and replies[1][r] == "OK"]
         none = [r for r in range(rounds) if replies[0][r] != "OK" and replies[1][r] != "OK"]
         self.assertEqual(double, [], "both clients got the lock")

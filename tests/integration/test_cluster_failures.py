@@ -95,16 +95,6 @@ class FailureDetectionTest(ch.ClusterTestCase):
             self.assertEqual(n.cluster_info()["cluster_failing_nodes"], "0")
 
 
-def scan_all(client, *args):
-    cursor, keys = b"0", []
-    for _ in range(100000):
-        cursor, batch = client.call("SCAN", cursor, *args)
-        keys += batch
-        if cursor == b"0":
-            return keys
-    raise AssertionError("SCAN did not finish")
-
-
 @ch.skip_unless_shoal
 class ClusterWideWithDeadNodeTest(ch.ClusterTestCase):
     """N=2 of 3 nodes, W=2: every key is on two nodes. With one node killed,
@@ -125,7 +115,7 @@ class ClusterWideWithDeadNodeTest(ch.ClusterTestCase):
         for n, client in ((a, ca), (b, self.client(b))):
             self.assertEqual(client.call("DBSIZE"), len(keys), "DBSIZE via %s" % n.name)
             self.assertEqual(sorted(client.call("KEYS", "dead:*")), sorted(k.encode() for k in keys))
-            scanned = scan_all(client, "COUNT", 7)
+            scanned = ch.scan_all(client, "COUNT", 7)
             self.assertEqual(len(scanned), len(set(scanned)), "SCAN returned a key twice")
             self.assertEqual(sorted(scanned), sorted(k.encode() for k in keys))
             self.assertIn(client.call("RANDOMKEY").decode(), keys)

@@ -402,6 +402,17 @@ class Cluster:
         return self.find_key(lambda reps: node not in reps, prefix)
 
 
+def scan_all(client, *args):
+    """Every key a full SCAN iteration returns (a list: duplicates kept)."""
+    cursor, keys = b"0", []
+    for _ in range(100000):
+        cursor, batch = client.call("SCAN", cursor, *args)
+        keys += batch
+        if cursor == b"0":
+            return keys
+    raise AssertionError("SCAN did not finish")
+
+
 @contextlib.contextmanager
 def paused(*nodes):
     """SIGSTOPs the nodes for the body; always SIGCONTs them on the way out."""
