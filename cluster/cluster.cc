@@ -47,6 +47,7 @@ Cluster::Cluster(uv_loop_t* loop, storage::Keyspace& keyspace, const storage::Cl
       replica_(keyspace, clock),
       dispatcher_(node_, coordinator_, transport_, keyspace, clock, host),
       peer_server_(loop, clock, output, io, ServerOptions(options_)),
+      transfer_(loop, node_, keyspace, clock, options_.log),
       loop_(loop) {
   using Argv = std::vector<std::string>;
   peer_server_.Register("SHOAL.MGET",
@@ -86,11 +87,17 @@ Cluster::Cluster(uv_loop_t* loop, storage::Keyspace& keyspace, const storage::Cl
                         [this](facade::Connection& c, Argv& argv, facade::ReplyBuilder& r) {
                           dispatcher_.ServeLocal(c, argv, r);
                         });
+  peer_server_.Register("SHOAL.XFER",
+                        [this](facade::Connection&, Argv& argv, facade::ReplyBuilder& r) {
+                          transfer_.ServeScan(argv, r);
+                        });
   peer_server_.set_on_verified([this](facade::Connection& c, const std::string& id) {
     node_.OnInboundPeer(id, c.local_host());
   });
   peer_server_.set_on_closed([this](facade::Connection& c) { dispatcher_.OnConnectionClosed(c); });
   node_.set_on_ring_change([this] { OnRingChange(); });
+  node_.set_on_removed([this] { Gone("This node was removed from the cluster"); });
+  transfer_.set_on_departed([this] { Gone("This node left the cluster"); });
   keyspace_.changes().Subscribe(&dispatcher_);
 }
 
@@ -136,7 +143,39 @@ storage::Status Cluster::Start() {
   }
   storage::Status st = peer_server_.Listen();
   if (!st.ok()) return st;
-  return node_.Start(options_.seeds);
+  st = node_.Start(options_.seeds);
+  if (!st.ok()) return st;
+  OnRingChange();
+  return transfer_.Start();
+}
+
+void Cluster::Gone(std::string why) {
+  // Called from inside peer callbacks: the server stops from a fresh loop
+  // iteration, never under the links it closes.
+  if (stopped_ || !gone_why_.empty()) return;
+  gone_why_ = std::move(why);
+  if (gone_timer_.Init(loop_, this) != 0 ||
+      uv_timer_start(gone_timer_.get(), &Cluster::OnGoneTimer, 0, 0) != 0) {
+    if (options_.on_gone) options_.on_gone(gone_why_);
+  }
+}
+
+void Cluster::OnGoneTimer(uv_timer_t* timer) noexcept {
+  auto* self = static_cast<Cluster*>(timer->data);
+  if (self->options_.on_gone) self->options_.on_gone(self->gone_why_);
+}
+
+storage::Status Cluster::Forget(const NodeId& id) {
+  // Only a node the failure detector holds dead: a live one leaves with
+  // CLUSTER LEAVE, which hands its data over first.
+  if (id != node_.self_id() && node_.membership().Find(id) != nullptr &&
+      (node_.IsReachable(id) || node_.StateOf(id) != MemberState::kDead)) {
+    return storage::Status::Invalid(
+        "can't forget a node that is not failed; stop it first or use CLUSTER LEAVE on it");
+  }
+  storage::Status st = node_.Forget(id);
+  if (st.ok() && hints_) (void)hints_->DropTarget(id);
+  return st;
 }
 
 storage::Status Cluster::CommitHints() {
@@ -200,6 +239,7 @@ void Cluster::Stop() {
   if (stopped_) return;
   stopped_ = true;
   handoff_timer_.reset();
+  gone_timer_.reset();
   if (hints_) {
     storage::Status st = hints_->Close();
     if (!st.ok() && options_.fatal) options_.fatal(st);
@@ -207,6 +247,7 @@ void Cluster::Stop() {
   // Frames still batched go out (and fail) while everything they call back
   // into is alive; then the links close, failing whatever is in flight.
   transport_.Close();
+  transfer_.Stop();
   node_.Stop();
   peer_server_.Close();
 }
@@ -225,6 +266,12 @@ void Cluster::Tune(const ClusterTuning& t) {
   d.request_timeout_ms = t.request_timeout_ms;
   d.sloppy_quorum = t.sloppy_quorum;
   dispatcher_.set_options(d);
+  TransferOptions to = transfer_.options();
+  to.replicas = t.replicas;
+  to.durable = options_.durable;
+  to.request_timeout_ms = 10 * std::max<int64_t>(1, options_.exchange_timeout_ms);
+  to.drop_delay_ms = std::max<int64_t>(2000, 5 * options_.gossip_interval_ms);
+  transfer_.set_options(to);
   OnRingChange();
 }
 

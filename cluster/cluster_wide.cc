@@ -82,36 +82,33 @@ KeyFilter Dispatcher::PartitionFilter(std::string bitmap) const {
 }
 
 storage::Result<std::vector<Dispatcher::Unit>> Dispatcher::ListingUnits() const {
-  const Ring& ring = node_.ring();
-  const size_t bytes = PartitionBitmapBytes(ring.partition_count());
-  std::vector<Unit> units;
-  for (const auto& [member, info] : node_.membership().members()) {
-    if (Up(member)) {
-      units.push_back({member, OwnedPartitions(member)});
-      continue;
+  // Each key partition is listed once, by the first reachable node that
+  // holds it: its first replica, or, while it is being transferred, the
+  // node holding it in the new replica's place (cluster/placement.h). So
+  // counts and scans stay exact while partitions move.
+  const uint32_t q = node_.ring().partition_count();
+  const size_t bytes = PartitionBitmapBytes(q);
+  std::map<NodeId, std::string> by_node;
+  for (uint32_t k = 0; k < q; ++k) {
+    ReplicaSet targets = node_.PrimariesOfPartition(k, options_.replicas);
+    const Target* at = nullptr;
+    size_t holders = 0;
+    for (const Target& t : *targets) {
+      if (!t.reads()) continue;
+      ++holders;
+      if (at == nullptr && Up(t.node)) at = &t;
     }
-    // Each partition of the member is listed by its first reachable replica.
-    std::map<NodeId, std::string> by_node;
-    for (uint32_t p : ring.PartitionsOf(member)) {
-      const NodeId* stand_in = nullptr;
-      const std::vector<Replica> primaries =
-          ring.PreferenceForPartition(p, options_.replicas).primaries;
-      for (const Replica& r : primaries) {
-        if (r.node != member && Up(r.node)) {
-          stand_in = &r.node;
-          break;
-        }
-      }
-      if (stand_in == nullptr) {
-        return storage::Status(storage::Code::kUnavailable,
-                               facade::errors::PartitionUnavailable(p, primaries.size()));
-      }
-      std::string& bitmap = by_node[*stand_in];
-      if (bitmap.empty()) bitmap.assign(bytes, '\0');
-      bitmap[p / 8] |= static_cast<char>(1 << (p % 8));
+    if (at == nullptr) {
+      return storage::Status(storage::Code::kUnavailable,
+                             facade::errors::PartitionUnavailable(k, holders));
     }
-    for (auto& [node, bitmap] : by_node) units.push_back({node, std::move(bitmap)});
+    std::string& bitmap = by_node[at->node];
+    if (bitmap.empty()) bitmap.assign(bytes, '\0');
+    bitmap[k / 8] |= static_cast<char>(1 << (k % 8));
   }
+  std::vector<Unit> units;
+  units.reserve(by_node.size());
+  for (auto& [node, bitmap] : by_node) units.push_back({node, std::move(bitmap)});
   return units;
 }
 

@@ -97,7 +97,12 @@ storage::Status Persistence::Load(storage::Keyspace& keyspace, storage::ActorTab
 void Persistence::OnChange(const storage::Change& change) {
   if (!writer_) return;
   frames_.clear();
-  storage::AppendPutRecord(&frames_, change.key(), change.NodeIdBytes());
+  // An empty object: the key left this replica (Keyspace::Forget).
+  if (change.object().Size() == 0) {
+    storage::AppendDropRecord(&frames_, change.key());
+  } else {
+    storage::AppendPutRecord(&frames_, change.key(), change.NodeIdBytes());
+  }
   writer_->AppendFramed(frames_);
   if (rewriter_) rewriter_->AddLiveRecord(frames_);
 }

@@ -185,6 +185,8 @@ storage::Status Server::Start() {
   co.handoff.sync = config_.appendfsync == AppendFsync::kAlways ? cluster::HintSync::kAlways
                     : config_.appendfsync == AppendFsync::kNo   ? cluster::HintSync::kNo
                                                                 : cluster::HintSync::kEverysec;
+  co.durable = config_.appendonly;
+  co.on_gone = [this](const std::string& why) { RequestShutdown(why.c_str()); };
   for (const SeedAddress& seed : config_.cluster_seeds) {
     co.seeds.push_back({seed.host, seed.port, seed.bus_port()});
   }

@@ -195,6 +195,14 @@ void Keyspace::FlushAll() {
   changes_.PublishFlush();
 }
 
+bool Keyspace::Forget(std::string_view key, int64_t now_ms) {
+  if (Pinned(key) != nullptr) pinned_ = nullptr;
+  const bool live = store_.Delete(key, now_ms);
+  ++change_count_;
+  changes_.Publish(key, Object{});
+  return live;
+}
+
 void Keyspace::Save(std::string_view key, const Object& obj, int64_t now_ms) {
   // From here on the store holds the newest object of a pinned key: a second
   // write in the same command must start from it, not from the pin.
