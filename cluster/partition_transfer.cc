@@ -72,14 +72,22 @@ void PartitionTransfer::OnTimer(uv_timer_t* timer) noexcept {
 void PartitionTransfer::Tick() {
   if (stopped_ || !Active()) return;
   const int64_t now = node_.LoopNowMs();
+  if (!received_.empty()) {
+    // One ready row change (one gossip round) for every partition received
+    // since the last tick.
+    MarkReady(received_, {});
+    received_.clear();
+  }
   if (reconciled_gen_ != node_.state_generation() || now >= next_full_ms_) {
     reconciled_gen_ = node_.state_generation();
     next_full_ms_ = now + kFullReconcileMs;
     Reconcile();
   }
-  for (auto& [k, s] : sessions_) {
-    if (!s.in_flight) Request(k);
+  std::vector<uint32_t> idle;
+  for (const auto& [k, s] : sessions_) {
+    if (!s.in_flight) idle.push_back(k);
   }
+  for (uint32_t k : idle) Request(k);
   for (auto it = drops_.begin(); it != drops_.end();) {
     if (it->second.due_ms > now) {
       ++it;
@@ -113,22 +121,17 @@ void PartitionTransfer::Reconcile() {
   const NodeDuties d = DutiesOf(m, self, n);
   const int64_t now = node_.LoopNowMs();
 
-  std::map<uint32_t, NodeId> want;
-  for (const Inbound& in : d.receive) want.emplace(in.partition, in.source);
-  pending_ = want.size();
+  want_.clear();
+  for (const Inbound& in : d.receive) {
+    // Received, its ready bit not yet set: nothing left to fetch.
+    if (std::find(received_.begin(), received_.end(), in.partition) != received_.end()) continue;
+    want_.emplace(in.partition, in.source);
+  }
   for (auto it = sessions_.begin(); it != sessions_.end();) {
-    auto w = want.find(it->first);
-    it = w == want.end() || w->second != it->second.source ? sessions_.erase(it) : std::next(it);
+    auto w = want_.find(it->first);
+    it = w == want_.end() || w->second != it->second.source ? sessions_.erase(it) : std::next(it);
   }
-  for (const auto& [k, source] : want) {
-    if (sessions_.size() >= std::max<size_t>(1, options_.concurrency)) break;
-    if (sessions_.contains(k) || !node_.IsReachable(source)) continue;
-    Session s;
-    s.source = source;
-    sessions_.emplace(k, std::move(s));
-    Log(LogSeverity::kVerbose,
-        "receiving partition " + std::to_string(k) + " from " + source.substr(0, 8));
-  }
+  StartSessions();
 
   // A partition this node holds but no longer replicates, once its new
   // replicas all hold it: no read needs it here after the delay.
@@ -144,11 +147,26 @@ void PartitionTransfer::Reconcile() {
   if (store.partitions() != q) return;
   for (uint32_t k = 0; k < q; ++k) {
     if (store.PartitionSize(k) == 0 || drops_.contains(k) || sessions_.contains(k) ||
-        want.contains(k) || m.IsReady(self, k) || InNewSet(m, k, n, self)) {
+        want_.contains(k) || m.IsReady(self, k) || InNewSet(m, k, n, self)) {
       continue;
     }
     drops_.emplace(k, Drop{now + options_.drop_delay_ms, true, false});
   }
+}
+
+void PartitionTransfer::StartSessions() {
+  std::vector<uint32_t> started;
+  for (const auto& [k, source] : want_) {
+    if (sessions_.size() >= std::max<size_t>(1, options_.concurrency)) break;
+    if (sessions_.contains(k) || !node_.IsReachable(source)) continue;
+    Session s;
+    s.source = source;
+    sessions_.emplace(k, std::move(s));
+    started.push_back(k);
+    Log(LogSeverity::kVerbose,
+        "receiving partition " + std::to_string(k) + " from " + source.substr(0, 8));
+  }
+  for (uint32_t k : started) Request(k);
 }
 
 void PartitionTransfer::MarkReady(const std::vector<uint32_t>& set,
@@ -242,11 +260,12 @@ void PartitionTransfer::OnBatch(uint32_t partition, uint64_t generation, PeerOut
 void PartitionTransfer::Finish(uint32_t partition) {
   const NodeId source = sessions_[partition].source;
   sessions_.erase(partition);
+  want_.erase(partition);
   ++stats_.partitions_received;
-  if (pending_ > 0) --pending_;
   Log(LogSeverity::kVerbose,
       "received partition " + std::to_string(partition) + " from " + source.substr(0, 8));
-  MarkReady({partition}, {});
+  received_.push_back(partition);
+  StartSessions();
 }
 
 bool PartitionTransfer::DropSlice(uint32_t partition, Drop& drop) {

@@ -52,7 +52,7 @@ namespace shoal::cluster {
 
 struct TransferOptions {
   size_t replicas = 3;              // N
-  size_t concurrency = 2;           // partitions received at once
+  size_t concurrency = 4;           // partitions received at once
   size_t batch_keys = 256;          // keys per SHOAL.XFER frame
   uint64_t batch_bytes = 1u << 20;  // bytes per SHOAL.XFER frame
   int64_t request_timeout_ms = 10000;
@@ -102,7 +102,7 @@ class PartitionTransfer {
 
   // Partitions being received now / still to receive.
   size_t receiving() const { return sessions_.size(); }
-  size_t pending() const { return pending_; }
+  size_t pending() const { return want_.size(); }
   // Partitions waiting to be dropped here.
   size_t dropping() const { return drops_.size(); }
   const TransferStats& stats() const { return stats_; }
@@ -128,6 +128,8 @@ class PartitionTransfer {
   void OnBatch(uint32_t partition, uint64_t generation, PeerOutcome outcome,
                const PeerReply* reply);
   void Finish(uint32_t partition);
+  // Starts sessions for wanted partitions until `concurrency` run.
+  void StartSessions();
   // Removes (or pushes, then removes) up to slice_keys keys of a partition
   // due to go. True when the partition is empty here.
   bool DropSlice(uint32_t partition, Drop& drop);
@@ -148,11 +150,12 @@ class PartitionTransfer {
   std::function<void()> on_departed_;
   facade::UvHandle<uv_timer_t> timer_;
   std::map<uint32_t, Session> sessions_;
+  std::map<uint32_t, NodeId> want_;      // partitions to receive, and from whom
+  std::vector<uint32_t> received_;       // to mark ready at the next tick
   std::map<uint32_t, Drop> drops_;
   uint64_t next_generation_ = 1;
   uint64_t reconciled_gen_ = 0;  // node state generation last reconciled
   int64_t next_full_ms_ = 0;     // the next reconcile regardless of changes
-  size_t pending_ = 0;
   bool departing_ = false;
   bool stopped_ = false;
 };
