@@ -271,6 +271,7 @@ void Cluster::Tune(const ClusterTuning& t) {
   to.durable = options_.durable;
   to.request_timeout_ms = 10 * std::max<int64_t>(1, options_.exchange_timeout_ms);
   to.drop_delay_ms = std::max<int64_t>(2000, 5 * options_.gossip_interval_ms);
+  to.settle_delay_ms = std::max<int64_t>(500, 5 * options_.gossip_interval_ms);
   transfer_.set_options(to);
   OnRingChange();
 }

@@ -83,6 +83,7 @@ void PartitionTransfer::Tick() {
     next_full_ms_ = now + kFullReconcileMs;
     Reconcile();
   }
+  StartSessions();
   std::vector<uint32_t> idle;
   for (const auto& [k, s] : sessions_) {
     if (!s.in_flight) idle.push_back(k);
@@ -127,6 +128,10 @@ void PartitionTransfer::Reconcile() {
     if (std::find(received_.begin(), received_.end(), in.partition) != received_.end()) continue;
     want_.emplace(in.partition, in.source);
   }
+  for (auto it = seen_ms_.begin(); it != seen_ms_.end();) {
+    it = want_.contains(it->first) ? std::next(it) : seen_ms_.erase(it);
+  }
+  for (const auto& [k, source] : want_) seen_ms_.emplace(k, now);
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     auto w = want_.find(it->first);
     it = w == want_.end() || w->second != it->second.source ? sessions_.erase(it) : std::next(it);
@@ -156,9 +161,12 @@ void PartitionTransfer::Reconcile() {
 
 void PartitionTransfer::StartSessions() {
   std::vector<uint32_t> started;
+  const int64_t now = node_.LoopNowMs();
   for (const auto& [k, source] : want_) {
     if (sessions_.size() >= std::max<size_t>(1, options_.concurrency)) break;
     if (sessions_.contains(k) || !node_.IsReachable(source)) continue;
+    auto seen = seen_ms_.find(k);
+    if (seen == seen_ms_.end() || now - seen->second < options_.settle_delay_ms) continue;
     Session s;
     s.source = source;
     sessions_.emplace(k, std::move(s));

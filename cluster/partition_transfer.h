@@ -57,6 +57,11 @@ struct TransferOptions {
   uint64_t batch_bytes = 1u << 20;  // bytes per SHOAL.XFER frame
   int64_t request_timeout_ms = 10000;
   int64_t drop_delay_ms = 5000;
+  // A partition is fetched only once the duty to receive it is this old:
+  // by then every coordinator knows this node as a pending replica and
+  // sends it the partition's writes, so the walk plus those writes are the
+  // whole partition (Cassandra waits RING_DELAY for the same reason).
+  int64_t settle_delay_ms = 1000;
   int64_t interval_ms = 100;
   size_t slice_keys = 1024;  // keys dropped (or pushed) per tick
   // The node's data survives a restart (appendonly): otherwise it starts
@@ -151,6 +156,7 @@ class PartitionTransfer {
   facade::UvHandle<uv_timer_t> timer_;
   std::map<uint32_t, Session> sessions_;
   std::map<uint32_t, NodeId> want_;      // partitions to receive, and from whom
+  std::map<uint32_t, int64_t> seen_ms_;  // when each want_ entry first appeared
   std::vector<uint32_t> received_;       // to mark ready at the next tick
   std::map<uint32_t, Drop> drops_;
   uint64_t next_generation_ = 1;
