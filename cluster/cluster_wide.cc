@@ -217,7 +217,11 @@ void Dispatcher::ExecuteClusterWide(const std::shared_ptr<ConnState>& cs,
   // send them first, so that on each link they arrive before this command
   // and it sees them (a pipelined SET then DBSIZE counts the key).
   transport_.Flush();
-  const int64_t deadline = transport_.NowMs() + options_.request_timeout_ms;
+  // A member answers its share at once, but on a peer link replies keep
+  // request order: this one may wait behind a forwarded command that waits
+  // up to request-timeout-ms for its own replicas. Give it that and as long
+  // again (as Coordinator::Forward does).
+  const int64_t deadline = transport_.NowMs() + 2 * options_.request_timeout_ms;
   for (size_t k = 0; k < count; ++k) {
     Unit& unit = units[k];
     if (unit.node == node_.self_id()) {
