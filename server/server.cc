@@ -542,7 +542,7 @@ void Server::ActiveExpire(int64_t now_ms) {
   int64_t budget_us = period_us * kActiveExpireBudgetPercent / 100;
   int64_t start = clock_.NowUs();
   while (store_.expires_size() > 0) {
-    size_t expired = store_.ActiveExpireCycle(now_ms, kActiveExpireSamplesPerCall, rng_());
+    size_t expired = keyspace_->ActiveExpireCycle(now_ms, kActiveExpireSamplesPerCall, rng_());
     // The store stops on its own once a sample is mostly live; go on only
     // while it ran out of samples with a quarter or more still expiring.
     if (expired < kActiveExpireSamplesPerCall / 4 || clock_.NowUs() - start > budget_us) break;
