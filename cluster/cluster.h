@@ -7,6 +7,7 @@
 //   SHOAL.MGET, SHOAL.MPUT   -> Replica
 //   SHOAL.MEMBERS            -> ClusterNode (membership exchange)
 //   SHOAL.FWD, SHOAL.LOCAL   -> Dispatcher
+//   SHOAL.PURGECHECK, SHOAL.PURGE -> TombstoneReaper
 //
 // While the cluster has a single member, `active()` is false and the server
 // runs every command inline, exactly as on a lone node. Runs on the loop
@@ -29,6 +30,7 @@
 #include "cluster/log_sink.h"
 #include "cluster/peer/link_transport.h"
 #include "cluster/peer/server.h"
+#include "cluster/tombstone_reaper.h"
 #include "facade/connection.h"
 #include "storage/clock.h"
 #include "storage/keyspace.h"
@@ -86,6 +88,7 @@ struct ClusterTuning {
   int64_t request_timeout_ms = 1000;
   bool read_repair = true;
   bool sloppy_quorum = true;
+  int64_t tombstone_grace_ms = 60000;  // dead keys are purged no sooner
 };
 
 class Cluster {
@@ -122,6 +125,7 @@ class Cluster {
   const LocalReplica& replica() const { return replica_; }
   const Dispatcher& dispatcher() const { return dispatcher_; }
   const PeerServer& peer_server() const { return peer_server_; }
+  const TombstoneReaper& reaper() const { return reaper_; }
   // The hint store (nullptr when hinted handoff is off).
   const HintStore* hints() const { return hints_.get(); }
   const HandoffStats& handoff_stats() const { return handoff_stats_; }
@@ -144,6 +148,7 @@ class Cluster {
   LocalReplica replica_;
   Dispatcher dispatcher_;
   PeerServer peer_server_;
+  TombstoneReaper reaper_;
   std::unique_ptr<HintStore> hints_;
   facade::UvHandle<uv_timer_t> handoff_timer_;
   std::set<NodeId> handoff_in_flight_;

@@ -453,6 +453,7 @@ void Server::ApplyRuntimeConfig() {
     t.write_quorum = static_cast<size_t>(config_.write_quorum);
     t.request_timeout_ms = config_.request_timeout_ms;
     t.read_repair = config_.read_repair;
+    t.tombstone_grace_ms = config_.tombstone_grace_ms;
     // Fallbacks keep what they stand in for as hints: without hinted
     // handoff there is nowhere to keep it, so only primaries count.
     t.sloppy_quorum = config_.sloppy_quorum && config_.hinted_handoff;
