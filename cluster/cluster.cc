@@ -48,6 +48,7 @@ Cluster::Cluster(uv_loop_t* loop, storage::Keyspace& keyspace, const storage::Cl
       dispatcher_(node_, coordinator_, transport_, keyspace, clock, host),
       peer_server_(loop, clock, output, io, ServerOptions(options_)),
       transfer_(loop, node_, keyspace, clock, options_.log),
+      reaper_(loop, node_, keyspace, clock),
       loop_(loop) {
   using Argv = std::vector<std::string>;
   peer_server_.Register("SHOAL.MGET",
@@ -91,6 +92,14 @@ Cluster::Cluster(uv_loop_t* loop, storage::Keyspace& keyspace, const storage::Cl
                         [this](facade::Connection&, Argv& argv, facade::ReplyBuilder& r) {
                           transfer_.ServeScan(argv, r);
                         });
+  peer_server_.Register("SHOAL.PURGECHECK",
+                        [this](facade::Connection&, Argv& argv, facade::ReplyBuilder& r) {
+                          reaper_.ServeCheck(argv, r);
+                        });
+  peer_server_.Register("SHOAL.PURGE",
+                        [this](facade::Connection&, Argv& argv, facade::ReplyBuilder& r) {
+                          reaper_.ServePurge(argv, r);
+                        });
   peer_server_.set_on_verified([this](facade::Connection& c, const std::string& id) {
     node_.OnInboundPeer(id, c.local_host());
   });
@@ -133,6 +142,7 @@ storage::Status Cluster::Start() {
       if (options_.log) options_.log(LogSeverity::kWarning, "hint log: " + w);
     }
     replica_.set_hints(hints_.get());
+    reaper_.set_hints(hints_.get());
     coordinator_.set_local_replica(&replica_);
     const uint64_t period =
         static_cast<uint64_t>(std::max<int64_t>(10, options_.gossip_interval_ms));
@@ -142,6 +152,8 @@ storage::Status Cluster::Start() {
     if (rc != 0) return storage::Status::IOError(std::string("hand-off timer: ") + uv_strerror(rc));
   }
   storage::Status st = peer_server_.Listen();
+  if (!st.ok()) return st;
+  st = reaper_.Start();
   if (!st.ok()) return st;
   st = node_.Start(options_.seeds);
   if (!st.ok()) return st;
@@ -240,6 +252,7 @@ void Cluster::Stop() {
   stopped_ = true;
   handoff_timer_.reset();
   gone_timer_.reset();
+  reaper_.Stop();
   if (hints_) {
     storage::Status st = hints_->Close();
     if (!st.ok() && options_.fatal) options_.fatal(st);
@@ -273,6 +286,11 @@ void Cluster::Tune(const ClusterTuning& t) {
   to.drop_delay_ms = std::max<int64_t>(2000, 5 * options_.gossip_interval_ms);
   to.settle_delay_ms = std::max<int64_t>(500, 5 * options_.gossip_interval_ms);
   transfer_.set_options(to);
+  ReaperOptions ro;
+  ro.grace_ms = t.tombstone_grace_ms;
+  ro.replicas = t.replicas;
+  ro.timeout_ms = t.request_timeout_ms;
+  reaper_.set_options(ro);
   OnRingChange();
 }
 

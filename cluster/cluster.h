@@ -8,6 +8,7 @@
 //   SHOAL.MEMBERS            -> ClusterNode (membership exchange)
 //   SHOAL.FWD, SHOAL.LOCAL   -> Dispatcher
 //   SHOAL.XFER               -> PartitionTransfer
+//   SHOAL.PURGECHECK, SHOAL.PURGE -> TombstoneReaper
 //
 // While the cluster has a single member, `active()` is false and the server
 // runs every command inline, exactly as on a lone node. Runs on the loop
@@ -31,6 +32,7 @@
 #include "cluster/log_sink.h"
 #include "cluster/peer/link_transport.h"
 #include "cluster/peer/server.h"
+#include "cluster/tombstone_reaper.h"
 #include "facade/connection.h"
 #include "storage/clock.h"
 #include "storage/keyspace.h"
@@ -94,6 +96,7 @@ struct ClusterTuning {
   int64_t request_timeout_ms = 1000;
   bool read_repair = true;
   bool sloppy_quorum = true;
+  int64_t tombstone_grace_ms = 60000;  // dead keys are purged no sooner
 };
 
 class Cluster {
@@ -136,6 +139,7 @@ class Cluster {
   const Dispatcher& dispatcher() const { return dispatcher_; }
   const PeerServer& peer_server() const { return peer_server_; }
   const PartitionTransfer& transfer() const { return transfer_; }
+  const TombstoneReaper& reaper() const { return reaper_; }
   // The hint store (nullptr when hinted handoff is off).
   const HintStore* hints() const { return hints_.get(); }
   const HandoffStats& handoff_stats() const { return handoff_stats_; }
@@ -163,6 +167,7 @@ class Cluster {
   Dispatcher dispatcher_;
   PeerServer peer_server_;
   PartitionTransfer transfer_;
+  TombstoneReaper reaper_;
   std::unique_ptr<HintStore> hints_;
   facade::UvHandle<uv_timer_t> handoff_timer_;
   facade::UvHandle<uv_timer_t> gone_timer_;

@@ -105,6 +105,7 @@ struct Config {
   int64_t anti_entropy_interval_ms = 60000;  // 0 = off
   int siblings_warn = 25;
   int max_siblings = 100;
+  int64_t tombstone_grace_ms = 60000;  // dead keys are purged no sooner
 
   // --- storage ---
   bool appendonly = true;

@@ -340,6 +340,8 @@ std::vector<Directive> MakeTable() {
           "warn past this many siblings"),
       Int("max-siblings", &C::max_siblings, 1, kIntMax, M::kMutable,
           "refuse writes past this many siblings"),
+      Int("tombstone-grace-ms", &C::tombstone_grace_ms, 0, kIntMax, M::kMutable,
+          "dead keys are purged no sooner"),
       // storage
       Bool("appendonly", &C::appendonly, M::kImmutable, "keep the append-only log"),
       Enum("appendfsync", &C::appendfsync,

@@ -96,13 +96,13 @@ storage::Status Persistence::Load(storage::Keyspace& keyspace, storage::ActorTab
 
 void Persistence::OnChange(const storage::Change& change) {
   if (!writer_) return;
+  // An empty object is a key gone from this replica (Keyspace::Purge,
+  // Keyspace::Forget): a drop record, which replay applies as a deletion. A
+  // put of the empty object would merge into what was replayed before it
+  // and bring that back.
+  if (change.object().Size() == 0) return OnDrop(change.key());
   frames_.clear();
-  // An empty object: the key left this replica (Keyspace::Forget).
-  if (change.object().Size() == 0) {
-    storage::AppendDropRecord(&frames_, change.key());
-  } else {
-    storage::AppendPutRecord(&frames_, change.key(), change.NodeIdBytes());
-  }
+  storage::AppendPutRecord(&frames_, change.key(), change.NodeIdBytes());
   writer_->AppendFramed(frames_);
   if (rewriter_) rewriter_->AddLiveRecord(frames_);
 }

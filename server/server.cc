@@ -455,6 +455,7 @@ void Server::ApplyRuntimeConfig() {
     t.write_quorum = static_cast<size_t>(config_.write_quorum);
     t.request_timeout_ms = config_.request_timeout_ms;
     t.read_repair = config_.read_repair;
+    t.tombstone_grace_ms = config_.tombstone_grace_ms;
     // Fallbacks keep what they stand in for as hints: without hinted
     // handoff there is nowhere to keep it, so only primaries count.
     t.sloppy_quorum = config_.sloppy_quorum && config_.hinted_handoff;
@@ -544,7 +545,7 @@ void Server::ActiveExpire(int64_t now_ms) {
   int64_t budget_us = period_us * kActiveExpireBudgetPercent / 100;
   int64_t start = clock_.NowUs();
   while (store_.expires_size() > 0) {
-    size_t expired = store_.ActiveExpireCycle(now_ms, kActiveExpireSamplesPerCall, rng_());
+    size_t expired = keyspace_->ActiveExpireCycle(now_ms, kActiveExpireSamplesPerCall, rng_());
     // The store stops on its own once a sample is mostly live; go on only
     // while it ran out of samples with a quarter or more still expiring.
     if (expired < kActiveExpireSamplesPerCall / 4 || clock_.NowUs() - start > budget_us) break;

@@ -108,6 +108,12 @@ class DvvSet {
   const std::vector<Sibling>& siblings() const { return siblings_; }
   size_t Size() const { return siblings_.size(); }
   bool empty() const { return siblings_.empty(); }
+  // Calls fn(V&) on every sibling's value in place; dots and context stay,
+  // so the invariants hold whatever fn does to the values.
+  template <typename Fn>
+  void ForEachValue(Fn fn) {
+    for (Sibling& s : siblings_) fn(s.value);
+  }
 
   // A write through `coordinator` of `value` by a client that had seen
   // `context` (dvvset's update/3). Siblings whose dots `context` covers are

@@ -1,5 +1,7 @@
 #include "storage/keyspace.h"
 
+#include <algorithm>
+
 namespace shoal::storage {
 
 std::string ConflictMessage(size_t siblings) {
@@ -14,7 +16,14 @@ Keyspace::Keyspace(::shoal::storage::Store& store, ActorTable& actors, ActorId s
       self_(self),
       dots_(dots),
       options_(options),
-      changes_(actors) {}
+      changes_(actors) {
+  store_.set_keep_expired(options_.keep_tombstones);
+}
+
+void Keyspace::set_options(const KeyspaceOptions& options) {
+  options_ = options;
+  store_.set_keep_expired(options_.keep_tombstones);
+}
 
 Keyspace::Pin::Pin(Keyspace& keyspace, std::string_view key, const Object& object)
     : keyspace_(keyspace) {
@@ -56,10 +65,16 @@ Result<Keyspace::View> Keyspace::Get(std::string_view key, int64_t now_ms) {
     view.count = view.siblings.size();
     return view;
   }
-  const std::string* bytes = store_.Get(key, now_ms);
-  if (bytes == nullptr) return view;
+  // Counted by what the object shows, not by the entry: a replica in a
+  // cluster keeps dead keys (tombstones, expired versions).
+  const std::string* bytes = store_.GetMutable(key, now_ms);
+  if (bytes == nullptr) {
+    store_.CountLookup(false);
+    return view;
+  }
   // The common case, one live string, costs no decoding.
   if (auto single = Object::PeekSingleValue(*bytes, now_ms)) {
+    store_.CountLookup(true);
     view.count = 1;
     view.single = *single;
     return view;
@@ -68,6 +83,7 @@ Result<Keyspace::View> Keyspace::Get(std::string_view key, int64_t now_ms) {
   if (!obj.ok()) return obj.status();
   view.siblings = obj.value().LiveValues(now_ms, actors_);
   view.count = view.siblings.size();
+  store_.CountLookup(view.count > 0);
   return view;
 }
 
@@ -97,6 +113,29 @@ bool Keyspace::Exists(std::string_view key, int64_t now_ms) {
   if (Object::PeekSingleValue(*bytes, now_ms)) return true;
   auto obj = Object::Decode(*bytes, actors_);
   return obj.ok() && !obj.value().IsAbsent(now_ms);
+}
+
+std::optional<int64_t> Keyspace::ExpireAt(std::string_view key, int64_t now_ms) {
+  if (const Object* pinned = Pinned(key)) {
+    if (pinned->IsAbsent(now_ms)) return std::nullopt;
+    return pinned->ExpireAtMs();
+  }
+  // The store's TTL is the object's (Save writes Object::ExpireAtMs), and a
+  // lone node's store holds live keys only.
+  std::optional<int64_t> at = store_.GetExpireAt(key, now_ms);
+  if (!at || !options_.keep_tombstones) return at;
+  if (*at != 0 && *at <= now_ms) return std::nullopt;  // expired, kept for the cluster
+  const std::string* bytes = store_.GetMutable(key, now_ms);
+  if (bytes == nullptr || Object::PeekSingleValue(*bytes, now_ms)) return at;
+  auto obj = Object::Decode(*bytes, actors_);
+  if (!obj.ok() || obj.value().IsAbsent(now_ms)) return std::nullopt;
+  return at;
+}
+
+Result<Object> Keyspace::Settled(std::string_view key, int64_t now_ms) {
+  auto obj = Load(key, now_ms);
+  if (obj.ok()) obj.value().CompactExpired(now_ms);
+  return obj;
 }
 
 Status Keyspace::CheckSiblings(size_t after) {
@@ -192,15 +231,60 @@ Status Keyspace::Merge(std::string_view key, const Object& remote, int64_t now_m
 void Keyspace::FlushAll() {
   ++change_count_;
   store_.Clear();
+  stats_.tombstones_held = 0;
+  stats_.tombstone_bytes = 0;
   changes_.PublishFlush();
 }
 
 bool Keyspace::Forget(std::string_view key, int64_t now_ms) {
   if (Pinned(key) != nullptr) pinned_ = nullptr;
+  CountDead(key, -1, now_ms);
   const bool live = store_.Delete(key, now_ms);
   ++change_count_;
   changes_.Publish(key, Object{});
   return live;
+}
+
+size_t Keyspace::ActiveExpireCycle(int64_t now_ms, size_t max_samples, uint64_t random) {
+  if (!options_.keep_tombstones) return store_.ActiveExpireCycle(now_ms, max_samples, random);
+  expired_scratch_.clear();
+  const size_t expired = store_.ActiveExpireCycle(now_ms, max_samples, random, &expired_scratch_);
+  for (const std::string& key : expired_scratch_) {
+    // Saving again compacts the expired versions (Save) and tells the log
+    // and the anti-entropy trees. A key that no longer decodes is left as
+    // it is (reads report the damage).
+    auto obj = Load(key, now_ms);
+    if (obj.ok()) Save(key, obj.value(), now_ms);
+  }
+  return expired;
+}
+
+Result<bool> Keyspace::Purge(std::string_view key, const Object& expected, int64_t now_ms) {
+  auto obj = Settled(key, now_ms);
+  if (!obj.ok()) return obj.status();
+  if (obj.value().Size() == 0 || !obj.value().IsAbsent(now_ms) || !(obj.value() == expected)) {
+    return false;
+  }
+  if (Pinned(key) != nullptr) pinned_ = nullptr;
+  ++change_count_;
+  CountDead(key, -1, now_ms);
+  store_.Delete(key, now_ms);
+  ++stats_.tombstones_purged;
+  changes_.Publish(key, Object());
+  return true;
+}
+
+void Keyspace::CountDead(std::string_view key, int sign, int64_t now_ms) {
+  const std::string* bytes = store_.GetMutable(key, now_ms);
+  if (bytes == nullptr || !Object::EncodedIsTombstonesOnly(*bytes, actors_)) return;
+  const uint64_t size = key.size() + bytes->size();
+  if (sign > 0) {
+    ++stats_.tombstones_held;
+    stats_.tombstone_bytes += size;
+  } else {
+    if (stats_.tombstones_held > 0) --stats_.tombstones_held;
+    stats_.tombstone_bytes -= std::min(stats_.tombstone_bytes, size);
+  }
 }
 
 void Keyspace::Save(std::string_view key, const Object& obj, int64_t now_ms) {
@@ -224,6 +308,28 @@ void Keyspace::Save(std::string_view key, const Object& obj, int64_t now_ms) {
     // resurrect it; the dot counter keeps old contexts from covering what
     // comes next).
     if (store_.Delete(key, now_ms) || out->Size() > 0) ++stats_.tombstones_purged;
+  } else if (options_.keep_tombstones) {
+    // A replica keeps what it knows until the cluster purges it: expired
+    // versions as their remains (deterministic, see Object::CompactExpired),
+    // and a dead key with no TTL in the store, which only tracks live ones.
+    if (out->Size() > 0 && !out->IsTombstonesOnly()) {
+      bool expired = false;
+      for (const auto& sibling : out->siblings()) {
+        if (sibling.value.kind != VersionKind::kTombstone && !sibling.value.IsLive(now_ms)) {
+          expired = true;
+        }
+      }
+      if (expired) {
+        if (out != &resolved) {
+          resolved = *out;
+          out = &resolved;
+        }
+        resolved.CompactExpired(now_ms);
+      }
+    }
+    CountDead(key, -1, now_ms);
+    store_.Set(key, out->Encode(), out->IsAbsent(now_ms) ? 0 : out->ExpireAtMs(), now_ms);
+    CountDead(key, +1, now_ms);
   } else {
     store_.Set(key, out->Encode(), out->ExpireAtMs(), now_ms);
   }

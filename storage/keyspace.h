@@ -23,6 +23,16 @@
 // client context issued before a key was deleted and purged cannot cover a
 // version written after.
 //
+// Dead keys in a cluster (KeyspaceOptions::keep_tombstones): a replica keeps
+// what a lone node forgets — a key whose versions are all tombstones, and a
+// key whose versions expired (the store is in keep-expired mode, see
+// storage/store.h). Every save compacts expired versions to their remains
+// (Object::CompactExpired), so an expired session key costs its key and a
+// few dozen bytes of clock, not its value, and still dominates older
+// versions other replicas hold. Such keys read as absent everywhere; they
+// leave the store only through Purge(), once the cluster agreed
+// (cluster/tombstone_reaper.h).
+//
 // Every change is published on changes() (storage/change_feed.h: the
 // append-only log, the replication of a coordinated write) with the key's
 // new object, tombstones included, after it is applied.
@@ -59,6 +69,13 @@ struct KeyspaceStats {
   uint64_t sibling_warnings = 0;  // writes that left a key past siblings-warn
   uint64_t conflicts = 0;         // writes refused past max-siblings
   uint64_t tombstones_purged = 0;
+  // Keys held dead (tombstones only, remains of expired versions included)
+  // and their bytes (key + stored object), kept only with keep_tombstones.
+  // Gauges; a dead key deleted behind the keyspace's back (eviction, log
+  // replay's drop records) is not subtracted, so treat them as approximate
+  // under maxmemory eviction.
+  uint64_t tombstones_held = 0;
+  uint64_t tombstone_bytes = 0;
 };
 
 class Keyspace {
@@ -67,7 +84,8 @@ class Keyspace {
   Keyspace(::shoal::storage::Store& store, ActorTable& actors, ActorId self, DotCounter& dots,
            KeyspaceOptions options = {});
 
-  void set_options(const KeyspaceOptions& options) { options_ = options; }
+  // keep_tombstones also puts the store in keep-expired mode.
+  void set_options(const KeyspaceOptions& options);
   const KeyspaceOptions& options() const { return options_; }
   // Where every change and flush is published.
   ChangeFeed& changes() { return changes_; }
@@ -110,6 +128,15 @@ class Keyspace {
   // True if the key has a live version.
   bool Exists(std::string_view key, int64_t now_ms);
 
+  // The key's expiry as TTL and friends show it: nullopt if the key has no
+  // live version, 0 if it has no TTL, else the absolute expiry in ms.
+  std::optional<int64_t> ExpireAt(std::string_view key, int64_t now_ms);
+
+  // The key's object as a save at now_ms would store it: Load() with
+  // expired versions compacted to their remains (empty if absent). What the
+  // tombstone reaper compares across replicas.
+  Result<Object> Settled(std::string_view key, int64_t now_ms);
+
   // --- writes ----------------------------------------------------------
 
   // A plain write: supersedes every version this node has seen.
@@ -139,6 +166,21 @@ class Keyspace {
   // key was stored and not expired.
   bool Forget(std::string_view key, int64_t now_ms);
 
+  // Active expiry (the server's cron). Outside a cluster, the store's own
+  // (keys deleted). With keep_tombstones, each key whose TTL passed is
+  // saved again, which compacts its expired versions to their remains and
+  // publishes the change. Returns the keys expired.
+  size_t ActiveExpireCycle(int64_t now_ms, size_t max_samples, uint64_t random);
+
+  // Forgets a dead key for good: removes it if Settled(key) has no live
+  // version and equals `expected` (compare-and-delete: a write that landed
+  // since the caller looked keeps the key), counts tombstones_purged and
+  // publishes the change with an empty object (Size() == 0: the key is
+  // gone). True if it was removed. Only the cluster's tombstone reaper
+  // calls it, once every replica holds `expected` (see
+  // cluster/tombstone_reaper.h).
+  Result<bool> Purge(std::string_view key, const Object& expected, int64_t now_ms);
+
   // --- a command on a given object ---------------------------------------
 
   // While a Pin lives, every read of `key` above (and the read each write
@@ -164,6 +206,9 @@ class Keyspace {
   // tombstones need not be kept) and publishes the change.
   void Save(std::string_view key, const Object& obj, int64_t now_ms);
   Status CheckSiblings(size_t after);
+  // Keeps tombstones_held / tombstone_bytes in step with the entry of `key`
+  // about to be replaced or removed (sign -1) or just stored (sign +1).
+  void CountDead(std::string_view key, int sign, int64_t now_ms);
   uint64_t NextDotFloor();
   // The pinned object if `key` is pinned, else nullptr.
   const Object* Pinned(std::string_view key) const {
@@ -179,6 +224,7 @@ class Keyspace {
   ChangeFeed changes_;
   SiblingWarning sibling_warning_;
   uint64_t change_count_ = 0;
+  std::vector<std::string> expired_scratch_;  // ActiveExpireCycle()'s
   std::string_view pinned_key_;
   const Object* pinned_ = nullptr;
 };

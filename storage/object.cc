@@ -156,11 +156,31 @@ bool Object::IsPurgeable(int64_t now_ms, int64_t cutoff_ms) const {
   if (set_.empty()) return false;
   for (const Sibling& s : set_.siblings()) {
     if (s.value.IsLive(now_ms)) return false;
-    int64_t died = s.value.timestamp_ms;
-    if (s.value.kind != VersionKind::kTombstone) died = std::max(died, s.value.expire_at_ms);
+    // A delete has no expiry; the remains of an expired version keep theirs.
+    const int64_t died = std::max(s.value.timestamp_ms, s.value.expire_at_ms);
     if (died >= cutoff_ms) return false;
   }
   return true;
+}
+
+bool Object::IsTombstonesOnly() const {
+  if (set_.empty()) return false;
+  for (const Sibling& s : set_.siblings()) {
+    if (s.value.kind != VersionKind::kTombstone) return false;
+  }
+  return true;
+}
+
+bool Object::CompactExpired(int64_t now_ms) {
+  bool changed = false;
+  set_.ForEachValue([&](Version& v) {
+    if (v.kind == VersionKind::kTombstone || v.IsLive(now_ms)) return;
+    v.kind = VersionKind::kTombstone;
+    std::string().swap(v.bytes);
+    v.counter = PnCounter();
+    changed = true;
+  });
+  return changed;
 }
 
 }  // namespace shoal::storage

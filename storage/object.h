@@ -162,11 +162,30 @@ class Object {
 
   // True if the object can be forgotten without risk of resurrection once
   // every replica has it: it has at least one sibling, none is live at
-  // now_ms, and each died (tombstone: its timestamp; expired: its expiry or
-  // its timestamp, whichever is later) before cutoff_ms. The caller picks a
-  // cutoff (e.g. now minus a grace period) and must know every replica has
-  // seen the death.
+  // now_ms, and each died (a tombstone at its timestamp, an expired version
+  // or its remains at its expiry or its timestamp, whichever is later)
+  // before cutoff_ms. The caller picks a cutoff (e.g. now minus a grace
+  // period) and must know every replica has seen the death.
   bool IsPurgeable(int64_t now_ms, int64_t cutoff_ms) const;
+
+  // True if the object has siblings and every one is a tombstone (a delete,
+  // or the remains of an expired version): a time-independent "dead".
+  bool IsTombstonesOnly() const;
+
+  // --- expiry in a cluster --------------------------------------------------
+  //
+  // A replica in a cluster must not forget an expired version: its context
+  // is what keeps an older value another replica still holds from coming
+  // back (it dominates it). It keeps the version's remains instead:
+  // CompactExpired() turns every expired bytes or counter sibling into a
+  // tombstone with the same dot, timestamp and expiry, dropping the payload.
+  // The remains are a pure function of the version once it has expired, so
+  // two replicas compacting the same write at different times store the
+  // same bytes (equal digests); a merge of the two forms of one dot keeps
+  // either, and the next compaction makes them equal. Last-writer-wins
+  // orders by (timestamp, node id, dot), all kept, so it picks the same
+  // sibling before and after. Returns true if something was compacted.
+  bool CompactExpired(int64_t now_ms);
 
   // --- encoding -----------------------------------------------------------
   //
@@ -200,6 +219,10 @@ class Object {
   // (the key may be absent, a counter, or have siblings). Never allocates;
   // does not validate more than it reads.
   static std::optional<std::string_view> PeekSingleValue(std::string_view encoded, int64_t now_ms);
+  // IsTombstonesOnly() of the object `encoded` (local form) holds, reading
+  // only the flags byte in the single-sibling form; false if it does not
+  // decode.
+  static bool EncodedIsTombstonesOnly(std::string_view encoded, const ActorTable& actors);
 
   bool operator==(const Object&) const = default;
 

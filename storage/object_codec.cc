@@ -363,4 +363,15 @@ std::optional<std::string_view> Object::PeekSingleValue(std::string_view encoded
   return in;
 }
 
+bool Object::EncodedIsTombstonesOnly(std::string_view encoded, const ActorTable& actors) {
+  if (encoded.empty()) return false;
+  const auto flags = static_cast<uint8_t>(encoded[0]);
+  if ((flags & kFlagSingle) != 0) {
+    return ((flags & kSingleKindMask) >> kSingleKindShift) ==
+           static_cast<uint8_t>(VersionKind::kTombstone);
+  }
+  auto obj = Decode(encoded, actors);
+  return obj.ok() && obj.value().IsTombstonesOnly();
+}
+
 }  // namespace shoal::storage

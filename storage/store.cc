@@ -73,13 +73,17 @@ void SubtractClamped(size_t* counter, size_t n) {
 
 Store::Store() : dict_(std::make_unique<Dict>()) {}
 
+bool Store::Expired(const DictEntry& e, int64_t now_ms) const {
+  return !keep_expired_ && IsExpired(e, now_ms);
+}
+
 Store::~Store() = default;
 
 DictEntry* Store::FindLive(std::string_view key, int64_t now_ms, Touch touch) {
   NoteTime(now_ms);
   DictEntry* e = dict_->Find(key);
   if (e == nullptr) return nullptr;
-  if (IsExpired(*e, now_ms)) {
+  if (Expired(*e, now_ms)) {
     Remove(e);
     ++stats_.expired_keys;
     return nullptr;
@@ -167,7 +171,7 @@ void Store::ForEachInPartition(uint32_t partition, int64_t now_ms,
                                const std::function<void(const EntryView&)>& fn) const {
   if (partition >= partitions()) return;
   for (const DictEntry* e : partition_index_[partition]) {
-    if (IsExpired(*e, now_ms)) continue;
+    if (Expired(*e, now_ms)) continue;
     fn(EntryView{e->key(), e->value, e->expire_at_ms});
   }
 }
@@ -179,7 +183,7 @@ uint64_t Store::ScanPartition(uint32_t partition, uint64_t bound, size_t count, 
   uint64_t i = std::min<uint64_t>(bound, entries.size());
   for (size_t seen = 0; i > 0 && seen < std::max<size_t>(count, 1); ++seen) {
     const DictEntry* e = entries[--i];
-    if (IsExpired(*e, now_ms)) continue;
+    if (Expired(*e, now_ms)) continue;
     fn(EntryView{e->key(), e->value, e->expire_at_ms});
   }
   return i;
@@ -246,7 +250,7 @@ bool Store::Delete(std::string_view key, int64_t now_ms) {
   NoteTime(now_ms);
   DictEntry* e = dict_->Unlink(key);
   if (e == nullptr) return false;
-  const bool live = !IsExpired(*e, now_ms);
+  const bool live = !Expired(*e, now_ms);
   if (!live) ++stats_.expired_keys;
   Drop(e);
   return live;
@@ -296,7 +300,7 @@ uint64_t Store::Scan(uint64_t cursor, size_t count, int64_t now_ms,
   size_t steps_left = count * 10;
   auto visit = [&](const DictEntry& e) {
     ++seen;
-    if (IsExpired(e, now_ms)) return;
+    if (Expired(e, now_ms)) return;
     fn(EntryView{e.key(), e.value, e.expire_at_ms});
   };
   do {
@@ -307,7 +311,7 @@ uint64_t Store::Scan(uint64_t cursor, size_t count, int64_t now_ms,
 
 void Store::ForEach(int64_t now_ms, const std::function<void(const EntryView&)>& fn) const {
   dict_->ForEach([&](const DictEntry& e) {
-    if (IsExpired(e, now_ms)) return;
+    if (Expired(e, now_ms)) return;
     fn(EntryView{e.key(), e.value, e.expire_at_ms});
   });
 }
@@ -319,7 +323,7 @@ std::optional<std::string> Store::RandomKey(int64_t now_ms, uint64_t random) {
   for (int tries = 0; tries < kRandomKeyTries; ++tries) {
     DictEntry* e = dict_->RandomEntry(SplitMix64(&state));
     if (e == nullptr) return std::nullopt;
-    if (!IsExpired(*e, now_ms)) return std::string(e->key());
+    if (!Expired(*e, now_ms)) return std::string(e->key());
     Remove(e);
     ++stats_.expired_keys;
   }
@@ -328,14 +332,16 @@ std::optional<std::string> Store::RandomKey(int64_t now_ms, uint64_t random) {
   uint64_t cursor = 0;
   do {
     cursor = dict_->Scan(cursor, [&](const DictEntry& e) {
-      if (!found && !IsExpired(e, now_ms)) found.emplace(e.key());
+      if (!found && !Expired(e, now_ms)) found.emplace(e.key());
     });
   } while (cursor != 0 && !found);
   return found;
 }
 
-size_t Store::ActiveExpireCycle(int64_t now_ms, size_t max_samples, uint64_t random) {
+size_t Store::ActiveExpireCycle(int64_t now_ms, size_t max_samples, uint64_t random,
+                                std::vector<std::string>* expired_keys) {
   NoteTime(now_ms);
+  assert(!keep_expired_ || expired_keys != nullptr);
   uint64_t state = random;
   size_t sampled = 0;
   size_t deleted = 0;
@@ -346,7 +352,13 @@ size_t Store::ActiveExpireCycle(int64_t now_ms, size_t max_samples, uint64_t ran
       DictEntry* e = expires_[SplitMix64(&state) % expires_.size()];
       ++sampled;
       if (IsExpired(*e, now_ms)) {
-        Remove(e);
+        if (keep_expired_ && expired_keys != nullptr) {
+          // Handed to the owner, which keeps the version's remains.
+          SetExpiry(e, 0);
+          expired_keys->emplace_back(e->key());
+        } else {
+          Remove(e);
+        }
         ++expired;
       }
     }
@@ -418,7 +430,7 @@ Result<size_t> Store::EvictUntil(size_t maxmemory, int64_t now_ms, uint64_t rand
   for (size_t round = 0; round < eviction_.max_evictions_per_call; ++round) {
     DictEntry* victim = PickVictim(now_ms, &state);
     if (victim == nullptr) return oom;
-    if (IsExpired(*victim, now_ms)) {
+    if (Expired(*victim, now_ms)) {
       Remove(victim);
       ++stats_.expired_keys;
     } else {

@@ -14,6 +14,15 @@
 // encoding, and writes the object's expiry (Object::ExpireAtMs) alongside,
 // so that expiry and eviction work without decoding values.
 //
+// Keep-expired mode (set_keep_expired; a replica in a cluster): the store
+// expires nothing itself. Every lookup, walk and deletion sees an entry
+// whatever its TTL, and the owner (the Keyspace, which judges liveness from
+// the versioned object) decides; the TTL index remains for
+// ActiveExpireCycle(), which hands the keys whose TTL passed to the owner
+// instead of deleting them, and for volatile-* eviction. That is how an
+// expired version keeps dominating older ones on the other replicas until
+// it is purged like a tombstone (see Keyspace).
+//
 // Partitions: with a Partitioner set (the ring's partition of a key, passed
 // in because storage/ does not see cluster/), every key is also indexed by
 // partition, so that anti-entropy and partition transfer walk one partition
@@ -150,7 +159,16 @@ class Store {
   // carry a TTL, deletes the expired ones, and repeats while more than 25% of
   // a sample had expired, stopping after `max_samples` samples in total.
   // `random` seeds the sampling. Returns the number of keys deleted.
-  size_t ActiveExpireCycle(int64_t now_ms, size_t max_samples, uint64_t random);
+  // In keep-expired mode the expired keys are not deleted: each loses its
+  // TTL (it leaves the TTL index) and its name is appended to *expired,
+  // which must then be non-null, for the owner to rewrite. They are counted
+  // in the return value and in stats().expired_keys all the same.
+  size_t ActiveExpireCycle(int64_t now_ms, size_t max_samples, uint64_t random,
+                           std::vector<std::string>* expired = nullptr);
+
+  // Keep-expired mode (see the top of this file). Off by default.
+  void set_keep_expired(bool keep) { keep_expired_ = keep; }
+  bool keep_expired() const { return keep_expired_; }
 
   // Moves incremental rehashing forward by up to `buckets` buckets. Returns
   // true if more rehashing work remains. (Operations also rehash a little.)
@@ -242,7 +260,8 @@ class Store {
   // next bound, 0 when the walk is complete. Entries present during the
   // whole walk are visited at least once: a removal moves the partition's
   // last entry, already visited, into the freed slot. Entries added during
-  // the walk may be missed. Expired entries are skipped.
+  // the walk may be missed. Expired entries are skipped (outside
+  // keep-expired mode). Must not mutate the store from fn.
   uint64_t ScanPartition(uint32_t partition, uint64_t bound, size_t count, int64_t now_ms,
                          const std::function<void(const EntryView&)>& fn) const;
 
@@ -250,6 +269,9 @@ class Store {
   void ResetStats() { stats_ = {}; }
 
  private:
+  // Whether lookups and walks treat `e` as gone at now_ms: its TTL passed,
+  // outside keep-expired mode.
+  bool Expired(const DictEntry& e, int64_t now_ms) const;
   enum class Touch { kNo, kYes };
   // The live entry for `key`, or nullptr; deletes it if expired (lazy
   // expiry). With Touch::kYes records an access.
@@ -302,6 +324,7 @@ class Store {
   // Drives the LFU counter's coin flips; deterministic from construction.
   uint64_t access_random_state_ = 0x1f0a2b3c4d5e6f70ULL;
   int64_t latest_now_ms_ = 0;
+  bool keep_expired_ = false;
 };
 
 }  // namespace shoal::storage

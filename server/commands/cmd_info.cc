@@ -222,6 +222,21 @@ void ClusterSection(Server& server, InfoWriter& w) {
           node->stats().auth_failures + cl->peer_server().stats().auth_failures);
   w.Field("cluster_membership_exchanges", node->stats().exchanges);
   w.Field("cluster_ring_changes", node->stats().ring_changes);
+  // Dead keys (tombstones, remains of expired versions) and their purging.
+  const storage::KeyspaceStats& ks = server.keyspace().stats();
+  const cluster::ReaperStats& rs = cl->reaper().stats();
+  w.Field("cluster_tombstones_held", ks.tombstones_held);
+  w.Field("cluster_tombstone_bytes", ks.tombstone_bytes);
+  w.Field("cluster_tombstones_purged", ks.tombstones_purged);
+  w.Field("cluster_purge_rounds", rs.rounds);
+  w.Field("cluster_purge_keys_checked", rs.keys_checked);
+  w.Field("cluster_purges_owned", rs.purged);
+  w.Field("cluster_purges_served", rs.purges_served);
+  w.Field("cluster_purge_refused_member_down", rs.refused_member_down);
+  w.Field("cluster_purge_refused_no_answer", rs.refused_no_answer);
+  w.Field("cluster_purge_refused_replica_differs", rs.refused_replica_differs);
+  w.Field("cluster_purge_refused_copy_elsewhere", rs.refused_copy_elsewhere);
+  w.Field("cluster_purge_refused_changed", rs.refused_changed);
   if (const cluster::HintStore* hints = cl->hints()) {
     const cluster::HintStats hs = hints->stats();
     w.Field("cluster_hints_stored", hs.stored + hs.merged);

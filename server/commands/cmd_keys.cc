@@ -51,7 +51,7 @@ void ExpireGeneric(CommandContext& ctx, bool seconds, int64_t base_ms, std::stri
   auto when = ExpireCommandToAbsoluteMs(ctx.args[2], seconds, base_ms, command);
   if (!when.ok()) return ctx.reply.Error(when.status().message());
   const std::string& key = ctx.args[1];
-  std::optional<int64_t> current = ctx.store.GetExpireAt(key, ctx.now_ms);
+  std::optional<int64_t> current = ctx.keyspace.ExpireAt(key, ctx.now_ms);
   if (!current) return ctx.reply.Integer(0);
 
   const ExpireFlags& f = flags.value();
@@ -85,7 +85,7 @@ void PExpireAtCommand(CommandContext& ctx) {
 // rounded to the nearest ((ms + 500) / 1000); Redis's compiler does that sum
 // unsigned, so an expiry near INT64_MAX does not wrap and neither do we.
 void TtlGeneric(CommandContext& ctx, bool in_ms, bool absolute) {
-  std::optional<int64_t> at = ctx.store.GetExpireAt(ctx.args[1], ctx.now_ms);
+  std::optional<int64_t> at = ctx.keyspace.ExpireAt(ctx.args[1], ctx.now_ms);
   if (!at) return ctx.reply.Integer(-2);
   if (*at == 0) return ctx.reply.Integer(-1);
   int64_t t = absolute ? *at : *at - ctx.now_ms;
@@ -108,7 +108,7 @@ void PExpireTimeCommand(CommandContext& ctx) {
 }
 
 void PersistCommand(CommandContext& ctx) {
-  std::optional<int64_t> at = ctx.store.GetExpireAt(ctx.args[1], ctx.now_ms);
+  std::optional<int64_t> at = ctx.keyspace.ExpireAt(ctx.args[1], ctx.now_ms);
   if (!at || *at == 0) return ctx.reply.Integer(0);
   storage::Status st = ctx.keyspace.SetExpiry(ctx.args[1], 0, ctx.now_ms);
   if (!st.ok()) return ReplyStatus(ctx, st);

@@ -66,7 +66,7 @@ void SetGeneric(CommandContext& ctx, const SetOptions& o, std::string& value, Se
     return ctx.reply.Null();
   }
 
-  if (o.keepttl) expire_at = ctx.store.GetExpireAt(key, ctx.now_ms).value_or(0);
+  if (o.keepttl) expire_at = ctx.keyspace.ExpireAt(key, ctx.now_ms).value_or(0);
   storage::Status st = PutBytes(ctx, key, std::move(value), expire_at);
   if (!st.ok()) return ReplyStatus(ctx, st);
   if (o.get) return reply_old();
@@ -144,7 +144,7 @@ void GetExCommand(CommandContext& ctx) {
   if (o.unit != ExpireUnit::kNone) {
     // An EXAT/PXAT already in the past deletes the key.
     st = ctx.keyspace.SetExpiry(key, expire_at, ctx.now_ms);
-  } else if (o.persist && ctx.store.GetExpireAt(key, ctx.now_ms).value_or(0) != 0) {
+  } else if (o.persist && ctx.keyspace.ExpireAt(key, ctx.now_ms).value_or(0) != 0) {
     st = ctx.keyspace.SetExpiry(key, 0, ctx.now_ms);
   }
   if (!st.ok()) return ReplyStatus(ctx, st);
@@ -198,7 +198,7 @@ bool StringLengthOk(const CommandContext& ctx, uint64_t size, uint64_t append) {
 // as Redis's dbOverwrite; a new one has none. On failure replies the error
 // and returns false.
 bool StoreResult(CommandContext& ctx, bool existed, std::string result) {
-  int64_t expire_at = existed ? ctx.store.GetExpireAt(ctx.args[1], ctx.now_ms).value_or(0) : 0;
+  int64_t expire_at = existed ? ctx.keyspace.ExpireAt(ctx.args[1], ctx.now_ms).value_or(0) : 0;
   storage::Status st = PutBytes(ctx, ctx.args[1], std::move(result), expire_at);
   if (!st.ok()) ReplyStatus(ctx, st);
   return st.ok();
