@@ -43,7 +43,8 @@ class KeyDigests {
   // Heap bytes held (the slot array).
   size_t bytes() const { return slots_.capacity() * sizeof(Slot); }
 
-  // Calls fn(key_hash, digest) for every entry, in no order.
+  // Calls fn(key_hash, digest) for every entry, in no order (a key hash of
+  // 0 shows as 1).
   template <typename Fn>
   void ForEach(const Fn& fn) const {
     for (const Slot& s : slots_) {
