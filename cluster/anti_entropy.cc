@@ -68,6 +68,7 @@ void AntiEntropy::Stop() {
 void AntiEntropy::Tick(int64_t now_ms) {
   if (stopped_ || !trees_.enabled()) return;
   ++ticks_;
+  last_tick_ms_ = now_ms;
   const int64_t wall = clock_.NowMs();
   if (trees_.unbuilt() > 0) {
     trees_.BuildStep(wall, options_.build_budget);
@@ -85,6 +86,7 @@ void AntiEntropy::Tick(int64_t now_ms) {
       break;
     }
   }
+  if (exchange_ && exchange_->confirming && now_ms >= exchange_->confirm_at) return Confirm();
   if (exchange_ || options_.interval_ms <= 0) return;
   if (started_once_ && now_ms - last_start_ms_ < options_.interval_ms) return;
   last_start_ms_ = now_ms;
@@ -132,7 +134,10 @@ PeerCallback AntiEntropy::Step(std::function<void(const PeerReply&)> on_reply) {
 
 void AntiEntropy::SendStep(std::vector<std::string> argv,
                            std::function<void(const PeerReply&)> on_reply) {
-  env_.send(exchange_->peer, std::move(argv), Step(std::move(on_reply)));
+  // A copy: a refused send calls back at once, and the callback may end
+  // the exchange.
+  const NodeId peer = exchange_->peer;
+  env_.send(peer, std::move(argv), Step(std::move(on_reply)));
 }
 
 void AntiEntropy::OnBranches(const PeerReply& r) {
@@ -152,21 +157,63 @@ void AntiEntropy::OnBranches(const PeerReply& r) {
            [this, branches](const PeerReply& reply) { OnLeaves(branches, reply); });
 }
 
+namespace {
+
+// The segments of `branches` whose local hash differs from `remote` (the
+// peer's segment hashes of those branches, in order), among `among` if not
+// null.
+std::vector<uint32_t> SegmentsDiffering(const TicTacTree& tree,
+                                        const std::vector<uint32_t>& branches,
+                                        const std::vector<uint64_t>& remote,
+                                        const std::vector<uint32_t>* among) {
+  std::vector<uint32_t> out;
+  for (size_t i = 0; i < branches.size(); ++i) {
+    for (uint32_t w = 0; w < TicTacTree::kBranchWidth; ++w) {
+      const uint32_t s = branches[i] * TicTacTree::kBranchWidth + w;
+      if (tree.segment(s) == remote[i * TicTacTree::kBranchWidth + w]) continue;
+      if (among != nullptr && !std::binary_search(among->begin(), among->end(), s)) continue;
+      out.push_back(s);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 void AntiEntropy::OnLeaves(const std::vector<uint32_t>& branches, const PeerReply& r) {
   if (r.type != PeerReply::Type::kString) return Fail();
   auto remote = DecodeHashes(r.str, branches.size() * TicTacTree::kBranchWidth);
   if (!remote.ok()) return Fail();
-  const TicTacTree& tree = trees_.tree(exchange_->partition);
-  std::vector<uint32_t>& segments = exchange_->segments;
-  for (size_t i = 0; i < branches.size(); ++i) {
-    for (uint32_t w = 0; w < TicTacTree::kBranchWidth; ++w) {
-      const uint32_t s = branches[i] * TicTacTree::kBranchWidth + w;
-      if (tree.segment(s) != remote.value()[i * TicTacTree::kBranchWidth + w]) {
-        segments.push_back(s);
-      }
-    }
+  Exchange& ex = *exchange_;
+  ex.segments = SegmentsDiffering(trees_.tree(ex.partition), branches, remote.value(), nullptr);
+  if (ex.segments.empty()) return Finish();
+  if (options_.confirm_delay_ms <= 0) return Confirm();
+  ex.confirming = true;
+  ex.confirm_at = last_tick_ms_ + options_.confirm_delay_ms;
+}
+
+void AntiEntropy::Confirm() {
+  Exchange& ex = *exchange_;
+  ex.confirming = false;
+  std::vector<uint32_t> branches;
+  for (uint32_t s : ex.segments) {
+    const uint32_t b = TicTacTree::BranchOf(s);
+    if (branches.empty() || branches.back() != b) branches.push_back(b);  // segments ascend
   }
-  stats_.segments_differing += segments.size();
+  std::vector<std::string> argv{"SHOAL.AELEAF", std::to_string(ex.partition)};
+  for (uint32_t b : branches) argv.push_back(std::to_string(b));
+  SendStep(std::move(argv),
+           [this, branches](const PeerReply& reply) { OnConfirm(branches, reply); });
+}
+
+void AntiEntropy::OnConfirm(const std::vector<uint32_t>& branches, const PeerReply& r) {
+  if (r.type != PeerReply::Type::kString) return Fail();
+  auto remote = DecodeHashes(r.str, branches.size() * TicTacTree::kBranchWidth);
+  if (!remote.ok()) return Fail();
+  Exchange& ex = *exchange_;
+  const std::vector<uint32_t> first = std::move(ex.segments);
+  ex.segments = SegmentsDiffering(trees_.tree(ex.partition), branches, remote.value(), &first);
+  stats_.segments_differing += ex.segments.size();
   ListNext();
 }
 

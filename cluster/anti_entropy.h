@@ -9,7 +9,10 @@
 //   SHOAL.AEBRANCH p               -> the peer's kBranches branch hashes
 //                                     (bulk, 8 bytes each, little-endian)
 //   SHOAL.AELEAF p b [b ...]       -> the segment hashes of those branches
-//                                     (bulk, kBranchWidth * 8 bytes each)
+//                                     (bulk, kBranchWidth * 8 bytes each);
+//                                     asked again confirm_delay_ms later for
+//                                     the branches of differing segments,
+//                                     only segments differing both times go on
 //   SHOAL.AEKEYS p s [s ...]       -> [truncated (0|1), key, digest, ...]: the
 //                                     live keys of those segments (at most
 //                                     kMaxSegmentsPerFrame segments asked,
@@ -60,6 +63,11 @@ struct AntiEntropyOptions {
   size_t build_budget = 5000;   // keys read per tick while building trees
   int rebuild_every_ticks = 50;
   size_t repair_batch = 256;  // keys per MGET / MPUT frame
+  // Differing segments are confirmed by asking for their hashes again this
+  // much later; only segments that still differ are listed (Riak's tictac
+  // AAE confirms the same way), so that writes still in flight when the
+  // trees were compared cost no listing and no repair.
+  int64_t confirm_delay_ms = 100;
 };
 
 struct AntiEntropyStats {
@@ -132,7 +140,9 @@ class AntiEntropy {
     uint64_t id = 0;
     uint32_t partition = 0;
     NodeId peer;
-    std::vector<uint32_t> segments;  // differing, to list
+    std::vector<uint32_t> segments;  // differing, to confirm then list
+    bool confirming = false;         // waiting for confirm_at
+    int64_t confirm_at = 0;          // loop ms
     size_t next_segment = 0;
     size_t segments_per_frame = kMaxSegmentsPerFrame;
     std::vector<std::string> keys;  // differing keys of the current listing
@@ -146,6 +156,8 @@ class AntiEntropy {
   void SendStep(std::vector<std::string> argv, std::function<void(const PeerReply&)> on_reply);
   void OnBranches(const PeerReply& r);
   void OnLeaves(const std::vector<uint32_t>& branches, const PeerReply& r);
+  void Confirm();
+  void OnConfirm(const std::vector<uint32_t>& branches, const PeerReply& r);
   void ListNext();
   void OnKeys(const std::vector<uint32_t>& segments, const PeerReply& r);
   void RepairNext();
@@ -166,6 +178,7 @@ class AntiEntropy {
   std::optional<Exchange> exchange_;
   uint64_t next_exchange_id_ = 1;
   int64_t last_start_ms_ = 0;
+  int64_t last_tick_ms_ = 0;
   bool started_once_ = false;
   uint32_t partition_cursor_ = 0;
   uint64_t peer_rotation_ = 0;

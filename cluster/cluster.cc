@@ -168,7 +168,12 @@ storage::Status Cluster::Start() {
   ConfigureAntiEntropy();
   storage::Status st = peer_server_.Listen();
   if (!st.ok()) return st;
-  return node_.Start(options_.seeds);
+  st = node_.Start(options_.seeds);
+  if (!st.ok()) return st;
+  // A node that rejoined from its saved membership is a cluster member from
+  // the start, without a ring change to say so.
+  OnRingChange();
+  return st;
 }
 
 storage::Status Cluster::CommitHints() {

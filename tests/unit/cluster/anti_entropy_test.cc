@@ -29,6 +29,7 @@ struct Replica {
   std::unique_ptr<AntiEntropy> ae;
   Replica* peer = nullptr;
   bool reachable = true;
+  int64_t confirm_delay_ms = 0;
 
   Replica(std::string id, const storage::Clock& clock) : node(std::move(id), clock) {
     storage::KeyspaceOptions ko;
@@ -69,6 +70,7 @@ struct Replica {
     AntiEntropyOptions o;
     o.interval_ms = 1;
     o.repair_batch = 7;  // several batches per listing
+    o.confirm_delay_ms = confirm_delay_ms;
     ae->Configure(true, kQ, PartitionOf, o);
   }
 };
@@ -158,6 +160,32 @@ TEST_CASE("diverged replicas converge through exchanges, both ways, siblings and
   for (int i = 0; i < 2 * static_cast<int>(kQ); ++i) p.Tick();
   CHECK(sa.keys_repaired + sb.keys_repaired == repaired);
   for (int64_t t : p.a.ae->last_compared_ms()) CHECK(t >= 0);
+}
+
+TEST_CASE("a difference gone by the confirmation is neither listed nor repaired") {
+  Pair p;
+  p.a.confirm_delay_ms = 50;
+  p.Start();
+  std::string key;  // a key of partition 0, the first one a compares
+  for (int i = 0; key.empty(); ++i) {
+    if (PartitionOf("t" + std::to_string(i)) == 0) key = "t" + std::to_string(i);
+  }
+  p.b.ae->Tick(0);  // b builds its trees
+  p.a.node.Set(key, "in flight");
+  p.a.ae->Tick(0);  // builds, compares partition 0: one segment differs
+  CHECK(p.a.ae->stats().partitions_compared == 1);
+  p.a.node.CopyTo(p.b.node, key);  // the replication lands
+  for (int64_t t = 10; t <= 50; t += 10) p.a.ae->Tick(t);
+  CHECK(p.a.ae->stats().exchanges == 1);
+  CHECK(p.a.ae->stats().segments_differing == 0);
+  CHECK(p.a.ae->stats().keys_differing == 0);
+
+  // One that stays is confirmed, listed and repaired.
+  p.a.node.Set(key, "missed");
+  for (int64_t t = 60; p.a.ae->stats().exchanges < 1 + kQ && t < 10'000; t += 10) p.a.ae->Tick(t);
+  CHECK(p.a.ae->stats().segments_differing == 1);
+  CHECK(p.a.ae->stats().keys_repaired == 1);
+  CHECK(p.b.node.Values(key) == std::vector<std::string>{"missed"});
 }
 
 TEST_CASE("no exchange without a reachable peer, none when off") {
