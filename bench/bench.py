@@ -36,6 +36,7 @@ import time
 
 sys.dont_write_bytecode = True  # no bench/__pycache__ from the imports below
 
+import anti_entropy  # noqa: E402
 import cluster_faults  # noqa: E402
 import harness  # noqa: E402
 import rewrite  # noqa: E402
@@ -129,7 +130,9 @@ CELLS = (
 REWRITE_KEY = "rewrite"  # rewrite.py
 MEMORY_KEY = "memory"
 FAULTS_KEY = "faults"  # cluster_faults.py: one node of three frozen; hand-off after an outage
-ALL_KEYS = tuple(c.key for c in CELLS) + (REWRITE_KEY, MEMORY_KEY, FAULTS_KEY)
+AE_KEY = "anti-entropy"  # anti_entropy.py: its throughput cost; repairing 100,000 keys
+ALL_KEYS = tuple(c.key for c in CELLS) + (REWRITE_KEY, MEMORY_KEY, FAULTS_KEY, AE_KEY)
+AE_REPAIR_KEYS = 100_000
 # The hand-off cell's outage, in seconds (--quick: a tenth).
 OUTAGE_S = 30
 
@@ -279,6 +282,7 @@ def parse_args(argv):
     opts.rewrite = REWRITE_KEY in wanted
     opts.memory = MEMORY_KEY in wanted and not opts.no_memory
     opts.faults = FAULTS_KEY in wanted and not opts.shoal_is_redis
+    opts.anti_entropy = AE_KEY in wanted and not opts.shoal_is_redis
     for binary in (opts.shoal, opts.redis, opts.redis_benchmark):
         if not os.access(binary, os.X_OK):
             p.error("not an executable: %s" % binary)
@@ -397,6 +401,10 @@ def main(argv):
         if opts.faults:
             fault_rows += cluster_faults.degraded(opts, tmp, max(20_000, int(300_000 * opts.scale)))
             fault_rows += cluster_faults.handoff(opts, tmp, OUTAGE_S * opts.scale)
+        if opts.anti_entropy:
+            fault_rows += anti_entropy.cost(opts, tmp, max(20_000, int(300_000 * opts.scale)),
+                                            opts.repeat)
+            fault_rows += anti_entropy.repair(opts, tmp, max(10_000, int(AE_REPAIR_KEYS * opts.scale)))
     except BenchError as e:
         failure = str(e)
     except KeyboardInterrupt:
@@ -438,7 +446,7 @@ def main(argv):
                 name, "-" if healthy is None else "%.0f" % healthy,
                 "%.2f" % faulty if faulty < 100 else "%.0f" % faulty,
                 "-" if ratio is None else "%.2f" % ratio))
-        faults_md = "## Cluster under failure (shoal alone)\n\n" + "\n".join(lines) + "\n\n"
+        faults_md = "## Cluster under failure and anti-entropy (shoal alone)\n\n" + "\n".join(lines) + "\n\n"
     print()
     print(text_table(rows))
     print()

@@ -49,6 +49,24 @@ Cluster::Cluster(uv_loop_t* loop, storage::Keyspace& keyspace, const storage::Cl
       peer_server_(loop, clock, output, io, ServerOptions(options_)),
       transfer_(loop, node_, keyspace, clock, options_.log),
       reaper_(loop, node_, keyspace, clock),
+      anti_entropy_(
+          keyspace, clock,
+          {options_.self.id,
+           [this](uint32_t p) {
+             // The nodes that hold the partition now (a new replica still
+             // receiving it is left out until it holds it).
+             std::vector<NodeId> out;
+             for (const Target& t : *node_.PrimariesOfPartition(p, tuning_.replicas)) {
+               if (t.reads()) out.push_back(t.node);
+             }
+             return out;
+           },
+           [this](const NodeId& id) { return node_.IsReachable(id); },
+           [this](const NodeId& id, std::vector<std::string> argv, PeerCallback cb) {
+             node_.Send(id, std::move(argv),
+                        node_.LoopNowMs() + 10 * std::max<int64_t>(1, options_.exchange_timeout_ms),
+                        std::move(cb));
+           }}),
       loop_(loop) {
   using Argv = std::vector<std::string>;
   peer_server_.Register("SHOAL.MGET",
@@ -99,6 +117,18 @@ Cluster::Cluster(uv_loop_t* loop, storage::Keyspace& keyspace, const storage::Cl
   peer_server_.Register("SHOAL.PURGE",
                         [this](facade::Connection&, Argv& argv, facade::ReplyBuilder& r) {
                           reaper_.ServePurge(argv, r);
+                        });
+  peer_server_.Register("SHOAL.AEBRANCH",
+                        [this](facade::Connection&, Argv& argv, facade::ReplyBuilder& r) {
+                          anti_entropy_.ServeBranches(argv, r);
+                        });
+  peer_server_.Register("SHOAL.AELEAF",
+                        [this](facade::Connection&, Argv& argv, facade::ReplyBuilder& r) {
+                          anti_entropy_.ServeLeaves(argv, r);
+                        });
+  peer_server_.Register("SHOAL.AEKEYS",
+                        [this](facade::Connection&, Argv& argv, facade::ReplyBuilder& r) {
+                          anti_entropy_.ServeKeys(argv, r);
                         });
   peer_server_.set_on_verified([this](facade::Connection& c, const std::string& id) {
     node_.OnInboundPeer(id, c.local_host());
@@ -151,12 +181,18 @@ storage::Status Cluster::Start() {
       rc = uv_timer_start(handoff_timer_.get(), &Cluster::OnHandoffTimer, period, period);
     if (rc != 0) return storage::Status::IOError(std::string("hand-off timer: ") + uv_strerror(rc));
   }
+  if (int rc = ae_timer_.Init(loop_, this); rc != 0) {
+    return storage::Status::IOError(std::string("anti-entropy timer: ") + uv_strerror(rc));
+  }
+  ConfigureAntiEntropy();
   storage::Status st = peer_server_.Listen();
   if (!st.ok()) return st;
   st = reaper_.Start();
   if (!st.ok()) return st;
   st = node_.Start(options_.seeds);
   if (!st.ok()) return st;
+  // A node that rejoined from its saved membership is a cluster member from
+  // the start, without a ring change to say so.
   OnRingChange();
   return transfer_.Start();
 }
@@ -253,6 +289,8 @@ void Cluster::Stop() {
   handoff_timer_.reset();
   gone_timer_.reset();
   reaper_.Stop();
+  ae_timer_.reset();
+  anti_entropy_.Stop();
   if (hints_) {
     storage::Status st = hints_->Close();
     if (!st.ok() && options_.fatal) options_.fatal(st);
@@ -291,11 +329,42 @@ void Cluster::Tune(const ClusterTuning& t) {
   ro.replicas = t.replicas;
   ro.timeout_ms = t.request_timeout_ms;
   reaper_.set_options(ro);
+  tuning_ = t;
   OnRingChange();
 }
 
+void Cluster::OnAntiEntropyTimer(uv_timer_t* timer) noexcept {
+  auto* self = static_cast<Cluster*>(timer->data);
+  self->anti_entropy_.Tick(self->node_.LoopNowMs());
+}
+
+void Cluster::ConfigureAntiEntropy() {
+  // Anti-entropy needs the store's partition index, set below once the
+  // cluster has more than one member; a lone node keeps no trees.
+  const uint32_t q = node_.ring().partition_count();
+  AntiEntropyOptions ao;
+  ao.interval_ms = tuning_.anti_entropy_interval_ms;
+  anti_entropy_.Configure(
+      active() && keyspace_.store().partitions() == q, q,
+      [q](std::string_view key) { return PartitionOfHash(KeyHash(key), q); }, ao);
+  if (stopped_ || ae_timer_.get() == nullptr) return;
+  // Ticks drive tree building and exchanges; an exchange starts at most
+  // once per interval, so the tick only bounds how late it starts.
+  const uint64_t period = anti_entropy_.enabled()
+                              ? static_cast<uint64_t>(std::clamp<int64_t>(ao.interval_ms, 10, 100))
+                              : 0;
+  if (period == ae_timer_period_ms_) return;
+  ae_timer_period_ms_ = period;
+  const int rc =
+      period == 0 ? uv_timer_stop(ae_timer_.get())
+                  : uv_timer_start(ae_timer_.get(), &Cluster::OnAntiEntropyTimer, period, period);
+  if (rc != 0 && options_.log) {
+    options_.log(LogSeverity::kWarning, std::string("anti-entropy timer: ") + uv_strerror(rc));
+  }
+}
+
 void Cluster::OnRingChange() {
-  if (!active()) return;
+  if (!active()) return ConfigureAntiEntropy();
   // A replica must keep tombstones until every replica has them, or a
   // replica that missed the delete brings the value back.
   if (!keyspace_.options().keep_tombstones) {
@@ -312,6 +381,7 @@ void Cluster::OnRingChange() {
     store.SetPartitioner(
         {q, [q](std::string_view key) { return PartitionOfHash(KeyHash(key), q); }});
   }
+  ConfigureAntiEntropy();
 }
 
 }  // namespace shoal::cluster

@@ -9,6 +9,7 @@
 //   SHOAL.FWD, SHOAL.LOCAL   -> Dispatcher
 //   SHOAL.XFER               -> PartitionTransfer
 //   SHOAL.PURGECHECK, SHOAL.PURGE -> TombstoneReaper
+//   SHOAL.AEBRANCH, SHOAL.AELEAF, SHOAL.AEKEYS -> AntiEntropy
 //
 // While the cluster has a single member, `active()` is false and the server
 // runs every command inline, exactly as on a lone node. Runs on the loop
@@ -22,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/anti_entropy.h"
 #include "cluster/cluster_node.h"
 #include "cluster/command_host.h"
 #include "cluster/coordinator.h"
@@ -97,6 +99,7 @@ struct ClusterTuning {
   bool read_repair = true;
   bool sloppy_quorum = true;
   int64_t tombstone_grace_ms = 60000;  // dead keys are purged no sooner
+  int64_t anti_entropy_interval_ms = 60000;  // 0 = off
 };
 
 class Cluster {
@@ -143,6 +146,10 @@ class Cluster {
   // The hint store (nullptr when hinted handoff is off).
   const HintStore* hints() const { return hints_.get(); }
   const HandoffStats& handoff_stats() const { return handoff_stats_; }
+  const AntiEntropy& anti_entropy() const { return anti_entropy_; }
+  // The store evicted `key` (the server's eviction observer): the
+  // anti-entropy trees forget it.
+  void OnEvicted(std::string_view key) { anti_entropy_.OnEvicted(key); }
 
  private:
   // Keeps tombstones and indexes the store by partition once the cluster
@@ -156,6 +163,9 @@ class Cluster {
   // Hands a batch of hints to each reachable owner that has none in flight.
   void HandOff();
   void HandOffTo(const NodeId& target);
+  // Turns anti-entropy on or off and sets its timer's period.
+  void ConfigureAntiEntropy();
+  static void OnAntiEntropyTimer(uv_timer_t* timer) noexcept;
 
   ClusterOptions options_;
   storage::Keyspace& keyspace_;
@@ -174,6 +184,10 @@ class Cluster {
   std::string gone_why_;
   std::set<NodeId> handoff_in_flight_;
   HandoffStats handoff_stats_;
+  ClusterTuning tuning_;
+  AntiEntropy anti_entropy_;
+  facade::UvHandle<uv_timer_t> ae_timer_;
+  uint64_t ae_timer_period_ms_ = 0;
   uv_loop_t* loop_;
   bool stopped_ = false;
 };

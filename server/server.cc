@@ -112,7 +112,10 @@ storage::Status Server::Start() {
     st = persistence_.Load(*keyspace_, actors_, clock_.NowMs());
     if (!st.ok()) return st;
     keyspace_->changes().Subscribe(&persistence_);
-    store_.SetEvictionObserver([this](std::string_view key) { persistence_.OnDrop(key); });
+    store_.SetEvictionObserver([this](std::string_view key) {
+      persistence_.OnDrop(key);
+      if (cluster_) cluster_->OnEvicted(key);
+    });
     SampleMemory();
     keyspace_->set_sibling_warning([this](std::string_view key, size_t n) {
       // At most one line a second: a hot key past the limit must not flood the log.
@@ -459,6 +462,7 @@ void Server::ApplyRuntimeConfig() {
     // Fallbacks keep what they stand in for as hints: without hinted
     // handoff there is nowhere to keep it, so only primaries count.
     t.sloppy_quorum = config_.sloppy_quorum && config_.hinted_handoff;
+    t.anti_entropy_interval_ms = config_.anti_entropy_interval_ms;
     cluster_->Tune(t);
   }
 }

@@ -4,9 +4,11 @@
 // command too; these subcommands keep its names where the meaning matches
 // (INFO, NODES, MEET, MYID) and their own reply shapes (README, "Cluster").
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "cluster/cluster.h"
 #include "cluster/cluster_node.h"
@@ -77,6 +79,33 @@ void CmdClusterInfo(CommandContext& ctx) {
   field("cluster_replicas", std::to_string(cfg.replicas));
   field("cluster_read_quorum", std::to_string(cfg.read_quorum));
   field("cluster_write_quorum", std::to_string(cfg.write_quorum));
+  // Anti-entropy: per partition, ms since this node last compared it with
+  // another replica (either side of the exchange); -1 never, and "-" for a
+  // partition this node does not replicate. The oldest is over the
+  // replicated ones (-1: one was never compared).
+  const std::vector<int64_t>& last = server.cluster()->anti_entropy().last_compared_ms();
+  if (!last.empty()) {
+    const int64_t now = server.clock().NowMs();
+    std::string list;
+    int64_t oldest = 0;
+    for (uint32_t p = 0; p < last.size(); ++p) {
+      if (p > 0) list += ',';
+      bool mine = false;
+      for (const cluster::Replica& r :
+           node.ring().PreferenceForPartition(p, static_cast<size_t>(cfg.replicas)).primaries) {
+        mine = mine || r.node == node.self_id();
+      }
+      if (!mine) {
+        list += '-';
+        continue;
+      }
+      const int64_t age = last[p] < 0 ? -1 : std::max<int64_t>(0, now - last[p]);
+      list += std::to_string(age);
+      if (oldest >= 0) oldest = age < 0 ? -1 : std::max(oldest, age);
+    }
+    field("cluster_anti_entropy_oldest_compared_ms", std::to_string(oldest));
+    field("cluster_anti_entropy_last_compared_ms", list);
+  }
   ctx.reply.Bulk(out);
 }
 

@@ -265,6 +265,21 @@ void ClusterSection(Server& server, InfoWriter& w) {
     w.Field("cluster_transfer_keys_dropped", ts.keys_dropped);
     w.Field("cluster_transfer_stray_keys_moved", ts.stray_keys_moved);
   }
+  const cluster::AntiEntropy& ae = cl->anti_entropy();
+  const cluster::AntiEntropyStats& as = ae.stats();
+  w.Field("anti_entropy_enabled", uint64_t{ae.enabled() ? 1u : 0u});
+  w.Field("anti_entropy_exchanges", as.exchanges);
+  w.Field("anti_entropy_exchange_failures", as.exchange_failures);
+  w.Field("anti_entropy_partitions_compared", as.partitions_compared);
+  w.Field("anti_entropy_segments_differing", as.segments_differing);
+  w.Field("anti_entropy_keys_differing", as.keys_differing);
+  w.Field("anti_entropy_keys_repaired", as.keys_repaired);
+  w.Field("anti_entropy_frames_served", as.frames_served);
+  w.Field("anti_entropy_trees", static_cast<uint64_t>(ae.trees().tree_count()));
+  w.Field("anti_entropy_tree_bytes", static_cast<uint64_t>(ae.trees().bytes()));
+  w.Field("anti_entropy_partitions_unbuilt", static_cast<uint64_t>(ae.trees().unbuilt()));
+  w.Field("anti_entropy_rebuilds", as.rebuilds);
+  w.Field("anti_entropy_rebuild_mismatches", as.rebuild_mismatches);
   if (const cluster::FailureDetector* fd = node->detector()) {
     const cluster::FailureDetectorCounters& fc = fd->counters();
     w.Field("cluster_suspicions", fc.suspicions);

@@ -1,0 +1,174 @@
+#include "cluster/partition_trees.h"
+
+#include <bitset>
+
+#include "storage/object.h"
+
+namespace shoal::cluster {
+namespace {
+const TicTacTree kEmptyTree;
+}  // namespace
+
+void PartitionTrees::Enable(uint32_t partitions,
+                            std::function<uint32_t(std::string_view)> partition_of) {
+  partition_of_ = std::move(partition_of);
+  if (parts_.size() == partitions) return;
+  Disable();
+  parts_.resize(partitions);
+  unbuilt_ = partitions;
+  build_cursor_ = 0;
+}
+
+void PartitionTrees::Disable() {
+  std::vector<Part>().swap(parts_);
+  unbuilt_ = 0;
+  tree_count_ = 0;
+  build_cursor_ = 0;
+}
+
+void PartitionTrees::Apply(Part& part, uint64_t key_hash, std::optional<uint64_t> digest) {
+  std::optional<uint64_t> old =
+      digest ? part.digests.Set(key_hash, *digest) : part.digests.Erase(key_hash);
+  if (old == digest) return;  // nothing changed (both absent or equal)
+  if (!part.tree) {
+    part.tree = std::make_unique<TicTacTree>();
+    ++tree_count_;
+  }
+  if (old) part.tree->Toggle(key_hash, *old);
+  if (digest) part.tree->Toggle(key_hash, *digest);
+  if (part.digests.empty()) {
+    part.tree.reset();
+    --tree_count_;
+  }
+}
+
+void PartitionTrees::OnChange(const storage::Change& change) {
+  if (parts_.empty()) return;
+  const uint32_t p = partition_of_(change.key());
+  if (p >= parts_.size() || !parts_[p].built) return;
+  std::optional<uint64_t> digest;
+  if (change.object().Size() > 0) digest = ObjectBytesDigest(change.NodeIdBytes());
+  Apply(parts_[p], KeyTreeHash(change.key()), digest);
+}
+
+void PartitionTrees::OnFlush() {
+  for (Part& part : parts_) {
+    part.digests.Clear();
+    part.tree.reset();
+  }
+  tree_count_ = 0;
+}
+
+void PartitionTrees::OnEvicted(std::string_view key) {
+  if (parts_.empty()) return;
+  const uint32_t p = partition_of_(key);
+  if (p >= parts_.size() || !parts_[p].built) return;
+  Apply(parts_[p], KeyTreeHash(key), std::nullopt);
+}
+
+std::optional<uint64_t> PartitionTrees::DigestOfStored(std::string_view value) const {
+  auto obj = storage::Object::Decode(value, actors_);
+  if (!obj.ok()) return std::nullopt;
+  if (obj.value().Size() == 0) return std::nullopt;
+  std::string bytes;
+  obj.value().EncodeWithNodeIds(actors_, &bytes);
+  return ObjectBytesDigest(bytes);
+}
+
+PartitionTrees::Part PartitionTrees::Read(uint32_t partition, int64_t now_ms, size_t* keys) const {
+  Part fresh;
+  fresh.built = true;
+  store_.ForEachInPartition(partition, now_ms, [&](const storage::EntryView& e) {
+    ++*keys;
+    std::optional<uint64_t> d = DigestOfStored(e.value);
+    if (!d) return;
+    const uint64_t h = KeyTreeHash(e.key);
+    fresh.digests.Set(h, *d);
+    if (!fresh.tree) fresh.tree = std::make_unique<TicTacTree>();
+    fresh.tree->Toggle(h, *d);
+  });
+  if (fresh.digests.empty()) fresh.tree.reset();
+  return fresh;
+}
+
+size_t PartitionTrees::BuildStep(int64_t now_ms, size_t budget) {
+  size_t keys = 0;
+  while (unbuilt_ > 0 && (keys == 0 || keys < budget)) {
+    while (parts_[build_cursor_].built) build_cursor_ = (build_cursor_ + 1) % parts_.size();
+    keys += Rebuild(build_cursor_, now_ms).keys + 1;  // +1: an empty partition counts
+  }
+  return keys;
+}
+
+RebuildResult PartitionTrees::Rebuild(uint32_t partition, int64_t now_ms) {
+  RebuildResult r;
+  if (partition >= parts_.size()) return r;
+  Part fresh = Read(partition, now_ms, &r.keys);
+  Part& old = parts_[partition];
+  if (old.built) {
+    size_t matched = 0;
+    fresh.digests.ForEach([&](uint64_t h, uint64_t d) {
+      std::optional<uint64_t> o = old.digests.Find(h);
+      if (o && *o == d) {
+        ++matched;
+      } else {
+        ++r.mismatches;
+        if (o) ++matched;  // present on both sides, wrong digest: counted once
+      }
+    });
+    r.mismatches += old.digests.size() - matched;  // kept but no longer stored
+  } else {
+    --unbuilt_;
+  }
+  if (old.tree) --tree_count_;
+  if (fresh.tree) ++tree_count_;
+  old = std::move(fresh);
+  return r;
+}
+
+const TicTacTree& PartitionTrees::tree(uint32_t partition) const {
+  if (partition >= parts_.size() || !parts_[partition].tree) return kEmptyTree;
+  return *parts_[partition].tree;
+}
+
+std::vector<KeyDigest> PartitionTrees::ListSegments(uint32_t partition,
+                                                    const std::vector<uint32_t>& segments,
+                                                    int64_t now_ms, size_t max_keys,
+                                                    bool* truncated) const {
+  *truncated = false;
+  std::vector<KeyDigest> out;
+  if (partition >= parts_.size()) return out;
+  std::bitset<TicTacTree::kSegments> wanted;
+  for (uint32_t s : segments) {
+    if (s < TicTacTree::kSegments) wanted.set(s);
+  }
+  const Part& part = parts_[partition];
+  store_.ForEachInPartition(partition, now_ms, [&](const storage::EntryView& e) {
+    const uint64_t h = KeyTreeHash(e.key);
+    if (!wanted.test(TicTacTree::SegmentOf(h))) return;
+    if (out.size() >= max_keys) {
+      *truncated = true;
+      return;
+    }
+    std::optional<uint64_t> d = part.digests.Find(h);
+    if (!d) d = DigestOfStored(e.value);
+    if (!d) return;
+    out.push_back({std::string(e.key), *d});
+  });
+  return out;
+}
+
+std::optional<uint64_t> PartitionTrees::DigestOf(std::string_view key) const {
+  if (parts_.empty()) return std::nullopt;
+  const uint32_t p = partition_of_(key);
+  if (p >= parts_.size()) return std::nullopt;
+  return parts_[p].digests.Find(KeyTreeHash(key));
+}
+
+size_t PartitionTrees::bytes() const {
+  size_t b = parts_.capacity() * sizeof(Part) + tree_count_ * sizeof(TicTacTree);
+  for (const Part& part : parts_) b += part.digests.bytes();
+  return b;
+}
+
+}  // namespace shoal::cluster

@@ -1,0 +1,159 @@
+// PartitionTrees: the trees kept from the change feed equal trees rebuilt
+// from the store after any mix of writes, deletes, merges, evictions and
+// flushes; unbuilt partitions ignore changes until built; a rebuild counts
+// what the kept trees got wrong.
+
+#include "cluster/partition_trees.h"
+
+#include <doctest/doctest.h>
+
+#include <random>
+#include <string>
+
+#include "cluster/ring.h"
+#include "storage/clock.h"
+#include "tests/unit/cluster/test_node.h"
+
+namespace shoal::cluster {
+namespace {
+
+constexpr uint32_t kQ = 8;
+
+uint32_t PartitionOf(std::string_view key) {
+  return PartitionOfHash(KeyHash(key), kQ);
+}
+
+struct Fixture {
+  storage::ManualClock clock{1'700'000'000'000};
+  testing::TestNode node{std::string(40, 'a'), clock};
+  PartitionTrees trees{node.store(), node.actors()};
+
+  Fixture() {
+    storage::KeyspaceOptions ko;
+    ko.keep_tombstones = true;
+    node.keyspace().set_options(ko);
+    node.store().SetPartitioner({kQ, PartitionOf});
+    node.keyspace().changes().Subscribe(&trees);
+  }
+  ~Fixture() { node.keyspace().changes().Unsubscribe(&trees); }
+
+  // Every partition's kept tree equals a fresh one read from the store.
+  void CheckMatchesStore() {
+    PartitionTrees fresh(node.store(), node.actors());
+    fresh.Enable(kQ, PartitionOf);
+    (void)fresh.BuildStep(clock.NowMs(), 1'000'000);
+    for (uint32_t p = 0; p < kQ; ++p) {
+      CAPTURE(p);
+      CHECK(trees.tree(p) == fresh.tree(p));
+      CHECK(trees.keys(p) == fresh.keys(p));
+    }
+  }
+};
+
+TEST_CASE("kept trees follow writes, deletes and merges") {
+  Fixture f;
+  f.trees.Enable(kQ, PartitionOf);
+  CHECK(f.trees.unbuilt() == kQ);
+  (void)f.trees.BuildStep(f.clock.NowMs(), 100);
+  CHECK(f.trees.unbuilt() == 0);
+  CHECK(f.trees.tree_count() == 0);
+
+  std::mt19937_64 rng(3);
+  for (int i = 0; i < 2000; ++i) {
+    const std::string key = "k" + std::to_string(rng() % 300);
+    switch (rng() % 4) {
+      case 0:
+        REQUIRE(f.node.keyspace().Delete(key, f.clock.NowMs()).ok());
+        break;
+      default:
+        f.node.Set(key, std::to_string(rng()));
+    }
+  }
+  // A merge from another node (siblings).
+  testing::TestNode other(std::string(40, 'b'), f.clock);
+  other.Set("k1", "theirs");
+  other.CopyTo(f.node, "k1");
+  CHECK(f.node.Values("k1").size() >= 1);
+  f.CheckMatchesStore();
+  CHECK(f.trees.tree_count() > 0);
+  CHECK(f.trees.bytes() >= f.trees.tree_count() * TicTacTree::kBytes);
+  CHECK(f.trees.DigestOf("k1").has_value());
+  CHECK_FALSE(f.trees.DigestOf("never").has_value());
+
+  auto r = f.trees.Rebuild(PartitionOf("k1"), f.clock.NowMs());
+  CHECK(r.mismatches == 0);
+}
+
+TEST_CASE("eviction and flush keep trees right") {
+  Fixture f;
+  f.trees.Enable(kQ, PartitionOf);
+  (void)f.trees.BuildStep(f.clock.NowMs(), 100);
+  for (int i = 0; i < 100; ++i) f.node.Set("k" + std::to_string(i), "v");
+  // The store drops a key without the feed (as eviction does); the observer
+  // tells the trees.
+  REQUIRE(f.node.store().Delete("k5", f.clock.NowMs()));
+  f.trees.OnEvicted("k5");
+  f.CheckMatchesStore();
+  f.node.keyspace().FlushAll();
+  CHECK(f.trees.tree_count() == 0);
+  for (uint32_t p = 0; p < kQ; ++p) CHECK(f.trees.tree(p).empty());
+  f.CheckMatchesStore();
+}
+
+TEST_CASE("unbuilt partitions ignore changes; a build reads the store") {
+  Fixture f;
+  for (int i = 0; i < 50; ++i) f.node.Set("before" + std::to_string(i), "v");
+  f.trees.Enable(kQ, PartitionOf);
+  f.node.Set("while-unbuilt", "v");
+  CHECK(f.trees.tree_count() == 0);
+  // A budget of 1 key builds one partition per step.
+  size_t steps = 0;
+  while (f.trees.unbuilt() > 0) {
+    (void)f.trees.BuildStep(f.clock.NowMs(), 1);
+    ++steps;
+  }
+  CHECK(steps == kQ);
+  f.CheckMatchesStore();
+}
+
+TEST_CASE("a rebuild counts keys the kept tree got wrong") {
+  Fixture f;
+  f.trees.Enable(kQ, PartitionOf);
+  (void)f.trees.BuildStep(f.clock.NowMs(), 100);
+  f.node.Set("a", "1");
+  const uint32_t p = PartitionOf("a");
+  // Bit rot: the store loses the key behind everyone's back.
+  REQUIRE(f.node.store().Delete("a", f.clock.NowMs()));
+  auto r = f.trees.Rebuild(p, f.clock.NowMs());
+  CHECK(r.mismatches == 1);
+  f.CheckMatchesStore();
+  CHECK(f.trees.Rebuild(p, f.clock.NowMs()).mismatches == 0);
+}
+
+TEST_CASE("ListSegments lists the live keys of the asked segments with their digests") {
+  Fixture f;
+  f.trees.Enable(kQ, PartitionOf);
+  (void)f.trees.BuildStep(f.clock.NowMs(), 100);
+  for (int i = 0; i < 200; ++i) f.node.Set("k" + std::to_string(i), "v");
+  const uint32_t p = PartitionOf("k7");
+  const uint32_t s = TicTacTree::SegmentOf(KeyTreeHash("k7"));
+  bool truncated = true;
+  auto keys = f.trees.ListSegments(p, {s}, f.clock.NowMs(), 100, &truncated);
+  CHECK_FALSE(truncated);
+  bool found = false;
+  for (const KeyDigest& k : keys) {
+    CHECK(TicTacTree::SegmentOf(KeyTreeHash(k.key)) == s);
+    CHECK(f.trees.DigestOf(k.key) == k.digest);
+    found = found || k.key == "k7";
+  }
+  CHECK(found);
+  // All segments, capped.
+  std::vector<uint32_t> all;
+  for (uint32_t i = 0; i < TicTacTree::kSegments; ++i) all.push_back(i);
+  keys = f.trees.ListSegments(p, all, f.clock.NowMs(), 3, &truncated);
+  CHECK(keys.size() == 3);
+  CHECK(truncated);
+}
+
+}  // namespace
+}  // namespace shoal::cluster
