@@ -1,5 +1,7 @@
 #include "cluster/cluster.h"
 
+#include <algorithm>
+
 #include "facade/errors.h"
 
 namespace shoal::cluster {
@@ -321,8 +323,10 @@ void Cluster::Tune(const ClusterTuning& t) {
   to.replicas = t.replicas;
   to.durable = options_.durable;
   to.request_timeout_ms = 10 * std::max<int64_t>(1, options_.exchange_timeout_ms);
-  to.drop_delay_ms = std::max<int64_t>(2000, 5 * options_.gossip_interval_ms);
-  to.settle_delay_ms = std::max<int64_t>(500, 5 * options_.gossip_interval_ms);
+  // A state change is pushed to peers at once and spreads in a few
+  // exchanges whatever the gossip period; these delays cover that.
+  to.drop_delay_ms = std::clamp<int64_t>(5 * options_.gossip_interval_ms, 2000, 10000);
+  to.settle_delay_ms = std::clamp<int64_t>(5 * options_.gossip_interval_ms, 500, 2000);
   transfer_.set_options(to);
   ReaperOptions ro;
   ro.grace_ms = t.tombstone_grace_ms;
