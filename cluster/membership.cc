@@ -168,7 +168,9 @@ std::vector<NodeId> Membership::ActiveIds() const {
 
 bool Membership::FixRing(uint64_t epoch_floor) {
   std::vector<NodeId> ids = ActiveIds();
-  if (ids.empty() || ring_.members() == ids) return false;
+  // No member left (a merge removed them all): the ring empties too, rather
+  // than stay owned by removed ids (Rebalance over no members is empty).
+  if (ring_.members() == ids) return false;
   const uint64_t top = std::max(epoch_, epoch_floor);
   SetRing(ring_.empty() ? Ring::Build(std::move(ids), ring_.partition_count())
                         : Ring::Rebalance(ring_, std::move(ids)),
