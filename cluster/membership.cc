@@ -197,18 +197,6 @@ bool Membership::Merge(const Membership& other) {
       changed = true;
     }
   }
-  for (const auto& [id, theirs] : other.ready_) {
-    if (!members_.contains(id)) continue;
-    auto it = ready_.find(id);
-    if (it == ready_.end()) {
-      ready_.emplace(id, theirs);
-      changed = true;
-    } else if (Beats(theirs, it->second)) {
-      it->second = theirs;
-      changed = true;
-    }
-  }
-
   const bool theirs_is_base =
       RingLess(epoch_, digest_, ring_, other.epoch_, other.digest_, other.ring_);
   if (theirs_is_base) {
@@ -218,8 +206,11 @@ bool Membership::Merge(const Membership& other) {
     changed = true;
   }
   if (FixRing(std::max(epoch_, other.epoch_))) changed = true;
-  // Rows sized for another partition count (the ring's count changed) are
-  // dropped: their bits mean nothing under this ring.
+  // Ready rows, once the ring is known. Rows sized for another partition
+  // count (the ring's count changed, or the peer's differs) mean nothing
+  // under this ring: ours are dropped and theirs skipped, so that they never
+  // beat a row of the right size and a merge with such a peer does not
+  // report a change every time.
   const size_t row_bytes = ring_.empty() ? 0 : PartitionBitmapBytes(ring_.partition_count());
   for (auto it = ready_.begin(); it != ready_.end();) {
     if (it->second.bits.size() != row_bytes) {
@@ -227,6 +218,17 @@ bool Membership::Merge(const Membership& other) {
       changed = true;
     } else {
       ++it;
+    }
+  }
+  for (const auto& [id, theirs] : other.ready_) {
+    if (!members_.contains(id) || theirs.bits.size() != row_bytes) continue;
+    auto it = ready_.find(id);
+    if (it == ready_.end()) {
+      ready_.emplace(id, theirs);
+      changed = true;
+    } else if (Beats(theirs, it->second)) {
+      it->second = theirs;
+      changed = true;
     }
   }
   return changed;

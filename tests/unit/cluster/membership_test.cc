@@ -817,6 +817,48 @@ TEST_CASE("ready rows: set by their member, merged by version") {
   }
 }
 
+TEST_CASE("ready rows of another partition count are dropped, and only once") {
+  // A peer configured with other vnodes: the base ring's count wins, rows
+  // sized for the other count mean nothing and never win.
+  Membership b = SoloOf(1, 32);
+  REQUIRE(b.SetReady(NodeIdOf(1), Bits(32, {3})));
+  REQUIRE(b.AddMember(Info(0)));
+  REQUIRE(b.SetReady(NodeIdOf(0), Bits(32, {4})));
+  REQUIRE(b.SetReady(NodeIdOf(0), Bits(32, {5})));  // version 2
+  REQUIRE(b.epoch() == 2);
+  for (const bool a_wins : {false, true}) {
+    CAPTURE(a_wins);
+    Membership a = SoloOf(0, 16);
+    REQUIRE(a.SetReady(NodeIdOf(0), Bits(16, {1, 2})));  // version 1
+    if (a_wins) {                                        // a's ring at epoch 3
+      REQUIRE(a.AddMember(Info(3)));
+      a.UpdateSelf(Leaving(3));
+      REQUIRE(a.epoch() == 3);
+    }
+    Membership x = a;
+    Membership y = b;
+    CHECK(x.Merge(b));
+    y.Merge(a);
+    CHECK(x == y);
+    CheckFullInvariant(x);
+    CHECK(x.ring().partition_count() == (a_wins ? 16 : 32));
+    // Merging either input again changes nothing, and says so.
+    CHECK_FALSE(x.Merge(a));
+    CHECK_FALSE(x.Merge(b));
+    CHECK_FALSE(y.Merge(a));
+    CHECK_FALSE(y.Merge(b));
+    // The row of the right size survives the other state's greater row.
+    REQUIRE(x.ready().contains(NodeIdOf(0)));
+    if (a_wins) {
+      CHECK(x.ready().at(NodeIdOf(0)) == ReadyRow{1, Bits(16, {1, 2})});
+      CHECK_FALSE(x.ready().contains(NodeIdOf(1)));
+    } else {
+      CHECK(x.ready().at(NodeIdOf(0)) == ReadyRow{2, Bits(32, {5})});
+      CHECK(x.IsReady(NodeIdOf(1), 3));
+    }
+  }
+}
+
 // A random state over members 0..universe-1 with partitions q: built from a
 // solo by first-hand additions, leaving flags, removals, ready rows, and
 // merges of other such states.
