@@ -168,7 +168,9 @@ std::vector<NodeId> Membership::ActiveIds() const {
 
 bool Membership::FixRing(uint64_t epoch_floor) {
   std::vector<NodeId> ids = ActiveIds();
-  if (ids.empty() || ring_.members() == ids) return false;
+  // No member left (a merge removed them all): the ring empties too, rather
+  // than stay owned by removed ids (Rebalance over no members is empty).
+  if (ring_.members() == ids) return false;
   const uint64_t top = std::max(epoch_, epoch_floor);
   SetRing(ring_.empty() ? Ring::Build(std::move(ids), ring_.partition_count())
                         : Ring::Rebalance(ring_, std::move(ids)),
@@ -195,18 +197,6 @@ bool Membership::Merge(const Membership& other) {
       changed = true;
     }
   }
-  for (const auto& [id, theirs] : other.ready_) {
-    if (!members_.contains(id)) continue;
-    auto it = ready_.find(id);
-    if (it == ready_.end()) {
-      ready_.emplace(id, theirs);
-      changed = true;
-    } else if (Beats(theirs, it->second)) {
-      it->second = theirs;
-      changed = true;
-    }
-  }
-
   const bool theirs_is_base =
       RingLess(epoch_, digest_, ring_, other.epoch_, other.digest_, other.ring_);
   if (theirs_is_base) {
@@ -216,8 +206,11 @@ bool Membership::Merge(const Membership& other) {
     changed = true;
   }
   if (FixRing(std::max(epoch_, other.epoch_))) changed = true;
-  // Rows sized for another partition count (the ring's count changed) are
-  // dropped: their bits mean nothing under this ring.
+  // Ready rows, once the ring is known. Rows sized for another partition
+  // count (the ring's count changed, or the peer's differs) mean nothing
+  // under this ring: ours are dropped and theirs skipped, so that they never
+  // beat a row of the right size and a merge with such a peer does not
+  // report a change every time.
   const size_t row_bytes = ring_.empty() ? 0 : PartitionBitmapBytes(ring_.partition_count());
   for (auto it = ready_.begin(); it != ready_.end();) {
     if (it->second.bits.size() != row_bytes) {
@@ -225,6 +218,17 @@ bool Membership::Merge(const Membership& other) {
       changed = true;
     } else {
       ++it;
+    }
+  }
+  for (const auto& [id, theirs] : other.ready_) {
+    if (!members_.contains(id) || theirs.bits.size() != row_bytes) continue;
+    auto it = ready_.find(id);
+    if (it == ready_.end()) {
+      ready_.emplace(id, theirs);
+      changed = true;
+    } else if (Beats(theirs, it->second)) {
+      it->second = theirs;
+      changed = true;
     }
   }
   return changed;

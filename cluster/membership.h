@@ -18,7 +18,9 @@
 //     greater (incarnation, leaving, host, port, cport) wins, so ties are
 //     deterministic.
 //   - ready rows (which key partitions each member holds completely, see
-//     ReadyRow): for one id the row with the greater (version, bits) wins.
+//     ReadyRow): for one id the row with the greater (version, bits) wins,
+//     among the rows sized for the merged ring's partition count (others
+//     are dropped).
 //     Only the member itself changes its row, raising the version.
 //   - ring: `base` is the ring with the greater (epoch, digest, members,
 //     owners), where digest is XXH3_64bits of the ring's canonical form (its
