@@ -123,7 +123,7 @@ class Cluster {
   void Tune(const ClusterTuning& tuning);
 
   // CLUSTER LEAVE: this node hands its partitions over, then stops.
-  storage::Status Leave() { return node_.Leave(); }
+  storage::Status Leave() { return node_.Leave(transfer_.options().replicas); }
   // CLUSTER FORGET: removes a dead node for good; its hints are dropped.
   storage::Status Forget(const NodeId& id);
   void set_peer_limits(const facade::ConnectionLimits& limits) { peer_server_.set_limits(limits); }

@@ -340,9 +340,14 @@ bool ClusterNode::SetReady(std::string bits) {
   return true;
 }
 
-storage::Status ClusterNode::Leave() {
+storage::Status ClusterNode::Leave(size_t n) {
   if (stopped_ || removed_) return storage::Status::Invalid("this node is not a member");
   if (leaving()) return storage::Status::Ok();
+  if (ChangeInProgress(membership_, n)) {
+    return storage::Status::Invalid(
+        "partitions are still moving after the last membership change; retry once no node "
+        "is receiving or dropping partitions");
+  }
   size_t active = 0;
   for (const auto& [id, info] : membership_.members()) active += info.leaving ? 0 : 1;
   if (active < 2) {

@@ -122,8 +122,9 @@ class ClusterNode {
   // and spreads it. False if nothing changed.
   bool SetReady(std::string bits);
   // CLUSTER LEAVE: marks this node leaving (out of the ring; it hands its
-  // partitions over) and spreads it.
-  storage::Status Leave();
+  // partitions over) and spreads it. Refused while partitions still move
+  // for replication factor n (ChangeInProgress, cluster/placement.h).
+  storage::Status Leave(size_t n);
   // CLUSTER FORGET: removes `id` for good (it must not be this node).
   storage::Status Forget(const NodeId& id);
   // A leaving node that handed everything over removes itself from the

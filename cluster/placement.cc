@@ -114,4 +114,19 @@ bool HasDuties(const Membership& m, const NodeId& node, size_t n) {
   return false;
 }
 
+bool ChangeInProgress(const Membership& m, size_t n) {
+  const Ring& ring = m.ring();
+  if (ring.empty()) return false;
+  for (uint32_t k = 0; k < ring.partition_count(); ++k) {
+    const Layout l = LayoutOf(m, k, n);
+    if (!l.pending.empty()) return true;
+    for (const auto& [id, row] : m.ready()) {
+      if (row.Has(k) && std::find(l.new_set.begin(), l.new_set.end(), id) == l.new_set.end()) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 }  // namespace shoal::cluster

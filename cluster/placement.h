@@ -75,4 +75,11 @@ NodeDuties DutiesOf(const Membership& m, const NodeId& node, size_t n);
 // A leaving node goes once this is false.
 bool HasDuties(const Membership& m, const NodeId& node, size_t n);
 
+// True while some partition is moving: a new-set node is still pending, or
+// a member outside the new set still holds it (it has not dropped it yet).
+// A ring change in that window could trust a holder that stopped receiving
+// writes when the transfer ended, so CLUSTER LEAVE waits for this to be
+// false (one membership change at a time, as riak_core stages them).
+bool ChangeInProgress(const Membership& m, size_t n);
+
 }  // namespace shoal::cluster

@@ -202,7 +202,16 @@ class TransferTest(ch.ClusterTestCase):
         watcher = Watcher(cl[0], len(KEYS)).start()
         wl.hold(1.0)
         t0 = time.monotonic()
-        self.assertEqual(ch.text(leaver.call("CLUSTER", "LEAVE")), "OK")
+        # Refused while partitions still move (the cluster just formed and
+        # old holders may not have dropped theirs yet): retried until taken.
+        def leave():
+            reply = leaver.request("CLUSTER", "LEAVE")
+            if isinstance(reply, h.ReplyError):
+                self.assertIn("partitions are still moving", reply.message)
+                return False
+            return ch.text(reply) == "OK"
+
+        h.wait_for(leave, SETTLE_DEADLINE, "CLUSTER LEAVE accepted")
         h.wait_for(lambda: not leaver.alive(), EXIT_DEADLINE, "the leaving node exits")
         figure("leave", "the leaving node handed over and exited in %.2f s" % (time.monotonic() - t0))
         seconds = self.wait_settled(stay, "the others settle without the leaver")

@@ -238,6 +238,7 @@ TEST_CASE("a fourth node joins a ready three-node ring") {
   CHECK(dd.drop.empty());
   CHECK(dd.claim.empty());
   CHECK(HasDuties(m, d, kN));
+  CHECK(ChangeInProgress(m, kN));  // d is pending
   for (int i = 0; i < 3; ++i) {
     const NodeDuties old = DutiesOf(m, NodeIdOf(i), kN);
     CHECK(old.receive.empty());
@@ -270,6 +271,9 @@ TEST_CASE("a fourth node joins a ready three-node ring") {
     for (const Inbound& in : expect_receive) got.push_back(in.partition);
     REQUIRE(m.SetReady(d, BitsOf(kQ, got)));
     CHECK(HasDuties(m, d, kN));  // it replicates partitions now
+    // The outgoing nodes still hold (and no longer receive writes for) what
+    // they handed over: the change is not over until they drop it.
+    CHECK(ChangeInProgress(m, kN));
     CHECK(DutiesOf(m, d, kN).receive.empty());
     for (uint32_t k = 0; k < kQ; ++k) {
       CheckPlan(m, k, kN);
@@ -293,6 +297,7 @@ TEST_CASE("a fourth node joins a ready three-node ring") {
       REQUIRE(m.SetReady(node, BitsOf(kQ, keep)));
       CHECK(DutiesOf(m, node, kN).drop.empty());
     }
+    CHECK_FALSE(ChangeInProgress(m, kN));
   }
 }
 
