@@ -332,10 +332,12 @@ bool ClusterNode::leaving() const {
   return me != nullptr && me->leaving;
 }
 
-bool ClusterNode::SetReady(std::string bits) {
+bool ClusterNode::SetReady(std::string bits, std::string releasing) {
   if (stopped_ || removed_) return false;
   const uint64_t epoch = membership_.epoch(), digest = membership_.ring_digest();
-  if (!membership_.SetReady(options_.self.id, std::move(bits))) return false;
+  if (!membership_.SetReady(options_.self.id, std::move(bits), std::move(releasing))) {
+    return false;
+  }
   StateChanged(epoch, digest);
   return true;
 }

@@ -120,7 +120,7 @@ class ClusterNode {
 
   // Sets this node's ready row (which key partitions it holds completely)
   // and spreads it. False if nothing changed.
-  bool SetReady(std::string bits);
+  bool SetReady(std::string bits, std::string releasing = {});
   // CLUSTER LEAVE: marks this node leaving (out of the ring; it hands its
   // partitions over) and spreads it. Refused while partitions still move
   // for replication factor n (ChangeInProgress, cluster/placement.h).

@@ -18,7 +18,8 @@ namespace {
 using storage::Result;
 using storage::Status;
 
-constexpr uint8_t kEncodingVersion = 2;
+constexpr uint8_t kEncodingVersion = 3;
+constexpr uint8_t kEncodingVersionNoReleasing = 2;
 constexpr uint8_t kEncodingVersionNoRows = 1;
 constexpr uint64_t kFlagLeaving = 1;
 constexpr size_t kChecksumLength = 8;
@@ -74,7 +75,7 @@ bool Beats(const MemberInfo& a, const MemberInfo& b) {
 
 // True if row `a` beats row `b` of the same id in a merge.
 bool Beats(const ReadyRow& a, const ReadyRow& b) {
-  return std::tie(a.version, a.bits) > std::tie(b.version, b.bits);
+  return std::tie(a.version, a.bits, a.releasing) > std::tie(b.version, b.bits, b.releasing);
 }
 
 void PutFixed64(std::string* out, uint64_t v) {
@@ -130,14 +131,28 @@ bool Membership::IsReady(std::string_view id, uint32_t partition) const {
   return it != ready_.end() && it->second.Has(partition);
 }
 
-bool Membership::SetReady(const NodeId& id, std::string bits) {
+bool Membership::IsReleasing(std::string_view id, uint32_t partition) const {
+  auto it = ready_.find(std::string(id));
+  return it != ready_.end() && it->second.Releasing(partition);
+}
+
+bool Membership::SetReady(const NodeId& id, std::string bits, std::string releasing) {
   if (!members_.contains(id) || ring_.empty() ||
-      bits.size() != PartitionBitmapBytes(ring_.partition_count())) {
+      bits.size() != PartitionBitmapBytes(ring_.partition_count()) ||
+      (!releasing.empty() && releasing.size() != bits.size())) {
     return false;
   }
+  // Canonical: releasing is a subset of bits, and empty when nothing is.
+  bool any = false;
+  for (size_t i = 0; i < releasing.size(); ++i) {
+    releasing[i] = static_cast<char>(releasing[i] & bits[i]);
+    any = any || releasing[i] != 0;
+  }
+  if (!any) releasing.clear();
   ReadyRow& row = ready_[id];
-  if (row.bits == bits && row.version > 0) return false;
+  if (row.bits == bits && row.releasing == releasing && row.version > 0) return false;
   row.bits = std::move(bits);
+  row.releasing = std::move(releasing);
   row.version = std::min(row.version + 1, kMaxEpoch);
   return true;
 }
@@ -286,6 +301,7 @@ std::string Membership::Encode() const {
     storage::PutVarint64(&out, index.at(id));
     storage::PutVarint64(&out, row.version);
     out += row.bits;
+    out += row.releasing.empty() ? std::string(row.bits.size(), '\0') : row.releasing;
   }
   PutFixed64(&out, XXH3_64bits(out.data(), out.size()));
   return out;
@@ -298,10 +314,12 @@ Result<Membership> Membership::Decode(std::string_view bytes) {
     return Corrupt("checksum mismatch");
   }
   const uint8_t version = static_cast<uint8_t>(in[0]);
-  if (version != kEncodingVersion && version != kEncodingVersionNoRows) {
+  if (version != kEncodingVersion && version != kEncodingVersionNoReleasing &&
+      version != kEncodingVersionNoRows) {
     return Corrupt("unknown version");
   }
-  const bool v2 = version == kEncodingVersion;
+  const bool v2 = version != kEncodingVersionNoRows;  // flags, removed ids, ready rows
+  const bool v3 = version == kEncodingVersion;        // releasing bits
   in.remove_prefix(1);
 
   uint64_t epoch = 0;
@@ -391,12 +409,22 @@ Result<Membership> Membership::Decode(std::string_view bytes) {
       ReadyRow row;
       if (!storage::GetVarint64(&in, &member) || member >= count || (i > 0 && member <= last) ||
           !storage::GetVarint64(&in, &row.version) || row.version > kMaxEpoch ||
-          in.size() < row_bytes) {
+          in.size() < (v3 ? 2 : 1) * row_bytes) {
         return Corrupt("bad ready row");
       }
       last = member;
       row.bits.assign(in.substr(0, row_bytes));
       in.remove_prefix(row_bytes);
+      if (v3) {
+        std::string releasing(in.substr(0, row_bytes));
+        in.remove_prefix(row_bytes);
+        bool any = false;
+        for (size_t b = 0; b < row_bytes; ++b) {
+          if ((releasing[b] & ~row.bits[b]) != 0) return Corrupt("releasing bits not held");
+          any = any || releasing[b] != 0;
+        }
+        if (any) row.releasing = std::move(releasing);
+      }
       m.ready_.emplace(ids[member], std::move(row));
     }
   }

@@ -88,14 +88,25 @@ struct MemberInfo {
 // the replicas that had it (partition transfer) and clears it when it drops
 // the partition; reads of a partition go only to members that hold it.
 // `version` orders the member's successive rows.
+//
+// `releasing` (a subset of `bits`): partitions the member holds but no longer
+// replicates on the current ring, so it may stop receiving their writes once
+// their new replicas hold them. Such a holder serves only in place of a new
+// replica still receiving the partition; if a later ring makes it a replica
+// again it receives the partition anew, as its copy may lack writes.
 struct ReadyRow {
   uint64_t version = 0;
-  std::string bits;  // PartitionBitmapBytes(Q) bytes
-  bool Has(uint32_t partition) const {
-    return partition / 8 < bits.size() &&
-           (static_cast<unsigned char>(bits[partition / 8]) >> (partition % 8)) & 1;
-  }
+  std::string bits;       // PartitionBitmapBytes(Q) bytes
+  std::string releasing;  // empty, or as many bytes as `bits`
+  bool Has(uint32_t partition) const { return Test(bits, partition); }
+  bool Releasing(uint32_t partition) const { return Test(releasing, partition); }
   bool operator==(const ReadyRow&) const = default;
+
+ private:
+  static bool Test(const std::string& map, uint32_t partition) {
+    return partition / 8 < map.size() &&
+           (static_cast<unsigned char>(map[partition / 8]) >> (partition % 8)) & 1;
+  }
 };
 
 // Bytes of a partition bitmap for `partitions` partitions.
@@ -136,6 +147,8 @@ class Membership {
   const std::map<NodeId, ReadyRow>& ready() const { return ready_; }
   // True if `id` holds key partition k completely.
   bool IsReady(std::string_view id, uint32_t partition) const;
+  // True if `id` holds key partition k but is releasing it (ReadyRow).
+  bool IsReleasing(std::string_view id, uint32_t partition) const;
   // The entry of `id`, or nullptr. The pointer is valid until the next
   // change of this state.
   const MemberInfo* Find(std::string_view id) const;
@@ -148,10 +161,12 @@ class Membership {
   // A `leaving` change moves the ring (the member leaves or re-enters it).
   void UpdateSelf(const MemberInfo& self);
 
-  // Sets member `id`'s ready row to `bits` under a higher version. Only the
-  // member itself may call this for its id. Ignored unless `id` is a member
-  // and bits has PartitionBitmapBytes(Q) bytes. Returns true on a change.
-  bool SetReady(const NodeId& id, std::string bits);
+  // Sets member `id`'s ready row to `bits` and `releasing` (empty: none;
+  // bits a releasing partition lacks are set) under a higher version. Only
+  // the member itself may call this for its id. Ignored unless `id` is a
+  // member and bits (and a non-empty releasing) have PartitionBitmapBytes(Q)
+  // bytes. Returns true on a change.
+  bool SetReady(const NodeId& id, std::string bits, std::string releasing = {});
 
   // CLUSTER FORGET (or a completed leave): `id` is removed for good. The
   // ring is rebalanced over the remaining active members (epoch + 1).
@@ -174,16 +189,18 @@ class Membership {
   bool AddMember(const MemberInfo& info);
 
   // The compact wire form (SHOAL.MEMBERS):
-  //   u8 version (2) | varint epoch | varint member count |
+  //   u8 version (3) | varint epoch | varint member count |
   //   per member, by id: 40-byte id, varint host length, host, varint port,
   //     varint cport, varint incarnation, varint flags (1: leaving) |
   //   varint removed count | removed ids, ascending (40 bytes each) |
   //   varint partition count | per partition: varint owner (index into the
   //     member list) |
   //   varint ready row count | per row, by id: varint member index, varint
-  //     version, PartitionBitmapBytes(Q) bytes |
+  //     version, PartitionBitmapBytes(Q) bytes of ready bits, as many of
+  //     releasing bits (a subset) |
   //   8 bytes little-endian XXH3_64bits of everything before.
-  // Version 1 (no flags, removed ids or ready rows) still decodes.
+  // Versions 1 (no flags, removed ids or ready rows) and 2 (rows without
+  // releasing bits) still decode.
   std::string Encode() const;
 
   // Parses Encode()'s form. Checks everything — checksum, version, varint

@@ -74,9 +74,19 @@ void PartitionTransfer::Tick() {
   const int64_t now = node_.LoopNowMs();
   if (!received_.empty()) {
     // One ready row change (one gossip round) for every partition received
-    // since the last tick.
-    MarkReady(received_, {});
-    received_.clear();
+    // since the last tick whose old holders all marked it releasing
+    // (ReleasedBy); the others wait, still receiving the partition's writes.
+    const Membership& m = node_.membership();
+    auto alive = [this](const NodeId& id) {
+      return id == node_.self_id() || node_.StateOf(id) != MemberState::kDead;
+    };
+    std::vector<uint32_t> now;
+    std::vector<uint32_t> later;
+    for (uint32_t k : received_) {
+      (ReleasedBy(m, k, options_.replicas, alive) ? now : later).push_back(k);
+    }
+    received_ = std::move(later);
+    if (!now.empty()) MarkReady(now, {}, {});
   }
   if (reconciled_gen_ != node_.state_generation() || now >= next_full_ms_) {
     reconciled_gen_ = node_.state_generation();
@@ -141,7 +151,9 @@ void PartitionTransfer::Reconcile() {
   // A partition this node holds but no longer replicates, once its new
   // replicas all hold it: no read needs it here after the delay.
   for (uint32_t k : d.drop) drops_.emplace(k, Drop{now + options_.drop_delay_ms, false, false});
-  if (!d.claim.empty() || !d.drop.empty()) MarkReady(d.claim, d.drop);
+  if (!d.claim.empty() || !d.drop.empty() || !d.release.empty()) {
+    MarkReady(d.claim, d.drop, d.release);
+  }
 
   for (auto it = drops_.begin(); it != drops_.end();) {
     it = !it->second.in_flight && InNewSet(m, it->first, n, self) ? drops_.erase(it)
@@ -178,19 +190,32 @@ void PartitionTransfer::StartSessions() {
 }
 
 void PartitionTransfer::MarkReady(const std::vector<uint32_t>& set,
-                                  const std::vector<uint32_t>& clear) {
+                                  const std::vector<uint32_t>& clear,
+                                  const std::vector<uint32_t>& release) {
   const Membership& m = node_.membership();
   const uint32_t q = m.ring().partition_count();
   std::string bits(PartitionBitmapBytes(q), '\0');
+  std::string releasing(bits.size(), '\0');
   auto it = m.ready().find(node_.self_id());
-  if (it != m.ready().end() && it->second.bits.size() == bits.size()) bits = it->second.bits;
+  if (it != m.ready().end() && it->second.bits.size() == bits.size()) {
+    bits = it->second.bits;
+    if (!it->second.releasing.empty()) releasing = it->second.releasing;
+  }
+  auto put = [q](std::string& map, uint32_t k, bool on) {
+    if (k >= q) return;
+    const char bit = static_cast<char>(1 << (k % 8));
+    map[k / 8] = static_cast<char>(on ? map[k / 8] | bit : map[k / 8] & ~bit);
+  };
   for (uint32_t k : set) {
-    if (k < q) bits[k / 8] = static_cast<char>(bits[k / 8] | (1 << (k % 8)));
+    put(bits, k, true);
+    put(releasing, k, false);
   }
   for (uint32_t k : clear) {
-    if (k < q) bits[k / 8] = static_cast<char>(bits[k / 8] & ~(1 << (k % 8)));
+    put(bits, k, false);
+    put(releasing, k, false);
   }
-  node_.SetReady(std::move(bits));
+  for (uint32_t k : release) put(releasing, k, true);
+  node_.SetReady(std::move(bits), std::move(releasing));
 }
 
 void PartitionTransfer::Request(uint32_t partition) {

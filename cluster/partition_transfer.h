@@ -138,8 +138,9 @@ class PartitionTransfer {
   // Removes (or pushes, then removes) up to slice_keys keys of a partition
   // due to go. True when the partition is empty here.
   bool DropSlice(uint32_t partition, Drop& drop);
-  // Sets (or clears) ready bits of this node.
-  void MarkReady(const std::vector<uint32_t>& set, const std::vector<uint32_t>& clear);
+  // Sets, clears, and marks releasing (ReadyRow) ready bits of this node.
+  void MarkReady(const std::vector<uint32_t>& set, const std::vector<uint32_t>& clear,
+                 const std::vector<uint32_t>& release);
   bool Active() const { return node_.member_count() > 1; }
   void Log(LogSeverity sev, const std::string& msg) const {
     if (log_) log_(sev, msg);

@@ -21,7 +21,9 @@ Layout LayoutOf(const Membership& m, uint32_t k, size_t n) {
   for (Replica& r : ring.PreferenceForPartition(k, n).primaries) l.new_set.push_back(r.node);
   const bool any = AnyReady(m, k);
   for (const NodeId& node : l.new_set) {
-    const bool ready = !any || m.IsReady(node, k);
+    // A holder that released the partition may have missed writes since:
+    // as a new replica again it receives the partition anew.
+    const bool ready = !any || (m.IsReady(node, k) && !m.IsReleasing(node, k));
     l.ready.push_back(ready);
     if (!ready) l.pending.push_back(node);
   }
@@ -95,6 +97,8 @@ NodeDuties DutiesOf(const Membership& m, const NodeId& node, size_t n) {
       }
     } else if (m.IsReady(node, k) && l.pending.empty()) {
       d.drop.push_back(k);
+    } else if (m.IsReady(node, k) && !m.IsReleasing(node, k)) {
+      d.release.push_back(k);
     }
   }
   return d;
@@ -112,6 +116,17 @@ bool HasDuties(const Membership& m, const NodeId& node, size_t n) {
     if (in_new || !l.pending.empty()) return true;
   }
   return false;
+}
+
+bool ReleasedBy(const Membership& m, uint32_t partition, size_t n,
+                const std::function<bool(const NodeId&)>& alive) {
+  const Layout l = LayoutOf(m, partition, n);
+  for (const auto& [id, row] : m.ready()) {
+    if (!row.Has(partition) || row.Releasing(partition) || !m.members().contains(id)) continue;
+    if (std::find(l.new_set.begin(), l.new_set.end(), id) != l.new_set.end()) continue;
+    if (alive(id)) return false;
+  }
+  return true;
 }
 
 bool ChangeInProgress(const Membership& m, size_t n) {

@@ -30,12 +30,17 @@
 // goes away), or, with no pair (a removed node's share), from the first ready
 // node of the new set. Copy counts are kept: every node that held an
 // acknowledged write either stays or hands its copy to its replacement.
-// Once every new-set node is ready, the outgoing nodes drop k.
+// Holders outside the new set mark k releasing; the new replica marks k ready
+// once its walk ended and they all did (ReleasedBy). Once every new-set node
+// is ready, the outgoing nodes drop k. A node whose row says it is releasing
+// k does not count as ready for k in the new set: if the ring gives k back
+// to it, it receives k again, since it stopped receiving k's writes.
 //
 // Pure logic: no loop, no socket, no clock.
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -67,6 +72,9 @@ struct NodeDuties {
   // Partitions it replicates in a cluster where nobody holds them yet: it
   // marks them ready at once (nothing to receive).
   std::vector<uint32_t> claim;
+  // Partitions it holds outside their new set while new replicas still
+  // receive them: it marks them releasing (ReadyRow) at once.
+  std::vector<uint32_t> release;
 };
 NodeDuties DutiesOf(const Membership& m, const NodeId& node, size_t n);
 
@@ -74,6 +82,15 @@ NodeDuties DutiesOf(const Membership& m, const NodeId& node, size_t n);
 // ready for whose new set is not all ready, or one it must still receive.
 // A leaving node goes once this is false.
 bool HasDuties(const Membership& m, const NodeId& node, size_t n);
+
+// True if every live member that holds key partition k outside its new set
+// has marked it releasing (`alive`: not held dead by the failure detector).
+// A new replica marks k ready only then: any state that shows it ready also
+// shows those holders releasing (gossip carries whole states, and each row
+// only grows in version), so no node trusts such a holder's copy, which
+// stops receiving writes once the new replica is ready, as a replica again.
+bool ReleasedBy(const Membership& m, uint32_t partition, size_t n,
+                const std::function<bool(const NodeId&)>& alive);
 
 // True while some partition is moving: a new-set node is still pending, or
 // a member outside the new set still holds it (it has not dropped it yet).

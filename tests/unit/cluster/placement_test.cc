@@ -89,6 +89,11 @@ std::vector<NodeId> PendingOf(const std::vector<Target>& plan) {
   return out;
 }
 
+// Ready as a member of the new set: holds k and is not releasing it.
+bool Holds(const Membership& m, const NodeId& node, uint32_t k) {
+  return m.IsReady(node, k) && !m.IsReleasing(node, k);
+}
+
 // The checks every plan passes, whatever the state (placement.h).
 void CheckPlan(const Membership& m, uint32_t k, size_t n) {
   CAPTURE(k);
@@ -110,7 +115,7 @@ void CheckPlan(const Membership& m, uint32_t k, size_t n) {
       past_reads = true;
       ++pending;
       CHECK(Contains(new_set, t.node));
-      CHECK_FALSE(m.IsReady(t.node, k));
+      CHECK_FALSE(Holds(m, t.node, k));
       CHECK(any);
     } else {
       CHECK_FALSE(past_reads);  // pending targets come after the read set
@@ -121,7 +126,7 @@ void CheckPlan(const Membership& m, uint32_t k, size_t n) {
         CHECK(m.IsReady(t.node, k));
       } else {
         CHECK(Contains(new_set, t.node));
-        CHECK((!any || m.IsReady(t.node, k)));
+        CHECK((!any || Holds(m, t.node, k)));
       }
     }
   }
@@ -133,7 +138,7 @@ void CheckPlan(const Membership& m, uint32_t k, size_t n) {
   CHECK(reads - outgoing + pending == new_set.size());
   // Pending nodes are exactly the new-set nodes that are not ready.
   for (const NodeId& node : new_set) {
-    CHECK(Contains(PendingOf(plan), node) == (any && !m.IsReady(node, k)));
+    CHECK(Contains(PendingOf(plan), node) == (any && !Holds(m, node, k)));
   }
 }
 
@@ -506,6 +511,68 @@ TEST_CASE("plans and duties keep their rules over random states") {
   MESSAGE("plans: " << plans << ", with pending nodes: " << with_pending
                     << ", ack sets checked: " << quorum_sets);
   CHECK(with_pending > plans / 10);  // the generator exercises transfers
+}
+
+TEST_CASE("a holder that released a partition receives it anew when the ring gives it back") {
+  // N=1: a and b hold their partitions; c joins and receives some from
+  // them. The old holders mark what they hand over releasing; c marks a
+  // partition ready only once they did (ReleasedBy), and from then on writes
+  // reach c alone. If c leaves before the old holder dropped its copy, that
+  // copy lacks c's writes: the holder must receive the partition from c
+  // again, not be trusted.
+  constexpr uint32_t kQ = 16;
+  constexpr size_t kN = 1;
+  Membership m = GroupOf(2, kQ);
+  Settle(m, kN);
+  const NodeId c = NodeIdOf(2);
+  REQUIRE(m.AddMember(Info(2)));
+  auto alive = [](const NodeId&) { return true; };
+  std::vector<uint32_t> moved;
+  for (uint32_t k = 0; k < kQ; ++k) {
+    if (Contains(NewSet(m, k, kN), c)) moved.push_back(k);
+  }
+  REQUIRE_FALSE(moved.empty());
+  // Not released yet: c may not mark them ready.
+  for (uint32_t k : moved) CHECK_FALSE(ReleasedBy(m, k, kN, alive));
+  // ... unless the holder is dead (it receives no writes anyway).
+  for (uint32_t k : moved) CHECK(ReleasedBy(m, k, kN, [](const NodeId&) { return false; }));
+  // The old holders release what they hand over (their duty).
+  for (int i = 0; i < 2; ++i) {
+    const NodeId node = NodeIdOf(i);
+    const NodeDuties d = DutiesOf(m, node, kN);
+    std::vector<uint32_t> expect;
+    for (uint32_t k : moved) {
+      if (m.IsReady(node, k)) expect.push_back(k);
+    }
+    CHECK(d.release == expect);
+    REQUIRE(m.SetReady(node, BitsOf(kQ, ReadyOf(m, node)), BitsOf(kQ, d.release)));
+    CHECK(DutiesOf(m, node, kN).release.empty());
+  }
+  for (uint32_t k : moved) {
+    CHECK(ReleasedBy(m, k, kN, alive));
+    CheckPlan(m, k, kN);
+    // Still served by the releasing holder until c is ready.
+    CHECK(ReadSet(PlanPartition(m, k, kN)) != std::vector<NodeId>{c});
+  }
+  REQUIRE(m.SetReady(c, BitsOf(kQ, moved)));
+  for (uint32_t k : moved) CHECK(ReadSet(PlanPartition(m, k, kN)) == std::vector<NodeId>{c});
+  // c leaves before the holders dropped their copies.
+  MemberInfo leaving = Info(2, 2, true);
+  m.UpdateSelf(leaving);
+  CHECK_FALSE(m.ring().IsMember(c));
+  for (uint32_t k : moved) {
+    CAPTURE(k);
+    CheckPlan(m, k, kN);
+    const std::vector<Target> plan = PlanPartition(m, k, kN);
+    // The holder is back in the new set, but pending: c serves in its place.
+    CHECK(ReadSet(plan) == std::vector<NodeId>{c});
+    REQUIRE(PendingOf(plan).size() == 1);
+    const NodeId holder = PendingOf(plan)[0];
+    const NodeDuties d = DutiesOf(m, holder, kN);
+    CHECK(std::find(d.receive.begin(), d.receive.end(), Inbound{k, c}) != d.receive.end());
+  }
+  CHECK(HasDuties(m, c, kN));
+  CHECK(ChangeInProgress(m, kN));
 }
 
 }  // namespace
