@@ -30,8 +30,8 @@
 #include "cluster/dispatcher.h"
 #include "cluster/hint_store.h"
 #include "cluster/local_replica.h"
-#include "cluster/partition_transfer.h"
 #include "cluster/log_sink.h"
+#include "cluster/partition_transfer.h"
 #include "cluster/peer/link_transport.h"
 #include "cluster/peer/server.h"
 #include "cluster/tombstone_reaper.h"
@@ -98,7 +98,7 @@ struct ClusterTuning {
   int64_t request_timeout_ms = 1000;
   bool read_repair = true;
   bool sloppy_quorum = true;
-  int64_t tombstone_grace_ms = 60000;  // dead keys are purged no sooner
+  int64_t tombstone_grace_ms = 60000;        // dead keys are purged no sooner
   int64_t anti_entropy_interval_ms = 60000;  // 0 = off
 };
 

@@ -366,8 +366,7 @@ Result<Membership> Membership::Decode(std::string_view bytes) {
 
   if (v2) {
     uint64_t removed = 0;
-    if (!storage::GetVarint64(&in, &removed) ||
-        removed > in.size() / storage::kNodeIdHexLength) {
+    if (!storage::GetVarint64(&in, &removed) || removed > in.size() / storage::kNodeIdHexLength) {
       return Corrupt("bad removed count");
     }
     for (uint64_t i = 0; i < removed; ++i) {

@@ -156,8 +156,8 @@ void PartitionTransfer::Reconcile() {
   }
 
   for (auto it = drops_.begin(); it != drops_.end();) {
-    it = !it->second.in_flight && InNewSet(m, it->first, n, self) ? drops_.erase(it)
-                                                                  : std::next(it);
+    it =
+        !it->second.in_flight && InNewSet(m, it->first, n, self) ? drops_.erase(it) : std::next(it);
   }
   const storage::Store& store = keyspace_.store();
   const uint32_t q = m.ring().partition_count();
@@ -226,9 +226,8 @@ void PartitionTransfer::Request(uint32_t partition) {
   s.in_flight = true;
   s.generation = next_generation_++;
   const uint64_t generation = s.generation;
-  const int64_t bound = s.bound > static_cast<uint64_t>(kStartBound)
-                            ? kStartBound
-                            : static_cast<int64_t>(s.bound);
+  const int64_t bound =
+      s.bound > static_cast<uint64_t>(kStartBound) ? kStartBound : static_cast<int64_t>(s.bound);
   std::vector<std::string> argv{"SHOAL.XFER", std::to_string(partition), std::to_string(bound),
                                 std::to_string(options_.batch_keys),
                                 std::to_string(options_.batch_bytes)};
@@ -344,30 +343,29 @@ bool PartitionTransfer::DropSlice(uint32_t partition, Drop& drop) {
   progress->left = to.size();
   const size_t items = (argv.size() - 1) / 2;
   for (const NodeId& node : to) {
-    node_.Send(node, argv, node_.LoopNowMs() + options_.request_timeout_ms,
-               [this, partition, keys, items, progress](PeerOutcome outcome,
-                                                        const PeerReply* reply, bool late) {
-                 if (late || stopped_) return;
-                 if (outcome == PeerOutcome::kReply && reply->type == PeerReply::Type::kArray &&
-                     reply->elements.size() == items &&
-                     std::all_of(reply->elements.begin(), reply->elements.end(),
-                                 [](const PeerReply& r) {
-                                   return r.type == PeerReply::Type::kStatus;
-                                 })) {
-                   progress->taken = true;
-                 }
-                 if (--progress->left > 0) return;
-                 auto it = drops_.find(partition);
-                 if (it == drops_.end()) return;
-                 it->second.in_flight = false;
-                 if (!progress->taken) {
-                   ++stats_.failures;
-                   return;
-                 }
-                 const int64_t at = clock_.NowMs();
-                 for (const std::string& key : keys) keyspace_.Forget(key, at);
-                 stats_.stray_keys_moved += keys.size();
-               });
+    node_.Send(
+        node, argv, node_.LoopNowMs() + options_.request_timeout_ms,
+        [this, partition, keys, items, progress](PeerOutcome outcome, const PeerReply* reply,
+                                                 bool late) {
+          if (late || stopped_) return;
+          if (outcome == PeerOutcome::kReply && reply->type == PeerReply::Type::kArray &&
+              reply->elements.size() == items &&
+              std::all_of(reply->elements.begin(), reply->elements.end(),
+                          [](const PeerReply& r) { return r.type == PeerReply::Type::kStatus; })) {
+            progress->taken = true;
+          }
+          if (--progress->left > 0) return;
+          auto it = drops_.find(partition);
+          if (it == drops_.end()) return;
+          it->second.in_flight = false;
+          if (!progress->taken) {
+            ++stats_.failures;
+            return;
+          }
+          const int64_t at = clock_.NowMs();
+          for (const std::string& key : keys) keyspace_.Forget(key, at);
+          stats_.stray_keys_moved += keys.size();
+        });
   }
   return false;
 }
@@ -385,8 +383,7 @@ void PartitionTransfer::ServeScan(const std::vector<std::string>& argv,
   const uint32_t k = static_cast<uint32_t>(partition);
   const Membership& m = node_.membership();
   storage::Store& store = keyspace_.store();
-  if (store.partitions() != q ||
-      (!m.IsReady(node_.self_id(), k) && AnyReady(m, k))) {
+  if (store.partitions() != q || (!m.IsReady(node_.self_id(), k) && AnyReady(m, k))) {
     return reply.Error("ERR this node does not hold partition " + std::to_string(k));
   }
   const int64_t now = clock_.NowMs();

@@ -9,9 +9,9 @@ namespace {
 // the pending ones.
 struct Layout {
   std::vector<NodeId> new_set;
-  std::vector<bool> ready;        // per new-set node
-  std::vector<NodeId> outgoing;   // pair of the i-th pending node (may be shorter)
-  std::vector<NodeId> pending;    // in new-set order
+  std::vector<bool> ready;       // per new-set node
+  std::vector<NodeId> outgoing;  // pair of the i-th pending node (may be shorter)
+  std::vector<NodeId> pending;   // in new-set order
 };
 
 Layout LayoutOf(const Membership& m, uint32_t k, size_t n) {

@@ -108,9 +108,7 @@ size_t WriteQuorum::required() const {
 }
 
 const WriteQuorum::Set& WriteQuorum::Worst() const {
-  auto gap = [](const Set& s) {
-    return s.required > s.ok ? s.required - s.ok : 0;
-  };
+  auto gap = [](const Set& s) { return s.required > s.ok ? s.required - s.ok : 0; };
   return gap(sets_[1]) > gap(sets_[0]) ? sets_[1] : sets_[0];
 }
 

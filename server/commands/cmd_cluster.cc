@@ -148,8 +148,8 @@ void CmdClusterNodes(CommandContext& ctx) {
     }
     if (info.leaving) flags += ",leaving";
     out += id + " " + info.host + ":" + std::to_string(info.port) + "@" +
-           std::to_string(info.cport) + " " + flags + " " + std::to_string(share.partitions) +
-           " " + Share(share.fraction) + " " + heard + " " +
+           std::to_string(info.cport) + " " + flags + " " + std::to_string(share.partitions) + " " +
+           Share(share.fraction) + " " + heard + " " +
            std::to_string(PartitionsToReceive(node, id, n)) + "\n";
   }
   ctx.reply.Bulk(out);
@@ -185,7 +185,8 @@ void CmdClusterLeave(CommandContext& ctx) {
 // where they apply).
 void CmdClusterForget(CommandContext& ctx) {
   const std::string& id = ctx.args[2];
-  if (id == ctx.server->node_id()) return ctx.reply.Error("ERR I tried hard but I can't forget myself...");
+  if (id == ctx.server->node_id())
+    return ctx.reply.Error("ERR I tried hard but I can't forget myself...");
   if (ctx.server->cluster()->node().membership().Find(id) == nullptr) {
     return ctx.reply.Error("ERR Unknown node " + id);
   }

@@ -176,8 +176,8 @@ void ScanCommand(CommandContext& ctx) {
     // One partition of a cluster-wide SCAN: its cursor is the partition
     // walk's bound (0 starts it).
     next = ctx.store.ScanPartition(static_cast<uint32_t>(ctx.key_filter->scan_partition),
-                                   cursor == 0 ? UINT64_MAX : cursor,
-                                   static_cast<size_t>(count), ctx.now_ms, visit);
+                                   cursor == 0 ? UINT64_MAX : cursor, static_cast<size_t>(count),
+                                   ctx.now_ms, visit);
   } else {
     next = ctx.store.Scan(cursor, static_cast<size_t>(count), ctx.now_ms, visit);
   }
