@@ -38,6 +38,7 @@ sys.dont_write_bytecode = True  # no bench/__pycache__ from the imports below
 
 import anti_entropy  # noqa: E402
 import cluster_faults  # noqa: E402
+import cluster_join  # noqa: E402
 import harness  # noqa: E402
 import rewrite  # noqa: E402
 from harness import BenchError, Conn, Pair, log, run_benchmark  # noqa: E402
@@ -131,8 +132,10 @@ REWRITE_KEY = "rewrite"  # rewrite.py
 MEMORY_KEY = "memory"
 FAULTS_KEY = "faults"  # cluster_faults.py: one node of three frozen; hand-off after an outage
 AE_KEY = "anti-entropy"  # anti_entropy.py: its throughput cost; repairing 100,000 keys
-ALL_KEYS = tuple(c.key for c in CELLS) + (REWRITE_KEY, MEMORY_KEY, FAULTS_KEY, AE_KEY)
+JOIN_KEY = "join"  # cluster_join.py: a 4th node receiving its share of 1,000,000 keys
+ALL_KEYS = tuple(c.key for c in CELLS) + (REWRITE_KEY, MEMORY_KEY, FAULTS_KEY, AE_KEY, JOIN_KEY)
 AE_REPAIR_KEYS = 100_000
+JOIN_KEYS = 1_000_000
 # The hand-off cell's outage, in seconds (--quick: a tenth).
 OUTAGE_S = 30
 
@@ -283,6 +286,7 @@ def parse_args(argv):
     opts.memory = MEMORY_KEY in wanted and not opts.no_memory
     opts.faults = FAULTS_KEY in wanted and not opts.shoal_is_redis
     opts.anti_entropy = AE_KEY in wanted and not opts.shoal_is_redis
+    opts.join = JOIN_KEY in wanted and not opts.shoal_is_redis
     for binary in (opts.shoal, opts.redis, opts.redis_benchmark):
         if not os.access(binary, os.X_OK):
             p.error("not an executable: %s" % binary)
@@ -405,6 +409,9 @@ def main(argv):
             fault_rows += anti_entropy.cost(opts, tmp, max(20_000, int(300_000 * opts.scale)),
                                             opts.repeat)
             fault_rows += anti_entropy.repair(opts, tmp, max(10_000, int(AE_REPAIR_KEYS * opts.scale)))
+        if opts.join:
+            fault_rows += cluster_join.join(opts, tmp, max(20_000, int(JOIN_KEYS * opts.scale)),
+                                            max(20_000, int(200_000 * opts.scale)))
     except BenchError as e:
         failure = str(e)
     except KeyboardInterrupt:
@@ -446,7 +453,9 @@ def main(argv):
                 name, "-" if healthy is None else "%.0f" % healthy,
                 "%.2f" % faulty if faulty < 100 else "%.0f" % faulty,
                 "-" if ratio is None else "%.2f" % ratio))
-        faults_md = "## Cluster under failure and anti-entropy (shoal alone)\n\n" + "\n".join(lines) + "\n\n"
+        faults_md = ("## Cluster under failure, anti-entropy and partition transfer (shoal alone)\n\n"
+                     "Columns: the figure healthy / at rest (off, before), then under failure / "
+                     "running (on, during), and their ratio.\n\n" + "\n".join(lines) + "\n\n")
     print()
     print(text_table(rows))
     print()

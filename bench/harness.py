@@ -129,9 +129,23 @@ def cluster_info(server):
         return parse_fields(c.call("CLUSTER", "INFO"))
 
 
+def placement_problem(servers):
+    """None once no node is still to receive a partition (the last field of
+    each CLUSTER NODES line), else which one is."""
+    for s in servers:
+        with Conn(s.port, host=s.host) as c:
+            lines = c.call("CLUSTER", "NODES")
+        for line in (lines.decode() if isinstance(lines, bytes) else lines).splitlines():
+            fields = line.split()
+            if fields and fields[-1] != "0":
+                return "%s: %s still receiving %s partitions" % (s.label, fields[0][:8], fields[-1])
+    return None
+
+
 def wait_converged(servers):
     """Waits until every node reports cluster_state:ok, knows all the others
-    and has the same ring epoch (membership exchange done)."""
+    and has the same ring epoch (membership exchange done), and no node is
+    still receiving partitions."""
     last = [None]
 
     def converged():
@@ -139,6 +153,8 @@ def wait_converged(servers):
             s.check_alive()  # a dead node ends the wait (BenchError is fatal below)
         try:
             last[0] = sp.convergence_problem({s.label: cluster_info(s) for s in servers}, len(servers))
+            if last[0] is None:
+                last[0] = placement_problem(servers)
         except (OSError, BenchError) as e:  # not answering yet, or reset: poll again
             last[0] = str(e)
         return last[0] is None

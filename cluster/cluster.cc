@@ -1,5 +1,7 @@
 #include "cluster/cluster.h"
 
+#include <algorithm>
+
 #include "facade/errors.h"
 
 namespace shoal::cluster {
@@ -47,14 +49,17 @@ Cluster::Cluster(uv_loop_t* loop, storage::Keyspace& keyspace, const storage::Cl
       replica_(keyspace, clock),
       dispatcher_(node_, coordinator_, transport_, keyspace, clock, host),
       peer_server_(loop, clock, output, io, ServerOptions(options_)),
+      transfer_(loop, node_, keyspace, clock, options_.log),
       reaper_(loop, node_, keyspace, clock),
       anti_entropy_(
           keyspace, clock,
           {options_.self.id,
            [this](uint32_t p) {
+             // The nodes that hold the partition now (a new replica still
+             // receiving it is left out until it holds it).
              std::vector<NodeId> out;
-             for (Replica& r : node_.ring().PreferenceForPartition(p, tuning_.replicas).primaries) {
-               out.push_back(std::move(r.node));
+             for (const Target& t : *node_.PrimariesOfPartition(p, tuning_.replicas)) {
+               if (t.reads()) out.push_back(t.node);
              }
              return out;
            },
@@ -103,6 +108,10 @@ Cluster::Cluster(uv_loop_t* loop, storage::Keyspace& keyspace, const storage::Cl
                         [this](facade::Connection& c, Argv& argv, facade::ReplyBuilder& r) {
                           dispatcher_.ServeLocal(c, argv, r);
                         });
+  peer_server_.Register("SHOAL.XFER",
+                        [this](facade::Connection&, Argv& argv, facade::ReplyBuilder& r) {
+                          transfer_.ServeScan(argv, r);
+                        });
   peer_server_.Register("SHOAL.PURGECHECK",
                         [this](facade::Connection&, Argv& argv, facade::ReplyBuilder& r) {
                           reaper_.ServeCheck(argv, r);
@@ -128,6 +137,8 @@ Cluster::Cluster(uv_loop_t* loop, storage::Keyspace& keyspace, const storage::Cl
   });
   peer_server_.set_on_closed([this](facade::Connection& c) { dispatcher_.OnConnectionClosed(c); });
   node_.set_on_ring_change([this] { OnRingChange(); });
+  node_.set_on_removed([this] { Gone("This node was removed from the cluster"); });
+  transfer_.set_on_departed([this] { Gone("This node left the cluster"); });
   keyspace_.changes().Subscribe(&dispatcher_);
 }
 
@@ -185,6 +196,35 @@ storage::Status Cluster::Start() {
   // A node that rejoined from its saved membership is a cluster member from
   // the start, without a ring change to say so.
   OnRingChange();
+  return transfer_.Start();
+}
+
+void Cluster::Gone(std::string why) {
+  // Called from inside peer callbacks: the server stops from a fresh loop
+  // iteration, never under the links it closes.
+  if (stopped_ || !gone_why_.empty()) return;
+  gone_why_ = std::move(why);
+  if (gone_timer_.Init(loop_, this) != 0 ||
+      uv_timer_start(gone_timer_.get(), &Cluster::OnGoneTimer, 0, 0) != 0) {
+    if (options_.on_gone) options_.on_gone(gone_why_);
+  }
+}
+
+void Cluster::OnGoneTimer(uv_timer_t* timer) noexcept {
+  auto* self = static_cast<Cluster*>(timer->data);
+  if (self->options_.on_gone) self->options_.on_gone(self->gone_why_);
+}
+
+storage::Status Cluster::Forget(const NodeId& id) {
+  // Only a node the failure detector holds dead: a live one leaves with
+  // CLUSTER LEAVE, which hands its data over first.
+  if (id != node_.self_id() && node_.membership().Find(id) != nullptr &&
+      (node_.IsReachable(id) || node_.StateOf(id) != MemberState::kDead)) {
+    return storage::Status::Invalid(
+        "can't forget a node that is not failed; stop it first or use CLUSTER LEAVE on it");
+  }
+  storage::Status st = node_.Forget(id);
+  if (st.ok() && hints_) (void)hints_->DropTarget(id);
   return st;
 }
 
@@ -249,6 +289,7 @@ void Cluster::Stop() {
   if (stopped_) return;
   stopped_ = true;
   handoff_timer_.reset();
+  gone_timer_.reset();
   reaper_.Stop();
   ae_timer_.reset();
   anti_entropy_.Stop();
@@ -259,6 +300,7 @@ void Cluster::Stop() {
   // Frames still batched go out (and fail) while everything they call back
   // into is alive; then the links close, failing whatever is in flight.
   transport_.Close();
+  transfer_.Stop();
   node_.Stop();
   peer_server_.Close();
 }
@@ -277,6 +319,15 @@ void Cluster::Tune(const ClusterTuning& t) {
   d.request_timeout_ms = t.request_timeout_ms;
   d.sloppy_quorum = t.sloppy_quorum;
   dispatcher_.set_options(d);
+  TransferOptions to = transfer_.options();
+  to.replicas = t.replicas;
+  to.durable = options_.durable;
+  to.request_timeout_ms = 10 * std::max<int64_t>(1, options_.exchange_timeout_ms);
+  // A state change is pushed to peers at once and spreads in a few
+  // exchanges whatever the gossip period; these delays cover that.
+  to.drop_delay_ms = std::clamp<int64_t>(5 * options_.gossip_interval_ms, 2000, 10000);
+  to.settle_delay_ms = std::clamp<int64_t>(5 * options_.gossip_interval_ms, 500, 2000);
+  transfer_.set_options(to);
   ReaperOptions ro;
   ro.grace_ms = t.tombstone_grace_ms;
   ro.replicas = t.replicas;

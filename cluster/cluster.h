@@ -7,6 +7,7 @@
 //   SHOAL.MGET, SHOAL.MPUT   -> Replica
 //   SHOAL.MEMBERS            -> ClusterNode (membership exchange)
 //   SHOAL.FWD, SHOAL.LOCAL   -> Dispatcher
+//   SHOAL.XFER               -> PartitionTransfer
 //   SHOAL.PURGECHECK, SHOAL.PURGE -> TombstoneReaper
 //   SHOAL.AEBRANCH, SHOAL.AELEAF, SHOAL.AEKEYS -> AntiEntropy
 //
@@ -30,6 +31,7 @@
 #include "cluster/hint_store.h"
 #include "cluster/local_replica.h"
 #include "cluster/log_sink.h"
+#include "cluster/partition_transfer.h"
 #include "cluster/peer/link_transport.h"
 #include "cluster/peer/server.h"
 #include "cluster/tombstone_reaper.h"
@@ -74,6 +76,12 @@ struct ClusterOptions {
   std::function<void(const storage::Status&)> fatal;
   LogSink log;
   HandoffOptions handoff;
+  // The node's data survives a restart (appendonly yes); see
+  // TransferOptions::durable.
+  bool durable = true;
+  // This node left the cluster (CLUSTER LEAVE completed) or was removed
+  // from it (CLUSTER FORGET): the server stops.
+  std::function<void(const std::string& why)> on_gone;
 };
 
 struct HandoffStats {
@@ -90,7 +98,7 @@ struct ClusterTuning {
   int64_t request_timeout_ms = 1000;
   bool read_repair = true;
   bool sloppy_quorum = true;
-  int64_t tombstone_grace_ms = 60000;  // dead keys are purged no sooner
+  int64_t tombstone_grace_ms = 60000;        // dead keys are purged no sooner
   int64_t anti_entropy_interval_ms = 60000;  // 0 = off
 };
 
@@ -113,6 +121,11 @@ class Cluster {
   void Stop();
 
   void Tune(const ClusterTuning& tuning);
+
+  // CLUSTER LEAVE: this node hands its partitions over, then stops.
+  storage::Status Leave() { return node_.Leave(transfer_.options().replicas); }
+  // CLUSTER FORGET: removes a dead node for good; its hints are dropped.
+  storage::Status Forget(const NodeId& id);
   void set_peer_limits(const facade::ConnectionLimits& limits) { peer_server_.set_limits(limits); }
 
   // More than one member: commands go through the dispatcher.
@@ -128,6 +141,7 @@ class Cluster {
   const LocalReplica& replica() const { return replica_; }
   const Dispatcher& dispatcher() const { return dispatcher_; }
   const PeerServer& peer_server() const { return peer_server_; }
+  const PartitionTransfer& transfer() const { return transfer_; }
   const TombstoneReaper& reaper() const { return reaper_; }
   // The hint store (nullptr when hinted handoff is off).
   const HintStore* hints() const { return hints_.get(); }
@@ -142,6 +156,10 @@ class Cluster {
   // has more than one member.
   void OnRingChange();
   static void OnHandoffTimer(uv_timer_t* timer) noexcept;
+  // This node left or was removed: tells the server (options_.on_gone) from
+  // a timer.
+  void Gone(std::string why);
+  static void OnGoneTimer(uv_timer_t* timer) noexcept;
   // Hands a batch of hints to each reachable owner that has none in flight.
   void HandOff();
   void HandOffTo(const NodeId& target);
@@ -158,9 +176,12 @@ class Cluster {
   LocalReplica replica_;
   Dispatcher dispatcher_;
   PeerServer peer_server_;
+  PartitionTransfer transfer_;
   TombstoneReaper reaper_;
   std::unique_ptr<HintStore> hints_;
   facade::UvHandle<uv_timer_t> handoff_timer_;
+  facade::UvHandle<uv_timer_t> gone_timer_;
+  std::string gone_why_;
   std::set<NodeId> handoff_in_flight_;
   HandoffStats handoff_stats_;
   ClusterTuning tuning_;

@@ -4,6 +4,7 @@
 #include <random>
 
 #include "cluster/membership_file.h"
+#include "cluster/placement.h"
 
 namespace shoal::cluster {
 
@@ -195,6 +196,7 @@ bool ClusterNode::LearnHost(std::string_view local_host, const std::string& how)
   options_.self.incarnation =
       std::max(options_.self.incarnation, current != nullptr ? current->incarnation : 0) + 1;
   membership_.UpdateSelf(options_.self);
+  ++state_gen_;
   Log(LogSeverity::kNotice,
       "Cluster address is now " + advertised_.host() + " (was " + before + "), learnt from " + how);
   Save();
@@ -252,23 +254,46 @@ storage::Result<std::string> ClusterNode::OnMembers(std::string_view blob) {
 }
 
 void ClusterNode::MergeState(const Membership& other) {
+  if (removed_) return;
   uint64_t epoch = membership_.epoch();
   uint64_t digest = membership_.ring_digest();
   if (!membership_.Merge(other)) return;
+  if (membership_.IsRemoved(options_.self.id)) {
+    removed_ = true;
+    ++state_gen_;
+    Save();
+    Log(LogSeverity::kWarning,
+        "this node was removed from the cluster (CLUSTER FORGET or LEAVE); "
+        "start it with an empty dir to join again");
+    if (on_removed_) on_removed_();
+    return;
+  }
+  StateChanged(epoch, digest);
+}
+
+void ClusterNode::StateChanged(uint64_t old_epoch, uint64_t old_digest) {
+  ++state_gen_;
   Save();
   SyncLinks();
   SyncDetector();
-  if (membership_.epoch() != epoch || membership_.ring_digest() != digest) {
+  if (membership_.epoch() != old_epoch || membership_.ring_digest() != old_digest) {
     ++stats_.ring_changes;
     Log(LogSeverity::kNotice, "ring epoch " + std::to_string(membership_.epoch()) + ": " +
                                   std::to_string(membership_.members().size()) + " members");
     if (on_ring_change_) on_ring_change_();
   }
+  if (on_state_change_) on_state_change_();
   // Tell everyone at once rather than at the next tick.
   Exchange();
 }
 
 void ClusterNode::SyncLinks() {
+  // Links to removed nodes go (from the timer, never inside a callback).
+  std::vector<PeerClient*> gone;
+  for (const auto& [id, client] : by_id_) {
+    if (membership_.IsRemoved(id)) gone.push_back(client);
+  }
+  for (PeerClient* client : gone) Retire(client);
   for (const auto& [id, info] : membership_.members()) {
     if (id == options_.self.id) continue;
     auto it = by_id_.find(id);
@@ -286,24 +311,103 @@ void ClusterNode::SyncLinks() {
 }
 
 ReplicaSet ClusterNode::Primaries(std::string_view key, size_t n) const {
+  return PrimariesOfPartition(ring().PartitionOf(key), n);
+}
+
+ReplicaSet ClusterNode::PrimariesOfPartition(uint32_t partition, size_t n) const {
   const Ring& r = ring();
-  if (prefs_epoch_ != membership_.epoch() || prefs_digest_ != membership_.ring_digest() ||
-      prefs_n_ != n || prefs_.size() != r.partition_count()) {
+  if (prefs_gen_ != state_gen_ || prefs_n_ != n || prefs_.size() != r.partition_count()) {
     prefs_.assign(r.partition_count(), nullptr);
-    prefs_epoch_ = membership_.epoch();
-    prefs_digest_ = membership_.ring_digest();
+    prefs_gen_ = state_gen_;
     prefs_n_ = n;
   }
-  ReplicaSet& slot = prefs_[r.PartitionOf(key)];
-  if (!slot) {
-    auto out = std::make_shared<std::vector<Target>>();
-    PreferenceList pl = r.PreferenceForPartition(r.PartitionOf(key), n);
-    out->reserve(pl.primaries.size());
-    for (auto& rep : pl.primaries)
-      out->push_back(Target{rep.partition, std::move(rep.node), false, {}});
-    slot = std::move(out);
-  }
+  if (partition >= prefs_.size()) return std::make_shared<std::vector<Target>>();
+  ReplicaSet& slot = prefs_[partition];
+  if (!slot) slot = std::make_shared<std::vector<Target>>(PlanPartition(membership_, partition, n));
   return slot;
+}
+
+bool ClusterNode::leaving() const {
+  const MemberInfo* me = membership_.Find(options_.self.id);
+  return me != nullptr && me->leaving;
+}
+
+bool ClusterNode::SetReady(std::string bits, std::string releasing) {
+  if (stopped_ || removed_) return false;
+  const uint64_t epoch = membership_.epoch(), digest = membership_.ring_digest();
+  if (!membership_.SetReady(options_.self.id, std::move(bits), std::move(releasing))) {
+    return false;
+  }
+  StateChanged(epoch, digest);
+  return true;
+}
+
+storage::Status ClusterNode::Leave(size_t n) {
+  if (stopped_ || removed_) return storage::Status::Invalid("this node is not a member");
+  if (leaving()) return storage::Status::Ok();
+  if (ChangeInProgress(membership_, n)) {
+    return storage::Status::Invalid(
+        "partitions are still moving after the last membership change; retry once no node "
+        "is receiving or dropping partitions");
+  }
+  size_t active = 0;
+  for (const auto& [id, info] : membership_.members()) active += info.leaving ? 0 : 1;
+  if (active < 2) {
+    return storage::Status::Invalid("this node is the cluster's only active member");
+  }
+  const uint64_t epoch = membership_.epoch(), digest = membership_.ring_digest();
+  const MemberInfo* current = membership_.Find(options_.self.id);
+  options_.self.incarnation =
+      std::max(options_.self.incarnation, current != nullptr ? current->incarnation : 0) + 1;
+  options_.self.leaving = true;
+  membership_.UpdateSelf(options_.self);
+  Log(LogSeverity::kNotice, "leaving the cluster: handing this node's partitions over");
+  StateChanged(epoch, digest);
+  return storage::Status::Ok();
+}
+
+storage::Status ClusterNode::Forget(const NodeId& id) {
+  if (id == options_.self.id) return storage::Status::Invalid("can't forget myself");
+  if (membership_.Find(id) == nullptr) return storage::Status::NotFound("Unknown node " + id);
+  const uint64_t epoch = membership_.epoch(), digest = membership_.ring_digest();
+  if (!membership_.Remove(id)) {
+    return storage::Status::Invalid("can't forget the only active member");
+  }
+  Log(LogSeverity::kNotice, "node " + id + " forgotten: its partitions move to the others");
+  StateChanged(epoch, digest);
+  return storage::Status::Ok();
+}
+
+void ClusterNode::Depart(int64_t deadline_ms, std::function<void(bool)> done) {
+  if (!removed_ && membership_.Remove(options_.self.id)) {
+    removed_ = true;
+    Save();
+    ++state_gen_;
+  }
+  auto pending = std::make_shared<std::function<void(bool)>>(std::move(done));
+  std::vector<PeerClient*> ready;
+  for (auto& [id, client] : by_id_) {
+    if (client->ready()) ready.push_back(client);
+  }
+  if (ready.empty()) {
+    auto cb = std::move(*pending);
+    if (cb) cb(false);
+    return;
+  }
+  auto left = std::make_shared<size_t>(ready.size());
+  for (PeerClient* client : ready) {
+    client->Send({"SHOAL.MEMBERS", membership_.Encode()}, deadline_ms,
+                 [pending, left](PeerOutcome outcome, const PeerReply*, bool late) {
+                   if (late) return;
+                   --*left;
+                   if (!*pending) return;
+                   if (outcome == PeerOutcome::kReply || *left == 0) {
+                     auto cb = std::move(*pending);
+                     *pending = nullptr;
+                     cb(outcome == PeerOutcome::kReply);
+                   }
+                 });
+  }
 }
 
 void ClusterNode::OnSwimTimer(uv_timer_t* timer) noexcept {
@@ -320,6 +424,11 @@ void ClusterNode::SyncDetector() {
     if (id == options_.self.id || detector_->Find(id) != nullptr) continue;
     detector_->AddMember(id, info.incarnation, now);
   }
+  std::vector<NodeId> gone;
+  for (const auto& [id, view] : detector_->members()) {
+    if (membership_.IsRemoved(id)) gone.push_back(id);
+  }
+  for (const NodeId& id : gone) detector_->RemoveMember(id);
 }
 
 storage::Status ClusterNode::OnSwim(const NodeId& from, std::string_view bytes) {

@@ -106,11 +106,32 @@ class ClusterNode {
   const Ring& ring() const { return membership_.ring(); }
   size_t member_count() const { return membership_.members().size(); }
 
-  // The first n distinct owners clockwise from key's partition, as
-  // sloppy-quorum targets that are all primaries (Target::fallback false).
-  // Shared and cached per partition (rebuilt when the ring or n changes): a
-  // request holds its replica list without copying node ids.
+  // The targets of key's partition for N = n (cluster/placement.h): the
+  // first n distinct owners clockwise from it, or, while the partition is
+  // being transferred, the nodes that hold it now plus the new ones
+  // receiving it (pending). None is a fallback. Shared and cached per
+  // partition (rebuilt when the membership or n changes): a request holds
+  // its replica list without copying node ids.
   ReplicaSet Primaries(std::string_view key, size_t n) const;
+  ReplicaSet PrimariesOfPartition(uint32_t partition, size_t n) const;
+
+  // Counts every change of the membership state (members, ring, ready rows).
+  uint64_t state_generation() const { return state_gen_; }
+
+  // Sets this node's ready row (which key partitions it holds completely)
+  // and spreads it. False if nothing changed.
+  bool SetReady(std::string bits, std::string releasing = {});
+  // CLUSTER LEAVE: marks this node leaving (out of the ring; it hands its
+  // partitions over) and spreads it. Refused while partitions still move
+  // for replication factor n (ChangeInProgress, cluster/placement.h).
+  storage::Status Leave(size_t n);
+  // CLUSTER FORGET: removes `id` for good (it must not be this node).
+  storage::Status Forget(const NodeId& id);
+  // A leaving node that handed everything over removes itself from the
+  // membership, spreads that to every connected peer and calls `done` once
+  // one of them has it (or the deadline passed: done(false)).
+  void Depart(int64_t deadline_ms, std::function<void(bool spread)> done);
+  bool leaving() const;
 
   // True if there is a ready (authenticated) connection to `id`.
   bool IsConnected(std::string_view id) const;
@@ -156,6 +177,12 @@ class ClusterNode {
 
   // Called for every change of the ring (after it happened).
   void set_on_ring_change(std::function<void()> fn) { on_ring_change_ = std::move(fn); }
+  // Called for every change of the membership state (after it happened,
+  // after on_ring_change for a ring change).
+  void set_on_state_change(std::function<void()> fn) { on_state_change_ = std::move(fn); }
+  // Called when a peer's state says this node was removed (CLUSTER FORGET):
+  // it must stop acting as a member.
+  void set_on_removed(std::function<void()> fn) { on_removed_ = std::move(fn); }
   // Called for every change of a member's state as the detector sees it.
   void set_on_member_state(std::function<void(const MemberStateChange&)> fn) {
     on_member_state_ = std::move(fn);
@@ -195,13 +222,19 @@ class ClusterNode {
   Membership membership_;
   AdvertisedHost advertised_;
   ClusterNodeStats stats_;
+  // After every local change of the state: saves it, follows links and the
+  // detector, reports ring and state changes, and gossips it at once.
+  void StateChanged(uint64_t old_epoch, uint64_t old_digest);
+
   std::function<void()> on_ring_change_;
+  std::function<void()> on_state_change_;
+  std::function<void()> on_removed_;
+  uint64_t state_gen_ = 1;
+  bool removed_ = false;
   std::function<void(const MemberStateChange&)> on_member_state_;
-  // Primaries() per partition for the ring (epoch and digest: two rings of
-  // one epoch can meet, see Membership::Merge) and prefs_n_.
+  // Primaries() per partition for state_gen_ and prefs_n_.
   mutable std::vector<ReplicaSet> prefs_;
-  mutable uint64_t prefs_epoch_ = 0;
-  mutable uint64_t prefs_digest_ = 0;
+  mutable uint64_t prefs_gen_ = 0;
   mutable size_t prefs_n_ = 0;
 
   // Every outbound client, owned here. by_id_ indexes those whose handshake

@@ -16,9 +16,9 @@
 namespace shoal::cluster {
 namespace {
 
-// The SCAN cursor across the cluster: the unit's index in the low 8 bits,
-// that node's own cursor above.
-constexpr unsigned kScanMemberBits = 8;
+// The SCAN cursor across the cluster: the key partition in the low 16 bits
+// (kMaxPartitions is 2^16), the bound of that partition's walk above.
+constexpr unsigned kScanPartitionBits = 16;
 
 // Combines the members' replies (all parsed, none an error).
 std::string Combined(Combine how, const std::vector<PeerReply>& replies, uint64_t random) {
@@ -70,7 +70,17 @@ std::string Dispatcher::OwnedPartitions(const NodeId& node) const {
 
 KeyFilter Dispatcher::PartitionFilter(std::string bitmap) const {
   const uint32_t q = node_.ring().partition_count();
-  return [this, q, bitmap = std::move(bitmap)](const storage::EntryView& e) {
+  int64_t single = -1;
+  size_t bits = 0;
+  for (uint32_t p = 0; p < q && bits < 2; ++p) {
+    if ((static_cast<unsigned char>(bitmap[p / 8]) >> (p % 8)) & 1) {
+      single = p;
+      ++bits;
+    }
+  }
+  KeyFilter filter;
+  filter.scan_partition = bits == 1 ? single : -1;
+  filter.accept = [this, q, bitmap = std::move(bitmap)](const storage::EntryView& e) {
     const uint32_t p = PartitionOfHash(KeyHash(e.key), q);
     if ((static_cast<unsigned char>(bitmap[p / 8]) & (1u << (p % 8))) == 0) return false;
     // A kept tombstone is not a key.
@@ -79,39 +89,37 @@ KeyFilter Dispatcher::PartitionFilter(std::string bitmap) const {
     auto obj = storage::Object::Decode(e.value, keyspace_.actors());
     return obj.ok() && !obj.value().IsAbsent(now);
   };
+  return filter;
 }
 
 storage::Result<std::vector<Dispatcher::Unit>> Dispatcher::ListingUnits() const {
-  const Ring& ring = node_.ring();
-  const size_t bytes = PartitionBitmapBytes(ring.partition_count());
-  std::vector<Unit> units;
-  for (const auto& [member, info] : node_.membership().members()) {
-    if (Up(member)) {
-      units.push_back({member, OwnedPartitions(member)});
-      continue;
+  // Each key partition is listed once, by the first reachable node that
+  // holds it: its first replica, or, while it is being transferred, the
+  // node holding it in the new replica's place (cluster/placement.h). So
+  // counts and scans stay exact while partitions move.
+  const uint32_t q = node_.ring().partition_count();
+  const size_t bytes = PartitionBitmapBytes(q);
+  std::map<NodeId, std::string> by_node;
+  for (uint32_t k = 0; k < q; ++k) {
+    ReplicaSet targets = node_.PrimariesOfPartition(k, options_.replicas);
+    const Target* at = nullptr;
+    size_t holders = 0;
+    for (const Target& t : *targets) {
+      if (!t.reads()) continue;
+      ++holders;
+      if (at == nullptr && Up(t.node)) at = &t;
     }
-    // Each partition of the member is listed by its first reachable replica.
-    std::map<NodeId, std::string> by_node;
-    for (uint32_t p : ring.PartitionsOf(member)) {
-      const NodeId* stand_in = nullptr;
-      const std::vector<Replica> primaries =
-          ring.PreferenceForPartition(p, options_.replicas).primaries;
-      for (const Replica& r : primaries) {
-        if (r.node != member && Up(r.node)) {
-          stand_in = &r.node;
-          break;
-        }
-      }
-      if (stand_in == nullptr) {
-        return storage::Status(storage::Code::kUnavailable,
-                               facade::errors::PartitionUnavailable(p, primaries.size()));
-      }
-      std::string& bitmap = by_node[*stand_in];
-      if (bitmap.empty()) bitmap.assign(bytes, '\0');
-      bitmap[p / 8] |= static_cast<char>(1 << (p % 8));
+    if (at == nullptr) {
+      return storage::Status(storage::Code::kUnavailable,
+                             facade::errors::PartitionUnavailable(k, holders));
     }
-    for (auto& [node, bitmap] : by_node) units.push_back({node, std::move(bitmap)});
+    std::string& bitmap = by_node[at->node];
+    if (bitmap.empty()) bitmap.assign(bytes, '\0');
+    bitmap[k / 8] |= static_cast<char>(1 << (k % 8));
   }
+  std::vector<Unit> units;
+  units.reserve(by_node.size());
+  for (auto& [node, bitmap] : by_node) units.push_back({node, std::move(bitmap)});
   return units;
 }
 
@@ -130,38 +138,48 @@ void Dispatcher::ExecuteClusterWide(const std::shared_ptr<ConnState>& cs,
   // answer. The listing commands need each partition listed once, by its
   // owner or, when that is down, by a reachable replica.
   std::vector<Unit> units;
+  std::vector<std::string> argv = req->argv;
+  uint32_t scan_partition = 0;
+  const uint32_t q = node_.ring().partition_count();
   if (how == Combine::kOkAll) {
     for (const auto& [member, info] : node_.membership().members()) units.push_back({member, {}});
+  } else if (how == Combine::kScanAll) {
+    // The cluster cursor walks the key partitions in order: the partition
+    // in the low kScanPartitionBits, the bound of that partition's walk on
+    // its holder (storage::Store::ScanPartition) above. A partition is
+    // walked on whichever node holds it when each step runs, so the walk
+    // stays complete while partitions move between nodes.
+    uint64_t cursor = 0;
+    if (argv.size() < 2 || !facade::ParseScanCursor(argv[1], &cursor)) {
+      return finish(facade::ErrorReply(facade::errors::kInvalidCursor));
+    }
+    scan_partition = static_cast<uint32_t>(cursor & ((uint64_t{1} << kScanPartitionBits) - 1));
+    if (scan_partition >= q) return finish("*2\r\n$1\r\n0\r\n*0\r\n");
+    argv[1] = std::to_string(cursor >> kScanPartitionBits);
+    ReplicaSet targets = node_.PrimariesOfPartition(scan_partition, options_.replicas);
+    const Target* at = nullptr;
+    for (const Target& t : *targets) {
+      if (t.reads() && Up(t.node)) {
+        at = &t;
+        break;
+      }
+    }
+    if (at == nullptr) {
+      return finish(facade::ErrorReply(
+          facade::errors::PartitionUnavailable(scan_partition, targets->size())));
+    }
+    std::string bitmap(PartitionBitmapBytes(q), '\0');
+    bitmap[scan_partition / 8] = static_cast<char>(1 << (scan_partition % 8));
+    units.push_back({at->node, std::move(bitmap)});
   } else {
     auto listing = ListingUnits();
     if (!listing.ok()) return finish(facade::ErrorReply(listing.status().message()));
     units = std::move(listing).value();
   }
-  if (how == Combine::kScanAll && units.size() > (1u << kScanMemberBits)) {
-    return finish(facade::ErrorReply("ERR too many nodes for a cluster-wide SCAN"));
-  }
-  std::vector<std::string> argv = req->argv;
-  size_t first = 0;
-  size_t count = units.size();
-  uint64_t scan_unit = 0;
-  if (how == Combine::kScanAll) {
-    // The cluster cursor: the unit's index in the low bits, that node's own
-    // cursor above. Units follow the members' id order, so the walk is
-    // stable while nodes stay up or down.
-    uint64_t cursor = 0;
-    if (argv.size() < 2 || !facade::ParseScanCursor(argv[1], &cursor)) {
-      return finish(facade::ErrorReply(facade::errors::kInvalidCursor));
-    }
-    scan_unit = cursor & ((1u << kScanMemberBits) - 1);
-    if (scan_unit >= units.size()) scan_unit = 0;
-    argv[1] = std::to_string(cursor >> kScanMemberBits);
-    first = scan_unit;
-    count = 1;
-  }
+  const size_t count = units.size();
   req->node_replies.assign(count, std::string());
   req->node_pending = count;
-  auto finish_one = [this, req, how, scan_unit, total = units.size(), finish](size_t slot,
-                                                                              std::string bytes) {
+  auto finish_one = [this, req, how, scan_partition, q, finish](size_t slot, std::string bytes) {
     req->node_replies[slot] = std::move(bytes);
     if (--req->node_pending > 0) return;
     std::vector<PeerReply> replies;
@@ -174,8 +192,8 @@ void Dispatcher::ExecuteClusterWide(const std::shared_ptr<ConnState>& cs,
       replies.push_back(std::move(parsed).value());
     }
     if (how != Combine::kScanAll) return finish(Combined(how, replies, host_.Random()));
-    // SCAN: [cursor, [keys...]] from one member; the next cursor moves on to
-    // the next member once this one is done.
+    // SCAN: [bound, [keys...]] from the partition's holder; the next
+    // cursor moves on to the next partition once this one is done.
     const PeerReply& r = replies[0];
     uint64_t cursor = 0;
     if (r.type != PeerReply::Type::kArray || r.elements.size() != 2 ||
@@ -184,9 +202,9 @@ void Dispatcher::ExecuteClusterWide(const std::shared_ptr<ConnState>& cs,
     }
     uint64_t next = 0;
     if (cursor != 0) {
-      next = (cursor << kScanMemberBits) | scan_unit;
-    } else if (scan_unit + 1 < total) {
-      next = scan_unit + 1;
+      next = (cursor << kScanPartitionBits) | scan_partition;
+    } else if (scan_partition + 1 < q) {
+      next = scan_partition + 1;
     }
     std::string out;
     facade::ReplyBuilder rb(&out);
@@ -199,9 +217,13 @@ void Dispatcher::ExecuteClusterWide(const std::shared_ptr<ConnState>& cs,
   // send them first, so that on each link they arrive before this command
   // and it sees them (a pipelined SET then DBSIZE counts the key).
   transport_.Flush();
-  const int64_t deadline = transport_.NowMs() + options_.request_timeout_ms;
+  // A member answers its share at once, but on a peer link replies keep
+  // request order: this one may wait behind a forwarded command that waits
+  // up to request-timeout-ms for its own replicas. Give it that and as long
+  // again (as Coordinator::Forward does).
+  const int64_t deadline = transport_.NowMs() + 2 * options_.request_timeout_ms;
   for (size_t k = 0; k < count; ++k) {
-    Unit& unit = units[first + k];
+    Unit& unit = units[k];
     if (unit.node == node_.self_id()) {
       std::string local;
       const KeyFilter filter =

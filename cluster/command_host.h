@@ -18,7 +18,13 @@ class Connection;
 namespace shoal::cluster {
 
 // Which store entries a node's share of a cluster-wide command covers.
-using KeyFilter = std::function<bool(const storage::EntryView&)>;
+struct KeyFilter {
+  std::function<bool(const storage::EntryView&)> accept;
+  // >= 0: the share is this one partition, and SCAN walks it alone
+  // (storage::Store::ScanPartition; the SCAN cursor is the walk's bound).
+  int64_t scan_partition = -1;
+  bool operator()(const storage::EntryView& e) const { return accept(e); }
+};
 
 class CommandHost {
  public:

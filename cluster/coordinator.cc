@@ -53,15 +53,30 @@ size_t IncludeSelf(ReplicaSet& replicas, const std::string& self) {
                          [&](const Target& t) { return t.node == self; });
   if (it != replicas->end()) return static_cast<size_t>(it - replicas->begin());
   auto copy = std::make_shared<std::vector<Target>>(*replicas);
-  copy->push_back(Target{0, self, false, {}});
+  copy->push_back(Target{0, self, false, {}, false, false});
   replicas = std::move(copy);
   return replicas->size() - 1;
+}
+
+// The read set of `replicas`: without the pending targets (new replicas
+// still receiving the partition), which hold too little to count. The
+// common case, no transfer, keeps the shared list.
+ReplicaSet ReadSet(ReplicaSet replicas) {
+  if (std::all_of(replicas->begin(), replicas->end(), [](const Target& t) { return t.reads(); })) {
+    return replicas;
+  }
+  auto copy = std::make_shared<std::vector<Target>>();
+  for (const Target& t : *replicas) {
+    if (t.reads()) copy->push_back(t);
+  }
+  return copy;
 }
 
 }  // namespace
 
 void Coordinator::Read(const std::string& key, ReplicaSet targets, ReadDone done) {
   ++stats_.reads;
+  targets = ReadSet(std::move(targets));
   size_t self = IncludeSelf(targets, self_);
   size_t required = std::clamp<size_t>(options_.read_quorum, 1, targets->size());
   auto st = std::make_shared<ReadState>(key, std::move(targets), required, std::move(done));
@@ -170,13 +185,18 @@ void Coordinator::Replicate(const std::string& key, std::string object, ReplicaS
                             WriteDone done) {
   ++stats_.writes;
   size_t self = IncludeSelf(targets, self_);
-  size_t required = std::clamp<size_t>(options_.write_quorum, 1, targets->size());
   struct WriteState {
     WriteQuorum quorum;
     WriteDone done;
-    WriteState(size_t n, size_t w, WriteDone d) : quorum(n, w), done(std::move(d)) {}
+    WriteState(WriteQuorum q, WriteDone d) : quorum(std::move(q)), done(std::move(d)) {}
   };
-  auto st = std::make_shared<WriteState>(targets->size(), required, std::move(done));
+  std::vector<bool> in_read, in_new;
+  for (const Target& t : *targets) {
+    in_read.push_back(t.reads());
+    in_new.push_back(t.in_new_set());
+  }
+  auto st = std::make_shared<WriteState>(WriteQuorum(in_read, in_new, options_.write_quorum),
+                                         std::move(done));
   auto finish = [this, st]() {
     if (!st->done || st->quorum.state() == WriteQuorum::State::kPending) return;
     WriteDone d = std::move(st->done);

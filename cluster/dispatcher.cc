@@ -42,20 +42,38 @@ ReplicaSet Dispatcher::Replicas(std::string_view key) const {
   bool all_up = true;
   for (const Target& t : *primaries) all_up = all_up && Up(t.node);
   if (all_up) return primaries;  // the common case: the cached list
-  std::unordered_set<NodeId> up;
-  for (const auto& [member, info] : node_.membership().members()) {
-    if (Up(member)) up.insert(member);
-  }
-  auto targets = std::make_shared<std::vector<Target>>(
-      node_.ring().SloppyPreference(key, options_.replicas, up));
-  // A down primary no fallback could replace stays in the list (it fails at
-  // once): the quorum is counted over as many replicas as there are
-  // primaries, never fewer.
-  for (const Target& p : *primaries) {
-    const bool covered = std::any_of(targets->begin(), targets->end(), [&](const Target& t) {
-      return t.node == p.node || t.stands_in_for == p.node;
-    });
-    if (!covered) targets->push_back(p);
+  // Each target that is down is replaced by the next up fallback in ring
+  // order that is not a target already; it keeps a hint for the target and
+  // takes its place in the read and new sets. A down target no fallback
+  // could replace stays in the list (it fails at once): the quorum is
+  // counted over as many replicas as there are targets, never fewer.
+  const Ring& ring = node_.ring();
+  const uint32_t partition = ring.PartitionOf(key);
+  std::vector<Replica> fallbacks =
+      ring.PreferenceForPartition(partition, options_.replicas).fallbacks;
+  auto used = [&](const NodeId& node) {
+    return std::any_of(primaries->begin(), primaries->end(),
+                       [&](const Target& t) { return t.node == node; });
+  };
+  auto fb = fallbacks.begin();
+  auto targets = std::make_shared<std::vector<Target>>();
+  targets->reserve(primaries->size());
+  for (const Target& t : *primaries) {
+    if (Up(t.node)) {
+      targets->push_back(t);
+      continue;
+    }
+    while (fb != fallbacks.end() && (!Up(fb->node) || used(fb->node))) ++fb;
+    if (fb == fallbacks.end()) {
+      targets->push_back(t);
+      continue;
+    }
+    Target stand_in = t;
+    stand_in.node = fb->node;
+    stand_in.fallback = true;
+    stand_in.stands_in_for = t.node;
+    targets->push_back(std::move(stand_in));
+    ++fb;
   }
   return targets;
 }

@@ -41,11 +41,6 @@ class ReplyBuilder;
 
 namespace shoal::cluster {
 
-// Bytes of a partition bitmap for `partitions` partitions.
-inline size_t PartitionBitmapBytes(uint32_t partitions) {
-  return (partitions + 7) / 8;
-}
-
 struct DispatcherOptions {
   size_t replicas = 3;  // N
   size_t read_quorum = 2;

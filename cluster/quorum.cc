@@ -81,20 +81,57 @@ void ReadQuorum::Decide() {
 // --- WriteQuorum ------------------------------------------------------------
 
 WriteQuorum::WriteQuorum(size_t n, size_t w)
-    : w_(std::clamp<size_t>(w, 1, std::max<size_t>(n, 1))),
-      heard_(std::max<size_t>(n, 1), Heard::kNothing) {}
+    : WriteQuorum(std::vector<bool>(std::max<size_t>(n, 1), true),
+                  std::vector<bool>(std::max<size_t>(n, 1), true), w) {}
+
+WriteQuorum::WriteQuorum(const std::vector<bool>& in_read, const std::vector<bool>& in_new,
+                         size_t w) {
+  const size_t n = std::max<size_t>(std::min(in_read.size(), in_new.size()), 1);
+  heard_.assign(n, Heard::kNothing);
+  member_.assign(n, 3);
+  for (size_t i = 0; i < std::min(in_read.size(), in_new.size()); ++i) {
+    const uint8_t m = static_cast<uint8_t>((in_read[i] ? 1 : 0) | (in_new[i] ? 2 : 0));
+    member_[i] = m == 0 ? 3 : m;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    for (int s = 0; s < 2; ++s) sets_[s].size += (member_[i] >> s) & 1;
+  }
+  for (Set& set : sets_) set.required = std::clamp<size_t>(w, 1, std::max<size_t>(set.size, 1));
+}
+
+size_t WriteQuorum::ok_count() const {
+  return Worst().ok;
+}
+
+size_t WriteQuorum::required() const {
+  return Worst().required;
+}
+
+const WriteQuorum::Set& WriteQuorum::Worst() const {
+  auto gap = [](const Set& s) { return s.required > s.ok ? s.required - s.ok : 0; };
+  return gap(sets_[1]) > gap(sets_[0]) ? sets_[1] : sets_[0];
+}
+
+void WriteQuorum::Count(size_t replica, int ok_delta, int failed_delta) {
+  for (int s = 0; s < 2; ++s) {
+    if (((member_[replica] >> s) & 1) == 0) continue;
+    sets_[s].ok = static_cast<size_t>(static_cast<int64_t>(sets_[s].ok) + ok_delta);
+    sets_[s].failed = static_cast<size_t>(static_cast<int64_t>(sets_[s].failed) + failed_delta);
+  }
+  failed_ = static_cast<size_t>(static_cast<int64_t>(failed_) + failed_delta);
+}
 
 void WriteQuorum::AddAck(size_t replica) {
   if (replica >= heard_.size() || heard_[replica] != Heard::kNothing) return;
   heard_[replica] = Heard::kAck;
-  ++ok_;
+  Count(replica, 1, 0);
   Decide();
 }
 
 void WriteQuorum::AddFailure(size_t replica) {
   if (replica >= heard_.size() || heard_[replica] != Heard::kNothing) return;
   heard_[replica] = Heard::kFailure;
-  ++failed_;
+  Count(replica, 0, 1);
   Decide();
 }
 
@@ -102,14 +139,22 @@ void WriteQuorum::AddLateAck(size_t replica) {
   if (replica >= heard_.size() || heard_[replica] != Heard::kFailure) return;
   if (state_ != State::kPending) return;
   heard_[replica] = Heard::kAck;
-  --failed_;
-  ++ok_;
+  Count(replica, 1, -1);
   Decide();
 }
 
 void WriteQuorum::Decide() {
   if (state_ != State::kPending) return;
-  state_ = Decision(heard_.size(), w_, ok_, failed_);
+  bool all_met = true;
+  for (const Set& s : sets_) {
+    const State st = Decision(std::max<size_t>(s.size, 1), s.required, s.ok, s.failed);
+    if (st == State::kFailed) {
+      state_ = State::kFailed;
+      return;
+    }
+    all_met = all_met && st == State::kSucceeded;
+  }
+  if (all_met) state_ = State::kSucceeded;
 }
 
 std::string NoQuorumMessage(size_t got, size_t required) {

@@ -97,11 +97,21 @@ class ReadQuorum {
 
 // One write over `n` replicas, acknowledged after `w` successes (the
 // coordinator's own write counted).
+//
+// During a partition transfer (cluster/placement.h) a write goes to two
+// overlapping replica sets — the read set, which holds the partition now,
+// and the new set, which will — and needs `w` acks in each (clamped to the
+// set's size). Every replica is in one or both; with both sets equal this
+// is the plain rule above. ok_count() and required() then describe the set
+// furthest from its quorum.
 class WriteQuorum {
  public:
   using State = QuorumState;
 
   WriteQuorum(size_t n, size_t w);
+  // in_read[i] / in_new[i]: replica i counts in the read set / the new set
+  // (replicas in neither count in both). n = in_read.size() = in_new.size().
+  WriteQuorum(const std::vector<bool>& in_read, const std::vector<bool>& in_new, size_t w);
 
   // A replica applied the write.
   void AddAck(size_t replica);
@@ -112,19 +122,28 @@ class WriteQuorum {
   void AddLateAck(size_t replica);
 
   State state() const { return state_; }
-  size_t ok_count() const { return ok_; }
+  size_t ok_count() const;
   size_t failed_count() const { return failed_; }
-  size_t required() const { return w_; }
+  size_t required() const;
   size_t replica_count() const { return heard_.size(); }
 
  private:
   enum class Heard : uint8_t { kNothing, kAck, kFailure };
+  struct Set {
+    size_t size = 0;
+    size_t required = 0;
+    size_t ok = 0;
+    size_t failed = 0;
+  };
 
+  void Count(size_t replica, int ok_delta, int failed_delta);
   void Decide();
+  // The set furthest from its quorum (for the error message).
+  const Set& Worst() const;
 
-  size_t w_;
-  std::vector<Heard> heard_;  // per replica
-  size_t ok_ = 0;
+  std::vector<Heard> heard_;     // per replica
+  std::vector<uint8_t> member_;  // per replica: bit 0 read set, bit 1 new set
+  Set sets_[2];
   size_t failed_ = 0;
   State state_ = State::kPending;
 };

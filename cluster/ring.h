@@ -70,11 +70,25 @@ struct PreferenceList {
 // A primary that is down is replaced by the next unused up fallback:
 // {the primary's partition, the fallback node, true, the primary's node}; the
 // fallback holds the write as a hint for `stands_in_for`.
+//
+// During a partition transfer (cluster/placement.h) two more kinds appear:
+// a `pending` target is a new replica still receiving the partition (writes
+// only: it neither serves reads nor counts toward the read set's write
+// quorum), an `outgoing` target is a replica leaving the key's replica set
+// that still holds the partition in its place (reads and writes, but it does
+// not count toward the new set's write quorum).
 struct Target {
   uint32_t partition = 0;
   NodeId node;
   bool fallback = false;
   NodeId stands_in_for;  // empty unless fallback
+  bool pending = false;
+  bool outgoing = false;
+  // Serves reads and counts in the read set (the replicas that hold the
+  // partition now).
+  bool reads() const { return !pending; }
+  // Counts in the new replica set (the one reads move to once transfers end).
+  bool in_new_set() const { return !outgoing; }
   bool operator==(const Target&) const = default;
 };
 

@@ -37,7 +37,10 @@ void AddPart(Request& req, std::vector<std::string> argv, const CommandRef& cmd,
     // do and this node is preferred.
     const Target* first = nullptr;
     const Target* mine = nullptr;
+    // A pending target (a new replica still receiving the partition) does
+    // not hold the key yet: it never coordinates.
     for (const Target& t : *p.replicas) {
+      if (!t.reads()) continue;
       if (t.node == ctx.self()) mine = &t;
       if (first == nullptr && (t.node == ctx.self() || ctx.Reachable(t.node))) first = &t;
     }

@@ -73,13 +73,15 @@ void TombstoneReaper::Collect(std::vector<Candidate>* out) {
     }
     keys.clear();
     const size_t count = std::min(budget, options_.batch - out->size());
-    const size_t next =
-        store.ScanPartition(partition_, position_, count, now, [&](const storage::EntryView& e) {
-          // One live string: nothing to purge, no decoding.
-          if (!storage::Object::PeekSingleValue(e.value, now)) {
-            keys.emplace_back(e.key);
-          }
-        });
+    // position_ 0 starts a partition's walk (ScanPartition's bound).
+    const uint64_t next =
+        store.ScanPartition(partition_, position_ == 0 ? UINT64_MAX : position_, count, now,
+                            [&](const storage::EntryView& e) {
+                              // One live string: nothing to purge, no decoding.
+                              if (!storage::Object::PeekSingleValue(e.value, now)) {
+                                keys.emplace_back(e.key);
+                              }
+                            });
     budget -= std::min(budget, count);
     for (std::string& key : keys) {
       auto settled = keyspace_.Settled(key, now);

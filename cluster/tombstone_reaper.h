@@ -127,7 +127,7 @@ class TombstoneReaper {
   ReaperStats stats_;
   facade::UvHandle<uv_timer_t> timer_;
   uint32_t partition_ = 0;  // the walk: partition, then position in it
-  size_t position_ = 0;
+  uint64_t position_ = 0;
   bool in_flight_ = false;
   // Replies that arrive after Stop() or destruction find this false.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

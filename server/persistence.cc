@@ -96,9 +96,10 @@ storage::Status Persistence::Load(storage::Keyspace& keyspace, storage::ActorTab
 
 void Persistence::OnChange(const storage::Change& change) {
   if (!writer_) return;
-  // An empty object is a purged key (Keyspace::Purge): a drop record, which
-  // replay applies as a deletion. A put of the empty object would merge
-  // into the tombstone replayed before it and bring that back.
+  // An empty object is a key gone from this replica (Keyspace::Purge,
+  // Keyspace::Forget): a drop record, which replay applies as a deletion. A
+  // put of the empty object would merge into what was replayed before it
+  // and bring that back.
   if (change.object().Size() == 0) return OnDrop(change.key());
   frames_.clear();
   storage::AppendPutRecord(&frames_, change.key(), change.NodeIdBytes());

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "cluster/membership_file.h"
 #include "facade/errors.h"
 #include "facade/net_address.h"
 #include "storage/node_id.h"
@@ -108,6 +109,14 @@ storage::Status Server::Start() {
     storage::Status st = dots_.Open(&env_, config_.dir);
     if (!st.ok()) return st;
     keyspace_ = std::make_unique<storage::Keyspace>(store_, actors_, self.value(), dots_);
+    // A node that was a cluster member replays its log as one: tombstones
+    // and expired remains are kept (a lone node forgets them), or the replay
+    // would drop them and a replica still holding the older value would
+    // bring it back.
+    auto saved = cluster::LoadMembership(&env_, config_.dir);
+    if (saved.ok() && saved.value().has_value() && saved.value()->members().size() > 1) {
+      keep_tombstones_ = true;
+    }
     ApplyRuntimeConfig();
     st = persistence_.Load(*keyspace_, actors_, clock_.NowMs());
     if (!st.ok()) return st;
@@ -188,6 +197,8 @@ storage::Status Server::Start() {
   co.handoff.sync = config_.appendfsync == AppendFsync::kAlways ? cluster::HintSync::kAlways
                     : config_.appendfsync == AppendFsync::kNo   ? cluster::HintSync::kNo
                                                                 : cluster::HintSync::kEverysec;
+  co.durable = config_.appendonly;
+  co.on_gone = [this](const std::string& why) { RequestShutdown(why.c_str()); };
   for (const SeedAddress& seed : config_.cluster_seeds) {
     co.seeds.push_back({seed.host, seed.port, seed.bus_port()});
   }
@@ -447,6 +458,8 @@ void Server::ApplyRuntimeConfig() {
   ko.lww = config_.conflict_resolution == ConflictResolution::kLww;
   ko.siblings_warn = static_cast<size_t>(config_.siblings_warn);
   ko.max_siblings = static_cast<size_t>(config_.max_siblings);
+  // Once on (a cluster member), kept: Cluster turns it on, nothing turns it off.
+  ko.keep_tombstones = keep_tombstones_ || (keyspace_ && keyspace_->options().keep_tombstones);
   if (keyspace_) keyspace_->set_options(ko);
   ApplyLimits();
   if (cluster_) {

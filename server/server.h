@@ -177,6 +177,9 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   size_t memory_sample_store_bytes_ = 0;     // store_.used_bytes() then
   storage::EvictionConfig eviction_config_;  // as last given to the store
   bool loop_ready_ = false;
+  // The node was a cluster member when it started (its nodes.state lists
+  // others): the keyspace keeps tombstones from the log's replay on.
+  bool keep_tombstones_ = false;
   bool shutting_down_ = false;
 
   uint64_t next_client_id_ = 1;

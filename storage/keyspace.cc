@@ -236,6 +236,15 @@ void Keyspace::FlushAll() {
   changes_.PublishFlush();
 }
 
+bool Keyspace::Forget(std::string_view key, int64_t now_ms) {
+  if (Pinned(key) != nullptr) pinned_ = nullptr;
+  CountDead(key, -1, now_ms);
+  const bool live = store_.Delete(key, now_ms);
+  ++change_count_;
+  changes_.Publish(key, Object{});
+  return live;
+}
+
 size_t Keyspace::ActiveExpireCycle(int64_t now_ms, size_t max_samples, uint64_t random) {
   if (!options_.keep_tombstones) return store_.ActiveExpireCycle(now_ms, max_samples, random);
   expired_scratch_.clear();

@@ -160,6 +160,11 @@ class Keyspace {
   Status Merge(std::string_view key, const Object& remote, int64_t now_ms);
   // Removes every key.
   void FlushAll();
+  // Removes `key` from this replica without writing a tombstone (a replica
+  // that no longer holds the key's partition drops its copy). Publishes the
+  // key with an empty object: listeners treat that as "gone". True if the
+  // key was stored and not expired.
+  bool Forget(std::string_view key, int64_t now_ms);
 
   // Active expiry (the server's cron). Outside a cluster, the store's own
   // (keys deleted). With keep_tombstones, each key whose TTL passed is

@@ -176,17 +176,17 @@ void Store::ForEachInPartition(uint32_t partition, int64_t now_ms,
   }
 }
 
-size_t Store::ScanPartition(uint32_t partition, size_t position, size_t count, int64_t now_ms,
-                            const std::function<void(const EntryView&)>& fn) const {
+uint64_t Store::ScanPartition(uint32_t partition, uint64_t bound, size_t count, int64_t now_ms,
+                              const std::function<void(const EntryView&)>& fn) const {
   if (partition >= partitions()) return 0;
-  const std::vector<DictEntry*>& index = partition_index_[partition];
-  const size_t end = std::min(index.size(), position + std::max<size_t>(count, 1));
-  for (size_t i = position; i < end; ++i) {
-    const DictEntry* e = index[i];
+  const std::vector<DictEntry*>& entries = partition_index_[partition];
+  uint64_t i = std::min<uint64_t>(bound, entries.size());
+  for (size_t seen = 0; i > 0 && seen < std::max<size_t>(count, 1); ++seen) {
+    const DictEntry* e = entries[--i];
     if (Expired(*e, now_ms)) continue;
     fn(EntryView{e->key(), e->value, e->expire_at_ms});
   }
-  return end < index.size() ? end : 0;
+  return i;
 }
 
 void Store::ReplaceValue(DictEntry* entry, std::string value) {

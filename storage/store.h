@@ -253,15 +253,17 @@ class Store {
   void ForEachInPartition(uint32_t partition, int64_t now_ms,
                           const std::function<void(const EntryView&)>& fn) const;
 
-  // A bounded step of a walk over `partition`: calls fn for up to `count`
-  // entries from `position` (0 starts) and returns where the next step
-  // starts, 0 when the partition is done. Expired keys are skipped (outside
-  // keep-expired mode). Entries removed between steps move others about
-  // (the index swaps the last entry into a hole), so a walk may miss or
-  // repeat a few keys that changed meanwhile; callers that walk again later
-  // (the tombstone reaper) do not mind. Must not mutate the store from fn.
-  size_t ScanPartition(uint32_t partition, size_t position, size_t count, int64_t now_ms,
-                       const std::function<void(const EntryView&)>& fn) const;
+  // One step of a walk over `partition` that survives changes between
+  // steps (partition transfer): visits the entries at index positions below
+  // `bound` (clamped to the partition's size; start with UINT64_MAX),
+  // highest first, up to `count` of them (at least one), and returns the
+  // next bound, 0 when the walk is complete. Entries present during the
+  // whole walk are visited at least once: a removal moves the partition's
+  // last entry, already visited, into the freed slot. Entries added during
+  // the walk may be missed. Expired entries are skipped (outside
+  // keep-expired mode). Must not mutate the store from fn.
+  uint64_t ScanPartition(uint32_t partition, uint64_t bound, size_t count, int64_t now_ms,
+                         const std::function<void(const EntryView&)>& fn) const;
 
   const StoreStats& stats() const { return stats_; }
   void ResetStats() { stats_ = {}; }

@@ -1,15 +1,18 @@
-// CLUSTER INFO / NODES / PREFLIST / MEET / MYID / GETLOCAL / HELP: the
+// CLUSTER INFO / NODES / PREFLIST / MEET / LEAVE / FORGET / MYID / GETLOCAL /
+// HELP: the
 // operator's view of the ring and the links. Redis Cluster has a CLUSTER
 // command too; these subcommands keep its names where the meaning matches
 // (INFO, NODES, MEET, MYID) and their own reply shapes (README, "Cluster").
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "cluster/cluster.h"
 #include "cluster/cluster_node.h"
+#include "cluster/placement.h"
 #include "facade/args.h"
 #include "facade/errors.h"
 #include "server/commands/command.h"
@@ -66,6 +69,11 @@ void CmdClusterInfo(CommandContext& ctx) {
     field("cluster_hints_delivered", std::to_string(hs.delivered));
     field("cluster_hints_dropped", std::to_string(hs.dropped()));
   }
+  const cluster::PartitionTransfer& xfer = server.cluster()->transfer();
+  field("cluster_transfers_pending", std::to_string(xfer.pending()));
+  field("cluster_transfers_active", std::to_string(xfer.receiving()));
+  field("cluster_transfers_dropping", std::to_string(xfer.dropping()));
+  field("cluster_leaving", node.leaving() ? "yes" : "no");
   field("cluster_ring_epoch", std::to_string(node.membership().epoch()));
   field("cluster_partitions", std::to_string(node.ring().partition_count()));
   field("cluster_replicas", std::to_string(cfg.replicas));
@@ -101,30 +109,48 @@ void CmdClusterInfo(CommandContext& ctx) {
   ctx.reply.Bulk(out);
 }
 
+// How many key partitions `id` is still to receive (it replicates them and
+// does not hold them yet), over the whole ring.
+size_t PartitionsToReceive(const cluster::ClusterNode& node, const cluster::NodeId& id, size_t n) {
+  size_t count = 0;
+  for (uint32_t k = 0; k < node.ring().partition_count(); ++k) {
+    for (const cluster::Target& t : *node.PrimariesOfPartition(k, n)) {
+      if (t.pending && t.node == id) ++count;
+    }
+  }
+  return count;
+}
+
 void CmdClusterNodes(CommandContext& ctx) {
   cluster::ClusterNode& node = ctx.server->cluster()->node();
+  const size_t n = static_cast<size_t>(ctx.server->config().replicas);
+  std::map<cluster::NodeId, cluster::Share> shares;
+  for (const cluster::Share& share : node.ring().Shares()) shares.emplace(share.node, share);
   std::string out;
-  for (const cluster::Share& share : node.ring().Shares()) {
-    const cluster::MemberInfo* info = node.membership().Find(share.node);
-    if (info == nullptr) continue;
+  for (const auto& [id, info] : node.membership().members()) {
+    auto it = shares.find(id);
+    const cluster::Share share = it != shares.end() ? it->second : cluster::Share{id, 0, 0};
     // Link and detector state: myself, or connected/disconnected plus
-    // suspect or fail (Redis Cluster's words) when the detector says so.
+    // suspect or fail (Redis Cluster's words) when the detector says so;
+    // leaving while a node hands its data over (CLUSTER LEAVE).
     std::string flags;
     std::string heard = "-";
-    if (share.node == node.self_id()) {
+    if (id == node.self_id()) {
       flags = "myself";
     } else {
-      flags = node.IsConnected(share.node) ? "connected" : "disconnected";
-      const cluster::MemberState st = node.StateOf(share.node);
+      flags = node.IsConnected(id) ? "connected" : "disconnected";
+      const cluster::MemberState st = node.StateOf(id);
       if (st == cluster::MemberState::kSuspect) flags += ",suspect";
       if (st == cluster::MemberState::kDead) flags += ",fail";
-      if (const cluster::MemberView* v = node.ViewOf(share.node)) {
+      if (const cluster::MemberView* v = node.ViewOf(id)) {
         heard = std::to_string(std::max<int64_t>(0, node.LoopNowMs() - v->last_heard_ms));
       }
     }
-    out += share.node + " " + info->host + ":" + std::to_string(info->port) + "@" +
-           std::to_string(info->cport) + " " + flags + " " + std::to_string(share.partitions) +
-           " " + Share(share.fraction) + " " + heard + "\n";
+    if (info.leaving) flags += ",leaving";
+    out += id + " " + info.host + ":" + std::to_string(info.port) + "@" +
+           std::to_string(info.cport) + " " + flags + " " + std::to_string(share.partitions) + " " +
+           Share(share.fraction) + " " + heard + " " +
+           std::to_string(PartitionsToReceive(node, id, n)) + "\n";
   }
   ctx.reply.Bulk(out);
 }
@@ -140,8 +166,33 @@ void CmdClusterPreflist(CommandContext& ctx) {
     ctx.reply.Bulk(id);
     ctx.reply.Bulk(info == nullptr ? std::string("?:0")
                                    : info->host + ":" + std::to_string(info->port));
-    ctx.reply.Bulk(t.fallback ? "fallback" : "primary");
+    ctx.reply.Bulk(t.fallback   ? "fallback"
+                   : t.pending  ? "pending"
+                   : t.outgoing ? "outgoing"
+                                : "primary");
   }
+}
+
+// CLUSTER LEAVE: this node hands every partition to its new owners, then
+// leaves the cluster and stops.
+void CmdClusterLeave(CommandContext& ctx) {
+  storage::Status st = ctx.server->cluster()->Leave();
+  if (!st.ok()) return ctx.reply.Error("ERR " + st.message());
+  ctx.reply.Ok();
+}
+
+// CLUSTER FORGET <node-id>: removes a failed node for good (Redis's errors
+// where they apply).
+void CmdClusterForget(CommandContext& ctx) {
+  const std::string& id = ctx.args[2];
+  if (id == ctx.server->node_id())
+    return ctx.reply.Error("ERR I tried hard but I can't forget myself...");
+  if (ctx.server->cluster()->node().membership().Find(id) == nullptr) {
+    return ctx.reply.Error("ERR Unknown node " + id);
+  }
+  storage::Status st = ctx.server->cluster()->Forget(id);
+  if (!st.ok()) return ctx.reply.Error("ERR " + st.message());
+  ctx.reply.Ok();
 }
 
 // CLUSTER MEET ip port [cport], with Redis's errors (cluster.c).
@@ -190,6 +241,10 @@ void CmdClusterHelp(CommandContext& ctx) {
       "    Return the replicas of <key>, in preference order.",
       "MEET <ip> <port> [<cport>]",
       "    Connect to the node at <ip>:<port> (cluster port <cport>, default port+10000).",
+      "LEAVE",
+      "    Hand this node's partitions to the other nodes, then leave the cluster and stop.",
+      "FORGET <node-id>",
+      "    Remove a failed node for good; its partitions are copied from the other replicas.",
       "MYID",
       "    Return this node's id.",
       "GETLOCAL <key>",
@@ -215,6 +270,10 @@ const CommandSpec kClusterSubcommands[] = {
      "Returns the replicas of a key in preference order.", "shoal 0.1"},
     {"cluster|meet", -4, kFlags | kCmdAdmin, CmdClusterMeet, 0, 0, 0, "cluster",
      "Forces a node to handshake with another node.", "shoal 0.1"},
+    {"cluster|leave", 2, kFlags | kCmdAdmin, CmdClusterLeave, 0, 0, 0, "cluster",
+     "Hands this node's data over, then leaves the cluster.", "shoal 0.1"},
+    {"cluster|forget", 3, kFlags | kCmdAdmin, CmdClusterForget, 0, 0, 0, "cluster",
+     "Removes a failed node from the cluster for good.", "shoal 0.1"},
     {"cluster|myid", 2, kFlags, CmdClusterMyid, 0, 0, 0, "cluster", "Returns the ID of a node.",
      "shoal 0.1"},
     {"cluster|getlocal", 3, kFlags, CmdClusterGetlocal, 0, 0, 0, "cluster",

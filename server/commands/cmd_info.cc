@@ -251,6 +251,20 @@ void ClusterSection(Server& server, InfoWriter& w) {
       w.Field(("cluster_hints_for_" + target).c_str(), hints->Pending(target).hints);
     }
   }
+  {
+    const cluster::TransferStats& ts = cl->transfer().stats();
+    w.Field("cluster_transfers_pending", static_cast<uint64_t>(cl->transfer().pending()));
+    w.Field("cluster_transfers_active", static_cast<uint64_t>(cl->transfer().receiving()));
+    w.Field("cluster_transfer_partitions_received", ts.partitions_received);
+    w.Field("cluster_transfer_keys_received", ts.keys_received);
+    w.Field("cluster_transfer_bytes_received", ts.bytes_received);
+    w.Field("cluster_transfer_keys_sent", ts.keys_sent);
+    w.Field("cluster_transfer_bytes_sent", ts.bytes_sent);
+    w.Field("cluster_transfer_failures", ts.failures);
+    w.Field("cluster_transfer_partitions_dropped", ts.partitions_dropped);
+    w.Field("cluster_transfer_keys_dropped", ts.keys_dropped);
+    w.Field("cluster_transfer_stray_keys_moved", ts.stray_keys_moved);
+  }
   const cluster::AntiEntropy& ae = cl->anti_entropy();
   const cluster::AntiEntropyStats& as = ae.stats();
   w.Field("anti_entropy_enabled", uint64_t{ae.enabled() ? 1u : 0u});

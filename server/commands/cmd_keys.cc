@@ -164,14 +164,23 @@ void ScanCommand(CommandContext& ctx) {
   std::string body;
   ReplyBuilder items(&body);
   size_t n = 0;
-  uint64_t next = ctx.store.Scan(cursor, static_cast<size_t>(count), ctx.now_ms,
-                                 [&](const storage::EntryView& e) {
-                                   if (!type_ok) return;
-                                   if (ctx.key_filter != nullptr && !(*ctx.key_filter)(e)) return;
-                                   if (pattern != nullptr && !GlobMatch(*pattern, e.key)) return;
-                                   items.Bulk(e.key);
-                                   ++n;
-                                 });
+  auto visit = [&](const storage::EntryView& e) {
+    if (!type_ok) return;
+    if (ctx.key_filter != nullptr && !(*ctx.key_filter)(e)) return;
+    if (pattern != nullptr && !GlobMatch(*pattern, e.key)) return;
+    items.Bulk(e.key);
+    ++n;
+  };
+  uint64_t next = 0;
+  if (ctx.key_filter != nullptr && ctx.key_filter->scan_partition >= 0) {
+    // One partition of a cluster-wide SCAN: its cursor is the partition
+    // walk's bound (0 starts it).
+    next = ctx.store.ScanPartition(static_cast<uint32_t>(ctx.key_filter->scan_partition),
+                                   cursor == 0 ? UINT64_MAX : cursor, static_cast<size_t>(count),
+                                   ctx.now_ms, visit);
+  } else {
+    next = ctx.store.Scan(cursor, static_cast<size_t>(count), ctx.now_ms, visit);
+  }
   ctx.reply.ArrayHeader(2);
   ctx.reply.Bulk(std::to_string(next));
   ctx.reply.ArrayHeader(n);

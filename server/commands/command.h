@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cluster/command_host.h"
 #include "cluster/command_routing.h"
 #include "facade/args.h"
 #include "facade/connection.h"
@@ -65,7 +66,7 @@ struct CommandContext {
   // list only the entries this filter accepts: live keys whose partition
   // this node owns, so that across the nodes each key is listed once.
   // nullptr: every entry (a lone node).
-  const std::function<bool(const storage::EntryView&)>* key_filter = nullptr;
+  const cluster::KeyFilter* key_filter = nullptr;
 };
 
 using CommandHandler = void (*)(CommandContext&);

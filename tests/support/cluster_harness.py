@@ -352,6 +352,11 @@ class Cluster:
                 row = next((l for l in lines if l["id"] == ids[other.name]), None)
                 if row is None or "connected" not in row["flags"]:
                     return "%s shows %s as %r" % (n.name, other.name, row["line"] if row else None)
+            # Data placement: no node still to receive a partition (the last
+            # field of CLUSTER NODES), so every key's replicas are its primaries.
+            for row in lines:
+                if row["extra"] and row["extra"][-1] != "0":
+                    return "%s shows %s still receiving %s partitions" % (n.name, row["id"][:8], row["extra"][-1])
         return None
 
     def wait_converged(self, nodes=None, expected=None, timeout=CONVERGE_TIMEOUT):

@@ -398,3 +398,282 @@ TEST_CASE("a late ack turns a failure into an ack while the write is undecided")
 
 }  // namespace
 }  // namespace shoal::cluster
+
+// --- the two-set write quorum (partition transfer) ------------------------
+
+namespace shoal::cluster {
+namespace {
+
+// A replica's sets: 'b' both, 'r' read set only (outgoing), 'n' new set only
+// (pending), '-' neither (counts in both).
+struct Sets {
+  std::vector<bool> in_read, in_new;
+};
+Sets SetsOf(const std::string& kinds) {
+  Sets s;
+  for (char c : kinds) {
+    s.in_read.push_back(c == 'b' || c == 'r');
+    s.in_new.push_back(c == 'b' || c == 'n');
+  }
+  return s;
+}
+WriteQuorum TwoSet(const std::string& kinds, size_t w) {
+  const Sets s = SetsOf(kinds);
+  return WriteQuorum(s.in_read, s.in_new, w);
+}
+
+// Runs events ("o2" ack, "f1" failure, "l1" late ack) and returns the state
+// letter after each.
+std::string Run(WriteQuorum& q, const std::vector<std::string>& events) {
+  std::string seen;
+  for (const std::string& e : events) {
+    const size_t replica = std::stoul(e.substr(1));
+    if (e[0] == 'o') {
+      q.AddAck(replica);
+    } else if (e[0] == 'f') {
+      q.AddFailure(replica);
+    } else {
+      q.AddLateAck(replica);
+    }
+    seen += Letter(q.state());
+  }
+  return seen;
+}
+
+TEST_CASE("two-set write quorum: W acks in each set") {
+  // A transfer plan for N = 3: two ready replicas, one outgoing, one pending.
+  const std::string plan = "bbrn";
+  SUBCASE("both ready replicas: W in each set") {
+    WriteQuorum q = TwoSet(plan, 2);
+    CHECK(q.replica_count() == 4);
+    CHECK(Run(q, {"o0", "o1"}) == "PS");
+  }
+  SUBCASE("the outgoing one counts only in the read set") {
+    WriteQuorum q = TwoSet(plan, 2);
+    CHECK(Run(q, {"o0", "o2"}) == "PP");
+    CHECK(q.ok_count() == 1);  // the new set is the one behind
+    CHECK(q.required() == 2);
+    CHECK(Run(q, {"o3"}) == "S");
+  }
+  SUBCASE("the pending one counts only in the new set") {
+    WriteQuorum q = TwoSet(plan, 2);
+    CHECK(Run(q, {"o3", "o2"}) == "PP");
+    CHECK(q.ok_count() == 1);
+    CHECK(q.required() == 2);
+    CHECK(Run(q, {"o1"}) == "S");
+  }
+  SUBCASE("W = 3 needs all of each set") {
+    WriteQuorum q = TwoSet(plan, 3);
+    CHECK(Run(q, {"o0", "o1", "o2"}) == "PPP");
+    CHECK(Run(q, {"o3"}) == "S");
+  }
+  SUBCASE("fails as soon as one set can no longer reach its quorum") {
+    WriteQuorum q = TwoSet(plan, 2);
+    // The new set {0, 1, 3} loses two: the read set {0, 1, 2} still could.
+    CHECK(Run(q, {"f3", "o2", "f1"}) == "PPF");
+    CHECK(q.failed_count() == 2);
+    CHECK(Run(q, {"o0"}) == "F");  // a decision never changes
+    WriteQuorum r = TwoSet(plan, 2);
+    CHECK(Run(r, {"f2", "f1"}) == "PF");  // the read set this time
+  }
+  SUBCASE("a set smaller than W needs all of it (clamped)") {
+    // Two outgoing replicas stand in for two pending ones; one is ready.
+    WriteQuorum q = TwoSet("brrnn", 4);  // each set has three replicas
+    CHECK(q.required() == 3);
+    CHECK(Run(q, {"o0", "o1", "o2"}) == "PPP");  // read set done, new set 1 of 3
+    CHECK(Run(q, {"o3", "o4"}) == "PS");
+    WriteQuorum small = TwoSet("rn", 3);  // each set has one replica
+    CHECK(small.required() == 1);
+    CHECK(Run(small, {"o0", "o1"}) == "PS");
+    WriteQuorum lost = TwoSet("rn", 3);
+    CHECK(Run(lost, {"o1", "f0"}) == "PF");
+  }
+  SUBCASE("late acks count in their sets while undecided") {
+    WriteQuorum q = TwoSet(plan, 2);
+    CHECK(Run(q, {"o0", "f3", "f2"}) == "PPP");
+    CHECK(q.failed_count() == 2);
+    CHECK(Run(q, {"l3"}) == "P");  // the new set has 2 now, the read set 1
+    CHECK(q.failed_count() == 1);
+    CHECK(q.ok_count() == 1);
+    CHECK(Run(q, {"l2"}) == "S");
+    CHECK(q.ok_count() == 2);
+    CHECK(q.failed_count() == 0);
+    WriteQuorum decided = TwoSet(plan, 2);
+    CHECK(Run(decided, {"f3", "f1", "l3"}) == "PFF");
+    CHECK(decided.failed_count() == 2);
+    CHECK(decided.ok_count() == 0);
+  }
+  SUBCASE("ok_count and required describe the set furthest from its quorum") {
+    WriteQuorum q = TwoSet("bbbrrnn", 3);  // read {0..4}, new {0,1,2,5,6}
+    CHECK(q.ok_count() == 0);
+    CHECK(q.required() == 3);
+    Run(q, {"o3", "o4"});  // read 2 of 3, new 0 of 3
+    CHECK(q.ok_count() == 0);
+    Run(q, {"o5", "o6", "o0"});  // read 3 of 3, new 3 of 3
+    CHECK(q.state() == QuorumState::kSucceeded);
+    CHECK(q.ok_count() == 3);
+    WriteQuorum r = TwoSet("bbrnn", 3);  // read {0,1,2}, new {0,1,3,4}: 3 of each
+    Run(r, {"o3", "o4", "f2"});          // read: 0 of 3 and lost; new 2 of 3
+    CHECK(r.state() == QuorumState::kFailed);
+    CHECK(r.ok_count() == 0);
+    CHECK(r.required() == 3);
+    CHECK(NoQuorumMessage(r.ok_count(), r.required()) == "NOQUORUM got 0 of 3 required replies");
+  }
+  SUBCASE("replicas in neither set count in both") {
+    WriteQuorum q = TwoSet("--", 2);
+    WriteQuorum both = TwoSet("bb", 2);
+    CHECK(Run(q, {"o0", "o1"}) == Run(both, {"o0", "o1"}));
+    CHECK(q.ok_count() == 2);
+  }
+}
+
+// The old one-set rule, as it was before the two-set constructor.
+struct OneSetReference {
+  size_t n, w, ok = 0, failed = 0;
+  std::vector<char> heard;  // 0 nothing, 1 ack, 2 failure
+  QuorumState state = QuorumState::kPending;
+  OneSetReference(size_t n_in, size_t w_in)
+      : n(std::max<size_t>(n_in, 1)),
+        w(std::clamp<size_t>(w_in, 1, std::max<size_t>(n_in, 1))),
+        heard(n, 0) {}
+  void Decide() {
+    if (state != QuorumState::kPending) return;
+    if (ok >= w) {
+      state = QuorumState::kSucceeded;
+    } else if (failed > n - w) {
+      state = QuorumState::kFailed;
+    }
+  }
+  void Ack(size_t i) {
+    if (i >= n || heard[i] != 0) return;
+    heard[i] = 1;
+    ++ok;
+    Decide();
+  }
+  void Fail(size_t i) {
+    if (i >= n || heard[i] != 0) return;
+    heard[i] = 2;
+    ++failed;
+    Decide();
+  }
+  void Late(size_t i) {
+    if (i >= n || heard[i] != 2 || state != QuorumState::kPending) return;
+    heard[i] = 1;
+    --failed;
+    ++ok;
+    Decide();
+  }
+};
+
+TEST_CASE("the one-set write quorum behaves as before, and as the two-set one with equal sets") {
+  std::mt19937 rng(11);
+  for (size_t n = 0; n <= 6; ++n) {
+    for (size_t w = 0; w <= n + 2; ++w) {
+      for (int trial = 0; trial < 300; ++trial) {
+        CAPTURE(n);
+        CAPTURE(w);
+        CAPTURE(trial);
+        OneSetReference ref(n, w);
+        WriteQuorum one(n, w);
+        const size_t size = std::max<size_t>(n, 1);
+        WriteQuorum all(std::vector<bool>(size, true), std::vector<bool>(size, true), w);
+        WriteQuorum none(std::vector<bool>(size, false), std::vector<bool>(size, false), w);
+        for (WriteQuorum* q : {&one, &all, &none}) {
+          CHECK(q->replica_count() == ref.n);
+          CHECK(q->required() == ref.w);
+        }
+        const int events = static_cast<int>(rng() % 12);
+        for (int e = 0; e < events; ++e) {
+          const size_t i = rng() % (size + 2);  // sometimes out of range
+          const int kind = static_cast<int>(rng() % 3);
+          for (WriteQuorum* q : {&one, &all, &none}) {
+            if (kind == 0) q->AddAck(i);
+            if (kind == 1) q->AddFailure(i);
+            if (kind == 2) q->AddLateAck(i);
+          }
+          if (kind == 0) ref.Ack(i);
+          if (kind == 1) ref.Fail(i);
+          if (kind == 2) ref.Late(i);
+          for (WriteQuorum* q : {&one, &all, &none}) {
+            CHECK(q->state() == ref.state);
+            CHECK(q->ok_count() == ref.ok);
+            CHECK(q->failed_count() == ref.failed);
+            CHECK(q->required() == ref.w);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("two-set write quorum: every outcome of every plan shape follows the rule") {
+  // Replicas each in the read set only, the new set only or both; each acks,
+  // fails or stays silent, in a shuffled order. Decided exactly when one set
+  // can no longer reach min(W, size) (failed) or both have (succeeded).
+  std::mt19937 rng(3);
+  for (size_t n = 1; n <= 5; ++n) {
+    size_t shapes = 1;
+    for (size_t i = 0; i < n; ++i) shapes *= 3;
+    for (size_t shape = 0; shape < shapes; ++shape) {
+      std::string kinds;
+      for (size_t i = 0, c = shape; i < n; ++i, c /= 3) kinds += "brn"[c % 3];
+      const Sets sets = SetsOf(kinds);
+      size_t read_size = 0, new_size = 0;
+      for (size_t i = 0; i < n; ++i) {
+        read_size += sets.in_read[i];
+        new_size += sets.in_new[i];
+      }
+      // An empty set never reaches a quorum; a plan never has one (see the
+      // placement tests), so such shapes are left out.
+      if (read_size == 0 || new_size == 0) continue;
+      for (size_t w = 1; w <= 4; ++w) {
+        const size_t need_read = std::clamp<size_t>(w, 1, std::max<size_t>(read_size, 1));
+        const size_t need_new = std::clamp<size_t>(w, 1, std::max<size_t>(new_size, 1));
+        for (size_t outcome = 0; outcome < shapes; ++outcome) {
+          CAPTURE(kinds);
+          CAPTURE(w);
+          CAPTURE(outcome);
+          std::vector<int> kind(n);  // 0 silent, 1 ack, 2 failure
+          for (size_t i = 0, c = outcome; i < n; ++i, c /= 3) kind[i] = static_cast<int>(c % 3);
+          std::vector<size_t> order(n);
+          for (size_t i = 0; i < n; ++i) order[i] = i;
+          std::shuffle(order.begin(), order.end(), rng);
+          WriteQuorum q(sets.in_read, sets.in_new, w);
+          size_t read_ok = 0, read_failed = 0, new_ok = 0, new_failed = 0, failed = 0;
+          QuorumState decided = QuorumState::kPending;
+          for (size_t i : order) {
+            if (kind[i] == 0) continue;
+            if (kind[i] == 1) {
+              q.AddAck(i);
+              read_ok += sets.in_read[i];
+              new_ok += sets.in_new[i];
+            } else {
+              q.AddFailure(i);
+              read_failed += sets.in_read[i];
+              new_failed += sets.in_new[i];
+              ++failed;
+            }
+            if (decided == QuorumState::kPending) {
+              if (read_failed > read_size - need_read || new_failed > new_size - need_new) {
+                decided = QuorumState::kFailed;
+              } else if (decided == QuorumState::kPending && read_ok >= need_read &&
+                         new_ok >= need_new) {
+                decided = QuorumState::kSucceeded;
+              }
+            }
+            CHECK(q.state() == decided);
+          }
+          CHECK(q.failed_count() == failed);
+          if (decided == QuorumState::kSucceeded) {
+            CHECK(q.ok_count() >= q.required());
+          } else {
+            CHECK(q.ok_count() < q.required());
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace shoal::cluster

@@ -199,15 +199,16 @@ TEST_CASE("Store::ScanPartition walks a partition in bounded steps") {
   for (int i = 0; i < 25; ++i) s.Set(std::string(2, static_cast<char>('a' + i)), "v", 0, kNow);
   s.Set("odd", "v", 0, kNow);
   std::vector<std::string> seen;
-  size_t pos = 0;
+  uint64_t bound = UINT64_MAX;
   int steps = 0;
   do {
-    pos = s.ScanPartition(0, pos, 10, kNow, [&](const EntryView& e) { seen.emplace_back(e.key); });
+    bound =
+        s.ScanPartition(0, bound, 10, kNow, [&](const EntryView& e) { seen.emplace_back(e.key); });
     ++steps;
-  } while (pos != 0);
+  } while (bound != 0);
   CHECK(seen.size() == 25);
   CHECK(steps == 3);
-  CHECK(s.ScanPartition(7, 0, 10, kNow, [](const EntryView&) {}) == 0);
+  CHECK(s.ScanPartition(7, UINT64_MAX, 10, kNow, [](const EntryView&) {}) == 0);
 }
 
 }  // namespace
