@@ -13,16 +13,14 @@
 #include <vector>
 
 #include "storage/varint.h"
+#include "tests/unit/cluster/test_ids.h"
 
 namespace shoal::cluster {
 namespace {
 
 // A 40-hex-character node id derived from i.
 NodeId NodeIdOf(int i) {
-  char buf[41];
-  const unsigned long long h = KeyHash("member" + std::to_string(i));
-  std::snprintf(buf, sizeof(buf), "%016llx%016llx%08x", h, ~h, static_cast<unsigned>(i));
-  return NodeId(buf);
+  return TestNodeId("member", i);
 }
 
 MemberInfo Info(int i, uint64_t incarnation = 1) {
@@ -186,6 +184,21 @@ TEST_CASE("two solos merged either way compute the same two-node ring") {
   CHECK(a == b);
 }
 
+// states[i] merged with states[j], after checking that the merge commutes
+// and that merging either input again changes nothing.
+Membership CheckedMerge(const std::vector<Membership>& states, size_t i, size_t j) {
+  CAPTURE(i);
+  CAPTURE(j);
+  Membership x = states[i];
+  Membership y = states[j];
+  x.Merge(states[j]);
+  y.Merge(states[i]);
+  CHECK(x == y);
+  CHECK_FALSE(x.Merge(states[j]));
+  CHECK_FALSE(x.Merge(states[i]));
+  return x;
+}
+
 TEST_CASE("merge is commutative and idempotent over assorted states") {
   // Assorted states: solos, pairs, overlapping trios built in different
   // orders, address changes, and first-hand additions.
@@ -221,13 +234,7 @@ TEST_CASE("merge is commutative and idempotent over assorted states") {
     CHECK(self == states[i]);
     for (size_t j = 0; j < states.size(); ++j) {
       CAPTURE(j);
-      Membership x = states[i];
-      Membership y = states[j];
-      x.Merge(states[j]);
-      y.Merge(states[i]);
-      CHECK(x == y);
-      CHECK_FALSE(x.Merge(states[j]));
-      CHECK_FALSE(x.Merge(states[i]));
+      Membership x = CheckedMerge(states, i, j);
       if (!x.members().empty()) {
         CheckInvariant(x);
         CheckBalanced(x);
@@ -922,13 +929,7 @@ TEST_CASE("merge is commutative, idempotent and associative over random states")
       for (size_t j = 0; j < states.size(); ++j) {
         CAPTURE(i);
         CAPTURE(j);
-        Membership x = states[i];
-        Membership y = states[j];
-        x.Merge(states[j]);
-        y.Merge(states[i]);
-        CHECK(x == y);
-        CHECK_FALSE(x.Merge(states[i]));
-        CHECK_FALSE(x.Merge(states[j]));
+        Membership x = CheckedMerge(states, i, j);
         CHECK_FALSE(x.Merge(Membership(x)));
         CheckFullInvariant(x);
         if (!x.members().empty()) CheckBalanced(x);

@@ -11,16 +11,14 @@
 #include <vector>
 
 #include "cluster/quorum.h"
+#include "tests/unit/cluster/test_ids.h"
 
 namespace shoal::cluster {
 namespace {
 
 // A 40-hex-character node id derived from i.
 NodeId NodeIdOf(int i) {
-  char buf[41];
-  const unsigned long long h = KeyHash("placement" + std::to_string(i));
-  std::snprintf(buf, sizeof(buf), "%016llx%016llx%08x", h, ~h, static_cast<unsigned>(i));
-  return NodeId(buf);
+  return TestNodeId("placement", i);
 }
 
 MemberInfo Info(int i, uint64_t incarnation = 1, bool leaving = false) {
