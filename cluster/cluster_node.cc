@@ -94,6 +94,9 @@ void ClusterNode::Save() {
 void ClusterNode::Stop() {
   if (stopped_) return;
   stopped_ = true;
+  if (rows_dirty_ && !removed_) Save();
+  rows_dirty_ = false;
+  rows_timer_.reset();
   timer_.reset();
   swim_timer_.reset();
   by_id_.clear();
@@ -204,9 +207,21 @@ bool ClusterNode::LearnHost(std::string_view local_host, const std::string& how)
   return true;
 }
 
+void ClusterNode::OnRowsTimer(uv_timer_t* timer) noexcept {
+  auto* self = static_cast<ClusterNode*>(timer->data);
+  if (self->stopped_ || !self->rows_dirty_) return;
+  self->rows_dirty_ = false;
+  self->Save();
+  self->Exchange();
+}
+
 void ClusterNode::OnTimer(uv_timer_t* timer) noexcept {
   auto* self = static_cast<ClusterNode*>(timer->data);
   self->retired_.clear();
+  if (self->rows_dirty_) {
+    self->rows_dirty_ = false;
+    self->Save();
+  }
   self->Exchange();
 }
 
@@ -257,6 +272,9 @@ void ClusterNode::MergeState(const Membership& other) {
   if (removed_) return;
   uint64_t epoch = membership_.epoch();
   uint64_t digest = membership_.ring_digest();
+  const size_t members = membership_.members().size();
+  const size_t removed = membership_.removed().size();
+  const std::map<NodeId, MemberInfo> before = membership_.members();
   if (!membership_.Merge(other)) return;
   if (membership_.IsRemoved(options_.self.id)) {
     removed_ = true;
@@ -268,11 +286,31 @@ void ClusterNode::MergeState(const Membership& other) {
     if (on_removed_) on_removed_();
     return;
   }
-  StateChanged(epoch, digest);
+  // Only ready rows changed: no new member, entry or ring.
+  const bool rows_only = membership_.epoch() == epoch && membership_.ring_digest() == digest &&
+                         membership_.members().size() == members &&
+                         membership_.removed().size() == removed && membership_.members() == before;
+  StateChanged(epoch, digest, rows_only);
 }
 
-void ClusterNode::StateChanged(uint64_t old_epoch, uint64_t old_digest) {
+void ClusterNode::StateChanged(uint64_t old_epoch, uint64_t old_digest, bool rows_only) {
   ++state_gen_;
+  if (rows_only) {
+    // Ready rows change with every partition received or dropped: changes
+    // within kRowsPushDelayMs are saved and pushed to peers together, not
+    // one file write and one push each. A node that restarts with an older row
+    // of its own learns the newer one from its peers (higher version).
+    rows_dirty_ = true;
+    if (on_state_change_) on_state_change_();
+    if (!rows_timer_ && rows_timer_.Init(loop_, this) != 0) return;  // the gossip timer saves
+    if (!uv_is_active(reinterpret_cast<uv_handle_t*>(rows_timer_.get()))) {
+      const uint64_t delay = static_cast<uint64_t>(
+          std::clamp<int64_t>(options_.exchange_interval_ms, 10, kRowsPushDelayMs));
+      uv_timer_start(rows_timer_.get(), &ClusterNode::OnRowsTimer, delay, 0);
+    }
+    return;
+  }
+  rows_dirty_ = false;
   Save();
   SyncLinks();
   SyncDetector();
@@ -338,7 +376,7 @@ bool ClusterNode::SetReady(std::string bits, std::string releasing) {
   if (!membership_.SetReady(options_.self.id, std::move(bits), std::move(releasing))) {
     return false;
   }
-  StateChanged(epoch, digest);
+  StateChanged(epoch, digest, /*rows_only=*/true);
   return true;
 }
 

@@ -197,6 +197,9 @@ class ClusterNode {
  private:
   static void OnTimer(uv_timer_t* timer) noexcept;
   static void OnSwimTimer(uv_timer_t* timer) noexcept;
+  // Saves and spreads ready-row changes, batched (StateChanged).
+  static void OnRowsTimer(uv_timer_t* timer) noexcept;
+  static constexpr int64_t kRowsPushDelayMs = 100;
   // Tells the detector about members it does not know yet.
   void SyncDetector();
   // Sends the detector's outbox and logs its state changes.
@@ -224,13 +227,16 @@ class ClusterNode {
   ClusterNodeStats stats_;
   // After every local change of the state: saves it, follows links and the
   // detector, reports ring and state changes, and gossips it at once.
-  void StateChanged(uint64_t old_epoch, uint64_t old_digest);
+  // `rows_only`: only ready rows changed (saved and spread together within
+  // kRowsPushDelayMs, OnRowsTimer).
+  void StateChanged(uint64_t old_epoch, uint64_t old_digest, bool rows_only = false);
 
   std::function<void()> on_ring_change_;
   std::function<void()> on_state_change_;
   std::function<void()> on_removed_;
   uint64_t state_gen_ = 1;
   bool removed_ = false;
+  bool rows_dirty_ = false;  // ready rows changed since the last save
   std::function<void(const MemberStateChange&)> on_member_state_;
   // Primaries() per partition for state_gen_ and prefs_n_.
   mutable std::vector<ReplicaSet> prefs_;
@@ -246,6 +252,7 @@ class ClusterNode {
   std::vector<std::unique_ptr<PeerClient>> retired_;
   facade::UvHandle<uv_timer_t> timer_;       // the exchange timer, from Start() to Stop()
   facade::UvHandle<uv_timer_t> swim_timer_;  // drives the failure detector
+  facade::UvHandle<uv_timer_t> rows_timer_;  // one-shot: batched ready-row changes
   std::unique_ptr<FailureDetector> detector_;
   std::mt19937_64 rng_{0x5eed};  // gossip peer choice; reseeded in Start()
   bool stopped_ = false;

@@ -80,13 +80,20 @@ void PartitionTransfer::Tick() {
     auto alive = [this](const NodeId& id) {
       return id == node_.self_id() || node_.StateOf(id) != MemberState::kDead;
     };
-    std::vector<uint32_t> now;
+    std::vector<uint32_t> released;
     std::vector<uint32_t> later;
     for (uint32_t k : received_) {
-      (ReleasedBy(m, k, options_.replicas, alive) ? now : later).push_back(k);
+      (ReleasedBy(m, k, options_.replicas, alive) ? released : later).push_back(k);
     }
     received_ = std::move(later);
-    if (!now.empty()) MarkReady(now, {}, {});
+    if (!released.empty()) MarkReady(released, {}, {});
+    if (!received_.empty() && now >= next_wait_log_ms_) {
+      next_wait_log_ms_ = now + kFullReconcileMs;
+      Log(LogSeverity::kVerbose, std::to_string(received_.size()) +
+                                     " received partitions wait for their old holders to release "
+                                     "them, e.g. partition " +
+                                     std::to_string(received_.front()));
+    }
   }
   if (reconciled_gen_ != node_.state_generation() || now >= next_full_ms_) {
     reconciled_gen_ = node_.state_generation();

@@ -161,8 +161,9 @@ class PartitionTransfer {
   std::vector<uint32_t> received_;       // to mark ready at the next tick
   std::map<uint32_t, Drop> drops_;
   uint64_t next_generation_ = 1;
-  uint64_t reconciled_gen_ = 0;  // node state generation last reconciled
-  int64_t next_full_ms_ = 0;     // the next reconcile regardless of changes
+  uint64_t reconciled_gen_ = 0;   // node state generation last reconciled
+  int64_t next_full_ms_ = 0;      // the next reconcile regardless of changes
+  int64_t next_wait_log_ms_ = 0;  // the next verbose line about waiting partitions
   bool departing_ = false;
   bool stopped_ = false;
 };
