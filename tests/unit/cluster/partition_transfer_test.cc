@@ -5,53 +5,30 @@
 #include "cluster/partition_transfer.h"
 
 #include <doctest/doctest.h>
-#include <uv.h>
 
 #include <set>
 #include <string>
 #include <vector>
 
-#include "cluster/peer/protocol.h"
-#include "storage/clock.h"
-#include "tests/unit/cluster/test_ids.h"
-#include "tests/unit/cluster/test_node.h"
+#include "tests/unit/cluster/node_fixture.h"
 
 namespace shoal::cluster {
 namespace {
 
 constexpr uint32_t kQ = 16;
 
-struct Fixture {
-  storage::ManualClock clock{1'700'000'000'000};
-  uv_loop_t loop;
-  testing::TestNode data{TestNodeId("xfer", 0), clock};
-  std::unique_ptr<ClusterNode> node;
+struct Fixture : testing::NodeFixture {
   std::unique_ptr<PartitionTransfer> transfer;
 
-  Fixture() {
-    REQUIRE(uv_loop_init(&loop) == 0);
-    ClusterNodeOptions o;
-    o.self = MemberInfo{data.id(), "127.0.0.1", 7000, 17000, 1, false};
-    o.partitions = kQ;
-    node = std::make_unique<ClusterNode>(&loop, o);
+  Fixture() : NodeFixture("xfer", kQ) {
     data.store().SetPartitioner(
         {kQ, [](std::string_view key) { return PartitionOfHash(KeyHash(key), kQ); }});
     transfer = std::make_unique<PartitionTransfer>(&loop, *node, data.keyspace(), clock, LogSink{});
   }
-  ~Fixture() {
-    transfer.reset();
-    node.reset();
-    uv_run(&loop, UV_RUN_DEFAULT);
-    CHECK(uv_loop_close(&loop) == 0);
-  }
+  ~Fixture() { transfer.reset(); }
 
   PeerReply Serve(const std::vector<std::string>& argv) {
-    std::string out;
-    facade::ReplyBuilder reply(&out);
-    transfer->ServeScan(argv, reply);
-    auto parsed = ParseReply(out);
-    REQUIRE(parsed.ok());
-    return std::move(parsed).value();
+    return Run([&](facade::ReplyBuilder& r) { transfer->ServeScan(argv, r); });
   }
 };
 

@@ -6,56 +6,36 @@
 #include "cluster/tombstone_reaper.h"
 
 #include <doctest/doctest.h>
-#include <uv.h>
 
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "cluster/peer/protocol.h"
 #include "cluster/purge_decision.h"
-#include "storage/clock.h"
-#include "tests/unit/cluster/test_ids.h"
-#include "tests/unit/cluster/test_node.h"
+#include "tests/unit/cluster/node_fixture.h"
 
 namespace shoal::cluster {
 namespace {
 
-struct Fixture {
-  storage::ManualClock clock{1'700'000'000'000};
-  uv_loop_t loop;
-  testing::TestNode data{TestNodeId("reaper", 0), clock};
-  std::unique_ptr<ClusterNode> node;
+struct Fixture : testing::NodeFixture {
   std::unique_ptr<TombstoneReaper> reaper;
 
-  Fixture() {
-    REQUIRE(uv_loop_init(&loop) == 0);
-    ClusterNodeOptions o;
-    o.self = MemberInfo{data.id(), "127.0.0.1", 7000, 17000, 1, false};
-    node = std::make_unique<ClusterNode>(&loop, o);
+  Fixture() : NodeFixture("reaper", kDefaultPartitions) {
     storage::KeyspaceOptions ko = data.keyspace().options();
     ko.keep_tombstones = true;  // a cluster replica
     data.keyspace().set_options(ko);
     reaper = std::make_unique<TombstoneReaper>(&loop, *node, data.keyspace(), clock);
   }
-  ~Fixture() {
-    reaper.reset();
-    node.reset();
-    uv_run(&loop, UV_RUN_DEFAULT);
-    CHECK(uv_loop_close(&loop) == 0);
-  }
+  ~Fixture() { reaper.reset(); }
 
   PeerReply Serve(const std::vector<std::string>& argv) {
-    std::string out;
-    facade::ReplyBuilder reply(&out);
-    if (argv.at(0) == "SHOAL.PURGECHECK") {
-      reaper->ServeCheck(argv, reply);
-    } else {
-      reaper->ServePurge(argv, reply);
-    }
-    auto parsed = ParseReply(out);
-    REQUIRE(parsed.ok());
-    return std::move(parsed).value();
+    return Run([&](facade::ReplyBuilder& r) {
+      if (argv.at(0) == "SHOAL.PURGECHECK") {
+        reaper->ServeCheck(argv, r);
+      } else {
+        reaper->ServePurge(argv, r);
+      }
+    });
   }
 
   // Deletes `key` (a tombstone stays) and returns its object, node-id encoded.
