@@ -190,13 +190,22 @@ void Coordinator::Replicate(const std::string& key, std::string object, ReplicaS
     WriteDone done;
     WriteState(WriteQuorum q, WriteDone d) : quorum(std::move(q)), done(std::move(d)) {}
   };
-  std::vector<bool> in_read, in_new;
-  for (const Target& t : *targets) {
-    in_read.push_back(t.reads());
-    in_new.push_back(t.in_new_set());
+  // Two replica sets only while the key's partition moves (placement.h).
+  const bool moving = std::any_of(targets->begin(), targets->end(),
+                                  [](const Target& t) { return !t.reads() || !t.in_new_set(); });
+  std::shared_ptr<WriteState> st;
+  if (!moving) {
+    st = std::make_shared<WriteState>(WriteQuorum(targets->size(), options_.write_quorum),
+                                      std::move(done));
+  } else {
+    std::vector<bool> in_read, in_new;
+    for (const Target& t : *targets) {
+      in_read.push_back(t.reads());
+      in_new.push_back(t.in_new_set());
+    }
+    st = std::make_shared<WriteState>(WriteQuorum(in_read, in_new, options_.write_quorum),
+                                      std::move(done));
   }
-  auto st = std::make_shared<WriteState>(WriteQuorum(in_read, in_new, options_.write_quorum),
-                                         std::move(done));
   auto finish = [this, st]() {
     if (!st->done || st->quorum.state() == WriteQuorum::State::kPending) return;
     WriteDone d = std::move(st->done);

@@ -80,9 +80,13 @@ void ReadQuorum::Decide() {
 
 // --- WriteQuorum ------------------------------------------------------------
 
-WriteQuorum::WriteQuorum(size_t n, size_t w)
-    : WriteQuorum(std::vector<bool>(std::max<size_t>(n, 1), true),
-                  std::vector<bool>(std::max<size_t>(n, 1), true), w) {}
+WriteQuorum::WriteQuorum(size_t n, size_t w) : heard_(std::max<size_t>(n, 1), Heard::kNothing) {
+  // One set: every replica in both (member_ stays empty, see Count).
+  for (Set& set : sets_) {
+    set.size = heard_.size();
+    set.required = std::clamp<size_t>(w, 1, set.size);
+  }
+}
 
 WriteQuorum::WriteQuorum(const std::vector<bool>& in_read, const std::vector<bool>& in_new,
                          size_t w) {
@@ -113,8 +117,9 @@ const WriteQuorum::Set& WriteQuorum::Worst() const {
 }
 
 void WriteQuorum::Count(size_t replica, int ok_delta, int failed_delta) {
+  const uint8_t member = member_.empty() ? 3 : member_[replica];
   for (int s = 0; s < 2; ++s) {
-    if (((member_[replica] >> s) & 1) == 0) continue;
+    if (((member >> s) & 1) == 0) continue;
     sets_[s].ok = static_cast<size_t>(static_cast<int64_t>(sets_[s].ok) + ok_delta);
     sets_[s].failed = static_cast<size_t>(static_cast<int64_t>(sets_[s].failed) + failed_delta);
   }

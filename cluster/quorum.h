@@ -141,8 +141,10 @@ class WriteQuorum {
   // The set furthest from its quorum (for the error message).
   const Set& Worst() const;
 
-  std::vector<Heard> heard_;     // per replica
-  std::vector<uint8_t> member_;  // per replica: bit 0 read set, bit 1 new set
+  std::vector<Heard> heard_;  // per replica
+  // Per replica: bit 0 read set, bit 1 new set; empty: every replica in
+  // both (the one-set constructor).
+  std::vector<uint8_t> member_;
   Set sets_[2];
   size_t failed_ = 0;
   State state_ = State::kPending;

@@ -327,9 +327,18 @@ void Keyspace::Save(std::string_view key, const Object& obj, int64_t now_ms) {
         resolved.CompactExpired(now_ms);
       }
     }
-    CountDead(key, -1, now_ms);
-    store_.Set(key, out->Encode(), out->IsAbsent(now_ms) ? 0 : out->ExpireAtMs(), now_ms);
-    CountDead(key, +1, now_ms);
+    // The dead-key gauges: the old copy (looked up only when some key is
+    // dead, which a write-only workload never has) and the new one (from
+    // its encoding, without a lookup).
+    if (stats_.tombstones_held > 0) CountDead(key, -1, now_ms);
+    std::string encoded = out->Encode();
+    const bool dead = Object::EncodedIsTombstonesOnly(encoded, actors_);
+    const uint64_t size = key.size() + encoded.size();
+    store_.Set(key, std::move(encoded), out->IsAbsent(now_ms) ? 0 : out->ExpireAtMs(), now_ms);
+    if (dead) {
+      ++stats_.tombstones_held;
+      stats_.tombstone_bytes += size;
+    }
   } else {
     store_.Set(key, out->Encode(), out->ExpireAtMs(), now_ms);
   }
