@@ -218,6 +218,7 @@ void Cluster::OnGoneTimer(uv_timer_t* timer) noexcept {
 storage::Status Cluster::Forget(const NodeId& id) {
   // Only a node the failure detector holds dead: a live one leaves with
   // CLUSTER LEAVE, which hands its data over first.
+  // (Itself and unknown ids: node_.Forget's errors.)
   if (id != node_.self_id() && node_.membership().Find(id) != nullptr &&
       (node_.IsReachable(id) || node_.StateOf(id) != MemberState::kDead)) {
     return storage::Status::Invalid(

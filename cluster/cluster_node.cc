@@ -405,7 +405,9 @@ storage::Status ClusterNode::Leave(size_t n) {
 }
 
 storage::Status ClusterNode::Forget(const NodeId& id) {
-  if (id == options_.self.id) return storage::Status::Invalid("can't forget myself");
+  if (id == options_.self.id) {
+    return storage::Status::Invalid("I tried hard but I can't forget myself...");  // Redis's words
+  }
   if (membership_.Find(id) == nullptr) return storage::Status::NotFound("Unknown node " + id);
   const uint64_t epoch = membership_.epoch(), digest = membership_.ring_digest();
   if (!membership_.Remove(id)) {

@@ -107,11 +107,12 @@ NodeDuties DutiesOf(const Membership& m, const NodeId& node, size_t n) {
 bool HasDuties(const Membership& m, const NodeId& node, size_t n) {
   const Ring& ring = m.ring();
   if (ring.empty() || !m.members().contains(node)) return false;
-  const NodeDuties d = DutiesOf(m, node, n);
-  if (!d.receive.empty()) return true;
   for (uint32_t k = 0; k < ring.partition_count(); ++k) {
-    if (!m.IsReady(node, k)) continue;
     const Layout l = LayoutOf(m, k, n);
+    // Still to receive, or holding what a replica (itself or a pending
+    // one) depends on.
+    if (std::find(l.pending.begin(), l.pending.end(), node) != l.pending.end()) return true;
+    if (!m.IsReady(node, k)) continue;
     const bool in_new = std::find(l.new_set.begin(), l.new_set.end(), node) != l.new_set.end();
     if (in_new || !l.pending.empty()) return true;
   }

@@ -267,6 +267,11 @@ class TransferTest(ch.ClusterTestCase):
         refused = stay[1].request("CLUSTER", "FORGET", stay[2].id)
         self.assertIsInstance(refused, h.ReplyError)
         self.assertIn("not failed", refused.message)
+        # Redis's words for itself and for an unknown id.
+        self.assertEqual(stay[0].request("CLUSTER", "FORGET", stay[0].id).message,
+                         "ERR I tried hard but I can't forget myself...")
+        self.assertEqual(stay[0].request("CLUSTER", "FORGET", "f" * 40).message,
+                         "ERR Unknown node " + "f" * 40)
         self.assertEqual(ch.text(stay[0].call("CLUSTER", "FORGET", dead_id)), "OK")
         watcher = Watcher(cl[0], len(KEYS)).start()
         seconds = self.wait_settled(stay, "the survivors re-replicate the dead node's share")
