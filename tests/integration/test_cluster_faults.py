@@ -184,8 +184,13 @@ class NoQuorumTest(ch.ClusterTestCase):
 
 @ch.skip_unless_shoal
 class ReadRepairTest(ch.ClusterTestCase):
+    """Read repair alone: anti-entropy is off, so a stale replica stays stale
+    until a read meets it (test_anti_entropy.py covers repair without reads)."""
+
+    NO_AE = ["--anti-entropy-interval-ms", 0]
+
     def test_replica_that_missed_writes_is_repaired_by_reads(self):
-        cl = self.start_cluster(3, replicas=3, read_quorum=2, write_quorum=2)
+        cl = self.start_cluster(3, replicas=3, read_quorum=2, write_quorum=2, args=self.NO_AE)
         a, b, c = cl
         ca = self.client(a)
         reconnects = a.counter("cluster_peer_reconnects")
@@ -218,7 +223,7 @@ class ReadRepairTest(ch.ClusterTestCase):
         # The tombstone stays on the replicas that took the DEL, so a read
         # that meets node3's old value returns nil and repairs node3 with the
         # tombstone instead of bringing the value back.
-        cl = self.start_cluster(3, replicas=3, read_quorum=2, write_quorum=2)
+        cl = self.start_cluster(3, replicas=3, read_quorum=2, write_quorum=2, args=self.NO_AE)
         a, b, c = cl
         ca = self.client(a)
         # DEL is coordinated by the key's first primary: node1, not the
@@ -242,7 +247,7 @@ class ReadRepairTest(ch.ClusterTestCase):
         # R=3: a read waits for every replica, so its repair decision (and any
         # repair write) is made before it replies; the next read through the
         # same node reaches node3 after that write (one ordered link).
-        cl = self.start_cluster(3, replicas=3, read_quorum=3, write_quorum=2, args=["--read-repair", "no"])
+        cl = self.start_cluster(3, replicas=3, read_quorum=3, write_quorum=2, args=["--read-repair", "no"] + self.NO_AE)
         a, b, c = cl
         ca = self.client(a)
         with ch.paused(c):
