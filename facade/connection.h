@@ -42,6 +42,10 @@ struct ClientState {
   int resp = 2;
   bool close_after_reply = false;  // QUIT, CLIENT KILL of self
   std::string_view last_command;   // name of the last command run (a table row's)
+  // MULTI: commands queued so far (-1 outside a transaction) and the bytes
+  // of their arguments (CLIENT LIST's multi and multi-mem).
+  int64_t multi_queued = -1;
+  size_t multi_mem = 0;
 };
 
 // What a connection's owner does with its requests and its end.
