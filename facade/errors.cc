@@ -61,10 +61,11 @@ std::string UnsupportedOption(std::string_view option) {
   return s;
 }
 
-std::string Unsupported(std::string_view name) {
+std::string Unsupported(std::string_view name, std::string_view reason) {
   std::string s = "ERR unsupported command '";
   s.append(name.substr(0, 128));
-  s.append("': shoal implements strings and keys only (see README, Commands)");
+  s.append("': ");
+  s.append(reason);
   return s;
 }
 

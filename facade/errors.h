@@ -37,6 +37,34 @@ inline constexpr std::string_view kExpireNxAndOthers =
     "ERR NX and XX, GT or LT options at the same time are not compatible";
 inline constexpr std::string_view kExpireGtAndLt =
     "ERR GT and LT options at the same time are not compatible";
+// Bit commands (bitops.c).
+inline constexpr std::string_view kBitOffset = "ERR bit offset is not an integer or out of range";
+inline constexpr std::string_view kBitValue = "ERR bit is not an integer or out of range";
+inline constexpr std::string_view kBitArgument = "ERR The bit argument must be 1 or 0.";
+inline constexpr std::string_view kBitopNotOneKey =
+    "ERR BITOP NOT must be called with a single source key.";
+inline constexpr std::string_view kBitfieldType =
+    "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but "
+    "i64 is.";
+inline constexpr std::string_view kBitfieldOverflowType = "ERR Invalid OVERFLOW type specified";
+inline constexpr std::string_view kBitfieldRoGetOnly =
+    "ERR BITFIELD_RO only supports the GET subcommand";
+// LCS (t_string.c, lcsCommand).
+inline constexpr std::string_view kLcsLenAndIdx =
+    "ERR If you want both the length and indexes, please just use IDX.";
+inline constexpr std::string_view kLcsTooLong = "ERR String too long for LCS";
+inline constexpr std::string_view kLcsExceedsLimit =
+    "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len";
+inline constexpr std::string_view kLcsNoMemory =
+    "ERR Insufficient memory, failed allocating transient memory for LCS";
+// OBJECT FREQ / IDLETIME under the wrong kind of maxmemory-policy (object.c).
+inline constexpr std::string_view kObjectFreqNeedsLfu =
+    "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note "
+    "that when switching between policies at runtime LRU and LFU data will take some time to "
+    "adjust.";
+inline constexpr std::string_view kObjectIdleWithLfu =
+    "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when "
+    "switching between policies at runtime LRU and LFU data will take some time to adjust.";
 // Cluster (Redis Cluster's words where it has them).
 inline constexpr std::string_view kCrossSlot =
     "CROSSSLOT Keys in request don't hash to the same slot";
@@ -75,8 +103,10 @@ std::string ProtoExpectedDollar(char got);
 std::string InvalidExpire(std::string_view command);
 // "ERR Unsupported option foo" (an unknown EXPIRE-family flag, as sent).
 std::string UnsupportedOption(std::string_view option);
-// Commands Redis has that shoal does not implement.
-std::string Unsupported(std::string_view name);
+// Commands Redis has that shoal does not implement: "ERR unsupported
+// command 'lpush': <reason>", the reason naming why (the table of
+// server/commands/cmd_unsupported.cc).
+std::string Unsupported(std::string_view name, std::string_view reason);
 // "NOQUORUM got 1 of 2 required replies": too few replicas answered in time.
 // The request may still have been applied (indeterminate).
 std::string NoQuorum(size_t got, size_t required);

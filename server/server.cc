@@ -58,6 +58,9 @@ Server::Server(Config config, ProcessInfo process)
   RegisterKeyCommands(commands_);
   RegisterVersionedCommands(commands_);
   RegisterClusterCommands(commands_);
+  RegisterBitCommands(commands_);
+  RegisterLcsCommand(commands_);
+  RegisterObjectCommands(commands_);
   RegisterUnsupportedCommands(commands_);
   client_env_.clock = &clock_;
   client_env_.output = &output_;
@@ -365,7 +368,7 @@ void Server::OnRequest(facade::Connection& conn, std::vector<std::string>& argv)
   const CommandSpec* cmd = commands_.Find(argv[0]);
   if (cmd == nullptr) {
     if (commands_.IsUnsupported(argv[0])) {
-      reply.Error(errors::Unsupported(argv[0]));
+      reply.Error(commands_.UnsupportedError(argv[0]));
     } else {
       reply.Error(errors::UnknownCommand(argv[0], argv.data() + 1, argv.size() - 1));
     }

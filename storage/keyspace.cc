@@ -4,11 +4,6 @@
 
 namespace shoal::storage {
 
-std::string ConflictMessage(size_t siblings) {
-  return "CONFLICT " + std::to_string(siblings) +
-         " siblings: resolve them with GETV and a SETV carrying its context";
-}
-
 Keyspace::Keyspace(::shoal::storage::Store& store, ActorTable& actors, ActorId self,
                    DotCounter& dots, KeyspaceOptions options)
     : store_(store),

@@ -229,7 +229,4 @@ class Keyspace {
   const Object* pinned_ = nullptr;
 };
 
-// "CONFLICT <n> siblings: ..." as the command layer sends it.
-std::string ConflictMessage(size_t siblings);
-
 }  // namespace shoal::storage

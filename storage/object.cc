@@ -32,6 +32,11 @@ bool OlderThan(const Object::Sibling& a, const Object::Sibling& b, const ActorTa
 
 }  // namespace
 
+std::string ConflictMessage(size_t siblings) {
+  return "CONFLICT " + std::to_string(siblings) +
+         " siblings: resolve them with GETV and a SETV carrying its context";
+}
+
 Version Version::Bytes(std::string value, int64_t timestamp_ms, int64_t expire_at_ms) {
   Version v;
   v.kind = VersionKind::kBytes;
@@ -140,8 +145,7 @@ Result<CounterBase> Object::CounterForUpdate(int64_t now_ms) const {
   }
   const size_t live = bytes + (counters > 0 ? 1 : 0);
   if (live > 1) {
-    return Status(Code::kConflict, "CONFLICT " + std::to_string(live) +
-                                       " siblings; resolve them with GETV and SETV first");
+    return Status(Code::kConflict, ConflictMessage(live));
   }
   if (bytes == 1) {
     std::optional<int64_t> v = ParseStrictInt64(one_bytes->bytes);

@@ -88,6 +88,12 @@ struct CounterBase {
   int64_t expire_at_ms = 0;  // the TTL the new counter version keeps (0 = none)
 };
 
+// The one error text for a key whose siblings block a command (a
+// read-modify-write, or a write past max-siblings): "CONFLICT <n> siblings:
+// resolve them with GETV and a SETV carrying its context". Clients match
+// its first words, "CONFLICT <n> siblings".
+std::string ConflictMessage(size_t siblings);
+
 class Object {
  public:
   using Set = DvvSet<Version>;

@@ -1,74 +1,31 @@
-// Redis commands shoal knowingly does not implement. They get a clear error
-// naming the command instead of "unknown command", and README lists them.
-// shoal stores strings (and, with the versioning issue, counters); the data
-// types, transactions, scripting, pub/sub and Redis replication are outside
-// its scope (see README "Commands").
+// Redis commands shoal knowingly does not implement. Each family gets a
+// clear error naming the command and why it is missing, instead of
+// "unknown command": "ERR unsupported command 'lpush': lists are not
+// implemented yet (see README, Commands)". README, Commands lists them.
 
 #include "server/commands/command.h"
 
 namespace shoal::server {
 namespace {
 
-constexpr std::string_view kUnsupported[] = {
-    // lists
-    "lpush",
-    "rpush",
-    "lpushx",
-    "rpushx",
-    "lpop",
-    "rpop",
-    "llen",
-    "lrange",
-    "lindex",
-    "lset",
-    "lrem",
-    "ltrim",
-    "linsert",
-    "lpos",
-    "lmove",
-    "blmove",
-    "lmpop",
-    "blmpop",
-    "blpop",
-    "brpop",
-    "rpoplpush",
-    "brpoplpush",
-    // hashes
-    "hset",
-    "hsetnx",
-    "hget",
-    "hmset",
-    "hmget",
-    "hdel",
-    "hlen",
-    "hstrlen",
-    "hexists",
-    "hkeys",
-    "hvals",
-    "hgetall",
-    "hincrby",
-    "hincrbyfloat",
-    "hrandfield",
-    "hscan",
-    // sets
-    "sadd",
-    "srem",
-    "smembers",
-    "sismember",
-    "smismember",
-    "scard",
-    "spop",
-    "srandmember",
-    "smove",
-    "sinter",
-    "sintercard",
-    "sinterstore",
-    "sunion",
-    "sunionstore",
-    "sdiff",
-    "sdiffstore",
-    "sscan",
-    // sorted sets
+constexpr std::string_view kLists[] = {
+    "lpush",  "rpush",  "lpushx", "rpushx", "lpop",      "rpop",       "llen",  "lrange",
+    "lindex", "lset",   "lrem",   "ltrim",  "linsert",   "lpos",       "lmove", "blmove",
+    "lmpop",  "blmpop", "blpop",  "brpop",  "rpoplpush", "brpoplpush",
+};
+
+constexpr std::string_view kHashes[] = {
+    "hset",    "hsetnx", "hget",  "hmset",   "hmget",   "hdel",         "hlen",       "hstrlen",
+    "hexists", "hkeys",  "hvals", "hgetall", "hincrby", "hincrbyfloat", "hrandfield", "hscan",
+};
+
+constexpr std::string_view kSets[] = {
+    "sadd",   "srem",        "smembers", "sismember",  "smismember", "scard",
+    "spop",   "srandmember", "smove",    "sinter",     "sintercard", "sinterstore",
+    "sunion", "sunionstore", "sdiff",    "sdiffstore", "sscan",
+};
+
+constexpr std::string_view kSortedSets[] = {
     "zadd",
     "zincrby",
     "zrem",
@@ -104,104 +61,91 @@ constexpr std::string_view kUnsupported[] = {
     "zdiff",
     "zdiffstore",
     "zscan",
-    // streams
-    "xadd",
-    "xrange",
-    "xrevrange",
-    "xlen",
-    "xread",
-    "xreadgroup",
-    "xgroup",
-    "xack",
-    "xpending",
-    "xclaim",
-    "xautoclaim",
-    "xinfo",
-    "xdel",
-    "xtrim",
-    "xsetid",
-    // bitmaps, hyperloglog, geo
-    "setbit",
-    "getbit",
-    "bitcount",
-    "bitpos",
-    "bitop",
-    "bitfield",
-    "bitfield_ro",
-    "pfadd",
-    "pfcount",
-    "pfmerge",
-    "geoadd",
-    "geodist",
-    "geohash",
-    "geopos",
-    "georadius",
-    "georadiusbymember",
-    "geosearch",
-    "geosearchstore",
-    "lcs",
-    // transactions and scripting
-    "multi",
-    "exec",
-    "discard",
-    "watch",
-    "unwatch",
-    "eval",
-    "evalsha",
-    "eval_ro",
-    "evalsha_ro",
-    "script",
-    "function",
-    "fcall",
-    "fcall_ro",
-    // pub/sub
-    "subscribe",
-    "unsubscribe",
-    "psubscribe",
-    "punsubscribe",
-    "publish",
-    "pubsub",
-    "ssubscribe",
-    "sunsubscribe",
-    "spublish",
-    // keyspace operations across keys or databases, persistence, replication
-    "rename",
-    "renamenx",
-    "copy",
-    "move",
-    "swapdb",
-    "dump",
-    "restore",
-    "migrate",
-    "sort",
-    "sort_ro",
-    "object",
-    "wait",
-    "save",
-    "bgsave",
-    "lastsave",
-    "replicaof",
-    "slaveof",
-    "sync",
-    "psync",
-    "failover",
-    "monitor",
-    "debug",
-    "module",
-    "acl",
-    "latency",
-    "memory",
-    "slowlog",
-    "lolwut",
-    "readonly",
-    "readwrite",
-    "asking",
+};
+
+constexpr std::string_view kStreams[] = {
+    "xadd",     "xrange", "xrevrange",  "xlen",  "xread", "xreadgroup", "xgroup", "xack",
+    "xpending", "xclaim", "xautoclaim", "xinfo", "xdel",  "xtrim",      "xsetid",
+};
+
+constexpr std::string_view kHyperLogLog[] = {"pfadd", "pfcount", "pfmerge", "pfdebug",
+                                             "pfselftest"};
+
+constexpr std::string_view kGeo[] = {
+    "geoadd",    "geodist",           "geohash",      "geopos",
+    "georadius", "georadiusbymember", "georadius_ro", "georadiusbymember_ro",
+    "geosearch", "geosearchstore",
+};
+
+constexpr std::string_view kTransactions[] = {
+    "multi", "exec", "discard", "watch", "unwatch",
+};
+
+constexpr std::string_view kScripting[] = {
+    "eval", "evalsha", "eval_ro", "evalsha_ro", "script", "function", "fcall", "fcall_ro",
+};
+
+constexpr std::string_view kPubSub[] = {
+    "subscribe", "unsubscribe", "psubscribe",   "punsubscribe", "publish",
+    "pubsub",    "ssubscribe",  "sunsubscribe", "spublish",
+};
+
+constexpr std::string_view kKeysNotYet[] = {
+    "rename", "renamenx", "copy", "sort", "sort_ro",
+};
+
+constexpr std::string_view kDatabases[] = {"move", "swapdb"};
+
+constexpr std::string_view kSerialization[] = {"dump", "restore", "migrate"};
+
+constexpr std::string_view kSnapshots[] = {"save", "bgsave", "lastsave"};
+
+constexpr std::string_view kReplication[] = {
+    "replicaof", "slaveof", "sync", "psync", "failover", "wait",
+};
+
+constexpr std::string_view kClusterRedirection[] = {"readonly", "readwrite", "asking"};
+
+constexpr std::string_view kMonitor[] = {"monitor"};
+
+constexpr std::string_view kOther[] = {
+    "debug", "module", "acl", "latency", "slowlog", "lolwut",
+};
+
+struct Family {
+  std::span<const std::string_view> names;
+  std::string_view reason;
+};
+
+const Family kFamilies[] = {
+    {kLists, "lists are not implemented yet (see README, Commands)"},
+    {kHashes, "hashes are not implemented yet (see README, Commands)"},
+    {kSets, "sets are not implemented yet (see README, Commands)"},
+    {kSortedSets, "sorted sets are not implemented yet (see README, Commands)"},
+    {kStreams, "streams are not implemented (see README, Commands)"},
+    {kHyperLogLog, "HyperLogLog is not implemented (see README, Commands)"},
+    {kGeo, "geo commands are not implemented (see README, Commands)"},
+    {kTransactions, "transactions are not implemented yet (see README, Commands)"},
+    {kScripting, "scripting is not implemented (see README, Commands)"},
+    {kPubSub, "pub/sub is not implemented (see README, Commands)"},
+    {kKeysNotYet, "not implemented yet (see README, Commands)"},
+    {kDatabases, "shoal has a single database, 0 (as Redis Cluster)"},
+    {kSerialization, "shoal does not read or write Redis's serialization format"},
+    {kSnapshots,
+     "shoal persists through its append-only log, not snapshots (see README, Durability)"},
+    {kReplication,
+     "shoal replicates by quorum across its cluster, not by Redis replication (see README, "
+     "Cluster)"},
+    {kClusterRedirection,
+     "shoal nodes forward keys themselves: any node serves any key (see README, Cluster)"},
+    {kMonitor, "MONITOR is not implemented yet (see README, Commands)"},
+    {kOther, "not implemented (see README, Commands)"},
 };
 
 }  // namespace
 
 void RegisterUnsupportedCommands(CommandTable& table) {
-  table.RegisterUnsupported(kUnsupported);
+  for (const Family& f : kFamilies) table.RegisterUnsupported(f.names, f.reason);
 }
 
 }  // namespace shoal::server

@@ -95,12 +95,15 @@ class CommandTable {
  public:
   void Register(std::span<const CommandSpec> rows);
   // Names of Redis commands shoal knowingly does not implement; they get
-  // errors::Unsupported instead of the unknown-command error.
-  void RegisterUnsupported(std::span<const std::string_view> names);
+  // errors::Unsupported(name, reason) instead of the unknown-command error.
+  // `reason` must outlive the table (a literal).
+  void RegisterUnsupported(std::span<const std::string_view> names, std::string_view reason);
 
   // The row for `name` (any case), or nullptr.
   const CommandSpec* Find(std::string_view name) const;
   bool IsUnsupported(std::string_view name) const;
+  // The error reply for an unsupported command (IsUnsupported(name) true).
+  std::string UnsupportedError(std::string_view name) const;
   // Subcommand of `parent` named `name` (any case), or nullptr.
   static const CommandSpec* FindSub(const CommandSpec& parent, std::string_view name);
 
@@ -111,7 +114,7 @@ class CommandTable {
 
  private:
   std::unordered_map<std::string, const CommandSpec*> by_name_;
-  std::unordered_map<std::string, bool> unsupported_;
+  std::unordered_map<std::string, std::string_view> unsupported_;  // name -> reason
   std::vector<const CommandSpec*> all_;
 };
 
@@ -131,5 +134,11 @@ void RegisterServerCommands(CommandTable& table);
 void RegisterClusterCommands(CommandTable& table);
 // Redis commands shoal does not implement (lists, hashes, MULTI, ...).
 void RegisterUnsupportedCommands(CommandTable& table);
+// SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP, BITFIELD, BITFIELD_RO.
+void RegisterBitCommands(CommandTable& table);
+// LCS.
+void RegisterLcsCommand(CommandTable& table);
+// OBJECT and MEMORY: introspection of one key.
+void RegisterObjectCommands(CommandTable& table);
 
 }  // namespace shoal::server

@@ -23,8 +23,9 @@ void CommandTable::Register(std::span<const CommandSpec> rows) {
   }
 }
 
-void CommandTable::RegisterUnsupported(std::span<const std::string_view> names) {
-  for (std::string_view n : names) unsupported_[Lower(n)] = true;
+void CommandTable::RegisterUnsupported(std::span<const std::string_view> names,
+                                       std::string_view reason) {
+  for (std::string_view n : names) unsupported_[Lower(n)] = reason;
 }
 
 const CommandSpec* CommandTable::Find(std::string_view name) const {
@@ -42,6 +43,12 @@ const CommandSpec* CommandTable::Find(std::string_view name) const {
 
 bool CommandTable::IsUnsupported(std::string_view name) const {
   return unsupported_.count(Lower(name)) > 0;
+}
+
+std::string CommandTable::UnsupportedError(std::string_view name) const {
+  auto it = unsupported_.find(Lower(name));
+  return errors::Unsupported(
+      name, it == unsupported_.end() ? std::string_view("not implemented") : it->second);
 }
 
 const CommandSpec* CommandTable::FindSub(const CommandSpec& parent, std::string_view name) {

@@ -68,7 +68,11 @@ TEST_CASE("a stale context leaves siblings; a covering context resolves them") {
   CHECK(f.Values("k") == std::vector<std::string>{"b", "c"});
   auto single = f.ks.Single("k", kNow);
   CHECK(single.status().code() == Code::kConflict);
-  CHECK(single.status().message().rfind("CONFLICT 2 siblings", 0) == 0);
+  CHECK(single.status().message() ==
+        "CONFLICT 2 siblings: resolve them with GETV and a SETV carrying its context");
+  // INCR on the same key: the same words.
+  auto incr = f.ks.IncrBy("k", 1, kNow);
+  CHECK(incr.status().message() == single.status().message());
   REQUIRE(f.ks.Update("k", f.Context("k"), Version::Bytes("bc", kNow + 3), kNow).ok());
   CHECK(f.Values("k") == std::vector<std::string>{"bc"});
 }
