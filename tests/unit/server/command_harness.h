@@ -29,6 +29,9 @@ class CommandHarness {
     RegisterStringCommands(table_);
     RegisterKeyCommands(table_);
     RegisterVersionedCommands(table_);
+    RegisterBitCommands(table_);
+    RegisterLcsCommand(table_);
+    RegisterObjectCommands(table_);
   }
 
   // Runs one command; args[0] is the command name in any case.
