@@ -38,6 +38,13 @@ Result<Object> Keyspace::Load(std::string_view key, int64_t now_ms) {
   return Object::Decode(*bytes, actors_);
 }
 
+Result<Object> Keyspace::Peek(std::string_view key, int64_t now_ms) {
+  if (const Object* pinned = Pinned(key)) return *pinned;
+  const std::string* bytes = store_.Peek(key, now_ms);
+  if (bytes == nullptr) return Object();
+  return Object::Decode(*bytes, actors_);
+}
+
 Result<Keyspace::View> Keyspace::Get(std::string_view key, int64_t now_ms) {
   View view;
   if (const Object* pinned = Pinned(key)) {

@@ -124,6 +124,10 @@ class Keyspace {
 
   // The whole object (empty if the key is absent from the store).
   Result<Object> Load(std::string_view key, int64_t now_ms);
+  // Load() without recording an access or a hit (Store::Peek): for
+  // introspection (OBJECT, MEMORY USAGE), which must not change what
+  // eviction sees.
+  Result<Object> Peek(std::string_view key, int64_t now_ms);
 
   // True if the key has a live version.
   bool Exists(std::string_view key, int64_t now_ms);

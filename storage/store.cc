@@ -205,6 +205,11 @@ const std::string* Store::Get(std::string_view key, int64_t now_ms) {
   return &e->value;
 }
 
+const std::string* Store::Peek(std::string_view key, int64_t now_ms) {
+  DictEntry* e = FindLive(key, now_ms, Touch::kNo);
+  return e == nullptr ? nullptr : &e->value;
+}
+
 std::string* Store::GetMutable(std::string_view key, int64_t now_ms) {
   DictEntry* e = FindLive(key, now_ms, Touch::kYes);
   return e == nullptr ? nullptr : &e->value;

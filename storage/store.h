@@ -91,6 +91,10 @@ class Store {
   // The pointer is valid until the next call that mutates the store.
   const std::string* Get(std::string_view key, int64_t now_ms);
 
+  // Introspection lookup (OBJECT, MEMORY USAGE): like Get() but records no
+  // access and counts no hit or miss, as Redis's LOOKUP_NOTOUCH.
+  const std::string* Peek(std::string_view key, int64_t now_ms);
+
   // Write lookup: like Get() but mutable and not counted as hit/miss. Edits
   // through the pointer must go through NoteResize() for memory accounting.
   std::string* GetMutable(std::string_view key, int64_t now_ms);

@@ -48,10 +48,11 @@ std::optional<int64_t> AsInteger(std::string_view s) {
   return v;
 }
 
-// The live values of `key`, or an empty vector if absent. On damage replies
-// the error and returns false.
+// The live values of `key`, or an empty vector if absent, read without
+// touching the key (Redis's OBJECT and MEMORY use LOOKUP_NOTOUCH). On
+// damage replies the error and returns false.
 bool LiveValues(CommandContext& ctx, std::string_view key, std::vector<std::string>* out) {
-  auto obj = ctx.keyspace.Load(key, ctx.now_ms);
+  auto obj = ctx.keyspace.Peek(key, ctx.now_ms);
   if (!obj.ok()) {
     ReplyStatus(ctx, obj.status());
     return false;
@@ -85,7 +86,9 @@ void ObjectRefcount(CommandContext& ctx) {
 
 void ObjectFreq(CommandContext& ctx) {
   const std::string& key = ctx.args[2];
-  if (!ctx.keyspace.Exists(key, ctx.now_ms)) return ctx.reply.Null();
+  std::vector<std::string> values;
+  if (!LiveValues(ctx, key, &values)) return;
+  if (values.empty()) return ctx.reply.Null();
   if (!storage::IsLfu(ctx.store.eviction_config().policy)) {
     return ctx.reply.Error(errors::kObjectFreqNeedsLfu);
   }
@@ -96,7 +99,9 @@ void ObjectFreq(CommandContext& ctx) {
 
 void ObjectIdletime(CommandContext& ctx) {
   const std::string& key = ctx.args[2];
-  if (!ctx.keyspace.Exists(key, ctx.now_ms)) return ctx.reply.Null();
+  std::vector<std::string> values;
+  if (!LiveValues(ctx, key, &values)) return;
+  if (values.empty()) return ctx.reply.Null();
   if (storage::IsLfu(ctx.store.eviction_config().policy)) {
     return ctx.reply.Error(errors::kObjectIdleWithLfu);
   }
@@ -165,7 +170,7 @@ void MemoryUsage(CommandContext& ctx) {
     }
   }
   const std::string& key = ctx.args[2];
-  auto obj = ctx.keyspace.Load(key, ctx.now_ms);
+  auto obj = ctx.keyspace.Peek(key, ctx.now_ms);
   if (!obj.ok()) return ReplyStatus(ctx, obj.status());
   if (obj.value().IsAbsent(ctx.now_ms)) return ctx.reply.Null();
   const bool has_ttl = obj.value().ExpireAtMs() != 0;

@@ -494,6 +494,12 @@ TEST_CASE("reads and writes touch the LRU clock; no-touch lookups do not") {
 
   (void)s.Exists("k", kNow + 20 * kSecond);
   (void)s.GetExpireAt("k", kNow + 20 * kSecond);
+  // Peek (OBJECT, MEMORY USAGE) neither touches nor counts a hit.
+  REQUIRE(s.Peek("k", kNow + 20 * kSecond) != nullptr);
+  CHECK(*s.Peek("k", kNow + 20 * kSecond) == "v");
+  CHECK(s.Peek("nope", kNow + 20 * kSecond) == nullptr);
+  CHECK(s.stats().keyspace_hits == 0);
+  CHECK(s.stats().keyspace_misses == 0);
   CHECK(s.IdleTimeMs("k", kNow + 20 * kSecond) == 20'000u);
 
   using Op = std::function<void(Store&, int64_t)>;
