@@ -1,8 +1,12 @@
 """Compatibility through the unmodified redis-cli: commands, inline stdin, --pipe,
---raw/--no-raw, -x, error output."""
+--raw/--no-raw, -x, error output, and the tools a user runs against a live
+server: --stat, --bigkeys, --memkeys (MEMORY USAGE), --hotkeys (OBJECT FREQ),
+--latency, --latency-history, --scan --pattern, -r."""
 
+import re
 import shutil
 import subprocess
+import time
 import unittest
 
 import shoal_harness as h
@@ -78,6 +82,106 @@ class RedisCliTest(h.SharedServerTestCase):
         self.c.call("SET", "s", "abc")
         out, _ = self.cli("--no-raw", "INCR", "s")
         self.assertEqual(out, "(error) ERR value is not an integer or out of range\n")
+
+    def stream_lines(self, args, want, timeout=20):
+        """Runs a redis-cli mode that never ends (--stat, --latency-history),
+        line-buffered, until `want` output lines arrived; stops it and returns
+        them."""
+        cmd = ["stdbuf", "-oL", REDIS_CLI, "-h", self.server.host, "-p", str(self.server.port)] + list(args)
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        lines = []
+        deadline = time.monotonic() + timeout
+        try:
+            while len(lines) < want and time.monotonic() < deadline:
+                line = p.stdout.readline()
+                if not line:
+                    break
+                lines.append(line.decode("utf-8", "replace").rstrip("\n"))
+        finally:
+            p.kill()
+            p.wait()
+            p.stdout.close()
+        self.assertEqual(len(lines), want, "%s gave %r" % (cmd, lines))
+        return lines
+
+    def fill_keys(self):
+        self.c.call("SET", "big", "x" * 5000)
+        for i in range(30):
+            self.c.call("SET", "key:%d" % i, "v" * (i + 1))
+        self.c.call("INCRBY", "counter", 7)
+
+    def test_bigkeys(self):
+        self.fill_keys()
+        out, _ = self.cli("--bigkeys")
+        self.assertIn("Sampled 32 keys in the keyspace!", out)
+        self.assertIn("Biggest string found '\"big\"' has 5000 bytes", out)
+        self.assertIn("32 strings with", out)
+
+    def test_memkeys(self):
+        self.fill_keys()
+        for args in (("--memkeys",), ("--memkeys-samples", "10")):
+            out, _ = self.cli(*args)
+            self.assertIn("Sampled 32 keys in the keyspace!", out, args)
+            m = re.search(r"Biggest string found '\"big\"' has (\d+) bytes", out)
+            self.assertIsNotNone(m, out)
+            # MEMORY USAGE: the value plus what the key costs around it.
+            self.assertTrue(5000 < int(m.group(1)) < 7000, out)
+            self.assertIn("32 strings with", out)
+
+    def test_hotkeys_needs_an_lfu_policy(self):
+        self.fill_keys()
+        out, err = self.cli("--hotkeys", expect_rc=None)
+        self.assertIn("LFU maxmemory policy is not selected", out + err)
+        self.c.call("CONFIG", "SET", "maxmemory-policy", "allkeys-lfu")
+        try:
+            for _ in range(50):
+                self.c.call("GET", "key:3")
+            out, _ = self.cli("--hotkeys")
+            self.assertIn('keyname: "key:3"', out)
+        finally:
+            self.c.call("CONFIG", "SET", "maxmemory-policy", "noeviction")
+
+    def test_stat(self):
+        self.fill_keys()
+        lines = self.stream_lines(["--stat", "-i", "0.1"], 4)
+        self.assertIn("keys", lines[1])
+        self.assertIn("requests", lines[1])
+        # keys, mem, clients, blocked, requests: 32 keys; two clients (the
+        # test's own and redis-cli).
+        fields = lines[2].split()
+        self.assertEqual(fields[0], "32", lines)
+        self.assertEqual(fields[2], "2", lines)
+
+    def test_latency(self):
+        # Not on a terminal, --latency samples for -i seconds and prints
+        # "min max avg samples" once.
+        out, _ = self.cli("--latency", "-i", "1")
+        fields = out.split()
+        self.assertEqual(len(fields), 4, out)
+        self.assertGreater(int(fields[3]), 0, out)
+        lines = self.stream_lines(["--latency-history", "-i", "1"], 2)
+        for line in lines:
+            self.assertEqual(len(line.split()), 4, lines)
+
+    def test_scan_pattern(self):
+        self.fill_keys()
+        out, _ = self.cli("--scan", "--pattern", "key:2*")
+        self.assertEqual(sorted(out.split()), sorted(["key:2"] + ["key:%d" % i for i in range(20, 30)]))
+        out, _ = self.cli("--scan", "--pattern", "key:*")
+        self.assertEqual(len(out.split()), 30)
+
+    def test_repeat(self):
+        self.assertEqual(self.cli("-r", "3", "INCR", "x")[0], "1\n2\n3\n")
+        self.assertEqual(self.cli("-r", "2", "-i", "0.01", "GET", "x")[0], "3\n3\n")
+
+    def test_bit_commands(self):
+        self.assertEqual(self.cli("SETBIT", "bits", "7", "1")[0], "0\n")
+        self.assertEqual(self.cli("GETBIT", "bits", "7")[0], "1\n")
+        self.assertEqual(self.cli("BITCOUNT", "bits")[0], "1\n")
+        self.assertEqual(self.cli("--no-raw", "BITFIELD", "bits", "INCRBY", "u8", "0", "10")[0], "1) (integer) 11\n")
+        self.assertEqual(self.cli("MSET", "l1", "ohmytext", "l2", "mynewtext")[0], "OK\n")
+        self.assertEqual(self.cli("LCS", "l1", "l2")[0], "mytext\n")
+        self.assertEqual(self.cli("OBJECT", "ENCODING", "l1")[0], "embstr\n")
 
     def test_pipe_mass_insert(self):
         n = 100000
