@@ -4,6 +4,7 @@
 // runs; the host runs it.
 
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,9 @@ class CommandHost {
  public:
   // The command named `name` (any case), or an empty ref.
   virtual CommandRef Find(std::string_view name) const = 0;
+  // The command a whole call names: Find(argv[0]), or for a container
+  // (OBJECT, MEMORY) the subcommand argv[1] names. Empty if none.
+  virtual CommandRef FindCall(std::span<const std::string> argv) const = 0;
   // Runs `cmd` here, now, for `conn`, appending its reply to *out. No
   // routing: the cluster calls this once a command's reads are in (with the
   // read's merge pinned in the keyspace). `filter`: the command runs as this

@@ -111,7 +111,7 @@ bool Dispatcher::Handle(facade::Connection& conn, const CommandRef& cmd,
 void Dispatcher::ServeForward(facade::Connection& conn, std::vector<std::string>& argv,
                               facade::ReplyBuilder& reply) {
   argv.erase(argv.begin());
-  CommandRef cmd = argv.empty() ? CommandRef{} : host_.Find(argv[0]);
+  CommandRef cmd = host_.FindCall(argv);
   if (!cmd || !cmd.keyed() || cmd.scope() != Scope::kAuto || !ArityAllows(cmd, argv.size())) {
     return reply.Error(facade::errors::BadPeerFrame("SHOAL.FWD"));
   }

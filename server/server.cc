@@ -410,6 +410,14 @@ cluster::CommandRef Server::Find(std::string_view name) const {
   return cmd == nullptr ? cluster::CommandRef{} : commands_.Ref(*cmd);
 }
 
+cluster::CommandRef Server::FindCall(std::span<const std::string> argv) const {
+  const CommandSpec* cmd = argv.empty() ? nullptr : commands_.Find(argv[0]);
+  if (cmd != nullptr && !cmd->subcommands.empty() && argv.size() >= 2) {
+    cmd = CommandTable::FindSub(*cmd, argv[1]);
+  }
+  return cmd == nullptr ? cluster::CommandRef{} : commands_.Ref(*cmd);
+}
+
 void Server::Run(facade::Connection& conn, const cluster::CommandRef& cmd,
                  std::vector<std::string>& argv, const cluster::KeyFilter* filter,
                  std::string* out) {

@@ -115,6 +115,7 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   void OnClosed(facade::Connection& conn) override;
   // cluster::CommandHost.
   cluster::CommandRef Find(std::string_view name) const override;
+  cluster::CommandRef FindCall(std::span<const std::string> argv) const override;
   void Run(facade::Connection& conn, const cluster::CommandRef& cmd, std::vector<std::string>& argv,
            const cluster::KeyFilter* filter, std::string* out) override;
   uint64_t Random() override { return rng_(); }

@@ -463,6 +463,20 @@ class ClusterBitsTest(ch.ClusterTestCase):
             if lines:
                 self.fail("\nthrough %s:\n%s" % (node.name, "\n".join(lines)))
 
+    def test_object_and_memory_through_every_node(self):
+        with self.cluster.nodes[0].client() as c:
+            c.call("SET", "obj", "hello")
+            c.call("INCR", "objc")
+        for node in self.cluster.nodes:
+            with node.client() as c:
+                self.assertEqual(c.call("OBJECT", "ENCODING", "obj"), b"embstr", node.name)
+                self.assertEqual(c.call("OBJECT", "ENCODING", "objc"), b"int", node.name)
+                self.assertIsNone(c.call("OBJECT", "ENCODING", "nokey"), node.name)
+                usage = c.call("MEMORY", "USAGE", "obj")
+                self.assertTrue(64 <= usage <= 300, (node.name, usage))
+                self.assertIsNone(c.call("MEMORY", "USAGE", "nokey"), node.name)
+                self.assertIsInstance(c.call("OBJECT", "IDLETIME", "obj"), int, node.name)
+
     def test_multi_key_commands_need_one_replica_set(self):
         cl = self.cluster
         first = [n.name for n in cl.replicas_of("k0")]
