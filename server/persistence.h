@@ -100,9 +100,17 @@ class Persistence final : public storage::ChangeListener {
 
   PersistenceInfo Info() const;
 
+  // Memory held by the log's buffers: records not yet written, the reused
+  // record buffer, and a rewrite's queue. As Redis leaves its AOF buffers
+  // out of maxmemory (freeMemoryGetNotCountedMemory), the server subtracts
+  // this before comparing with maxmemory.
+  uint64_t BufferBytes() const;
+
  private:
   std::string path() const;
   void AbortRewrite(const storage::Status& why);
+  // Frees frames_ after a large record instead of keeping its capacity.
+  void ReleaseFrames();
 
   Config& config_;
   Logger& logger_;

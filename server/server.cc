@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -144,9 +145,7 @@ storage::Status Server::Start() {
   stats_.start_ms = clock_.NowMs();
   stats_.ops_sample_ms = stats_.start_ms;
 
-  storage::Status st =
-      listener_.Listen(&loop_, ListenAddress(config_), config_.port, config_.tcp_backlog,
-                       [this](int status) { Accept(status); });
+  storage::Status st = Listen(config_);
   if (!st.ok()) return st;
 
   st = StartHandles();
@@ -154,18 +153,24 @@ storage::Status Server::Start() {
 
   logger_.Log(LogLevel::kNotice, "shoal %s, pid=%d, node id %s", SHOAL_VERSION,
               static_cast<int>(getpid()), node_id_.c_str());
+  for (const std::string& w : StartupWarnings(config_)) {
+    logger_.Log(LogLevel::kWarning, "WARNING: %s", w.c_str());
+  }
   // All of 127.0.0.0/8 and ::1 are loopback: only this machine can connect.
-  if (config_.requirepass.empty() && !facade::IsLoopbackAddress(ListenAddress(config_))) {
-    logger_.Log(LogLevel::kWarning,
-                "WARNING: no requirepass set and listening on %s: any client can connect",
-                config_.bind.c_str());
+  for (const std::string& host : listener_.hosts()) {
+    if (config_.requirepass.empty() && !facade::IsLoopbackAddress(host)) {
+      logger_.Log(LogLevel::kWarning,
+                  "WARNING: no requirepass set and listening on %s: any client can connect",
+                  host.c_str());
+    }
   }
   if (config_.cluster_secret.empty()) {
     logger_.Log(LogLevel::kWarning,
                 "WARNING: no cluster-secret set: any process that can reach the cluster port "
                 "%s:%d can join the cluster and read or write every key",
-                config_.bind.c_str(), ClusterPort(config_));
+                ListenAddress(config_).c_str(), ClusterPort(config_));
   }
+  if (!config_.pidfile.empty()) WritePidfile();
   cluster::ClusterOptions co;
   co.self.id = node_id_;
   const bool learn_host = LearnsAnnouncedHost(config_);
@@ -180,7 +185,7 @@ storage::Status Server::Start() {
     logger_.Log(LogLevel::kNotice,
                 "bind %s and no cluster-announce-ip: advertising %s to peers until a peer "
                 "connection shows the address they reach this node at",
-                config_.bind.c_str(), co.self.host.c_str());
+                ListenAddress(config_).c_str(), co.self.host.c_str());
   }
   co.secret = config_.cluster_secret;
   co.bind_addr = SourceAddress(config_);
@@ -214,15 +219,76 @@ storage::Status Server::Start() {
   ApplyRuntimeConfig();
   st = cluster_->Start();
   if (!st.ok()) return st;
-  logger_.Log(LogLevel::kNotice, "Ready to accept connections tcp on %s:%d (cluster port %d)",
-              config_.bind.c_str(), config_.port, ClusterPort(config_));
+  std::string hosts;
+  for (const std::string& h : listener_.hosts()) hosts += (hosts.empty() ? "" : " ") + h;
+  logger_.Log(LogLevel::kNotice,
+              "Ready to accept connections tcp on %s port %d (cluster port %s:%d)", hosts.c_str(),
+              config_.port, ListenAddress(config_).c_str(), ClusterPort(config_));
   return storage::Status::Ok();
 }
 
 int Server::Run() {
   uv_run(&loop_, UV_RUN_DEFAULT);
+  if (!config_.pidfile.empty()) ::unlink(config_.pidfile.c_str());
   logger_.Log(LogLevel::kWarning, "shoal is now ready to exit, bye bye...");
   return 0;
+}
+
+void Server::WritePidfile() {
+  // As Redis: a pidfile that cannot be written is worth a warning, no more.
+  FILE* f = std::fopen(config_.pidfile.c_str(), "w");
+  if (f == nullptr) {
+    logger_.Log(LogLevel::kWarning, "Failed to write PID file: %s", std::strerror(errno));
+    return;
+  }
+  std::fprintf(f, "%d\n", static_cast<int>(getpid()));
+  std::fclose(f);
+}
+
+storage::Status Server::Listen(const Config& cfg) {
+  std::vector<facade::Endpoint> endpoints;
+  for (const BindAddress& b : BindAddresses(cfg)) endpoints.push_back({b.host, b.optional});
+  storage::Status st = listener_.Listen(&loop_, endpoints, cfg.port, cfg.tcp_backlog,
+                                        [this](int status) { Accept(status); });
+  if (st.ok() && !listener_.listening()) {
+    // Every address was optional and none exists.
+    st = storage::Status::IOError("Failed listening on port " + std::to_string(cfg.port) +
+                                  " (tcp): no bind address could be bound");
+  }
+  if (st.ok()) endpoints_ = std::move(endpoints);
+  return st;
+}
+
+std::string Server::ApplyDirective(std::string_view name, const Config& cfg) {
+  if (name != "bind") return {};
+  std::vector<facade::Endpoint> wanted;
+  for (const BindAddress& b : BindAddresses(cfg)) wanted.push_back({b.host, b.optional});
+  auto same = [](const std::vector<facade::Endpoint>& a, const std::vector<facade::Endpoint>& b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
+      return x.host == y.host && x.optional == y.optional;
+    });
+  };
+  if (same(wanted, endpoints_)) return {};
+  // As Redis's changeBindAddr: close the old sockets (the fds close at once,
+  // so an address kept in the new list can be bound again), listen on the
+  // new ones, and on failure listen on the old ones again.
+  Config old = config_;
+  old.bind.clear();
+  for (const facade::Endpoint& e : endpoints_) old.bind.push_back((e.optional ? "-" : "") + e.host);
+  storage::Status st = Listen(cfg);
+  if (st.ok()) {
+    logger_.Log(LogLevel::kNotice, "Listening for clients on bind %s",
+                ConfigGet(cfg, "bind")[0].second.c_str());
+    return {};
+  }
+  logger_.Log(LogLevel::kWarning, "Failed to bind (%s), trying to restore old listening sockets.",
+              st.message().c_str());
+  storage::Status back = Listen(old);
+  if (!back.ok()) {
+    logger_.Log(LogLevel::kWarning, "Failed to restore old listening sockets: %s",
+                back.message().c_str());
+  }
+  return "Failed to bind to specified addresses.";
 }
 
 void Server::RequestShutdown(const char* why) {

@@ -92,6 +92,10 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   facade::ErrorStats& errors() { return errors_; }
   // Re-reads the directives that other objects cache (after CONFIG SET).
   void ApplyRuntimeConfig();
+  // ConfigApplier for CONFIG SET: makes directive `name` of `cfg` act where
+  // a Config field is not enough (`bind` rebinds the client listener and
+  // keeps the old sockets if the new ones fail). "" or Redis's error.
+  std::string ApplyDirective(std::string_view name, const Config& cfg);
   // Starts a background rewrite of the append-only log (BGREWRITEAOF).
   storage::Status StartRewrite();
   const CommandTable& commands() const { return commands_; }
@@ -106,6 +110,8 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   size_t UsedMemory() const;
   // A cheap estimate of UsedMemory() for per-command maxmemory checks.
   size_t MemoryEstimate() const;
+  // What maxmemory is compared with: MemoryEstimate() less the log's buffers.
+  size_t MaxmemoryFigure() const;
 
  private:
   // facade::ConnectionHandler: the client port.
@@ -123,6 +129,9 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   void RunHandler(facade::Connection& conn, const CommandSpec& cmd, std::vector<std::string>& argv,
                   facade::ReplyBuilder& reply, const cluster::KeyFilter* filter);
   void ApplyLimits();
+  // Listens for clients on the bind addresses of `cfg`.
+  storage::Status Listen(const Config& cfg);
+  void WritePidfile();
   // Starts the loop's own handles (flush check, cron, signals).
   storage::Status StartHandles();
   void CloseHandles();
@@ -166,6 +175,7 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   facade::OutputBatch output_;
   facade::ConnectionEnv client_env_;
   facade::Listener listener_;
+  std::vector<facade::Endpoint> endpoints_;    // what listener_ was asked to listen on
   std::unique_ptr<cluster::Cluster> cluster_;  // created in Start(), once the loop runs
   facade::UvHandle<uv_check_t> flush_check_;
   facade::UvHandle<uv_timer_t> cron_timer_;
@@ -175,6 +185,7 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   int64_t last_sibling_warning_ms_ = 0;
   size_t memory_sample_ = 0;                 // UsedMemory() at the last sample
   size_t memory_sample_store_bytes_ = 0;     // store_.used_bytes() then
+  size_t memory_sample_log_bytes_ = 0;       // persistence_.BufferBytes() then
   storage::EvictionConfig eviction_config_;  // as last given to the store
   bool loop_ready_ = false;
   // The node was a cluster member when it started (its nodes.state lists

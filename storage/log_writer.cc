@@ -8,9 +8,11 @@
 namespace shoal::storage {
 namespace {
 
-// A buffer that grew past this during a burst is freed after the write
-// rather than kept for ever.
-constexpr size_t kMaxIdleBufferCapacity = 4u << 20;
+// A buffer that grew past this during a burst (large values) is freed after
+// the write rather than kept for ever: its memory counts against maxmemory.
+// Redis frees its aof_buf past 4000 bytes; 64 KiB keeps the ordinary loop
+// iteration's small writes free of reallocations.
+constexpr size_t kMaxIdleBufferCapacity = 64u << 10;
 
 std::string ParentDir(const std::string& path) {
   std::string dir = std::filesystem::path(path).parent_path().string();

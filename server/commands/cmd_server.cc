@@ -30,15 +30,19 @@ void CmdConfigGet(CommandContext& ctx) {
 }
 
 void CmdConfigSet(CommandContext& ctx) {
+  // Redis 7: an odd number of name/value words is a syntax error.
   if (ctx.args.size() % 2 != 0) {
-    ctx.reply.Error(errors::WrongArity("config|set"));
+    ctx.reply.Error(errors::kSyntax);
     return;
   }
   std::vector<std::pair<std::string_view, std::string_view>> pairs;
   for (size_t i = 2; i + 1 < ctx.args.size(); i += 2)
     pairs.emplace_back(ctx.args[i], ctx.args[i + 1]);
   Config& cfg = ctx.server->config();
-  storage::Status st = ConfigSetMany(&cfg, pairs);
+  Server* server = ctx.server;
+  storage::Status st = ConfigSetMany(&cfg, pairs, [server](std::string_view name, const Config& c) {
+    return server->ApplyDirective(name, c);
+  });
   if (!st.ok()) {
     ctx.reply.Error(st.message());
     return;
