@@ -144,6 +144,7 @@ storage::Status Server::Start() {
   loop_.data = this;
   stats_.start_ms = clock_.NowMs();
   stats_.ops_sample_ms = stats_.start_ms;
+  stats_.last_save_time = stats_.start_ms / 1000;
 
   storage::Status st = Listen(config_);
   if (!st.ok()) return st;
@@ -412,8 +413,11 @@ void Server::OnCheck(uv_check_t* handle) noexcept {
 void Server::FlushPending() {
   // Group commit: everything this iteration logged is written (and, under
   // appendfsync always, fsynced) before any of its replies leaves.
+  const bool logging = persistence_.Info().buffer_length > 0;
+  const int64_t start_us = logging ? clock_.NowUs() : 0;
   storage::Status st = persistence_.Commit();
   if (!st.ok()) Fatal(st);
+  if (logging) LatencySample("aof-write", static_cast<uint64_t>(clock_.NowUs() - start_us) / 1000);
   if (cluster_) {
     st = cluster_->CommitHints();
     if (!st.ok()) Fatal(st);
@@ -442,17 +446,50 @@ void Server::OnRequest(facade::Connection& conn, std::vector<std::string>& argv)
     if (sub == nullptr) return reply.Error(errors::UnknownSubcommand(argv[1], cmd->name));
     cmd = sub;
   }
-  if (!ArityOk(cmd->arity, argv.size())) return reply.Error(errors::WrongArity(cmd->name));
+  // Refusals count as rejected_calls in INFO commandstats, as Redis's.
+  if (!ArityOk(cmd->arity, argv.size())) {
+    command_stats_.Reject(cmd->name);
+    return reply.Error(errors::WrongArity(cmd->name));
+  }
   if (!client.authenticated && !config_.requirepass.empty() && !(cmd->flags & kCmdNoAuth)) {
+    command_stats_.Reject(cmd->name);
     return reply.Error(errors::kNoAuth);
   }
   // maxmemory: make room first (as Redis's performEvictions); a command that
   // may grow memory is refused when nothing more can be evicted.
   if (config_.maxmemory > 0 && !PerformEvictions() && (cmd->flags & kCmdDenyOom)) {
+    command_stats_.Reject(cmd->name);
     return reply.Error(errors::kOom);
   }
-  if (cluster_ != nullptr && cluster_->Handle(conn, commands_.Ref(*cmd), argv)) return;
-  RunHandler(conn, *cmd, argv, reply, /*filter=*/nullptr);
+  // Timed from here: the handler, or the cluster's dispatch of it (a reply
+  // deferred to other nodes counts the time spent here only).
+  const int64_t start_us = clock_.NowUs();
+  std::string* out = reply.buffer();
+  const size_t mark = out->size();
+  if (cluster_ == nullptr || !cluster_->Handle(conn, commands_.Ref(*cmd), argv)) {
+    RunHandler(conn, *cmd, argv, reply, /*filter=*/nullptr);
+  }
+  const int64_t usec = clock_.NowUs() - start_us;
+  const bool failed = out->size() > mark && (*out)[mark] == '-';
+  AfterCommand(conn, *cmd, argv, static_cast<uint64_t>(std::max<int64_t>(usec, 0)), failed);
+}
+
+void Server::AfterCommand(facade::Connection& conn, const CommandSpec& cmd,
+                          const std::vector<std::string>& argv, uint64_t usec, bool failed) {
+  command_stats_.Record(cmd.name, usec, failed);
+  // As Redis, AUTH and HELLO (which may carry a password) are never logged.
+  if (cmd.name != "auth" && cmd.name != "hello") {
+    slowlog_.Maybe(argv, usec, clock_.NowMs() / 1000, conn.peer_addr(), conn.state().name,
+                   config_.slowlog_log_slower_than, static_cast<size_t>(config_.slowlog_max_len));
+  }
+  LatencySample((cmd.flags & kCmdFast) ? "fast-command" : "command", usec / 1000);
+}
+
+void Server::LatencySample(std::string_view event, uint64_t ms) {
+  const int64_t threshold = config_.latency_monitor_threshold;
+  if (threshold > 0 && ms >= static_cast<uint64_t>(threshold)) {
+    latency_.Add(event, clock_.NowMs() / 1000, ms);
+  }
 }
 
 void Server::RunHandler(facade::Connection& conn, const CommandSpec& cmd,
@@ -569,8 +606,15 @@ void Server::OnRewriteTimer(uv_timer_t* handle) noexcept {
   auto* self = static_cast<Server*>(handle->data);
   storage::Status st = self->persistence_.RewriteStep(self->clock_.NowMs());
   if (!st.ok()) self->Fatal(st);
+  const PersistenceInfo info = self->persistence_.Info();
+  if (info.rewrite_in_progress) return;
   // Stopping an initialised timer cannot fail.
-  if (!self->persistence_.Info().rewrite_in_progress) (void)uv_timer_stop(handle);
+  (void)uv_timer_stop(handle);
+  if (info.last_rewrite_ok) {
+    // A finished rewrite is shoal's "save" for INFO persistence.
+    self->stats_.last_save_time = self->clock_.NowMs() / 1000;
+    self->stats_.changes_at_last_save = self->keyspace_->changes().stats().changes;
+  }
 }
 
 void Server::OnCron(uv_timer_t* handle) noexcept {
@@ -587,7 +631,11 @@ void Server::Cron() {
   CloseIdleClients(now);
   SampleMemory();
   if (config_.maxmemory > 0) (void)PerformEvictions();
+  const int64_t expire_start_us = clock_.NowUs();
   ActiveExpire(now);
+  LatencySample("expire-cycle", static_cast<uint64_t>(clock_.NowUs() - expire_start_us) / 1000);
+  // SLOWLOG keeps at most slowlog-max-len entries (CONFIG SET may lower it).
+  slowlog_.Trim(static_cast<size_t>(config_.slowlog_max_len));
   store_.RehashStep(kRehashStepBuckets);
   if (!persistence_.Info().rewrite_in_progress) {
     persistence_.MaybeAutoRewrite();
@@ -602,6 +650,14 @@ void Server::Cron() {
     stats_.instantaneous_ops_per_sec = ops * 1000 / static_cast<uint64_t>(elapsed);
     stats_.ops_sample_commands = stats_.total_commands_processed;
     stats_.ops_sample_ms = now;
+    // Network rates over the same period, in KB/s as Redis prints them.
+    const double secs = static_cast<double>(elapsed) / 1000.0;
+    stats_.instantaneous_input_kbps =
+        static_cast<double>(io_.net_input_bytes - stats_.net_sample_input) / 1024.0 / secs;
+    stats_.instantaneous_output_kbps =
+        static_cast<double>(io_.net_output_bytes - stats_.net_sample_output) / 1024.0 / secs;
+    stats_.net_sample_input = io_.net_input_bytes;
+    stats_.net_sample_output = io_.net_output_bytes;
   }
 }
 

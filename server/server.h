@@ -26,10 +26,13 @@
 #include "facade/error_stats.h"
 #include "facade/listener.h"
 #include "facade/uv_handle.h"
+#include "server/command_stats.h"
 #include "server/commands/command.h"
 #include "server/config.h"
+#include "server/latency.h"
 #include "server/log.h"
 #include "server/persistence.h"
+#include "server/slowlog.h"
 #include "storage/actor_table.h"
 #include "storage/clock.h"
 #include "storage/dot_counter.h"
@@ -50,6 +53,17 @@ struct ServerStats {
   uint64_t ops_sample_commands = 0;
   int64_t ops_sample_ms = 0;
   uint64_t instantaneous_ops_per_sec = 0;
+  // instantaneous_input_kbps / _output_kbps: network bytes at the last
+  // sample, and the rates over the sample period (KB/s, as Redis: /1024).
+  uint64_t net_sample_input = 0;
+  uint64_t net_sample_output = 0;
+  double instantaneous_input_kbps = 0;
+  double instantaneous_output_kbps = 0;
+  // used_memory_peak: the most UsedMemory() seen by a sample or INFO.
+  size_t used_memory_peak = 0;
+  // rdb_last_save_time's stand-in: start, then each finished log rewrite.
+  int64_t last_save_time = 0;
+  uint64_t changes_at_last_save = 0;  // keyspace changes then
 };
 
 // Where the process came from, for INFO server.
@@ -101,6 +115,12 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   const CommandTable& commands() const { return commands_; }
   const storage::Clock& clock() const { return clock_; }
   ServerStats& stats() { return stats_; }
+  CommandStats& command_stats() { return command_stats_; }
+  SlowLog& slowlog() { return slowlog_; }
+  LatencyMonitor& latency() { return latency_; }
+  // Adds a LATENCY sample for `event` if latency-monitor-threshold is set
+  // and `ms` reaches it.
+  void LatencySample(std::string_view event, uint64_t ms);
   const ProcessInfo& process() const { return process_; }
   const std::string& node_id() const { return node_id_; }
   const std::string& run_id() const { return run_id_; }
@@ -148,6 +168,9 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   void CloseIdleClients(int64_t now_ms);
   void ActiveExpire(int64_t now_ms);
   void SampleMemory();
+  // The commandstats/slowlog/latency hook: `cmd` ran for `argv` in `usec`.
+  void AfterCommand(facade::Connection& conn, const CommandSpec& cmd,
+                    const std::vector<std::string>& argv, uint64_t usec, bool failed);
   // Evicts until under maxmemory; false if still over (nothing evictable).
   bool PerformEvictions();
   // Logs `st` and exits non-zero: a failed log write or fsync.
@@ -165,6 +188,9 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   Persistence persistence_{config_, logger_, store_};
   CommandTable commands_;
   ServerStats stats_;
+  CommandStats command_stats_;
+  SlowLog slowlog_;
+  LatencyMonitor latency_;
   std::mt19937_64 rng_;
   std::string node_id_;
   std::string run_id_;

@@ -3,6 +3,8 @@
 
 #include "server/server.h"
 
+#include <algorithm>
+
 #if defined(SHOAL_HAVE_JEMALLOC)
 #include <jemalloc/jemalloc.h>
 #elif defined(__SANITIZE_ADDRESS__)
@@ -27,6 +29,7 @@ size_t Server::MemoryEstimate() const {
 
 void Server::SampleMemory() {
   memory_sample_ = UsedMemory();
+  stats_.used_memory_peak = std::max(stats_.used_memory_peak, memory_sample_);
   memory_sample_store_bytes_ = store_.used_bytes();
   memory_sample_log_bytes_ = static_cast<size_t>(persistence_.BufferBytes());
 }

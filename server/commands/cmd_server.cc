@@ -1,5 +1,5 @@
-// Server commands: CONFIG, COMMAND, TIME, SHUTDOWN (and INFO, registered from
-// cmd_info.cc).
+// Server commands: CONFIG, COMMAND, TIME, SHUTDOWN (and INFO, SLOWLOG and
+// LATENCY, registered from cmd_info.cc and cmd_slowlog.cc).
 
 #include <algorithm>
 
@@ -14,6 +14,7 @@
 namespace shoal::server {
 
 void RegisterInfoCommand(CommandTable& table);
+void RegisterSlowlogCommands(CommandTable& table);
 
 namespace {
 
@@ -54,10 +55,15 @@ void CmdConfigSet(CommandContext& ctx) {
 
 void CmdConfigResetstat(CommandContext& ctx) {
   ServerStats& st = ctx.server->stats();
-  int64_t start = st.start_ms;
+  const ServerStats kept = st;
   st = ServerStats{};
-  st.start_ms = start;
+  st.start_ms = kept.start_ms;
   st.ops_sample_ms = ctx.now_ms;
+  st.last_save_time = kept.last_save_time;
+  st.changes_at_last_save = kept.changes_at_last_save;
+  st.net_sample_input = kept.net_sample_input;
+  st.net_sample_output = kept.net_sample_output;
+  ctx.server->command_stats().Reset();
   ctx.store.ResetStats();
   ctx.server->errors().Reset();
   ctx.reply.Ok();
@@ -396,6 +402,7 @@ const CommandSpec kServerCommands[] = {
 void RegisterServerCommands(CommandTable& table) {
   table.Register(kServerCommands);
   RegisterInfoCommand(table);
+  RegisterSlowlogCommands(table);
 }
 
 }  // namespace shoal::server
