@@ -463,6 +463,8 @@ void Server::OnRequest(facade::Connection& conn, std::vector<std::string>& argv)
   }
   // Timed from here: the handler, or the cluster's dispatch of it (a reply
   // deferred to other nodes counts the time spent here only).
+  // Handlers may move their arguments away: SLOWLOG keeps what it needs first.
+  if (config_.slowlog_log_slower_than >= 0) slowlog_.Capture(argv);
   const int64_t start_us = clock_.NowUs();
   std::string* out = reply.buffer();
   const size_t mark = out->size();
@@ -471,15 +473,15 @@ void Server::OnRequest(facade::Connection& conn, std::vector<std::string>& argv)
   }
   const int64_t usec = clock_.NowUs() - start_us;
   const bool failed = out->size() > mark && (*out)[mark] == '-';
-  AfterCommand(conn, *cmd, argv, static_cast<uint64_t>(std::max<int64_t>(usec, 0)), failed);
+  AfterCommand(conn, *cmd, static_cast<uint64_t>(std::max<int64_t>(usec, 0)), failed);
 }
 
-void Server::AfterCommand(facade::Connection& conn, const CommandSpec& cmd,
-                          const std::vector<std::string>& argv, uint64_t usec, bool failed) {
+void Server::AfterCommand(facade::Connection& conn, const CommandSpec& cmd, uint64_t usec,
+                          bool failed) {
   command_stats_.Record(cmd.name, usec, failed);
   // As Redis, AUTH and HELLO (which may carry a password) are never logged.
   if (cmd.name != "auth" && cmd.name != "hello") {
-    slowlog_.Maybe(argv, usec, clock_.NowMs() / 1000, conn.peer_addr(), conn.state().name,
+    slowlog_.Maybe(usec, clock_.NowMs() / 1000, conn.peer_addr(), conn.state().name,
                    config_.slowlog_log_slower_than, static_cast<size_t>(config_.slowlog_max_len));
   }
   LatencySample((cmd.flags & kCmdFast) ? "fast-command" : "command", usec / 1000);

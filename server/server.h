@@ -168,9 +168,9 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   void CloseIdleClients(int64_t now_ms);
   void ActiveExpire(int64_t now_ms);
   void SampleMemory();
-  // The commandstats/slowlog/latency hook: `cmd` ran for `argv` in `usec`.
-  void AfterCommand(facade::Connection& conn, const CommandSpec& cmd,
-                    const std::vector<std::string>& argv, uint64_t usec, bool failed);
+  // The commandstats/slowlog/latency hook: `cmd` ran in `usec` (its
+  // arguments as SlowLog::Capture kept them).
+  void AfterCommand(facade::Connection& conn, const CommandSpec& cmd, uint64_t usec, bool failed);
   // Evicts until under maxmemory; false if still over (nothing evictable).
   bool PerformEvictions();
   // Logs `st` and exits non-zero: a failed log write or fsync.

@@ -31,11 +31,17 @@ class SlowLog {
   static constexpr size_t kMaxArgs = 32;
   static constexpr size_t kMaxArgBytes = 128;
 
-  // Records the command if `duration_us` exceeds `slower_than_us` (<0: never,
-  // 0: always), then trims the log to `max_len` entries, dropping the oldest.
-  void Maybe(std::span<const std::string> args, uint64_t duration_us, int64_t now_s,
-             const std::string& client_addr, const std::string& client_name, int64_t slower_than_us,
-             size_t max_len);
+  // Keeps what an entry needs of `args` (at most kMaxArgs, kMaxArgBytes
+  // each, and their full sizes) before the command runs: handlers may move
+  // their arguments away. Reuses its buffers, so in a steady state it
+  // allocates nothing.
+  void Capture(std::span<const std::string> args);
+  // Records the command last captured (once: without a new Capture nothing
+  // more is recorded) if `duration_us` reaches `slower_than_us`
+  // (<0: never, 0: always), then trims the log to `max_len` entries,
+  // dropping the oldest.
+  void Maybe(uint64_t duration_us, int64_t now_s, const std::string& client_addr,
+             const std::string& client_name, int64_t slower_than_us, size_t max_len);
   // Drops entries past `max_len` (after CONFIG SET slowlog-max-len).
   void Trim(size_t max_len);
   void Reset() { entries_.clear(); }
@@ -50,6 +56,12 @@ class SlowLog {
  private:
   std::deque<SlowLogEntry> entries_;  // front: newest
   uint64_t next_id_ = 0;
+  // The command being run, as Capture() kept it.
+  std::vector<std::string> captured_;  // only the first captured_count_ are in use
+  std::vector<size_t> captured_sizes_;
+  size_t captured_count_ = 0;
+  size_t captured_argc_ = 0;
+  bool captured_pending_ = false;
 };
 
 }  // namespace shoal::server
