@@ -6,6 +6,7 @@ as the reference) and to the server under test, and compares the replies, or
 the names and shapes where the figures are the servers' own (timings, ids,
 memory)."""
 
+import cluster_harness as ch
 import shoal_harness as h
 
 SHOAL_ONLY = h.unittest.skipIf(h.is_redis_server(), "shoal-specific behaviour")
@@ -249,6 +250,39 @@ class IntrospectionTest(h.ServerTestCase):
             with self.subTest(args=args):
                 self.assertSame("LATENCY", *args)
         self.assertIsInstance(self.s.call("LATENCY", "DOCTOR"), bytes)
+
+
+@ch.skip_unless_shoal
+class ClusterCommandstatsTest(ch.ClusterTestCase):
+    """A command coordinated through the cluster counts on the node the client
+    sent it to; the nodes serving it as peers count nothing."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = cls.start_class_cluster(3, replicas=3, read_quorum=2, write_quorum=2)
+
+    def calls(self, node, name):
+        line = dict(fields(node.call("INFO", "commandstats"))).get("cmdstat_" + name)
+        return int(dict(p.split("=") for p in line.split(","))["calls"]) if line else 0
+
+    def test_coordinated_commands_count_where_received(self):
+        first, others = self.cluster[0], list(self.cluster)[1:]
+        for n in self.cluster:
+            n.call("CONFIG", "RESETSTAT")
+        with first.client() as c:
+            for i in range(20):
+                self.assertEqual(c.call("SET", "key%d" % i, "v"), "OK")
+                self.assertEqual(c.call("GET", "key%d" % i), b"v")
+            self.assertReplyError(c.request("GET"), "ERR wrong number of arguments for 'get' command")
+        self.assertEqual(self.calls(first, "set"), 20)
+        self.assertEqual(self.calls(first, "get"), 20)
+        for n in others:
+            self.assertEqual(self.calls(n, "set"), 0)
+            self.assertEqual(self.calls(n, "get"), 0)
+        stats = dict(fields(first.call("INFO", "commandstats")))
+        self.assertIn("rejected_calls=1", stats["cmdstat_get"])
+        # Every replica answers in time here: no reply is late.
+        self.assertEqual(first.counter("cluster_late_replies", section="cluster"), 0)
 
 
 if __name__ == "__main__":
