@@ -94,6 +94,10 @@ class Persistence final : public storage::ChangeListener {
   storage::Status RewriteStep(int64_t now_ms);
   // Starts a rewrite when the log grew past auto-aof-rewrite-*.
   void MaybeAutoRewrite();
+  // Frees the log's write buffer if a burst left it large and empty (cron).
+  void ReleaseIdleBuffers() {
+    if (writer_) writer_->ReleaseIdle();
+  }
 
   // Final write and fsync at shutdown.
   storage::Status Close();

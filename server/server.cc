@@ -631,6 +631,7 @@ void Server::Cron() {
   }
   int64_t now = clock_.NowMs();
   CloseIdleClients(now);
+  persistence_.ReleaseIdleBuffers();
   SampleMemory();
   if (config_.maxmemory > 0) (void)PerformEvictions();
   const int64_t expire_start_us = clock_.NowUs();

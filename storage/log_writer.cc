@@ -69,12 +69,19 @@ Status LogWriter::Write() {
   status_ = file_->Append(buffer_);
   if (!status_.ok()) return status_;
   size_ += buffer_.size();
-  if (buffer_.capacity() > kMaxIdleBufferCapacity) {
+  // A large buffer is kept while it is still used (a quarter or more of it
+  // this time: a sustained stream of large writes would otherwise regrow it
+  // on every loop iteration), and freed once the burst is over.
+  if (buffer_.capacity() > kMaxIdleBufferCapacity && buffer_.size() * 4 < buffer_.capacity()) {
     std::string().swap(buffer_);
   } else {
     buffer_.clear();
   }
   return status_;
+}
+
+void LogWriter::ReleaseIdle() {
+  if (buffer_.empty() && buffer_.capacity() > kMaxIdleBufferCapacity) std::string().swap(buffer_);
 }
 
 Status LogWriter::Sync() {
