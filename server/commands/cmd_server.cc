@@ -303,11 +303,41 @@ bool KeyPositions(const CommandSpec& c, std::span<const std::string> argv,
   return true;
 }
 
-// Redis 7.0's flags of a key in COMMAND GETKEYSANDFLAGS, from the kind of
-// command: reads "RO access", deletes "RM delete", other writes "RW update".
+// Redis 7.0's flags of a key in COMMAND GETKEYSANDFLAGS (from its key
+// specs): the commands whose flags differ from their kind's, then reads
+// "RO access" and writes "RW update".
 std::vector<std::string_view> KeyFlags(const CommandSpec& c) {
+  struct Row {
+    std::string_view name;
+    std::vector<std::string_view> flags;
+  };
+  static const Row kRows[] = {
+      {"exists", {"RO"}},
+      {"strlen", {"RO"}},
+      {"type", {"RO"}},
+      {"touch", {"RO"}},
+      {"set", {"OW", "update"}},
+      {"mset", {"OW", "update"}},
+      {"setex", {"OW", "update"}},
+      {"psetex", {"OW", "update"}},
+      {"setnx", {"OW", "insert"}},
+      {"msetnx", {"OW", "insert"}},
+      {"del", {"RM", "delete"}},
+      {"unlink", {"RM", "delete"}},
+      {"getdel", {"RW", "access", "delete"}},
+      {"append", {"RW", "insert"}},
+      {"incr", {"RW", "access", "update"}},
+      {"decr", {"RW", "access", "update"}},
+      {"incrby", {"RW", "access", "update"}},
+      {"decrby", {"RW", "access", "update"}},
+      {"incrbyfloat", {"RW", "access", "update"}},
+      {"getex", {"RW", "access", "update"}},
+      {"getset", {"RW", "access", "update"}},
+  };
+  for (const Row& r : kRows) {
+    if (r.name == c.name) return r.flags;
+  }
   if (!(c.flags & kCmdWrite)) return {"RO", "access"};
-  if (c.name == "del" || c.name == "unlink" || c.name == "getdel") return {"RM", "delete"};
   return {"RW", "update"};
 }
 

@@ -168,7 +168,11 @@ class IntrospectionTest(h.ServerTestCase):
                      ("GETKEYS", "getrange", "k", "0", "1"), ("GETKEYS", "nosuch", "k"),
                      ("GETKEYS", "ping"), ("GETKEYS", "get"), ("GETKEYS", "config", "get", "x"),
                      ("GETKEYS", "config", "nosuch"), ("GETKEYSANDFLAGS", "get", "k"),
-                     ("GETKEYSANDFLAGS", "ping")]:
+                     ("GETKEYSANDFLAGS", "ping"), ("GETKEYSANDFLAGS", "set", "k", "v"),
+                     ("GETKEYSANDFLAGS", "del", "a", "b"), ("GETKEYSANDFLAGS", "incr", "k"),
+                     ("GETKEYSANDFLAGS", "exists", "k"), ("GETKEYSANDFLAGS", "expire", "k", "1"),
+                     ("GETKEYSANDFLAGS", "append", "k", "v"), ("GETKEYSANDFLAGS", "getdel", "k"),
+                     ("GETKEYSANDFLAGS", "msetnx", "a", "1", "b", "2")]:
             with self.subTest(args=args):
                 self.assertSame("COMMAND", *args)
         self.assertIsInstance(self.s.call("COMMAND", "COUNT"), int)
