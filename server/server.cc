@@ -547,6 +547,8 @@ storage::EvictionPolicy ToEvictionPolicy(MaxmemoryPolicy p) {
 
 void Server::ApplyRuntimeConfig() {
   logger_.set_level(config_.loglevel);
+  // CONFIG SET slowlog-max-len may have lowered it.
+  slowlog_.Trim(static_cast<size_t>(config_.slowlog_max_len));
   storage::EvictionConfig ec;
   ec.policy = ToEvictionPolicy(config_.maxmemory_policy);
   ec.samples = static_cast<size_t>(config_.maxmemory_samples);
@@ -637,8 +639,6 @@ void Server::Cron() {
   const int64_t expire_start_us = clock_.NowUs();
   ActiveExpire(now);
   LatencySample("expire-cycle", static_cast<uint64_t>(clock_.NowUs() - expire_start_us) / 1000);
-  // SLOWLOG keeps at most slowlog-max-len entries (CONFIG SET may lower it).
-  slowlog_.Trim(static_cast<size_t>(config_.slowlog_max_len));
   store_.RehashStep(kRehashStepBuckets);
   if (!persistence_.Info().rewrite_in_progress) {
     persistence_.MaybeAutoRewrite();
