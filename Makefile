@@ -19,8 +19,13 @@ $(BUILD_DIR)/CMakeCache.txt: | deps
 build: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
+# One node on 127.0.0.1:6379 keeping its node id and log in $(RUN_DIR) (git
+# ignores data/); `rm -rf data/run` starts it afresh. ARGS come after --dir,
+# so ARGS="--dir elsewhere" wins; a conf file goes in CONF.
+RUN_DIR ?= data/run
 run: build
-	./$(BUILD_DIR)/shoal-server $(ARGS)
+	@mkdir -p $(RUN_DIR)
+	./$(BUILD_DIR)/shoal-server $(CONF) --dir $(RUN_DIR) $(ARGS)
 
 # The local 3-node cluster of conf/node1..3.conf in the foreground (state in
 # data/); Ctrl-C stops all three.

@@ -102,6 +102,7 @@ void Coordinator::Read(const std::string& key, ReplicaSet targets, ReadDone done
     if (i == self) continue;
     transport_.Batch((*st->replicas)[i].node, "SHOAL.MGET", {key, digest}, deadline,
                      [this, st, i](PeerOutcome outcome, const PeerReply* reply, bool late) {
+                       if (late) ++stats_.late_replies;
                        std::optional<storage::Object> obj;
                        if (outcome == PeerOutcome::kReply) {
                          if (reply->type == PeerReply::Type::kNil) {
@@ -158,7 +159,7 @@ void Coordinator::FinishRead(ReadState& st) {
 }
 
 void Coordinator::OnLateRead(ReadState& st, size_t replica, storage::Object object) {
-  ++stats_.late_replies;
+  ++stats_.replies_after_quorum;
   ReadQuorum::Late late = st.quorum.AddLateReply(replica, std::move(object));
   if (late.brought_news) {
     // A failed local merge leaves this copy stale; the next read repairs it.
@@ -232,9 +233,10 @@ void Coordinator::Replicate(const std::string& key, std::string object, ReplicaS
   for (size_t i = 0; i < targets->size(); ++i) {
     if (i == self) continue;
     Put((*targets)[i], key, object, deadline,
-        [st, i, finish](PeerOutcome outcome, const PeerReply* reply, bool late) {
+        [this, st, i, finish](PeerOutcome outcome, const PeerReply* reply, bool late) {
           const bool acked =
               outcome == PeerOutcome::kReply && reply->type == PeerReply::Type::kStatus;
+          if (late) ++stats_.late_replies;
           if (late) {
             // A replica that timed out may still complete an undecided write
             // (a batched frame keeps its first item's deadline).

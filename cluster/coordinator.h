@@ -53,7 +53,13 @@ struct CoordinatorStats {
   uint64_t forwards = 0;         // Forward() calls
   uint64_t quorum_failures = 0;  // reads and writes that missed their quorum
   uint64_t read_repairs = 0;     // repair puts sent to replicas
-  uint64_t late_replies = 0;     // replies after the request was decided
+  // Replies that came after their request's deadline (request-timeout-ms):
+  // the replica or the link is slow. Reads and writes.
+  uint64_t late_replies = 0;
+  // Read replies that came after the read was decided (R replies reached):
+  // with N > R the normal fate of the last replicas' replies, used for read
+  // repair; late ones counted in late_replies too.
+  uint64_t replies_after_quorum = 0;
 };
 
 class Coordinator {

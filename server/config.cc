@@ -173,13 +173,51 @@ Result<SeedAddress> ParseSeedAddress(std::string_view text) {
   return seed;
 }
 
+std::vector<BindAddress> BindAddresses(const Config& cfg) {
+  std::vector<BindAddress> out;
+  for (std::string_view a : cfg.bind) {
+    BindAddress b;
+    if (!a.empty() && a[0] == '-') {
+      b.optional = true;
+      a.remove_prefix(1);
+    }
+    b.host = a == "*" ? "0.0.0.0" : a == "::*" ? "::" : a == "localhost" ? "127.0.0.1" : a;
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
 std::string ListenAddress(const Config& cfg) {
-  return cfg.bind == "localhost" ? std::string("127.0.0.1") : cfg.bind;
+  std::vector<BindAddress> all = BindAddresses(cfg);
+  if (all.empty()) return "127.0.0.1";
+  for (const BindAddress& b : all) {
+    if (!cfg.cluster_announce_ip.empty() && b.host == cfg.cluster_announce_ip) return b.host;
+  }
+  // An address that must exist beats an optional one that may not.
+  for (const BindAddress& b : all) {
+    if (!b.optional) return b.host;
+  }
+  return all[0].host;
 }
 
 std::string SourceAddress(const Config& cfg) {
   std::string a = ListenAddress(cfg);
-  return a == "0.0.0.0" || a == "::" ? std::string() : a;
+  return facade::IsWildcardAddress(a) ? std::string() : a;
+}
+
+std::vector<std::string> StartupWarnings(const Config& cfg) {
+  std::vector<std::string> out;
+  if (cfg.databases != 1) {
+    out.push_back("databases " + std::to_string(cfg.databases) +
+                  ": shoal has one database (db 0); SELECT of any other is refused");
+  }
+  for (const auto& [name, value] : cfg.ignored) {
+    const Directive* d = FindDirective(name);
+    if (d == nullptr || d->ignored_default == value) continue;
+    out.push_back(name + " '" + value +
+                  "' is accepted for compatibility with Redis and ignored: " + std::string(d->doc));
+  }
+  return out;
 }
 
 std::string AnnouncedHost(const Config& cfg, std::span<const facade::InterfaceAddress> interfaces) {
@@ -272,6 +310,7 @@ Status Validate(const Config& c) {
   auto fail = [](std::string msg) { return Status::Invalid(std::move(msg)); };
   auto n = [](int64_t v) { return std::to_string(v); };
   if (c.bind.empty()) return fail("bind must name an address");
+  if (c.slowlog_max_len < 0) return fail("slowlog-max-len must be 0 or more");
   if (c.read_quorum > c.replicas) {
     return fail("read-quorum (" + n(c.read_quorum) + ") must be between 1 and replicas (" +
                 n(c.replicas) + ")");
@@ -339,7 +378,8 @@ Status ConfigSet(Config* cfg, std::string_view name, std::string_view value) {
 }
 
 Status ConfigSetMany(Config* cfg,
-                     std::span<const std::pair<std::string_view, std::string_view>> pairs) {
+                     std::span<const std::pair<std::string_view, std::string_view>> pairs,
+                     const ConfigApplier& apply) {
   // Checked in Redis 7's order (configSetCommand): every name first, the
   // first problem wins; then the values, on a copy so that a failure leaves
   // the running config untouched.
@@ -371,12 +411,33 @@ Status ConfigSetMany(Config* cfg,
       args.emplace_back(pairs[i].second);
     }
     std::string err = found[i]->set(&next, args);
-    if (!err.empty()) return Status::Invalid(SetFailed(pairs[i].first, err));
+    // From here on Redis names the directive itself, not the caller's spelling.
+    if (!err.empty()) return Status::Invalid(SetFailed(found[i]->name, err));
   }
   if (Status s = Validate(next); !s.ok()) {
-    return Status::Invalid(SetFailed(pairs.back().first, s.message()));
+    return Status::Invalid(SetFailed(found.back()->name, s.message()));
   }
+  if (!apply) {
+    *cfg = std::move(next);
+    return Status::Ok();
+  }
+  Config old = std::move(*cfg);
   *cfg = std::move(next);
+  std::vector<const Directive*> applied;
+  for (const Directive* d : found) {
+    if (d->get(old) == d->get(*cfg)) continue;  // unchanged: nothing to apply
+    std::string err = apply(d->name, *cfg);
+    if (err.empty()) {
+      applied.push_back(d);
+      continue;
+    }
+    // Roll back, as Redis's restoreBackupConfig: the old values, then every
+    // apply again (the failed one too: it may have acted half-way).
+    *cfg = std::move(old);
+    applied.push_back(d);
+    for (const Directive* a : applied) (void)apply(a->name, *cfg);
+    return Status::Invalid(SetFailed(d->name, err));
+  }
   return Status::Ok();
 }
 

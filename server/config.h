@@ -14,6 +14,8 @@
 // the named file. Not thread-safe; the loop thread owns the Config.
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <span>
 #include <string>
 #include <string_view>
@@ -62,7 +64,11 @@ storage::Result<SeedAddress> ParseSeedAddress(std::string_view text);
 // reported but not acted on yet.
 struct Config {
   // --- network and clients ---
-  std::string bind = "127.0.0.1";  // one address (Redis accepts several)
+  // Addresses to listen on, as written (Redis 7's forms: IPv4/IPv6 literals,
+  // "localhost", "*" for every IPv4 address, "::*" for every IPv6 one, a "-"
+  // prefix for an address that may be missing); see BindAddresses().
+  std::vector<std::string> bind = {"127.0.0.1"};
+  bool protected_mode = true;  // stored and reported; not enforced yet
   int port = 6379;
   int tcp_backlog = 511;
   int tcp_keepalive = 300;     // seconds, 0 = off
@@ -79,6 +85,12 @@ struct Config {
   LogLevel loglevel = LogLevel::kNotice;
   std::string logfile;  // "" = stdout
   int hz = 10;          // background task frequency, clamped to 1..500 as Redis
+  int databases = 1;    // only db 0 exists; other values are accepted with a warning
+
+  // --- introspection ---
+  int64_t slowlog_log_slower_than = 10000;  // microseconds; <0 off, 0 every command
+  int64_t slowlog_max_len = 128;
+  int64_t latency_monitor_threshold = 0;  // milliseconds; 0 = off
 
   // --- cluster ---
   int cluster_port = 0;  // 0 = port + 10000; see ClusterPort()
@@ -119,13 +131,33 @@ struct Config {
   int maxmemory_samples = 5;  // keys sampled per eviction, as Redis
   int lfu_log_factor = 10;
   int lfu_decay_time = 1;
+
+  // Redis directives shoal accepts, reports and ignores (RDB snapshots,
+  // replication, lazy freeing, ...): name -> value as CONFIG GET prints it.
+  // Absent: the directive's default (config_table.cc lists them).
+  std::map<std::string, std::string, std::less<>> ignored;
 };
+
+// One listening address of `bind`: a numeric address ("*" is 0.0.0.0,
+// "::*" is ::, "localhost" 127.0.0.1) and whether it may be missing
+// ("-" prefix: start-up goes on when it cannot be bound).
+struct BindAddress {
+  std::string host;
+  bool optional = false;
+  bool operator==(const BindAddress&) const = default;
+};
+std::vector<BindAddress> BindAddresses(const Config& cfg);
+
+// Lines to log at start-up, one per directive set to a value shoal accepts
+// but does not act on (databases other than 1, save points, ...).
+std::vector<std::string> StartupWarnings(const Config& cfg);
 
 // The cluster bus port: cluster-port, or port + 10000 when it is 0.
 int ClusterPort(const Config& cfg);
-// The address `bind` names as a listening address ("localhost" is
-// 127.0.0.1), and as a source address for outbound connections (empty for a
-// wildcard: the kernel picks).
+// The address the cluster port listens on: cluster-announce-ip when it is
+// one of the bind addresses, else the first bind address ("localhost" is
+// 127.0.0.1, "*" 0.0.0.0). SourceAddress: the same address as the source of
+// outbound peer connections (empty for a wildcard: the kernel picks).
 std::string ListenAddress(const Config& cfg);
 std::string SourceAddress(const Config& cfg);
 
@@ -180,14 +212,28 @@ std::vector<std::pair<std::string, std::string>> ConfigGet(const Config& cfg,
 // CONFIG SET of one directive; see ConfigSetMany.
 storage::Status ConfigSet(Config* cfg, std::string_view name, std::string_view value);
 
-// CONFIG SET name value [name value ...], atomic as in Redis 7: either all
-// apply or none does. Only directives that can change at run time are
-// accepted. Failures carry the full error reply, Redis 7's words:
+// Makes a changed directive take effect outside the Config (rebinding the
+// listeners for `bind`). Called with the directive's name and the config
+// holding its new value; returns "" or the reason it failed, in Redis's
+// words ("Failed to bind to specified addresses.").
+using ConfigApplier = std::function<std::string(std::string_view directive, const Config& cfg)>;
+
+// CONFIG SET name value [name value ...], atomic as in Redis 7
+// (configSetCommand): every name is checked, then every value is set on a
+// copy, then `apply` (if given) runs once for each directive whose value
+// changed, in argument order. If one fails, the old config is restored and
+// `apply` runs again for the directives already applied, so that what they
+// act on is back as before; nothing of the command remains. Only directives
+// that can change at run time are accepted. Failures carry the full error
+// reply, Redis 7's words:
 //   "ERR Unknown option or number of arguments for CONFIG SET - 'foo'"
 //   "ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config"
 //   "ERR CONFIG SET failed (possibly related to argument 'maxclients') - argument couldn't be
 //    parsed into an integer"
+//   "ERR CONFIG SET failed (possibly related to argument 'bind') - Failed to bind to specified
+//    addresses."
 storage::Status ConfigSetMany(Config* cfg,
-                              std::span<const std::pair<std::string_view, std::string_view>> pairs);
+                              std::span<const std::pair<std::string_view, std::string_view>> pairs,
+                              const ConfigApplier& apply = {});
 
 }  // namespace shoal::server

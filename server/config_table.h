@@ -26,6 +26,11 @@ struct Directive {
   std::function<std::string(Config* cfg, std::span<const std::string> args)> set;
   // The value as CONFIG GET prints it.
   std::function<std::string(const Config& cfg)> get;
+  // For a directive shoal accepts and ignores (kept in Config::ignored): its
+  // default as CONFIG GET prints it. StartupWarnings names those set to
+  // anything else. Empty for directives shoal acts on.
+  std::string ignored_default = {};
+  bool ignored = false;
 };
 
 // Every directive, in the order CONFIG GET lists them.

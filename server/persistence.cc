@@ -18,6 +18,9 @@ constexpr size_t kRewriteKeysPerChunk = 1000;
 constexpr int64_t kRewriteStepUs = 2000;
 // The copy pauses while this much is queued for the rewrite thread.
 constexpr uint64_t kRewriteMaxQueued = 64ull << 20;
+// The reused record buffer is freed once a large record (a value of a few
+// megabytes) has grown it past this, rather than held for ever.
+constexpr size_t kMaxIdleFramesCapacity = 64u << 10;
 
 // Encodes a stored (local form) object as a kPut record with node ids.
 storage::Status AppendStoredObject(std::string* frames, std::string_view key,
@@ -105,6 +108,7 @@ void Persistence::OnChange(const storage::Change& change) {
   storage::AppendPutRecord(&frames_, change.key(), change.NodeIdBytes());
   writer_->AppendFramed(frames_);
   if (rewriter_) rewriter_->AddLiveRecord(frames_);
+  ReleaseFrames();
 }
 
 void Persistence::OnDrop(std::string_view key) {
@@ -113,6 +117,7 @@ void Persistence::OnDrop(std::string_view key) {
   storage::AppendDropRecord(&frames_, key);
   writer_->AppendFramed(frames_);
   if (rewriter_) rewriter_->AddLiveRecord(frames_);
+  ReleaseFrames();
 }
 
 void Persistence::OnFlush() {
@@ -121,6 +126,11 @@ void Persistence::OnFlush() {
   storage::AppendFlushAllRecord(&frames_);
   writer_->AppendFramed(frames_);
   if (rewriter_) rewriter_->AddLiveRecord(frames_);
+  ReleaseFrames();
+}
+
+void Persistence::ReleaseFrames() {
+  if (frames_.capacity() > kMaxIdleFramesCapacity) std::string().swap(frames_);
 }
 
 storage::Status Persistence::Commit() {
@@ -252,6 +262,13 @@ storage::Status Persistence::Close() {
   storage::Status st = writer_->Write();
   if (st.ok() && config_.appendfsync != AppendFsync::kNo) st = writer_->Sync();
   return st;
+}
+
+uint64_t Persistence::BufferBytes() const {
+  uint64_t n = frames_.capacity();
+  if (writer_) n += writer_->buffer_capacity();
+  if (rewriter_) n += rewriter_->queued_bytes();
+  return n;
 }
 
 PersistenceInfo Persistence::Info() const {

@@ -94,15 +94,27 @@ class Persistence final : public storage::ChangeListener {
   storage::Status RewriteStep(int64_t now_ms);
   // Starts a rewrite when the log grew past auto-aof-rewrite-*.
   void MaybeAutoRewrite();
+  // Frees the log's write buffer if a burst left it large and empty (cron).
+  void ReleaseIdleBuffers() {
+    if (writer_) writer_->ReleaseIdle();
+  }
 
   // Final write and fsync at shutdown.
   storage::Status Close();
 
   PersistenceInfo Info() const;
 
+  // Memory held by the log's buffers: records not yet written, the reused
+  // record buffer, and a rewrite's queue. As Redis leaves its AOF buffers
+  // out of maxmemory (freeMemoryGetNotCountedMemory), the server subtracts
+  // this before comparing with maxmemory.
+  uint64_t BufferBytes() const;
+
  private:
   std::string path() const;
   void AbortRewrite(const storage::Status& why);
+  // Frees frames_ after a large record instead of keeping its capacity.
+  void ReleaseFrames();
 
   Config& config_;
   Logger& logger_;

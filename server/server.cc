@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -146,10 +147,9 @@ storage::Status Server::Start() {
   loop_.data = this;
   stats_.start_ms = clock_.NowMs();
   stats_.ops_sample_ms = stats_.start_ms;
+  stats_.last_save_time = stats_.start_ms / 1000;
 
-  storage::Status st =
-      listener_.Listen(&loop_, ListenAddress(config_), config_.port, config_.tcp_backlog,
-                       [this](int status) { Accept(status); });
+  storage::Status st = Listen(config_);
   if (!st.ok()) return st;
 
   st = StartHandles();
@@ -157,18 +157,24 @@ storage::Status Server::Start() {
 
   logger_.Log(LogLevel::kNotice, "shoal %s, pid=%d, node id %s", SHOAL_VERSION,
               static_cast<int>(getpid()), node_id_.c_str());
+  for (const std::string& w : StartupWarnings(config_)) {
+    logger_.Log(LogLevel::kWarning, "WARNING: %s", w.c_str());
+  }
   // All of 127.0.0.0/8 and ::1 are loopback: only this machine can connect.
-  if (config_.requirepass.empty() && !facade::IsLoopbackAddress(ListenAddress(config_))) {
-    logger_.Log(LogLevel::kWarning,
-                "WARNING: no requirepass set and listening on %s: any client can connect",
-                config_.bind.c_str());
+  for (const std::string& host : listener_.hosts()) {
+    if (config_.requirepass.empty() && !facade::IsLoopbackAddress(host)) {
+      logger_.Log(LogLevel::kWarning,
+                  "WARNING: no requirepass set and listening on %s: any client can connect",
+                  host.c_str());
+    }
   }
   if (config_.cluster_secret.empty()) {
     logger_.Log(LogLevel::kWarning,
                 "WARNING: no cluster-secret set: any process that can reach the cluster port "
                 "%s:%d can join the cluster and read or write every key",
-                config_.bind.c_str(), ClusterPort(config_));
+                ListenAddress(config_).c_str(), ClusterPort(config_));
   }
+  if (!config_.pidfile.empty()) WritePidfile();
   cluster::ClusterOptions co;
   co.self.id = node_id_;
   const bool learn_host = LearnsAnnouncedHost(config_);
@@ -183,7 +189,7 @@ storage::Status Server::Start() {
     logger_.Log(LogLevel::kNotice,
                 "bind %s and no cluster-announce-ip: advertising %s to peers until a peer "
                 "connection shows the address they reach this node at",
-                config_.bind.c_str(), co.self.host.c_str());
+                ListenAddress(config_).c_str(), co.self.host.c_str());
   }
   co.secret = config_.cluster_secret;
   co.bind_addr = SourceAddress(config_);
@@ -217,15 +223,76 @@ storage::Status Server::Start() {
   ApplyRuntimeConfig();
   st = cluster_->Start();
   if (!st.ok()) return st;
-  logger_.Log(LogLevel::kNotice, "Ready to accept connections tcp on %s:%d (cluster port %d)",
-              config_.bind.c_str(), config_.port, ClusterPort(config_));
+  std::string hosts;
+  for (const std::string& h : listener_.hosts()) hosts += (hosts.empty() ? "" : " ") + h;
+  logger_.Log(LogLevel::kNotice,
+              "Ready to accept connections tcp on %s port %d (cluster port %s:%d)", hosts.c_str(),
+              config_.port, ListenAddress(config_).c_str(), ClusterPort(config_));
   return storage::Status::Ok();
 }
 
 int Server::Run() {
   uv_run(&loop_, UV_RUN_DEFAULT);
+  if (!config_.pidfile.empty()) ::unlink(config_.pidfile.c_str());
   logger_.Log(LogLevel::kWarning, "shoal is now ready to exit, bye bye...");
   return 0;
+}
+
+void Server::WritePidfile() {
+  // As Redis: a pidfile that cannot be written is worth a warning, no more.
+  FILE* f = std::fopen(config_.pidfile.c_str(), "w");
+  if (f == nullptr) {
+    logger_.Log(LogLevel::kWarning, "Failed to write PID file: %s", std::strerror(errno));
+    return;
+  }
+  std::fprintf(f, "%d\n", static_cast<int>(getpid()));
+  std::fclose(f);
+}
+
+storage::Status Server::Listen(const Config& cfg) {
+  std::vector<facade::Endpoint> endpoints;
+  for (const BindAddress& b : BindAddresses(cfg)) endpoints.push_back({b.host, b.optional});
+  storage::Status st = listener_.Listen(&loop_, endpoints, cfg.port, cfg.tcp_backlog,
+                                        [this](int status) { Accept(status); });
+  if (st.ok() && !listener_.listening()) {
+    // Every address was optional and none exists.
+    st = storage::Status::IOError("Failed listening on port " + std::to_string(cfg.port) +
+                                  " (tcp): no bind address could be bound");
+  }
+  if (st.ok()) endpoints_ = std::move(endpoints);
+  return st;
+}
+
+std::string Server::ApplyDirective(std::string_view name, const Config& cfg) {
+  if (name != "bind") return {};
+  std::vector<facade::Endpoint> wanted;
+  for (const BindAddress& b : BindAddresses(cfg)) wanted.push_back({b.host, b.optional});
+  auto same = [](const std::vector<facade::Endpoint>& a, const std::vector<facade::Endpoint>& b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
+      return x.host == y.host && x.optional == y.optional;
+    });
+  };
+  if (same(wanted, endpoints_)) return {};
+  // As Redis's changeBindAddr: close the old sockets (the fds close at once,
+  // so an address kept in the new list can be bound again), listen on the
+  // new ones, and on failure listen on the old ones again.
+  Config old = config_;
+  old.bind.clear();
+  for (const facade::Endpoint& e : endpoints_) old.bind.push_back((e.optional ? "-" : "") + e.host);
+  storage::Status st = Listen(cfg);
+  if (st.ok()) {
+    logger_.Log(LogLevel::kNotice, "Listening for clients on bind %s",
+                ConfigGet(cfg, "bind")[0].second.c_str());
+    return {};
+  }
+  logger_.Log(LogLevel::kWarning, "Failed to bind (%s), trying to restore old listening sockets.",
+              st.message().c_str());
+  storage::Status back = Listen(old);
+  if (!back.ok()) {
+    logger_.Log(LogLevel::kWarning, "Failed to restore old listening sockets: %s",
+                back.message().c_str());
+  }
+  return "Failed to bind to specified addresses.";
 }
 
 void Server::RequestShutdown(const char* why) {
@@ -349,8 +416,11 @@ void Server::OnCheck(uv_check_t* handle) noexcept {
 void Server::FlushPending() {
   // Group commit: everything this iteration logged is written (and, under
   // appendfsync always, fsynced) before any of its replies leaves.
+  const bool logging = persistence_.Info().buffer_length > 0;
+  const int64_t start_us = logging ? clock_.NowUs() : 0;
   storage::Status st = persistence_.Commit();
   if (!st.ok()) Fatal(st);
+  if (logging) LatencySample("aof-write", static_cast<uint64_t>(clock_.NowUs() - start_us) / 1000);
   if (cluster_) {
     st = cluster_->CommitHints();
     if (!st.ok()) Fatal(st);
@@ -379,17 +449,52 @@ void Server::OnRequest(facade::Connection& conn, std::vector<std::string>& argv)
     if (sub == nullptr) return reply.Error(errors::UnknownSubcommand(argv[1], cmd->name));
     cmd = sub;
   }
-  if (!ArityOk(cmd->arity, argv.size())) return reply.Error(errors::WrongArity(cmd->name));
+  // Refusals count as rejected_calls in INFO commandstats, as Redis's.
+  if (!ArityOk(cmd->arity, argv.size())) {
+    command_stats_.Reject(cmd->name);
+    return reply.Error(errors::WrongArity(cmd->name));
+  }
   if (!client.authenticated && !config_.requirepass.empty() && !(cmd->flags & kCmdNoAuth)) {
+    command_stats_.Reject(cmd->name);
     return reply.Error(errors::kNoAuth);
   }
   // maxmemory: make room first (as Redis's performEvictions); a command that
   // may grow memory is refused when nothing more can be evicted.
   if (config_.maxmemory > 0 && !PerformEvictions() && (cmd->flags & kCmdDenyOom)) {
+    command_stats_.Reject(cmd->name);
     return reply.Error(errors::kOom);
   }
-  if (cluster_ != nullptr && cluster_->Handle(conn, commands_.Ref(*cmd), argv)) return;
-  RunHandler(conn, *cmd, argv, reply, /*filter=*/nullptr);
+  // Timed from here: the handler, or the cluster's dispatch of it (a reply
+  // deferred to other nodes counts the time spent here only).
+  // Handlers may move their arguments away: SLOWLOG keeps what it needs first.
+  if (config_.slowlog_log_slower_than >= 0) slowlog_.Capture(argv);
+  const int64_t start_us = clock_.NowUs();
+  std::string* out = reply.buffer();
+  const size_t mark = out->size();
+  if (cluster_ == nullptr || !cluster_->Handle(conn, commands_.Ref(*cmd), argv)) {
+    RunHandler(conn, *cmd, argv, reply, /*filter=*/nullptr);
+  }
+  const int64_t usec = clock_.NowUs() - start_us;
+  const bool failed = out->size() > mark && (*out)[mark] == '-';
+  AfterCommand(conn, *cmd, static_cast<uint64_t>(std::max<int64_t>(usec, 0)), failed);
+}
+
+void Server::AfterCommand(facade::Connection& conn, const CommandSpec& cmd, uint64_t usec,
+                          bool failed) {
+  command_stats_.Record(cmd.name, usec, failed);
+  // As Redis, AUTH and HELLO (which may carry a password) are never logged.
+  if (cmd.name != "auth" && cmd.name != "hello") {
+    slowlog_.Maybe(usec, clock_.NowMs() / 1000, conn.peer_addr(), conn.state().name,
+                   config_.slowlog_log_slower_than, static_cast<size_t>(config_.slowlog_max_len));
+  }
+  LatencySample((cmd.flags & kCmdFast) ? "fast-command" : "command", usec / 1000);
+}
+
+void Server::LatencySample(std::string_view event, uint64_t ms) {
+  const int64_t threshold = config_.latency_monitor_threshold;
+  if (threshold > 0 && ms >= static_cast<uint64_t>(threshold)) {
+    latency_.Add(event, clock_.NowMs() / 1000, ms);
+  }
 }
 
 void Server::RunHandler(facade::Connection& conn, const CommandSpec& cmd,
@@ -453,6 +558,8 @@ storage::EvictionPolicy ToEvictionPolicy(MaxmemoryPolicy p) {
 
 void Server::ApplyRuntimeConfig() {
   logger_.set_level(config_.loglevel);
+  // CONFIG SET slowlog-max-len may have lowered it.
+  slowlog_.Trim(static_cast<size_t>(config_.slowlog_max_len));
   storage::EvictionConfig ec;
   ec.policy = ToEvictionPolicy(config_.maxmemory_policy);
   ec.samples = static_cast<size_t>(config_.maxmemory_samples);
@@ -514,8 +621,15 @@ void Server::OnRewriteTimer(uv_timer_t* handle) noexcept {
   auto* self = static_cast<Server*>(handle->data);
   storage::Status st = self->persistence_.RewriteStep(self->clock_.NowMs());
   if (!st.ok()) self->Fatal(st);
+  const PersistenceInfo info = self->persistence_.Info();
+  if (info.rewrite_in_progress) return;
   // Stopping an initialised timer cannot fail.
-  if (!self->persistence_.Info().rewrite_in_progress) (void)uv_timer_stop(handle);
+  (void)uv_timer_stop(handle);
+  if (info.last_rewrite_ok) {
+    // A finished rewrite is shoal's "save" for INFO persistence.
+    self->stats_.last_save_time = self->clock_.NowMs() / 1000;
+    self->stats_.changes_at_last_save = self->keyspace_->changes().stats().changes;
+  }
 }
 
 void Server::OnCron(uv_timer_t* handle) noexcept {
@@ -530,9 +644,12 @@ void Server::Cron() {
   }
   int64_t now = clock_.NowMs();
   CloseIdleClients(now);
+  persistence_.ReleaseIdleBuffers();
   SampleMemory();
   if (config_.maxmemory > 0) (void)PerformEvictions();
+  const int64_t expire_start_us = clock_.NowUs();
   ActiveExpire(now);
+  LatencySample("expire-cycle", static_cast<uint64_t>(clock_.NowUs() - expire_start_us) / 1000);
   store_.RehashStep(kRehashStepBuckets);
   if (!persistence_.Info().rewrite_in_progress) {
     persistence_.MaybeAutoRewrite();
@@ -547,6 +664,14 @@ void Server::Cron() {
     stats_.instantaneous_ops_per_sec = ops * 1000 / static_cast<uint64_t>(elapsed);
     stats_.ops_sample_commands = stats_.total_commands_processed;
     stats_.ops_sample_ms = now;
+    // Network rates over the same period, in KB/s as Redis prints them.
+    const double secs = static_cast<double>(elapsed) / 1000.0;
+    stats_.instantaneous_input_kbps =
+        static_cast<double>(io_.net_input_bytes - stats_.net_sample_input) / 1024.0 / secs;
+    stats_.instantaneous_output_kbps =
+        static_cast<double>(io_.net_output_bytes - stats_.net_sample_output) / 1024.0 / secs;
+    stats_.net_sample_input = io_.net_input_bytes;
+    stats_.net_sample_output = io_.net_output_bytes;
   }
 }
 

@@ -26,10 +26,13 @@
 #include "facade/error_stats.h"
 #include "facade/listener.h"
 #include "facade/uv_handle.h"
+#include "server/command_stats.h"
 #include "server/commands/command.h"
 #include "server/config.h"
+#include "server/latency.h"
 #include "server/log.h"
 #include "server/persistence.h"
+#include "server/slowlog.h"
 #include "storage/actor_table.h"
 #include "storage/clock.h"
 #include "storage/dot_counter.h"
@@ -50,6 +53,17 @@ struct ServerStats {
   uint64_t ops_sample_commands = 0;
   int64_t ops_sample_ms = 0;
   uint64_t instantaneous_ops_per_sec = 0;
+  // instantaneous_input_kbps / _output_kbps: network bytes at the last
+  // sample, and the rates over the sample period (KB/s, as Redis: /1024).
+  uint64_t net_sample_input = 0;
+  uint64_t net_sample_output = 0;
+  double instantaneous_input_kbps = 0;
+  double instantaneous_output_kbps = 0;
+  // used_memory_peak: the most UsedMemory() seen by a sample or INFO.
+  size_t used_memory_peak = 0;
+  // rdb_last_save_time's stand-in: start, then each finished log rewrite.
+  int64_t last_save_time = 0;
+  uint64_t changes_at_last_save = 0;  // keyspace changes then
 };
 
 // Where the process came from, for INFO server.
@@ -92,11 +106,21 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   facade::ErrorStats& errors() { return errors_; }
   // Re-reads the directives that other objects cache (after CONFIG SET).
   void ApplyRuntimeConfig();
+  // ConfigApplier for CONFIG SET: makes directive `name` of `cfg` act where
+  // a Config field is not enough (`bind` rebinds the client listener and
+  // keeps the old sockets if the new ones fail). "" or Redis's error.
+  std::string ApplyDirective(std::string_view name, const Config& cfg);
   // Starts a background rewrite of the append-only log (BGREWRITEAOF).
   storage::Status StartRewrite();
   const CommandTable& commands() const { return commands_; }
   const storage::Clock& clock() const { return clock_; }
   ServerStats& stats() { return stats_; }
+  CommandStats& command_stats() { return command_stats_; }
+  SlowLog& slowlog() { return slowlog_; }
+  LatencyMonitor& latency() { return latency_; }
+  // Adds a LATENCY sample for `event` if latency-monitor-threshold is set
+  // and `ms` reaches it.
+  void LatencySample(std::string_view event, uint64_t ms);
   const ProcessInfo& process() const { return process_; }
   const std::string& node_id() const { return node_id_; }
   const std::string& run_id() const { return run_id_; }
@@ -106,6 +130,8 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   size_t UsedMemory() const;
   // A cheap estimate of UsedMemory() for per-command maxmemory checks.
   size_t MemoryEstimate() const;
+  // What maxmemory is compared with: MemoryEstimate() less the log's buffers.
+  size_t MaxmemoryFigure() const;
 
  private:
   // facade::ConnectionHandler: the client port.
@@ -124,6 +150,9 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   void RunHandler(facade::Connection& conn, const CommandSpec& cmd, std::vector<std::string>& argv,
                   facade::ReplyBuilder& reply, const cluster::KeyFilter* filter);
   void ApplyLimits();
+  // Listens for clients on the bind addresses of `cfg`.
+  storage::Status Listen(const Config& cfg);
+  void WritePidfile();
   // Starts the loop's own handles (flush check, cron, signals).
   storage::Status StartHandles();
   void CloseHandles();
@@ -140,6 +169,9 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   void CloseIdleClients(int64_t now_ms);
   void ActiveExpire(int64_t now_ms);
   void SampleMemory();
+  // The commandstats/slowlog/latency hook: `cmd` ran in `usec` (its
+  // arguments as SlowLog::Capture kept them).
+  void AfterCommand(facade::Connection& conn, const CommandSpec& cmd, uint64_t usec, bool failed);
   // Evicts until under maxmemory; false if still over (nothing evictable).
   bool PerformEvictions();
   // Logs `st` and exits non-zero: a failed log write or fsync.
@@ -157,6 +189,9 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   Persistence persistence_{config_, logger_, store_};
   CommandTable commands_;
   ServerStats stats_;
+  CommandStats command_stats_;
+  SlowLog slowlog_;
+  LatencyMonitor latency_;
   std::mt19937_64 rng_;
   std::string node_id_;
   std::string run_id_;
@@ -167,6 +202,7 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   facade::OutputBatch output_;
   facade::ConnectionEnv client_env_;
   facade::Listener listener_;
+  std::vector<facade::Endpoint> endpoints_;    // what listener_ was asked to listen on
   std::unique_ptr<cluster::Cluster> cluster_;  // created in Start(), once the loop runs
   facade::UvHandle<uv_check_t> flush_check_;
   facade::UvHandle<uv_timer_t> cron_timer_;
@@ -176,6 +212,7 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   int64_t last_sibling_warning_ms_ = 0;
   size_t memory_sample_ = 0;                 // UsedMemory() at the last sample
   size_t memory_sample_store_bytes_ = 0;     // store_.used_bytes() then
+  size_t memory_sample_log_bytes_ = 0;       // persistence_.BufferBytes() then
   storage::EvictionConfig eviction_config_;  // as last given to the store
   bool loop_ready_ = false;
   // The node was a cluster member when it started (its nodes.state lists

@@ -3,6 +3,8 @@
 
 #include "server/server.h"
 
+#include <algorithm>
+
 #if defined(SHOAL_HAVE_JEMALLOC)
 #include <jemalloc/jemalloc.h>
 #elif defined(__SANITIZE_ADDRESS__)
@@ -27,13 +29,25 @@ size_t Server::MemoryEstimate() const {
 
 void Server::SampleMemory() {
   memory_sample_ = UsedMemory();
+  stats_.used_memory_peak = std::max(stats_.used_memory_peak, memory_sample_);
   memory_sample_store_bytes_ = store_.used_bytes();
+  memory_sample_log_bytes_ = static_cast<size_t>(persistence_.BufferBytes());
+}
+
+size_t Server::MaxmemoryFigure() const {
+  // The log's buffers are left out, as Redis leaves out its AOF buffers: a
+  // burst of large writes or a rewrite in progress must not make the node
+  // refuse writes (or evict keys) for memory it gives back by itself.
+  // Both figures from the same sample, so that a buffer freed since the
+  // sample is not subtracted from a figure that no longer holds it.
+  size_t est = MemoryEstimate();
+  return est > memory_sample_log_bytes_ ? est - memory_sample_log_bytes_ : 0;
 }
 
 bool Server::PerformEvictions() {
-  if (MemoryEstimate() <= config_.maxmemory) return true;
+  if (MaxmemoryFigure() <= config_.maxmemory) return true;
   auto r = store_.EvictUntil(config_.maxmemory, clock_.NowMs(), rng_(),
-                             [this] { return MemoryEstimate(); });
+                             [this] { return MaxmemoryFigure(); });
   return r.ok();
 }
 

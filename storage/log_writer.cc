@@ -8,9 +8,11 @@
 namespace shoal::storage {
 namespace {
 
-// A buffer that grew past this during a burst is freed after the write
-// rather than kept for ever.
-constexpr size_t kMaxIdleBufferCapacity = 4u << 20;
+// A buffer that grew past this during a burst (large values) is freed after
+// the write rather than kept for ever: its memory counts against maxmemory.
+// Redis frees its aof_buf past 4000 bytes; 64 KiB keeps the ordinary loop
+// iteration's small writes free of reallocations.
+constexpr size_t kMaxIdleBufferCapacity = 64u << 10;
 
 std::string ParentDir(const std::string& path) {
   std::string dir = std::filesystem::path(path).parent_path().string();
@@ -67,12 +69,19 @@ Status LogWriter::Write() {
   status_ = file_->Append(buffer_);
   if (!status_.ok()) return status_;
   size_ += buffer_.size();
-  if (buffer_.capacity() > kMaxIdleBufferCapacity) {
+  // A large buffer is kept while it is still used (a quarter or more of it
+  // this time: a sustained stream of large writes would otherwise regrow it
+  // on every loop iteration), and freed once the burst is over.
+  if (buffer_.capacity() > kMaxIdleBufferCapacity && buffer_.size() * 4 < buffer_.capacity()) {
     std::string().swap(buffer_);
   } else {
     buffer_.clear();
   }
   return status_;
+}
+
+void LogWriter::ReleaseIdle() {
+  if (buffer_.empty() && buffer_.capacity() > kMaxIdleBufferCapacity) std::string().swap(buffer_);
 }
 
 Status LogWriter::Sync() {

@@ -60,9 +60,16 @@ class LogWriter {
   void AppendFramed(std::string_view frames);
 
   // Writes the buffer to the file with one write(2) (retrying short writes).
+  // A buffer that grew large (past 64 KiB) is then freed once it is used to
+  // less than a quarter, not kept at its high-water mark, as Redis frees a
+  // large aof_buf.
   // A no-op returning status() when nothing is buffered. On failure the
   // error sticks: every later Write() and Sync() returns it.
   Status Write();
+
+  // Frees an empty buffer that a burst grew past 64 KiB (call it
+  // periodically: after a burst no Write() may come to do it).
+  void ReleaseIdle();
 
   // fdatasync of everything Write() has written (not of the buffer). Sticky
   // on failure like Write().
@@ -89,6 +96,8 @@ class LogWriter {
   uint64_t size() const { return size_; }
   uint64_t base_size() const { return base_size_; }
   uint64_t pending_bytes() const { return buffer_.size(); }
+  // Memory the buffer holds (its capacity), for tests and INFO.
+  uint64_t buffer_capacity() const { return buffer_.capacity(); }
 
  private:
   std::shared_ptr<WritableFile> file_;

@@ -350,12 +350,19 @@ size_t Store::ActiveExpireCycle(int64_t now_ms, size_t max_samples, uint64_t ran
   uint64_t state = random;
   size_t sampled = 0;
   size_t deleted = 0;
+  int64_t ttl_sum = 0;
+  int64_t ttl_samples = 0;
+  if (expires_.empty()) avg_ttl_ms_ = 0;
   while (!expires_.empty() && sampled < max_samples) {
     const size_t round = std::min({kExpireSampleSize, max_samples - sampled, expires_.size()});
     size_t expired = 0;
     for (size_t i = 0; i < round && !expires_.empty(); ++i) {
       DictEntry* e = expires_[SplitMix64(&state) % expires_.size()];
       ++sampled;
+      if (!IsExpired(*e, now_ms)) {
+        ttl_sum += e->expire_at_ms - now_ms;
+        ++ttl_samples;
+      }
       if (IsExpired(*e, now_ms)) {
         if (keep_expired_ && expired_keys != nullptr) {
           // Handed to the owner, which keeps the version's remains.
@@ -371,6 +378,13 @@ size_t Store::ActiveExpireCycle(int64_t now_ms, size_t max_samples, uint64_t ran
     // Another round only while more than 25% of this one had expired: the
     // expired share of the keyspace is probably still high.
     if (expired * 4 <= round) break;
+  }
+  if (ttl_samples > 0) {
+    // INFO keyspace's avg_ttl as Redis's activeExpireCycle keeps it: a
+    // running average, this cycle's sample weighing 2%.
+    const int64_t avg = ttl_sum / ttl_samples;
+    if (avg_ttl_ms_ == 0) avg_ttl_ms_ = avg;
+    avg_ttl_ms_ = (avg_ttl_ms_ / 50) * 49 + avg / 50;
   }
   stats_.expired_keys += deleted;
   return deleted;

@@ -170,6 +170,11 @@ class Store {
   size_t ActiveExpireCycle(int64_t now_ms, size_t max_samples, uint64_t random,
                            std::vector<std::string>* expired = nullptr);
 
+  // The average TTL left on keys with one, in ms, as ActiveExpireCycle's
+  // samples estimate it (a running average, as Redis's db->avg_ttl); 0
+  // before any sample.
+  int64_t avg_ttl_ms() const { return avg_ttl_ms_; }
+
   // Keep-expired mode (see the top of this file). Off by default.
   void set_keep_expired(bool keep) { keep_expired_ = keep; }
   bool keep_expired() const { return keep_expired_; }
@@ -311,6 +316,7 @@ class Store {
   // Every entry with a TTL, in no order; entry->expiry_index is its slot.
   // Lets ActiveExpireCycle() sample uniformly in O(1).
   std::vector<DictEntry*> expires_;
+  int64_t avg_ttl_ms_ = 0;
   // With a partitioner: for each partition, its entries in no order;
   // entry->partition_slot is the position. Entries never move in memory, so
   // the index is unaffected by the dict's rehashing.

@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <set>
 
 #include "cluster/cluster.h"
 #include "cluster/cluster_node.h"
@@ -32,6 +33,18 @@ std::string HumanBytes(uint64_t n) {
   } else {
     std::snprintf(buf, sizeof(buf), "%.2fG", d / (1024.0 * 1024 * 1024));
   }
+  return buf;
+}
+
+uint64_t TotalSystemMemory() {
+  long pages = sysconf(_SC_PHYS_PAGES);
+  long size = sysconf(_SC_PAGESIZE);
+  return pages > 0 && size > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(size) : 0;
+}
+
+std::string Fixed2(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.2f", v);
   return buf;
 }
 
@@ -105,20 +118,33 @@ void ClientsSection(Server& server, InfoWriter& w) {
 void MemorySection(Server& server, InfoWriter& w) {
   size_t used = server.UsedMemory();
   size_t rss = RssBytes();
+  ServerStats& st = server.stats();
+  st.used_memory_peak = std::max(st.used_memory_peak, used);
+  const uint64_t peak = st.used_memory_peak;
+  const uint64_t log_buffers = server.persistence().BufferBytes();
+  const uint64_t system = TotalSystemMemory();
   w.Section("Memory");
   w.Field("used_memory", used);
   w.Field("used_memory_human", HumanBytes(used));
   w.Field("used_memory_rss", rss);
   w.Field("used_memory_rss_human", HumanBytes(rss));
+  w.Field("used_memory_peak", peak);
+  w.Field("used_memory_peak_human", HumanBytes(peak));
+  w.Field(
+      "used_memory_peak_perc",
+      Fixed2(peak > 0 ? 100.0 * static_cast<double>(used) / static_cast<double>(peak) : 0) + "%");
   w.Field("used_memory_dataset", server.store().used_bytes());
+  w.Field("total_system_memory", system);
+  w.Field("total_system_memory_human", HumanBytes(system));
   w.Field("maxmemory", server.config().maxmemory);
   w.Field("maxmemory_human", HumanBytes(server.config().maxmemory));
   auto policy = ConfigGet(server.config(), "maxmemory-policy");
   w.Field("maxmemory_policy", policy.empty() ? std::string("noeviction") : policy[0].second);
-  char ratio[32];
-  std::snprintf(ratio, sizeof(ratio), "%.2f",
-                used > 0 ? static_cast<double>(rss) / static_cast<double>(used) : 0.0);
-  w.Field("mem_fragmentation_ratio", ratio);
+  w.Field("mem_fragmentation_ratio",
+          Fixed2(used > 0 ? static_cast<double>(rss) / static_cast<double>(used) : 0.0));
+  // As Redis: the log's buffers are left out of the maxmemory comparison.
+  w.Field("mem_not_counted_for_evict", log_buffers);
+  w.Field("mem_aof_buffer", log_buffers);
 #ifdef SHOAL_HAVE_JEMALLOC
   w.Field("mem_allocator", "jemalloc-5.3.0");
 #else
@@ -128,12 +154,20 @@ void MemorySection(Server& server, InfoWriter& w) {
 
 void PersistenceSection(Server& server, InfoWriter& w) {
   PersistenceInfo p = server.persistence().Info();
+  const ServerStats& st = server.stats();
   w.Section("Persistence");
   w.Field("loading", 0);
   w.Field("async_loading", 0);
-  w.Field("rdb_changes_since_last_save", 0);
+  // shoal has no RDB: the figures of a server that never snapshots, with
+  // the last "save" being the start or the last finished log rewrite.
+  w.Field("rdb_changes_since_last_save",
+          server.keyspace().changes().stats().changes - st.changes_at_last_save);
   w.Field("rdb_bgsave_in_progress", 0);
+  w.FieldI("rdb_last_save_time", st.last_save_time);
   w.Field("rdb_last_bgsave_status", "ok");
+  w.FieldI("rdb_last_bgsave_time_sec", -1);
+  w.FieldI("rdb_current_bgsave_time_sec", -1);
+  w.Field("rdb_saves", 0);
   w.Field("aof_enabled", p.enabled ? 1 : 0);
   w.Field("aof_rewrite_in_progress", p.rewrite_in_progress ? 1 : 0);
   w.Field("aof_rewrite_scheduled", 0);
@@ -157,11 +191,17 @@ void StatsSection(Server& server, InfoWriter& w) {
   w.Field("instantaneous_ops_per_sec", st.instantaneous_ops_per_sec);
   w.Field("total_net_input_bytes", server.io().net_input_bytes);
   w.Field("total_net_output_bytes", server.io().net_output_bytes);
+  w.Field("instantaneous_input_kbps", Fixed2(st.instantaneous_input_kbps));
+  w.Field("instantaneous_output_kbps", Fixed2(st.instantaneous_output_kbps));
   w.Field("rejected_connections", st.rejected_connections);
   w.Field("expired_keys", ks.expired_keys);
   w.Field("evicted_keys", ks.evicted_keys);
   w.Field("keyspace_hits", ks.keyspace_hits);
   w.Field("keyspace_misses", ks.keyspace_misses);
+  // shoal has no pub/sub (yet): exporters read these.
+  w.Field("pubsub_channels", 0);
+  w.Field("pubsub_patterns", 0);
+  w.Field("pubsubshard_channels", 0);
   w.Field("total_error_replies", server.errors().total());
   const storage::KeyspaceStats& vs = server.keyspace().stats();
   w.Field("sibling_warnings", vs.sibling_warnings);
@@ -169,10 +209,37 @@ void StatsSection(Server& server, InfoWriter& w) {
   w.Field("tombstones_purged", vs.tombstones_purged);
 }
 
-void ReplicationSection(Server&, InfoWriter& w) {
+// A Redis master without replicas, field for field (Redis 7.0): shoal's
+// replication is its cluster's (see INFO cluster), not a Redis replica link.
+// master_replid is the run id.
+void ReplicationSection(Server& server, InfoWriter& w) {
   w.Section("Replication");
   w.Field("role", "master");
   w.Field("connected_slaves", 0);
+  w.Field("master_failover_state", "no-failover");
+  w.Field("master_replid", server.run_id());
+  w.Field("master_replid2", std::string(40, '0'));
+  w.Field("master_repl_offset", 0);
+  w.FieldI("second_repl_offset", -1);
+  w.Field("repl_backlog_active", 0);
+  w.Field("repl_backlog_size", 0);
+  w.Field("repl_backlog_first_byte_offset", 0);
+  w.Field("repl_backlog_histlen", 0);
+}
+
+// No modules; the header alone, as Redis prints it without modules.
+void ModulesSection(Server&, InfoWriter& w) {
+  w.Section("Modules");
+}
+
+void CommandstatsSection(Server& server, InfoWriter& w) {
+  w.Section("Commandstats");
+  w.str() += server.command_stats().CommandstatsLines();
+}
+
+void LatencystatsSection(Server& server, InfoWriter& w) {
+  w.Section("Latencystats");
+  w.str() += server.command_stats().LatencystatsLines();
 }
 
 void CpuSection(Server&, InfoWriter& w) {
@@ -215,6 +282,7 @@ void ClusterSection(Server& server, InfoWriter& w) {
   w.Field("cluster_quorum_failures", cs.quorum_failures);
   w.Field("cluster_read_repairs", cs.read_repairs);
   w.Field("cluster_late_replies", cs.late_replies);
+  w.Field("cluster_replies_after_quorum", cs.replies_after_quorum);
   w.Field("cluster_replica_puts", cl->replica().stats().puts);
   w.Field("cluster_replica_gets", cl->replica().stats().gets);
   w.Field("cluster_peer_reconnects", node->stats().peer_reconnects);
@@ -305,8 +373,9 @@ void KeyspaceSection(Server& server, InfoWriter& w) {
   w.Section("Keyspace");
   const storage::Store& store = server.store();
   if (store.size() == 0) return;
-  w.Field("db0", "keys=" + std::to_string(store.size()) +
-                     ",expires=" + std::to_string(store.expires_size()) + ",avg_ttl=0");
+  const int64_t avg_ttl = store.expires_size() > 0 ? store.avg_ttl_ms() : 0;
+  w.Field("db0", "keys=" + std::to_string(store.size()) + ",expires=" +
+                     std::to_string(store.expires_size()) + ",avg_ttl=" + std::to_string(avg_ttl));
 }
 
 struct SectionRow {
@@ -315,33 +384,48 @@ struct SectionRow {
   void (*write)(Server&, InfoWriter&);
 };
 
+// Redis 7.0's sections in its order (genRedisInfoString), shoal's cluster
+// section where Redis has its own.
 constexpr SectionRow kSections[] = {
-    {"server", true, ServerSection},   {"clients", true, ClientsSection},
-    {"memory", true, MemorySection},   {"persistence", true, PersistenceSection},
-    {"stats", true, StatsSection},     {"replication", true, ReplicationSection},
-    {"cpu", true, CpuSection},         {"errorstats", false, ErrorstatsSection},
-    {"cluster", true, ClusterSection}, {"keyspace", true, KeyspaceSection},
+    {"server", true, ServerSection},
+    {"clients", true, ClientsSection},
+    {"memory", true, MemorySection},
+    {"persistence", true, PersistenceSection},
+    {"stats", true, StatsSection},
+    {"replication", true, ReplicationSection},
+    {"cpu", true, CpuSection},
+    {"modules", true, ModulesSection},
+    {"commandstats", false, CommandstatsSection},
+    {"errorstats", true, ErrorstatsSection},
+    {"latencystats", false, LatencystatsSection},
+    {"cluster", true, ClusterSection},
+    {"keyspace", true, KeyspaceSection},
 };
 
+// Section selection as Redis 7.0's genInfoSectionDict: no argument or
+// "default" for the default sections, "all" for every section, "everything"
+// for every section and modules' (shoal has none), names case-insensitive,
+// several at once, unknown names ignored. Redis calls the modules section
+// "module_list" in selections.
 void CmdInfo(CommandContext& ctx) {
   bool all = false;
   bool defaults = ctx.args.size() == 1;
-  std::vector<std::string_view> wanted;
+  std::set<std::string> wanted;
   for (size_t i = 1; i < ctx.args.size(); ++i) {
-    const std::string& a = ctx.args[i];
-    if (EqualsIgnoreCase(a, "all") || EqualsIgnoreCase(a, "everything")) {
+    std::string a = ctx.args[i];
+    for (char& ch : a) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (a == "all" || a == "everything") {
       all = true;
-    } else if (EqualsIgnoreCase(a, "default")) {
+    } else if (a == "default") {
       defaults = true;
     } else {
-      wanted.push_back(a);
+      wanted.insert(a == "module_list" ? "modules" : a);
     }
   }
   InfoWriter w;
   for (const SectionRow& row : kSections) {
-    bool take = all || (defaults && row.in_default);
-    for (std::string_view s : wanted) take = take || EqualsIgnoreCase(s, row.name);
-    if (take) row.write(*ctx.server, w);
+    if (all || (defaults && row.in_default) || wanted.count(row.name) > 0)
+      row.write(*ctx.server, w);
   }
   ctx.reply.Bulk(w.str());
 }

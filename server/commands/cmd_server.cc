@@ -1,7 +1,8 @@
-// Server commands: CONFIG, COMMAND, TIME, SHUTDOWN (and INFO, registered from
-// cmd_info.cc).
+// Server commands: CONFIG, COMMAND, TIME, SHUTDOWN (and INFO, SLOWLOG and
+// LATENCY, registered from cmd_info.cc and cmd_slowlog.cc).
 
 #include <algorithm>
+#include <span>
 
 #include "facade/args.h"
 #include "facade/errors.h"
@@ -14,6 +15,7 @@
 namespace shoal::server {
 
 void RegisterInfoCommand(CommandTable& table);
+void RegisterSlowlogCommands(CommandTable& table);
 
 namespace {
 
@@ -30,15 +32,19 @@ void CmdConfigGet(CommandContext& ctx) {
 }
 
 void CmdConfigSet(CommandContext& ctx) {
+  // Redis 7: an odd number of name/value words is a syntax error.
   if (ctx.args.size() % 2 != 0) {
-    ctx.reply.Error(errors::WrongArity("config|set"));
+    ctx.reply.Error(errors::kSyntax);
     return;
   }
   std::vector<std::pair<std::string_view, std::string_view>> pairs;
   for (size_t i = 2; i + 1 < ctx.args.size(); i += 2)
     pairs.emplace_back(ctx.args[i], ctx.args[i + 1]);
   Config& cfg = ctx.server->config();
-  storage::Status st = ConfigSetMany(&cfg, pairs);
+  Server* server = ctx.server;
+  storage::Status st = ConfigSetMany(&cfg, pairs, [server](std::string_view name, const Config& c) {
+    return server->ApplyDirective(name, c);
+  });
   if (!st.ok()) {
     ctx.reply.Error(st.message());
     return;
@@ -50,10 +56,15 @@ void CmdConfigSet(CommandContext& ctx) {
 
 void CmdConfigResetstat(CommandContext& ctx) {
   ServerStats& st = ctx.server->stats();
-  int64_t start = st.start_ms;
+  const ServerStats kept = st;
   st = ServerStats{};
-  st.start_ms = start;
+  st.start_ms = kept.start_ms;
   st.ops_sample_ms = ctx.now_ms;
+  st.last_save_time = kept.last_save_time;
+  st.changes_at_last_save = kept.changes_at_last_save;
+  st.net_sample_input = kept.net_sample_input;
+  st.net_sample_output = kept.net_sample_output;
+  ctx.server->command_stats().Reset();
   ctx.store.ResetStats();
   ctx.server->errors().Reset();
   ctx.reply.Ok();
@@ -80,6 +91,23 @@ void CmdConfigHelp(CommandContext& ctx) {
 
 // --- COMMAND ---
 
+// A command or subcommand by its full name ("get", "config|get"), as Redis
+// 7's lookupCommandBySds; nullptr if there is none.
+const CommandSpec* FindFullName(const CommandTable& table, std::string_view name) {
+  size_t bar = name.find('|');
+  const CommandSpec* c = table.Find(name.substr(0, bar));
+  if (c == nullptr || bar == std::string_view::npos) return c;
+  return CommandTable::FindSub(*c, name.substr(bar + 1));
+}
+
+// The command `argv` names: a container's subcommand when argv[1] names one
+// (Redis's lookupCommand over argv).
+const CommandSpec* FindForArgs(const CommandTable& table, std::span<const std::string> argv) {
+  const CommandSpec* c = table.Find(argv[0]);
+  if (c == nullptr || c->subcommands.empty() || argv.size() < 2) return c;
+  return CommandTable::FindSub(*c, argv[1]);
+}
+
 std::vector<std::string_view> FlagNames(uint32_t flags) {
   std::vector<std::string_view> out;
   if (flags & kCmdWrite) out.push_back("write");
@@ -103,6 +131,7 @@ std::vector<std::string_view> AclCategories(const CommandSpec& c) {
   if (c.group == "connection") out.push_back("@connection");
   if (c.flags & kCmdAdmin) out.push_back("@admin");
   out.push_back((c.flags & kCmdFast) ? "@fast" : "@slow");
+  if (c.flags & kCmdAdmin) out.push_back("@dangerous");
   return out;
 }
 
@@ -193,7 +222,7 @@ void CmdCommandInfo(CommandContext& ctx) {
   }
   ctx.reply.ArrayHeader(ctx.args.size() - 2);
   for (size_t i = 2; i < ctx.args.size(); ++i) {
-    const CommandSpec* c = table.Find(ctx.args[i]);
+    const CommandSpec* c = FindFullName(table, ctx.args[i]);
     if (c == nullptr) {
       ctx.reply.NullArray();
     } else {
@@ -209,7 +238,7 @@ void CmdCommandDocs(CommandContext& ctx) {
     rows = table.all();
   } else {
     for (size_t i = 2; i < ctx.args.size(); ++i) {
-      if (const CommandSpec* c = table.Find(ctx.args[i])) rows.push_back(c);
+      if (const CommandSpec* c = FindFullName(table, ctx.args[i])) rows.push_back(c);
     }
   }
   ctx.reply.ArrayHeader(rows.size() * 2);
@@ -220,7 +249,8 @@ void CmdCommandDocs(CommandContext& ctx) {
 }
 
 void CmdCommandList(CommandContext& ctx) {
-  // COMMAND LIST [FILTERBY MODULE m | ACLCAT c | PATTERN p]
+  // COMMAND LIST [FILTERBY MODULE m | ACLCAT c | PATTERN p]: every command
+  // and subcommand ("config|get"), as Redis 7.0's commandListWithFilter.
   std::string_view pattern;
   std::string_view aclcat;
   bool module = false;
@@ -240,44 +270,120 @@ void CmdCommandList(CommandContext& ctx) {
     return;
   }
   std::vector<std::string_view> names;
-  for (const CommandSpec* c : ctx.server->commands().all()) {
-    if (module) continue;
-    if (!pattern.empty() && !GlobMatch(pattern, c->name, true)) continue;
+  auto consider = [&](const CommandSpec& c) {
+    if (module) return;  // shoal has no modules
+    if (!pattern.empty() && !GlobMatch(pattern, c.name, true)) return;
     if (!aclcat.empty()) {
-      auto cats = AclCategories(*c);
+      auto cats = AclCategories(c);
       bool found = std::any_of(cats.begin(), cats.end(), [&](std::string_view a) {
         return EqualsIgnoreCase(a.substr(1), aclcat);
       });
-      if (!found) continue;
+      if (!found) return;
     }
-    names.push_back(c->name);
+    names.push_back(c.name);
+  };
+  for (const CommandSpec* c : ctx.server->commands().all()) {
+    consider(*c);
+    for (const CommandSpec& sub : c->subcommands) consider(sub);
   }
   ctx.reply.ArrayHeader(names.size());
   for (auto n : names) ctx.reply.Bulk(n);
 }
 
-void CmdCommandGetkeys(CommandContext& ctx) {
-  std::vector<std::string> argv(ctx.args.begin() + 2, ctx.args.end());
-  const CommandSpec* c = ctx.server->commands().Find(argv[0]);
+// The key positions of `argv` for `c` (first/last/step as the table row
+// gives them), or false when the arguments do not hold them.
+bool KeyPositions(const CommandSpec& c, std::span<const std::string> argv,
+                  std::vector<size_t>* out) {
+  const int argc = static_cast<int>(argv.size());
+  const int last = c.last_key < 0 ? argc + c.last_key : c.last_key;
+  if (c.first_key >= argc || last >= argc || last < c.first_key) return false;
+  for (int i = c.first_key; i <= last; i += std::max(1, c.key_step)) {
+    out->push_back(static_cast<size_t>(i));
+  }
+  return true;
+}
+
+// Redis 7.0's flags of a key in COMMAND GETKEYSANDFLAGS (from its key
+// specs): the commands whose flags differ from their kind's, then reads
+// "RO access" and writes "RW update".
+std::vector<std::string_view> KeyFlags(const CommandSpec& c) {
+  struct Row {
+    std::string_view name;
+    std::vector<std::string_view> flags;
+  };
+  static const Row kRows[] = {
+      {"exists", {"RO"}},
+      {"strlen", {"RO"}},
+      {"type", {"RO"}},
+      {"touch", {"RO"}},
+      {"set", {"OW", "update"}},
+      {"mset", {"OW", "update"}},
+      {"setex", {"OW", "update"}},
+      {"psetex", {"OW", "update"}},
+      {"setnx", {"OW", "insert"}},
+      {"msetnx", {"OW", "insert"}},
+      {"del", {"RM", "delete"}},
+      {"unlink", {"RM", "delete"}},
+      {"getdel", {"RW", "access", "delete"}},
+      {"append", {"RW", "insert"}},
+      {"incr", {"RW", "access", "update"}},
+      {"decr", {"RW", "access", "update"}},
+      {"incrby", {"RW", "access", "update"}},
+      {"decrby", {"RW", "access", "update"}},
+      {"incrbyfloat", {"RW", "access", "update"}},
+      {"getex", {"RW", "access", "update"}},
+      {"getset", {"RW", "access", "update"}},
+  };
+  for (const Row& r : kRows) {
+    if (r.name == c.name) return r.flags;
+  }
+  if (!(c.flags & kCmdWrite)) return {"RO", "access"};
+  return {"RW", "update"};
+}
+
+// COMMAND GETKEYS / GETKEYSANDFLAGS <full command>: checks in Redis 7.0's
+// order (commandGetKeys): the command, whether it has keys, the arity, then
+// the key positions.
+void CommandGetkeys(CommandContext& ctx, bool with_flags) {
+  std::span<const std::string> argv(ctx.args.begin() + 2, ctx.args.end());
+  const CommandSpec* c = FindForArgs(ctx.server->commands(), argv);
   if (c == nullptr) {
     ctx.reply.Error("ERR Invalid command specified");
-    return;
-  }
-  if (!ArityOk(c->arity, argv.size())) {
-    ctx.reply.Error("ERR Invalid number of arguments specified for command");
     return;
   }
   if (c->first_key <= 0) {
     ctx.reply.Error("ERR The command has no key arguments");
     return;
   }
-  int last = c->last_key < 0 ? static_cast<int>(argv.size()) + c->last_key : c->last_key;
-  std::vector<std::string_view> keys;
-  for (int i = c->first_key; i <= last && i < static_cast<int>(argv.size()); i += c->key_step) {
-    keys.push_back(argv[static_cast<size_t>(i)]);
+  if (!ArityOk(c->arity, argv.size())) {
+    ctx.reply.Error("ERR Invalid number of arguments specified for command");
+    return;
   }
-  ctx.reply.ArrayHeader(keys.size());
-  for (auto k : keys) ctx.reply.Bulk(k);
+  std::vector<size_t> pos;
+  if (!KeyPositions(*c, argv, &pos)) {
+    ctx.reply.Error("ERR Invalid arguments specified for command");
+    return;
+  }
+  ctx.reply.ArrayHeader(pos.size());
+  for (size_t p : pos) {
+    if (!with_flags) {
+      ctx.reply.Bulk(argv[p]);
+      continue;
+    }
+    ctx.reply.ArrayHeader(2);
+    ctx.reply.Bulk(argv[p]);
+    auto flags = KeyFlags(*c);
+    ctx.reply.ArrayHeader(flags.size());
+    for (auto f : flags) ctx.reply.Simple(f);
+  }
+}
+
+void CmdCommandGetkeys(CommandContext& ctx) {
+  CommandGetkeys(ctx, false);
+}
+
+void CmdCommandGetkeysandflags(CommandContext& ctx) {
+  CommandGetkeys(ctx, true);
 }
 
 void CmdCommandHelp(CommandContext& ctx) {
@@ -295,6 +401,8 @@ void CmdCommandHelp(CommandContext& ctx) {
       "    Return documentation details about the given commands, or all when none is given.",
       "GETKEYS <full-command>",
       "    Return the keys from a full command.",
+      "GETKEYSANDFLAGS <full-command>",
+      "    Return the keys and the access flags from a full command.",
       "HELP",
       "    Print this help.",
   };
@@ -364,8 +472,10 @@ const CommandSpec kCommandSubcommands[] = {
      "Returns documentary information about one, multiple or all commands.", "7.0.0"},
     {"command|list", -2, kCommandFlags, CmdCommandList, 0, 0, 0, "server",
      "Returns a list of command names.", "7.0.0"},
-    {"command|getkeys", -3, kCommandFlags, CmdCommandGetkeys, 0, 0, 0, "server",
+    {"command|getkeys", -4, kCommandFlags, CmdCommandGetkeys, 0, 0, 0, "server",
      "Extracts the key names from an arbitrary command.", "2.8.13"},
+    {"command|getkeysandflags", -4, kCommandFlags, CmdCommandGetkeysandflags, 0, 0, 0, "server",
+     "Extracts the key names and access flags for an arbitrary command.", "7.0.0"},
     {"command|help", 2, kCommandFlags, CmdCommandHelp, 0, 0, 0, "server",
      "Returns helpful text about the different subcommands.", "5.0.0"},
 };
@@ -392,6 +502,7 @@ const CommandSpec kServerCommands[] = {
 void RegisterServerCommands(CommandTable& table) {
   table.Register(kServerCommands);
   RegisterInfoCommand(table);
+  RegisterSlowlogCommands(table);
 }
 
 }  // namespace shoal::server

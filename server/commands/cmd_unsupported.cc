@@ -109,7 +109,10 @@ constexpr std::string_view kClusterRedirection[] = {"readonly", "readwrite", "as
 constexpr std::string_view kMonitor[] = {"monitor"};
 
 constexpr std::string_view kOther[] = {
-    "debug", "module", "acl", "latency", "slowlog", "lolwut",
+    "debug",
+    "module",
+    "acl",
+    "lolwut",
 };
 
 struct Family {

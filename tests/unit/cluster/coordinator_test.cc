@@ -309,7 +309,8 @@ TEST_CASE("Read: too few replies is kUnavailable with NOQUORUM text") {
     // The timed-out replica's late reply does not answer again.
     c.DeliverLate(1, kGet);
     CHECK(out.calls == 1);
-    CHECK(c.coord->stats().late_replies == 1);
+    CHECK(c.coord->stats().late_replies == 1);  // after its deadline
+    CHECK(c.coord->stats().replies_after_quorum == 1);
   }
   SUBCASE("R=3: an error reply fails at once") {
     Cluster c(3, CoordinatorOptions{.read_quorum = 3});
@@ -449,7 +450,9 @@ TEST_CASE("Read repair: stale replicas get the merge, late ones included") {
   PeerReply same = c.net.Serve(get2, c.node(2));
   CHECK(same.type == PeerReply::Type::kStatus);
   c.net.Answer(get2, same);
-  CHECK(c.coord->stats().late_replies == 1);
+  // In time, after the quorum: not late.
+  CHECK(c.coord->stats().late_replies == 0);
+  CHECK(c.coord->stats().replies_after_quorum == 1);
   CHECK(c.coord->stats().read_repairs == 2);
   c.Deliver(2, kPut);
   CHECK(c.node(2).Values("k") == both);
@@ -473,6 +476,7 @@ TEST_CASE("Read repair: a replica that timed out and replies late is repaired") 
   c.Deliver(2, kPut);
   CHECK(c.node(2).Values("k") == Strings{"v"});
   CHECK(c.coord->stats().late_replies == 1);
+  CHECK(c.coord->stats().replies_after_quorum == 1);
   CHECK(c.coord->stats().read_repairs == 1);
   CHECK(out.calls == 1);
 }

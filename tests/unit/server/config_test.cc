@@ -57,7 +57,7 @@ std::string Set(Config* cfg, std::string_view name, std::string_view value) {
 
 TEST_CASE("config: defaults") {
   Config c;
-  CHECK(c.bind == "127.0.0.1");
+  CHECK(c.bind == std::vector<std::string>{"127.0.0.1"});
   CHECK(c.port == 6379);
   CHECK(ClusterPort(c) == 16379);
   CHECK(c.dir == ".");
@@ -193,22 +193,20 @@ TEST_CASE("config: comments, blank lines, line numbers, arity") {
   Config c;
   CHECK(Load("# a comment\n\n   \t\n  port 7002  \r\n# port 1\n\tbind 10.0.0.1\r\n", &c) == "");
   CHECK(c.port == 7002);
-  CHECK(c.bind == "10.0.0.1");
+  CHECK(c.bind == std::vector<std::string>{"10.0.0.1"});
   CHECK(LoadErr("port 1\n# x\n\nfoo bar\n") == "t.conf:4: unknown directive 'foo'");
   CHECK(LoadErr("\n\n\n\n\n\n\n\n\n\n\nPORT 1\nFrobnicate") ==
         "t.conf:13: unknown directive 'Frobnicate'");
   CHECK(LoadErr("port 1 2") == "t.conf:1: 'port' '1' '2': wrong number of arguments");
   CHECK(LoadErr("port") == "t.conf:1: 'port': wrong number of arguments");
-  CHECK(LoadErr("bind 127.0.0.1 ::1") ==
-        "t.conf:1: 'bind' '127.0.0.1' '::1': wrong number of arguments");
   CHECK(LoadErr("daemonize yes") ==
         "t.conf:1: 'daemonize' 'yes': shoal does not daemonize; run it in the foreground under "
         "a supervisor");
   CHECK(LoadErr("daemonize no") == "");
   CHECK(LoadErr("save \"\"") == "");
   CHECK(LoadErr("save") == "");
-  CHECK(LoadErr("save 900 1") ==
-        "t.conf:1: 'save' '900' '1': shoal has no RDB snapshots; only save \"\" is accepted");
+  CHECK(LoadErr("save 900 1") == "");
+  CHECK(LoadErr("save 900") == "t.conf:1: 'save' '900': Invalid save parameters");
   // The last occurrence wins, as in Redis.
   CHECK(Load("port 1\nport 2", &c) == "");
   CHECK(c.port == 2);
@@ -300,7 +298,7 @@ TEST_CASE("config: command line after the file") {
   CHECK(err({"--port"}) == "--port: 'port': wrong number of arguments");
   CHECK(err({"--port", "1", "2"}) == "--port: 'port' '1' '2': wrong number of arguments");
   CHECK(err({"--port", "1", "stray"}) == "--port: 'port' '1' 'stray': wrong number of arguments");
-  CHECK(err({"--port", "1", "--bind"}) == "--bind: 'bind': wrong number of arguments");
+  CHECK(err({"--port", "1", "--timeout"}) == "--timeout: 'timeout': wrong number of arguments");
   CHECK(err({(dir / "missing.conf").string()}).find("can't open config file") == 0);
   CHECK(err({file, "--replicas", "1"}) == "");  // Validate is separate
   fs::remove_all(dir);
@@ -472,11 +470,14 @@ TEST_CASE("config: CONFIG GET") {
         std::vector<std::pair<std::string, std::string>>{{"maxclients", "10000"}});
   CHECK(ConfigGet(c, "nosuch").empty());
   CHECK(ConfigGet(c, "nosuch*").empty());
-  CHECK(ConfigGet(c, "[pb]*") ==
-        std::vector<std::pair<std::string, std::string>>{{"bind", "127.0.0.1"},
-                                                         {"port", "6379"},
-                                                         {"proto-max-bulk-len", "536870912"},
-                                                         {"pidfile", ""}});
+  CHECK(ConfigGet(c, "[pb]*") == std::vector<std::pair<std::string, std::string>>{
+                                     {"bind", "127.0.0.1"},
+                                     {"protected-mode", "yes"},
+                                     {"port", "6379"},
+                                     {"proto-max-bulk-len", "536870912"},
+                                     {"pidfile", ""},
+                                     {"proc-title-template", "{title} {listen-addr} {server-mode}"},
+                                     {"busy-reply-threshold", "5000"}});
   CHECK(ConfigGet(c, "*-quorum") ==
         std::vector<std::pair<std::string, std::string>>{
             {"read-quorum", "2"}, {"write-quorum", "2"}, {"sloppy-quorum", "yes"}});
@@ -519,8 +520,9 @@ TEST_CASE("config: CONFIG SET") {
   CHECK(Set(&c, "maxclients", "abc") ==
         "ERR CONFIG SET failed (possibly related to argument 'maxclients') - argument couldn't "
         "be parsed into an integer");
+  // A bad value names the directive itself, however it was spelt (Redis 7).
   CHECK(Set(&c, "MaxClients", "0") ==
-        "ERR CONFIG SET failed (possibly related to argument 'MaxClients') - argument must be "
+        "ERR CONFIG SET failed (possibly related to argument 'maxclients') - argument must be "
         "between 1 and 4294967295 inclusive");
   CHECK(Set(&c, "maxmemory", "1x") ==
         "ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument must be a "
@@ -576,6 +578,136 @@ TEST_CASE("config: CONFIG SET several pairs is atomic") {
   CHECK(c.maxclients == 7);
 }
 
+TEST_CASE("config: CONFIG SET applies, and rolls back when an apply fails") {
+  Config c;
+  using P = std::pair<std::string_view, std::string_view>;
+  std::vector<std::string> log;  // "name=value" of every apply call
+  bool fail_bind = false;
+  ConfigApplier apply = [&](std::string_view name, const Config& cfg) -> std::string {
+    log.push_back(std::string(name) + "=" + Get(cfg, name));
+    if (name == "bind" && fail_bind && cfg.bind.size() > 1) {
+      return "Failed to bind to specified addresses.";
+    }
+    return {};
+  };
+  // Applied once per changed directive, in argument order; unchanged ones not at all.
+  std::vector<P> pairs{{"timeout", "5"}, {"bind", "127.0.0.1 -::1"}, {"maxclients", "10000"}};
+  REQUIRE(ConfigSetMany(&c, pairs, apply).ok());
+  CHECK(log == std::vector<std::string>{"timeout=5", "bind=127.0.0.1 -::1"});
+  CHECK(c.bind == std::vector<std::string>{"127.0.0.1", "-::1"});
+
+  // A failing apply: the error names it, every value is restored and the
+  // directives applied before it (and it) are applied again with the old values.
+  log.clear();
+  fail_bind = true;
+  std::vector<P> failing{{"timeout", "9"}, {"bind", "127.0.0.1 192.0.2.1"}, {"maxclients", "3"}};
+  Status st = ConfigSetMany(&c, failing, apply);
+  CHECK(st.message() ==
+        "ERR CONFIG SET failed (possibly related to argument 'bind') - Failed to bind to "
+        "specified addresses.");
+  CHECK(log == std::vector<std::string>{"timeout=9", "bind=127.0.0.1 192.0.2.1", "timeout=5",
+                                        "bind=127.0.0.1 -::1"});
+  CHECK(c.timeout == 5);
+  CHECK(c.maxclients == 10000);
+  CHECK(c.bind == std::vector<std::string>{"127.0.0.1", "-::1"});
+}
+
+TEST_CASE("config: bind lists") {
+  Config c;
+  CHECK(Load("bind 127.0.0.1 ::1", &c) == "");
+  CHECK(c.bind == std::vector<std::string>{"127.0.0.1", "::1"});
+  CHECK(Load("bind * -::*", &c) == "");
+  CHECK(BindAddresses(c) == std::vector<BindAddress>{{"0.0.0.0", false}, {"::", true}});
+  CHECK(ListenAddress(c) == "0.0.0.0");
+  CHECK(SourceAddress(c).empty());
+  CHECK(Load("bind -::1 localhost", &c) == "");
+  CHECK(BindAddresses(c) == std::vector<BindAddress>{{"::1", true}, {"127.0.0.1", false}});
+  // The cluster port: the first address that must exist...
+  CHECK(ListenAddress(c) == "127.0.0.1");
+  // ... or cluster-announce-ip when it is one of them.
+  CHECK(Load("bind 127.0.0.2 127.0.0.3\ncluster-announce-ip 127.0.0.3", &c) == "");
+  CHECK(ListenAddress(c) == "127.0.0.3");
+  CHECK(SourceAddress(c) == "127.0.0.3");
+  // The command line: one quoted argument or several.
+  Config d;
+  Argv a({"shoal-server", "--bind", "127.0.0.1 ::1", "--port", "7001"});
+  REQUIRE(ApplyArgs(a.argc(), a.argv(), &d).ok());
+  CHECK(d.bind == std::vector<std::string>{"127.0.0.1", "::1"});
+  Argv b({"shoal-server", "--bind", "127.0.0.1", "-::1"});
+  REQUIRE(ApplyArgs(b.argc(), b.argv(), &d).ok());
+  CHECK(d.bind == std::vector<std::string>{"127.0.0.1", "-::1"});
+  CHECK(LoadErr("bind 127.0.0.1 example.com") ==
+        "t.conf:1: 'bind' '127.0.0.1' 'example.com': invalid bind address 'example.com': an "
+        "IPv4 or IPv6 address, *, ::* or localhost, with - for an optional one");
+  CHECK(LoadErr("bind 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17")
+            .find("Too many bind addresses specified.") != std::string::npos);
+  // CONFIG SET takes the list space separated, and prints it as written.
+  CHECK(Set(&c, "bind", "127.0.0.1 -::1") == "OK");
+  CHECK(Get(c, "bind") == "127.0.0.1 -::1");
+}
+
+TEST_CASE("config: Redis directives shoal accepts and ignores") {
+  Config c;
+  // What users pass to redis-server.
+  Argv a({"shoal-server", "--protected-mode", "no", "--databases", "16", "--save", "",
+          "--daemonize", "no", "--supervised", "systemd", "--dbfilename", "x.rdb",
+          "--stop-writes-on-bgsave-error", "NO", "--always-show-logo", "yes"});
+  Status st = ApplyArgs(a.argc(), a.argv(), &c);
+  REQUIRE_MESSAGE(st.ok(), st.message());
+  CHECK_FALSE(c.protected_mode);
+  CHECK(c.databases == 16);
+  CHECK(Get(c, "save") == "");
+  CHECK(Get(c, "supervised") == "systemd");
+  CHECK(Get(c, "stop-writes-on-bgsave-error") == "no");
+  CHECK(Get(c, "rdbcompression") == "yes");  // the default when not given
+  CHECK(Load("save 3600 1 300 100", &c) == "");
+  CHECK(Get(c, "save") == "3600 1 300 100");
+  CHECK(LoadErr("supervised maybe") ==
+        "t.conf:1: 'supervised' 'maybe': argument(s) must be one of the following: upstart, "
+        "systemd, auto, no");
+  CHECK(LoadErr("rdbcompression 1") ==
+        "t.conf:1: 'rdbcompression' '1': argument must be 'yes' "
+        "or 'no'");
+  CHECK(LoadErr("databases 0") ==
+        "t.conf:1: 'databases' '0': argument must be between 1 and 2147483647 inclusive");
+
+  // A warning for each directive that would act in Redis and does not here.
+  std::vector<std::string> w = StartupWarnings(c);
+  REQUIRE(w.size() == 6);
+  CHECK(w[0] == "databases 16: shoal has one database (db 0); SELECT of any other is refused");
+  CHECK(w[1] ==
+        "always-show-logo 'yes' is accepted for compatibility with Redis and ignored: shoal has "
+        "no logo");
+  CHECK(w[2].rfind("dbfilename 'x.rdb' is accepted", 0) == 0);
+  CHECK(w[3].rfind("save '3600 1 300 100' is accepted", 0) == 0);
+  CHECK(w[4].rfind("stop-writes-on-bgsave-error 'no'", 0) == 0);
+  CHECK(w[5].rfind("supervised 'systemd' is accepted", 0) == 0);
+  CHECK(StartupWarnings(Config{}).empty());
+  Config quiet;
+  CHECK(Load("save \"\"\nprotected-mode no\ndatabases 1\ndaemonize no", &quiet) == "");
+  CHECK(StartupWarnings(quiet).empty());
+
+  // CONFIG SET: Redis's mutable ones are mutable here too.
+  CHECK(Set(&c, "save", "") == "OK");
+  CHECK(Set(&c, "save", "900") ==
+        "ERR CONFIG SET failed (possibly related to argument 'save') - Invalid save parameters");
+  CHECK(Set(&c, "databases", "16") ==
+        "ERR CONFIG SET failed (possibly related to argument 'databases') - can't set immutable "
+        "config");
+  CHECK(Set(&c, "protected-mode", "yes") == "OK");
+}
+
+TEST_CASE("config: slowlog and latency directives") {
+  Config c;
+  CHECK(c.slowlog_log_slower_than == 10000);
+  CHECK(c.slowlog_max_len == 128);
+  CHECK(c.latency_monitor_threshold == 0);
+  CHECK(Set(&c, "slowlog-log-slower-than", "-1") == "OK");
+  CHECK(Set(&c, "slowlog-max-len", "0") == "OK");
+  CHECK(Set(&c, "latency-monitor-threshold", "100") == "OK");
+  CHECK(c.latency_monitor_threshold == 100);
+}
+
 // The shipped conf files load; shoal.conf names every directive, each set to
 // its default, so the documentation cannot drift from the table.
 TEST_CASE("config: conf/shoal.conf documents every directive with its default") {
@@ -606,7 +738,7 @@ TEST_CASE("config: conf/node1..3.conf form a local 3-node cluster") {
     Status s = LoadFile(path, &c);
     REQUIRE_MESSAGE(s.ok(), s.message());
     CHECK(Validate(c).ok());
-    CHECK(c.bind == "127.0.0.1");
+    CHECK(c.bind == std::vector<std::string>{"127.0.0.1"});
     CHECK(c.port == 7000 + i);
     CHECK(ClusterPort(c) == 17000 + i);
     CHECK(c.dir == "./data/node" + std::to_string(i));

@@ -91,6 +91,36 @@ TEST_CASE("append buffers, write writes, sizes add up") {
   CHECK(Keys(&posix, path) == std::vector<std::string>{"k1", "<flushall>", "k2"});
 }
 
+TEST_CASE("the buffer is given back after a burst of large records") {
+  TempDir dir;
+  PosixEnv posix;
+  auto w = OpenOrDie(&posix, dir.File("b.aof"));
+  const std::string big(1 << 20, 'x');
+  // A burst: many large records in one batch.
+  for (int i = 0; i < 8; ++i) w->AppendPut("k" + std::to_string(i), big);
+  REQUIRE(w->Write().ok());
+  // Still in use to more than a quarter: kept for the next batch...
+  CHECK(w->buffer_capacity() >= 8u << 20);
+  // ... and freed once idle (the server's cron calls ReleaseIdle).
+  w->ReleaseIdle();
+  CHECK(w->buffer_capacity() <= 64u << 10);
+  // A large batch after a burst: kept; a small one after it frees it at once.
+  w->AppendPut("k", big);
+  REQUIRE(w->Write().ok());
+  CHECK(w->buffer_capacity() >= 1u << 20);
+  w->AppendPut("k", "small");
+  REQUIRE(w->Write().ok());
+  CHECK(w->buffer_capacity() <= 64u << 10);
+  // Small batches keep their small buffer (no reallocation each time).
+  w->AppendPut("k", std::string(1000, 'y'));
+  REQUIRE(w->Write().ok());
+  const size_t cap = w->buffer_capacity();
+  CHECK(cap >= 1000);
+  w->ReleaseIdle();
+  CHECK(w->buffer_capacity() == cap);
+  CHECK(Keys(&posix, dir.File("b.aof")).size() == 11);
+}
+
 TEST_CASE("group commit: one write and one fsync per batch") {
   TempDir dir;
   PosixEnv posix;
