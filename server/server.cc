@@ -357,7 +357,7 @@ void Server::FlushPending() {
 
 void Server::OnRequest(facade::Connection& conn, std::vector<std::string>& argv) {
   ++stats_.total_commands_processed;
-  facade::ReplyBuilder reply(conn.ReplyTarget());
+  facade::ReplyBuilder reply(conn.ReplyTarget(), conn.state().resp);
   conn.ScheduleFlush();
   facade::ClientState& client = conn.state();
 
@@ -408,9 +408,9 @@ cluster::CommandRef Server::Find(std::string_view name) const {
 }
 
 void Server::Run(facade::Connection& conn, const cluster::CommandRef& cmd,
-                 std::vector<std::string>& argv, const cluster::KeyFilter* filter,
+                 std::vector<std::string>& argv, const cluster::KeyFilter* filter, int resp,
                  std::string* out) {
-  facade::ReplyBuilder reply(out);
+  facade::ReplyBuilder reply(out, resp);
   RunHandler(conn, *static_cast<const CommandSpec*>(cmd.impl), argv, reply, filter);
 }
 

@@ -116,7 +116,7 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   // cluster::CommandHost.
   cluster::CommandRef Find(std::string_view name) const override;
   void Run(facade::Connection& conn, const cluster::CommandRef& cmd, std::vector<std::string>& argv,
-           const cluster::KeyFilter* filter, std::string* out) override;
+           const cluster::KeyFilter* filter, int resp, std::string* out) override;
   uint64_t Random() override { return rng_(); }
 
   // Runs `cmd`'s handler for `conn`, its reply going to `reply`.

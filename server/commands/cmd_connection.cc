@@ -125,19 +125,18 @@ void CmdHello(CommandContext& ctx) {
     }
     ctx.client.name = setname;
   }
-  // RESP3 needs a different reply encoder throughout; until shoal has one,
-  // HELLO 3 is refused the way Redis refuses an unknown protocol.
-  if (ver == 3) {
-    ctx.reply.Error(errors::kNoProto);
-    return;
+  // The new protocol applies from this reply on (Redis's helloCommand).
+  if (ver != 0) {
+    ctx.client.resp = static_cast<int>(ver);
+    ctx.reply = ReplyBuilder(ctx.reply.buffer(), ctx.client.resp);
   }
-  ctx.reply.ArrayHeader(14);
+  ctx.reply.MapHeader(7);
   ctx.reply.Bulk("server");
   ctx.reply.Bulk("redis");
   ctx.reply.Bulk("version");
   ctx.reply.Bulk(kRedisVersion);
   ctx.reply.Bulk("proto");
-  ctx.reply.Integer(2);
+  ctx.reply.Integer(ctx.client.resp);
   ctx.reply.Bulk("id");
   ctx.reply.Integer(static_cast<int64_t>(ctx.client.id));
   ctx.reply.Bulk("mode");
@@ -161,8 +160,14 @@ void CmdSelect(CommandContext& ctx) {
 }
 
 void CmdReset(CommandContext& ctx) {
+  // Redis's clearClientConnectionState: RESP2, replies on, no name, the
+  // default user's authentication, out of MONITOR.
   ctx.client.name.clear();
   ctx.client.authenticated = false;
+  ctx.client.resp = facade::kResp2;
+  ctx.client.reply_mode = facade::ReplyMode::kOn;
+  ctx.client.monitor = false;
+  ctx.reply = ReplyBuilder(ctx.reply.buffer(), ctx.client.resp);
   ctx.reply.Simple("RESET");
 }
 
