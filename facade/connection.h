@@ -51,6 +51,7 @@ struct ClientState {
   int resp = 2;  // the protocol of replies: 2 or 3 (HELLO)
   ReplyMode reply_mode = ReplyMode::kOn;
   bool monitor = false;            // MONITOR: gets every command this node processes
+  bool no_evict = false;           // CLIENT NO-EVICT (shoal never evicts clients)
   bool close_after_reply = false;  // QUIT, CLIENT KILL of self
   std::string_view last_command;   // name of the last command run (a table row's)
   // MULTI: commands queued so far (-1 outside a transaction) and the bytes

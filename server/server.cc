@@ -12,6 +12,7 @@
 #include "cluster/membership_file.h"
 #include "facade/errors.h"
 #include "facade/net_address.h"
+#include "server/commands/monitor_line.h"
 #include "storage/node_id.h"
 
 namespace shoal::server {
@@ -254,6 +255,8 @@ storage::Status Server::StartHandles() {
   if (rc == 0) rc = uv_signal_start(sigterm_.get(), &Server::OnSignal, SIGTERM);
   if (rc == 0) rc = sigint_.Init(&loop_, this);
   if (rc == 0) rc = uv_signal_start(sigint_.get(), &Server::OnSignal, SIGINT);
+  if (rc == 0) rc = resume_idle_.Init(&loop_, this);
+  if (rc == 0) rc = pause_timer_.Init(&loop_, this);
   if (rc != 0) return storage::Status::IOError(std::string("libuv: ") + uv_strerror(rc));
   return storage::Status::Ok();
 }
@@ -264,6 +267,8 @@ void Server::CloseHandles() {
   rewrite_timer_.reset();
   sigterm_.reset();
   sigint_.reset();
+  resume_idle_.reset();
+  pause_timer_.reset();
 }
 
 void Server::DriveRewrite() {
@@ -339,11 +344,84 @@ void Server::ForEachClient(const std::function<void(facade::Connection&)>& fn) {
   for (auto& [id, c] : clients_) fn(*c);
 }
 
+facade::Connection* Server::FindClient(uint64_t id) {
+  auto it = clients_.find(id);
+  return it == clients_.end() ? nullptr : it->second.get();
+}
+
+void Server::OnHoldReleased(facade::Connection& conn) {
+  ScheduleResume(conn.id());
+}
+
+void Server::ScheduleResume(uint64_t client_id) {
+  to_resume_.push_back(client_id);
+  // The idle phase resumes it; an active idle handle also keeps the poll
+  // phase from blocking, so the check phase after it commits and flushes
+  // what the resumed commands wrote.
+  if (resume_idle_.get() != nullptr &&
+      !uv_is_active(reinterpret_cast<uv_handle_t*>(resume_idle_.get()))) {
+    const int rc = uv_idle_start(resume_idle_.get(), &Server::OnResumeIdle);
+    if (rc != 0) Fatal(storage::Status::IOError(std::string("resume idle: ") + uv_strerror(rc)));
+  }
+}
+
+void Server::OnResumeIdle(uv_idle_t* handle) noexcept {
+  static_cast<Server*>(handle->data)->ResumeHeld();
+}
+
+void Server::ResumeHeld() {
+  std::vector<uint64_t> ids;
+  ids.swap(to_resume_);
+  for (uint64_t id : ids) {
+    facade::Connection* c = FindClient(id);
+    if (c != nullptr) c->Resume();
+  }
+  // The idle handle stays on until the check phase (FlushPending): the
+  // poll phase between them must not block.
+}
+
+void Server::PauseClients(int64_t end_ms, bool all) {
+  paused_ = true;
+  pause_all_ = all;
+  const int64_t wait = std::max<int64_t>(0, end_ms - clock_.NowMs());
+  const int rc =
+      uv_timer_start(pause_timer_.get(), &Server::OnPauseTimer, static_cast<uint64_t>(wait), 0);
+  if (rc != 0) Fatal(storage::Status::IOError(std::string("pause timer: ") + uv_strerror(rc)));
+}
+
+void Server::OnPauseTimer(uv_timer_t* handle) noexcept {
+  static_cast<Server*>(handle->data)->UnpauseClients();
+}
+
+void Server::UnpauseClients() {
+  paused_ = false;
+  (void)uv_timer_stop(pause_timer_.get());
+  for (uint64_t id : paused_clients_) ScheduleResume(id);
+  paused_clients_.clear();
+}
+
+void Server::FeedMonitors(facade::Connection& conn, const std::vector<std::string>& argv) {
+  const std::string line = MonitorLine(clock_.NowUs(), conn.peer_addr(), argv);
+  std::erase_if(monitors_, [&](uint64_t id) {
+    facade::Connection* m = FindClient(id);
+    if (m == nullptr || m->closing() || !m->state().monitor) return true;
+    m->ReplyTarget()->append(line);
+    m->ScheduleFlush();
+    return false;
+  });
+}
+
 void Server::OnCheck(uv_check_t* handle) noexcept {
   static_cast<Server*>(handle->data)->FlushPending();
 }
 
 void Server::FlushPending() {
+  // Connections resumed in this iteration's idle phase are done; stop the
+  // idle handle unless more wait.
+  // Stopping an initialised idle handle cannot fail.
+  if (to_resume_.empty() && resume_idle_.get() != nullptr) {
+    (void)uv_idle_stop(resume_idle_.get());
+  }
   // Group commit: everything this iteration logged is written (and, under
   // appendfsync always, fsynced) before any of its replies leaves.
   storage::Status st = persistence_.Commit();
@@ -385,6 +463,24 @@ void Server::OnRequest(facade::Connection& conn, std::vector<std::string>& argv)
   if (config_.maxmemory > 0 && !PerformEvictions() && (cmd->flags & kCmdDenyOom)) {
     return reply.Error(errors::kOom);
   }
+  // A command that changes how the ones behind it are handled waits until
+  // every earlier command of the connection is answered (in a cluster,
+  // earlier commands may still be in flight).
+  if ((cmd->flags & kCmdConnectionState) && conn.outstanding_replies() > 0) {
+    --stats_.total_commands_processed;  // counted when it runs
+    return conn.HoldUntilReplied();
+  }
+  // CLIENT PAUSE: the command waits, and the connection's input behind it
+  // (Redis's BLOCKED_POSTPONE). Errors above were answered at once, as in
+  // Redis.
+  if (paused_ && (pause_all_ || (cmd->flags & kCmdWrite))) {
+    --stats_.total_commands_processed;
+    paused_clients_.push_back(conn.id());
+    return conn.Hold();
+  }
+  // MONITOR shows what runs, as Redis's call() feeds it: not the admin
+  // commands.
+  if (!monitors_.empty() && !(cmd->flags & kCmdAdmin)) FeedMonitors(conn, argv);
   if (cluster_ != nullptr && cluster_->Handle(conn, commands_.Ref(*cmd), argv)) return;
   RunHandler(conn, *cmd, argv, reply, /*filter=*/nullptr);
 }
@@ -543,8 +639,8 @@ void Server::CloseIdleClients(int64_t now_ms) {
   if (config_.timeout <= 0) return;
   int64_t limit = static_cast<int64_t>(config_.timeout) * 1000;
   for (auto& [id, s] : clients_) {
-    // A client waiting for a deferred reply is not idle.
-    if (s->closing() || s->outstanding_replies() > 0) continue;
+    // A client waiting for a deferred reply, or held (paused), is not idle.
+    if (s->closing() || s->outstanding_replies() > 0 || s->held()) continue;
     if (now_ms - s->last_interaction_ms() > limit) {
       SHOAL_LOG(logger_, LogLevel::kVerbose, "Closing idle client id=%llu",
                 static_cast<unsigned long long>(id));

@@ -343,7 +343,7 @@ void CmdInfo(CommandContext& ctx) {
     for (std::string_view s : wanted) take = take || EqualsIgnoreCase(s, row.name);
     if (take) row.write(*ctx.server, w);
   }
-  ctx.reply.Bulk(w.str());
+  ctx.reply.Verbatim("txt", w.str());
 }
 
 const CommandSpec kInfoCommands[] = {

@@ -185,7 +185,6 @@ constexpr std::string_view kUnsupported[] = {
     "sync",
     "psync",
     "failover",
-    "monitor",
     "debug",
     "module",
     "acl",
