@@ -123,7 +123,7 @@ void CommandInfoEntry(ReplyBuilder& r, const CommandSpec& c) {
   r.SetHeader(0);  // tips
   // Key specs: one range spec when the command has keys.
   if (c.first_key > 0) {
-    r.ArrayHeader(1);
+    r.SetHeader(1);
     r.MapHeader(3);
     r.Bulk("flags");
     r.SetHeader(1);
@@ -149,9 +149,9 @@ void CommandInfoEntry(ReplyBuilder& r, const CommandSpec& c) {
     r.Bulk("limit");
     r.Integer(0);
   } else {
-    r.ArrayHeader(0);
+    r.SetHeader(0);
   }
-  r.ArrayHeader(c.subcommands.size());
+  r.SetHeader(c.subcommands.size());
   for (const CommandSpec& sub : c.subcommands) CommandInfoEntry(r, sub);
 }
 
