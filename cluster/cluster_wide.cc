@@ -210,7 +210,7 @@ void Dispatcher::ExecuteClusterWide(const std::shared_ptr<ConnState>& cs,
       next = scan_partition + 1;
     }
     std::string out;
-    facade::ReplyBuilder rb(&out);
+    facade::ReplyBuilder rb(&out, req->resp);
     rb.ArrayHeader(2);
     rb.Bulk(std::to_string(next));
     WriteReply(r.elements[1], rb);

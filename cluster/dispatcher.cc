@@ -286,7 +286,7 @@ void Dispatcher::MaybeComplete(const std::shared_ptr<ConnState>& cs,
   }
   req->completed = true;
   std::string out;
-  facade::ReplyBuilder rb(&out);
+  facade::ReplyBuilder rb(&out, req->resp);
   switch (req->combine) {
     case Combine::kArray:
       rb.ArrayHeader(req->parts.size());
