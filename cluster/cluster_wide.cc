@@ -21,9 +21,10 @@ namespace {
 constexpr unsigned kScanPartitionBits = 16;
 
 // Combines the members' replies (all parsed, none an error).
-std::string Combined(Combine how, const std::vector<PeerReply>& replies, uint64_t random) {
+std::string Combined(Combine how, const std::vector<PeerReply>& replies, uint64_t random,
+                     int resp) {
   std::string out;
-  facade::ReplyBuilder rb(&out);
+  facade::ReplyBuilder rb(&out, resp);
   switch (how) {
     case Combine::kSumAll: {
       int64_t total = 0;
@@ -191,7 +192,9 @@ void Dispatcher::ExecuteClusterWide(const std::shared_ptr<ConnState>& cs,
       }
       replies.push_back(std::move(parsed).value());
     }
-    if (how != Combine::kScanAll) return finish(Combined(how, replies, host_.Random()));
+    if (how != Combine::kScanAll) {
+      return finish(Combined(how, replies, host_.Random(), req->resp));
+    }
     // SCAN: [bound, [keys...]] from the partition's holder; the next
     // cursor moves on to the next partition once this one is done.
     const PeerReply& r = replies[0];
@@ -207,7 +210,7 @@ void Dispatcher::ExecuteClusterWide(const std::shared_ptr<ConnState>& cs,
       next = scan_partition + 1;
     }
     std::string out;
-    facade::ReplyBuilder rb(&out);
+    facade::ReplyBuilder rb(&out, req->resp);
     rb.ArrayHeader(2);
     rb.Bulk(std::to_string(next));
     WriteReply(r.elements[1], rb);
@@ -228,7 +231,8 @@ void Dispatcher::ExecuteClusterWide(const std::shared_ptr<ConnState>& cs,
       std::string local;
       const KeyFilter filter =
           PartitionFilter(unit.partitions.empty() ? OwnedPartitions(unit.node) : unit.partitions);
-      host_.Run(*cs->conn, req->cmd, argv, &filter, &local);
+      // RESP2, as the other members' shares (ServeLocal).
+      host_.Run(*cs->conn, req->cmd, argv, &filter, /*resp=*/2, &local);
       finish_one(k, std::move(local));
       continue;
     }

@@ -39,9 +39,11 @@ class CommandHost {
   // read's merge pinned in the keyspace). `filter`: the command runs as this
   // node's share of a cluster-wide command and the enumerating commands
   // (KEYS, SCAN, DBSIZE, RANDOMKEY) list only the entries it accepts;
-  // nullptr for every other command.
+  // nullptr for every other command. `resp` is the protocol the reply is
+  // written in (2 or 3): the client's, which for a command forwarded by
+  // another node is not the peer connection's.
   virtual void Run(facade::Connection& conn, const CommandRef& cmd, std::vector<std::string>& argv,
-                   const KeyFilter* filter, std::string* out) = 0;
+                   const KeyFilter* filter, int resp, std::string* out) = 0;
   // A random number (RANDOMKEY's pick among members).
   virtual uint64_t Random() = 0;
 

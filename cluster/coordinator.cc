@@ -252,8 +252,9 @@ void Coordinator::Replicate(const std::string& key, std::string object, ReplicaS
 }
 
 void Coordinator::Forward(const NodeId& to, std::vector<std::string> argv, size_t required,
-                          ForwardDone done) {
+                          int resp, ForwardDone done) {
   ++stats_.forwards;
+  if (resp == 3) argv.insert(argv.begin(), {std::string(kForwardProtoArg), "3"});
   argv.insert(argv.begin(), "SHOAL.FWD");
   // The remote coordinator waits up to request-timeout-ms for its replicas;
   // give it that and as long again for the two hops.

@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cluster/cluster_node.h"
@@ -39,6 +40,9 @@
 #include "storage/status.h"
 
 namespace shoal::cluster {
+
+// SHOAL.FWD's optional protocol argument: SHOAL.FWD PROTO 3 <command...>.
+inline constexpr std::string_view kForwardProtoArg = "PROTO";
 
 struct CoordinatorOptions {
   size_t read_quorum = 2;   // R
@@ -87,8 +91,12 @@ class Coordinator {
 
   // ok: `bytes` is the remote node's RESP reply. Otherwise `bytes` is the
   // error text (NOQUORUM... when the node did not answer in time).
+  // `resp` is the client's protocol, which the remote node writes its reply
+  // in: SHOAL.FWD PROTO 3 <command...> for RESP3, plain SHOAL.FWD <command...>
+  // (what older nodes send and expect) for RESP2.
   using ForwardDone = std::function<void(bool ok, std::string bytes)>;
-  void Forward(const NodeId& to, std::vector<std::string> argv, size_t required, ForwardDone done);
+  void Forward(const NodeId& to, std::vector<std::string> argv, size_t required, int resp,
+               ForwardDone done);
 
   const CoordinatorStats& stats() const { return stats_; }
   const NodeId& self() const { return self_; }

@@ -104,12 +104,21 @@ bool Dispatcher::Handle(facade::Connection& conn, const CommandRef& cmd,
   const bool busy = it != conns_.end() && it->second->queue.busy();
   if (cmd.scope() == Scope::kLocal && !busy) return false;  // inline, as a lone node
   auto req = std::make_shared<Request>(Plan(cmd, argv, /*coordinate_here=*/false, *this));
+  req->resp = conn.state().resp;
   Enqueue(StateOf(conn), std::move(req));
   return true;
 }
 
 void Dispatcher::ServeForward(facade::Connection& conn, std::vector<std::string>& argv,
                               facade::ReplyBuilder& reply) {
+  // SHOAL.FWD [PROTO 3] <command...>: without PROTO (as older nodes send
+  // it) the reply is RESP2.
+  int resp = 2;
+  if (argv.size() >= 3 && argv[1] == kForwardProtoArg) {
+    if (argv[2] != "3") return reply.Error(facade::errors::BadPeerFrame("SHOAL.FWD"));
+    resp = 3;
+    argv.erase(argv.begin() + 1, argv.begin() + 3);
+  }
   argv.erase(argv.begin());
   CommandRef cmd = host_.FindCall(argv);
   if (!cmd || !cmd.keyed() || cmd.scope() != Scope::kAuto || !ArityAllows(cmd, argv.size())) {
@@ -118,6 +127,7 @@ void Dispatcher::ServeForward(facade::Connection& conn, std::vector<std::string>
   ++stats_.served_forwards;
   auto req = std::make_shared<Request>(Plan(cmd, argv, /*coordinate_here=*/true, *this));
   req->wrap_bulk = true;
+  req->resp = resp;
   Enqueue(StateOf(conn), std::move(req));
 }
 
@@ -136,7 +146,9 @@ void Dispatcher::ServeLocal(facade::Connection& conn, std::vector<std::string>& 
   if (bitmap.empty()) bitmap = OwnedPartitions(node_.self_id());
   const KeyFilter filter = PartitionFilter(std::move(bitmap));
   std::string out;
-  host_.Run(conn, cmd, argv, &filter, &out);
+  // A share is parsed and combined by the coordinating node, which writes
+  // the client's reply in the client's protocol: shares are always RESP2.
+  host_.Run(conn, cmd, argv, &filter, /*resp=*/2, &out);
   reply.Bulk(out);
 }
 
@@ -160,7 +172,7 @@ void Dispatcher::Launch(const std::shared_ptr<ConnState>& cs, const std::shared_
       ++stats_.forwarded_commands;
       const size_t required = p.cmd.write ? options_.write_quorum : options_.read_quorum;
       p.ready = true;
-      coordinator_.Forward(p.forward_to, std::move(p.argv), required,
+      coordinator_.Forward(p.forward_to, std::move(p.argv), required, req->resp,
                            [this, cs, req, i](bool ok, std::string bytes) {
                              Part& part = req->parts[i];
                              part.reply = ok ? std::move(bytes) : facade::ErrorReply(bytes);
@@ -195,7 +207,7 @@ void Dispatcher::Execute(const std::shared_ptr<ConnState>& cs,
       if (!req->error.empty()) {
         p.reply = facade::ErrorReply(req->error);
       } else {
-        host_.Run(*cs->conn, req->cmd, req->argv, /*filter=*/nullptr, &p.reply);
+        host_.Run(*cs->conn, req->cmd, req->argv, /*filter=*/nullptr, req->resp, &p.reply);
       }
       p.done = true;
       req->parts.push_back(std::move(p));
@@ -239,7 +251,7 @@ void Dispatcher::RunPart(facade::Connection& conn, const std::shared_ptr<ConnSta
     // The command runs on the read's merge, not on a second lookup.
     std::optional<storage::Keyspace::Pin> pin;
     if (p.read) pin.emplace(keyspace_, p.key, p.read->value());
-    host_.Run(conn, p.cmd, p.argv, /*filter=*/nullptr, &p.reply);
+    host_.Run(conn, p.cmd, p.argv, /*filter=*/nullptr, req->resp, &p.reply);
   }
   capture_ = nullptr;
   if (!p.cmd.write || changed.empty()) {
@@ -274,7 +286,7 @@ void Dispatcher::MaybeComplete(const std::shared_ptr<ConnState>& cs,
   }
   req->completed = true;
   std::string out;
-  facade::ReplyBuilder rb(&out);
+  facade::ReplyBuilder rb(&out, req->resp);
   switch (req->combine) {
     case Combine::kArray:
       rb.ArrayHeader(req->parts.size());

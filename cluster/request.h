@@ -42,7 +42,11 @@ struct Request {
   // Set by the dispatcher.
   uint64_t ticket = 0;     // the connection's deferred reply
   bool wrap_bulk = false;  // a SHOAL.FWD: the reply goes back as one bulk string
-  bool launched = false;   // its fan-out (reads, forwards) has started
+  // The protocol the client's reply is written in: the connection's for a
+  // client command, the frame's for a SHOAL.FWD (a peer connection's own
+  // protocol is always RESP2).
+  int resp = 2;
+  bool launched = false;  // its fan-out (reads, forwards) has started
   bool executed = false;
   bool completed = false;
   // kClusterWide: one reply per member asked (RESP bytes, or empty while pending).

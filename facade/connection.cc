@@ -124,39 +124,34 @@ void Connection::OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* /*buf*/) 
 }
 
 void Connection::ProcessInput() {
+  if (processing_) return;  // a Resume() from inside a request: the loop below goes on
+  processing_ = true;
   const ConnectionLimits& cfg = env_.limits;
   ParserLimits limits;
   limits.max_bulk_len = cfg.max_bulk_len;
-  while (!closing_ && !close_after_reply_ && in_start_ < in_end_) {
-    limits.authenticated = state_.authenticated || !cfg.auth_required;
-    size_t consumed = 0;
-    auto st = parser_.Parse(in_.get() + in_start_, in_end_ - in_start_, limits, &consumed, &argv_);
-    in_start_ += consumed;
-    if (st == RequestParser::Status::kRequest) {
-      // A reply written now starts at `mark` of the target; one deferred is
-      // counted when it completes.
-      std::string* target = ReplyTarget();
-      const size_t mark = target->size();
-      deferred_ = false;
-      handler_.OnRequest(*this, argv_);
-      // A deferred reply counts when it completes, which may be before
-      // OnRequest returns (its bytes then land behind `mark` too).
-      if (env_.errors != nullptr && !deferred_ && target->size() > mark && (*target)[mark] == '-') {
-        env_.errors->Count(std::string_view(*target).substr(mark));
+  while (!closing_ && !close_after_reply_ && !held_) {
+    if (!request_pending_) {
+      if (in_start_ == in_end_) break;
+      limits.authenticated = state_.authenticated || !cfg.auth_required;
+      size_t consumed = 0;
+      auto st =
+          parser_.Parse(in_.get() + in_start_, in_end_ - in_start_, limits, &consumed, &argv_);
+      in_start_ += consumed;
+      if (st == RequestParser::Status::kError) {
+        std::string* target = ReplyTarget();
+        const size_t mark = target->size();
+        ReplyBuilder(target).Error(parser_.error());
+        if (env_.errors != nullptr) env_.errors->Count(std::string_view(*target).substr(mark));
+        handler_.OnProtocolError(*this, parser_.error());
+        CloseAfterReply();
+        break;
       }
-      continue;
+      if (st != RequestParser::Status::kRequest) break;  // kNeedMore
+      request_pending_ = true;
     }
-    if (st == RequestParser::Status::kError) {
-      std::string* target = ReplyTarget();
-      const size_t mark = target->size();
-      ReplyBuilder(target).Error(parser_.error());
-      if (env_.errors != nullptr) env_.errors->Count(std::string_view(*target).substr(mark));
-      handler_.OnProtocolError(*this, parser_.error());
-      CloseAfterReply();
-      return;
-    }
-    break;  // kNeedMore
+    if (!RunRequest()) break;
   }
+  processing_ = false;
   if (in_start_ == in_end_) in_start_ = in_end_ = 0;
   if (query_buffer_bytes() > cfg.query_buffer_limit) {
     handler_.OnQueryBufferOverflow(*this);
@@ -164,10 +159,67 @@ void Connection::ProcessInput() {
   }
 }
 
+bool Connection::RunRequest() {
+  // A reply written now starts at `mark` of the target; one deferred is
+  // counted when it completes.
+  std::string* target = ReplyTarget();
+  const size_t mark = target->size();
+  deferred_ = false;
+  held_ = false;
+  suppressing_ = state_.reply_mode == ReplyMode::kOff || state_.reply_mode == ReplyMode::kSkip;
+  handler_.OnRequest(*this, argv_);
+  if (held_) {
+    suppressing_ = false;
+    return false;
+  }
+  request_pending_ = false;
+  // A deferred reply counts when it completes, which may be before
+  // OnRequest returns (its bytes then land behind `mark` too).
+  if (env_.errors != nullptr && !deferred_ && target->size() > mark && (*target)[mark] == '-') {
+    env_.errors->Count(std::string_view(*target).substr(mark));
+  }
+  // CLIENT REPLY (Redis's resetClient): the mode after the command decides
+  // whether its reply is sent, then SKIP moves on to the next command.
+  if (state_.reply_mode == ReplyMode::kOff || state_.reply_mode == ReplyMode::kSkip) {
+    target->resize(mark);
+  }
+  if (state_.reply_mode == ReplyMode::kSkip) {
+    state_.reply_mode = ReplyMode::kOn;
+  } else if (state_.reply_mode == ReplyMode::kSkipNext) {
+    state_.reply_mode = ReplyMode::kSkip;
+  }
+  suppressing_ = false;
+  return true;
+}
+
+void Connection::HoldUntilReplied() {
+  held_ = true;
+  hold_until_replied_ = true;
+}
+
+void Connection::Resume() {
+  if (!held_ || closing_) return;
+  held_ = false;
+  hold_until_replied_ = false;
+  if (processing_) return;  // the running ProcessInput picks the request up
+  ProcessInput();
+  ScheduleFlush();
+}
+
 void Connection::CompleteReply(uint64_t ticket, std::string bytes) {
   if (env_.errors != nullptr && !bytes.empty() && bytes[0] == '-') env_.errors->Count(bytes);
+  auto dropped = std::find(dropped_tickets_.begin(), dropped_tickets_.end(), ticket);
+  if (dropped != dropped_tickets_.end()) {
+    // CLIENT REPLY OFF or SKIP: the place is released, nothing is sent.
+    dropped_tickets_.erase(dropped);
+    bytes.clear();
+  }
   replies_.Complete(ticket, std::move(bytes));
   ScheduleFlush();
+  if (hold_until_replied_ && replies_.outstanding() == 0) {
+    hold_until_replied_ = false;
+    handler_.OnHoldReleased(*this);
+  }
 }
 
 void Connection::Flush() {

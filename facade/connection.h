@@ -31,6 +31,15 @@ namespace shoal::facade {
 
 class Connection;
 
+// CLIENT REPLY: whether this connection's replies are sent (Redis's
+// CLIENT_REPLY_OFF, CLIENT_REPLY_SKIP_NEXT and CLIENT_REPLY_SKIP flags).
+enum class ReplyMode : uint8_t {
+  kOn,
+  kOff,       // CLIENT REPLY OFF: every reply dropped until CLIENT REPLY ON
+  kSkipNext,  // CLIENT REPLY SKIP just ran: the next command's reply is dropped
+  kSkip,      // the command running now is that next command
+};
+
 // Per-connection state the command layer reads and changes (CLIENT SETNAME,
 // AUTH, HELLO, QUIT...). Owned by the connection; in unit tests by the test.
 struct ClientState {
@@ -39,7 +48,10 @@ struct ClientState {
   std::string lib_name;  // CLIENT SETINFO LIB-NAME
   std::string lib_ver;   // CLIENT SETINFO LIB-VER
   bool authenticated = false;
-  int resp = 2;
+  int resp = 2;  // the protocol of replies: 2 or 3 (HELLO)
+  ReplyMode reply_mode = ReplyMode::kOn;
+  bool monitor = false;            // MONITOR: gets every command this node processes
+  bool no_evict = false;           // CLIENT NO-EVICT (shoal never evicts clients)
   bool close_after_reply = false;  // QUIT, CLIENT KILL of self
   std::string_view last_command;   // name of the last command run (a table row's)
   // MULTI: commands queued so far (-1 outside a transaction) and the bytes
@@ -61,6 +73,10 @@ class ConnectionHandler {
   virtual void OnQueryBufferOverflow(Connection& conn) = 0;
   // The close callback ran: the owner may destroy `conn` now.
   virtual void OnClosed(Connection& conn) = 0;
+  // A connection that held its request with HoldUntilReplied() has no
+  // deferred reply outstanding any more: the owner should Resume() it soon,
+  // outside the current call stack (it is called from CompleteReply).
+  virtual void OnHoldReleased(Connection& /*conn*/) {}
 
  protected:
   ~ConnectionHandler() = default;
@@ -133,11 +149,28 @@ class Connection {
   // bytes are counted in ErrorStats if they are an error reply.
   uint64_t DeferReply() {
     deferred_ = true;
-    return replies_.Defer();
+    uint64_t ticket = replies_.Defer();
+    if (suppressing_) dropped_tickets_.push_back(ticket);
+    return ticket;
   }
   void CompleteReply(uint64_t ticket, std::string bytes);
   // Deferred replies not completed yet.
   size_t outstanding_replies() const { return replies_.outstanding(); }
+
+  // Called by the handler from OnRequest instead of running the request:
+  // the request stays unconsumed and nothing behind it runs until Resume()
+  // (as Redis blocks a client: a paused client, CLIENT PAUSE). The handler
+  // must not have written a reply for it. Input is still read, within the
+  // query buffer limit.
+  void Hold() { held_ = true; }
+  // Hold() until no deferred reply is outstanding, then tell the handler
+  // (OnHoldReleased). For commands that change how the requests behind them
+  // are handled (HELLO, CLIENT REPLY, AUTH): they run once everything before
+  // them is answered.
+  void HoldUntilReplied();
+  // Runs the held request again (OnRequest), then the rest of the input.
+  void Resume();
+  bool held() const { return held_; }
   // Marks this connection as having output for this iteration's flush.
   void ScheduleFlush() { env_.output->Schedule(*this); }
 
@@ -165,6 +198,8 @@ class Connection {
   static void OnWrite(uv_write_t* req, int status) noexcept;
 
   void ProcessInput();
+  // Runs the parsed request in argv_; false if the handler held it.
+  bool RunRequest();
   void StartWrite(size_t already_written);
 
   ConnectionHandler& handler_;
@@ -196,6 +231,15 @@ class Connection {
   bool closing_ = false;
   bool close_after_reply_ = false;
   bool deferred_ = false;  // the request being handled deferred its reply
+  // argv_ holds a parsed request not run yet (it was held).
+  bool request_pending_ = false;
+  bool held_ = false;
+  bool hold_until_replied_ = false;
+  bool processing_ = false;  // ProcessInput is running (Resume from inside it is folded in)
+  // The request being handled runs under CLIENT REPLY OFF or SKIP: replies
+  // it defers are dropped when they complete.
+  bool suppressing_ = false;
+  std::vector<uint64_t> dropped_tickets_;
 };
 
 }  // namespace shoal::facade

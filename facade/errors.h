@@ -30,6 +30,10 @@ inline constexpr std::string_view kStringTooLong =
 inline constexpr std::string_view kOffsetOutOfRange = "ERR offset is out of range";
 inline constexpr std::string_view kInvalidCursor = "ERR invalid cursor";
 inline constexpr std::string_view kNoSuchClient = "ERR No such client";
+// CLIENT TRACKING ON: shoal has no client-side caching (no invalidation
+// messages), so it says so instead of accepting and never invalidating.
+inline constexpr std::string_view kTrackingUnsupported =
+    "ERR CLIENT TRACKING is not supported by shoal: it has no client-side caching";
 // DECRBY with LLONG_MIN: negating it would overflow (t_string.c, decrbyCommand).
 inline constexpr std::string_view kDecrementOverflow = "ERR decrement would overflow";
 // EXPIRE family flags (expire.c, parseExtendedExpireArgumentsOrReply).

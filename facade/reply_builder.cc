@@ -58,18 +58,44 @@ void ReplyBuilder::Bulk(std::string_view s) {
 }
 
 void ReplyBuilder::Null() {
-  out_->append("$-1\r\n", 5);
+  if (resp3()) {
+    out_->append("_\r\n", 3);
+  } else {
+    out_->append("$-1\r\n", 5);
+  }
 }
 
 void ReplyBuilder::NullArray() {
-  out_->append("*-1\r\n", 5);
+  if (resp3()) {
+    out_->append("_\r\n", 3);
+  } else {
+    out_->append("*-1\r\n", 5);
+  }
 }
 
 void ReplyBuilder::ArrayHeader(size_t n) {
   AppendPrefixed(out_, '*', static_cast<int64_t>(n));
 }
 
+void ReplyBuilder::MapHeader(size_t n) {
+  if (resp3()) {
+    AppendPrefixed(out_, '%', static_cast<int64_t>(n));
+  } else {
+    AppendPrefixed(out_, '*', static_cast<int64_t>(2 * n));
+  }
+}
+
+void ReplyBuilder::SetHeader(size_t n) {
+  AppendPrefixed(out_, resp3() ? '~' : '*', static_cast<int64_t>(n));
+}
+
+void ReplyBuilder::PushHeader(size_t n) {
+  AppendPrefixed(out_, resp3() ? '>' : '*', static_cast<int64_t>(n));
+}
+
 void ReplyBuilder::Double(double v) {
+  // Redis 7.0's addReplyDouble: infinities spelled out explicitly (libc
+  // spellings vary), everything else (nan included) by %.17g.
   char buf[64];
   int n;
   if (std::isinf(v)) {
@@ -77,7 +103,28 @@ void ReplyBuilder::Double(double v) {
   } else {
     n = std::snprintf(buf, sizeof(buf), "%.17g", v);
   }
-  Bulk(std::string_view(buf, static_cast<size_t>(n)));
+  std::string_view text(buf, static_cast<size_t>(n));
+  if (!resp3()) return Bulk(text);
+  out_->push_back(',');
+  out_->append(text);
+  out_->append("\r\n", 2);
+}
+
+void ReplyBuilder::Bool(bool v) {
+  if (resp3()) {
+    out_->append(v ? "#t\r\n" : "#f\r\n", 4);
+  } else {
+    Integer(v ? 1 : 0);
+  }
+}
+
+void ReplyBuilder::Verbatim(std::string_view format, std::string_view s) {
+  if (!resp3()) return Bulk(s);
+  AppendPrefixed(out_, '=', static_cast<int64_t>(s.size() + format.size() + 1));
+  out_->append(format);
+  out_->push_back(':');
+  out_->append(s);
+  out_->append("\r\n", 2);
 }
 
 void ReplyBuilder::Raw(std::string_view bytes) {

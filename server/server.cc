@@ -324,6 +324,8 @@ storage::Status Server::StartHandles() {
   if (rc == 0) rc = uv_signal_start(sigterm_.get(), &Server::OnSignal, SIGTERM);
   if (rc == 0) rc = sigint_.Init(&loop_, this);
   if (rc == 0) rc = uv_signal_start(sigint_.get(), &Server::OnSignal, SIGINT);
+  if (rc == 0) rc = resume_idle_.Init(&loop_, this);
+  if (rc == 0) rc = pause_timer_.Init(&loop_, this);
   if (rc != 0) return storage::Status::IOError(std::string("libuv: ") + uv_strerror(rc));
   return storage::Status::Ok();
 }
@@ -334,6 +336,8 @@ void Server::CloseHandles() {
   rewrite_timer_.reset();
   sigterm_.reset();
   sigint_.reset();
+  resume_idle_.reset();
+  pause_timer_.reset();
 }
 
 void Server::DriveRewrite() {
@@ -414,6 +418,12 @@ void Server::OnCheck(uv_check_t* handle) noexcept {
 }
 
 void Server::FlushPending() {
+  // Connections resumed in this iteration's idle phase are done; stop the
+  // idle handle unless more wait.
+  // Stopping an initialised idle handle cannot fail.
+  if (to_resume_.empty() && resume_idle_.get() != nullptr) {
+    (void)uv_idle_stop(resume_idle_.get());
+  }
   // Group commit: everything this iteration logged is written (and, under
   // appendfsync always, fsynced) before any of its replies leaves.
   const bool logging = persistence_.Info().buffer_length > 0;
@@ -430,7 +440,7 @@ void Server::FlushPending() {
 
 void Server::OnRequest(facade::Connection& conn, std::vector<std::string>& argv) {
   ++stats_.total_commands_processed;
-  facade::ReplyBuilder reply(conn.ReplyTarget());
+  facade::ReplyBuilder reply(conn.ReplyTarget(), conn.state().resp);
   conn.ScheduleFlush();
   facade::ClientState& client = conn.state();
 
@@ -464,6 +474,24 @@ void Server::OnRequest(facade::Connection& conn, std::vector<std::string>& argv)
     command_stats_.Reject(cmd->name);
     return reply.Error(errors::kOom);
   }
+  // A command that changes how the ones behind it are handled waits until
+  // every earlier command of the connection is answered (in a cluster,
+  // earlier commands may still be in flight).
+  if ((cmd->flags & kCmdConnectionState) && conn.outstanding_replies() > 0) {
+    --stats_.total_commands_processed;  // counted when it runs
+    return conn.HoldUntilReplied();
+  }
+  // CLIENT PAUSE: the command waits, and the connection's input behind it
+  // (Redis's BLOCKED_POSTPONE). Errors above were answered at once, as in
+  // Redis.
+  if (paused_ && (pause_all_ || (cmd->flags & kCmdWrite))) {
+    --stats_.total_commands_processed;
+    paused_clients_.push_back(conn.id());
+    return conn.Hold();
+  }
+  // MONITOR shows what runs, as Redis's call() feeds it: not the admin
+  // commands.
+  if (!monitors_.empty() && !(cmd->flags & kCmdAdmin)) FeedMonitors(conn, argv);
   // Timed from here: the handler, or the cluster's dispatch of it (a reply
   // deferred to other nodes counts the time spent here only).
   // Handlers may move their arguments away: SLOWLOG keeps what it needs first.
@@ -524,9 +552,9 @@ cluster::CommandRef Server::FindCall(std::span<const std::string> argv) const {
 }
 
 void Server::Run(facade::Connection& conn, const cluster::CommandRef& cmd,
-                 std::vector<std::string>& argv, const cluster::KeyFilter* filter,
+                 std::vector<std::string>& argv, const cluster::KeyFilter* filter, int resp,
                  std::string* out) {
-  facade::ReplyBuilder reply(out);
+  facade::ReplyBuilder reply(out, resp);
   RunHandler(conn, *static_cast<const CommandSpec*>(cmd.impl), argv, reply, filter);
 }
 
@@ -679,8 +707,8 @@ void Server::CloseIdleClients(int64_t now_ms) {
   if (config_.timeout <= 0) return;
   int64_t limit = static_cast<int64_t>(config_.timeout) * 1000;
   for (auto& [id, s] : clients_) {
-    // A client waiting for a deferred reply is not idle.
-    if (s->closing() || s->outstanding_replies() > 0) continue;
+    // A client waiting for a deferred reply, or held (paused), is not idle.
+    if (s->closing() || s->outstanding_replies() > 0 || s->held()) continue;
     if (now_ms - s->last_interaction_ms() > limit) {
       SHOAL_LOG(logger_, LogLevel::kVerbose, "Closing idle client id=%llu",
                 static_cast<unsigned long long>(id));

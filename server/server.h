@@ -94,6 +94,19 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   // connections on the cluster port are not clients.
   void ForEachClient(const std::function<void(facade::Connection&)>& fn);
   size_t connected_clients() const { return clients_.size(); }
+  // The client connection with this id, or nullptr.
+  facade::Connection* FindClient(uint64_t id);
+
+  // CLIENT PAUSE: until `end_ms` (wall time), client commands (every one,
+  // or the writes only) wait unprocessed, their connection's input held, as
+  // Redis blocks paused clients. A later call replaces the mode and the end.
+  // Commands arriving from other nodes are not paused.
+  void PauseClients(int64_t end_ms, bool all);
+  // CLIENT UNPAUSE, or the pause's end: held commands run.
+  void UnpauseClients();
+  // MONITOR: the connection gets a line for every command this node
+  // processes from now on (ClientState::monitor set by the caller).
+  void AddMonitor(uint64_t client_id) { monitors_.push_back(client_id); }
 
   Config& config() { return config_; }
   Logger& logger() { return logger_; }
@@ -139,11 +152,12 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   void OnProtocolError(facade::Connection& conn, std::string_view error) override;
   void OnQueryBufferOverflow(facade::Connection& conn) override;
   void OnClosed(facade::Connection& conn) override;
+  void OnHoldReleased(facade::Connection& conn) override;
   // cluster::CommandHost.
   cluster::CommandRef Find(std::string_view name) const override;
   cluster::CommandRef FindCall(std::span<const std::string> argv) const override;
   void Run(facade::Connection& conn, const cluster::CommandRef& cmd, std::vector<std::string>& argv,
-           const cluster::KeyFilter* filter, std::string* out) override;
+           const cluster::KeyFilter* filter, int resp, std::string* out) override;
   uint64_t Random() override { return rng_(); }
 
   // Runs `cmd`'s handler for `conn`, its reply going to `reply`.
@@ -162,6 +176,14 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   static void OnCron(uv_timer_t* handle) noexcept;
   static void OnSignal(uv_signal_t* handle, int signum) noexcept;
   static void OnRewriteTimer(uv_timer_t* handle) noexcept;
+  static void OnResumeIdle(uv_idle_t* handle) noexcept;
+  static void OnPauseTimer(uv_timer_t* handle) noexcept;
+  // Queues a held connection to be resumed in the next idle phase (never
+  // from inside another request's processing).
+  void ScheduleResume(uint64_t client_id);
+  void ResumeHeld();
+  // Sends `argv`'s MONITOR line to every monitoring connection.
+  void FeedMonitors(facade::Connection& conn, const std::vector<std::string>& argv);
 
   void Accept(int status);
   void FlushPending();
@@ -209,6 +231,15 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   facade::UvHandle<uv_timer_t> rewrite_timer_;  // drives a log rewrite while one runs
   facade::UvHandle<uv_signal_t> sigterm_;
   facade::UvHandle<uv_signal_t> sigint_;
+  facade::UvHandle<uv_idle_t> resume_idle_;   // runs while connections wait to resume
+  facade::UvHandle<uv_timer_t> pause_timer_;  // ends CLIENT PAUSE
+  std::vector<uint64_t> to_resume_;           // client ids, in the order released
+  // CLIENT PAUSE: in force, every command or the writes only, the clients
+  // holding a paused command.
+  bool paused_ = false;
+  bool pause_all_ = false;
+  std::vector<uint64_t> paused_clients_;
+  std::vector<uint64_t> monitors_;  // client ids (closed or RESET ones dropped lazily)
   int64_t last_sibling_warning_ms_ = 0;
   size_t memory_sample_ = 0;                 // UsedMemory() at the last sample
   size_t memory_sample_store_bytes_ = 0;     // store_.used_bytes() then

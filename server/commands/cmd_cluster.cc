@@ -106,7 +106,7 @@ void CmdClusterInfo(CommandContext& ctx) {
     field("cluster_anti_entropy_oldest_compared_ms", std::to_string(oldest));
     field("cluster_anti_entropy_last_compared_ms", list);
   }
-  ctx.reply.Bulk(out);
+  ctx.reply.Verbatim("txt", out);
 }
 
 // How many key partitions `id` is still to receive (it replicates them and
@@ -152,7 +152,7 @@ void CmdClusterNodes(CommandContext& ctx) {
            Share(share.fraction) + " " + heard + " " +
            std::to_string(PartitionsToReceive(node, id, n)) + "\n";
   }
-  ctx.reply.Bulk(out);
+  ctx.reply.Verbatim("txt", out);
 }
 
 void CmdClusterPreflist(CommandContext& ctx) {

@@ -427,7 +427,7 @@ void CmdInfo(CommandContext& ctx) {
     if (all || (defaults && row.in_default) || wanted.count(row.name) > 0)
       row.write(*ctx.server, w);
   }
-  ctx.reply.Bulk(w.str());
+  ctx.reply.Verbatim("txt", w.str());
 }
 
 const CommandSpec kInfoCommands[] = {

@@ -24,7 +24,7 @@ namespace {
 void CmdConfigGet(CommandContext& ctx) {
   std::vector<std::string_view> patterns(ctx.args.begin() + 2, ctx.args.end());
   auto pairs = ConfigGet(ctx.server->config(), patterns);
-  ctx.reply.ArrayHeader(pairs.size() * 2);
+  ctx.reply.MapHeader(pairs.size());
   for (const auto& [name, value] : pairs) {
     ctx.reply.Bulk(name);
     ctx.reply.Bulk(value);
@@ -141,36 +141,36 @@ void CommandInfoEntry(ReplyBuilder& r, const CommandSpec& c) {
   r.Bulk(c.name);
   r.Integer(c.arity);
   auto flags = FlagNames(c.flags);
-  r.ArrayHeader(flags.size());
+  r.SetHeader(flags.size());
   for (auto f : flags) r.Simple(f);
   r.Integer(c.first_key);
   r.Integer(c.last_key);
   r.Integer(c.key_step);
   auto cats = AclCategories(c);
-  r.ArrayHeader(cats.size());
+  r.SetHeader(cats.size());
   for (auto a : cats) r.Simple(a);
-  r.ArrayHeader(0);  // tips
+  r.SetHeader(0);  // tips
   // Key specs: one range spec when the command has keys.
   if (c.first_key > 0) {
-    r.ArrayHeader(1);
-    r.ArrayHeader(6);
+    r.SetHeader(1);
+    r.MapHeader(3);
     r.Bulk("flags");
-    r.ArrayHeader(1);
+    r.SetHeader(1);
     r.Simple((c.flags & kCmdWrite) ? "RW" : "RO");
     r.Bulk("begin_search");
-    r.ArrayHeader(4);
+    r.MapHeader(2);
     r.Bulk("type");
     r.Bulk("index");
     r.Bulk("spec");
-    r.ArrayHeader(2);
+    r.MapHeader(1);
     r.Bulk("index");
     r.Integer(c.first_key);
     r.Bulk("find_keys");
-    r.ArrayHeader(4);
+    r.MapHeader(2);
     r.Bulk("type");
     r.Bulk("range");
     r.Bulk("spec");
-    r.ArrayHeader(6);
+    r.MapHeader(3);
     r.Bulk("lastkey");
     r.Integer(c.last_key < 0 ? c.last_key : c.last_key - c.first_key);
     r.Bulk("keystep");
@@ -178,16 +178,16 @@ void CommandInfoEntry(ReplyBuilder& r, const CommandSpec& c) {
     r.Bulk("limit");
     r.Integer(0);
   } else {
-    r.ArrayHeader(0);
+    r.SetHeader(0);
   }
-  r.ArrayHeader(c.subcommands.size());
+  r.SetHeader(c.subcommands.size());
   for (const CommandSpec& sub : c.subcommands) CommandInfoEntry(r, sub);
 }
 
 // COMMAND DOCS entry value (RESP2 flat map).
 void CommandDocsEntry(ReplyBuilder& r, const CommandSpec& c) {
   size_t fields = c.subcommands.empty() ? 3 : 4;
-  r.ArrayHeader(fields * 2);
+  r.MapHeader(fields);
   r.Bulk("summary");
   r.Bulk(c.summary);
   r.Bulk("since");
@@ -196,7 +196,7 @@ void CommandDocsEntry(ReplyBuilder& r, const CommandSpec& c) {
   r.Bulk(c.group);
   if (!c.subcommands.empty()) {
     r.Bulk("subcommands");
-    r.ArrayHeader(c.subcommands.size() * 2);
+    r.MapHeader(c.subcommands.size());
     for (const CommandSpec& sub : c.subcommands) {
       r.Bulk(sub.name);
       CommandDocsEntry(r, sub);
@@ -241,7 +241,7 @@ void CmdCommandDocs(CommandContext& ctx) {
       if (const CommandSpec* c = FindFullName(table, ctx.args[i])) rows.push_back(c);
     }
   }
-  ctx.reply.ArrayHeader(rows.size() * 2);
+  ctx.reply.MapHeader(rows.size());
   for (const CommandSpec* c : rows) {
     ctx.reply.Bulk(c->name);
     CommandDocsEntry(ctx.reply, *c);

@@ -106,8 +106,6 @@ constexpr std::string_view kReplication[] = {
 
 constexpr std::string_view kClusterRedirection[] = {"readonly", "readwrite", "asking"};
 
-constexpr std::string_view kMonitor[] = {"monitor"};
-
 constexpr std::string_view kOther[] = {
     "debug",
     "module",
@@ -141,7 +139,6 @@ const Family kFamilies[] = {
      "Cluster)"},
     {kClusterRedirection,
      "shoal nodes forward keys themselves: any node serves any key (see README, Cluster)"},
-    {kMonitor, "MONITOR is not implemented yet (see README, Commands)"},
     {kOther, "not implemented (see README, Commands)"},
 };
 

@@ -40,6 +40,11 @@ enum CommandFlag : uint32_t {
   kCmdLoading = 1u << 6,   // allowed while loading
   kCmdStale = 1u << 7,     // allowed on a stale replica
   kCmdNoScript = 1u << 8,  // not in scripts
+  // shoal's own (not a Redis flag, not listed by COMMAND): the command
+  // changes how the connection's later commands are handled (the protocol
+  // of their replies, CLIENT REPLY, authentication), so it runs only once
+  // every earlier command of the connection is answered.
+  kCmdConnectionState = 1u << 9,
 };
 
 // The front end's words, used unqualified throughout the command layer.

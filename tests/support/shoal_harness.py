@@ -250,6 +250,17 @@ class Client:
             self.pos = start  # keep the partial reply for a later read
             raise
 
+    def read_reply_bytes(self, timeout=None):
+        """Reads one reply and returns its bytes exactly as they arrived."""
+        start = self.pos
+        self.read_reply(timeout)
+        return bytes(self.buf[start : self.pos])
+
+    def call_bytes(self, *args):
+        """Sends one command, returns its reply's raw bytes (RESP2 or RESP3)."""
+        self.send(*args)
+        return self.read_reply_bytes()
+
     def call(self, *args):
         """Sends one command, returns its reply; raises ReplyError on an error reply."""
         self.send(*args)

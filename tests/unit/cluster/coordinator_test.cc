@@ -663,10 +663,22 @@ struct ForwardOutcome {
   }
 };
 
+TEST_CASE("Forward: a RESP3 client's command carries PROTO 3; a RESP2 one is the plain frame") {
+  Cluster c(2);
+  ForwardOutcome out;
+  c.coord->Forward(c.node(1).id(), {"GET", "k"}, 2, /*resp=*/3, out.Done());
+  REQUIRE(c.net.size() == 1);
+  CHECK(c.net.at(0).command == "SHOAL.FWD");
+  CHECK(c.net.at(0).args == Strings{"PROTO", "3", "GET", "k"});
+  c.net.Answer(0, Reply(PeerReply::Type::kString, "_\r\n"));
+  CHECK(out.ok);
+  CHECK(out.bytes == "_\r\n");
+}
+
 TEST_CASE("Forward: relays the remote reply, an error's text, NOQUORUM when unanswered") {
   Cluster c(2);
   ForwardOutcome out;
-  c.coord->Forward(c.node(1).id(), {"GET", "k"}, 2, out.Done());
+  c.coord->Forward(c.node(1).id(), {"GET", "k"}, 2, /*resp=*/2, out.Done());
   REQUIRE(c.net.size() == 1);
   const auto& req = c.net.at(0);
   CHECK(!req.batched);
