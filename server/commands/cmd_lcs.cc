@@ -52,8 +52,8 @@ void LcsCommand(CommandContext& ctx) {
   const LcsResult& lcs = r.value();
   if (get_len) return ctx.reply.Integer(lcs.len);
   if (!get_idx) return ctx.reply.Bulk(lcs.subsequence);
-  // A map of two entries in Redis; RESP2 shows it as a flat array of four.
-  ctx.reply.ArrayHeader(4);
+  // A map of two entries (a flat array of four in RESP2).
+  ctx.reply.MapHeader(2);
   ctx.reply.Bulk("matches");
   ctx.reply.ArrayHeader(lcs.matches.size());
   for (const LcsMatch& m : lcs.matches) {

@@ -183,12 +183,12 @@ uint64_t AllocatedBytes(CommandContext& ctx) {
 }
 
 void MemoryStats(CommandContext& ctx) {
-  // The fields of Redis's MEMORY STATS that shoal can fill (a map in Redis;
-  // RESP2 shows it as a flat array of names and values).
+  // The fields of Redis's MEMORY STATS that shoal can fill (a map; a flat
+  // array of names and values in RESP2).
   const uint64_t total = AllocatedBytes(ctx);
   const uint64_t dataset = ctx.store.used_bytes();
   const uint64_t keys = ctx.store.size();
-  ctx.reply.ArrayHeader(10);
+  ctx.reply.MapHeader(5);
   ctx.reply.Bulk("total.allocated");
   ctx.reply.Integer(static_cast<int64_t>(total));
   ctx.reply.Bulk("overhead.total");
@@ -220,7 +220,7 @@ void MemoryDoctor(CommandContext& ctx) {
                                          : "; no memory problems detected.";
     }
   }
-  ctx.reply.Bulk(text);
+  ctx.reply.Verbatim("txt", text);
 }
 
 void MemoryHelp(CommandContext& ctx) {

@@ -373,7 +373,7 @@ void CommandGetkeys(CommandContext& ctx, bool with_flags) {
     ctx.reply.ArrayHeader(2);
     ctx.reply.Bulk(argv[p]);
     auto flags = KeyFlags(*c);
-    ctx.reply.ArrayHeader(flags.size());
+    ctx.reply.SetHeader(flags.size());
     for (auto f : flags) ctx.reply.Simple(f);
   }
 }
