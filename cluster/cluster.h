@@ -135,6 +135,18 @@ class Cluster {
   bool Handle(facade::Connection& conn, const CommandRef& cmd, std::vector<std::string>& argv) {
     return active() && dispatcher_.Handle(conn, cmd, argv);
   }
+  // The same with the command layer's hooks (a transaction's EXEC, WATCH);
+  // false when the cluster is not active.
+  bool Handle(facade::Connection& conn, const CommandRef& cmd, std::vector<std::string>& argv,
+              RequestHooks hooks) {
+    if (!active()) return false;
+    dispatcher_.Handle(conn, cmd, argv, std::move(hooks));
+    return true;
+  }
+  // True if the keys share one replica set (always, on a lone node).
+  bool ShareReplicas(std::span<const std::string_view> keys) const {
+    return !active() || dispatcher_.ShareReplicas(keys);
+  }
   void OnConnectionClosed(facade::Connection& conn) { dispatcher_.OnConnectionClosed(conn); }
   ClusterNode& node() { return node_; }
   const Coordinator& coordinator() const { return coordinator_; }

@@ -20,6 +20,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace shoal::cluster {
 
@@ -58,6 +59,11 @@ enum class Access : uint8_t {
 // NX, XX, GET or KEEPTTL).
 using BlindIf = bool (*)(std::span<const std::string> argv);
 
+// The key positions of one call, for a command whose keys are not at fixed
+// positions (Redis's getkeys_proc): the transaction frame SHOAL.TXN names
+// its keys in a counted list.
+using KeysOf = std::vector<size_t> (*)(std::span<const std::string> argv);
+
 struct Routing {
   Scope scope = Scope::kAuto;
   Split split = Split::kNone;
@@ -67,6 +73,7 @@ struct Routing {
   Combine combine = Combine::kSingle;
   Access access = Access::kAuto;
   BlindIf blind_if = nullptr;  // overrides `access` per call when set
+  KeysOf keys_of = nullptr;    // overrides first/last/step per call when set
 };
 
 // The cluster's view of one command-table row, made by the command host

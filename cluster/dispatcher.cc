@@ -109,6 +109,13 @@ bool Dispatcher::Handle(facade::Connection& conn, const CommandRef& cmd,
   return true;
 }
 
+void Dispatcher::Handle(facade::Connection& conn, const CommandRef& cmd,
+                        std::vector<std::string>& argv, RequestHooks hooks) {
+  auto req = std::make_shared<Request>(Plan(cmd, argv, /*coordinate_here=*/false, *this));
+  req->hooks = std::move(hooks);
+  Enqueue(StateOf(conn), std::move(req));
+}
+
 void Dispatcher::ServeForward(facade::Connection& conn, std::vector<std::string>& argv,
                               facade::ReplyBuilder& reply) {
   // SHOAL.FWD [PROTO 3] <command...>: without PROTO (as older nodes send
@@ -165,6 +172,7 @@ void Dispatcher::Pump(const std::shared_ptr<ConnState>& cs) {
 }
 
 void Dispatcher::Launch(const std::shared_ptr<ConnState>& cs, const std::shared_ptr<Request>& req) {
+  if (req->hooks.on_launch) req->hooks.on_launch(*req);
   if (req->kind != Request::Kind::kKeyed) return;
   for (size_t i = 0; i < req->parts.size(); ++i) {
     Part& p = req->parts[i];
@@ -181,13 +189,34 @@ void Dispatcher::Launch(const std::shared_ptr<ConnState>& cs, const std::shared_
                            });
     } else if (p.needs_read) {
       p.read_since = keyspace_.change_count();
+      p.reads_pending = 1 + p.more_keys.size();
       coordinator_.Read(p.key, p.replicas,
                         [this, cs, req, i](storage::Result<storage::Object> result) {
                           Part& part = req->parts[i];
                           part.read.emplace(std::move(result));
+                          if (--part.reads_pending > 0) return;
                           part.ready = true;
                           Pump(cs);
                         });
+      // The other keys: read for their effect here. A read that found
+      // something this copy lacked saved the merge locally
+      // (Coordinator::Read), so once all are in the local copy of each is at
+      // least the quorum's merge, and the command runs on the local store
+      // for them (only the first key is pinned: pins do not nest). Writes
+      // made here since then are newer still, which is the same rule as the
+      // first key's "merge the local copy" below.
+      for (const std::string& key : p.more_keys) {
+        coordinator_.Read(key, p.replicas,
+                          [this, cs, req, i](storage::Result<storage::Object> result) {
+                            Part& part = req->parts[i];
+                            if (!result.ok() && part.read_error.empty()) {
+                              part.read_error = result.status().message();
+                            }
+                            if (--part.reads_pending > 0) return;
+                            part.ready = true;
+                            Pump(cs);
+                          });
+      }
     } else {
       p.ready = true;
     }
@@ -222,6 +251,11 @@ void Dispatcher::Execute(const std::shared_ptr<ConnState>& cs,
     if (p.forward) continue;
     if (p.read && !p.read->ok()) {
       p.reply = facade::ErrorReply(p.read->status().message());
+      p.done = true;
+      continue;
+    }
+    if (!p.read_error.empty()) {
+      p.reply = facade::ErrorReply(p.read_error);
       p.done = true;
       continue;
     }
@@ -323,6 +357,7 @@ void Dispatcher::MaybeComplete(const std::shared_ptr<ConnState>& cs,
       out = std::move(req->parts[0].reply);
       break;
   }
+  if (req->hooks.on_reply) out = req->hooks.on_reply(std::move(out));
   if (req->wrap_bulk) {
     std::string wrapped;
     facade::ReplyBuilder(&wrapped).Bulk(out);

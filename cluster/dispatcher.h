@@ -7,7 +7,9 @@
 //     (SHOAL.FWD), whose reply bytes are relayed;
 //   - a part that needs the key's value first is read from R replicas
 //     (Coordinator::Read), then run here on the merge (Keyspace::Pin); a
-//     blind write runs at once;
+//     part on several keys of one replica set (MSETNX, RENAME, COPY, a
+//     transaction) reads every key so and runs once all are in; a blind
+//     write runs at once;
 //   - a write then ships the key's new object to the other replicas
 //     (Coordinator::Replicate) and is acknowledged once W applied it;
 //   - a cluster-wide command runs on every member over the keys it owns
@@ -68,6 +70,14 @@ class Dispatcher final : private RouteContext, public storage::ChangeListener {
   // Takes a client command (lookup, arity, auth and OOM already checked).
   // Returns false if the command is to run inline as on a lone node.
   bool Handle(facade::Connection& conn, const CommandRef& cmd, std::vector<std::string>& argv);
+  // The same with the command layer's hooks (cluster/request.h); always
+  // takes the command, even one that could run inline.
+  void Handle(facade::Connection& conn, const CommandRef& cmd, std::vector<std::string>& argv,
+              RequestHooks hooks);
+  // True if the keys share one replica set (a transaction's keys must).
+  bool ShareReplicas(std::span<const std::string_view> keys) const {
+    return cluster::ShareReplicas(*this, keys);
+  }
 
   // The peer frames: SHOAL.FWD <command...> (coordinate a forwarded command
   // here; its reply goes back as one bulk string) and SHOAL.LOCAL

@@ -3,6 +3,7 @@
 // nodes (cluster/dispatcher.h), as planned by cluster/route.h. Plain data.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,12 +23,34 @@ struct Part {
   bool forward = false;  // runs on another coordinator: `forward_to`
   NodeId forward_to;
   bool needs_read = false;  // reads the key from a read quorum first
+  // The part's other keys (MSETNX, RENAME, a transaction): each is read from
+  // a read quorum too when needs_read, and the part runs once every read is
+  // in. All share `replicas` (planning refuses the command otherwise).
+  std::vector<std::string> more_keys;
   // Progress.
-  bool ready = false;  // may run: its read (if any) is in, or it is forwarded
+  bool ready = false;  // may run: its reads (if any) are in, or it is forwarded
   std::optional<storage::Result<storage::Object>> read;  // the read's outcome
-  uint64_t read_since = 0;  // Keyspace::change_count() when the read began
+  uint64_t read_since = 0;   // Keyspace::change_count() when the read began
+  size_t reads_pending = 0;  // reads of `key` and `more_keys` not in yet
+  std::string read_error;    // the first of `more_keys`' reads that failed
   bool done = false;
   std::string reply;  // RESP bytes
+};
+
+struct Request;
+
+// What the command layer may attach to one request (a transaction's EXEC,
+// a WATCH in a cluster).
+struct RequestHooks {
+  // Runs alone, as a barrier: once every request before it is answered, and
+  // nothing behind it starts before it is answered. Its fan-out starts then
+  // too, so that `on_launch` sees the effects of everything before it.
+  bool serial = false;
+  // Called just before the request's fan-out starts (it may rewrite the
+  // parts' argv: the transaction frame's watched versions).
+  std::function<void(Request&)> on_launch;
+  // Turns the combined reply (RESP bytes) into what the client gets.
+  std::function<std::string(std::string)> on_reply;
 };
 
 struct Request {
@@ -38,6 +61,7 @@ struct Request {
   std::vector<std::string> argv;  // kLocal and kClusterWide: the command as sent
   std::vector<Part> parts;        // kKeyed
   std::string error;              // set by planning: the reply is this error
+  RequestHooks hooks;
 
   // Set by the dispatcher.
   uint64_t ticket = 0;     // the connection's deferred reply
@@ -54,7 +78,7 @@ struct Request {
   size_t node_pending = 0;
   std::string reply;  // the combined reply once complete
 
-  bool barrier() const { return kind == Kind::kClusterWide; }
+  bool barrier() const { return kind == Kind::kClusterWide || hooks.serial; }
   bool Ready() const {
     for (const Part& p : parts) {
       if (!p.ready) return false;

@@ -34,6 +34,9 @@ void RequestQueue::PumpOnce(Runner& runner) {
     runner.Execute(head);
   }
   if (barrier_) return;
+  // A barrier that reads first (a transaction) waits at the head for its
+  // reads: nothing behind it starts before it is answered.
+  if (!waiting_.empty() && waiting_.front()->barrier() && waiting_.front()->launched) return;
   // Launched ones form a prefix of the queue: start from its end, so a long
   // pipeline costs O(1) per command here.
   while (launched_ < waiting_.size()) {

@@ -7,6 +7,8 @@
 #include <set>
 #include <tuple>
 
+#include "cluster/hash_tag.h"
+
 namespace shoal::cluster {
 namespace {
 
@@ -32,6 +34,9 @@ uint32_t IndexOf(const std::vector<NodeId>& sorted, std::string_view id) {
 }  // namespace
 
 uint64_t KeyHash(std::string_view key) {
+  // Hash tags: every placement (partition, store index, transfer, trees)
+  // goes through here, so related keys agree everywhere.
+  key = HashTag(key);
   return XXH3_64bits(key.data(), key.size());
 }
 

@@ -4,7 +4,8 @@
 // The 64-bit hash space is cut into Q equal partitions (Q is the `vnodes`
 // directive, default 256). A key belongs to partition
 //   (XXH3_64bits(key) * Q) >> 64
-// and every partition is owned by exactly one member node. Ownership is a pure
+// (of the key's hash tag, cluster/hash_tag.h) and every partition is owned
+// by exactly one member node. Ownership is a pure
 // function of its inputs, so every node given the same inputs computes the same
 // ring:
 //   - Ring::Build(members, Q) lays out a fresh ring: members in a hash-based
@@ -44,7 +45,8 @@ using NodeId = std::string;
 
 inline constexpr uint32_t kDefaultPartitions = 256;
 
-// The ring hash of a key (XXH3_64bits, seed 0).
+// The ring hash of a key: XXH3_64bits (seed 0) of its hash tag
+// (cluster/hash_tag.h: the whole key unless it has a non-empty "{...}").
 uint64_t KeyHash(std::string_view key);
 
 // The partition in [0, partitions) of a 64-bit hash. partitions > 0.

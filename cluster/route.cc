@@ -22,6 +22,25 @@ std::vector<size_t> KeyPositions(const CommandRef& cmd, size_t argc) {
   return out;
 }
 
+bool ShareReplicas(const RouteContext& ctx, std::span<const std::string_view> keys) {
+  if (keys.size() < 2) return true;
+  // The same nodes in the same order; the partitions walked may differ.
+  auto same_nodes = [](const std::vector<Target>& a, const std::vector<Target>& b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                      [](const Target& x, const Target& y) { return x.node == y.node; });
+  };
+  ReplicaSet first = ctx.Replicas(keys[0]);
+  for (size_t i = 1; i < keys.size(); ++i) {
+    if (keys[i] != keys[0] && !same_nodes(*ctx.Replicas(keys[i]), *first)) return false;
+  }
+  return true;
+}
+
+std::vector<size_t> KeyPositions(const CommandRef& cmd, std::span<const std::string> argv) {
+  if (cmd.routing != nullptr && cmd.routing->keys_of != nullptr) return cmd.routing->keys_of(argv);
+  return KeyPositions(cmd, argv.size());
+}
+
 namespace {
 
 void AddPart(Request& req, std::vector<std::string> argv, const CommandRef& cmd, size_t key_pos,
@@ -78,7 +97,7 @@ Request Plan(const CommandRef& cmd, std::vector<std::string>& argv, bool coordin
       break;
   }
   req.kind = Request::Kind::kKeyed;
-  const std::vector<size_t> keys = KeyPositions(cmd, argv.size());
+  const std::vector<size_t> keys = KeyPositions(cmd, argv);
   const CommandRef part_cmd = r.part_command.empty() ? cmd : ctx.Find(r.part_command);
   const std::string part_name = r.part_command.empty() ? argv[0] : std::string(r.part_command);
   const bool pairs_ok =
@@ -98,26 +117,32 @@ Request Plan(const CommandRef& cmd, std::vector<std::string>& argv, bool coordin
     return req;
   }
   if (r.split == Split::kSameReplicas && keys.size() > 1) {
-    // The same nodes in the same order; the partitions walked may differ.
-    auto same_nodes = [](const std::vector<Target>& a, const std::vector<Target>& b) {
-      return std::equal(a.begin(), a.end(), b.begin(), b.end(),
-                        [](const Target& x, const Target& y) { return x.node == y.node; });
-    };
-    ReplicaSet first = ctx.Replicas(argv[keys[0]]);
-    for (size_t k : keys) {
-      if (!same_nodes(*ctx.Replicas(argv[k]), *first)) {
-        req.kind = Request::Kind::kLocal;
-        req.combine = Combine::kSingle;
-        req.error = std::string(facade::errors::kCrossSlot);
-        return req;
-      }
+    std::vector<std::string_view> names;
+    names.reserve(keys.size());
+    for (size_t k : keys) names.push_back(argv[k]);
+    if (!ShareReplicas(ctx, names)) {
+      req.kind = Request::Kind::kLocal;
+      req.combine = Combine::kSingle;
+      req.error = std::string(facade::errors::kCrossSlot);
+      return req;
     }
   }
   // One part: a single-key command, a same-replicas multi-key command, or a
   // malformed split (the handler replies its error).
   req.combine = Combine::kSingle;
   const size_t first = keys.empty() ? 1 : keys[0];
+  std::vector<std::string> more;
+  if (r.split == Split::kSameReplicas) {
+    // Every other key is read too; a key named twice is read once.
+    for (size_t k : keys) {
+      if (argv[k] != argv[first] && std::find(more.begin(), more.end(), argv[k]) == more.end()) {
+        more.push_back(argv[k]);
+      }
+    }
+  }
   AddPart(req, std::move(argv), cmd, first, coordinate_here, ctx);
+  Part& p = req.parts.back();
+  if (p.needs_read) p.more_keys = std::move(more);
   return req;
 }
 

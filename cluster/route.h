@@ -16,6 +16,7 @@
 //                  A part that must read first is marked.
 //   error          the plan is an error reply (CROSSSLOT).
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,7 +45,14 @@ class RouteContext {
 Request Plan(const CommandRef& cmd, std::vector<std::string>& argv, bool coordinate_here,
              const RouteContext& ctx);
 
+// True if every key in `keys` has the same replicas, in the same order, as
+// the first (the partitions walked may differ): they may share one part.
+bool ShareReplicas(const RouteContext& ctx, std::span<const std::string_view> keys);
+
 // The key positions of a call (Redis's first/last/step convention).
 std::vector<size_t> KeyPositions(const CommandRef& cmd, size_t argc);
+// The key positions of this call: the routing's keys_of when it has one,
+// else the convention above.
+std::vector<size_t> KeyPositions(const CommandRef& cmd, std::span<const std::string> argv);
 
 }  // namespace shoal::cluster

@@ -79,6 +79,10 @@ std::string PartitionUnavailable(uint32_t partition, size_t replicas) {
          std::to_string(replicas) + " replicas)";
 }
 
+std::string NotInClusterTransaction(std::string_view name) {
+  return "ERR '" + std::string(name) + "' cannot run inside a transaction in a cluster";
+}
+
 std::string BadPeerFrame(std::string_view name) {
   return "ERR bad " + std::string(name) + " frame";
 }

@@ -69,6 +69,19 @@ inline constexpr std::string_view kObjectFreqNeedsLfu =
 inline constexpr std::string_view kObjectIdleWithLfu =
     "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when "
     "switching between policies at runtime LRU and LFU data will take some time to adjust.";
+// RENAME, RENAMENX, COPY (shared.nokeyerr, shared.sameobjecterr).
+inline constexpr std::string_view kNoSuchKey = "ERR no such key";
+inline constexpr std::string_view kSameObject = "ERR source and destination objects are the same";
+// Transactions (multi.c, server.c).
+inline constexpr std::string_view kExecAbort =
+    "EXECABORT Transaction discarded because of previous errors.";
+// EXEC itself refused (OOM, arity): the reason follows (execCommandAbort).
+inline constexpr std::string_view kExecAbortBecause =
+    "EXECABORT Transaction discarded because of: ";
+inline constexpr std::string_view kMultiNested = "ERR MULTI calls can not be nested";
+inline constexpr std::string_view kExecWithoutMulti = "ERR EXEC without MULTI";
+inline constexpr std::string_view kDiscardWithoutMulti = "ERR DISCARD without MULTI";
+inline constexpr std::string_view kWatchInsideMulti = "ERR WATCH inside MULTI is not allowed";
 // Cluster (Redis Cluster's words where it has them).
 inline constexpr std::string_view kCrossSlot =
     "CROSSSLOT Keys in request don't hash to the same slot";
@@ -117,6 +130,9 @@ std::string NoQuorum(size_t got, size_t required);
 // "NOQUORUM partition 17 has no reachable replica (3 replicas)": a
 // cluster-wide listing cannot cover that partition's keys.
 std::string PartitionUnavailable(uint32_t partition, size_t replicas);
+// "ERR 'keys' cannot run inside a transaction in a cluster": a command that
+// runs on every member (KEYS, SCAN, FLUSHALL...) queued in a cluster MULTI.
+std::string NotInClusterTransaction(std::string_view name);
 // "ERR bad SHOAL.MGET frame": a peer frame with the wrong arguments.
 std::string BadPeerFrame(std::string_view name);
 // "ERR unknown peer command 'x'" (the name cut to 64 bytes).

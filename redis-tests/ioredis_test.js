@@ -105,6 +105,31 @@ async function testPipeline(r) {
   many.forEach((v, i) => assert.equal(v, 'val' + i));
 }
 
+async function testMulti(r, other) {
+  // multi().exec(): [[err, reply], ...] from one EXEC.
+  const results = await r.multi().set('m:a', '1').incr('m:a').get('m:a').exec();
+  assert.deepEqual(results, [
+    [null, 'OK'],
+    [null, 2],
+    [null, '2'],
+  ]);
+  // A runtime error is an element; the rest ran.
+  await r.set('m:s', 'text');
+  const mixed = await r.multi().incr('m:s').set('m:b', 'x').exec();
+  assert.equal(mixed[0][0].message, 'ERR value is not an integer or out of range');
+  assert.deepEqual(mixed[1], [null, 'OK']);
+  // WATCH: a write by another connection makes exec() resolve to null.
+  await r.set('m:w', '1');
+  await r.watch('m:w');
+  await other.set('m:w', '2');
+  assert.equal(await r.multi().set('m:w', '3').exec(), null);
+  assert.equal(await r.get('m:w'), '2');
+  // RENAME and COPY.
+  assert.equal(await r.rename('m:w', 'm:w2'), 'OK');
+  assert.equal(await r.copy('m:w2', 'm:w3'), 1);
+  assert.equal(await r.get('m:w3'), '2');
+}
+
 async function testErrors(r) {
   await expectError(r.call('foo', 'a', 'b'), "ERR unknown command 'foo', with args beginning with: 'a' 'b' ");
   await expectError(r.call('get'), "ERR wrong number of arguments for 'get' command");
@@ -146,7 +171,21 @@ async function main() {
     retryStrategy: () => null, // fail rather than reconnect forever
   });
   r.on('error', (e) => console.error('ioredis connection error:', e.message));
-  const tests = { testStrings, testExpiry, testPipeline, testErrors, testScanStream };
+  const other = new Redis({
+    host,
+    port: Number(portText),
+    maxRetriesPerRequest: 1,
+    connectTimeout: 10000,
+    retryStrategy: () => null,
+  });
+  const tests = {
+    testStrings,
+    testExpiry,
+    testPipeline,
+    testMulti: (c) => testMulti(c, other),
+    testErrors,
+    testScanStream,
+  };
   let passed = 0;
   let failed = 0;
   try {
@@ -163,6 +202,7 @@ async function main() {
     }
   } finally {
     r.disconnect();
+    other.disconnect();
   }
   console.log(passed + ' passed, ' + failed + ' failed');
   process.exitCode = failed === 0 ? 0 : 1;

@@ -85,6 +85,67 @@ class PythonRedisTest(RedisPyTestCase):
         self.assertEqual(str(results[2 * n]), "value is not an integer or out of range")
         self.assertEqual(results[2 * n + 1], 1)
 
+    def test_transaction_pipeline(self):
+        # pipeline() is transactional by default: MULTI ... EXEC.
+        r = self.r
+        with r.pipeline() as p:
+            p.set("t:a", "1").incr("t:a").incr("t:n").get("t:a")
+            self.assertEqual(p.execute(), [True, 2, 1, b"2"])
+        # A runtime error is an element; the other commands ran.
+        r.set("t:s", "text")
+        with r.pipeline() as p:
+            p.incr("t:s").set("t:b", "x")
+            results = p.execute(raise_on_error=False)
+        self.assertIsInstance(results[0], redis.ResponseError)
+        self.assertEqual(results[1], True)
+        self.assertEqual(r.get("t:b"), b"x")
+        # A queue-time error discards the whole transaction.
+        with r.pipeline() as p:
+            p.incr("t:n").execute_command("NOSUCHCOMMAND")
+            with self.assertRaises(redis.ResponseError):
+                p.execute()
+        self.assertEqual(r.get("t:n"), b"1")
+
+    def test_watch_and_transaction_helper(self):
+        r = self.r
+        r.set("w:n", "5")
+        other = redis.Redis(host=self.server.host, port=self.server.port, socket_timeout=10)
+        self.addCleanup(other.close)
+        with r.pipeline() as p:
+            p.watch("w:n")
+            other.set("w:n", "6")  # a write by another client after WATCH
+            p.multi()
+            p.incr("w:n")
+            with self.assertRaises(redis.WatchError):
+                p.execute()
+        self.assertEqual(r.get("w:n"), b"6")
+        # redis-py's optimistic-locking helper retries until it commits.
+        calls = []
+
+        def double(pipe):
+            value = int(pipe.get("w:n"))
+            if not calls:
+                other.set("w:n", value + 1)  # the first attempt is interfered with
+            calls.append(value)
+            pipe.multi()
+            pipe.set("w:n", value * 2)
+
+        r.transaction(double, "w:n")
+        self.assertEqual(calls, [6, 7])
+        self.assertEqual(r.get("w:n"), b"14")
+
+    def test_rename_and_copy(self):
+        r = self.r
+        r.set("rn:a", "v", ex=100)
+        self.assertTrue(r.rename("rn:a", "rn:b"))
+        self.assertTrue(r.renamenx("rn:b", "rn:c"))
+        self.assertTrue(r.copy("rn:c", "rn:d"))
+        self.assertEqual(r.get("rn:d"), b"v")
+        self.assertGreater(r.ttl("rn:d"), 90)
+        with self.assertRaises(redis.ResponseError) as cm:
+            r.rename("nope", "x")
+        self.assertEqual(str(cm.exception), "no such key")
+
     def test_errors(self):
         r = self.r
         with self.assertRaises(redis.ResponseError) as cm:

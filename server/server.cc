@@ -63,6 +63,7 @@ Server::Server(Config config, ProcessInfo process)
   RegisterLcsCommand(commands_);
   RegisterObjectCommands(commands_);
   RegisterUnsupportedCommands(commands_);
+  RegisterTransactionCommands(commands_);
   client_env_.clock = &clock_;
   client_env_.output = &output_;
   client_env_.io = &io_;
@@ -125,6 +126,7 @@ storage::Status Server::Start() {
     st = persistence_.Load(*keyspace_, actors_, clock_.NowMs());
     if (!st.ok()) return st;
     keyspace_->changes().Subscribe(&persistence_);
+    keyspace_->changes().Subscribe(&transactions_);  // WATCH
     store_.SetEvictionObserver([this](std::string_view key) {
       persistence_.OnDrop(key);
       if (cluster_) cluster_->OnEvicted(key);
@@ -392,6 +394,7 @@ void Server::Accept(int status) {
 
 void Server::OnClosed(facade::Connection& conn) {
   if (cluster_) cluster_->OnConnectionClosed(conn);
+  transactions_.Forget(conn.id());
   clients_.erase(conn.id());
 }
 
@@ -445,34 +448,40 @@ void Server::OnRequest(facade::Connection& conn, std::vector<std::string>& argv)
   facade::ClientState& client = conn.state();
 
   // Order of checks as Redis's processCommand: lookup, arity, then auth.
+  // A refusal inside MULTI also flags the transaction, and a refused EXEC
+  // discards it (RejectCommand, cmd_transactions.cc).
   const CommandSpec* cmd = commands_.Find(argv[0]);
-  if (cmd == nullptr) {
+  auto refuse = [&](std::string_view error) { RejectCommand(*this, conn, cmd, error, reply); };
+  if (cmd == nullptr || (cmd->flags & kCmdInternal)) {
+    cmd = nullptr;
     if (commands_.IsUnsupported(argv[0])) {
-      reply.Error(commands_.UnsupportedError(argv[0]));
+      refuse(commands_.UnsupportedError(argv[0]));
     } else {
-      reply.Error(errors::UnknownCommand(argv[0], argv.data() + 1, argv.size() - 1));
+      refuse(errors::UnknownCommand(argv[0], argv.data() + 1, argv.size() - 1));
     }
     return;
   }
   if (!cmd->subcommands.empty() && argv.size() >= 2) {
     const CommandSpec* sub = CommandTable::FindSub(*cmd, argv[1]);
-    if (sub == nullptr) return reply.Error(errors::UnknownSubcommand(argv[1], cmd->name));
+    if (sub == nullptr) return refuse(errors::UnknownSubcommand(argv[1], cmd->name));
     cmd = sub;
   }
   // Refusals count as rejected_calls in INFO commandstats, as Redis's.
-  if (!ArityOk(cmd->arity, argv.size())) {
+  auto reject = [&](std::string_view error) {
     command_stats_.Reject(cmd->name);
-    return reply.Error(errors::WrongArity(cmd->name));
-  }
+    refuse(error);
+  };
+  if (!ArityOk(cmd->arity, argv.size())) return reject(errors::WrongArity(cmd->name));
   if (!client.authenticated && !config_.requirepass.empty() && !(cmd->flags & kCmdNoAuth)) {
-    command_stats_.Reject(cmd->name);
-    return reply.Error(errors::kNoAuth);
+    return reject(errors::kNoAuth);
   }
   // maxmemory: make room first (as Redis's performEvictions); a command that
-  // may grow memory is refused when nothing more can be evicted.
-  if (config_.maxmemory > 0 && !PerformEvictions() && (cmd->flags & kCmdDenyOom)) {
-    command_stats_.Reject(cmd->name);
-    return reply.Error(errors::kOom);
+  // may grow memory is refused when nothing more can be evicted (inside
+  // MULTI: any command but EXEC, DISCARD, QUIT and RESET; EXEC of a queue
+  // holding such a command).
+  if (config_.maxmemory > 0 && !PerformEvictions() &&
+      ((cmd->flags & kCmdDenyOom) || TransactionDenyOom(*this, conn, *cmd))) {
+    return reject(errors::kOom);
   }
   // A command that changes how the ones behind it are handled waits until
   // every earlier command of the connection is answered (in a cluster,
@@ -489,6 +498,9 @@ void Server::OnRequest(facade::Connection& conn, std::vector<std::string>& argv)
     paused_clients_.push_back(conn.id());
     return conn.Hold();
   }
+  // Inside MULTI the command is queued: not a call yet (Redis counts it when
+  // EXEC runs it).
+  if (QueueInTransaction(*this, conn, *cmd, argv, reply)) return;
   // MONITOR shows what runs, as Redis's call() feeds it: not the admin
   // commands.
   if (!monitors_.empty() && !(cmd->flags & kCmdAdmin)) FeedMonitors(conn, argv);
@@ -499,7 +511,10 @@ void Server::OnRequest(facade::Connection& conn, std::vector<std::string>& argv)
   const int64_t start_us = clock_.NowUs();
   std::string* out = reply.buffer();
   const size_t mark = out->size();
-  if (cluster_ == nullptr || !cluster_->Handle(conn, commands_.Ref(*cmd), argv)) {
+  // In a cluster WATCH and EXEC go to the key's replicas
+  // (cmd_transactions.cc); every other command as its routing says.
+  if (!TakeTransaction(*this, conn, *cmd, argv, reply) &&
+      (cluster_ == nullptr || !cluster_->Handle(conn, commands_.Ref(*cmd), argv))) {
     RunHandler(conn, *cmd, argv, reply, /*filter=*/nullptr);
   }
   const int64_t usec = clock_.NowUs() - start_us;

@@ -28,6 +28,7 @@
 #include "facade/uv_handle.h"
 #include "server/command_stats.h"
 #include "server/commands/command.h"
+#include "server/commands/transaction.h"
 #include "server/config.h"
 #include "server/latency.h"
 #include "server/log.h"
@@ -112,6 +113,8 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   Logger& logger() { return logger_; }
   storage::Store& store() { return store_; }
   storage::Keyspace& keyspace() { return *keyspace_; }
+  // MULTI/EXEC/WATCH state of every client (cmd_transactions.cc).
+  Transactions& transactions() { return transactions_; }
   Persistence& persistence() { return persistence_; }
   // The cluster; nullptr until Start().
   cluster::Cluster* cluster() { return cluster_.get(); }
@@ -207,6 +210,7 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   storage::ActorTable actors_;
   storage::PosixEnv env_;
   storage::DotCounter dots_;
+  Transactions transactions_;                    // outlives the keyspace it listens to
   std::unique_ptr<storage::Keyspace> keyspace_;  // created in Start(), once the node id is known
   Persistence persistence_{config_, logger_, store_};
   CommandTable commands_;

@@ -1,11 +1,14 @@
 // The generic key commands (Redis's db.c and expire.c): deletion, existence,
-// TTLs, TYPE, KEYS, SCAN, RANDOMKEY, DBSIZE and the flushes.
+// RENAME and COPY, TTLs, TYPE, KEYS, SCAN, RANDOMKEY, DBSIZE and the flushes.
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <climits>
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "facade/args.h"
 #include "facade/errors.h"
@@ -233,6 +236,109 @@ void FlushCommand(CommandContext& ctx) {
   ctx.reply.Ok();
 }
 
+// The live versions of `src` become new versions of `dst`, as one write
+// superseding everything `dst` held: a single value is one plain write; a
+// key with siblings gives `dst` the same siblings (each a new version,
+// concurrent with the others, all superseding dst's old ones), so a RENAME
+// never picks a winner. Counter versions are joined into one counter (as GET
+// shows them), which keeps every node's increments. Each version keeps its
+// absolute expiry: the TTL travels with the value, as Redis's RENAME and
+// COPY carry it. `src` must have a live version.
+storage::Status CopyVersions(CommandContext& ctx, const storage::Object& src,
+                             const std::string& dst) {
+  std::vector<storage::Version> out;
+  std::optional<size_t> counter;
+  for (const auto& sibling : src.siblings()) {
+    const storage::Version& v = sibling.value;
+    if (!v.IsLive(ctx.now_ms)) continue;
+    if (v.kind == storage::VersionKind::kCounter && counter) {
+      storage::Version& joined = out[*counter];
+      joined.counter.Merge(v.counter);
+      // The join lives as long as its longest-lived part (0: no TTL).
+      if (joined.expire_at_ms != 0) {
+        joined.expire_at_ms =
+            v.expire_at_ms == 0 ? 0 : std::max(joined.expire_at_ms, v.expire_at_ms);
+      }
+      continue;
+    }
+    if (v.kind == storage::VersionKind::kCounter) counter = out.size();
+    out.push_back(v);
+    out.back().timestamp_ms = ctx.now_ms;
+  }
+  auto before = ctx.keyspace.Load(dst, ctx.now_ms);
+  if (!before.ok()) return before.status();
+  const storage::VersionVector old_context = before.value().Context();
+  for (size_t i = 0; i < out.size(); ++i) {
+    // The first supersedes what this node saw of dst; the others supersede
+    // only that too, so they stay siblings of the first.
+    storage::Status st = i == 0
+                             ? ctx.keyspace.Put(dst, std::move(out[i]), ctx.now_ms)
+                             : ctx.keyspace.Update(dst, old_context, std::move(out[i]), ctx.now_ms);
+    if (!st.ok()) return st;
+  }
+  return storage::Status::Ok();
+}
+
+// db.c, renameGenericCommand: the source must exist (even when it is the
+// destination); a key renamed onto itself is left alone; the destination is
+// replaced (RENAME) or kept (RENAMENX replies 0). A RENAME is a write of the
+// destination plus a delete of the source.
+void RenameGeneric(CommandContext& ctx, bool nx) {
+  const std::string& src = ctx.args[1];
+  const std::string& dst = ctx.args[2];
+  auto obj = ctx.keyspace.Load(src, ctx.now_ms);
+  if (!obj.ok()) return ReplyStatus(ctx, obj.status());
+  if (obj.value().IsAbsent(ctx.now_ms)) return ctx.reply.Error(errors::kNoSuchKey);
+  if (src == dst) return nx ? ctx.reply.Integer(0) : ctx.reply.Ok();
+  if (nx && ctx.keyspace.Exists(dst, ctx.now_ms)) return ctx.reply.Integer(0);
+  storage::Status st = CopyVersions(ctx, obj.value(), dst);
+  if (!st.ok()) return ReplyStatus(ctx, st);
+  auto deleted = ctx.keyspace.Delete(src, ctx.now_ms);
+  if (!deleted.ok()) return ReplyStatus(ctx, deleted.status());
+  nx ? ctx.reply.Integer(1) : ctx.reply.Ok();
+}
+
+void RenameCommand(CommandContext& ctx) {
+  RenameGeneric(ctx, false);
+}
+void RenameNxCommand(CommandContext& ctx) {
+  RenameGeneric(ctx, true);
+}
+
+// db.c, copyCommand: options first (REPLACE, DB <n>), then "same object",
+// then the source, then the destination. shoal has one database: DB 0 is
+// accepted, any other index gets the reply Redis gives for an index past
+// `databases`.
+void CopyCommand(CommandContext& ctx) {
+  bool replace = false;
+  for (size_t j = 3; j < ctx.args.size(); ++j) {
+    const bool has_value = j + 1 < ctx.args.size();
+    if (EqualsIgnoreCase(ctx.args[j], "replace")) {
+      replace = true;
+    } else if (EqualsIgnoreCase(ctx.args[j], "db") && has_value) {
+      int64_t db = 0;
+      // getIntFromObjectOrReply: an int.
+      if (!ParseInt64(ctx.args[j + 1], &db) || db < INT32_MIN || db > INT32_MAX) {
+        return ctx.reply.Error(errors::kNotInteger);
+      }
+      if (db != 0) return ctx.reply.Error(errors::kDbIndexOutOfRange);
+      ++j;
+    } else {
+      return ctx.reply.Error(errors::kSyntax);
+    }
+  }
+  const std::string& src = ctx.args[1];
+  const std::string& dst = ctx.args[2];
+  if (src == dst) return ctx.reply.Error(errors::kSameObject);
+  auto obj = ctx.keyspace.Load(src, ctx.now_ms);
+  if (!obj.ok()) return ReplyStatus(ctx, obj.status());
+  if (obj.value().IsAbsent(ctx.now_ms)) return ctx.reply.Integer(0);
+  if (!replace && ctx.keyspace.Exists(dst, ctx.now_ms)) return ctx.reply.Integer(0);
+  storage::Status st = CopyVersions(ctx, obj.value(), dst);
+  if (!st.ok()) return ReplyStatus(ctx, st);
+  ctx.reply.Integer(1);
+}
+
 constexpr uint32_t kW = kCmdWrite;
 constexpr uint32_t kR = kCmdReadonly;
 constexpr uint32_t kF = kCmdFast;
@@ -290,6 +396,44 @@ constexpr CommandSpec kKeyCommands[] = {
      "3.2.1",
      {},
      {.split = cluster::Split::kEachKey, .combine = cluster::Combine::kSum}},
+    // Both keys must share a replica set in a cluster (hash tags), else
+    // CROSSSLOT; both are read from a read quorum first.
+    {"rename",
+     3,
+     kW,
+     RenameCommand,
+     1,
+     2,
+     1,
+     "generic",
+     "Rename a key",
+     "1.0.0",
+     {},
+     {.split = cluster::Split::kSameReplicas}},
+    {"renamenx",
+     3,
+     kW | kF,
+     RenameNxCommand,
+     1,
+     2,
+     1,
+     "generic",
+     "Rename a key, only if the new key does not exist",
+     "1.0.0",
+     {},
+     {.split = cluster::Split::kSameReplicas}},
+    {"copy",
+     -3,
+     kW | kCmdDenyOom,
+     CopyCommand,
+     1,
+     2,
+     1,
+     "generic",
+     "Copy a key",
+     "6.2.0",
+     {},
+     {.split = cluster::Split::kSameReplicas}},
     {"expire", -3, kW | kF, ExpireCommand, 1, 1, 1, "generic",
      "Set a key's time to live in seconds", "1.0.0"},
     {"pexpire", -3, kW | kF, PExpireCommand, 1, 1, 1, "generic",

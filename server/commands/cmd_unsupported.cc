@@ -77,10 +77,6 @@ constexpr std::string_view kGeo[] = {
     "geosearch", "geosearchstore",
 };
 
-constexpr std::string_view kTransactions[] = {
-    "multi", "exec", "discard", "watch", "unwatch",
-};
-
 constexpr std::string_view kScripting[] = {
     "eval", "evalsha", "eval_ro", "evalsha_ro", "script", "function", "fcall", "fcall_ro",
 };
@@ -90,9 +86,7 @@ constexpr std::string_view kPubSub[] = {
     "pubsub",    "ssubscribe",  "sunsubscribe", "spublish",
 };
 
-constexpr std::string_view kKeysNotYet[] = {
-    "rename", "renamenx", "copy", "sort", "sort_ro",
-};
+constexpr std::string_view kKeysNotYet[] = {"sort", "sort_ro"};
 
 constexpr std::string_view kDatabases[] = {"move", "swapdb"};
 
@@ -126,7 +120,6 @@ const Family kFamilies[] = {
     {kStreams, "streams are not implemented (see README, Commands)"},
     {kHyperLogLog, "HyperLogLog is not implemented (see README, Commands)"},
     {kGeo, "geo commands are not implemented (see README, Commands)"},
-    {kTransactions, "transactions are not implemented yet (see README, Commands)"},
     {kScripting, "scripting is not implemented (see README, Commands)"},
     {kPubSub, "pub/sub is not implemented (see README, Commands)"},
     {kKeysNotYet, "not implemented yet (see README, Commands)"},

@@ -45,6 +45,7 @@ enum CommandFlag : uint32_t {
   // of their replies, CLIENT REPLY, authentication), so it runs only once
   // every earlier command of the connection is answered.
   kCmdConnectionState = 1u << 9,
+  kCmdInternal = 1u << 10,  // a cluster frame: never taken from clients, never listed
 };
 
 // The front end's words, used unqualified throughout the command layer.
@@ -137,7 +138,7 @@ void RegisterConnectionCommands(CommandTable& table);
 void RegisterServerCommands(CommandTable& table);
 // CLUSTER INFO / NODES / PREFLIST / MEET / MYID / GETLOCAL.
 void RegisterClusterCommands(CommandTable& table);
-// Redis commands shoal does not implement (lists, hashes, MULTI, ...).
+// Redis commands shoal does not implement (lists, hashes, scripting, ...).
 void RegisterUnsupportedCommands(CommandTable& table);
 // SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP, BITFIELD, BITFIELD_RO.
 void RegisterBitCommands(CommandTable& table);
@@ -145,5 +146,30 @@ void RegisterBitCommands(CommandTable& table);
 void RegisterLcsCommand(CommandTable& table);
 // OBJECT and MEMORY: introspection of one key.
 void RegisterObjectCommands(CommandTable& table);
+// MULTI, EXEC, DISCARD, WATCH, UNWATCH and the cluster's transaction frames
+// (cmd_transactions.cc).
+void RegisterTransactionCommands(CommandTable& table);
+
+// The server's transaction hooks (cmd_transactions.cc), called from
+// Server::OnRequest once a request passed lookup, arity, auth and maxmemory.
+// QueueInTransaction queues it when the connection is in MULTI (+QUEUED, or
+// a queue-time refusal such as CROSSSLOT) and returns true; RESET also ends
+// the transaction here (false: it then runs). TakeTransaction, in an active
+// cluster, runs MULTI/DISCARD/UNWATCH at once and takes WATCH and EXEC to
+// the keys' replicas; true if it replied or will.
+bool QueueInTransaction(Server& server, facade::Connection& conn, const CommandSpec& cmd,
+                        std::vector<std::string>& argv, ReplyBuilder& reply);
+bool TakeTransaction(Server& server, facade::Connection& conn, const CommandSpec& cmd,
+                     std::vector<std::string>& argv, ReplyBuilder& reply);
+// Replies `error` for a request refused before it could run (unknown
+// command, arity, NOAUTH, OOM; `cmd` is nullptr when the lookup failed), as
+// Redis's rejectCommand: inside MULTI the transaction is flagged (EXEC will
+// reply EXECABORT), and a refused EXEC discards the transaction at once with
+// "EXECABORT Transaction discarded because of: <error>".
+void RejectCommand(Server& server, facade::Connection& conn, const CommandSpec* cmd,
+                   std::string_view error, ReplyBuilder& reply);
+// True if maxmemory refuses `cmd` because of the transaction: any command
+// queued, and EXEC of a queue holding a deny-oom command.
+bool TransactionDenyOom(Server& server, facade::Connection& conn, const CommandSpec& cmd);
 
 }  // namespace shoal::server

@@ -19,7 +19,7 @@ std::string Lower(std::string_view s) {
 void CommandTable::Register(std::span<const CommandSpec> rows) {
   for (const CommandSpec& row : rows) {
     by_name_[std::string(row.name)] = &row;
-    all_.push_back(&row);
+    if (!(row.flags & kCmdInternal)) all_.push_back(&row);  // COMMAND lists clients' commands
   }
 }
 

@@ -187,6 +187,31 @@ TEST_CASE("RequestQueue: a cluster-wide request is a barrier") {
   CHECK_FALSE(q.busy());
 }
 
+TEST_CASE("RequestQueue: a serial keyed request (EXEC) waits for its reads with nothing behind") {
+  RequestQueue q;
+  FakeRunner r(q);
+  Req k1 = Keyed(1), s2 = Keyed(2), k3 = Keyed(3);
+  s2->hooks.serial = true;
+  q.Push(k1);
+  q.Push(s2);
+  q.Push(k3);
+  r.Pump();
+  CHECK(r.Log() == "L1");
+  MarkReady(*k1);
+  r.Pump();
+  r.Answer(k1);
+  // At the head with everything before it answered: it launches (its reads
+  // start), and what is behind it does not, not even its fan-out.
+  CHECK(r.Log() == "L1 E1 L2");
+  CHECK_FALSE(k3->launched);
+  MarkReady(*s2);
+  r.Pump();
+  CHECK(r.Log() == "L1 E1 L2 E2");
+  CHECK_FALSE(k3->launched);
+  r.Answer(s2);
+  CHECK(r.Log() == "L1 E1 L2 E2 L3");
+}
+
 TEST_CASE("RequestQueue: a barrier on an idle queue runs at once; barriers run one by one") {
   RequestQueue q;
   FakeRunner r(q);

@@ -361,6 +361,8 @@ TEST_CASE("Plan: MSETNX keys must share one replica set, else CROSSSLOT") {
     CHECK(req.parts[0].replicas == ctx.placement["a"]);
     CHECK(req.parts[0].needs_read);
     CHECK_FALSE(req.parts[0].forward);
+    // Every key is read before it runs, each once.
+    CHECK(req.parts[0].more_keys == std::vector<std::string>{"a2"});
   }
   SUBCASE("same nodes through another partition: shared") {
     const Request req = PlanOf({"MSETNX", "a", "1", "other_partition", "2"}, ctx);
@@ -372,6 +374,7 @@ TEST_CASE("Plan: MSETNX keys must share one replica set, else CROSSSLOT") {
     CHECK(req.error.empty());
     REQUIRE(req.parts.size() == 1);
     CHECK(req.parts[0].forward);
+    CHECK(req.parts[0].more_keys.empty());  // the coordinator it goes to reads
   }
   for (const std::string other : {"far", "reordered"}) {
     for (const bool coordinate_here : {false, true}) {
@@ -385,6 +388,54 @@ TEST_CASE("Plan: MSETNX keys must share one replica set, else CROSSSLOT") {
       CHECK(req.parts.empty());
     }
   }
+}
+
+TEST_CASE("ShareReplicas: the same nodes in the same order, any partition") {
+  FakeContext ctx;
+  ctx.placement["a"] = Set(3, {kSelf, "b", "c"});
+  ctx.placement["a2"] = Set(5, {kSelf, "b", "c"});
+  ctx.placement["far"] = Set(3, {"x", "y", "z"});
+  ctx.placement["reordered"] = Set(3, {"b", kSelf, "c"});
+  using Keys = std::vector<std::string_view>;
+  CHECK(ShareReplicas(ctx, Keys{}));
+  CHECK(ShareReplicas(ctx, Keys{"far"}));
+  CHECK(ShareReplicas(ctx, Keys{"a", "a2", "a"}));
+  CHECK_FALSE(ShareReplicas(ctx, Keys{"a", "far"}));
+  CHECK_FALSE(ShareReplicas(ctx, Keys{"a", "reordered"}));
+}
+
+// A routing whose keys are named by a count (as the transaction frame's).
+std::vector<size_t> CountedKeys(std::span<const std::string> argv) {
+  std::vector<size_t> out;
+  const size_t n = argv.size() > 1 ? static_cast<size_t>(std::stoul(argv[1])) : 0;
+  for (size_t i = 0; i < n && 2 + i < argv.size(); ++i) out.push_back(2 + i);
+  return out;
+}
+
+TEST_CASE("Plan: a keys_of hook names the keys; they must share replicas and are all read") {
+  FakeContext ctx;
+  ctx.placement["k1"] = Set(3, {kSelf, "b", "c"});
+  ctx.placement["k2"] = Set(4, {kSelf, "b", "c"});
+  ctx.placement["far"] = Set(3, {"x", "y", "z"});
+  const Routing routing{.split = Split::kSameReplicas, .keys_of = CountedKeys};
+  const CommandRef txn{.impl = &routing,
+                       .name = "txn",
+                       .arity = -3,
+                       .write = true,
+                       .first_key = 2,
+                       .last_key = 2,
+                       .key_step = 1,
+                       .routing = &routing};
+  Argv argv = {"txn", "2", "k1", "k2", "payload", "k1"};
+  CHECK(KeyPositions(txn, argv) == std::vector<size_t>{2, 3});
+  Request req = Plan(txn, argv, false, ctx);
+  REQUIRE(req.parts.size() == 1);
+  CHECK(req.parts[0].key == "k1");
+  CHECK(req.parts[0].more_keys == std::vector<std::string>{"k2"});
+  CHECK(req.parts[0].needs_read);
+  Argv cross = {"txn", "2", "k1", "far", "payload"};
+  req = Plan(txn, cross, false, ctx);
+  CHECK(req.error == facade::errors::kCrossSlot);
 }
 
 TEST_CASE("KeyPositions follows Redis's first/last/step convention") {

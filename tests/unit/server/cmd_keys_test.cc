@@ -402,6 +402,98 @@ TEST_CASE("RANDOMKEY, DBSIZE, FLUSHALL, FLUSHDB") {
                  });
 }
 
+TEST_CASE("RENAME and RENAMENX as Redis 7.0") {
+  CommandHarness h;
+  ExpectSteps(h, {
+                     {{"RENAME", "nope", "x"}, Err("ERR no such key")},
+                     {{"RENAMENX", "nope", "x"}, Err("ERR no such key")},
+                     {{"RENAME", "nope", "nope"}, Err("ERR no such key")},
+                     {{"SET", "a", "1"}, Ok()},
+                     {{"RENAME", "a", "a"}, Ok()},  // onto itself: nothing happens
+                     {{"RENAMENX", "a", "a"}, Int(0)},
+                     {{"GET", "a"}, Bulk("1")},
+                     {{"RENAME", "a", "b"}, Ok()},
+                     {{"EXISTS", "a"}, Int(0)},
+                     {{"GET", "b"}, Bulk("1")},
+                     {{"SET", "c", "3"}, Ok()},
+                     {{"RENAMENX", "b", "c"}, Int(0)},
+                     {{"GET", "b"}, Bulk("1")},
+                     {{"RENAMENX", "b", "d"}, Int(1)},
+                     {{"RENAME", "d", "c"}, Ok()},  // replaces
+                     {{"GET", "c"}, Bulk("1")},
+                     {{"EXISTS", "b", "d"}, Int(0)},
+                     {{"RENAME", "c"}, Err("ERR wrong number of arguments for 'rename' command")},
+                 });
+}
+
+TEST_CASE("RENAME carries the TTL; the destination's own TTL goes") {
+  CommandHarness h;
+  ExpectSteps(h, {
+                     {{"SET", "src", "v", "PX", "5000"}, Ok()},
+                     {{"SET", "dst", "old", "EX", "100"}, Ok()},
+                     {{"RENAME", "src", "dst"}, Ok()},
+                     {{"PTTL", "dst"}, Int(5000)},
+                     {{"SET", "p", "v"}, Ok()},
+                     {{"RENAME", "p", "dst"}, Ok()},
+                     {{"TTL", "dst"}, Int(-1)},
+                 });
+  h.Run({"SET", "e", "v", "PX", "10"});
+  h.AdvanceMs(10);
+  CHECK(h.Run({"RENAME", "e", "f"}) == Err("ERR no such key"));  // expired: absent
+}
+
+TEST_CASE("RENAME and COPY keep siblings as siblings and counters as counters") {
+  CommandHarness h;
+  h.Run({"SET", "k", "a"});
+  // A concurrent version (a context that covers nothing).
+  REQUIRE(h.keyspace().Update("k", {}, storage::Version::Bytes("b", h.now_ms), h.now_ms).ok());
+  const std::string both = h.Run({"GET", "k"});
+  CHECK(both == "*2\r\n$1\r\na\r\n$1\r\nb\r\n");
+  h.Run({"SET", "d", "old"});
+  CHECK(h.Run({"COPY", "k", "d", "REPLACE"}) == Int(1));
+  CHECK(h.Run({"GET", "d"}) == both);
+  CHECK(h.Run({"RENAME", "k", "r"}) == Ok());
+  CHECK(h.Run({"GET", "r"}) == both);
+  CHECK(h.Run({"EXISTS", "k"}) == Int(0));
+
+  CHECK(h.Run({"INCRBY", "n", "5"}) == Int(5));
+  CHECK(h.Run({"RENAME", "n", "m"}) == Ok());
+  CHECK(h.Run({"INCR", "m"}) == Int(6));
+  CHECK(h.Run({"COPY", "m", "m2"}) == Int(1));
+  CHECK(h.Run({"DECR", "m2"}) == Int(5));
+  CHECK(h.Run({"GET", "m"}) == Bulk("6"));
+}
+
+TEST_CASE("COPY as Redis 7.0 with one database") {
+  CommandHarness h;
+  ExpectSteps(
+      h, {
+             {{"COPY", "nope", "x"}, Int(0)},
+             {{"COPY", "a", "a"}, Err("ERR source and destination objects are the same")},
+             {{"SET", "a", "1", "PX", "9000"}, Ok()},
+             {{"COPY", "a", "b"}, Int(1)},
+             {{"GET", "b"}, Bulk("1")},
+             {{"PTTL", "b"}, Int(9000)},
+             {{"GET", "a"}, Bulk("1")},
+             {{"SET", "a", "2"}, Ok()},
+             {{"COPY", "a", "b"}, Int(0)},  // b exists
+             {{"GET", "b"}, Bulk("1")},
+             {{"COPY", "a", "b", "REPLACE"}, Int(1)},
+             {{"GET", "b"}, Bulk("2")},
+             {{"TTL", "b"}, Int(-1)},
+             {{"COPY", "a", "c", "DB", "0"}, Int(1)},
+             {{"COPY", "a", "c", "db", "1"}, Err("ERR DB index is out of range")},
+             {{"COPY", "a", "c", "DB", "-1"}, Err("ERR DB index is out of range")},
+             {{"COPY", "a", "c", "DB", "x"}, Err("ERR value is not an integer or out of range")},
+             {{"COPY", "a", "c", "DB", "4294967296"},
+              Err("ERR value is not an integer or out of range")},
+             {{"COPY", "a", "c", "DB"}, Err("ERR syntax error")},
+             {{"COPY", "a", "c", "REPLACE", "foo"}, Err("ERR syntax error")},
+             // Options are parsed before the same-key check.
+             {{"COPY", "a", "a", "DB", "1"}, Err("ERR DB index is out of range")},
+         });
+}
+
 TEST_CASE("key command rows match Redis's COMMAND INFO") {
   CommandHarness h;
 
@@ -422,6 +514,9 @@ TEST_CASE("key command rows match Redis's COMMAND INFO") {
                    {"dbsize", 1, kCmdReadonly | kCmdFast, 0, 0, 0, "server"},
                    {"flushall", -1, kCmdWrite, 0, 0, 0, "server"},
                    {"flushdb", -1, kCmdWrite, 0, 0, 0, "server"},
+                   {"rename", 3, kCmdWrite, 1, 2, 1, "generic"},
+                   {"renamenx", 3, kCmdWrite | kCmdFast, 1, 2, 1, "generic"},
+                   {"copy", -3, kCmdWrite | kCmdDenyOom, 1, 2, 1, "generic"},
                });
 }
 
