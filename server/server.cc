@@ -452,8 +452,7 @@ void Server::OnRequest(facade::Connection& conn, std::vector<std::string>& argv)
   // discards it (RejectCommand, cmd_transactions.cc).
   const CommandSpec* cmd = commands_.Find(argv[0]);
   auto refuse = [&](std::string_view error) { RejectCommand(*this, conn, cmd, error, reply); };
-  if (cmd == nullptr || (cmd->flags & kCmdInternal)) {
-    cmd = nullptr;
+  if (cmd == nullptr) {
     if (commands_.IsUnsupported(argv[0])) {
       refuse(commands_.UnsupportedError(argv[0]));
     } else {
@@ -554,12 +553,12 @@ void Server::RunHandler(facade::Connection& conn, const CommandSpec& cmd,
 }
 
 cluster::CommandRef Server::Find(std::string_view name) const {
-  const CommandSpec* cmd = commands_.Find(name);
+  const CommandSpec* cmd = commands_.Find(name, /*internal=*/true);
   return cmd == nullptr ? cluster::CommandRef{} : commands_.Ref(*cmd);
 }
 
 cluster::CommandRef Server::FindCall(std::span<const std::string> argv) const {
-  const CommandSpec* cmd = argv.empty() ? nullptr : commands_.Find(argv[0]);
+  const CommandSpec* cmd = argv.empty() ? nullptr : commands_.Find(argv[0], /*internal=*/true);
   if (cmd != nullptr && !cmd->subcommands.empty() && argv.size() >= 2) {
     cmd = CommandTable::FindSub(*cmd, argv[1]);
   }

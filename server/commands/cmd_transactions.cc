@@ -195,8 +195,8 @@ void TxnFrameCommand(CommandContext& ctx) {
       spec = CommandTable::FindSub(*spec, q.argv[1]);
     }
     // The queueing node checked these; a frame that fails them is bad.
-    if (spec == nullptr || (spec->flags & kCmdInternal) || TopName(*spec) == "multi" ||
-        TopName(*spec) == "exec" || !ArityOk(spec->arity, q.argv.size())) {
+    if (spec == nullptr || TopName(*spec) == "multi" || TopName(*spec) == "exec" ||
+        !ArityOk(spec->arity, q.argv.size())) {
       return ctx.reply.Error(bad);
     }
     q.spec = spec;
@@ -279,7 +279,7 @@ void ClusterWatch(Server& server, facade::Connection& conn, std::vector<std::str
   frame.reserve(argv.size());
   frame.emplace_back(kWatchFrame);
   for (std::string& k : keys) frame.push_back(k);
-  const CommandSpec* spec = server.commands().Find(kWatchFrame);
+  const CommandSpec* spec = server.commands().Find(kWatchFrame, /*internal=*/true);
   server.cluster()->Handle(conn, CommandTable::Ref(*spec), frame, std::move(hooks));
 }
 
@@ -320,7 +320,7 @@ bool ClusterExec(Server& server, facade::Connection& conn, Transaction& t, Reply
       req.parts[0].argv.push_back(w.version.empty() ? "?" : w.version);
     }
   };
-  const CommandSpec* spec = server.commands().Find(kTxnFrame);
+  const CommandSpec* spec = server.commands().Find(kTxnFrame, /*internal=*/true);
   server.cluster()->Handle(conn, CommandTable::Ref(*spec), frame, std::move(hooks));
   return true;
 }

@@ -106,7 +106,9 @@ class CommandTable {
   void RegisterUnsupported(std::span<const std::string_view> names, std::string_view reason);
 
   // The row for `name` (any case), or nullptr.
-  const CommandSpec* Find(std::string_view name) const;
+  // Internal rows (kCmdInternal: the cluster's frames) are found only with
+  // `internal` set, as the cluster's lookups do; clients never see them.
+  const CommandSpec* Find(std::string_view name, bool internal = false) const;
   bool IsUnsupported(std::string_view name) const;
   // The error reply for an unsupported command (IsUnsupported(name) true).
   std::string UnsupportedError(std::string_view name) const;

@@ -28,7 +28,7 @@ void CommandTable::RegisterUnsupported(std::span<const std::string_view> names,
   for (std::string_view n : names) unsupported_[Lower(n)] = reason;
 }
 
-const CommandSpec* CommandTable::Find(std::string_view name) const {
+const CommandSpec* CommandTable::Find(std::string_view name, bool internal) const {
   // Command names are short; lower-casing into a stack buffer avoids an
   // allocation on every request.
   char buf[32];
@@ -38,7 +38,8 @@ const CommandSpec* CommandTable::Find(std::string_view name) const {
     buf[i] = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
   }
   auto it = by_name_.find(std::string(buf, name.size()));
-  return it == by_name_.end() ? nullptr : it->second;
+  if (it == by_name_.end() || (!internal && (it->second->flags & kCmdInternal))) return nullptr;
+  return it->second;
 }
 
 bool CommandTable::IsUnsupported(std::string_view name) const {
