@@ -13,13 +13,14 @@
 #   <build dir>/tests/fuzz/<target> <that file>
 # Exit codes: 0 all passed, 1 a target failed, 77 a target is not built
 # (ctest reports the smoke test as skipped: run `make fuzz-build`).
+# SHOAL_FUZZ_DIR, when set, replaces <fuzz build dir> (`make test` sets it).
 set -uo pipefail
 
 if [ $# -lt 2 ]; then
   echo "usage: $0 <fuzz build dir> <seconds> [target...]" >&2
   exit 2
 fi
-build=$(cd "$1" 2>/dev/null && pwd) || { echo "fuzz: no build dir $1 (make fuzz-build)"; exit 77; }
+build=$(cd "${SHOAL_FUZZ_DIR:-$1}" 2>/dev/null && pwd) || { echo "fuzz: no build dir ${SHOAL_FUZZ_DIR:-$1} (make fuzz-build)"; exit 77; }
 seconds=$2
 shift 2
 src=$(cd "$(dirname "$0")" && pwd)
