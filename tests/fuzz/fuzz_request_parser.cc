@@ -54,10 +54,8 @@ void Check(bool ok, const char* what) {
 
 struct Outcome {
   std::vector<std::vector<std::string>> requests;
-  std::string error;            // empty: no protocol error
-  bool operator==(const Outcome& o) const {
-    return requests == o.requests && error == o.error;
-  }
+  std::string error;  // empty: no protocol error
+  bool operator==(const Outcome& o) const { return requests == o.requests && error == o.error; }
 };
 
 bool IsAuth(const std::vector<std::string>& argv) {
