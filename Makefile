@@ -33,7 +33,7 @@ cluster: build
 # fuzz-* tests, built in $(FUZZ_DIR) with clang).
 test: build fuzz-build
 	@./scripts/npm-setup.sh
-	cd $(BUILD_DIR) && SHOAL_FUZZ_DIR=$(CURDIR)/$(FUZZ_DIR) \
+	cd $(BUILD_DIR) && SHOAL_FUZZ_DIR=$(abspath $(FUZZ_DIR)) \
 	  ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 # The same tests under ASan and UBSan (gcc, Debug), less the fuzz smoke tests
