@@ -2,7 +2,7 @@
 # Runs the libFuzzer targets of a fuzz build (-DSHOAL_FUZZ=ON) over their
 # committed seed corpus.
 #
-#   tests/fuzz/run.sh <fuzz build dir> <seconds> [target...]
+#   tests/fuzz/run.sh [--smoke] <fuzz build dir> <seconds> [target...]
 #
 # Each target (default: every fuzz_* binary of the build) runs for <seconds>,
 # starting from tests/fuzz/corpus/<target>/ (read only) and a scratch corpus
@@ -11,13 +11,21 @@
 # makes the script fail; the input that did it is written to
 # <build dir>/fuzz-artifacts/<target>/ and its path printed. Replay one with
 #   <build dir>/tests/fuzz/<target> <that file>
+# With --smoke (the fuzz-* tests of `make test`) the scratch corpus is a
+# fresh temporary directory, so the run reads only the seeds and its length
+# does not grow with what earlier runs found.
 # Exit codes: 0 all passed, 1 a target failed, 77 a target is not built
 # (ctest reports the smoke test as skipped: run `make fuzz-build`).
 # SHOAL_FUZZ_DIR, when set, replaces <fuzz build dir> (`make test` sets it).
 set -uo pipefail
 
+smoke=0
+if [ "${1:-}" = "--smoke" ]; then
+  smoke=1
+  shift
+fi
 if [ $# -lt 2 ]; then
-  echo "usage: $0 <fuzz build dir> <seconds> [target...]" >&2
+  echo "usage: $0 [--smoke] <fuzz build dir> <seconds> [target...]" >&2
   exit 2
 fi
 build=$(cd "${SHOAL_FUZZ_DIR:-$1}" 2>/dev/null && pwd) || { echo "fuzz: no build dir ${SHOAL_FUZZ_DIR:-$1} (make fuzz-build)"; exit 77; }
@@ -45,6 +53,10 @@ for t in "${targets[@]}"; do
     exit 77
   fi
   scratch="$build/fuzz-corpus/$t"
+  if [ $smoke -eq 1 ]; then
+    scratch=$(mktemp -d "${TMPDIR:-/tmp}/shoal-fuzz-$t.XXXXXX")
+    trap 'rm -rf "$scratch"' EXIT
+  fi
   artifacts="$build/fuzz-artifacts/$t/"
   mkdir -p "$scratch" "$artifacts"
   args=(-max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$artifacts"
