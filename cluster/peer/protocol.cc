@@ -43,8 +43,8 @@ const redisReplyObjectFunctions& BoundedFunctions() {
 redisReader* NewPeerReplyReader(size_t max_elements) {
   if (DefaultFunctions().createArray == nullptr) return nullptr;
   // hiredis only reads the table (its parameter is not const).
-  redisReader* r = redisReaderCreateWithFunctions(
-      const_cast<redisReplyObjectFunctions*>(&BoundedFunctions()));
+  redisReader* r =
+      redisReaderCreateWithFunctions(const_cast<redisReplyObjectFunctions*>(&BoundedFunctions()));
   if (r != nullptr) r->privdata = reinterpret_cast<void*>(static_cast<uintptr_t>(max_elements));
   return r;
 }
@@ -84,8 +84,8 @@ PeerReply FromRedisReply(const redisReply& r) {
 storage::Result<PeerReply> ParseReply(std::string_view resp) {
   // Every element takes at least 3 bytes ("+\r\n"): no array of the reply
   // can declare more elements than that.
-  std::unique_ptr<redisReader, void (*)(redisReader*)> reader(
-      NewPeerReplyReader(resp.size() / 3), &redisReaderFree);
+  std::unique_ptr<redisReader, void (*)(redisReader*)> reader(NewPeerReplyReader(resp.size() / 3),
+                                                              &redisReaderFree);
   if (reader == nullptr) return storage::Status::Invalid("out of memory");
   // The reply is already in memory: no limit on its size beyond its own.
   reader->maxbuf = 0;

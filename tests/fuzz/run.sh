@@ -69,6 +69,7 @@ for t in "${targets[@]}"; do
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
     "$bin" "${args[@]}" "$scratch" "$src/corpus/$t" >"$log" 2>&1
   rc=$?
+  [ $smoke -eq 1 ] && rm -rf "$scratch"
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   cov=$(grep -Eo 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)
   line="$t: ${seconds}s, ${execs:-?} execs, ${cov:-no coverage line}"
