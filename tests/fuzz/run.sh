@@ -53,34 +53,43 @@ for t in "${targets[@]}"; do
     exit 77
   fi
   scratch="$build/fuzz-corpus/$t"
+  log="$build/fuzz-artifacts/$t.log"
   if [ $smoke -eq 1 ]; then
-    scratch=$(mktemp -d "${TMPDIR:-/tmp}/shoal-fuzz-$t.XXXXXX")
-    trap 'rm -rf "$scratch"' EXIT
+    # Its own corpus and log, so a smoke test beside a long run clobbers neither.
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/shoal-fuzz-$t.XXXXXX")
+    trap 'rm -rf "$tmp"' EXIT
+    scratch="$tmp/corpus"
+    log="$tmp/$t.log"
   fi
   artifacts="$build/fuzz-artifacts/$t/"
   mkdir -p "$scratch" "$artifacts"
   args=(-max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$artifacts"
         -timeout=25 -rss_limit_mb=2048)
   [ -f "$src/corpus/$t.dict" ] && args+=(-dict="$src/corpus/$t.dict")
-  log="$build/fuzz-artifacts/$t.log"
   echo "fuzz: $t for ${seconds}s"
   # New inputs go to the scratch corpus (the first directory), never to the
   # committed one.
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
     "$bin" "${args[@]}" "$scratch" "$src/corpus/$t" >"$log" 2>&1
   rc=$?
-  [ $smoke -eq 1 ] && rm -rf "$scratch"
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   cov=$(grep -Eo 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)
   line="$t: ${seconds}s, ${execs:-?} execs, ${cov:-no coverage line}"
   if [ $rc -ne 0 ]; then
     tail -n 60 "$log"
+    if [ $smoke -eq 1 ]; then
+      cp "$log" "$build/fuzz-artifacts/$t.smoke.log"
+      log="$build/fuzz-artifacts/$t.smoke.log"
+    fi
     reproducer=$(grep -Eo 'Test unit written to [^ ]+' "$log" | tail -1 | sed 's/Test unit written to //')
     line="$line: FAILED (exit $rc), reproducer ${reproducer:-none written}, log $log"
     failed+=("$t")
   fi
   echo "fuzz: $line"
   summary+=("$line")
+  if [ $smoke -eq 1 ]; then
+    rm -rf "$tmp"
+  fi
 done
 
 echo "fuzz: summary"
