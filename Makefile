@@ -1,12 +1,14 @@
 # shoal — top-level Makefile. CMake does the building; this file is the
-# front door: `make run`, `make cluster`, `make test`, `make sanitize`, `make bench`.
+# front door: `make run`, `make cluster`, `make test`, `make sanitize`, `make fuzz`,
+# `make bench`.
 
 BUILD_DIR ?= build
 ASAN_DIR ?= build-asan
+FUZZ_DIR ?= build-fuzz
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps build run cluster test sanitize bench fd-soak format clean
+.PHONY: all deps build run cluster test sanitize fuzz-build fuzz bench fd-soak format clean
 
 all: build
 
@@ -32,17 +34,39 @@ run: build
 cluster: build
 	@BUILD_DIR=$(BUILD_DIR) ./scripts/cluster.sh
 
-test: build
+# Unit and integration tests, plus a few seconds of each fuzz target (the
+# fuzz-* tests, built in $(FUZZ_DIR) with clang).
+test: build fuzz-build
 	@./scripts/npm-setup.sh
-	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+	cd $(BUILD_DIR) && SHOAL_FUZZ_DIR=$(abspath $(FUZZ_DIR)) \
+	  ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
+# The same tests under ASan and UBSan (gcc, Debug), less the fuzz smoke tests
+# (their targets carry both sanitizers already) and the integration tests
+# labelled no-sanitize (tests/CMakeLists.txt says why each is).
 sanitize: deps
 	cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DSHOAL_SANITIZE=ON
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 	@./scripts/npm-setup.sh
 	cd $(ASAN_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+	  ctest --output-on-failure -j $(JOBS) -LE '^(fuzz|no-sanitize)$$' $(CTEST_ARGS)
+
+# libFuzzer targets (tests/fuzz/): clang, ASan and UBSan, in $(FUZZ_DIR).
+$(FUZZ_DIR)/CMakeCache.txt: | deps
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHOAL_FUZZ=ON
+
+fuzz-build: deps $(FUZZ_DIR)/CMakeCache.txt
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzz_targets
+
+# Each fuzz target for FUZZ_SECONDS over its seed corpus (FUZZ_TARGETS to
+# pick some); new inputs go to $(FUZZ_DIR)/fuzz-corpus/, crashes to
+# $(FUZZ_DIR)/fuzz-artifacts/ (the path is printed). Fails on any crash,
+# leak, sanitizer report or violated invariant.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+fuzz: fuzz-build
+	./tests/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 bench: build
 	/usr/bin/python3 bench/bench.py --shoal $(CURDIR)/$(BUILD_DIR)/shoal-server
@@ -57,4 +81,4 @@ format:
 	git ls-files '*.h' '*.cc' '*.c' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR)

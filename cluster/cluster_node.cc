@@ -341,8 +341,9 @@ void ClusterNode::SyncLinks() {
       }
       continue;
     }
-    bool linked = std::any_of(clients_.begin(), clients_.end(), [&](const auto& c) {
-      return c->host() == info.host && c->port() == info.cport;
+    // The member is captured by name: clang 14 cannot capture a structured binding.
+    bool linked = std::any_of(clients_.begin(), clients_.end(), [&m = info](const auto& c) {
+      return c->host() == m.host && c->port() == m.cport;
     });
     if (!linked) AddClient(info.host, info.cport);
   }

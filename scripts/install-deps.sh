@@ -7,6 +7,9 @@ packages=(
   cmake g++ make pkg-config
   libuv1-dev libhiredis-dev libssl-dev libjemalloc-dev libxxhash-dev doctest-dev
   redis-server redis-tools python3-redis
+  # the fuzz targets (tests/fuzz): clang with libFuzzer and the sanitizer
+  # runtimes (compiler-rt), which --no-install-recommends leaves out
+  clang libclang-rt-14-dev
   iptables iproute2
 )
 

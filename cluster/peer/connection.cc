@@ -10,6 +10,7 @@
 #include <memory>
 #include <utility>
 
+#include "cluster/peer/protocol.h"
 #include "facade/net_address.h"
 
 namespace shoal::cluster {
@@ -62,7 +63,7 @@ std::string PeerConn::Open(const std::string& host, int port, const std::string&
   if (!bind_addr.empty()) {
     if (std::string why = Resolve(bind_addr, 0, &source); !why.empty()) return why;
   }
-  reader_ = redisReaderCreate();
+  reader_ = NewPeerReplyReader(kMaxPeerReplyElements);
   if (reader_ == nullptr) return "out of memory";
   if (!bind_addr.empty()) {
     if (const int rc = uv_tcp_bind(tcp_.get(), reinterpret_cast<const sockaddr*>(&source), 0);

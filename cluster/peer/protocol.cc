@@ -2,9 +2,52 @@
 
 #include <hiredis/hiredis.h>
 
+#include <cstdint>
 #include <memory>
 
 namespace shoal::cluster {
+namespace {
+
+// hiredis's own object functions (those of a reader made without any).
+const redisReplyObjectFunctions& DefaultFunctions() {
+  static const redisReplyObjectFunctions fns = [] {
+    redisReader* r = redisReaderCreate();
+    redisReplyObjectFunctions f{};
+    if (r != nullptr) {
+      f = *r->fn;
+      redisReaderFree(r);
+    }
+    return f;
+  }();
+  return fns;
+}
+
+// The reader's privdata holds its max_elements.
+void* CreateBoundedArray(const redisReadTask* task, int elements) {
+  const auto max = reinterpret_cast<uintptr_t>(task->privdata);
+  if (elements < 0 || static_cast<uintptr_t>(elements) > max) return nullptr;
+  return DefaultFunctions().createArray(task, elements);
+}
+
+const redisReplyObjectFunctions& BoundedFunctions() {
+  static const redisReplyObjectFunctions fns = [] {
+    redisReplyObjectFunctions f = DefaultFunctions();
+    f.createArray = &CreateBoundedArray;
+    return f;
+  }();
+  return fns;
+}
+
+}  // namespace
+
+redisReader* NewPeerReplyReader(size_t max_elements) {
+  if (DefaultFunctions().createArray == nullptr) return nullptr;
+  // hiredis only reads the table (its parameter is not const).
+  redisReader* r =
+      redisReaderCreateWithFunctions(const_cast<redisReplyObjectFunctions*>(&BoundedFunctions()));
+  if (r != nullptr) r->privdata = reinterpret_cast<void*>(static_cast<uintptr_t>(max_elements));
+  return r;
+}
 
 PeerReply FromRedisReply(const redisReply& r) {
   PeerReply out;
@@ -39,7 +82,9 @@ PeerReply FromRedisReply(const redisReply& r) {
 }
 
 storage::Result<PeerReply> ParseReply(std::string_view resp) {
-  std::unique_ptr<redisReader, void (*)(redisReader*)> reader(redisReaderCreate(),
+  // Every element takes at least 3 bytes ("+\r\n"): no array of the reply
+  // can declare more elements than that.
+  std::unique_ptr<redisReader, void (*)(redisReader*)> reader(NewPeerReplyReader(resp.size() / 3),
                                                               &redisReaderFree);
   if (reader == nullptr) return storage::Status::Invalid("out of memory");
   // The reply is already in memory: no limit on its size beyond its own.

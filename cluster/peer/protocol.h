@@ -10,9 +10,22 @@
 #include "facade/reply_builder.h"
 #include "storage/status.h"
 
+struct redisReader;
 struct redisReply;
 
 namespace shoal::cluster {
+
+// Most elements a peer reply array may declare. hiredis 0.14 allocates an
+// array's element pointers as soon as it reads "*<n>", before any element
+// arrives, so without a bound 20 bytes from a peer ("*1000000000\r\n...")
+// make it allocate gigabytes. 2^24 elements is 128 MiB of pointers; a
+// cluster-wide KEYS whose one member holds more keys fails.
+inline constexpr size_t kMaxPeerReplyElements = size_t{1} << 24;
+
+// A hiredis reader (free it with redisReaderFree) whose arrays may declare at
+// most `max_elements` elements: a longer one is a reader error ("Out of
+// memory", hiredis's word for a refused object). nullptr if out of memory.
+redisReader* NewPeerReplyReader(size_t max_elements);
 
 // A copy of a hiredis reply.
 PeerReply FromRedisReply(const redisReply& r);
