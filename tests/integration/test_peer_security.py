@@ -137,6 +137,22 @@ class RelayHijackTest(ch.ClusterTestCase):
         self.assertClosed(c)
         h.wait_for(lambda: "speaks protocol version" in a.current_output(), IO_TIMEOUT, "the refusal logged")
 
+    def test_peer_strings_cannot_forge_log_lines(self):
+        cl = self.start_cluster(1, replicas=1, read_quorum=1, write_quorum=1, secret=SECRET)
+        (a,) = cl.nodes
+        c = h.Client(a.host, a.cport)
+        self.addCleanup(c.close)
+        forged_id = "x\n12345:M 01 Jan 2030 00:00:00.000 # FORGED LINE\r"
+        c.send_raw(h.encode_command("SHOAL.HELLO", forged_id, "1" * 32, "2") + h.encode_command("SHOAL.AUTH", "0" * 64))
+        c.read_reply()
+        self.assertIsInstance(c.read_reply(), h.ReplyError)
+        self.assertClosed(c)
+        h.wait_for(lambda: "failed authentication" in a.current_output(), IO_TIMEOUT, "the failure logged")
+        log = a.current_output()
+        # Quoted and escaped as sdscatrepr does (and cut at 40 bytes).
+        self.assertIn('(node "x\\n12345:M 01 Jan 2030 00:00:00.000 # FOR"...)', log)
+        self.assertFalse(any(l.startswith("12345:M") for l in log.splitlines()), "a forged line in the log")
+
 
 def raise_nofile(want):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
