@@ -4,6 +4,7 @@
 #include <random>
 
 #include "cluster/membership_file.h"
+#include "cluster/peer/log_text.h"
 #include "cluster/placement.h"
 
 namespace shoal::cluster {
@@ -19,7 +20,9 @@ ClusterNode::~ClusterNode() {
 }
 
 void ClusterNode::Log(LogSeverity sev, const std::string& msg) const {
-  if (options_.log) options_.log(sev, msg);
+  // Lines carry peer-supplied strings (ids, addresses, error texts): no
+  // control byte of theirs reaches the log as it is.
+  if (options_.log) options_.log(sev, EscapeLogLine(msg));
 }
 
 storage::Status ClusterNode::Start(const std::vector<PeerAddress>& seeds) {
@@ -170,7 +173,7 @@ void ClusterNode::OnReady(PeerClient* client, const std::string& remote_id) {
   }
   if (client->stats().connects > 1) ++stats_.peer_reconnects;
   by_id_[remote_id] = client;
-  Log(LogSeverity::kVerbose, "peer " + remote_id + " at " + client->host() + ":" +
+  Log(LogSeverity::kVerbose, "peer " + LogRepr(remote_id) + " at " + client->host() + ":" +
                                  std::to_string(client->port()) + " connected");
   // Learnt before the exchange, so that the peer hears the new entry at once.
   const bool spread = LearnHost(
@@ -414,7 +417,8 @@ storage::Status ClusterNode::Forget(const NodeId& id) {
   if (!membership_.Remove(id)) {
     return storage::Status::Invalid("can't forget the only active member");
   }
-  Log(LogSeverity::kNotice, "node " + id + " forgotten: its partitions move to the others");
+  Log(LogSeverity::kNotice,
+      "node " + LogRepr(id) + " forgotten: its partitions move to the others");
   StateChanged(epoch, digest);
   return storage::Status::Ok();
 }

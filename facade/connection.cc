@@ -228,6 +228,7 @@ void Connection::Flush() {
     if (close_after_reply_ && replies_.outstanding() == 0) Close();
     return;
   }
+  if (env_.seal_output) env_.seal_output(*this, out_);
   uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
   int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&handle_), &buf, 1);
   if (n < 0 && n != UV_EAGAIN) {

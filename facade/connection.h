@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -120,6 +121,10 @@ struct ConnectionEnv {
   // Error replies counted here as they are queued (nullptr: not counted, as
   // for peer connections, which are not clients).
   ErrorStats* errors = nullptr;
+  // Applied to a connection's pending output just before it is written,
+  // once per write: it may rewrite the bytes in place (the peer channel
+  // seals its replies with a MAC, cluster/peer/frame_mac.h). Empty: none.
+  std::function<void(Connection&, std::string& out)> seal_output;
 };
 
 class Connection {

@@ -8,6 +8,8 @@
 
 #include "cluster/peer/auth.h"
 #include "cluster/peer/connection.h"
+#include "cluster/peer/frame_mac.h"
+#include "cluster/peer/log_text.h"
 #include "cluster/peer/protocol.h"
 #include "storage/node_id.h"
 
@@ -98,7 +100,8 @@ void PeerClient::Connect() {
   conn_ = conn;
   // HELLO waits in the connection's buffer and goes out once the connect completes.
   auto alive = alive_;
-  if (!Write({"SHOAL.HELLO", options_.self_id, client_nonce_}, &kHelloTag)) {
+  if (!Write({"SHOAL.HELLO", options_.self_id, client_nonce_, std::string(kPeerProtocolVersion)},
+             &kHelloTag)) {
     if (!*alive) return;
     if (conn_ == conn) {
       Drop(Failure::kDown, "connecting to " + Address() + " failed: cannot queue HELLO");
@@ -185,7 +188,8 @@ void PeerClient::OnConnReply(const void* tag, const redisReply& reply) {
 void PeerClient::OnHelloReply(const redisReply& reply) {
   if (phase_ != Phase::kHello) return;
   if (reply.type == REDIS_REPLY_ERROR) {
-    Drop(Failure::kDown, "peer at " + Address() + " refused the handshake: " + ReplyText(reply));
+    Drop(Failure::kDown,
+         "peer at " + Address() + " refused the handshake: " + LogRepr(ReplyText(reply)));
     return;
   }
   const bool shaped = reply.type == REDIS_REPLY_ARRAY && reply.elements == 3 &&
@@ -210,6 +214,7 @@ void PeerClient::OnHelloReply(const redisReply& reply) {
     return;
   }
   pending_id_ = server_id;
+  server_nonce_ = server_nonce;
   phase_ = Phase::kAuth;
   auto alive = alive_;
   if (!Write(
@@ -225,7 +230,7 @@ void PeerClient::OnAuthReply(const redisReply& reply) {
   if (phase_ != Phase::kAuth) return;
   if (reply.type == REDIS_REPLY_ERROR) {
     Drop(Failure::kAuth, "peer at " + Address() + " rejected our authentication (" +
-                             ReplyText(reply) + "): wrong cluster-secret?");
+                             LogRepr(ReplyText(reply)) + "): wrong cluster-secret?");
     return;
   }
   if (reply.type != REDIS_REPLY_STATUS || ReplyText(reply) != "OK") {
@@ -233,6 +238,9 @@ void PeerClient::OnAuthReply(const redisReply& reply) {
     return;
   }
   phase_ = Phase::kReady;
+  // From here on every frame and reply is bound to this handshake.
+  conn_->StartSession(DeriveSessionKeys(options_.secret, client_nonce_, server_nonce_,
+                                        options_.self_id, pending_id_));
   // A verified peer may send replies as large as the requests it answers.
   conn_->set_reply_limit(options_.max_reply_bytes);
   remote_id_ = pending_id_;

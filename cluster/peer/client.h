@@ -4,7 +4,8 @@
 // A PeerClient connects (a libuv TCP socket, replies parsed by hiredis's
 // standalone reader), runs the handshake of cluster/peer/auth.h (SHOAL.HELLO,
 // then SHOAL.AUTH once the peer has proved the cluster-secret), and then
-// carries request frames: RESP arrays of bulk strings out, RESP replies back,
+// carries request frames, each with its MAC (cluster/peer/frame_mac.h):
+// RESP arrays of bulk strings out, RESP replies back,
 // matched in order; a reply with no request waiting, or bytes that are not
 // RESP, drop the connection. It does not interpret requests or replies. A
 // lost or failed connection is retried with a doubling, jittered backoff, for
@@ -230,6 +231,7 @@ class PeerClient {
   Phase phase_ = Phase::kIdle;
   std::string client_nonce_;  // of the attempt in progress
   std::string pending_id_;    // the peer's id, verified, until AUTH is accepted
+  std::string server_nonce_;  // the peer's challenge in the attempt in progress
   std::string remote_id_;
   std::string local_host_;
   int64_t handshake_deadline_ = 0;

@@ -53,6 +53,12 @@ PeerConn::PeerConn(uv_loop_t* loop, ReplyFn on_reply, GoneFn on_gone)
 
 PeerConn::~PeerConn() {
   if (reader_ != nullptr) redisReaderFree(reader_);
+  if (inner_ != nullptr) redisReaderFree(inner_);
+}
+
+void PeerConn::StartSession(const SessionKeys& keys) {
+  signer_ = std::make_unique<FrameSigner>(keys.requests);
+  opener_ = std::make_unique<ReplyOpener>(keys.replies);
 }
 
 std::string PeerConn::Open(const std::string& host, int port, const std::string& bind_addr) {
@@ -95,16 +101,19 @@ std::string PeerConn::LocalHost() const {
 
 bool PeerConn::Write(const std::vector<std::string>& argv, const void* tag) {
   if (closing_) return false;
+  const std::string mac = signer_ ? signer_->Next(argv) : std::string();
   out_ += '*';
-  out_ += std::to_string(argv.size());
+  out_ += std::to_string(argv.size() + (signer_ ? 1 : 0));
   out_ += "\r\n";
-  for (const std::string& a : argv) {
+  auto append = [this](const std::string& a) {
     out_ += '$';
     out_ += std::to_string(a.size());
     out_ += "\r\n";
     out_ += a;
     out_ += "\r\n";
-  }
+  };
+  for (const std::string& a : argv) append(a);
+  if (signer_) append(mac);
   tags_.push_back(tag);
   if (!connected_ || writing_) return true;
   // out_ held nothing before this frame: it is flushed whenever no write is in progress.
@@ -218,19 +227,66 @@ void PeerConn::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) n
       }
       return;
     }
-    std::unique_ptr<redisReply, void (*)(redisReply*)> reply(
-        static_cast<redisReply*>(raw), [](redisReply* r) { freeReplyObject(r); });
-    if (conn->tags_.empty()) {
-      conn->Fail("peer sent a reply with no request waiting (protocol violation)");
+    if (conn->opener_) {
+      std::unique_ptr<redisReply, void (*)(redisReply*)> chunk(
+          static_cast<redisReply*>(raw), [](redisReply* r) { freeReplyObject(r); });
+      if (!conn->OpenChunk(*chunk)) return;
+    } else if (!conn->Dispatch(raw)) {
       return;
     }
-    const void* tag = conn->tags_.front();
-    conn->tags_.pop_front();
-    // The owner may close this connection, or destroy itself, in there; the
-    // object stays allocated until its close callback, a later loop phase.
-    conn->on_reply_(tag, *reply);
-    if (conn->closing_) return;
   }
+}
+
+bool PeerConn::OpenChunk(const redisReply& chunk) {
+  const bool shaped = chunk.type == REDIS_REPLY_ARRAY && chunk.elements == 2 &&
+                      chunk.element[0]->type == REDIS_REPLY_STRING &&
+                      chunk.element[1]->type == REDIS_REPLY_STRING;
+  if (!shaped || !opener_->Open(std::string_view(chunk.element[0]->str, chunk.element[0]->len),
+                                std::string_view(chunk.element[1]->str, chunk.element[1]->len))) {
+    Fail("peer sent replies that failed their MAC check (relayed or tampered connection?)");
+    return false;
+  }
+  if (inner_ == nullptr) {
+    inner_ = redisReaderCreate();
+    if (inner_ == nullptr) {
+      Fail("out of memory");
+      return false;
+    }
+  }
+  if (redisReaderFeed(inner_, chunk.element[1]->str, chunk.element[1]->len) != REDIS_OK) {
+    Fail("cannot buffer the peer's replies");
+    return false;
+  }
+  for (;;) {
+    void* raw = nullptr;
+    if (redisReaderGetReply(inner_, &raw) != REDIS_OK) {
+      Fail(std::string("peer sent a malformed reply: ") + inner_->errstr);
+      return false;
+    }
+    if (raw == nullptr) {
+      if (inner_->len - inner_->pos > reply_limit_) {
+        Fail("peer reply too large (over " + std::to_string(reply_limit_) + " bytes buffered)");
+        return false;
+      }
+      return true;
+    }
+    if (!Dispatch(raw)) return false;
+  }
+}
+
+bool PeerConn::Dispatch(void* raw) {
+  std::unique_ptr<redisReply, void (*)(redisReply*)> reply(
+      static_cast<redisReply*>(raw), [](redisReply* r) { freeReplyObject(r); });
+  if (tags_.empty()) {
+    Fail("peer sent a reply with no request waiting (protocol violation)");
+    return false;
+  }
+  const void* tag = tags_.front();
+  tags_.pop_front();
+  // The owner may close this connection, or destroy itself, in there; the
+  // object stays allocated until its close callback, a later loop phase.
+  on_reply_(tag, *reply);
+  return !closing_;
 }
 
 }  // namespace shoal::cluster

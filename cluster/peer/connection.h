@@ -15,9 +15,11 @@
 
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "cluster/peer/frame_mac.h"
 #include "facade/uv_handle.h"
 
 struct redisReader;
@@ -60,6 +62,12 @@ class PeerConn {
   static constexpr size_t kHandshakeReplyLimit = 64 * 1024;
   void set_reply_limit(size_t bytes) { reply_limit_ = bytes; }
 
+  // The handshake is done (called from the reply callback of its +OK):
+  // every frame written from now on carries its MAC, and every reply must
+  // come in a sealed chunk (cluster/peer/frame_mac.h); a chunk with a bad
+  // MAC fails the connection.
+  void StartSession(const SessionKeys& keys);
+
   // The local address (host only) of the socket once connected, as the OS
   // chose it (the source the peer sees); "" before the connect completes or
   // if the OS would not tell.
@@ -77,6 +85,11 @@ class PeerConn {
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(tcp_.get()); }
   void Fail(const std::string& why);
   int Flush();  // writes out_ as one request; 0 or a libuv error
+  // Hands one reply to its frame's owner; false if the connection is
+  // closing afterwards (failed, or closed by the callback).
+  bool Dispatch(void* raw);
+  // Checks a sealed chunk and runs the replies in it; false as Dispatch.
+  bool OpenChunk(const redisReply& chunk);
 
   static void OnConnect(uv_connect_t* req, int status) noexcept;
   static void OnWritten(uv_write_t* req, int status) noexcept;
@@ -90,6 +103,9 @@ class PeerConn {
   uv_connect_t connect_req_;
   uv_write_t write_req_;  // one write at a time; frames written meanwhile wait in out_
   redisReader* reader_ = nullptr;
+  redisReader* inner_ = nullptr;  // the replies inside sealed chunks, once in session
+  std::unique_ptr<FrameSigner> signer_;
+  std::unique_ptr<ReplyOpener> opener_;
   std::deque<const void*> tags_;  // one per frame written and not yet answered, oldest first
   std::string out_;               // frames not yet handed to libuv
   std::string wbuf_;              // the frames of the write in progress

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "cluster/peer/auth.h"
+#include "cluster/peer/log_text.h"
 #include "facade/args.h"
 #include "facade/errors.h"
 
@@ -25,6 +26,7 @@ PeerServer::PeerServer(uv_loop_t* loop, const storage::Clock& clock, facade::Out
   env_.output = &output;
   env_.io = &io;
   env_.limits.auth_required = true;
+  env_.seal_output = [this](facade::Connection& conn, std::string& out) { SealOutput(conn, out); };
 }
 
 PeerServer::~PeerServer() {
@@ -41,14 +43,47 @@ void PeerServer::set_limits(const facade::ConnectionLimits& limits) {
 }
 
 storage::Status PeerServer::Listen() {
-  return listener_.Listen(loop_, options_.host, options_.port, options_.backlog,
-                          [this](int status) { OnAccept(status); });
+  storage::Status st = listener_.Listen(loop_, options_.host, options_.port, options_.backlog,
+                                        [this](int status) { OnAccept(status); });
+  if (!st.ok()) return st;
+  // The handshake deadline is checked a few times per deadline period.
+  const int rc = timer_.Init(loop_, this);
+  const uint64_t period =
+      static_cast<uint64_t>(std::clamp<int64_t>(options_.handshake_timeout_ms / 4, 10, 1000));
+  if (rc != 0 || uv_timer_start(timer_.get(), &PeerServer::OnTimer, period, period) != 0) {
+    Log(LogSeverity::kWarning,
+        "Cannot start the peer handshake timer: handshakes will not time out");
+  }
+  return st;
+}
+
+void PeerServer::OnTimer(uv_timer_t* timer) noexcept {
+  static_cast<PeerServer*>(timer->data)->ExpireHandshakes();
+}
+
+void PeerServer::ExpireHandshakes() {
+  const int64_t now = env_.clock->NowMs();
+  std::vector<uint64_t> expired;
+  for (const auto& [id, hs] : handshakes_) {
+    if (now - hs.accepted_ms >= options_.handshake_timeout_ms) expired.push_back(id);
+  }
+  for (uint64_t id : expired) {
+    auto it = conns_.find(id);
+    if (it == conns_.end() || it->second->closing()) continue;
+    ++stats_.handshake_timeouts;
+    LogLimited(handshake_log_, LogSeverity::kWarning,
+               "Closing peer connection from " + LogRepr(it->second->peer_addr()) +
+                   ": no handshake within " + std::to_string(options_.handshake_timeout_ms) +
+                   " ms");
+    it->second->Close();
+  }
 }
 
 void PeerServer::Close() {
   if (closed_) return;
   closed_ = true;
   listener_.Close();
+  timer_.reset();
   for (auto& [id, c] : conns_) {
     c->Flush();  // a best effort to deliver replies already produced
     c->Close();
@@ -74,6 +109,19 @@ void PeerServer::OnAccept(int status) {
     raw->Close();
     return;
   }
+  if (handshakes_.size() >= options_.max_unauthenticated) {
+    // Accepted only to be closed: the socket is given back at once, so
+    // half-open connections cannot use up the node's file descriptors.
+    ++stats_.refused_connections;
+    raw->Start();  // records the address for the log line
+    LogLimited(accept_log_, LogSeverity::kWarning,
+               "Refusing peer connection from " + LogRepr(raw->peer_addr()) + ": " +
+                   std::to_string(handshakes_.size()) +
+                   " peer connections are already in the handshake");
+    raw->Close();
+    return;
+  }
+  handshakes_[id].accepted_ms = env_.clock->NowMs();
   // Best effort: a failure only costs latency.
   (void)uv_tcp_nodelay(raw->handle(), 1);
   raw->Start();
@@ -83,6 +131,19 @@ void PeerServer::OnRequest(facade::Connection& conn, std::vector<std::string>& a
   facade::ReplyBuilder reply(conn.ReplyTarget());
   conn.ScheduleFlush();
   if (!conn.state().authenticated) return Handshake(conn, argv, reply);
+  auto session = sessions_.find(conn.id());
+  if (session == sessions_.end() || !session->second->verifier.VerifyAndStrip(argv)) {
+    // Not from the node that made the handshake: a relayed or spliced
+    // connection, or a corrupted one. Nothing of it runs.
+    ++stats_.mac_failures;
+    const std::string* id = RemoteId(conn);
+    LogLimited(mac_log_, LogSeverity::kWarning,
+               "Closing peer connection from " + LogRepr(conn.peer_addr()) + " (node " +
+                   LogRepr(id != nullptr ? *id : std::string()) +
+                   "): a frame failed its MAC check (relayed or tampered connection?)");
+    conn.Close();
+    return;
+  }
   auto it = handlers_.find(Upper(argv[0]));
   if (it == handlers_.end()) {
     return reply.Error(facade::errors::UnknownPeerCommand(argv[0]));
@@ -94,8 +155,23 @@ void PeerServer::Handshake(facade::Connection& conn, std::vector<std::string>& a
                            facade::ReplyBuilder& reply) {
   struct Handshake& hs = handshakes_[conn.id()];
   const std::string& cmd = argv[0];
-  if (facade::EqualsIgnoreCase(cmd, "shoal.hello") && argv.size() == 3 && hs.nonce.empty()) {
+  if (facade::EqualsIgnoreCase(cmd, "shoal.hello") && hs.nonce.empty() &&
+      (argv.size() == 3 || (argv.size() == 4 && argv[3] != kPeerProtocolVersion))) {
+    // A node of another protocol version (version 1 sent no version).
+    ++stats_.auth_failures;
+    LogLimited(handshake_log_, LogSeverity::kWarning,
+               "Peer connection from " + LogRepr(conn.peer_addr()) + " (node " +
+                   LogRepr(argv[1], 40) + ") speaks protocol version " +
+                   LogRepr(argv.size() == 4 ? argv[3] : std::string("1"), 16) + ", this node " +
+                   std::string(kPeerProtocolVersion) +
+                   ": refused (a rolling upgrade across versions is not supported)");
+    reply.Error(kPeerVersionError);
+    conn.CloseAfterReply();
+    return;
+  }
+  if (facade::EqualsIgnoreCase(cmd, "shoal.hello") && argv.size() == 4 && hs.nonce.empty()) {
     hs.remote_id = argv[1];
+    hs.client_nonce = argv[2];
     hs.nonce = NewNonce();
     reply.ArrayHeader(3);
     reply.Bulk(options_.self_id);
@@ -108,16 +184,29 @@ void PeerServer::Handshake(facade::Connection& conn, std::vector<std::string>& a
     if (SecretEquals(expected, argv[1])) {
       conn.state().authenticated = true;
       const std::string remote_id = hs.remote_id;
+      auto session = std::make_unique<Session>(DeriveSessionKeys(
+          options_.secret, hs.client_nonce, hs.nonce, remote_id, options_.self_id));
       verified_[conn.id()] = remote_id;
       handshakes_.erase(conn.id());
       reply.Ok();
+      // The +OK goes out as it is; everything written after it is sealed.
+      // Should it not leave now (an earlier write still in progress, which a
+      // peer that waits for each reply never causes), the connection is
+      // dropped rather than sealing the +OK; the peer retries.
+      conn.Flush();
+      if (conn.closing()) return;
+      if (conn.has_output()) {
+        conn.Close();
+        return;
+      }
+      sessions_[conn.id()] = std::move(session);
       if (on_verified_) on_verified_(conn, remote_id);
       return;
     }
     ++stats_.auth_failures;
-    Log(LogSeverity::kWarning, "Peer connection from " + conn.peer_addr() + " (node " +
-                                   hs.remote_id.substr(0, 40) +
-                                   ") failed authentication: wrong cluster-secret?");
+    LogLimited(handshake_log_, LogSeverity::kWarning,
+               "Peer connection from " + LogRepr(conn.peer_addr()) + " (node " +
+                   LogRepr(hs.remote_id, 40) + ") failed authentication: wrong cluster-secret?");
     reply.Error(facade::errors::kPeerAuthError);
     conn.CloseAfterReply();
     return;
@@ -127,20 +216,28 @@ void PeerServer::Handshake(facade::Connection& conn, std::vector<std::string>& a
   conn.CloseAfterReply();
 }
 
+void PeerServer::SealOutput(facade::Connection& conn, std::string& out) {
+  auto it = sessions_.find(conn.id());
+  if (it != sessions_.end()) it->second->sealer.Seal(out);
+}
+
 void PeerServer::OnProtocolError(facade::Connection& conn, std::string_view error) {
-  Log(LogSeverity::kVerbose,
-      "Protocol error (" + std::string(error) + ") from peer connection " + conn.peer_addr());
+  LogLimited(handshake_log_, LogSeverity::kVerbose,
+             "Protocol error (" + std::string(error) + ") from peer connection " +
+                 LogRepr(conn.peer_addr()));
 }
 
 void PeerServer::OnQueryBufferOverflow(facade::Connection& conn) {
-  Log(LogSeverity::kWarning,
-      "Closing peer connection that reached max query buffer length: " + conn.peer_addr());
+  LogLimited(
+      handshake_log_, LogSeverity::kWarning,
+      "Closing peer connection that reached max query buffer length: " + LogRepr(conn.peer_addr()));
 }
 
 void PeerServer::OnClosed(facade::Connection& conn) {
   if (on_closed_) on_closed_(conn);
   handshakes_.erase(conn.id());
   verified_.erase(conn.id());
+  sessions_.erase(conn.id());
   conns_.erase(conn.id());
 }
 
@@ -150,7 +247,13 @@ const std::string* PeerServer::RemoteId(const facade::Connection& conn) const {
 }
 
 void PeerServer::Log(LogSeverity severity, const std::string& msg) const {
-  if (options_.log) options_.log(severity, msg);
+  if (options_.log) options_.log(severity, EscapeLogLine(msg));
+}
+
+void PeerServer::LogLimited(LogRateLimiter& limiter, LogSeverity severity, const std::string& msg) {
+  const std::optional<uint64_t> suppressed = limiter.Admit(env_.clock->NowMs());
+  if (!suppressed) return;
+  Log(severity, msg + LogRateLimiter::SuppressedSuffix(*suppressed));
 }
 
 }  // namespace shoal::cluster

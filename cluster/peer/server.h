@@ -7,7 +7,16 @@
 //
 // Until a connection proves the cluster-secret, only SHOAL.HELLO and
 // SHOAL.AUTH are served and the parser's pre-authentication limits apply; a
-// Redis client on this port gets an error and is closed. Peer connections
+// Redis client on this port gets an error and is closed. A connection must
+// complete the handshake within handshake_timeout_ms of its accept, and at
+// most max_unauthenticated connections may be in the handshake at once (the
+// next ones are closed at accept), so idle or half-open connections cannot
+// use up the node's file descriptors. Log lines a remote party can trigger
+// at will (refused or failed handshakes, bad MACs) are rate limited.
+//
+// Once verified, every frame must carry its MAC (cluster/peer/frame_mac.h):
+// a frame without a valid one closes the connection before it runs; every
+// flush of replies goes out as a sealed chunk. Peer connections
 // are not clients: they are not listed, counted or timed out as clients.
 //
 // Runs on the loop thread.
@@ -23,9 +32,12 @@
 #include <vector>
 
 #include "cluster/log_sink.h"
+#include "cluster/peer/frame_mac.h"
+#include "cluster/peer/log_rate_limiter.h"
 #include "facade/connection.h"
 #include "facade/listener.h"
 #include "facade/reply_builder.h"
+#include "facade/uv_handle.h"
 #include "storage/clock.h"
 #include "storage/status.h"
 
@@ -37,11 +49,19 @@ struct PeerServerOptions {
   std::string host;    // bind address
   int port = 0;        // the cluster port
   int backlog = 511;
+  // A connection that has not completed the handshake this long after its
+  // accept is closed.
+  int64_t handshake_timeout_ms = 5000;
+  // Connections in the handshake at once; further ones are closed at accept.
+  size_t max_unauthenticated = 128;
   LogSink log;
 };
 
 struct PeerServerStats {
-  uint64_t auth_failures = 0;  // inbound handshakes refused
+  uint64_t auth_failures = 0;        // inbound handshakes refused
+  uint64_t handshake_timeouts = 0;   // closed for not completing the handshake in time
+  uint64_t refused_connections = 0;  // closed at accept: max_unauthenticated reached
+  uint64_t mac_failures = 0;         // verified connections closed for a frame's bad MAC
 };
 
 class PeerServer final : public facade::ConnectionHandler {
@@ -75,11 +95,21 @@ class PeerServer final : public facade::ConnectionHandler {
   // The node id a connection proved in its handshake, or nullptr before.
   const std::string* RemoteId(const facade::Connection& conn) const;
   const PeerServerStats& stats() const { return stats_; }
+  // Connections accepted and not yet verified.
+  size_t unauthenticated() const { return handshakes_.size(); }
 
  private:
   struct Handshake {
-    std::string remote_id;  // as the peer announced it in SHOAL.HELLO
-    std::string nonce;      // our challenge, once sent
+    int64_t accepted_ms = 0;
+    std::string remote_id;     // as the peer announced it in SHOAL.HELLO
+    std::string client_nonce;  // the peer's, from SHOAL.HELLO
+    std::string nonce;         // our challenge, once sent
+  };
+  // A verified connection's MAC state.
+  struct Session {
+    explicit Session(const SessionKeys& keys) : verifier(keys.requests), sealer(keys.replies) {}
+    FrameVerifier verifier;
+    ReplySealer sealer;
   };
 
   void OnAccept(int status);
@@ -90,6 +120,12 @@ class PeerServer final : public facade::ConnectionHandler {
   void Handshake(facade::Connection& conn, std::vector<std::string>& argv,
                  facade::ReplyBuilder& reply);
   void Log(LogSeverity severity, const std::string& msg) const;
+  // Logs through `limiter`: at most one line per second, with the count of
+  // those held back.
+  void LogLimited(LogRateLimiter& limiter, LogSeverity severity, const std::string& msg);
+  void SealOutput(facade::Connection& conn, std::string& out);
+  void ExpireHandshakes();
+  static void OnTimer(uv_timer_t* timer) noexcept;
 
   uv_loop_t* loop_;
   PeerServerOptions options_;
@@ -97,8 +133,13 @@ class PeerServer final : public facade::ConnectionHandler {
   facade::Listener listener_;
   std::unordered_map<std::string, Handler> handlers_;
   std::unordered_map<uint64_t, std::unique_ptr<facade::Connection>> conns_;
-  std::unordered_map<uint64_t, struct Handshake> handshakes_;  // until verified
-  std::unordered_map<uint64_t, std::string> verified_;         // connection -> node id
+  std::unordered_map<uint64_t, struct Handshake> handshakes_;        // accepted, until verified
+  std::unordered_map<uint64_t, std::string> verified_;               // connection -> node id
+  std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;  // verified ones
+  facade::UvHandle<uv_timer_t> timer_;  // expires handshakes; empty if libuv refused it
+  LogRateLimiter accept_log_;           // refused at accept
+  LogRateLimiter handshake_log_;        // failed or timed-out handshakes
+  LogRateLimiter mac_log_;              // bad MACs
   std::function<void(facade::Connection&)> on_closed_;
   std::function<void(facade::Connection&, const std::string&)> on_verified_;
   PeerServerStats stats_;

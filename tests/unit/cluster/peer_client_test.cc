@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cluster/peer/auth.h"
+#include "cluster/peer/frame_mac.h"
 
 namespace shoal::cluster {
 namespace {
@@ -105,12 +106,13 @@ class FakePeer {
  public:
   struct Options {
     std::string id = kServerId;
-    std::string secret;         // proves the acceptor with this
-    std::string verify_secret;  // checks the connector's proof with this
-    bool mute = false;          // never answer HELLO
-    std::string hello_reply;    // if set, the raw reply to HELLO (a peer gone wrong)
-    std::string auth_extra;     // raw bytes sent right after the +OK to AUTH
-    std::string echo_extra;     // raw bytes sent right after each ECHO reply
+    std::string secret;           // proves the acceptor with this
+    std::string verify_secret;    // checks the connector's proof with this
+    bool mute = false;            // never answer HELLO
+    std::string hello_reply;      // if set, the raw reply to HELLO (a peer gone wrong)
+    std::string auth_extra;       // raw bytes sent right after the +OK to AUTH
+    std::string echo_extra;       // raw bytes sent right after each ECHO reply
+    bool tamper_replies = false;  // flips a bit of every sealed chunk's MAC
   };
 
   FakePeer(uv_loop_t* loop, Options options) : loop_(loop), options_(std::move(options)) {
@@ -131,6 +133,8 @@ class FakePeer {
   int port() const { return port_; }
   int accepted() const { return accepted_; }
   int authenticated() const { return authenticated_; }
+  // Frames after the handshake refused for a bad MAC.
+  int mac_failures() const { return mac_failures_; }
   const std::vector<std::vector<std::string>>& commands() const { return commands_; }
 
   // While holding, replies are kept back per connection until Release().
@@ -138,7 +142,7 @@ class FakePeer {
   void Release() {
     holding_ = false;
     for (Conn* c : conns_) {
-      if (!c->held.empty()) Write(c, std::exchange(c->held, {}));
+      if (!c->held.empty()) WriteSealed(c, std::exchange(c->held, {}));
     }
   }
   // Closes every accepted connection (the listener stays).
@@ -160,6 +164,8 @@ class FakePeer {
     std::string held;
     bool authed = false;
     std::string client_id, client_nonce, server_nonce;
+    std::unique_ptr<FrameVerifier> verifier;
+    std::unique_ptr<ReplySealer> sealer;
   };
   struct WriteReq {
     uv_write_t req;
@@ -205,7 +211,16 @@ class FakePeer {
   void Handle(Conn* c, const std::vector<std::string>& argv) {
     if (argv.empty()) return;
     const std::string& cmd = argv[0];
-    if (cmd == "SHOAL.HELLO" && argv.size() == 3) {
+    if (c->authed) {
+      std::vector<std::string> frame = argv;
+      if (!c->verifier->VerifyAndStrip(frame)) {
+        ++mac_failures_;
+        CloseConn(c);
+        return;
+      }
+      return HandleVerified(c, frame);
+    }
+    if (cmd == "SHOAL.HELLO" && argv.size() == 4 && argv[3] == kPeerProtocolVersion) {
       if (options_.mute) return;
       if (!options_.hello_reply.empty()) {
         Write(c, options_.hello_reply);
@@ -224,28 +239,42 @@ class FakePeer {
       if (!c->server_nonce.empty() && SecretEquals(expected, argv[1])) {
         c->authed = true;
         ++authenticated_;
-        Write(c, "+OK\r\n" + options_.auth_extra);
+        const SessionKeys keys = DeriveSessionKeys(options_.verify_secret, c->client_nonce,
+                                                   c->server_nonce, c->client_id, options_.id);
+        c->verifier = std::make_unique<FrameVerifier>(keys.requests);
+        c->sealer = std::make_unique<ReplySealer>(keys.replies);
+        Write(c, "+OK\r\n");
+        if (!options_.auth_extra.empty()) WriteSealed(c, options_.auth_extra);
       } else {
         Write(c, "-ERR authentication failed\r\n", /*close_after=*/true);
       }
       return;
     }
-    if (!c->authed) {
-      Write(c, "-NOAUTH peer not authenticated\r\n", /*close_after=*/true);
-      return;
-    }
+    Write(c, "-NOAUTH peer not authenticated\r\n", /*close_after=*/true);
+  }
+
+  void HandleVerified(Conn* c, const std::vector<std::string>& argv) {
+    const std::string& cmd = argv[0];
     commands_.push_back(argv);
     if (cmd == "ECHO" && argv.size() == 2) {
       if (holding_) {
         c->held += Bulk(argv[1]);
       } else {
-        Write(c, Bulk(argv[1]) + options_.echo_extra);
+        WriteSealed(c, Bulk(argv[1]) + options_.echo_extra);
       }
     } else if (cmd == "CLOSE") {
       CloseConn(c);
     } else if (cmd != "HANG") {
-      Write(c, "-ERR unknown command\r\n");
+      WriteSealed(c, "-ERR unknown command\r\n");
     }
+  }
+
+  // Replies after the handshake: one sealed chunk per write.
+  void WriteSealed(Conn* c, std::string data) {
+    c->sealer->Seal(data);
+    // The chunk is *2 $32 <mac>: its MAC's first byte sits at offset 9.
+    if (options_.tamper_replies) data[9] = static_cast<char>(data[9] ^ 1);
+    Write(c, std::move(data));
   }
 
   void Write(Conn* c, std::string data, bool close_after = false) {
@@ -278,6 +307,7 @@ class FakePeer {
   bool holding_ = false;
   int accepted_ = 0;
   int authenticated_ = 0;
+  int mac_failures_ = 0;
   std::set<Conn*> conns_;
   std::vector<std::vector<std::string>> commands_;
 };
@@ -403,7 +433,10 @@ TEST_CASE("handshake, then pipelined requests answered in order") {
     CHECK(s.reply->str == "v" + std::to_string(i));
   }
   CHECK(rec.requests[100][0].reply->str == binary);
+  // Every frame carried its MAC, checked and stripped by the peer.
+  CHECK(peer.mac_failures() == 0);
   CHECK(peer.commands().size() == 101);
+  CHECK(peer.commands()[100] == std::vector<std::string>{"ECHO", binary});
   CHECK(peer.accepted() == 1);
   CHECK(client->inflight() == 0);
   CHECK(client->stats().connects == 1);
@@ -492,7 +525,9 @@ TEST_CASE("an error or a malformed answer to HELLO fails the attempt") {
     std::string says;
   };
   const std::vector<Case> cases = {
-      {"-ERR unknown command 'SHOAL.HELLO'\r\n", "refused the handshake: ERR unknown command"},
+      {"-ERR unknown command 'SHOAL.HELLO'\r\n", "refused the handshake: \"ERR unknown command"},
+      // A peer's text is quoted and escaped: it cannot forge a log line.
+      {"-ERR x\nforged\r\n", "refused the handshake: \"ERR x\\nforged\""},
       {"+OK\r\n", "malformed HELLO reply"},
       {"*2\r\n" + Bulk(kServerId) + Bulk("n"), "malformed HELLO reply"},
       {"*3\r\n" + Bulk("not-an-id") + Bulk("n") + Bulk("p"), "malformed HELLO reply"},
@@ -514,6 +549,23 @@ TEST_CASE("an error or a malformed answer to HELLO fails the attempt") {
     CHECK(rec.requests[0][0].outcome == PeerOutcome::kNotConnected);
     CHECK_FALSE(client.ready());
   }
+}
+
+TEST_CASE("replies whose MAC does not match drop the connection") {
+  TestLoop loop;
+  FakePeer::Options po = PeerOptions("k");
+  po.tamper_replies = true;
+  FakePeer peer(loop.get(), po);
+  Recorder rec;
+  PeerClient client(loop.get(), "127.0.0.1", peer.port(), ClientOptions("k"), rec.Events());
+  client.Start();
+  REQUIRE(loop.RunUntil([&] { return client.ready(); }));
+  client.Send({"ECHO", "x"}, loop.now() + 5000, rec.Next());
+  REQUIRE(loop.RunUntil([&] { return !rec.down.empty(); }));
+  CHECK(rec.down[0].find("failed their MAC check") != std::string::npos);
+  REQUIRE(rec.requests[0].size() == 1);
+  CHECK(rec.requests[0][0].outcome == PeerOutcome::kDisconnected);
+  CHECK(peer.commands().size() == 1);  // the frame itself was fine
 }
 
 TEST_CASE_FIXTURE(ReadyClient, "timeout, then the late reply") {
