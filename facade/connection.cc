@@ -13,6 +13,9 @@ namespace {
 constexpr size_t kReadChunk = 16 * 1024;
 // An output buffer that grew past this is released once empty.
 constexpr size_t kMaxIdleOutputCapacity = 64 * 1024;
+// An argument vector that grew past this many slots is released after its
+// request (it counts against the query buffer limit while kept).
+constexpr size_t kMaxIdleArgvCapacity = 1024;
 
 std::string FormatAddr(const sockaddr_storage& ss) {
   char ip[INET6_ADDRSTRLEN] = {0};
@@ -78,6 +81,48 @@ void Connection::Close() {
   });
 }
 
+void Connection::ReleaseBuffers() {
+  // A request running may hold a pointer into the replies (ReplyTarget) or
+  // its arguments: ProcessInput calls this again once it is done.
+  if (processing_) return;
+  std::string().swap(out_);
+  replies_.Clear();
+  dropped_tickets_.clear();
+  // wbuf_ stays until the cancelled write's callback (OnWrite) frees it.
+  in_.reset();
+  in_cap_ = in_start_ = in_end_ = 0;
+  std::vector<std::string>().swap(argv_);
+  request_pending_ = false;
+}
+
+bool Connection::CheckOutputLimits() {
+  if (closing_) return false;
+  const ConnectionLimits& cfg = env_.limits;
+  const size_t used = output_bytes();
+  bool over = false;
+  if (cfg.auth_required && !state_.authenticated && used > cfg.unauth_output_limit) {
+    over = true;
+  } else if (cfg.output.hard != 0 && used >= cfg.output.hard) {
+    over = true;
+  } else if (cfg.output.soft != 0 && used >= cfg.output.soft) {
+    // As Redis: the first time over the soft limit starts the clock; the
+    // client is closed once it is still over it soft_ms later.
+    const int64_t now = env_.clock->NowMs();
+    if (soft_limit_since_ms_ == 0) {
+      soft_limit_since_ms_ = now;
+    } else if (now - soft_limit_since_ms_ > cfg.output.soft_ms) {
+      over = true;
+    }
+  } else {
+    soft_limit_since_ms_ = 0;
+  }
+  if (!over) return false;
+  handler_.OnOutputBufferLimit(*this, used);
+  Close();
+  ReleaseBuffers();
+  return true;
+}
+
 void Connection::CloseAfterReply() {
   close_after_reply_ = true;
   if (reading_) {
@@ -129,6 +174,7 @@ void Connection::ProcessInput() {
   const ConnectionLimits& cfg = env_.limits;
   ParserLimits limits;
   limits.max_bulk_len = cfg.max_bulk_len;
+  limits.max_request_bytes = cfg.query_buffer_limit;
   while (!closing_ && !close_after_reply_ && !held_) {
     if (!request_pending_) {
       if (in_start_ == in_end_) break;
@@ -146,12 +192,22 @@ void Connection::ProcessInput() {
         CloseAfterReply();
         break;
       }
+      if (st == RequestParser::Status::kTooBig) {
+        handler_.OnQueryBufferOverflow(*this);
+        Close();
+        break;
+      }
       if (st != RequestParser::Status::kRequest) break;  // kNeedMore
       request_pending_ = true;
     }
     if (!RunRequest()) break;
+    CheckOutputLimits();
   }
   processing_ = false;
+  if (closing_) {
+    ReleaseBuffers();
+    return;
+  }
   if (in_start_ == in_end_) in_start_ = in_end_ = 0;
   if (query_buffer_bytes() > cfg.query_buffer_limit) {
     handler_.OnQueryBufferOverflow(*this);
@@ -173,6 +229,7 @@ bool Connection::RunRequest() {
     return false;
   }
   request_pending_ = false;
+  if (argv_.capacity() > kMaxIdleArgvCapacity) std::vector<std::string>().swap(argv_);
   // A deferred reply counts when it completes, which may be before
   // OnRequest returns (its bytes then land behind `mark` too).
   if (env_.errors != nullptr && !deferred_ && target->size() > mark && (*target)[mark] == '-') {
@@ -215,6 +272,7 @@ void Connection::CompleteReply(uint64_t ticket, std::string bytes) {
     bytes.clear();
   }
   replies_.Complete(ticket, std::move(bytes));
+  if (CheckOutputLimits()) return;
   ScheduleFlush();
   if (hold_until_replied_ && replies_.outstanding() == 0) {
     hold_until_replied_ = false;
@@ -265,6 +323,7 @@ void Connection::OnWrite(uv_write_t* req, int status) noexcept {
   auto* self = static_cast<Connection*>(req->data);
   self->writing_ = false;
   if (status != 0) {
+    std::string().swap(self->wbuf_);
     self->Close();
     return;
   }

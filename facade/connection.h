@@ -72,6 +72,10 @@ class ConnectionHandler {
   // (the connection is closed at once). For logging.
   virtual void OnProtocolError(Connection& conn, std::string_view error) = 0;
   virtual void OnQueryBufferOverflow(Connection& conn) = 0;
+  // The pending output passed the output buffer limits (ConnectionLimits):
+  // the connection is being closed at once. `omem` is the pending output
+  // then. For logging and statistics.
+  virtual void OnOutputBufferLimit(Connection& /*conn*/, size_t /*omem*/) {}
   // The close callback ran: the owner may destroy `conn` now.
   virtual void OnClosed(Connection& conn) = 0;
   // A connection that held its request with HoldUntilReplied() has no
@@ -83,13 +87,33 @@ class ConnectionHandler {
   ~ConnectionHandler() = default;
 };
 
+// One class of Redis's client-output-buffer-limit: a connection whose
+// pending output reaches `hard` bytes, or stays at `soft` bytes or more for
+// longer than `soft_ms`, is closed at once. 0 turns a limit off.
+struct OutputLimit {
+  size_t hard = 0;
+  size_t soft = 0;
+  int64_t soft_ms = 0;
+};
+
+// Before authentication a client may hold this much pending output, no
+// more: Redis closes such a client once its reply list passes 1 KiB (on top
+// of its 16 KiB reply buffer); shoal counts all pending output and allows
+// the same 17 KiB.
+constexpr size_t kUnauthOutputLimit = 17 * 1024;
+
 // Limits the parser applies; the owner keeps them current (CONFIG SET).
 struct ConnectionLimits {
   // Requests get the parser's pre-authentication limits until
   // ClientState::authenticated is set.
   bool auth_required = false;
-  int64_t max_bulk_len = 512ll * 1024 * 1024;         // proto-max-bulk-len
-  size_t query_buffer_limit = 1024ull * 1024 * 1024;  // client-query-buffer-limit
+  int64_t max_bulk_len = 512ll * 1024 * 1024;  // proto-max-bulk-len
+  // client-query-buffer-limit: unparsed input plus the request being parsed
+  // (its arguments' bytes and its argument vector).
+  size_t query_buffer_limit = 1024ull * 1024 * 1024;
+  OutputLimit output;  // client-output-buffer-limit of the connection's class
+  // Pending output allowed while auth_required and not authenticated.
+  size_t unauth_output_limit = kUnauthOutputLimit;
 };
 
 struct IoStats {
@@ -192,7 +216,15 @@ class Connection {
   int64_t last_interaction_ms() const { return last_interaction_ms_; }
   size_t query_buffer_bytes() const { return in_end_ - in_start_ + parser_.buffered_bytes(); }
   size_t query_buffer_free() const { return in_cap_ - in_end_; }
-  size_t output_bytes() const { return out_.size() + (writing_ ? wbuf_.size() - woff_ : 0); }
+  // Pending output (CLIENT LIST's omem): replies not written yet, the write
+  // in flight, and completed replies held behind a deferred one.
+  size_t output_bytes() const {
+    return out_.size() + (writing_ ? wbuf_.size() - woff_ : 0) + replies_.held_bytes();
+  }
+  // Redis's checkClientOutputBufferLimits, run whenever output is added:
+  // closes the connection at once (OnOutputBufferLimit, then Close, its
+  // buffers freed) if its pending output is over the limits. True if it did.
+  bool CheckOutputLimits();
 
   // Set by OutputBatch while the connection sits on its list.
   bool flush_scheduled = false;
@@ -206,6 +238,9 @@ class Connection {
   // Runs the parsed request in argv_; false if the handler held it.
   bool RunRequest();
   void StartWrite(size_t already_written);
+  // Frees the buffers of a closing connection: its output at once, its input
+  // and arguments once no request is running.
+  void ReleaseBuffers();
 
   ConnectionHandler& handler_;
   ConnectionEnv& env_;
@@ -245,6 +280,9 @@ class Connection {
   // it defers are dropped when they complete.
   bool suppressing_ = false;
   std::vector<uint64_t> dropped_tickets_;
+  // When the pending output was first seen at or over the soft limit (0:
+  // it is under).
+  int64_t soft_limit_since_ms_ = 0;
 };
 
 }  // namespace shoal::facade

@@ -22,6 +22,21 @@ inline constexpr std::string_view kAuthNotConfigured =
     "ERR AUTH <password> called without any password configured for the default user. Are "
     "you sure your configuration is correct?";
 inline constexpr std::string_view kMaxClients = "ERR max number of clients reached";
+// Redis 7.0's protected-mode reply (networking.c), naming shoal and without
+// its CONFIG REWRITE hint (shoal has no CONFIG REWRITE).
+inline constexpr std::string_view kProtectedMode =
+    "DENIED shoal is running in protected mode because protected mode is enabled and no "
+    "password is set for the default user. In this mode connections are only accepted from "
+    "the loopback interface. If you want to connect from external computers to shoal you may "
+    "adopt one of the following solutions: 1) Just disable protected mode sending the command "
+    "'CONFIG SET protected-mode no' from the loopback interface by connecting to shoal from "
+    "the same host the server is running, however MAKE SURE shoal is not publicly accessible "
+    "from internet if you do so. 2) Alternatively you can just disable the protected mode by "
+    "editing the shoal configuration file, and setting the protected mode option to 'no', and "
+    "then restarting the server. 3) If you started the server manually just for testing, "
+    "restart it with the '--protected-mode no' option. 4) Setup a an authentication password "
+    "for the default user. NOTE: You only need to do one of the above things in order for the "
+    "server to start accepting connections from the outside.";
 inline constexpr std::string_view kOom = "OOM command not allowed when used memory > 'maxmemory'.";
 inline constexpr std::string_view kNoProto = "NOPROTO unsupported protocol version";
 inline constexpr std::string_view kDbIndexOutOfRange = "ERR DB index is out of range";

@@ -30,6 +30,17 @@ bool ReplyQueue::Complete(uint64_t ticket, std::string bytes) {
   return false;
 }
 
+size_t ReplyQueue::held_bytes() const {
+  size_t n = 0;
+  for (const Slot& s : slots_) n += s.bytes.size();
+  return n;
+}
+
+void ReplyQueue::Clear() {
+  std::deque<Slot>().swap(slots_);
+  outstanding_ = 0;
+}
+
 void ReplyQueue::Release() {
   while (!slots_.empty() && slots_.front().done) {
     out_->append(slots_.front().bytes);

@@ -36,6 +36,14 @@ class ReplyQueue {
   // Number of deferred replies not yet completed.
   size_t outstanding() const { return outstanding_; }
 
+  // Bytes of replies held behind an outstanding one (completed, not yet
+  // released into the output buffer), for the output buffer limits.
+  size_t held_bytes() const;
+
+  // Drops every held reply and forgets the outstanding ones (the connection
+  // is closing: nothing will be sent).
+  void Clear();
+
  private:
   struct Slot {
     uint64_t ticket;  // 0 for a slot holding already-complete replies

@@ -75,6 +75,7 @@ RequestParser::Status RequestParser::Parse(const char* data, size_t len, const P
         }
         line_.clear();
         buffered_ = 0;
+        argv_bytes_ = 0;
         state_ = data[pos] == '*' ? State::kMultibulkCount : State::kInline;
         break;
 
@@ -101,6 +102,8 @@ RequestParser::Status RequestParser::Parse(const char* data, size_t len, const P
           break;
         }
         argv->reserve(static_cast<size_t>(std::min(count, kArgvPrealloc)));
+        argv_bytes_ = argv->capacity() * sizeof(std::string);
+        if (argv_bytes_ > limits.max_request_bytes) return Status::kTooBig;
         multibulk_left_ = count;
         state_ = State::kBulkHeader;
         break;
@@ -123,7 +126,17 @@ RequestParser::Status RequestParser::Parse(const char* data, size_t len, const P
           return Fail(errors::kProtoUnauthBulkLen);
         }
         line_.clear();
+        {
+          // The arguments so far and the vector, counting a growth (doubling)
+          // before it is allocated.
+          size_t cap = argv->capacity();
+          if (argv->size() == cap) cap = std::max<size_t>(1, cap * 2);
+          if (buffered_ + cap * sizeof(std::string) > limits.max_request_bytes) {
+            return Status::kTooBig;
+          }
+        }
         argv->emplace_back().reserve(static_cast<size_t>(std::min(blen, kBulkPrealloc)));
+        argv_bytes_ = argv->capacity() * sizeof(std::string);
         bulk_left_ = blen + 2;  // payload and its CRLF
         state_ = State::kBulkData;
         [[fallthrough]];
@@ -163,6 +176,7 @@ RequestParser::Status RequestParser::Parse(const char* data, size_t len, const P
         }
         state_ = State::kStart;
         buffered_ = 0;
+        argv_bytes_ = 0;
         *consumed = pos;
         return Status::kRequest;
       }

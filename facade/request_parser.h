@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,11 @@ struct ParserLimits {
   // Before authentication (requirepass set, AUTH not yet given) Redis allows
   // only small requests: at most 10 arguments of at most 16 KiB each.
   bool authenticated = true;
+  // The most a request being parsed may hold: its arguments' bytes plus its
+  // argument vector (sizeof(std::string) per slot of its capacity), so that
+  // `*1000000000` followed by empty arguments cannot grow without bound
+  // (client-query-buffer-limit; Redis counts the query buffer only).
+  size_t max_request_bytes = SIZE_MAX;
 };
 
 class RequestParser {
@@ -29,6 +35,7 @@ class RequestParser {
     kNeedMore,  // every byte given was consumed; call again with more
     kRequest,   // a complete request is in *argv
     kError,     // protocol error: reply error() and close the connection
+    kTooBig,    // the request passed max_request_bytes: close the connection
   };
 
   // Consumes bytes from [data, data+len) and stores how many in *consumed.
@@ -43,6 +50,8 @@ class RequestParser {
   // Bytes held inside the parser for the request in progress (partly read
   // arguments), for the query buffer limit.
   size_t buffered_bytes() const { return buffered_; }
+  // buffered_bytes() plus the argument vector of the request in progress.
+  size_t request_bytes() const { return buffered_ + argv_bytes_; }
 
   // True when the parser is between requests.
   bool idle() const { return state_ == State::kStart; }
@@ -57,7 +66,8 @@ class RequestParser {
   int64_t multibulk_left_ = 0;  // arguments still to read
   int64_t bulk_left_ = 0;       // payload bytes (plus CRLF) still to read
   size_t buffered_ = 0;
-  std::string line_;  // a header or inline line split across reads
+  size_t argv_bytes_ = 0;  // capacity of the argument vector, in bytes
+  std::string line_;       // a header or inline line split across reads
   std::string error_;
 };
 

@@ -114,9 +114,11 @@ std::string ApplyWords(std::span<const std::string> words, Config* cfg) {
   const Directive* d = FindDirective(words[0]);
   if (d == nullptr) return "unknown directive '" + words[0] + "'";
   std::span<const std::string> args = words.subspan(1);
-  if (!d->is_list && args.size() != 1) return Quoted(words) + ": wrong number of arguments";
+  // A secret's value is never quoted back (it would reach the log).
+  const std::string quoted = d->secret ? "'" + words[0] + "'" : Quoted(words);
+  if (!d->is_list && args.size() != 1) return quoted + ": wrong number of arguments";
   std::string err = d->set(cfg, args);
-  if (!err.empty()) return Quoted(words) + ": " + err;
+  if (!err.empty()) return quoted + ": " + err;
   return {};
 }
 
@@ -362,7 +364,12 @@ std::vector<std::pair<std::string, std::string>> ConfigGet(
   }
   std::vector<std::pair<std::string, std::string>> out;
   for (size_t i = 0; i < table.size(); ++i) {
-    if (!reply_name[i].empty()) out.emplace_back(reply_name[i], table[i].get(cfg));
+    if (reply_name[i].empty()) continue;
+    std::string value = table[i].get(cfg);
+    // Secrets are not shown: whoever may run CONFIG GET need not learn them
+    // ("" still says none is set).
+    if (table[i].secret && !value.empty()) value = kConfigRedacted;
+    out.emplace_back(reply_name[i], std::move(value));
   }
   return out;
 }

@@ -56,6 +56,20 @@ struct SeedAddress {
   bool operator==(const SeedAddress&) const = default;
 };
 
+// One class of client-output-buffer-limit (Redis's clientBufferLimitsConfig):
+// hard and soft limits in bytes (0 = none) and how long a client may stay
+// over the soft one.
+struct OutputBufferLimit {
+  uint64_t hard = 0;
+  uint64_t soft = 0;
+  int64_t soft_seconds = 0;
+  bool operator==(const OutputBufferLimit&) const = default;
+};
+// The classes, in Redis's order: normal, replica ("slave"), pubsub. shoal's
+// clients (MONITOR ones too, as Redis) are all of class normal; the other
+// two are accepted and reported for Redis's tools.
+enum OutputBufferClass { kObufNormal = 0, kObufReplica = 1, kObufPubsub = 2, kObufClasses = 3 };
+
 // Parses one `host:port[@cport]`; the error message says what is wrong.
 storage::Result<SeedAddress> ParseSeedAddress(std::string_view text);
 
@@ -77,6 +91,12 @@ struct Config {
   std::string requirepass;     // "" = no AUTH needed
   uint64_t proto_max_bulk_len = 512ull << 20;
   uint64_t client_query_buffer_limit = 1ull << 30;
+  // rename-command <name> <new-name> lines, in order ("" disables the
+  // command). Conf file and command line only, as Redis.
+  std::vector<std::pair<std::string, std::string>> rename_command;
+  // Redis's defaults: normal 0 0 0, slave 256mb 64mb 60, pubsub 32mb 8mb 60.
+  OutputBufferLimit client_output_buffer_limit[kObufClasses] = {
+      {0, 0, 0}, {256ull << 20, 64ull << 20, 60}, {32ull << 20, 8ull << 20, 60}};
 
   // --- process ---
   std::string dir = ".";   // node id, append-only log

@@ -297,6 +297,95 @@ Directive Bind() {
           }};
 }
 
+// `client-output-buffer-limit <class> <hard> <soft> <soft-seconds> ...`: one
+// or more groups of four, each setting its class only (Redis's
+// updateClientOutputBufferLimit, its error words); printed for every class.
+Directive OutputBufferLimits() {
+  return {"client-output-buffer-limit",
+          true,
+          true,
+          "close clients whose pending output passes the limits",
+          [](Config* cfg, std::span<const std::string> args) -> std::string {
+            std::vector<std::string> words;
+            for (const std::string& arg : args) {
+              size_t i = 0;
+              while (i < arg.size()) {
+                size_t end = arg.find_first_of(" \t", i);
+                if (end == std::string::npos) end = arg.size();
+                if (end > i) words.push_back(arg.substr(i, end - i));
+                i = end + 1;
+              }
+            }
+            if (words.empty() || words.size() % 4 != 0) {
+              return "Wrong number of arguments in buffer limit configuration.";
+            }
+            OutputBufferLimit next[kObufClasses];
+            std::copy(std::begin(cfg->client_output_buffer_limit),
+                      std::end(cfg->client_output_buffer_limit), next);
+            for (size_t j = 0; j < words.size(); j += 4) {
+              int cls;
+              const std::string& name = words[j];
+              if (facade::EqualsIgnoreCase(name, "normal")) {
+                cls = kObufNormal;
+              } else if (facade::EqualsIgnoreCase(name, "slave") ||
+                         facade::EqualsIgnoreCase(name, "replica")) {
+                cls = kObufReplica;
+              } else if (facade::EqualsIgnoreCase(name, "pubsub")) {
+                cls = kObufPubsub;
+              } else {
+                return "Invalid client class specified in buffer limit configuration.";
+              }
+              OutputBufferLimit l;
+              if (!ParseMemory(words[j + 1], &l.hard) || !ParseMemory(words[j + 2], &l.soft) ||
+                  !facade::ParseInt64(words[j + 3], &l.soft_seconds) || l.soft_seconds < 0) {
+                return "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+              }
+              next[cls] = l;
+            }
+            std::copy(std::begin(next), std::end(next), cfg->client_output_buffer_limit);
+            return {};
+          },
+          [](const Config& cfg) {
+            static constexpr const char* kNames[kObufClasses] = {"normal", "slave", "pubsub"};
+            std::string out;
+            for (int c = 0; c < kObufClasses; ++c) {
+              const OutputBufferLimit& l = cfg.client_output_buffer_limit[c];
+              if (!out.empty()) out += ' ';
+              out += std::string(kNames[c]) + ' ' + std::to_string(l.hard) + ' ' +
+                     std::to_string(l.soft) + ' ' + std::to_string(l.soft_seconds);
+            }
+            return out;
+          }};
+}
+
+// `rename-command <name> <new-name>`: each line adds one; conf file and
+// command line only; `rename-command ""` clears the list (the default).
+// Listed by CONFIG GET as "name new-name" pairs (redacted, a secret).
+Directive RenameCommand() {
+  return {"rename-command",
+          false,
+          true,
+          "rename or (\"\") disable a command for clients",
+          [](Config* cfg, std::span<const std::string> args) -> std::string {
+            if (args.size() == 1 && args[0].empty()) {  // `rename-command ""`: none
+              cfg->rename_command.clear();
+              return {};
+            }
+            if (args.size() != 2) return "wrong number of arguments";
+            if (args[0].empty()) return "No such command in rename-command";
+            cfg->rename_command.emplace_back(args[0], args[1]);
+            return {};
+          },
+          [](const Config& cfg) {
+            std::string out;
+            for (const auto& [from, to] : cfg.rename_command) {
+              if (!out.empty()) out += ' ';
+              out += from + ' ' + (to.empty() ? std::string("\"\"") : to);
+            }
+            return out;
+          }};
+}
+
 // What an ignored directive accepts.
 struct Accepts {
   enum Kind { kYesNo, kInt, kEnum, kString, kSavePoints } kind;
@@ -381,6 +470,11 @@ Directive Ignored(std::string_view name, Accepts accepts, std::string_view def, 
   return d;
 }
 
+Directive Secret(Directive d) {
+  d.secret = true;
+  return d;
+}
+
 std::vector<Directive> MakeTable() {
   constexpr int64_t kIntMax = INT_MAX;
   constexpr uint64_t kLongMax = LONG_MAX;
@@ -397,11 +491,13 @@ std::vector<Directive> MakeTable() {
       Int("tcp-keepalive", &C::tcp_keepalive, 0, kIntMax, M::kMutable, "SO_KEEPALIVE seconds"),
       Int("timeout", &C::timeout, 0, kIntMax, M::kMutable, "close idle clients after seconds"),
       Int("maxclients", &C::maxclients, 1, UINT_MAX, M::kMutable, "max client connections"),
-      String("requirepass", &C::requirepass, M::kMutable, "AUTH password, \"\" for none"),
+      Secret(String("requirepass", &C::requirepass, M::kMutable, "AUTH password, \"\" for none")),
       Memory("proto-max-bulk-len", &C::proto_max_bulk_len, kMb, kLongMax, M::kMutable,
              "largest bulk string accepted"),
       Memory("client-query-buffer-limit", &C::client_query_buffer_limit, kMb, kLongMax, M::kMutable,
              "largest unparsed input per client"),
+      OutputBufferLimits(),
+      Secret(RenameCommand()),
       // process
       String("dir", &C::dir, M::kImmutable, "working directory: node id, append-only log"),
       String("pidfile", &C::pidfile, M::kImmutable, "write the pid here, \"\" for none"),
@@ -429,7 +525,8 @@ std::vector<Directive> MakeTable() {
           "peer (cluster bus) port, 0 for port+10000"),
       Seeds("cluster-seeds", &C::cluster_seeds, "host:port[@cport] nodes to join through"),
       String("node-name", &C::node_name, M::kImmutable, "human label for this node"),
-      String("cluster-secret", &C::cluster_secret, M::kImmutable, "shared secret peers must prove"),
+      Secret(String("cluster-secret", &C::cluster_secret, M::kImmutable,
+                    "shared secret peers must prove")),
       AnnounceAddress("cluster-announce-ip", &C::cluster_announce_ip,
                       "address peers are told, \"\" for bind or the one peers use"),
       Int("cluster-announce-port", &C::cluster_announce_port, 0, 65535, M::kImmutable,
@@ -593,6 +690,11 @@ std::span<const Directive> Directives() {
     return all;
   }();
   return table;
+}
+
+bool IsSecretDirective(std::string_view name) {
+  const Directive* d = FindDirective(name);
+  return d != nullptr && d->secret;
 }
 
 const Directive* FindDirective(std::string_view name) {

@@ -31,7 +31,17 @@ struct Directive {
   // anything else. Empty for directives shoal acts on.
   std::string ignored_default = {};
   bool ignored = false;
+  // A secret (requirepass, cluster-secret, rename-command's names): CONFIG
+  // GET shows ConfigRedacted() instead when it is set, and CONFIG SET's value
+  // is redacted in SLOWLOG.
+  bool secret = false;
 };
+
+// What CONFIG GET shows for a secret that is set.
+inline constexpr std::string_view kConfigRedacted = "(redacted)";
+
+// True if `name` is a secret directive (any case).
+bool IsSecretDirective(std::string_view name);
 
 // Every directive, in the order CONFIG GET lists them.
 std::span<const Directive> Directives();

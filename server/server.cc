@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +14,7 @@
 #include "cluster/membership_file.h"
 #include "facade/errors.h"
 #include "facade/net_address.h"
+#include "server/open_files.h"
 #include "storage/node_id.h"
 
 namespace shoal::server {
@@ -150,6 +152,14 @@ storage::Status Server::Start() {
   stats_.start_ms = clock_.NowMs();
   stats_.ops_sample_ms = stats_.start_ms;
   stats_.last_save_time = stats_.start_ms / 1000;
+
+  // As Redis: maxclients needs that many descriptors and a reserve.
+  OpenFilesPlan files = AdjustOpenFilesLimit(config_.maxclients);
+  for (const std::string& w : files.warnings) logger_.Log(LogLevel::kWarning, "%s", w.c_str());
+  if (!files.notice.empty()) logger_.Log(LogLevel::kNotice, "%s", files.notice.c_str());
+  if (files.fatal) return storage::Status::IOError("not enough file descriptors");
+  config_.maxclients = files.maxclients;
+  if (storage::Status renames = ApplyRenames(); !renames.ok()) return renames;
 
   storage::Status st = Listen(config_);
   if (!st.ok()) return st;
@@ -390,6 +400,18 @@ void Server::Accept(int status) {
     return;
   }
   raw->Start();
+  if (config_.protected_mode && config_.requirepass.empty() && !raw->closing()) {
+    // As Redis 7.0's clientAcceptHandler: without a password only loopback
+    // clients are served.
+    const std::string& addr = raw->peer_addr();
+    const size_t colon = addr.rfind(':');
+    if (!facade::IsLoopbackAddress(addr.substr(0, colon == std::string::npos ? 0 : colon))) {
+      std::string* target = raw->ReplyTarget();
+      facade::ReplyBuilder(target).Error(facade::errors::kProtectedMode);
+      errors_.Count(*target);
+      raw->CloseAfterReply();
+    }
+  }
 }
 
 void Server::OnClosed(facade::Connection& conn) {
@@ -405,11 +427,23 @@ void Server::OnProtocolError(facade::Connection& conn, std::string_view error) {
 }
 
 void Server::OnQueryBufferOverflow(facade::Connection& conn) {
+  ++stats_.client_query_buffer_limit_disconnections;
   SHOAL_LOG(logger_, LogLevel::kWarning,
             "Closing client that reached max query buffer length: id=%llu addr=%s "
             "(qbuf initial bytes: %zu)",
             static_cast<unsigned long long>(conn.id()), conn.peer_addr().c_str(),
             conn.query_buffer_bytes());
+}
+
+void Server::OnOutputBufferLimit(facade::Connection& conn, size_t omem) {
+  ++stats_.client_output_buffer_limit_disconnections;
+  // Redis's words; the client named by the leading fields of its CLIENT
+  // LIST line.
+  SHOAL_LOG(logger_, LogLevel::kWarning,
+            "Client id=%llu addr=%s laddr=%s name=%s omem=%zu scheduled to be closed ASAP for "
+            "overcoming of output buffer limits.",
+            static_cast<unsigned long long>(conn.id()), conn.peer_addr().c_str(),
+            conn.local_addr().c_str(), conn.state().name.c_str(), omem);
 }
 
 void Server::ForEachClient(const std::function<void(facade::Connection&)>& fn) {
@@ -450,7 +484,7 @@ void Server::OnRequest(facade::Connection& conn, std::vector<std::string>& argv)
   // Order of checks as Redis's processCommand: lookup, arity, then auth.
   // A refusal inside MULTI also flags the transaction, and a refused EXEC
   // discards it (RejectCommand, cmd_transactions.cc).
-  const CommandSpec* cmd = commands_.Find(argv[0]);
+  const CommandSpec* cmd = FindClientCommand(argv[0]);
   auto refuse = [&](std::string_view error) { RejectCommand(*this, conn, cmd, error, reply); };
   if (cmd == nullptr) {
     if (commands_.IsUnsupported(argv[0])) {
@@ -552,6 +586,40 @@ void Server::RunHandler(facade::Connection& conn, const CommandSpec& cmd,
   if (client.close_after_reply) conn.CloseAfterReply();
 }
 
+const CommandSpec* Server::FindClientCommand(std::string_view name) const {
+  if (renamed_.empty()) return commands_.Find(name);
+  std::string lower(name);
+  for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  auto it = renamed_.find(lower);
+  if (it != renamed_.end()) return it->second;
+  return commands_.Find(name);
+}
+
+storage::Status Server::ApplyRenames() {
+  // As Redis's rename-command: the old name disappears (for clients; peers
+  // keep using the real names), the new one, if any, takes its place.
+  for (const auto& [from, to] : config_.rename_command) {
+    std::string lower_from(from);
+    for (char& ch : lower_from) {
+      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    }
+    const CommandSpec* cmd = FindClientCommand(lower_from);
+    if (cmd == nullptr) {
+      return storage::Status::Invalid("rename-command " + from +
+                                      ": No such command in rename-command");
+    }
+    std::string lower_to(to);
+    for (char& ch : lower_to) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (!lower_to.empty() && FindClientCommand(lower_to) != nullptr) {
+      return storage::Status::Invalid("rename-command " + from + " " + to +
+                                      ": Target command name already exists");
+    }
+    renamed_[lower_from] = nullptr;
+    if (!lower_to.empty()) renamed_[lower_to] = cmd;
+  }
+  return storage::Status::Ok();
+}
+
 cluster::CommandRef Server::Find(std::string_view name) const {
   const CommandSpec* cmd = commands_.Find(name, /*internal=*/true);
   return cmd == nullptr ? cluster::CommandRef{} : commands_.Ref(*cmd);
@@ -643,7 +711,16 @@ void Server::ApplyLimits() {
   limits.auth_required = !config_.requirepass.empty();
   limits.max_bulk_len = static_cast<int64_t>(config_.proto_max_bulk_len);
   limits.query_buffer_limit = config_.client_query_buffer_limit;
+  // Every client is of class normal (MONITOR ones too, as Redis).
+  const OutputBufferLimit& normal = config_.client_output_buffer_limit[kObufNormal];
+  limits.output.hard = static_cast<size_t>(normal.hard);
+  limits.output.soft = static_cast<size_t>(normal.soft);
+  limits.output.soft_ms = normal.soft_seconds * 1000;
   client_env_.limits = limits;
+  // Peer connections are not clients: no client output limits (the peer
+  // channel keeps its own).
+  limits.output = {};
+  limits.unauth_output_limit = SIZE_MAX;
   if (cluster_) cluster_->set_peer_limits(limits);
 }
 

@@ -50,6 +50,10 @@ struct ServerStats {
   uint64_t total_connections_received = 0;
   uint64_t total_commands_processed = 0;
   uint64_t rejected_connections = 0;
+  // Clients closed for passing client-query-buffer-limit or the output
+  // buffer limits (Redis 7.2's INFO stats fields of these names).
+  uint64_t client_query_buffer_limit_disconnections = 0;
+  uint64_t client_output_buffer_limit_disconnections = 0;
   // instantaneous_ops_per_sec: commands counted at the last cron sample.
   uint64_t ops_sample_commands = 0;
   int64_t ops_sample_ms = 0;
@@ -154,6 +158,7 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   void OnRequest(facade::Connection& conn, std::vector<std::string>& argv) override;
   void OnProtocolError(facade::Connection& conn, std::string_view error) override;
   void OnQueryBufferOverflow(facade::Connection& conn) override;
+  void OnOutputBufferLimit(facade::Connection& conn, size_t omem) override;
   void OnClosed(facade::Connection& conn) override;
   void OnHoldReleased(facade::Connection& conn) override;
   // cluster::CommandHost.
@@ -167,6 +172,11 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   void RunHandler(facade::Connection& conn, const CommandSpec& cmd, std::vector<std::string>& argv,
                   facade::ReplyBuilder& reply, const cluster::KeyFilter* filter);
   void ApplyLimits();
+  // The command a client names: rename-command applied (nullptr for a
+  // name renamed away). Peers look commands up by their real names.
+  const CommandSpec* FindClientCommand(std::string_view name) const;
+  // Fills renamed_ from rename-command; an unknown name is an error.
+  storage::Status ApplyRenames();
   // Listens for clients on the bind addresses of `cfg`.
   storage::Status Listen(const Config& cfg);
   void WritePidfile();
@@ -243,6 +253,9 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   bool paused_ = false;
   bool pause_all_ = false;
   std::vector<uint64_t> paused_clients_;
+  // rename-command: lower-case name -> the command it runs (nullptr: renamed
+  // away or disabled).
+  std::unordered_map<std::string, const CommandSpec*> renamed_;
   std::vector<uint64_t> monitors_;  // client ids (closed or RESET ones dropped lazily)
   int64_t last_sibling_warning_ms_ = 0;
   size_t memory_sample_ = 0;                 // UsedMemory() at the last sample

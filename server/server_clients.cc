@@ -73,6 +73,7 @@ void Server::FeedMonitors(facade::Connection& conn, const std::vector<std::strin
     facade::Connection* m = FindClient(id);
     if (m == nullptr || m->closing() || !m->state().monitor) return true;
     m->ReplyTarget()->append(line);
+    if (m->CheckOutputLimits()) return true;
     m->ScheduleFlush();
     return false;
   });

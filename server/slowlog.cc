@@ -1,5 +1,8 @@
 #include "server/slowlog.h"
 
+#include "facade/args.h"
+#include "server/config_table.h"
+
 namespace shoal::server {
 namespace {
 
@@ -32,6 +35,21 @@ void SlowLog::Capture(std::span<const std::string> args) {
   for (size_t i = 0; i < captured_count_; ++i) {
     captured_[i].assign(args[i], 0, kMaxArgBytes);
     captured_sizes_[i] = args[i].size();
+  }
+  // As Redis's redactClientCommandArgument: AUTH's arguments and the values
+  // CONFIG SET gives secrets never reach the log.
+  auto redact = [&](size_t i) {
+    if (i >= captured_count_) return;
+    captured_[i] = "(redacted)";
+    captured_sizes_[i] = captured_[i].size();
+  };
+  if (!args.empty() && facade::EqualsIgnoreCase(args[0], "auth")) {
+    for (size_t i = 1; i < args.size(); ++i) redact(i);
+  } else if (args.size() >= 2 && facade::EqualsIgnoreCase(args[0], "config") &&
+             facade::EqualsIgnoreCase(args[1], "set")) {
+    for (size_t i = 2; i + 1 < args.size(); i += 2) {
+      if (IsSecretDirective(args[i])) redact(i + 1);
+    }
   }
 }
 

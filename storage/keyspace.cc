@@ -150,7 +150,14 @@ Status Keyspace::CheckSiblings(size_t after) {
 }
 
 Status Keyspace::Put(std::string_view key, Version version, int64_t now_ms) {
-  auto obj = Load(key, now_ms);
+  // Put supersedes every sibling: only the old object's context matters, so
+  // its values are not copied out (a big value's DEL or overwrite stays cheap).
+  Result<Object> obj = Object();
+  if (const Object* pinned = Pinned(key)) {
+    obj = *pinned;
+  } else if (const std::string* bytes = store_.GetMutable(key, now_ms)) {
+    obj = Object::DecodeWithoutValues(*bytes, actors_);
+  }
   if (!obj.ok()) return obj.status();
   auto floor = dots_.Next();
   if (!floor.ok()) return floor.status();

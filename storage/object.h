@@ -213,6 +213,11 @@ class Object {
 
   std::string Encode() const;
   static Result<Object> Decode(std::string_view encoded, const ActorTable& actors);
+  // Decode() leaving every bytes value empty (clocks, dots, kinds, expiries
+  // and counters kept): for Put(), which supersedes every sibling and needs
+  // only the context. Overwriting or deleting a 512 MB value then copies
+  // nothing of it.
+  static Result<Object> DecodeWithoutValues(std::string_view encoded, const ActorTable& actors);
   // Appends the node-id form to *out.
   void EncodeWithNodeIds(const ActorTable& actors, std::string* out) const;
   // Interns the node ids it reads (a failed decode may have interned some;

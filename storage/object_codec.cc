@@ -239,7 +239,9 @@ class Reader {
   ActorTable* intern_;
 };
 
-Result<Object> DecodeFrom(std::string_view encoded, const ActorTable* local, ActorTable* intern) {
+// `values`: false leaves bytes values empty (DecodeWithoutValues).
+Result<Object> DecodeFrom(std::string_view encoded, const ActorTable* local, ActorTable* intern,
+                          bool values = true) {
   Reader r(encoded, local, intern);
   uint8_t flags = 0;
   if (!r.Byte(&flags)) return Bad("empty");
@@ -258,7 +260,7 @@ Result<Object> DecodeFrom(std::string_view encoded, const ActorTable* local, Act
       return Bad("expiry");
     }
     if (v.kind == VersionKind::kBytes) {
-      v.bytes.assign(r.rest());
+      if (values) v.bytes.assign(r.rest());
     } else if (v.kind == VersionKind::kCounter) {
       Result<PnCounter> c = r.ReadCounter();
       if (!c.ok()) return c.status();
@@ -306,7 +308,7 @@ Result<Object> DecodeFrom(std::string_view encoded, const ActorTable* local, Act
       uint64_t len = 0;
       std::string_view value;
       if (!r.Varint(&len) || !r.Take(len, &value)) return Bad("value length");
-      v.bytes.assign(value);
+      if (values) v.bytes.assign(value);
     } else if (v.kind == VersionKind::kCounter) {
       Result<PnCounter> c = r.ReadCounter();
       if (!c.ok()) return c.status();
@@ -331,6 +333,10 @@ std::string Object::Encode() const {
 
 Result<Object> Object::Decode(std::string_view encoded, const ActorTable& actors) {
   return DecodeFrom(encoded, &actors, nullptr);
+}
+
+Result<Object> Object::DecodeWithoutValues(std::string_view encoded, const ActorTable& actors) {
+  return DecodeFrom(encoded, &actors, nullptr, /*values=*/false);
 }
 
 void Object::EncodeWithNodeIds(const ActorTable& actors, std::string* out) const {

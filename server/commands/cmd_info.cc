@@ -203,6 +203,9 @@ void StatsSection(Server& server, InfoWriter& w) {
   w.Field("pubsub_patterns", 0);
   w.Field("pubsubshard_channels", 0);
   w.Field("total_error_replies", server.errors().total());
+  w.Field("client_query_buffer_limit_disconnections", st.client_query_buffer_limit_disconnections);
+  w.Field("client_output_buffer_limit_disconnections",
+          st.client_output_buffer_limit_disconnections);
   const storage::KeyspaceStats& vs = server.keyspace().stats();
   w.Field("sibling_warnings", vs.sibling_warnings);
   w.Field("sibling_conflicts", vs.conflicts);

@@ -197,6 +197,10 @@ class ConfigRoundTripTest(h.ServerTestCase):
         self.assertGreater(len(pairs), 60)
         problems = []
         for name, value in pairs:
+            # Secrets (requirepass, cluster-secret, rename-command) read back
+            # as "(redacted)" when set: that mask is not their value.
+            if value == b"(redacted)":
+                continue
             got = c.request("CONFIG", "SET", name, value)
             immutable = h.ReplyError(
                 "ERR CONFIG SET failed (possibly related to argument '%s') - can't set immutable config"

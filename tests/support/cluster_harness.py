@@ -210,6 +210,9 @@ class NetnsNode(Node):
     def command_line(self):
         cmd = super().command_line()
         cmd[cmd.index("--bind") + 1] = self.bind
+        # The test reaches the node from outside its namespace, not over
+        # loopback: protected mode (no requirepass) would deny it.
+        cmd += ["--protected-mode", "no"]
         return ["ip", "netns", "exec", self.netns] + cmd
 
 

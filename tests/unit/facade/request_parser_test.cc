@@ -201,6 +201,53 @@ TEST_CASE("buffered_bytes counts the request in progress") {
   CHECK_FALSE(p.idle());
 }
 
+TEST_CASE("the argument vector counts against max_request_bytes") {
+  // `*1000000000` then empty arguments: each costs a std::string in the
+  // vector, and the vector's growth is refused before it passes the limit.
+  ParserLimits limits;
+  limits.max_request_bytes = 1 << 20;
+  RequestParser p;
+  std::vector<std::string> argv;
+  std::string input = "*1000000000\r\n";
+  for (int i = 0; i < 100000; ++i) input += "$0\r\n\r\n";
+  size_t off = 0;
+  RequestParser::Status st = RequestParser::Status::kNeedMore;
+  while (off < input.size() && st == RequestParser::Status::kNeedMore) {
+    size_t len = std::min<size_t>(16384, input.size() - off);
+    size_t consumed = 0;
+    st = p.Parse(input.data() + off, len, limits, &consumed, &argv);
+    off += consumed;
+    CHECK(p.request_bytes() <= limits.max_request_bytes);
+  }
+  CHECK(st == RequestParser::Status::kTooBig);
+  CHECK(argv.capacity() * sizeof(std::string) <= limits.max_request_bytes);
+  CHECK(argv.size() > 1000);  // it did read arguments until the limit
+
+  // A request within the limit parses, and its bytes are counted.
+  std::vector<std::string>().swap(argv);  // the capacity too
+  RequestParser q;
+  std::string ok = "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$10\r\n";
+  size_t consumed = 0;
+  CHECK(q.Parse(ok.data(), ok.size(), limits, &consumed, &argv) ==
+        RequestParser::Status::kNeedMore);
+  CHECK(q.request_bytes() >= 2 * sizeof(std::string) + 4);
+  ok = "0123456789\r\n";
+  CHECK(q.Parse(ok.data(), ok.size(), limits, &consumed, &argv) == RequestParser::Status::kRequest);
+  CHECK(argv == Args{"SET", "k", "0123456789"});
+}
+
+TEST_CASE("a payload past max_request_bytes is refused at the next argument") {
+  ParserLimits limits;
+  limits.max_request_bytes = 4096;
+  std::string big(5000, 'x');
+  std::string input = "*3\r\n$3\r\nSET\r\n$5000\r\n" + big + "\r\n$1\r\nv\r\n";
+  RequestParser p;
+  std::vector<std::string> argv;
+  size_t consumed = 0;
+  CHECK(p.Parse(input.data(), input.size(), limits, &consumed, &argv) ==
+        RequestParser::Status::kTooBig);
+}
+
 TEST_CASE("SplitInlineArgs matches sdssplitargs") {
   Args out;
   CHECK(SplitInlineArgs("a \"b c\" 'd e' \"\\x4a\\x4B\"", &out));
