@@ -86,25 +86,28 @@ class PythonRedisTest(RedisPyTestCase):
         self.assertEqual(results[2 * n + 1], 1)
 
     def test_transaction_pipeline(self):
+        # Keys share a hash tag so that the same test runs on a cluster
+        # (test_cluster_python.py), where a transaction's keys must share
+        # one replica set.
         # pipeline() is transactional by default: MULTI ... EXEC.
         r = self.r
         with r.pipeline() as p:
-            p.set("t:a", "1").incr("t:a").incr("t:n").get("t:a")
+            p.set("{t}:a", "1").incr("{t}:a").incr("{t}:n").get("{t}:a")
             self.assertEqual(p.execute(), [True, 2, 1, b"2"])
         # A runtime error is an element; the other commands ran.
-        r.set("t:s", "text")
+        r.set("{t}:s", "text")
         with r.pipeline() as p:
-            p.incr("t:s").set("t:b", "x")
+            p.incr("{t}:s").set("{t}:b", "x")
             results = p.execute(raise_on_error=False)
         self.assertIsInstance(results[0], redis.ResponseError)
         self.assertEqual(results[1], True)
-        self.assertEqual(r.get("t:b"), b"x")
+        self.assertEqual(r.get("{t}:b"), b"x")
         # A queue-time error discards the whole transaction.
         with r.pipeline() as p:
-            p.incr("t:n").execute_command("NOSUCHCOMMAND")
+            p.incr("{t}:n").execute_command("NOSUCHCOMMAND")
             with self.assertRaises(redis.ResponseError):
                 p.execute()
-        self.assertEqual(r.get("t:n"), b"1")
+        self.assertEqual(r.get("{t}:n"), b"1")
 
     def test_watch_and_transaction_helper(self):
         r = self.r
@@ -136,14 +139,14 @@ class PythonRedisTest(RedisPyTestCase):
 
     def test_rename_and_copy(self):
         r = self.r
-        r.set("rn:a", "v", ex=100)
-        self.assertTrue(r.rename("rn:a", "rn:b"))
-        self.assertTrue(r.renamenx("rn:b", "rn:c"))
-        self.assertTrue(r.copy("rn:c", "rn:d"))
-        self.assertEqual(r.get("rn:d"), b"v")
-        self.assertGreater(r.ttl("rn:d"), 90)
+        r.set("{rn}:a", "v", ex=100)
+        self.assertTrue(r.rename("{rn}:a", "{rn}:b"))
+        self.assertTrue(r.renamenx("{rn}:b", "{rn}:c"))
+        self.assertTrue(r.copy("{rn}:c", "{rn}:d"))
+        self.assertEqual(r.get("{rn}:d"), b"v")
+        self.assertGreater(r.ttl("{rn}:d"), 90)
         with self.assertRaises(redis.ResponseError) as cm:
-            r.rename("nope", "x")
+            r.rename("{rn}:nope", "{rn}:x")
         self.assertEqual(str(cm.exception), "no such key")
 
     def test_errors(self):

@@ -76,11 +76,16 @@ class MaxmemoryTest(h.ServerTestCase):
         s.start()
         c = self.client(s)
         self.fill(c, "k", 30000)
-        before = c.call("DBSIZE")
-        self.assertLess(before, 30000)
+        before = set(c.call("KEYS", "*"))
+        self.assertLess(len(before), 30000)
         s.stop()
         s.start()
-        self.assertEqual(self.client(s).call("DBSIZE"), before)
+        after = set(self.client(s).call("KEYS", "*"))
+        # No evicted key comes back from the log. The node may evict a few
+        # more while it starts (its memory after a replay is not byte for
+        # byte what it was), but keeps almost all of them.
+        self.assertLessEqual(after, before)
+        self.assertGreater(len(after), 0.9 * len(before))
 
 
 if __name__ == "__main__":
