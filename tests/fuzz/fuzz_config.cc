@@ -70,8 +70,17 @@ void CheckSame(const Pairs& got, const Pairs& want, const char* what) {
   Check(false, what);
 }
 
+// CONFIG GET shows the secrets and the command renames as "(redacted)" (or
+// "" when unset): by design they do not round trip, and are left out.
+Pairs RoundTripped(Pairs pairs) {
+  std::erase_if(pairs, [](const auto& p) {
+    return p.first == "requirepass" || p.first == "cluster-secret" || p.first == "rename-command";
+  });
+  return pairs;
+}
+
 void CheckRoundTrip(const Config& cfg) {
-  const Pairs all = ConfigGet(cfg, "*");
+  const Pairs all = RoundTripped(ConfigGet(cfg, "*"));
   std::string text;
   std::vector<std::string> args{"shoal-server"};
   for (const auto& [name, value] : all) {
@@ -85,8 +94,9 @@ void CheckRoundTrip(const Config& cfg) {
   }
   Config from_text;
   auto s = LoadString(text, "roundtrip", &from_text);
+  if (!s.ok()) std::fprintf(stderr, "%s\n", s.message().c_str());
   Check(s.ok(), "CONFIG GET's output does not load as a conf file");
-  CheckSame(ConfigGet(from_text, "*"), all, "conf file round trip changed a value");
+  CheckSame(RoundTripped(ConfigGet(from_text, "*")), all, "conf file round trip changed a value");
 
   // A command line cannot carry a NUL byte (a conf file can: "\x00").
   for (const std::string& a : args) {
@@ -97,7 +107,8 @@ void CheckRoundTrip(const Config& cfg) {
   Config from_args;
   s = ApplyArgs(static_cast<int>(argv.size()), argv.data(), &from_args);
   Check(s.ok(), "CONFIG GET's output does not load as a command line");
-  CheckSame(ConfigGet(from_args, "*"), all, "command line round trip changed a value");
+  CheckSame(RoundTripped(ConfigGet(from_args, "*")), all,
+            "command line round trip changed a value");
 }
 
 }  // namespace
