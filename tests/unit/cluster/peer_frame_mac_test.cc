@@ -148,3 +148,21 @@ TEST_CASE("sealed reply chunks open in order only") {
 
 }  // namespace
 }  // namespace shoal::cluster
+
+namespace shoal::cluster {
+
+TEST_CASE("a key's MAC depends on its input only, however many it computed before") {
+  // The keyed context is re-initialised for each MAC, not copied.
+  MacKey key("k");
+  MacKey other("k");
+  const std::vector<std::string> frame{"SHOAL.MGET", "x"};
+  const std::string first = key.FrameMac(7, frame);
+  CHECK(first.size() == kFrameMacBytes);
+  CHECK(key.ChunkMac(7, "+OK\r\n") != first);
+  CHECK(key.FrameMac(8, frame) != first);
+  CHECK(key.FrameMac(7, frame) == first);
+  CHECK(other.FrameMac(7, frame) == first);
+  CHECK(MacKey("j").FrameMac(7, frame) != first);
+}
+
+}  // namespace shoal::cluster
