@@ -20,17 +20,6 @@
 namespace shoal::server {
 namespace {
 
-// Stores `value` as key args[1]'s new value after a read-modify-write: an
-// existing key keeps its TTL (Redis changes the string in place). On failure
-// replies the error and returns false.
-bool StoreKeepingTtl(CommandContext& ctx, bool existed, std::string value) {
-  const std::string& key = ctx.args[1];
-  int64_t expire_at = existed ? ctx.keyspace.ExpireAt(key, ctx.now_ms).value_or(0) : 0;
-  storage::Status st = PutBytes(ctx, key, std::move(value), expire_at);
-  if (!st.ok()) ReplyStatus(ctx, st);
-  return st.ok();
-}
-
 // bitops.c, getBitOffsetFromArgument: a bit offset, or with `hash` (BITFIELD)
 // "#n" meaning n * bits. The byte it falls in must be below
 // proto-max-bulk-len. Replies the error and returns false if not.
@@ -62,7 +51,7 @@ void SetBitCommand(CommandContext& ctx) {
   // setting a bit to what it holds changes nothing.
   if (!v || (offset >> 3) >= s.size() || old != (on == 1)) {
     bits::SetBit(&s, offset, on == 1);
-    if (!StoreKeepingTtl(ctx, v.has_value(), std::move(s))) return;
+    if (!StoreResult(ctx, v.has_value(), std::move(s))) return;
   }
   ctx.reply.Integer(old ? 1 : 0);
 }
@@ -272,7 +261,7 @@ void BitFieldGeneric(CommandContext& ctx, bool read_only) {
   }
   // Redis creates the key even when every write failed; it stores nothing
   // when no byte changed.
-  if (writes && (!existed || s != before)) StoreKeepingTtl(ctx, existed, std::move(s));
+  if (writes && (!existed || s != before)) StoreResult(ctx, existed, std::move(s));
 }
 
 void BitFieldCommand(CommandContext& ctx) {

@@ -194,16 +194,6 @@ bool StringLengthOk(const CommandContext& ctx, uint64_t size, uint64_t append) {
   return size + append <= static_cast<uint64_t>(ctx.proto_max_bulk_len);
 }
 
-// Stores the result of a read-modify-write. An existing key keeps its TTL,
-// as Redis's dbOverwrite; a new one has none. On failure replies the error
-// and returns false.
-bool StoreResult(CommandContext& ctx, bool existed, std::string result) {
-  int64_t expire_at = existed ? ctx.keyspace.ExpireAt(ctx.args[1], ctx.now_ms).value_or(0) : 0;
-  storage::Status st = PutBytes(ctx, ctx.args[1], std::move(result), expire_at);
-  if (!st.ok()) ReplyStatus(ctx, st);
-  return st.ok();
-}
-
 void AppendCommand(CommandContext& ctx) {
   std::optional<std::string> v;
   if (!ReadSingle(ctx, ctx.args[1], &v)) return;

@@ -54,4 +54,11 @@ void ReplyGetv(CommandContext& ctx, std::string_view key) {
   for (const std::string& v : values) ctx.reply.Bulk(v);
 }
 
+bool StoreResult(CommandContext& ctx, bool existed, std::string result) {
+  int64_t expire_at = existed ? ctx.keyspace.ExpireAt(ctx.args[1], ctx.now_ms).value_or(0) : 0;
+  storage::Status st = PutBytes(ctx, ctx.args[1], std::move(result), expire_at);
+  if (!st.ok()) ReplyStatus(ctx, st);
+  return st.ok();
+}
+
 }  // namespace shoal::server

@@ -32,4 +32,9 @@ void ReplyGetv(CommandContext& ctx, std::string_view key);
 storage::Status PutBytes(CommandContext& ctx, std::string_view key, std::string value,
                          int64_t expire_at_ms);
 
+// Stores the result of a read-modify-write of key args[1] (APPEND, SETRANGE,
+// SETBIT...). An existing key keeps its TTL, as Redis's dbOverwrite; a new
+// one has none. On failure replies the error and returns false.
+bool StoreResult(CommandContext& ctx, bool existed, std::string result);
+
 }  // namespace shoal::server
