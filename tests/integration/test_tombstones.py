@@ -209,7 +209,7 @@ class DeleteHeavyTest(ch.ClusterTestCase):
                 self.assertTrue(all(x == "OK" for x in replies), replies[:3])
                 loaded = memory()
                 replies = c.pipeline([("DEL", "heavy:%d:%d" % (r, i)) for i in range(keys)])
-                self.assertEqual(sum(replies), keys)
+                self.assertEqual([x for x in replies if x != 1], [])
             held = [n.counter("cluster_tombstones_held") for n in cl.nodes]
             peaks.append(max(held))
             self.assertEqual(a.call("DBSIZE"), 0)
