@@ -425,8 +425,13 @@ void PeerClient::Tick() {
   auto alive = alive_;
   const int64_t now = Now();
   if ((phase_ == Phase::kHello || phase_ == Phase::kAuth) && now >= handshake_deadline_) {
-    Drop(Failure::kDown, "handshake with " + Address() + " timed out" +
-                             (options_.tls ? " (TLS: has that node tls-cluster yes?)" : ""));
+    if (conn_ != nullptr && conn_->tls_handshaking()) {
+      // Most likely a node without tls-cluster yes, waiting for a RESP line.
+      Drop(Failure::kAuth, "TLS with peer at " + Address() +
+                               " failed: TLS handshake timed out (has that node tls-cluster yes?)");
+    } else {
+      Drop(Failure::kDown, "handshake with " + Address() + " timed out");
+    }
     if (!*alive) return;
   }
   if (phase_ == Phase::kBackoff && now >= retry_at_) {

@@ -229,8 +229,13 @@ void PeerConn::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) n
   auto* conn = static_cast<PeerConn*>(stream->data);
   if (conn->closing_ || nread == 0) return;
   if (nread < 0) {
-    conn->Fail(nread == UV_EOF ? "connection closed by the peer"
-                               : uv_strerror(static_cast<int>(nread)));
+    std::string why =
+        nread == UV_EOF ? "connection closed by the peer" : uv_strerror(static_cast<int>(nread));
+    if (conn->tls_ != nullptr && !conn->tls_->handshake_done()) {
+      why = "TLS handshake failed: " + why +
+            " (does the peer have tls-cluster yes and a certificate of our CA?)";
+    }
+    conn->Fail(why);
     return;
   }
   if (conn->tls_ != nullptr) {

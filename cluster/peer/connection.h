@@ -78,6 +78,8 @@ class PeerConn {
   // chose it (the source the peer sees); "" before the connect completes or
   // if the OS would not tell.
   std::string LocalHost() const;
+  // A TLS connection whose TLS handshake has not completed.
+  bool tls_handshaking() const { return tls_ != nullptr && !tls_->handshake_done(); }
 
   // Closes the socket; no callback runs afterwards, and the object frees
   // itself in the close callback (at once if libuv refused its handle, when
