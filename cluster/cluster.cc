@@ -13,6 +13,7 @@ ClusterNodeOptions NodeOptions(const ClusterOptions& o) {
   n.learn_host = o.learn_host;
   n.secret = o.secret;
   n.bind_addr = o.bind_addr;
+  n.tls = o.tls;
   n.partitions = o.partitions;
   n.exchange_interval_ms = o.gossip_interval_ms;
   n.request_timeout_ms = o.exchange_timeout_ms;
@@ -31,6 +32,7 @@ PeerServerOptions ServerOptions(const ClusterOptions& o) {
   p.host = o.listen_addr;
   p.port = o.listen_cport != 0 ? o.listen_cport : o.self.cport;
   p.backlog = o.backlog;
+  p.tls = o.tls;
   p.log = o.log;
   return p;
 }

@@ -58,8 +58,11 @@ struct ClusterOptions {
   // self.host is a guess, replaced by the address peer connections use
   // (ClusterNodeOptions::learn_host).
   bool learn_host = false;
-  std::string secret;       // cluster-secret
-  std::string bind_addr;    // source address of outbound peer connections ("": any)
+  std::string secret;     // cluster-secret
+  std::string bind_addr;  // source address of outbound peer connections ("": any)
+  // tls-cluster yes: the TLS context for peer links both ways (PeerServerOptions::tls,
+  // PeerClientOptions::tls); empty: plain TCP.
+  std::function<std::shared_ptr<facade::TlsContext>()> tls;
   std::string listen_addr;  // the cluster port's listening address
   // The cluster port to listen on; 0: self.cport. They differ when
   // cluster-announce-bus-port advertises another (a NAT's or container's).

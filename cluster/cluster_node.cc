@@ -122,6 +122,7 @@ PeerClient* ClusterNode::AddClient(const std::string& host, int cport) {
   po.self_id = options_.self.id;
   po.secret = options_.secret;
   po.bind_addr = options_.bind_addr;
+  po.tls = options_.tls;
   po.handshake_timeout_ms = std::max<int64_t>(options_.request_timeout_ms, 500);
   // The events name their client, which does not exist yet when they are
   // made: they share a slot filled right after construction.

@@ -51,6 +51,8 @@ struct ClusterNodeOptions {
   bool learn_host = false;
   std::string secret;     // cluster-secret
   std::string bind_addr;  // source address of outbound peer connections
+  // tls-cluster yes: PeerClientOptions::tls of every peer link; empty: plain.
+  std::function<std::shared_ptr<facade::TlsContext>()> tls;
   uint32_t partitions = kDefaultPartitions;
   int64_t exchange_interval_ms = 1000;  // gossip-interval-ms
   int64_t request_timeout_ms = 1000;    // membership exchanges time out after this

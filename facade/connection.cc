@@ -5,6 +5,7 @@
 
 #include "facade/net_address.h"
 #include "facade/reply_builder.h"
+#include "facade/tls_session.h"
 
 namespace shoal::facade {
 namespace {
@@ -36,11 +37,33 @@ std::string FormatAddr(const sockaddr_storage& ss) {
 
 }  // namespace
 
+struct Connection::Tls {
+  std::unique_ptr<TlsSession> session;
+  std::string out;  // ciphertext not handed to libuv yet
+  std::unique_ptr<char[]> rbuf = std::make_unique<char[]>(kReadChunk);
+};
+
 Connection::Connection(uint64_t id, ConnectionHandler& handler, ConnectionEnv& env)
     : handler_(handler), env_(env) {
   state_.id = id;
   handle_.data = this;
   write_req_.data = this;
+}
+
+Connection::~Connection() = default;
+
+void Connection::StartTls(std::unique_ptr<TlsSession> tls) {
+  tls_ = std::make_unique<Tls>();
+  tls_->session = std::move(tls);
+  Start();
+}
+
+bool Connection::tls_handshaking() const {
+  return tls_ != nullptr && !tls_->session->handshake_done();
+}
+
+size_t Connection::TlsPendingBytes() const {
+  return tls_->out.size();
 }
 
 int Connection::fd() const {
@@ -125,7 +148,9 @@ bool Connection::CheckOutputLimits() {
 
 void Connection::CloseAfterReply() {
   close_after_reply_ = true;
-  if (reading_) {
+  // A TLS connection keeps reading until its handshake is done, or its
+  // last reply could never be sent.
+  if (reading_ && (tls_ == nullptr || tls_->session->handshake_done())) {
     // Stopping a stream that reads cannot fail.
     (void)uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle_));
     reading_ = false;
@@ -133,23 +158,32 @@ void Connection::CloseAfterReply() {
   ScheduleFlush();
 }
 
+void Connection::ReserveInput(size_t want) {
+  // Make room at the tail: compact first, then grow.
+  if (in_cap_ - in_end_ >= want) return;
+  size_t pending = in_end_ - in_start_;
+  if (in_start_ > 0 && in_cap_ - pending >= want) {
+    std::memmove(in_.get(), in_.get() + in_start_, pending);
+  } else {
+    size_t cap = std::max(in_cap_ * 2, pending + want);
+    auto bigger = std::make_unique<char[]>(cap);
+    if (pending > 0) std::memcpy(bigger.get(), in_.get() + in_start_, pending);
+    in_ = std::move(bigger);
+    in_cap_ = cap;
+  }
+  in_start_ = 0;
+  in_end_ = pending;
+}
+
 void Connection::OnAlloc(uv_handle_t* h, size_t /*suggested*/, uv_buf_t* buf) noexcept {
   auto* self = static_cast<Connection*>(h->data);
-  // Make room for a full chunk at the tail: compact first, then grow.
-  if (self->in_cap_ - self->in_end_ < kReadChunk) {
-    size_t pending = self->in_end_ - self->in_start_;
-    if (self->in_start_ > 0 && self->in_cap_ - pending >= kReadChunk) {
-      std::memmove(self->in_.get(), self->in_.get() + self->in_start_, pending);
-    } else {
-      size_t cap = std::max(self->in_cap_ * 2, pending + kReadChunk);
-      auto bigger = std::make_unique<char[]>(cap);
-      if (pending > 0) std::memcpy(bigger.get(), self->in_.get() + self->in_start_, pending);
-      self->in_ = std::move(bigger);
-      self->in_cap_ = cap;
-    }
-    self->in_start_ = 0;
-    self->in_end_ = pending;
+  if (self->tls_ != nullptr) {
+    // Ciphertext goes to its own buffer; OnTlsRead decrypts it into in_.
+    buf->base = self->tls_->rbuf.get();
+    buf->len = kReadChunk;
+    return;
   }
+  self->ReserveInput(kReadChunk);
   buf->base = self->in_.get() + self->in_end_;
   buf->len = self->in_cap_ - self->in_end_;
 }
@@ -162,10 +196,46 @@ void Connection::OnRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* /*buf*/) 
     return;
   }
   if (nread == 0) return;  // EAGAIN
+  if (self->tls_ != nullptr) {
+    self->OnTlsRead(static_cast<size_t>(nread));
+    return;
+  }
   self->in_end_ += static_cast<size_t>(nread);
   self->env_.io->net_input_bytes += static_cast<uint64_t>(nread);
   self->last_interaction_ms_ = self->env_.clock->NowMs();
   self->ProcessInput();
+}
+
+void Connection::OnTlsRead(size_t nread) {
+  // net_input_bytes counts what crossed the network: the ciphertext.
+  env_.io->net_input_bytes += nread;
+  last_interaction_ms_ = env_.clock->NowMs();
+  TlsSession& tls = *tls_->session;
+  storage::Status st = tls.Feed(tls_->rbuf.get(), nread);
+  // Decrypt everything buffered: at most one read's worth of plaintext.
+  while (st.ok() && tls.handshake_done()) {
+    ReserveInput(kReadChunk);
+    size_t got = 0;
+    st = tls.Read(in_.get() + in_end_, in_cap_ - in_end_, &got);
+    if (got == 0) break;
+    in_end_ += got;
+  }
+  if (!st.ok()) {
+    TlsFailed(st);
+    return;
+  }
+  // Handshake messages, session tickets or alerts to send.
+  if (tls.has_output() || (tls.handshake_done() && !out_.empty())) ScheduleFlush();
+  if (in_end_ > in_start_) ProcessInput();
+  // close_notify: the client is gone, as an EOF.
+  if (tls.closed() && !closing_) Close();
+}
+
+void Connection::TlsFailed(const storage::Status& error) {
+  if (closing_) return;
+  handler_.OnTlsError(*this, error);
+  Close();
+  ReleaseBuffers();
 }
 
 void Connection::ProcessInput() {
@@ -282,6 +352,10 @@ void Connection::CompleteReply(uint64_t ticket, std::string bytes) {
 
 void Connection::Flush() {
   if (closing_ || writing_) return;
+  if (tls_ != nullptr) {
+    FlushTls();
+    return;
+  }
   if (out_.empty()) {
     if (close_after_reply_ && replies_.outstanding() == 0) Close();
     return;
@@ -301,14 +375,49 @@ void Connection::Flush() {
     if (close_after_reply_ && replies_.outstanding() == 0) Close();
     return;
   }
-  StartWrite(written);
+  StartWrite(out_, written);
 }
 
-void Connection::StartWrite(size_t already_written) {
+void Connection::FlushTls() {
+  TlsSession& tls = *tls_->session;
+  std::string& wire = tls_->out;
+  if (!out_.empty() && tls.handshake_done()) {
+    if (env_.seal_output) env_.seal_output(*this, out_);
+    storage::Status st = tls.Write(out_);
+    if (!st.ok()) {
+      TlsFailed(st);
+      return;
+    }
+    out_.clear();
+    if (out_.capacity() > kMaxIdleOutputCapacity) std::string().swap(out_);
+  }
+  tls.TakeOutput(&wire);
+  if (wire.empty()) {
+    if (close_after_reply_ && out_.empty() && replies_.outstanding() == 0) Close();
+    return;
+  }
+  uv_buf_t buf = uv_buf_init(wire.data(), static_cast<unsigned>(wire.size()));
+  int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&handle_), &buf, 1);
+  if (n < 0 && n != UV_EAGAIN) {
+    Close();
+    return;
+  }
+  size_t written = n > 0 ? static_cast<size_t>(n) : 0;
+  env_.io->net_output_bytes += written;
+  if (written == wire.size()) {
+    wire.clear();
+    if (wire.capacity() > kMaxIdleOutputCapacity) std::string().swap(wire);
+    if (close_after_reply_ && out_.empty() && replies_.outstanding() == 0) Close();
+    return;
+  }
+  StartWrite(wire, written);
+}
+
+void Connection::StartWrite(std::string& pending, size_t already_written) {
   // The socket is full: hand the rest to uv_write, which keeps the bytes
-  // (in wbuf_) until its callback. New replies keep collecting in out_.
-  wbuf_.swap(out_);
-  out_.clear();
+  // (in wbuf_) until its callback. New output keeps collecting in `pending`.
+  wbuf_.swap(pending);
+  pending.clear();
   woff_ = already_written;
   writing_ = true;
   uv_buf_t buf = uv_buf_init(wbuf_.data() + woff_, static_cast<unsigned>(wbuf_.size() - woff_));
@@ -331,7 +440,10 @@ void Connection::OnWrite(uv_write_t* req, int status) noexcept {
   self->wbuf_.clear();
   if (self->wbuf_.capacity() > kMaxIdleOutputCapacity) std::string().swap(self->wbuf_);
   self->woff_ = 0;
-  if (!self->out_.empty() || self->close_after_reply_) self->ScheduleFlush();
+  if (!self->out_.empty() || self->close_after_reply_ ||
+      (self->tls_ != nullptr && self->tls_->session->has_output())) {
+    self->ScheduleFlush();
+  }
 }
 
 void OutputBatch::Schedule(Connection& conn) {

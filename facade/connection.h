@@ -1,8 +1,9 @@
 #pragma once
-// Connection: one TCP connection speaking RESP. Reads bytes into its input
-// buffer, runs the request parser over them, hands each request to its
-// ConnectionHandler and keeps the replies in request order (ReplyQueue),
-// flushing them once per loop iteration (OutputBatch::FlushAll).
+// Connection: one TCP connection speaking RESP, in clear or over TLS
+// (StartTls: facade/tls_session.h between the socket and the buffers below). Reads bytes into its
+// input buffer, runs the request parser over them, hands each request to its ConnectionHandler and
+// keeps the replies in request order (ReplyQueue), flushing them once per loop iteration
+// (OutputBatch::FlushAll).
 //
 // The front end knows nothing of commands, the keyspace or the cluster: the
 // handler decides what a request means. Client connections and peer
@@ -27,10 +28,12 @@
 #include "facade/reply_queue.h"
 #include "facade/request_parser.h"
 #include "storage/clock.h"
+#include "storage/status.h"
 
 namespace shoal::facade {
 
 class Connection;
+class TlsSession;  // facade/tls_session.h
 
 // CLIENT REPLY: whether this connection's replies are sent (Redis's
 // CLIENT_REPLY_OFF, CLIENT_REPLY_SKIP_NEXT and CLIENT_REPLY_SKIP flags).
@@ -76,6 +79,10 @@ class ConnectionHandler {
   // the connection is being closed at once. `omem` is the pending output
   // then. For logging and statistics.
   virtual void OnOutputBufferLimit(Connection& /*conn*/, size_t /*omem*/) {}
+  // A TLS connection failed (its handshake, or a record that does not
+  // decrypt): it is being closed at once. For logging; a remote party can
+  // trigger it at will, so rate-limit what is logged.
+  virtual void OnTlsError(Connection& /*conn*/, const storage::Status& /*error*/) {}
   // The close callback ran: the owner may destroy `conn` now.
   virtual void OnClosed(Connection& conn) = 0;
   // A connection that held its request with HoldUntilReplied() has no
@@ -154,6 +161,7 @@ struct ConnectionEnv {
 class Connection {
  public:
   Connection(uint64_t id, ConnectionHandler& handler, ConnectionEnv& env);
+  ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
@@ -161,6 +169,16 @@ class Connection {
   uv_tcp_t* handle() { return &handle_; }
   // After accept: records addresses and starts reading.
   void Start();
+  // As Start, for a connection whose bytes are TLS (tls-port, tls-cluster):
+  // everything read goes through `tls` before the parser, everything
+  // written through it after the replies. Replies queued before the
+  // handshake completes wait for it. A plain connection has no session and
+  // never takes the TLS branches beyond one pointer test per read and write.
+  void StartTls(std::unique_ptr<TlsSession> tls);
+  bool is_tls() const { return tls_ != nullptr; }
+  // A TLS connection whose handshake has not completed (the owner gives it
+  // a deadline).
+  bool tls_handshaking() const;
 
   // Closes the connection at once, dropping unsent output.
   void Close();
@@ -219,7 +237,8 @@ class Connection {
   // Pending output (CLIENT LIST's omem): replies not written yet, the write
   // in flight, and completed replies held behind a deferred one.
   size_t output_bytes() const {
-    return out_.size() + (writing_ ? wbuf_.size() - woff_ : 0) + replies_.held_bytes();
+    return out_.size() + (writing_ ? wbuf_.size() - woff_ : 0) + replies_.held_bytes() +
+           (tls_ != nullptr ? TlsPendingBytes() : 0);
   }
   // Redis's checkClientOutputBufferLimits, run whenever output is added:
   // closes the connection at once (OnOutputBufferLimit, then Close, its
@@ -237,7 +256,15 @@ class Connection {
   void ProcessInput();
   // Runs the parsed request in argv_; false if the handler held it.
   bool RunRequest();
-  void StartWrite(size_t already_written);
+  // Hands the rest of `pending` (out_, or the TLS ciphertext) to uv_write.
+  void StartWrite(std::string& pending, size_t already_written);
+  // The TLS halves of OnRead and Flush.
+  void OnTlsRead(size_t nread);
+  void FlushTls();
+  void TlsFailed(const storage::Status& error);
+  size_t TlsPendingBytes() const;
+  // Makes room for `want` bytes at the tail of the input buffer.
+  void ReserveInput(size_t want);
   // Frees the buffers of a closing connection: its output at once, its input
   // and arguments once no request is running.
   void ReleaseBuffers();
@@ -256,7 +283,12 @@ class Connection {
   size_t in_start_ = 0;
   size_t in_end_ = 0;
 
-  std::string out_;   // replies ready to send, in order
+  // A TLS connection's session, its ciphertext waiting to be written and
+  // its read buffer (ciphertext lands there, plaintext in in_).
+  struct Tls;
+  std::unique_ptr<Tls> tls_;
+
+  std::string out_;   // replies ready to send, in order (plaintext)
   std::string wbuf_;  // bytes handed to uv_write, alive until its callback
   size_t woff_ = 0;
   bool writing_ = false;

@@ -15,9 +15,10 @@ storage::Status Listener::Listen(uv_loop_t* loop, const std::string& host, int p
 }
 
 storage::Status Listener::Listen(uv_loop_t* loop, std::span<const Endpoint> endpoints, int port,
-                                 int backlog, OnConnection on_connection) {
+                                 int backlog, OnConnection on_connection, const char* kind) {
   Close();
-  const std::string where = "Failed listening on port " + std::to_string(port) + " (tcp)";
+  const std::string where =
+      "Failed listening on port " + std::to_string(port) + " (" + std::string(kind) + ")";
   for (const Endpoint& e : endpoints) {
     sockaddr_storage addr;
     std::memset(&addr, 0, sizeof(addr));

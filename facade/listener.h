@@ -45,8 +45,9 @@ class Listener {
   // (as Redis sets IPV6_V6ONLY), so "0.0.0.0" and "::" can both be bound.
   // On error nothing is left open; the message names the address, in
   // Redis's words ("Failed listening on port 6379 (tcp), aborting: ...").
+  // `kind` names the port in that message: "tcp", or "tls" for tls-port.
   storage::Status Listen(uv_loop_t* loop, std::span<const Endpoint> endpoints, int port,
-                         int backlog, OnConnection on_connection);
+                         int backlog, OnConnection on_connection, const char* kind = "tcp");
   storage::Status Listen(uv_loop_t* loop, const std::string& host, int port, int backlog,
                          OnConnection on_connection);
   // Accepts the pending connection into `client` (initialised on the same

@@ -6,6 +6,9 @@ set -euo pipefail
 packages=(
   cmake g++ make pkg-config
   libuv1-dev libhiredis-dev libssl-dev libjemalloc-dev libxxhash-dev doctest-dev
+  # the openssl command-line tool: tests/integration/test_tls.py makes its
+  # certificates with it (libssl-dev above links TLS)
+  openssl
   redis-server redis-tools python3-redis
   # the fuzz targets (tests/fuzz): clang with libFuzzer and the sanitizer
   # runtimes (compiler-rt), which --no-install-recommends leaves out

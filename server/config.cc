@@ -234,7 +234,15 @@ bool LearnsAnnouncedHost(const Config& cfg) {
 }
 
 int AnnouncedPort(const Config& cfg) {
-  return cfg.cluster_announce_port != 0 ? cfg.cluster_announce_port : cfg.port;
+  return cfg.cluster_announce_port != 0 ? cfg.cluster_announce_port : ClientPort(cfg);
+}
+
+int ClientPort(const Config& cfg) {
+  return cfg.port != 0 ? cfg.port : cfg.tls_port;
+}
+
+bool TlsEnabled(const Config& cfg) {
+  return cfg.tls_port != 0 || cfg.tls_cluster;
 }
 
 int AnnouncedBusPort(const Config& cfg) {
@@ -242,7 +250,7 @@ int AnnouncedBusPort(const Config& cfg) {
 }
 
 int ClusterPort(const Config& cfg) {
-  return cfg.cluster_port != 0 ? cfg.cluster_port : cfg.port + 10000;
+  return cfg.cluster_port != 0 ? cfg.cluster_port : ClientPort(cfg) + 10000;
 }
 
 Status LoadString(std::string_view text, std::string_view source, Config* cfg) {
@@ -327,6 +335,15 @@ Status Validate(const Config& c) {
   if (ClusterPort(c) > 65535) {
     return fail("cluster-port defaults to port + 10000 = " + n(ClusterPort(c)) +
                 ", above 65535; set cluster-port");
+  }
+  if (c.port == 0 && c.tls_port == 0) {
+    return fail("port and tls-port are both 0: configured to not listen anywhere");
+  }
+  if (c.tls_port != 0 && c.tls_port == c.port) {
+    return fail("tls-port (" + n(c.tls_port) + ") must differ from port");
+  }
+  if (c.tls_port != 0 && ClusterPort(c) == c.tls_port) {
+    return fail("cluster-port (" + n(ClusterPort(c)) + ") must differ from tls-port");
   }
   if (c.port != 0 && ClusterPort(c) == c.port) {
     return fail("cluster-port (" + n(ClusterPort(c)) + ") must differ from port");

@@ -41,6 +41,9 @@ enum class MaxmemoryPolicy {
 };
 enum class LogLevel { kDebug, kVerbose, kNotice, kWarning };
 enum class AofLoadCorrupt { kStop, kSkip };
+// tls-auth-clients: clients on tls-port must present a certificate signed by
+// the CA (yes), may (optional: verified if presented), or are not asked (no).
+enum class TlsAuthClients { kYes, kOptional, kNo };
 
 // One entry of `cluster-seeds`: a node named by its client address, as
 // CLUSTER MEET names it; `host:port` or `host:port@cport` (IPv6 hosts in
@@ -97,6 +100,28 @@ struct Config {
   // Redis's defaults: normal 0 0 0, slave 256mb 64mb 60, pubsub 32mb 8mb 60.
   OutputBufferLimit client_output_buffer_limit[kObufClasses] = {
       {0, 0, 0}, {256ull << 20, 64ull << 20, 60}, {32ull << 20, 8ull << 20, 60}};
+
+  // --- TLS (Redis's tls-* directives; README "TLS") ---
+  int tls_port = 0;  // 0 = no TLS client port; `port 0` then turns plain TCP off
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_key_file_pass;     // a secret: redacted by CONFIG GET
+  std::string tls_client_cert_file;  // outgoing peer links; "" = tls-cert-file
+  std::string tls_client_key_file;   // outgoing peer links; "" = tls-key-file
+  std::string tls_client_key_file_pass;
+  std::string tls_ca_cert_file;
+  std::string tls_ca_cert_dir;
+  TlsAuthClients tls_auth_clients = TlsAuthClients::kYes;
+  bool tls_cluster = false;  // peer links TLS both ways, mutually verified
+  std::string tls_protocols = "TLSv1.2 TLSv1.3";
+  std::string tls_ciphers;       // TLSv1.2 and below; "" = OpenSSL's default
+  std::string tls_ciphersuites;  // TLSv1.3; "" = OpenSSL's default
+  bool tls_prefer_server_ciphers = false;
+  bool tls_session_caching = true;
+  int64_t tls_session_cache_size = 20480;
+  int64_t tls_session_cache_timeout = 300;  // seconds
+  std::string tls_dh_params_file;
+  // (tls-replication is accepted and ignored: shoal has no Redis replication.)
 
   // --- process ---
   std::string dir = ".";   // node id, append-only log
@@ -172,8 +197,13 @@ std::vector<BindAddress> BindAddresses(const Config& cfg);
 // but does not act on (databases other than 1, save points, ...).
 std::vector<std::string> StartupWarnings(const Config& cfg);
 
-// The cluster bus port: cluster-port, or port + 10000 when it is 0.
+// The cluster bus port: cluster-port, or port + 10000 when it is 0 (as
+// Redis, tls-port + 10000 when port is 0).
 int ClusterPort(const Config& cfg);
+// The client port clients connect to: port, or tls-port when port is 0.
+int ClientPort(const Config& cfg);
+// TLS is in use: a tls-port, or tls-cluster yes (the context must load).
+bool TlsEnabled(const Config& cfg);
 // The address the cluster port listens on: cluster-announce-ip when it is
 // one of the bind addresses, else the first bind address ("localhost" is
 // 127.0.0.1, "*" 0.0.0.0). SourceAddress: the same address as the source of
@@ -191,8 +221,8 @@ std::string AnnouncedHost(const Config& cfg, std::span<const facade::InterfaceAd
 // wildcard (0.0.0.0, ::) and cluster-announce-ip is not set.
 bool LearnsAnnouncedHost(const Config& cfg);
 // The client port and cluster bus port peers are told:
-// cluster-announce-port / cluster-announce-bus-port, or port / ClusterPort()
-// when they are 0.
+// cluster-announce-port / cluster-announce-bus-port, or ClientPort() /
+// ClusterPort() when they are 0.
 int AnnouncedPort(const Config& cfg);
 int AnnouncedBusPort(const Config& cfg);
 

@@ -70,6 +70,7 @@ Server::~Server() {
   if (loop_ready_) {
     if (cluster_) cluster_->Stop();
     listener_.Close();
+    tls_listener_.Close();
     for (auto& [id, c] : clients_) c->Close();
     CloseHandles();
     // Close whatever is still open, let the callbacks run, then close.
@@ -154,7 +155,9 @@ storage::Status Server::Start() {
   config_.maxclients = files.maxclients;
   if (storage::Status renames = ApplyRenames(); !renames.ok()) return renames;
 
-  storage::Status st = Listen(config_);
+  storage::Status st = LoadTls(config_);
+  if (!st.ok()) return st;
+  st = Listen(config_);
   if (!st.ok()) return st;
 
   st = StartHandles();
@@ -166,7 +169,9 @@ storage::Status Server::Start() {
     logger_.Log(LogLevel::kWarning, "WARNING: %s", w.c_str());
   }
   // All of 127.0.0.0/8 and ::1 are loopback: only this machine can connect.
-  for (const std::string& host : listener_.hosts()) {
+  // Both client listeners bind the same addresses.
+  const facade::Listener& clients = listener_.listening() ? listener_ : tls_listener_;
+  for (const std::string& host : clients.hosts()) {
     if (config_.requirepass.empty() && !facade::IsLoopbackAddress(host)) {
       logger_.Log(LogLevel::kWarning,
                   "WARNING: no requirepass set and listening on %s: any client can connect",
@@ -198,6 +203,7 @@ storage::Status Server::Start() {
   }
   co.secret = config_.cluster_secret;
   co.bind_addr = SourceAddress(config_);
+  if (config_.tls_cluster) co.tls = [this] { return tls_; };
   co.listen_addr = ListenAddress(config_);
   co.partitions = static_cast<uint32_t>(config_.vnodes);
   co.gossip_interval_ms = config_.gossip_interval_ms;
@@ -228,11 +234,23 @@ storage::Status Server::Start() {
   ApplyRuntimeConfig();
   st = cluster_->Start();
   if (!st.ok()) return st;
-  std::string hosts;
-  for (const std::string& h : listener_.hosts()) hosts += (hosts.empty() ? "" : " ") + h;
-  logger_.Log(LogLevel::kNotice,
-              "Ready to accept connections tcp on %s port %d (cluster port %s:%d)", hosts.c_str(),
-              config_.port, ListenAddress(config_).c_str(), ClusterPort(config_));
+  auto hosts_of = [](const facade::Listener& l) {
+    std::string hosts;
+    for (const std::string& h : l.hosts()) hosts += (hosts.empty() ? "" : " ") + h;
+    return hosts;
+  };
+  if (listener_.listening()) {
+    logger_.Log(LogLevel::kNotice,
+                "Ready to accept connections tcp on %s port %d (cluster port %s:%d%s)",
+                hosts_of(listener_).c_str(), config_.port, ListenAddress(config_).c_str(),
+                ClusterPort(config_), config_.tls_cluster ? ", tls" : "");
+  }
+  if (tls_listener_.listening()) {
+    logger_.Log(LogLevel::kNotice,
+                "Ready to accept connections tls on %s port %d (cluster port %s:%d%s)",
+                hosts_of(tls_listener_).c_str(), config_.tls_port, ListenAddress(config_).c_str(),
+                ClusterPort(config_), config_.tls_cluster ? ", tls" : "");
+  }
   return storage::Status::Ok();
 }
 
@@ -257,18 +275,36 @@ void Server::WritePidfile() {
 storage::Status Server::Listen(const Config& cfg) {
   std::vector<facade::Endpoint> endpoints;
   for (const BindAddress& b : BindAddresses(cfg)) endpoints.push_back({b.host, b.optional});
-  storage::Status st = listener_.Listen(&loop_, endpoints, cfg.port, cfg.tcp_backlog,
-                                        [this](int status) { Accept(status); });
-  if (st.ok() && !listener_.listening()) {
-    // Every address was optional and none exists.
-    st = storage::Status::IOError("Failed listening on port " + std::to_string(cfg.port) +
-                                  " (tcp): no bind address could be bound");
+  // As Redis: port 0 listens on no plain TCP port, tls-port 0 on no TLS one.
+  auto listen = [&](facade::Listener& l, int port, bool tls) {
+    if (port == 0) {
+      l.Close();
+      return storage::Status::Ok();
+    }
+    const char* kind = tls ? "tls" : "tcp";
+    storage::Status st = l.Listen(
+        &loop_, endpoints, port, cfg.tcp_backlog, [this, tls](int status) { Accept(status, tls); },
+        kind);
+    if (st.ok() && !l.listening()) {
+      // Every address was optional and none exists.
+      st = storage::Status::IOError("Failed listening on port " + std::to_string(port) + " (" +
+                                    kind + "): no bind address could be bound");
+    }
+    return st;
+  };
+  storage::Status st = listen(listener_, cfg.port, false);
+  if (st.ok()) st = listen(tls_listener_, cfg.tls_port, true);
+  if (!st.ok()) {
+    listener_.Close();
+    tls_listener_.Close();
+    return st;
   }
-  if (st.ok()) endpoints_ = std::move(endpoints);
+  endpoints_ = std::move(endpoints);
   return st;
 }
 
 std::string Server::ApplyDirective(std::string_view name, const Config& cfg) {
+  if (name.starts_with("tls-")) return ApplyTlsDirective(name, cfg);
   if (name != "bind") return {};
   std::vector<facade::Endpoint> wanted;
   for (const BindAddress& b : BindAddresses(cfg)) wanted.push_back({b.host, b.optional});
@@ -310,6 +346,7 @@ void Server::RequestShutdown(const char* why) {
   if (!st.ok()) Fatal(st);
   // Close every handle; uv_run returns once their close callbacks ran.
   listener_.Close();
+  tls_listener_.Close();
   if (cluster_) cluster_->Stop();
   for (auto& [id, c] : clients_) {
     c->Flush();  // a best effort to deliver replies already produced
@@ -358,7 +395,7 @@ void Server::OnSignal(uv_signal_t* handle, int signum) noexcept {
                                          : "Received SIGTERM scheduling shutdown");
 }
 
-void Server::Accept(int status) {
+void Server::Accept(int status, bool tls) {
   if (status != 0) {
     logger_.Log(LogLevel::kWarning, "Accepting client connection: %s", uv_strerror(status));
     return;
@@ -372,7 +409,7 @@ void Server::Accept(int status) {
     return;
   }
   clients_.emplace(id, std::move(conn));
-  rc = listener_.Accept(raw->handle());
+  rc = (tls ? tls_listener_ : listener_).Accept(raw->handle());
   if (rc != 0) {
     raw->Close();
     return;
@@ -384,15 +421,27 @@ void Server::Accept(int status) {
   }
   ++stats_.total_connections_received;
   if (static_cast<int64_t>(connected_clients()) > config_.maxclients) {
-    // As Redis: tell the client why, then close.
+    // As Redis: tell the client why, then close. A TLS client cannot be
+    // told before its handshake; Redis's write fails there too and it is
+    // closed at once.
     ++stats_.rejected_connections;
+    if (tls) {
+      raw->Close();
+      return;
+    }
     std::string* target = raw->ReplyTarget();
     facade::ReplyBuilder(target).Error(facade::errors::kMaxClients);
     errors_.Count(*target);
     raw->CloseAfterReply();
     return;
   }
-  raw->Start();
+  if (!tls) {
+    raw->Start();
+  } else if (storage::Status st = StartTlsClient(*raw); !st.ok()) {
+    OnTlsError(*raw, st);
+    raw->Close();
+    return;
+  }
   if (config_.protected_mode && config_.requirepass.empty() && !raw->closing()) {
     // As Redis 7.0's clientAcceptHandler: without a password only loopback
     // clients are served.

@@ -22,9 +22,11 @@
 
 #include "cluster/cluster.h"
 #include "cluster/command_host.h"
+#include "cluster/peer/log_rate_limiter.h"
 #include "facade/connection.h"
 #include "facade/error_stats.h"
 #include "facade/listener.h"
+#include "facade/tls_context.h"
 #include "facade/uv_handle.h"
 #include "server/command_stats.h"
 #include "server/commands/command.h"
@@ -159,6 +161,7 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   void OnProtocolError(facade::Connection& conn, std::string_view error) override;
   void OnQueryBufferOverflow(facade::Connection& conn) override;
   void OnOutputBufferLimit(facade::Connection& conn, size_t omem) override;
+  void OnTlsError(facade::Connection& conn, const storage::Status& error) override;
   void OnClosed(facade::Connection& conn) override;
   void OnHoldReleased(facade::Connection& conn) override;
   // cluster::CommandHost.
@@ -177,8 +180,19 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   const CommandSpec* FindClientCommand(std::string_view name) const;
   // Fills renamed_ from rename-command; an unknown name is an error.
   storage::Status ApplyRenames();
-  // Listens for clients on the bind addresses of `cfg`.
+  // Listens for clients on the bind addresses of `cfg`: port in clear
+  // (unless 0), tls-port over TLS (unless 0).
   storage::Status Listen(const Config& cfg);
+  // TLS (server_tls.cc): builds tls_ from the tls-* directives when TLS is
+  // in use; the reason in Redis's spirit if a file cannot be loaded.
+  storage::Status LoadTls(const Config& cfg);
+  // CONFIG SET of a tls-* file, protocol or cipher directive: reloads tls_
+  // for new connections; "" or Redis's error.
+  std::string ApplyTlsDirective(std::string_view name, const Config& cfg);
+  // Starts an accepted tls-port connection with a server session.
+  storage::Status StartTlsClient(facade::Connection& conn);
+  // Closes TLS clients whose handshake has not completed in time.
+  void ExpireTlsHandshakes(int64_t now_ms);
   void WritePidfile();
   // Starts the loop's own handles (flush check, cron, signals).
   storage::Status StartHandles();
@@ -198,7 +212,7 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   // Sends `argv`'s MONITOR line to every monitoring connection.
   void FeedMonitors(facade::Connection& conn, const std::vector<std::string>& argv);
 
-  void Accept(int status);
+  void Accept(int status, bool tls);
   void FlushPending();
   void Cron();
   void CloseIdleClients(int64_t now_ms);
@@ -237,8 +251,14 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   facade::ErrorStats errors_;
   facade::OutputBatch output_;
   facade::ConnectionEnv client_env_;
-  facade::Listener listener_;
-  std::vector<facade::Endpoint> endpoints_;    // what listener_ was asked to listen on
+  facade::Listener listener_;                // port (not listening when port is 0)
+  facade::Listener tls_listener_;            // tls-port (not listening when it is 0)
+  std::vector<facade::Endpoint> endpoints_;  // what the listeners were asked to listen on
+  // The TLS context new connections take (clients on tls-port, peer links
+  // under tls-cluster); null when TLS is not in use. Replaced by a reload.
+  std::shared_ptr<facade::TlsContext> tls_;
+  std::vector<uint64_t> tls_handshakes_;       // TLS clients accepted, until their handshake ends
+  cluster::LogRateLimiter tls_log_;            // failed TLS clients: one line a second
   std::unique_ptr<cluster::Cluster> cluster_;  // created in Start(), once the loop runs
   facade::UvHandle<uv_check_t> flush_check_;
   facade::UvHandle<uv_timer_t> cron_timer_;

@@ -51,6 +51,7 @@ void Server::Cron() {
   }
   int64_t now = clock_.NowMs();
   CloseIdleClients(now);
+  if (!tls_handshakes_.empty()) ExpireTlsHandshakes(now);
   persistence_.ReleaseIdleBuffers();
   SampleMemory();
   if (config_.maxmemory > 0) (void)PerformEvictions();

@@ -90,8 +90,22 @@ void PeerClient::Connect() {
   PeerConn* conn = PeerConn::Create(
       loop_, [this](const void* tag, const redisReply& reply) { OnConnReply(tag, reply); },
       [this](const std::string& why) { OnConnGone(why); });
+  std::unique_ptr<facade::TlsSession> tls;
+  if (options_.tls) {
+    std::shared_ptr<facade::TlsContext> ctx = options_.tls();
+    auto session = ctx ? facade::TlsSession::Create(*ctx, facade::TlsRole::kClient,
+                                                    facade::TlsPeerAuth::kRequired)
+                       : storage::Result<std::unique_ptr<facade::TlsSession>>(
+                             storage::Status::Invalid("TLS is not configured"));
+    if (!session.ok()) {
+      conn->Close();
+      Drop(Failure::kDown, "connecting to " + Address() + " failed: " + session.status().message());
+      return;
+    }
+    tls = std::move(session).value();
+  }
   // A host name is resolved synchronously here; peers are named by IP address.
-  const std::string why = conn->Open(host_, port_, options_.bind_addr);
+  const std::string why = conn->Open(host_, port_, options_.bind_addr, std::move(tls));
   if (!why.empty()) {
     conn->Close();  // frees it once the handle is closed
     Drop(Failure::kDown, "connecting to " + Address() + " failed: " + why);
@@ -289,7 +303,10 @@ void PeerClient::OnRequestReply(const redisReply& reply) {
 
 void PeerClient::OnConnGone(const std::string& why) {
   conn_ = nullptr;
-  if (phase_ == Phase::kReady) {
+  if (why.starts_with("TLS")) {
+    // As a wrong secret: a configuration mismatch the operator must see.
+    Drop(Failure::kAuth, "TLS with peer at " + Address() + " failed: " + why);
+  } else if (phase_ == Phase::kReady) {
     Drop(Failure::kDown, "connection to " + Address() + " lost: " + why);
   } else {
     Drop(Failure::kDown, "connecting to " + Address() + " failed: " + why);
@@ -408,7 +425,13 @@ void PeerClient::Tick() {
   auto alive = alive_;
   const int64_t now = Now();
   if ((phase_ == Phase::kHello || phase_ == Phase::kAuth) && now >= handshake_deadline_) {
-    Drop(Failure::kDown, "handshake with " + Address() + " timed out");
+    if (conn_ != nullptr && conn_->tls_handshaking()) {
+      // Most likely a node without tls-cluster yes, waiting for a RESP line.
+      Drop(Failure::kAuth, "TLS with peer at " + Address() +
+                               " failed: TLS handshake timed out (has that node tls-cluster yes?)");
+    } else {
+      Drop(Failure::kDown, "handshake with " + Address() + " timed out");
+    }
     if (!*alive) return;
   }
   if (phase_ == Phase::kBackoff && now >= retry_at_) {

@@ -33,6 +33,7 @@
 #include <utility>
 #include <vector>
 
+#include "facade/tls_context.h"
 #include "facade/uv_handle.h"
 
 struct redisReply;
@@ -67,6 +68,10 @@ using PeerCallback = std::function<void(PeerOutcome, const PeerReply* reply, boo
 struct PeerClientOptions {
   std::string self_id;  // our node id (sent in HELLO)
   std::string secret;   // cluster-secret; empty = an empty HMAC key
+  // tls-cluster yes: the context each connection attempt takes its client
+  // session from (it may change between attempts: CONFIG SET reloads it).
+  // Empty: plain TCP. The handshake and frame MACs run inside TLS as well.
+  std::function<std::shared_ptr<facade::TlsContext>()> tls;
   // Source address of the outbound socket (bound before connecting), so that
   // peers and firewalls see this node as its own address; empty = any.
   std::string bind_addr;
@@ -96,7 +101,9 @@ struct PeerClientEvents {
   // A ready connection was lost, or a connect or handshake attempt failed.
   std::function<void(const std::string& why)> on_down;
   // The handshake failed on the secret, whichever side noticed (most likely
-  // the two nodes have different cluster-secrets). Not followed by on_down.
+  // the two nodes have different cluster-secrets), or the TLS handshake
+  // failed (a certificate that does not verify, a peer without
+  // tls-cluster yes). Not followed by on_down.
   std::function<void(const std::string& why)> on_auth_failure;
 };
 

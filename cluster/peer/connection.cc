@@ -61,8 +61,10 @@ void PeerConn::StartSession(const SessionKeys& keys) {
   opener_ = std::make_unique<ReplyOpener>(keys.replies);
 }
 
-std::string PeerConn::Open(const std::string& host, int port, const std::string& bind_addr) {
+std::string PeerConn::Open(const std::string& host, int port, const std::string& bind_addr,
+                           std::unique_ptr<facade::TlsSession> tls) {
   if (!tcp_) return std::string("cannot create a TCP handle: ") + uv_strerror(tcp_error_);
+  tls_ = std::move(tls);
   sockaddr_storage addr;
   sockaddr_storage source;
   if (std::string why = Resolve(host, port, &addr); !why.empty()) return why;
@@ -147,8 +149,24 @@ void PeerConn::Fail(const std::string& why) {
 }
 
 int PeerConn::Flush() {
-  wbuf_.swap(out_);
-  out_.clear();
+  if (tls_ != nullptr) {
+    // Frames wait in out_ until the handshake is done; the session's own
+    // output (handshake messages) goes at once.
+    if (tls_->handshake_done() && !out_.empty()) {
+      const storage::Status st = tls_->Write(out_);
+      if (!st.ok()) {
+        tls_error_ = st.message();
+        return UV_EPROTO;
+      }
+      out_.clear();
+    }
+    wbuf_.clear();
+    tls_->TakeOutput(&wbuf_);
+    if (wbuf_.empty()) return 0;
+  } else {
+    wbuf_.swap(out_);
+    out_.clear();
+  }
   uv_buf_t buf = uv_buf_init(wbuf_.data(), static_cast<unsigned>(wbuf_.size()));
   const int rc = uv_write(&write_req_, stream(), &buf, 1, &PeerConn::OnWritten);
   if (rc == 0) {
@@ -157,6 +175,16 @@ int PeerConn::Flush() {
     wbuf_.clear();
   }
   return rc;
+}
+
+bool PeerConn::Pump() {
+  if (writing_ || closing_) return !closing_;
+  if (out_.empty() && (tls_ == nullptr || !tls_->has_output())) return true;
+  if (const int rc = Flush(); rc != 0) {
+    Fail(rc == UV_EPROTO ? tls_error_ : std::string(uv_strerror(rc)));
+    return false;
+  }
+  return true;
 }
 
 void PeerConn::OnConnect(uv_connect_t* req, int status) noexcept {
@@ -172,9 +200,7 @@ void PeerConn::OnConnect(uv_connect_t* req, int status) noexcept {
     conn->Fail(std::string("cannot read: ") + uv_strerror(rc));
     return;
   }
-  if (!conn->out_.empty()) {
-    if (const int rc = conn->Flush(); rc != 0) conn->Fail(uv_strerror(rc));
-  }
+  (void)conn->Pump();  // the ClientHello, or (plain) the frames queued meanwhile
 }
 
 void PeerConn::OnWritten(uv_write_t* req, int status) noexcept {
@@ -191,9 +217,7 @@ void PeerConn::OnWritten(uv_write_t* req, int status) noexcept {
     conn->Fail(std::string("write failed: ") + uv_strerror(status));
     return;
   }
-  if (!conn->out_.empty()) {
-    if (const int rc = conn->Flush(); rc != 0) conn->Fail(uv_strerror(rc));
-  }
+  (void)conn->Pump();
 }
 
 void PeerConn::OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) noexcept {
@@ -205,34 +229,73 @@ void PeerConn::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) n
   auto* conn = static_cast<PeerConn*>(stream->data);
   if (conn->closing_ || nread == 0) return;
   if (nread < 0) {
-    conn->Fail(nread == UV_EOF ? "connection closed by the peer"
-                               : uv_strerror(static_cast<int>(nread)));
+    std::string why =
+        nread == UV_EOF ? "connection closed by the peer" : uv_strerror(static_cast<int>(nread));
+    if (conn->tls_ != nullptr && !conn->tls_->handshake_done()) {
+      why = "TLS handshake failed: " + why +
+            " (does the peer have tls-cluster yes and a certificate of our CA?)";
+    }
+    conn->Fail(why);
     return;
   }
-  if (redisReaderFeed(conn->reader_, buf->base, static_cast<size_t>(nread)) != REDIS_OK) {
-    conn->Fail("cannot buffer the peer's replies");
+  if (conn->tls_ != nullptr) {
+    (void)conn->ReadTls(buf->base, static_cast<size_t>(nread));
     return;
+  }
+  (void)conn->Consume(buf->base, static_cast<size_t>(nread));
+}
+
+bool PeerConn::ReadTls(const char* data, size_t len) {
+  facade::TlsSession& tls = *tls_;
+  const bool was_done = tls.handshake_done();
+  storage::Status st = tls.Feed(data, len);
+  if (st.ok() && !was_done && tls.handshake_done()) {
+    // Frames queued behind the handshake (HELLO) go now, with its last flight.
+    if (!Pump()) return false;
+  }
+  if (!plain_) plain_ = std::make_unique<char[]>(sizeof(rbuf_));
+  while (st.ok() && tls.handshake_done()) {
+    size_t got = 0;
+    st = tls.Read(plain_.get(), sizeof(rbuf_), &got);
+    if (!st.ok() || got == 0) break;
+    if (!Consume(plain_.get(), got)) return false;
+  }
+  if (!st.ok()) {
+    Fail(st.message() + " (does the peer have tls-cluster yes and a certificate of our CA?)");
+    return false;
+  }
+  if (tls.closed()) {
+    Fail("connection closed by the peer");
+    return false;
+  }
+  return Pump();  // alerts or tickets the session wants to send
+}
+
+bool PeerConn::Consume(const char* data, size_t len) {
+  if (redisReaderFeed(reader_, data, len) != REDIS_OK) {
+    Fail("cannot buffer the peer's replies");
+    return false;
   }
   for (;;) {
     void* raw = nullptr;
-    if (redisReaderGetReply(conn->reader_, &raw) != REDIS_OK) {
-      conn->Fail(std::string("peer sent a malformed reply: ") + conn->reader_->errstr);
-      return;
+    if (redisReaderGetReply(reader_, &raw) != REDIS_OK) {
+      Fail(std::string("peer sent a malformed reply: ") + reader_->errstr);
+      return false;
     }
     if (raw == nullptr) {
       // An incomplete reply: wait for more bytes, up to the limit.
-      if (conn->reader_->len - conn->reader_->pos > conn->reply_limit_) {
-        conn->Fail("peer reply too large (over " + std::to_string(conn->reply_limit_) +
-                   " bytes buffered)");
+      if (reader_->len - reader_->pos > reply_limit_) {
+        Fail("peer reply too large (over " + std::to_string(reply_limit_) + " bytes buffered)");
+        return false;
       }
-      return;
+      return true;
     }
-    if (conn->opener_) {
+    if (opener_) {
       std::unique_ptr<redisReply, void (*)(redisReply*)> chunk(
           static_cast<redisReply*>(raw), [](redisReply* r) { freeReplyObject(r); });
-      if (!conn->OpenChunk(*chunk)) return;
-    } else if (!conn->Dispatch(raw)) {
-      return;
+      if (!OpenChunk(*chunk)) return false;
+    } else if (!Dispatch(raw)) {
+      return false;
     }
   }
 }

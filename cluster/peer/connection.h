@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "cluster/peer/frame_mac.h"
+#include "facade/tls_session.h"
 #include "facade/uv_handle.h"
 
 struct redisReader;
@@ -45,9 +46,14 @@ class PeerConn {
   PeerConn& operator=(const PeerConn&) = delete;
 
   // Starts connecting to host:port (a numeric address, else resolved with a
-  // blocking lookup), from bind_addr unless it is empty. Returns an error
+  // blocking lookup), from bind_addr unless it is empty. With `tls` (a
+  // client session, tls-cluster yes) every byte goes through it: frames
+  // written before its handshake completes wait for it, and a TLS failure
+  // (a certificate that does not verify, a peer that does not speak TLS)
+  // ends the connection with a reason starting "TLS". Returns an error
   // message, empty on success; on failure the caller still calls Close().
-  std::string Open(const std::string& host, int port, const std::string& bind_addr);
+  std::string Open(const std::string& host, int port, const std::string& bind_addr,
+                   std::unique_ptr<facade::TlsSession> tls = nullptr);
 
   // Appends one RESP array of bulk strings (binary safe; argv not empty) and
   // expects one reply for it, reported with `tag`. Frames written before the
@@ -72,6 +78,8 @@ class PeerConn {
   // chose it (the source the peer sees); "" before the connect completes or
   // if the OS would not tell.
   std::string LocalHost() const;
+  // A TLS connection whose TLS handshake has not completed.
+  bool tls_handshaking() const { return tls_ != nullptr && !tls_->handshake_done(); }
 
   // Closes the socket; no callback runs afterwards, and the object frees
   // itself in the close callback (at once if libuv refused its handle, when
@@ -84,7 +92,16 @@ class PeerConn {
 
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(tcp_.get()); }
   void Fail(const std::string& why);
-  int Flush();  // writes out_ as one request; 0 or a libuv error
+  // Writes out_ (through the TLS session, if any) as one request; 0 or a
+  // libuv error (UV_EPROTO for a TLS failure, its reason in tls_error_).
+  int Flush();
+  // Flush when no write is in progress and something waits; Fail on error.
+  // False if the connection failed.
+  bool Pump();
+  // Parses plaintext replies; false as Dispatch.
+  bool Consume(const char* data, size_t len);
+  // The TLS half of OnRead; false as Dispatch.
+  bool ReadTls(const char* data, size_t len);
   // Hands one reply to its frame's owner; false if the connection is
   // closing afterwards (failed, or closed by the callback).
   bool Dispatch(void* raw);
@@ -109,11 +126,14 @@ class PeerConn {
   std::deque<const void*> tags_;  // one per frame written and not yet answered, oldest first
   std::string out_;               // frames not yet handed to libuv
   std::string wbuf_;              // the frames of the write in progress
+  std::unique_ptr<facade::TlsSession> tls_;  // tls-cluster yes
+  std::string tls_error_;                    // why Flush failed with UV_EPROTO
   size_t reply_limit_ = kHandshakeReplyLimit;
   bool connected_ = false;
   bool writing_ = false;
   bool closing_ = false;
   char rbuf_[64 * 1024];
+  std::unique_ptr<char[]> plain_;  // decrypted replies (TLS only)
 };
 
 }  // namespace shoal::cluster

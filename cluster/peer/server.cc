@@ -7,6 +7,7 @@
 #include "cluster/peer/log_text.h"
 #include "facade/args.h"
 #include "facade/errors.h"
+#include "facade/tls_session.h"
 
 namespace shoal::cluster {
 namespace {
@@ -124,7 +125,21 @@ void PeerServer::OnAccept(int status) {
   handshakes_[id].accepted_ms = env_.clock->NowMs();
   // Best effort: a failure only costs latency.
   (void)uv_tcp_nodelay(raw->handle(), 1);
-  raw->Start();
+  if (!options_.tls) {
+    raw->Start();
+    return;
+  }
+  std::shared_ptr<facade::TlsContext> ctx = options_.tls();
+  auto session = ctx ? facade::TlsSession::Create(*ctx, facade::TlsRole::kServer,
+                                                  facade::TlsPeerAuth::kRequired)
+                     : storage::Result<std::unique_ptr<facade::TlsSession>>(
+                           storage::Status::Invalid("TLS is not configured"));
+  if (!session.ok()) {
+    Log(LogSeverity::kWarning, "Accepting peer connection: " + session.status().message());
+    raw->Close();
+    return;
+  }
+  raw->StartTls(std::move(session).value());
 }
 
 void PeerServer::OnRequest(facade::Connection& conn, std::vector<std::string>& argv) {
@@ -211,6 +226,16 @@ void PeerServer::Handshake(facade::Connection& conn, std::vector<std::string>& a
     conn.CloseAfterReply();
     return;
   }
+  if (!cmd.empty() && cmd[0] == '\x16') {
+    // 0x16 starts a TLS handshake record: a node with tls-cluster yes.
+    ++stats_.tls_failures;
+    LogLimited(handshake_log_, LogSeverity::kWarning,
+               "Peer connection from " + LogRepr(conn.peer_addr()) +
+                   " speaks TLS but this node has tls-cluster no: refused (set tls-cluster "
+                   "alike on every node)");
+    conn.Close();
+    return;
+  }
   // A Redis client on the bus port, or a peer out of step.
   reply.Error(facade::errors::kPeerPortError);
   conn.CloseAfterReply();
@@ -231,6 +256,14 @@ void PeerServer::OnQueryBufferOverflow(facade::Connection& conn) {
   LogLimited(
       handshake_log_, LogSeverity::kWarning,
       "Closing peer connection that reached max query buffer length: " + LogRepr(conn.peer_addr()));
+}
+
+void PeerServer::OnTlsError(facade::Connection& conn, const storage::Status& error) {
+  ++stats_.tls_failures;
+  LogLimited(handshake_log_, LogSeverity::kWarning,
+             "Peer connection from " + LogRepr(conn.peer_addr()) + " refused: " + error.message() +
+                 " (this node has tls-cluster yes: is the other node plain, or its certificate "
+                 "not signed by tls-ca-cert-file?)");
 }
 
 void PeerServer::OnClosed(facade::Connection& conn) {

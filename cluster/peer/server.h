@@ -14,6 +14,10 @@
 // use up the node's file descriptors. Log lines a remote party can trigger
 // at will (refused or failed handshakes, bad MACs) are rate limited.
 //
+// Under tls-cluster yes every connection is TLS first (the handshake and
+// the MACs below run inside it, unchanged); a connection that is not, or
+// whose certificate the CA did not sign, is closed with a log line.
+//
 // Once verified, every frame must carry its MAC (cluster/peer/frame_mac.h):
 // a frame without a valid one closes the connection before it runs; every
 // flush of replies goes out as a sealed chunk. Peer connections
@@ -37,6 +41,7 @@
 #include "facade/connection.h"
 #include "facade/listener.h"
 #include "facade/reply_builder.h"
+#include "facade/tls_context.h"
 #include "facade/uv_handle.h"
 #include "storage/clock.h"
 #include "storage/status.h"
@@ -54,6 +59,11 @@ struct PeerServerOptions {
   int64_t handshake_timeout_ms = 5000;
   // Connections in the handshake at once; further ones are closed at accept.
   size_t max_unauthenticated = 128;
+  // tls-cluster yes: the context each accepted connection takes its server
+  // session from; the peer must present a certificate of the CA (mutual
+  // verification). A plain connection then fails its TLS handshake and is
+  // closed. Empty: plain TCP, and a TLS ClientHello is refused likewise.
+  std::function<std::shared_ptr<facade::TlsContext>()> tls;
   LogSink log;
 };
 
@@ -62,6 +72,7 @@ struct PeerServerStats {
   uint64_t handshake_timeouts = 0;   // closed for not completing the handshake in time
   uint64_t refused_connections = 0;  // closed at accept: max_unauthenticated reached
   uint64_t mac_failures = 0;         // verified connections closed for a frame's bad MAC
+  uint64_t tls_failures = 0;         // TLS handshakes failed, records that did not decrypt
 };
 
 class PeerServer final : public facade::ConnectionHandler {
@@ -116,6 +127,7 @@ class PeerServer final : public facade::ConnectionHandler {
   void OnRequest(facade::Connection& conn, std::vector<std::string>& argv) override;
   void OnProtocolError(facade::Connection& conn, std::string_view error) override;
   void OnQueryBufferOverflow(facade::Connection& conn) override;
+  void OnTlsError(facade::Connection& conn, const storage::Status& error) override;
   void OnClosed(facade::Connection& conn) override;
   void Handshake(facade::Connection& conn, std::vector<std::string>& argv,
                  facade::ReplyBuilder& reply);
