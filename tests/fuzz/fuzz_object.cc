@@ -46,7 +46,7 @@ void CheckReads(const Object& o, std::string_view local, int64_t now, const Acto
   Object merged = o;
   merged.Merge(o);
   Check(merged == o, "merging an object into itself changed it");
-  (void)o.CounterForUpdate(now);
+  (void)o.CounterForUpdate(now, actors);
   (void)o.ExpireAtMs();
 }
 
