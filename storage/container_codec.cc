@@ -91,8 +91,9 @@ class Writer {
  private:
   size_t Index(ActorId actor) const {
     const auto& e = clock_.entries();
-    auto it = std::lower_bound(e.begin(), e.end(), actor,
-                               [](const VersionVector::Entry& x, ActorId a) { return x.actor < a; });
+    auto it =
+        std::lower_bound(e.begin(), e.end(), actor,
+                         [](const VersionVector::Entry& x, ActorId a) { return x.actor < a; });
     return static_cast<size_t>(it - e.begin());
   }
   std::string BinaryId(ActorId a) const {

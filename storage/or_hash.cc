@@ -58,8 +58,7 @@ Status NanOrInf() {
 
 }  // namespace
 
-bool OrHash::Set(std::string_view field, std::string value, const Dot& dot,
-                 int64_t timestamp_ms) {
+bool OrHash::Set(std::string_view field, std::string value, const Dot& dot, int64_t timestamp_ms) {
   HashAtom atom;
   atom.dot = dot;
   atom.kind = HashAtomKind::kValue;

@@ -136,7 +136,8 @@ TEST_CASE("every truncation and many corruptions of a valid encoding fail cleanl
       for (size_t len = 0; len < bytes.size(); ++len) {
         CAPTURE(len);
         const std::string cut = bytes.substr(0, len);
-        auto r = node_ids ? Object::DecodeWithNodeIds(cut, n.actors) : Object::Decode(cut, n.actors);
+        auto r =
+            node_ids ? Object::DecodeWithNodeIds(cut, n.actors) : Object::Decode(cut, n.actors);
         CHECK_FALSE(r.ok());
         if (!r.ok()) CHECK(r.status().code() == Code::kCorruption);
       }
@@ -149,7 +150,8 @@ TEST_CASE("every truncation and many corruptions of a valid encoding fail cleanl
       for (int i = 0; i < 2000; ++i) {
         std::string bad = bytes;
         bad[rng() % bad.size()] ^= static_cast<char>(1 + rng() % 255);
-        auto r = node_ids ? Object::DecodeWithNodeIds(bad, n.actors) : Object::Decode(bad, n.actors);
+        auto r =
+            node_ids ? Object::DecodeWithNodeIds(bad, n.actors) : Object::Decode(bad, n.actors);
         if (r.ok()) {
           auto again = Object::Decode(r.value().Encode(), n.actors);
           REQUIRE(again.ok());

@@ -107,8 +107,7 @@ TEST_CASE("WRONGTYPE both ways, in Redis's words") {
 
 TEST_CASE("hashes and sorted sets through Modify, lookups without a full decode") {
   Fixture f;
-  REQUIRE(f.ks
-              .ModifyHash("h", kNow,
+  REQUIRE(f.ks.ModifyHash("h", kNow,
                           [&](OrHash& h, Keyspace::ContainerWrite& w) -> Result<bool> {
                             h.Set("name", "ann", w.dot, w.now_ms);
                             auto r = h.IncrBy("visits", 3, w.dot, f.actors);
@@ -126,8 +125,7 @@ TEST_CASE("hashes and sorted sets through Modify, lookups without a full decode"
   CHECK(st.code() == Code::kNotInteger);
   CHECK(f.ks.Type("h", kNow).value() == KeyType::kHash);
 
-  REQUIRE(f.ks
-              .ModifyZset("z", kNow,
+  REQUIRE(f.ks.ModifyZset("z", kNow,
                           [&](OrZset& z, Keyspace::ContainerWrite& w) -> Result<bool> {
                             z.Add("m", 2.5, w.dot, w.now_ms);
                             return true;
@@ -160,8 +158,7 @@ TEST_CASE("container writes keep the TTL; EXPIRE re-puts the state; expiry in th
   // A write can drop the TTL (the *STORE commands).
   REQUIRE(f.Sadd("d", {"a"}).ok());
   REQUIRE(f.ks.SetExpiry("d", kNow + 50, kNow).ok());
-  REQUIRE(f.ks
-              .ModifySet("d", kNow + 1,
+  REQUIRE(f.ks.ModifySet("d", kNow + 1,
                          [](OrSet& s, Keyspace::ContainerWrite& w) -> Result<bool> {
                            CHECK(w.existed);
                            CHECK(w.expire_at_ms == kNow + 50);

@@ -54,7 +54,7 @@ TEST_CASE("concurrent container versions read as one joined container") {
   Sadd(left, n.a, "l", kNow + 1, n.actors);
   Sadd(right, n.b, "r", kNow + 1, n.actors);
   left.Merge(right);
-  CHECK(left.Size() == 2);  // two versions stored...
+  CHECK(left.Size() == 2);                                             // two versions stored...
   CHECK(Members(left, kNow + 2, n.actors) == Strings{"l", "r", "x"});  // ...one set read
   CHECK(left.LiveCount(kNow + 2) == 1);
   CHECK(left.TypeAt(kNow + 2, n.actors) == KeyType::kSet);

@@ -144,8 +144,7 @@ TEST_CASE("HINCRBYFLOAT: Redis's results on one node, NaN/Inf refused") {
   CHECK(h.IncrByFloat("i", 0.5L, {n.a, 10}, n.actors).value() == "3");
   CHECK(h.IncrBy("i", 1, {n.a, 11}, n.actors).value() == 4);
   CHECK(h.Get("i", n.actors) == "4");
-  auto inf = h.IncrByFloat("i", std::numeric_limits<long double>::infinity(), {n.a, 12},
-                           n.actors);
+  auto inf = h.IncrByFloat("i", std::numeric_limits<long double>::infinity(), {n.a, 12}, n.actors);
   CHECK(inf.status().message() == "ERR increment would produce NaN or Infinity");
 }
 

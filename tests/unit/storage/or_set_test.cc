@@ -46,8 +46,8 @@ TEST_CASE("add wins over a concurrent remove; a remove that saw the add removes 
   OrSet base;
   base.Add("x", {kA, 1});
   OrSet left = base, right = base;
-  left.Remove("x");          // saw x's dot (A,1)
-  right.Add("x", {kB, 1});   // concurrent re-add: a new dot
+  left.Remove("x");         // saw x's dot (A,1)
+  right.Add("x", {kB, 1});  // concurrent re-add: a new dot
   CHECK(Joined(left, right).Contains("x"));
   CHECK(Joined(right, left).Contains("x"));
 
@@ -121,8 +121,8 @@ TEST_CASE("FromParts checks the invariants") {
   CHECK_FALSE(Map::FromParts(clock, {{"b", {{{kA, 1}}}}, {"a", {{{kA, 2}}}}}).ok());  // order
   CHECK_FALSE(Map::FromParts(clock, {{"a", {{{kA, 1}}}}, {"a", {{{kA, 2}}}}}).ok());  // repeat
   CHECK_FALSE(Map::FromParts(clock, {{"a", {}}}).ok());                               // no atom
-  CHECK_FALSE(Map::FromParts(clock, {{"a", {{{kA, 6}}}}}).ok());  // not covered
-  CHECK_FALSE(Map::FromParts(clock, {{"a", {{{kB, 1}}}}}).ok());  // unknown actor
+  CHECK_FALSE(Map::FromParts(clock, {{"a", {{{kA, 6}}}}}).ok());                      // not covered
+  CHECK_FALSE(Map::FromParts(clock, {{"a", {{{kB, 1}}}}}).ok());             // unknown actor
   CHECK_FALSE(Map::FromParts(clock, {{"a", {{{kA, 2}}, {{kA, 2}}}}}).ok());  // dot twice
   CHECK_FALSE(Map::FromParts(clock, {{"a", {{{kA, 3}}, {{kA, 2}}}}}).ok());  // dot order
 }
