@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "storage/container_codec.h"
+
 namespace shoal::storage {
 
 Keyspace::Keyspace(::shoal::storage::Store& store, ActorTable& actors, ActorId self,
@@ -63,6 +65,10 @@ Result<Keyspace::View> Keyspace::Get(std::string_view key, int64_t now_ms) {
       view.single = only->bytes;
       return view;
     }
+    const KeyType type = pinned->TypeAt(now_ms, actors_);
+    if (type != KeyType::kNone && type != KeyType::kString) {
+      return Status(Code::kWrongType, std::string(kWrongTypeMessage));
+    }
     view.siblings = pinned->LiveValues(now_ms, actors_);
     view.count = view.siblings.size();
     return view;
@@ -83,16 +89,29 @@ Result<Keyspace::View> Keyspace::Get(std::string_view key, int64_t now_ms) {
   }
   auto obj = Object::Decode(*bytes, actors_);
   if (!obj.ok()) return obj.status();
+  const KeyType type = obj.value().TypeAt(now_ms, actors_);
+  store_.CountLookup(type != KeyType::kNone);
+  if (type != KeyType::kNone && type != KeyType::kString) {
+    return Status(Code::kWrongType, std::string(kWrongTypeMessage));
+  }
   view.siblings = obj.value().LiveValues(now_ms, actors_);
   view.count = view.siblings.size();
-  store_.CountLookup(view.count > 0);
   return view;
 }
 
 Result<std::optional<std::string>> Keyspace::Single(std::string_view key, int64_t now_ms) {
   std::vector<std::string> values;
+  auto string_values = [&](const Object& obj) -> Status {
+    const KeyType type = obj.TypeAt(now_ms, actors_);
+    if (type != KeyType::kNone && type != KeyType::kString) {
+      return Status(Code::kWrongType, std::string(kWrongTypeMessage));
+    }
+    values = obj.LiveValues(now_ms, actors_);
+    return Status::Ok();
+  };
   if (const Object* pinned = Pinned(key)) {
-    values = pinned->LiveValues(now_ms, actors_);
+    Status st = string_values(*pinned);
+    if (!st.ok()) return st;
   } else {
     const std::string* bytes = store_.GetMutable(key, now_ms);
     if (bytes == nullptr) return std::optional<std::string>();
@@ -101,7 +120,8 @@ Result<std::optional<std::string>> Keyspace::Single(std::string_view key, int64_
     }
     auto obj = Object::Decode(*bytes, actors_);
     if (!obj.ok()) return obj.status();
-    values = obj.value().LiveValues(now_ms, actors_);
+    Status st = string_values(obj.value());
+    if (!st.ok()) return st;
   }
   if (values.empty()) return std::optional<std::string>();
   if (values.size() > 1) return Status(Code::kConflict, ConflictMessage(values.size()));
@@ -182,7 +202,7 @@ Status Keyspace::Update(std::string_view key, const VersionVector& context, Vers
 Result<int64_t> Keyspace::IncrBy(std::string_view key, int64_t delta, int64_t now_ms) {
   auto obj = Load(key, now_ms);
   if (!obj.ok()) return obj.status();
-  auto base = obj.value().CounterForUpdate(now_ms);
+  auto base = obj.value().CounterForUpdate(now_ms, actors_);
   if (!base.ok()) return base.status();
   PnCounter counter = std::move(base.value().counter);
   Status st = counter.Add(self_, delta);
@@ -199,16 +219,58 @@ Result<int64_t> Keyspace::IncrBy(std::string_view key, int64_t delta, int64_t no
 
 Result<bool> Keyspace::Delete(std::string_view key, int64_t now_ms) {
   if (!Exists(key, now_ms)) return false;
+  // A string key needs only the context (Put's cheap path); a container
+  // stores its empty state, which keeps the clock.
+  const std::string* bytes = Pinned(key) == nullptr ? Encoded(key, now_ms) : nullptr;
+  const bool plain = bytes != nullptr && Object::PeekSingleValue(*bytes, now_ms).has_value();
+  if (!plain) {
+    auto obj = Load(key, now_ms);
+    if (!obj.ok()) return obj.status();
+    const KeyType type = obj.value().TypeAt(now_ms, actors_);
+    if (type != KeyType::kString && type != KeyType::kNone) {
+      Status st = PutContainer(key, obj.value(), type, /*clear=*/true, 0, now_ms);
+      if (!st.ok()) return st;
+      return true;
+    }
+  }
   Status st = Put(key, Version::Tombstone(now_ms), now_ms);
   if (!st.ok()) return st;
   return true;
 }
 
+Status Keyspace::PutContainer(std::string_view key, const Object& obj, KeyType type, bool clear,
+                              int64_t expire_at_ms, int64_t now_ms) {
+  Version v;
+  if (type == KeyType::kHash) {
+    auto view = obj.HashView(now_ms, actors_);
+    if (!view.ok()) return view.status();
+    if (clear) view.value().state.Clear();
+    v = Version::OfHash(std::move(view.value().state), now_ms, expire_at_ms);
+  } else if (type == KeyType::kSet) {
+    auto view = obj.SetView(now_ms, actors_);
+    if (!view.ok()) return view.status();
+    if (clear) view.value().state.Clear();
+    v = Version::OfSet(std::move(view.value().state), now_ms, expire_at_ms);
+  } else {
+    auto view = obj.ZsetView(now_ms, actors_);
+    if (!view.ok()) return view.status();
+    if (clear) view.value().state.Clear();
+    v = Version::OfZset(std::move(view.value().state), now_ms, expire_at_ms);
+  }
+  if (v.IsEmptyContainer()) v.expire_at_ms = 0;  // dead: nothing to expire
+  return Put(key, std::move(v), now_ms);
+}
+
 Status Keyspace::SetExpiry(std::string_view key, int64_t expire_at_ms, int64_t now_ms) {
   auto obj = Load(key, now_ms);
   if (!obj.ok()) return obj.status();
+  const KeyType type = obj.value().TypeAt(now_ms, actors_);
+  if (type == KeyType::kNone) return Status::NotFound();
+  if (type != KeyType::kString) {
+    const bool dead = expire_at_ms != 0 && expire_at_ms <= now_ms;
+    return PutContainer(key, obj.value(), type, dead, dead ? 0 : expire_at_ms, now_ms);
+  }
   size_t live = obj.value().LiveCount(now_ms);
-  if (live == 0) return Status::NotFound();
   if (live > 1) return Status(Code::kConflict, ConflictMessage(live));
   if (expire_at_ms != 0 && expire_at_ms <= now_ms) {
     return Put(key, Version::Tombstone(now_ms), now_ms);
@@ -221,9 +283,181 @@ Status Keyspace::SetExpiry(std::string_view key, int64_t expire_at_ms, int64_t n
       return Put(key, Version::Bytes(v.bytes, now_ms, expire_at_ms), now_ms);
     }
   }
-  auto base = obj.value().CounterForUpdate(now_ms);
+  auto base = obj.value().CounterForUpdate(now_ms, actors_);
   if (!base.ok()) return base.status();
   return Put(key, Version::Counter(std::move(base.value().counter), now_ms, expire_at_ms), now_ms);
+}
+
+Result<KeyType> Keyspace::Type(std::string_view key, int64_t now_ms) {
+  if (Pinned(key) == nullptr) {
+    const std::string* bytes = Encoded(key, now_ms);
+    if (bytes == nullptr) return KeyType::kNone;
+    if (Object::PeekSingleValue(*bytes, now_ms)) return KeyType::kString;
+  }
+  auto obj = Load(key, now_ms);
+  if (!obj.ok()) return obj.status();
+  return obj.value().TypeAt(now_ms, actors_);
+}
+
+Result<ContainerView<OrHash>> Keyspace::ReadHash(std::string_view key, int64_t now_ms) {
+  auto obj = Load(key, now_ms);
+  if (!obj.ok()) return obj.status();
+  return obj.value().HashView(now_ms, actors_);
+}
+
+Result<ContainerView<OrSet>> Keyspace::ReadSet(std::string_view key, int64_t now_ms) {
+  auto obj = Load(key, now_ms);
+  if (!obj.ok()) return obj.status();
+  return obj.value().SetView(now_ms, actors_);
+}
+
+Result<ContainerView<OrZset>> Keyspace::ReadZset(std::string_view key, int64_t now_ms) {
+  auto obj = Load(key, now_ms);
+  if (!obj.ok()) return obj.status();
+  return obj.value().ZsetView(now_ms, actors_);
+}
+
+namespace {
+
+// The one container version of a key stored alone, decoded down to the
+// element `name`: nullopt when the fast path does not apply.
+Result<std::optional<Version>> PeekElement(const std::string* bytes, std::string_view name,
+                                           int64_t now_ms, const ActorTable& actors) {
+  if (bytes == nullptr) return std::optional<Version>();
+  auto payload = Object::PeekContainer(*bytes, now_ms);
+  if (!payload) return std::optional<Version>();
+  Version v;
+  Status st = DecodeContainerEntry(*payload, name, actors, &v);
+  if (!st.ok()) return st;
+  return std::optional<Version>(std::move(v));
+}
+
+Status WrongTypeStatus() {
+  return Status(Code::kWrongType, std::string(kWrongTypeMessage));
+}
+
+}  // namespace
+
+Result<std::optional<std::string>> Keyspace::HashGet(std::string_view key, std::string_view field,
+                                                     int64_t now_ms) {
+  if (Pinned(key) == nullptr) {
+    auto peek = PeekElement(Encoded(key, now_ms), field, now_ms, actors_);
+    if (!peek.ok()) return peek.status();
+    if (const auto& v = peek.value()) {
+      if (v->kind != VersionKind::kHash) {
+        // One container version of another type: WRONGTYPE unless empty.
+        if (v->IsEmptyContainer() && !Exists(key, now_ms)) return std::optional<std::string>();
+        return WrongTypeStatus();
+      }
+      return v->hash.Get(field, actors_);
+    }
+  }
+  auto view = ReadHash(key, now_ms);
+  if (!view.ok()) return view.status();
+  return view.value().state.Get(field, actors_);
+}
+
+Result<bool> Keyspace::SetContains(std::string_view key, std::string_view member, int64_t now_ms) {
+  if (Pinned(key) == nullptr) {
+    auto peek = PeekElement(Encoded(key, now_ms), member, now_ms, actors_);
+    if (!peek.ok()) return peek.status();
+    if (const auto& v = peek.value()) {
+      if (v->kind != VersionKind::kSet) {
+        if (v->IsEmptyContainer() && !Exists(key, now_ms)) return false;
+        return WrongTypeStatus();
+      }
+      return v->set.Contains(member);
+    }
+  }
+  auto view = ReadSet(key, now_ms);
+  if (!view.ok()) return view.status();
+  return view.value().state.Contains(member);
+}
+
+Result<std::optional<double>> Keyspace::ZsetScore(std::string_view key, std::string_view member,
+                                                  int64_t now_ms) {
+  if (Pinned(key) == nullptr) {
+    auto peek = PeekElement(Encoded(key, now_ms), member, now_ms, actors_);
+    if (!peek.ok()) return peek.status();
+    if (const auto& v = peek.value()) {
+      if (v->kind != VersionKind::kZset) {
+        if (v->IsEmptyContainer() && !Exists(key, now_ms)) return std::optional<double>();
+        return WrongTypeStatus();
+      }
+      return v->zset.Score(member, actors_);
+    }
+  }
+  auto view = ReadZset(key, now_ms);
+  if (!view.ok()) return view.status();
+  return view.value().state.Score(member, actors_);
+}
+
+namespace {
+
+template <typename State>
+Result<ContainerView<State>> ViewFor(const Object& obj, int64_t now_ms, const ActorTable& actors);
+template <>
+Result<ContainerView<OrHash>> ViewFor<OrHash>(const Object& obj, int64_t now_ms,
+                                              const ActorTable& actors) {
+  return obj.HashView(now_ms, actors);
+}
+template <>
+Result<ContainerView<OrSet>> ViewFor<OrSet>(const Object& obj, int64_t now_ms,
+                                            const ActorTable& actors) {
+  return obj.SetView(now_ms, actors);
+}
+template <>
+Result<ContainerView<OrZset>> ViewFor<OrZset>(const Object& obj, int64_t now_ms,
+                                              const ActorTable& actors) {
+  return obj.ZsetView(now_ms, actors);
+}
+
+Version VersionOf(OrHash state, int64_t now_ms, int64_t expire_at_ms) {
+  return Version::OfHash(std::move(state), now_ms, expire_at_ms);
+}
+Version VersionOf(OrSet state, int64_t now_ms, int64_t expire_at_ms) {
+  return Version::OfSet(std::move(state), now_ms, expire_at_ms);
+}
+Version VersionOf(OrZset state, int64_t now_ms, int64_t expire_at_ms) {
+  return Version::OfZset(std::move(state), now_ms, expire_at_ms);
+}
+
+}  // namespace
+
+template <typename State>
+Status Keyspace::Modify(std::string_view key, int64_t now_ms, const ContainerFn<State>& fn) {
+  auto obj = Load(key, now_ms);
+  if (!obj.ok()) return obj.status();
+  auto view = ViewFor<State>(obj.value(), now_ms, actors_);
+  if (!view.ok()) return view.status();
+  auto floor = dots_.Next();
+  if (!floor.ok()) return floor.status();
+  ContainerWrite write;
+  write.dot = obj.value().NextPutDot(self_, floor.value());
+  write.now_ms = now_ms;
+  write.expire_at_ms = view.value().expire_at_ms;
+  write.existed = view.value().exists;
+  State& state = view.value().state;
+  Result<bool> changed = fn(state, write);
+  if (!changed.ok()) return changed.status();
+  if (!changed.value()) return Status::Ok();
+  // An empty result is dead: it keeps no TTL.
+  const int64_t expire = state.empty() ? 0 : write.expire_at_ms;
+  obj.value().Put(VersionOf(std::move(state), now_ms, expire), self_, floor.value());
+  Save(key, obj.value(), now_ms);
+  return Status::Ok();
+}
+
+Status Keyspace::ModifyHash(std::string_view key, int64_t now_ms, const ContainerFn<OrHash>& fn) {
+  return Modify<OrHash>(key, now_ms, fn);
+}
+
+Status Keyspace::ModifySet(std::string_view key, int64_t now_ms, const ContainerFn<OrSet>& fn) {
+  return Modify<OrSet>(key, now_ms, fn);
+}
+
+Status Keyspace::ModifyZset(std::string_view key, int64_t now_ms, const ContainerFn<OrZset>& fn) {
+  return Modify<OrZset>(key, now_ms, fn);
 }
 
 Status Keyspace::Merge(std::string_view key, const Object& remote, int64_t now_ms) {
@@ -324,7 +558,7 @@ void Keyspace::Save(std::string_view key, const Object& obj, int64_t now_ms) {
     if (out->Size() > 0 && !out->IsTombstonesOnly()) {
       bool expired = false;
       for (const auto& sibling : out->siblings()) {
-        if (sibling.value.kind != VersionKind::kTombstone && !sibling.value.IsLive(now_ms)) {
+        if (sibling.value.kind != VersionKind::kTombstone && !sibling.value.IsUnexpired(now_ms)) {
           expired = true;
         }
       }

@@ -11,6 +11,14 @@
 //            version this node has seen), Update() for writes with a client
 //            context (SETV, DELV), IncrBy() for the convergent counter,
 //            Merge() for versions from elsewhere (log replay; replicas).
+//   containers (hashes, sets, sorted sets; storage/object.h "Convergent
+//            containers"): Type(); ReadHash/ReadSet/ReadZset (the joined
+//            state, for reads); HashGet/SetContains/ZsetScore (one element,
+//            without decoding a big container); ModifyHash/ModifySet/
+//            ModifyZset (every write: a read-modify-write of the joined
+//            state, as IncrBy). Delete() and SetExpiry() work on every type.
+//            Commands of one type on a key of another get kWrongType
+//            ("WRONGTYPE ..."), GET and the string commands too.
 //
 // Rules applied on every write: `conflict-resolution lww` resolves siblings
 // at once; a write that would leave more than `max-siblings` siblings is
@@ -136,6 +144,25 @@ class Keyspace {
   // live version, 0 if it has no TTL, else the absolute expiry in ms.
   std::optional<int64_t> ExpireAt(std::string_view key, int64_t now_ms);
 
+  // TYPE: the key's type (Object::TypeAt), kNone if absent.
+  Result<KeyType> Type(std::string_view key, int64_t now_ms);
+
+  // The joined state of a container key for a read command, with its TTL
+  // and whether the key exists (an absent key reads as an empty state).
+  // kWrongType if the key holds another type.
+  Result<ContainerView<OrHash>> ReadHash(std::string_view key, int64_t now_ms);
+  Result<ContainerView<OrSet>> ReadSet(std::string_view key, int64_t now_ms);
+  Result<ContainerView<OrZset>> ReadZset(std::string_view key, int64_t now_ms);
+
+  // One element, for HGET/HEXISTS/HSTRLEN, SISMEMBER, ZSCORE: decodes only
+  // the element when the key is one container version (the common case),
+  // else as the Read* above. kWrongType as above.
+  Result<std::optional<std::string>> HashGet(std::string_view key, std::string_view field,
+                                             int64_t now_ms);
+  Result<bool> SetContains(std::string_view key, std::string_view member, int64_t now_ms);
+  Result<std::optional<double>> ZsetScore(std::string_view key, std::string_view member,
+                                          int64_t now_ms);
+
   // The key's object as a save at now_ms would store it: Load() with
   // expired versions compacted to their remains (empty if absent). What the
   // tombstone reaper compares across replicas.
@@ -153,13 +180,41 @@ class Keyspace {
   // kOverflow ("increment or decrement would overflow") and kConflict as
   // Object::CounterForUpdate and PnCounter::Add.
   Result<int64_t> IncrBy(std::string_view key, int64_t delta, int64_t now_ms);
-  // DEL: writes a tombstone if the key is live. True if it was.
+  // DEL: if the key is live, writes a tombstone — or, for a container, its
+  // empty state with its clock (an observed remove of everything this node
+  // has seen: a concurrent add elsewhere survives). True if it was live.
   Result<bool> Delete(std::string_view key, int64_t now_ms);
-  // EXPIRE, PERSIST, GETEX: rewrites the key's one live value (a string, or
-  // the joined counter) with a new absolute expiry (0 = none); an expiry at
-  // or before now deletes it. Code::kNotFound if the key is absent,
-  // Code::kConflict if it has siblings.
+  // EXPIRE, PERSIST, GETEX: rewrites the key's one live value (a string, the
+  // joined counter, or the joined container) with a new absolute expiry (0 =
+  // none); an expiry at or before now deletes it (Delete). Code::kNotFound
+  // if the key is absent, Code::kConflict if it has string siblings.
   Status SetExpiry(std::string_view key, int64_t expire_at_ms, int64_t now_ms);
+  // Every write of a container command, modelled on IncrBy:
+  //   1. the key's joined state of the type (empty if absent), its TTL;
+  //   2. fn(state, write): the command changes `state`, tagging what it adds
+  //      with write.dot (the dot this write's version gets) and write.now_ms
+  //      (register timestamps). It returns true to store the result, false
+  //      when nothing changed (nothing is written), or an
+  //      error (nothing written; returned as is). It may set
+  //      write.expire_at_ms (starts as the key's TTL, which Redis keeps on
+  //      every hash/set/zset write; 0 = none: the *STORE commands, which
+  //      replace the destination, set it to 0 after state.Clear()).
+  //   3. the state is stored as one Put() of a container version (an empty
+  //      state too: it reads as absent, see Delete), superseding every
+  //      version this node has, and published on changes().
+  // kWrongType (before fn runs) if the key holds another type.
+  struct ContainerWrite {
+    Dot dot;                   // the dot of the version this write stores
+    int64_t now_ms = 0;        // the write's timestamp
+    int64_t expire_at_ms = 0;  // the TTL the result keeps (in/out)
+    bool existed = false;      // the key held a live value of the type
+  };
+  template <typename State>
+  using ContainerFn = std::function<Result<bool>(State& state, ContainerWrite& write)>;
+  Status ModifyHash(std::string_view key, int64_t now_ms, const ContainerFn<OrHash>& fn);
+  Status ModifySet(std::string_view key, int64_t now_ms, const ContainerFn<OrSet>& fn);
+  Status ModifyZset(std::string_view key, int64_t now_ms, const ContainerFn<OrZset>& fn);
+
   // Merges versions from elsewhere (log replay, replicas).
   Status Merge(std::string_view key, const Object& remote, int64_t now_ms);
   // Removes every key.
@@ -214,6 +269,17 @@ class Keyspace {
   // about to be replaced or removed (sign -1) or just stored (sign +1).
   void CountDead(std::string_view key, int sign, int64_t now_ms);
   uint64_t NextDotFloor();
+  template <typename State>
+  Status Modify(std::string_view key, int64_t now_ms, const ContainerFn<State>& fn);
+  // Re-puts the key's joined container of `type` (empty if `clear`) with
+  // expiry `expire_at_ms`.
+  Status PutContainer(std::string_view key, const Object& obj, KeyType type, bool clear,
+                      int64_t expire_at_ms, int64_t now_ms);
+  // The local encoding of `key`'s object, or nullptr (pins are not covered:
+  // callers check Pinned first).
+  const std::string* Encoded(std::string_view key, int64_t now_ms) {
+    return store_.GetMutable(key, now_ms);
+  }
   // The pinned object if `key` is pinned, else nullptr.
   const Object* Pinned(std::string_view key) const {
     return pinned_ != nullptr && key == pinned_key_ ? pinned_ : nullptr;

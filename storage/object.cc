@@ -1,25 +1,12 @@
 #include "storage/object.h"
 
 #include <algorithm>
-#include <charconv>
 #include <tuple>
+
+#include "storage/redis_number.h"
 
 namespace shoal::storage {
 namespace {
-
-// Redis's string2ll (util.c): an optional '-', then digits with no leading
-// zero (except "0" itself), nothing else, within int64. "-0", "+1", " 1",
-// "01" and "" are not integers.
-std::optional<int64_t> ParseStrictInt64(std::string_view s) {
-  if (s.empty() || s.size() > 20) return std::nullopt;
-  std::string_view digits = s[0] == '-' ? s.substr(1) : s;
-  if (digits.empty() || digits[0] < '0' || digits[0] > '9') return std::nullopt;
-  if (digits[0] == '0' && (digits.size() > 1 || s[0] == '-')) return std::nullopt;
-  int64_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
-  return v;
-}
 
 // The order GET shows siblings in, and the LWW order: the same on every node.
 bool OlderThan(const Object::Sibling& a, const Object::Sibling& b, const ActorTable& actors) {
@@ -29,6 +16,100 @@ bool OlderThan(const Object::Sibling& a, const Object::Sibling& b, const ActorTa
   if (a.dot.actor != b.dot.actor) return actors.NameLess(a.dot.actor, b.dot.actor);
   return a.dot.counter < b.dot.counter;
 }
+
+bool IsStringKind(VersionKind k) {
+  return k == VersionKind::kBytes || k == VersionKind::kCounter;
+}
+
+Status WrongType() {
+  return Status(Code::kWrongType, std::string(kWrongTypeMessage));
+}
+
+KeyType TypeOfKind(VersionKind k) {
+  switch (k) {
+    case VersionKind::kHash:
+      return KeyType::kHash;
+    case VersionKind::kSet:
+      return KeyType::kSet;
+    case VersionKind::kZset:
+      return KeyType::kZset;
+    case VersionKind::kTombstone:
+      return KeyType::kNone;
+    default:
+      return KeyType::kString;
+  }
+}
+
+template <typename State>
+State& StateOf(Version& v);
+template <>
+OrHash& StateOf<OrHash>(Version& v) {
+  return v.hash;
+}
+template <>
+OrSet& StateOf<OrSet>(Version& v) {
+  return v.set;
+}
+template <>
+OrZset& StateOf<OrZset>(Version& v) {
+  return v.zset;
+}
+template <typename State>
+const State& StateOf(const Version& v) {
+  return StateOf<State>(const_cast<Version&>(v));
+}
+
+// The join of the unexpired versions of one container kind, and their TTL.
+template <typename State>
+ContainerView<State> JoinContainers(const std::vector<Object::Sibling>& sibs, VersionKind kind,
+                                    int64_t now_ms) {
+  ContainerView<State> view;
+  bool first = true;
+  bool any_without_ttl = false;
+  for (const Object::Sibling& s : sibs) {
+    if (s.value.kind != kind || !s.value.IsUnexpired(now_ms)) continue;
+    const State& st = StateOf<State>(s.value);
+    if (first) {
+      view.state = st;
+      first = false;
+    } else {
+      view.state.Join(st);
+    }
+    if (!s.value.IsDead()) {
+      if (s.value.expire_at_ms == 0) any_without_ttl = true;
+      view.expire_at_ms = std::max(view.expire_at_ms, s.value.expire_at_ms);
+    }
+  }
+  if (any_without_ttl) view.expire_at_ms = 0;
+  view.exists = !view.state.empty();
+  if (!view.exists) view.expire_at_ms = 0;
+  return view;
+}
+
+// True if the join of the unexpired versions of container `kind` is not
+// empty. The common case (one version, or none live) needs no join.
+bool ContainerLive(const std::vector<Object::Sibling>& sibs, VersionKind kind, int64_t now_ms) {
+  size_t unexpired = 0;
+  bool any_live = false;
+  for (const Object::Sibling& s : sibs) {
+    if (s.value.kind != kind || !s.value.IsUnexpired(now_ms)) continue;
+    ++unexpired;
+    any_live = any_live || !s.value.IsDead();
+  }
+  if (!any_live) return false;
+  if (unexpired == 1) return true;
+  switch (kind) {
+    case VersionKind::kHash:
+      return JoinContainers<OrHash>(sibs, kind, now_ms).exists;
+    case VersionKind::kSet:
+      return JoinContainers<OrSet>(sibs, kind, now_ms).exists;
+    default:
+      return JoinContainers<OrZset>(sibs, kind, now_ms).exists;
+  }
+}
+
+constexpr VersionKind kContainerKinds[] = {VersionKind::kHash, VersionKind::kSet,
+                                           VersionKind::kZset};
 
 }  // namespace
 
@@ -62,6 +143,71 @@ Version Version::Tombstone(int64_t timestamp_ms) {
   return v;
 }
 
+Version Version::OfHash(OrHash state, int64_t timestamp_ms, int64_t expire_at_ms) {
+  Version v;
+  v.kind = VersionKind::kHash;
+  v.hash = std::move(state);
+  v.timestamp_ms = timestamp_ms;
+  v.expire_at_ms = expire_at_ms;
+  return v;
+}
+
+Version Version::OfSet(OrSet state, int64_t timestamp_ms, int64_t expire_at_ms) {
+  Version v;
+  v.kind = VersionKind::kSet;
+  v.set = std::move(state);
+  v.timestamp_ms = timestamp_ms;
+  v.expire_at_ms = expire_at_ms;
+  return v;
+}
+
+Version Version::OfZset(OrZset state, int64_t timestamp_ms, int64_t expire_at_ms) {
+  Version v;
+  v.kind = VersionKind::kZset;
+  v.zset = std::move(state);
+  v.timestamp_ms = timestamp_ms;
+  v.expire_at_ms = expire_at_ms;
+  return v;
+}
+
+KeyType Object::TypeAt(int64_t now_ms, const ActorTable& actors) const {
+  bool live_kind[6] = {};
+  for (VersionKind k : kContainerKinds) {
+    live_kind[static_cast<int>(k)] = ContainerLive(set_.siblings(), k, now_ms);
+  }
+  const Sibling* winner = nullptr;
+  for (const Sibling& s : set_.siblings()) {
+    if (!s.value.IsLive(now_ms)) continue;
+    if (s.value.IsContainer() && !live_kind[static_cast<int>(s.value.kind)]) continue;
+    if (winner == nullptr || OlderThan(*winner, s, actors)) winner = &s;
+  }
+  return winner == nullptr ? KeyType::kNone : TypeOfKind(winner->value.kind);
+}
+
+namespace {
+
+template <typename State>
+Result<ContainerView<State>> ViewOf(const Object& obj, VersionKind kind, KeyType type,
+                                    int64_t now_ms, const ActorTable& actors) {
+  const KeyType t = obj.TypeAt(now_ms, actors);
+  if (t != KeyType::kNone && t != type) return WrongType();
+  return JoinContainers<State>(obj.siblings(), kind, now_ms);
+}
+
+}  // namespace
+
+Result<ContainerView<OrHash>> Object::HashView(int64_t now_ms, const ActorTable& actors) const {
+  return ViewOf<OrHash>(*this, VersionKind::kHash, KeyType::kHash, now_ms, actors);
+}
+
+Result<ContainerView<OrSet>> Object::SetView(int64_t now_ms, const ActorTable& actors) const {
+  return ViewOf<OrSet>(*this, VersionKind::kSet, KeyType::kSet, now_ms, actors);
+}
+
+Result<ContainerView<OrZset>> Object::ZsetView(int64_t now_ms, const ActorTable& actors) const {
+  return ViewOf<OrZset>(*this, VersionKind::kZset, KeyType::kZset, now_ms, actors);
+}
+
 void Object::ResolveLww(const ActorTable& actors) {
   const auto& sibs = set_.siblings();
   if (sibs.size() <= 1) return;
@@ -70,9 +216,13 @@ void Object::ResolveLww(const ActorTable& actors) {
     if (OlderThan(*winner, s, actors)) winner = &s;
   }
   const Dot keep = winner->dot;
-  const bool keep_counters = winner->value.kind == VersionKind::kCounter;
+  const VersionKind kind = winner->value.kind;
+  // Counters and containers join on read: every version of the winner's
+  // kind stays (empty containers too: they carry removes), so concurrent
+  // increments and adds still count.
+  const bool keep_kind = kind == VersionKind::kCounter || winner->value.IsContainer();
   set_.RemoveIf([&](const Sibling& s) {
-    if (keep_counters && s.value.kind == VersionKind::kCounter) return false;
+    if (keep_kind && s.value.kind == kind) return false;
     return s.dot != keep;
   });
 }
@@ -81,7 +231,7 @@ std::vector<std::string> Object::LiveValues(int64_t now_ms, const ActorTable& ac
   std::vector<const Sibling*> live;
   PnCounter joined;
   for (const Sibling& s : set_.siblings()) {
-    if (!s.value.IsLive(now_ms)) continue;
+    if (!s.value.IsLive(now_ms) || !IsStringKind(s.value.kind)) continue;
     live.push_back(&s);
     if (s.value.kind == VersionKind::kCounter) joined.Merge(s.value.counter);
   }
@@ -104,35 +254,44 @@ std::vector<std::string> Object::LiveValues(int64_t now_ms, const ActorTable& ac
 size_t Object::LiveCount(int64_t now_ms) const {
   size_t n = 0;
   bool counter = false;
+  bool container = false;
   for (const Sibling& s : set_.siblings()) {
     if (!s.value.IsLive(now_ms)) continue;
     if (s.value.kind == VersionKind::kCounter) {
       counter = true;
+    } else if (s.value.IsContainer()) {
+      container = true;
     } else {
       ++n;
     }
   }
-  return n + (counter ? 1 : 0);
+  n += counter ? 1 : 0;
+  if (container) {
+    for (VersionKind k : kContainerKinds) n += ContainerLive(set_.siblings(), k, now_ms) ? 1 : 0;
+  }
+  return n;
 }
 
 int64_t Object::ExpireAtMs() const {
   int64_t latest = 0;
   for (const Sibling& s : set_.siblings()) {
-    if (s.value.kind == VersionKind::kTombstone) continue;
+    if (s.value.IsDead()) continue;
     if (s.value.expire_at_ms == 0) return 0;
     latest = std::max(latest, s.value.expire_at_ms);
   }
   return latest;
 }
 
-Result<CounterBase> Object::CounterForUpdate(int64_t now_ms) const {
+Result<CounterBase> Object::CounterForUpdate(int64_t now_ms, const ActorTable& actors) const {
+  const KeyType type = TypeAt(now_ms, actors);
+  if (type != KeyType::kNone && type != KeyType::kString) return WrongType();
   size_t bytes = 0;
   size_t counters = 0;
   const Version* one_bytes = nullptr;
   CounterBase base;
   bool any_without_ttl = false;
   for (const Sibling& s : set_.siblings()) {
-    if (!s.value.IsLive(now_ms)) continue;
+    if (!s.value.IsLive(now_ms) || s.value.IsContainer()) continue;
     if (s.value.kind == VersionKind::kBytes) {
       ++bytes;
       one_bytes = &s.value;
@@ -170,7 +329,7 @@ bool Object::IsPurgeable(int64_t now_ms, int64_t cutoff_ms) const {
 bool Object::IsTombstonesOnly() const {
   if (set_.empty()) return false;
   for (const Sibling& s : set_.siblings()) {
-    if (s.value.kind != VersionKind::kTombstone) return false;
+    if (!s.value.IsDead()) return false;
   }
   return true;
 }
@@ -178,10 +337,13 @@ bool Object::IsTombstonesOnly() const {
 bool Object::CompactExpired(int64_t now_ms) {
   bool changed = false;
   set_.ForEachValue([&](Version& v) {
-    if (v.kind == VersionKind::kTombstone || v.IsLive(now_ms)) return;
+    if (v.kind == VersionKind::kTombstone || v.IsUnexpired(now_ms)) return;
     v.kind = VersionKind::kTombstone;
     std::string().swap(v.bytes);
     v.counter = PnCounter();
+    v.hash = OrHash();
+    v.set = OrSet();
+    v.zset = OrZset();
     changed = true;
   });
   return changed;

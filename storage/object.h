@@ -38,8 +38,48 @@
 //   GETV: [EncodeContextToken(obj.Context()), LiveValues()].
 //   IsAbsent(now): no live version (all tombstones/expired, or empty).
 //
+// Convergent containers (hashes, sets, sorted sets):
+//   A container version (kHash, kSet, kZset) carries its type's whole CRDT
+//   state, clock included (storage/or_map.h and the typed files). Live
+//   container versions of one type are JOINED on read and before a write,
+//   exactly as counters are: a command reads HashView()/SetView()/ZsetView()
+//   (the join of every unexpired version of the type, empty ones included:
+//   they carry removes), and a write is
+//     view = obj.SetView(now, actors)          (kWrongType: another type)
+//     dot  = obj.NextPutDot(coordinator, floor)
+//     apply the command to view.state with `dot` (SADD: view.state.Add(m, dot))
+//     obj.Put(Version::OfSet(view.state, now, view.expire_at_ms), coordinator, floor)
+//   Put() supersedes every sibling this replica has; concurrent writes on two
+//   partition sides leave two container versions whose join is the merged
+//   container, so reads never show container siblings as siblings.
+//   DEL of a container (and a write that removes its last element) stores
+//   the EMPTY state with its clock (an observed remove of everything the
+//   coordinator had seen): it reads as absent — EXISTS 0, TYPE none, as
+//   Redis has no empty containers — counts as dead like a tombstone
+//   (IsTombstonesOnly, IsPurgeable; a lone node forgets the key), yet merged
+//   with a concurrent SADD elsewhere it keeps the new member only. EXPIRE
+//   re-puts the joined state with the new expiry. An expired container
+//   version is compacted to a tombstone like any other (CompactExpired): its
+//   removes expire with it.
+//   The writer must hold its own earlier writes of the key (see
+//   storage/or_map.h), as for every Put.
+//
+// The type of a key (TypeAt): the live versions are the bytes and counter
+// versions and the container versions of each type whose join is not
+// empty. The type is the type of the live version with the greatest
+// (timestamp_ms, node id, dot counter) — last writer wins the TYPE, a pure
+// function of the object, the same on every node. Commands of another type
+// get kWrongType (kWrongTypeMessage, Redis's words). When a bytes or counter
+// version wins, the string view (GET, LiveValues) shows only the bytes and
+// counter versions (a losing container is not shown); when a container wins,
+// GET is WRONGTYPE. A write of either kind (Put) supersedes all siblings, so
+// the losing type goes with the next write. A string SET concurrent with a
+// container write leaves both until then: which one shows depends only on
+// the timestamps.
+//
 // Not thread safe.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -49,6 +89,9 @@
 
 #include "storage/actor_table.h"
 #include "storage/dvv.h"
+#include "storage/or_hash.h"
+#include "storage/or_set.h"
+#include "storage/or_zset.h"
 #include "storage/pn_counter.h"
 #include "storage/status.h"
 
@@ -58,7 +101,17 @@ enum class VersionKind : uint8_t {
   kBytes = 0,      // a string value
   kCounter = 1,    // a PN-counter (INCR and friends)
   kTombstone = 2,  // a delete
+  kHash = 3,       // a convergent hash (storage/or_hash.h)
+  kSet = 4,        // a convergent set (storage/or_set.h)
+  kZset = 5,       // a convergent sorted set (storage/or_zset.h)
 };
+
+// What TYPE shows for a key: the type of its live value (see TypeAt).
+enum class KeyType : uint8_t { kNone, kString, kHash, kSet, kZset };
+
+// Redis's words for a command of one type on a key of another.
+inline constexpr std::string_view kWrongTypeMessage =
+    "WRONGTYPE Operation against a key holding the wrong kind of value";
 
 // The payload of one sibling. A TTL is part of the version: expire_at_ms is
 // replicated with it, and a write without KEEPTTL-like intent simply carries
@@ -67,18 +120,37 @@ struct Version {
   VersionKind kind = VersionKind::kBytes;
   std::string bytes;         // kBytes only
   PnCounter counter;         // kCounter only
+  OrHash hash;               // kHash only: the whole state, clock included
+  OrSet set;                 // kSet only
+  OrZset zset;               // kZset only
   int64_t timestamp_ms = 0;  // wall time at the coordinator (LWW, ordering)
   int64_t expire_at_ms = 0;  // absolute expiry, 0 = none
 
   static Version Bytes(std::string value, int64_t timestamp_ms, int64_t expire_at_ms = 0);
   static Version Counter(PnCounter counter, int64_t timestamp_ms, int64_t expire_at_ms = 0);
   static Version Tombstone(int64_t timestamp_ms);
+  static Version OfHash(OrHash state, int64_t timestamp_ms, int64_t expire_at_ms = 0);
+  static Version OfSet(OrSet state, int64_t timestamp_ms, int64_t expire_at_ms = 0);
+  static Version OfZset(OrZset state, int64_t timestamp_ms, int64_t expire_at_ms = 0);
 
-  // Not a tombstone, and not expired (expiry as Redis: expired once
-  // expire_at_ms <= now_ms).
-  bool IsLive(int64_t now_ms) const {
-    return kind != VersionKind::kTombstone && (expire_at_ms == 0 || expire_at_ms > now_ms);
+  bool IsContainer() const { return kind >= VersionKind::kHash; }
+  // A container with no element: what DEL of a container (or removing its
+  // last element) writes. It reads as absent, like a tombstone, but keeps
+  // its clock: see "Convergent containers" above.
+  bool IsEmptyContainer() const {
+    return (kind == VersionKind::kHash && hash.empty()) ||
+           (kind == VersionKind::kSet && set.empty()) ||
+           (kind == VersionKind::kZset && zset.empty());
   }
+  // A tombstone or an empty container: dead whatever the time.
+  bool IsDead() const { return kind == VersionKind::kTombstone || IsEmptyContainer(); }
+  // Not dead, and not expired (expiry as Redis: expired once expire_at_ms <=
+  // now_ms).
+  bool IsLive(int64_t now_ms) const {
+    return !IsDead() && (expire_at_ms == 0 || expire_at_ms > now_ms);
+  }
+  // Not expired (dead or not).
+  bool IsUnexpired(int64_t now_ms) const { return expire_at_ms == 0 || expire_at_ms > now_ms; }
   bool operator==(const Version&) const = default;
 };
 
@@ -86,6 +158,15 @@ struct Version {
 struct CounterBase {
   PnCounter counter;
   int64_t expire_at_ms = 0;  // the TTL the new counter version keeps (0 = none)
+};
+
+// What a command of a container type reads and starts its write from: see
+// Object::HashView and friends.
+template <typename State>
+struct ContainerView {
+  State state;               // the join of the key's unexpired versions of the type
+  int64_t expire_at_ms = 0;  // the TTL a write keeps (0 = none)
+  bool exists = false;       // the key holds a live value of this type
 };
 
 // The one error text for a key whose siblings block a command (a
@@ -119,6 +200,12 @@ class Object {
   // Replica synchronisation: this becomes the join of this and `other`.
   void Merge(const Object& other) { set_.Merge(other.set_); }
 
+  // The dot Put(version, coordinator, dot_floor) would give its version:
+  // containers tag the elements a write adds with it before the Put.
+  Dot NextPutDot(ActorId coordinator, uint64_t dot_floor = 0) const {
+    return Dot{coordinator, std::max(Context().Get(coordinator) + 1, dot_floor)};
+  }
+
   // Number of siblings (tombstones and expired ones included: they are
   // stored) that Update(context, ...) would leave. Put() always leaves 1.
   size_t SiblingsAfterUpdate(const VersionVector& context) const {
@@ -142,15 +229,30 @@ class Object {
   size_t Size() const { return set_.Size(); }
   const Set& set() const { return set_; }
 
-  // The values GET shows, in the order described at the top of this file.
+  // The string values GET shows, in the order described at the top of this
+  // file: bytes and counter versions only (containers are never string
+  // values; check TypeAt first).
   std::vector<std::string> LiveValues(int64_t now_ms, const ActorTable& actors) const;
-  // LiveValues(now_ms, ...).size() without building the strings.
+  // The number of live values: LiveValues(now_ms, ...).size() plus one per
+  // container type whose join is not empty.
   size_t LiveCount(int64_t now_ms) const;
   bool IsAbsent(int64_t now_ms) const { return LiveCount(now_ms) == 0; }
 
+  // The key's type (rule at the top of this file); kNone if absent.
+  KeyType TypeAt(int64_t now_ms, const ActorTable& actors) const;
+
+  // What a command of the type reads and writes from: the join of the
+  // unexpired versions of the type (empty state if none), the TTL a write
+  // keeps (the latest of theirs, 0 if one has none), and whether the key
+  // holds a live value of the type. kWrongType (kWrongTypeMessage) if the
+  // key's type is another one.
+  Result<ContainerView<OrHash>> HashView(int64_t now_ms, const ActorTable& actors) const;
+  Result<ContainerView<OrSet>> SetView(int64_t now_ms, const ActorTable& actors) const;
+  Result<ContainerView<OrZset>> ZsetView(int64_t now_ms, const ActorTable& actors) const;
+
   // The key's expiry as a whole (for the store's TTL index and TTL/PTTL):
-  // the latest expire_at_ms of the non-tombstone siblings, 0 if one of them
-  // has none or there are none.
+  // the latest expire_at_ms of the siblings that are not dead (IsDead), 0 if
+  // one of them has none or there are none.
   int64_t ExpireAtMs() const;
 
   // The counter an INCR/DECR/INCRBY/DECRBY starts from, and the TTL it keeps
@@ -162,9 +264,10 @@ class Object {
   //                                    kCounterBaseActor; Code::kNotInteger
   //                                    if it is not an integer;
   //   anything else (LiveCount > 1) -> Code::kConflict, message
-  //                                    "CONFLICT <n> siblings ...".
+  //                                    "CONFLICT <n> siblings ...";
+  //   a container type wins         -> Code::kWrongType.
   // Then Add() the delta for the coordinator and Put() the result.
-  Result<CounterBase> CounterForUpdate(int64_t now_ms) const;
+  Result<CounterBase> CounterForUpdate(int64_t now_ms, const ActorTable& actors) const;
 
   // True if the object can be forgotten without risk of resurrection once
   // every replica has it: it has at least one sibling, none is live at
@@ -174,8 +277,9 @@ class Object {
   // period) and must know every replica has seen the death.
   bool IsPurgeable(int64_t now_ms, int64_t cutoff_ms) const;
 
-  // True if the object has siblings and every one is a tombstone (a delete,
-  // or the remains of an expired version): a time-independent "dead".
+  // True if the object has siblings and every one is dead (a delete, the
+  // remains of an expired version, or an empty container): a
+  // time-independent "dead".
   bool IsTombstonesOnly() const;
 
   // --- expiry in a cluster --------------------------------------------------
@@ -183,8 +287,9 @@ class Object {
   // A replica in a cluster must not forget an expired version: its context
   // is what keeps an older value another replica still holds from coming
   // back (it dominates it). It keeps the version's remains instead:
-  // CompactExpired() turns every expired bytes or counter sibling into a
-  // tombstone with the same dot, timestamp and expiry, dropping the payload.
+  // CompactExpired() turns every expired bytes, counter or container sibling
+  // into a tombstone with the same dot, timestamp and expiry, dropping the
+  // payload.
   // The remains are a pure function of the version once it has expired, so
   // two replicas compacting the same write at different times store the
   // same bytes (equal digests); a merge of the two forms of one dot keeps
@@ -230,9 +335,15 @@ class Object {
   // (the key may be absent, a counter, or have siblings). Never allocates;
   // does not validate more than it reads.
   static std::optional<std::string_view> PeekSingleValue(std::string_view encoded, int64_t now_ms);
+  // Fast path for container lookups (SISMEMBER, HGET, ZSCORE): if `encoded`
+  // (local form) holds exactly one sibling and it is an unexpired container
+  // version, a view of its container payload (storage/container_codec.h:
+  // DecodeContainerEntry); otherwise nullopt — decode and use the views.
+  // The version may be an empty container. Never allocates.
+  static std::optional<std::string_view> PeekContainer(std::string_view encoded, int64_t now_ms);
   // IsTombstonesOnly() of the object `encoded` (local form) holds, reading
-  // only the flags byte in the single-sibling form; false if it does not
-  // decode.
+  // only the flags byte in the single-sibling form (and a container's entry
+  // count); false if it does not decode.
   static bool EncodedIsTombstonesOnly(std::string_view encoded, const ActorTable& actors);
 
   bool operator==(const Object&) const = default;

@@ -13,13 +13,17 @@
 //   single form:  actor, counter, timestamp, [expire], payload
 //     payload: kBytes: the rest of the input, no length (this is what makes
 //              the common case cheap and PeekSingleValue() allocation-free);
-//              kCounter: a counter (must end the input); kTombstone: nothing.
+//              kCounter: a counter (must end the input); kTombstone: nothing;
+//              container: the rest of the input (storage/container_codec.h).
 //   general form: n_entries, n_entries x (actor, counter),
 //                 n_siblings, n_siblings x sibling
 //     sibling: entry index, counter gap (entry counter - dot counter),
 //              tag byte (bits 0-1 VersionKind, bit 2 has expiry, rest zero),
 //              timestamp, [expire], payload
-//     payload: kBytes: length, bytes; kCounter: a counter; kTombstone: nothing.
+//     payload: kBytes: length, bytes; kCounter: a counter; kTombstone: nothing;
+//              container: length, container payload.
+//   kind on the wire: 0 bytes, 1 counter, 2 tombstone, 3 container (a hash,
+//   set or sorted set: the container payload starts with its type).
 //   counter: n, n x (actor, p, n)
 //
 // The node-id form is canonical: clock entries, siblings (by entry, then
@@ -30,9 +34,11 @@
 // so every int64 round-trips.
 
 #include <algorithm>
+#include <cstdint>
 #include <utility>
 #include <vector>
 
+#include "storage/container_codec.h"
 #include "storage/object.h"
 #include "storage/varint.h"
 
@@ -47,6 +53,11 @@ constexpr uint8_t kSingleHasExpire = 1 << 4;
 constexpr uint8_t kReservedFlags = 0xe0;
 
 constexpr uint8_t kTagKindMask = 3;
+constexpr uint8_t kWireContainer = 3;  // the wire kind of kHash, kSet and kZset
+
+uint8_t WireKind(VersionKind k) {
+  return k >= VersionKind::kHash ? kWireContainer : static_cast<uint8_t>(k);
+}
 constexpr uint8_t kTagHasExpire = 1 << 2;
 constexpr uint8_t kTagReserved = 0xf8;
 
@@ -106,8 +117,7 @@ void EncodeTo(const Object& obj, const ActorTable* node_ids, std::string* out) {
   if (entries.size() == 1 && sibs.size() == 1 && sibs[0].dot.actor == entries[0].actor &&
       sibs[0].dot.counter == entries[0].counter) {
     const Version& v = sibs[0].value;
-    uint8_t flags =
-        kFlagSingle | form | static_cast<uint8_t>(static_cast<uint8_t>(v.kind) << kSingleKindShift);
+    uint8_t flags = kFlagSingle | form | static_cast<uint8_t>(WireKind(v.kind) << kSingleKindShift);
     if (v.expire_at_ms != 0) flags |= kSingleHasExpire;
     out->reserve(out->size() + 24 + v.bytes.size());
     w.Byte(flags);
@@ -117,6 +127,7 @@ void EncodeTo(const Object& obj, const ActorTable* node_ids, std::string* out) {
     if (v.expire_at_ms != 0) w.Int64(v.expire_at_ms);
     if (v.kind == VersionKind::kBytes) w.Raw(v.bytes);
     if (v.kind == VersionKind::kCounter) w.Counter(v.counter);
+    if (v.IsContainer()) EncodeContainer(v, node_ids, out);
     return;
   }
   w.Byte(form);
@@ -158,8 +169,7 @@ void EncodeTo(const Object& obj, const ActorTable* node_ids, std::string* out) {
     const Version& v = sib->value;
     w.Varint(position[index]);
     w.Varint(entries[index].counter - sib->dot.counter);
-    w.Byte(static_cast<uint8_t>(static_cast<uint8_t>(v.kind) |
-                                (v.expire_at_ms != 0 ? kTagHasExpire : 0)));
+    w.Byte(static_cast<uint8_t>(WireKind(v.kind) | (v.expire_at_ms != 0 ? kTagHasExpire : 0)));
     w.Int64(v.timestamp_ms);
     if (v.expire_at_ms != 0) w.Int64(v.expire_at_ms);
     if (v.kind == VersionKind::kBytes) {
@@ -167,6 +177,11 @@ void EncodeTo(const Object& obj, const ActorTable* node_ids, std::string* out) {
       w.Raw(v.bytes);
     } else if (v.kind == VersionKind::kCounter) {
       w.Counter(v.counter);
+    } else if (v.IsContainer()) {
+      std::string payload;
+      EncodeContainer(v, node_ids, &payload);
+      w.Varint(payload.size());
+      w.Raw(payload);
     }
   }
 }
@@ -251,15 +266,18 @@ Result<Object> DecodeFrom(std::string_view encoded, const ActorTable* local, Act
   if ((flags & kFlagSingle) != 0) {
     Version v;
     const uint8_t kind = (flags & kSingleKindMask) >> kSingleKindShift;
-    if (kind > static_cast<uint8_t>(VersionKind::kTombstone)) return Bad("unknown kind");
-    v.kind = static_cast<VersionKind>(kind);
+    const bool container = kind == kWireContainer;
+    if (!container) v.kind = static_cast<VersionKind>(kind);
     Dot dot;
     if (!r.Actor(&dot.actor) || !r.Counter(&dot.counter)) return Bad("clock");
     if (!r.Int64(&v.timestamp_ms)) return Bad("timestamp");
     if ((flags & kSingleHasExpire) != 0 && (!r.Int64(&v.expire_at_ms) || v.expire_at_ms == 0)) {
       return Bad("expiry");
     }
-    if (v.kind == VersionKind::kBytes) {
+    if (container) {
+      Status st = DecodeContainer(r.rest(), local, intern, &v);
+      if (!st.ok()) return st;
+    } else if (v.kind == VersionKind::kBytes) {
       if (values) v.bytes.assign(r.rest());
     } else if (v.kind == VersionKind::kCounter) {
       Result<PnCounter> c = r.ReadCounter();
@@ -295,16 +313,20 @@ Result<Object> DecodeFrom(std::string_view encoded, const ActorTable* local, Act
     if (!r.Varint(&gap) || gap >= entries[index].counter) return Bad("sibling counter");
     s.dot = Dot{entries[index].actor, entries[index].counter - gap};
     if (!r.Byte(&tag) || (tag & kTagReserved) != 0) return Bad("sibling tag");
-    if ((tag & kTagKindMask) > static_cast<uint8_t>(VersionKind::kTombstone)) {
-      return Bad("unknown kind");
-    }
+    const bool container = (tag & kTagKindMask) == kWireContainer;
     Version& v = s.value;
-    v.kind = static_cast<VersionKind>(tag & kTagKindMask);
+    if (!container) v.kind = static_cast<VersionKind>(tag & kTagKindMask);
     if (!r.Int64(&v.timestamp_ms)) return Bad("timestamp");
     if ((tag & kTagHasExpire) != 0 && (!r.Int64(&v.expire_at_ms) || v.expire_at_ms == 0)) {
       return Bad("expiry");
     }
-    if (v.kind == VersionKind::kBytes) {
+    if (container) {
+      uint64_t len = 0;
+      std::string_view payload;
+      if (!r.Varint(&len) || !r.Take(len, &payload)) return Bad("container length");
+      Status st = DecodeContainer(payload, local, intern, &v);
+      if (!st.ok()) return st;
+    } else if (v.kind == VersionKind::kBytes) {
       uint64_t len = 0;
       std::string_view value;
       if (!r.Varint(&len) || !r.Take(len, &value)) return Bad("value length");
@@ -369,12 +391,39 @@ std::optional<std::string_view> Object::PeekSingleValue(std::string_view encoded
   return in;
 }
 
+std::optional<std::string_view> Object::PeekContainer(std::string_view encoded, int64_t now_ms) {
+  if (encoded.empty()) return std::nullopt;
+  const auto flags = static_cast<uint8_t>(encoded[0]);
+  constexpr uint8_t kContainerKind = kWireContainer << kSingleKindShift;
+  if ((flags & (kFlagSingle | kFlagNodeIds | kSingleKindMask | kReservedFlags)) !=
+      (kFlagSingle | kContainerKind)) {
+    return std::nullopt;
+  }
+  std::string_view in = encoded.substr(1);
+  uint64_t skip = 0;
+  // actor, counter, timestamp
+  if (!GetVarint64(&in, &skip) || !GetVarint64(&in, &skip) || !GetVarint64(&in, &skip)) {
+    return std::nullopt;
+  }
+  if ((flags & kSingleHasExpire) != 0) {
+    uint64_t expire = 0;
+    if (!GetVarint64(&in, &expire)) return std::nullopt;
+    if (static_cast<int64_t>(expire) <= now_ms) return std::nullopt;
+  }
+  return in;
+}
+
 bool Object::EncodedIsTombstonesOnly(std::string_view encoded, const ActorTable& actors) {
   if (encoded.empty()) return false;
   const auto flags = static_cast<uint8_t>(encoded[0]);
   if ((flags & kFlagSingle) != 0) {
-    return ((flags & kSingleKindMask) >> kSingleKindShift) ==
-           static_cast<uint8_t>(VersionKind::kTombstone);
+    const uint8_t kind = (flags & kSingleKindMask) >> kSingleKindShift;
+    if (kind != kWireContainer) return kind == static_cast<uint8_t>(VersionKind::kTombstone);
+    // One container version: dead iff it has no element (read from its
+    // entry count, without decoding the elements).
+    if (auto payload = PeekContainer(encoded, INT64_MIN)) {
+      if (auto empty = EncodedContainerIsEmpty(*payload)) return *empty;
+    }
   }
   auto obj = Decode(encoded, actors);
   return obj.ok() && obj.value().IsTombstonesOnly();

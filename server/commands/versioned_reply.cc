@@ -14,6 +14,7 @@ void ReplyStatus(CommandContext& ctx, const storage::Status& st) {
     case storage::Code::kOutOfMemory:
       return ctx.reply.Error(errors::kOom);
     case storage::Code::kConflict:
+    case storage::Code::kWrongType:
     case storage::Code::kInvalid:
       return ctx.reply.Error(st.message());
     default:

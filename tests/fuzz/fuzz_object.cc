@@ -14,7 +14,8 @@
 //     encoding is a fixed point;
 //   - the fast paths agree with the full decode: PeekSingleValue's value is
 //     the one LiveValues shows, EncodedIsTombstonesOnly is
-//     IsTombstonesOnly, LiveCount is LiveValues().size();
+//     IsTombstonesOnly, LiveCount is LiveValues().size() (plus the live
+//     container types), TypeAt is kNone iff the object is absent;
 //   - merging an object into itself changes nothing.
 
 #include <climits>
@@ -37,7 +38,15 @@ constexpr const char* kIds[] = {
 
 void CheckReads(const Object& o, std::string_view local, int64_t now, const ActorTable& actors) {
   const std::vector<std::string> live = o.LiveValues(now, actors);
-  Check(o.LiveCount(now) == live.size(), "LiveCount != LiveValues().size()");
+  bool containers = false;
+  for (const auto& s : o.siblings()) containers = containers || s.value.IsContainer();
+  // LiveCount also counts each container type whose join is not empty.
+  Check(containers ? o.LiveCount(now) >= live.size() : o.LiveCount(now) == live.size(),
+        "LiveCount != LiveValues().size()");
+  Check(o.IsAbsent(now) == (o.TypeAt(now, actors) == KeyType::kNone), "TypeAt disagrees");
+  (void)o.HashView(now, actors);
+  (void)o.SetView(now, actors);
+  (void)o.ZsetView(now, actors);
   if (auto peek = Object::PeekSingleValue(local, now)) {
     Check(live.size() == 1 && live[0] == *peek, "PeekSingleValue disagrees with LiveValues");
   }
@@ -46,7 +55,7 @@ void CheckReads(const Object& o, std::string_view local, int64_t now, const Acto
   Object merged = o;
   merged.Merge(o);
   Check(merged == o, "merging an object into itself changed it");
-  (void)o.CounterForUpdate(now);
+  (void)o.CounterForUpdate(now, actors);
   (void)o.ExpireAtMs();
 }
 

@@ -16,6 +16,7 @@
 #include "cluster/membership.h"
 #include "cluster/swim_message.h"
 #include "server/config_table.h"
+#include "storage/container_codec.h"
 #include "storage/context_token.h"
 #include "storage/log_format.h"
 #include "storage/object.h"
@@ -235,6 +236,70 @@ void ContextToken() {
   }
 }
 
+// Container objects: two concurrent versions each (so that the node-id
+// form sorts atoms of several actors), every atom kind.
+storage::Object Sets(storage::ActorId a, storage::ActorId b) {
+  using namespace storage;
+  Object o;
+  OrSet s;
+  s.Add("alpha", o.NextPutDot(a));
+  s.Add("beta", o.NextPutDot(a));
+  o.Put(Version::OfSet(s, 1700000000000), a);
+  OrSet t = s;
+  t.Remove("alpha");
+  t.Add("gamma", o.NextPutDot(b));
+  o.Update({}, Version::OfSet(t, 1700000000001, 1700000005000), b);
+  return o;
+}
+
+storage::Object Hashes(const storage::ActorTable& actors, storage::ActorId a, storage::ActorId b) {
+  using namespace storage;
+  Object o;
+  OrHash h;
+  const Dot d = o.NextPutDot(a);
+  h.Set("name", "ann", d, 1700000000000);
+  h.Set("n", "5", d, 1700000000000);
+  (void)h.IncrBy("n", 2, d, actors);
+  (void)h.IncrByFloat("f", 1.5L, d, actors);
+  o.Put(Version::OfHash(h, 1700000000000), a);
+  OrHash g = h;
+  (void)g.IncrBy("n", -3, o.NextPutDot(b), actors);
+  o.Update({}, Version::OfHash(g, 1700000000001), b);
+  return o;
+}
+
+storage::Object Zsets(const storage::ActorTable& actors, storage::ActorId a, storage::ActorId b) {
+  using namespace storage;
+  Object o;
+  OrZset z;
+  const Dot d = o.NextPutDot(a);
+  z.Add("m", 1.5, d, 1700000000000);
+  z.Add("n", -2, d, 1700000000000);
+  (void)z.IncrBy("m", 0.25, d, actors);
+  o.Put(Version::OfZset(z, 1700000000000), a);
+  OrZset y = z;
+  (void)y.IncrBy("n", 1, o.NextPutDot(b), actors);
+  o.Update({}, Version::OfZset(y, 1700000000001), b);
+  return o;
+}
+
+// fuzz_container's seeds: each container version's payload, both forms.
+void ContainerSeeds(const std::vector<std::pair<std::string, storage::Object>>& objects,
+                    const storage::ActorTable& actors) {
+  for (const auto& [name, o] : objects) {
+    int i = 0;
+    for (const auto& sibling : o.siblings()) {
+      if (!sibling.value.IsContainer()) continue;
+      std::string local, wire;
+      storage::EncodeContainer(sibling.value, nullptr, &local);
+      storage::EncodeContainer(sibling.value, &actors, &wire);
+      Put("fuzz_container", name + "_" + std::to_string(i) + "_local", Mode(0, local));
+      Put("fuzz_container", name + "_" + std::to_string(i) + "_ids", Mode(1, wire));
+      ++i;
+    }
+  }
+}
+
 std::vector<std::pair<std::string, storage::Object>> Objects(storage::ActorTable& actors) {
   const storage::ActorId a = actors.Intern(kId1).value();
   const storage::ActorId b = actors.Intern(kId2).value();
@@ -256,8 +321,15 @@ std::vector<std::pair<std::string, storage::Object>> Objects(storage::ActorTable
   counter.Put(Version::Counter(pn, 1700000000000), a);
   Object mixed = siblings;
   mixed.Update({}, Version::Counter(pn, 1700000000003), a);
-  return {{"bytes", bytes},    {"ttl", ttl},         {"siblings", siblings},
-          {"tombstone", tomb}, {"counter", counter}, {"mixed", mixed}};
+  return {{"bytes", bytes},
+          {"ttl", ttl},
+          {"siblings", siblings},
+          {"tombstone", tomb},
+          {"counter", counter},
+          {"mixed", mixed},
+          {"set", Sets(a, b)},
+          {"hash", Hashes(actors, a, b)},
+          {"zset", Zsets(actors, a, b)}};
 }
 
 void ObjectAndLog() {
@@ -277,6 +349,7 @@ void ObjectAndLog() {
     o.EncodeWithNodeIds(actors, &wire);
     storage::AppendPutRecord(&log, "key:" + name, wire);
   }
+  ContainerSeeds(Objects(actors), actors);
   storage::AppendDropRecord(&log, "key:bytes");
   storage::AppendFlushAllRecord(&log);
   storage::AppendPutRecord(&log, "", "");

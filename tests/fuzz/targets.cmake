@@ -9,4 +9,5 @@ set(SHOAL_FUZZ_TARGETS
   fuzz_context_token
   fuzz_log_record
   fuzz_object
+  fuzz_container
   fuzz_config)

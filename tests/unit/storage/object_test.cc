@@ -129,7 +129,7 @@ TEST_CASE("lww keeps the greatest (timestamp, node id) and the choice replicates
 TEST_CASE("lww with a winning counter keeps every counter sibling") {
   Nodes n;
   Object o;
-  auto base = o.CounterForUpdate(kNow);
+  auto base = o.CounterForUpdate(kNow, n.actors);
   REQUIRE(base.ok());
   o.Put(Version::Counter(base.value().counter, kNow), n.a);
   VersionVector old = o.Context();
@@ -152,7 +152,7 @@ TEST_CASE("counters: increments on three partitioned replicas all count after me
   std::vector<Object> replicas(3, shared);
   for (int round = 0; round < 4; ++round) {
     for (size_t i = 0; i < 3; ++i) {
-      auto base = replicas[i].CounterForUpdate(kNow);
+      auto base = replicas[i].CounterForUpdate(kNow, n.actors);
       REQUIRE(base.ok());
       PnCounter c = base.value().counter;
       REQUIRE(c.Add(ids[i], static_cast<int64_t>(i + 1)).ok());
@@ -168,7 +168,7 @@ TEST_CASE("counters: increments on three partitioned replicas all count after me
     CHECK(m.Size() == 3);                                  // three concurrent counter siblings...
     CHECK(m.LiveValues(kNow, n.actors) == Strings{want});  // ...shown as one joined sum
     // An INCR on the merged object supersedes them all and keeps the sum.
-    auto base = m.CounterForUpdate(kNow);
+    auto base = m.CounterForUpdate(kNow, n.actors);
     REQUIRE(base.ok());
     PnCounter c = base.value().counter;
     REQUIRE(c.Add(n.b, 1).ok());
@@ -181,13 +181,13 @@ TEST_CASE("counters: increments on three partitioned replicas all count after me
 TEST_CASE("counter base: missing key, TTL kept, not an integer, conflict") {
   Nodes n;
   Object o;
-  auto empty = o.CounterForUpdate(kNow);
+  auto empty = o.CounterForUpdate(kNow, n.actors);
   REQUIRE(empty.ok());
   CHECK(empty.value().counter.empty());
   CHECK(empty.value().expire_at_ms == 0);
 
   o.Put(Version::Bytes("-12", kNow, kNow + 500), n.a);
-  auto base = o.CounterForUpdate(kNow);
+  auto base = o.CounterForUpdate(kNow, n.actors);
   REQUIRE(base.ok());
   CHECK(base.value().counter.Value().value() == -12);
   CHECK(base.value().expire_at_ms == kNow + 500);
@@ -196,7 +196,7 @@ TEST_CASE("counter base: missing key, TTL kept, not an integer, conflict") {
     CAPTURE(bad);
     Object b;
     b.Put(Version::Bytes(bad, kNow), n.a);
-    auto r = b.CounterForUpdate(kNow);
+    auto r = b.CounterForUpdate(kNow, n.actors);
     CHECK(r.status().code() == Code::kNotInteger);
   }
 
@@ -207,7 +207,7 @@ TEST_CASE("counter base: missing key, TTL kept, not an integer, conflict") {
   mixed.Update(old, Version::Bytes("text", kNow + 1), n.b);
   mixed.Update(old, Version::Counter(PnCounter::FromInt(4), kNow + 2), n.c);
   CHECK(mixed.LiveValues(kNow, n.actors) == Strings{"text", "4"});
-  auto conflict = mixed.CounterForUpdate(kNow);
+  auto conflict = mixed.CounterForUpdate(kNow, n.actors);
   CHECK(conflict.status().code() == Code::kConflict);
   // One wording for every command refused on siblings (INCR here, APPEND
   // and friends through Keyspace::Single).
@@ -218,8 +218,8 @@ TEST_CASE("counter base: missing key, TTL kept, not an integer, conflict") {
   Object exp;
   exp.Put(Version::Bytes("1", kNow, kNow + 5), n.a);
   exp.Update({}, Version::Bytes("2", kNow), n.b);
-  CHECK(exp.CounterForUpdate(kNow).status().code() == Code::kConflict);
-  auto after = exp.CounterForUpdate(kNow + 5);
+  CHECK(exp.CounterForUpdate(kNow, n.actors).status().code() == Code::kConflict);
+  auto after = exp.CounterForUpdate(kNow + 5, n.actors);
   REQUIRE(after.ok());
   CHECK(after.value().counter.Value().value() == 2);
 }
@@ -230,7 +230,7 @@ TEST_CASE("two replicas converting the same string count its base once") {
   shared.Put(Version::Bytes("100", kNow), n.a);
   Object x = shared, y = shared;
   for (auto [obj, actor, delta] : {std::tuple{&x, n.a, 1}, std::tuple{&y, n.b, 10}}) {
-    auto base = obj->CounterForUpdate(kNow);
+    auto base = obj->CounterForUpdate(kNow, n.actors);
     REQUIRE(base.ok());
     PnCounter c = base.value().counter;
     REQUIRE(c.Add(actor, delta).ok());

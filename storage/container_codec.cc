@@ -1,0 +1,453 @@
+#include "storage/container_codec.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "storage/redis_number.h"
+#include "storage/varint.h"
+
+namespace shoal::storage {
+namespace {
+
+enum class Type : uint8_t { kHash = 0, kSet = 1, kZset = 2 };
+constexpr uint8_t kSeveral = 1;
+
+Status Bad(const char* why) {
+  return Status::Corruption(std::string("bad container encoding: ") + why);
+}
+
+uint64_t ZigZag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+int64_t UnZigZag(uint64_t v) {
+  return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
+}
+
+// --- writing ---------------------------------------------------------------
+
+class Writer {
+ public:
+  Writer(const VersionVector& clock, const ActorTable* node_ids, std::string* out)
+      : clock_(clock), node_ids_(node_ids), out_(out) {
+    const auto& entries = clock.entries();
+    order_.resize(entries.size());
+    for (size_t i = 0; i < order_.size(); ++i) order_[i] = i;
+    if (node_ids_ != nullptr && entries.size() > 1) {
+      std::vector<std::string> ids;
+      ids.reserve(entries.size());
+      for (const auto& e : entries) ids.push_back(BinaryId(e.actor));
+      std::sort(order_.begin(), order_.end(), [&](size_t a, size_t b) { return ids[a] < ids[b]; });
+    }
+    position_.resize(entries.size());
+    for (size_t i = 0; i < order_.size(); ++i) position_[order_[i]] = i;
+  }
+
+  void Byte(uint8_t b) { out_->push_back(static_cast<char>(b)); }
+  void Varint(uint64_t v) { PutVarint64(out_, v); }
+  void Int64(int64_t v) { PutVarint64(out_, static_cast<uint64_t>(v)); }
+  void Bytes(std::string_view s) {
+    Varint(s.size());
+    out_->append(s);
+  }
+  void Double(double d) {
+    uint64_t bits = std::bit_cast<uint64_t>(d);
+    for (int i = 0; i < 8; ++i) Byte(static_cast<uint8_t>(bits >> (8 * i)));
+  }
+
+  void Clock() {
+    const auto& entries = clock_.entries();
+    Varint(entries.size());
+    for (size_t i : order_) {
+      if (node_ids_ != nullptr) {
+        node_ids_->AppendBinary(entries[i].actor, out_);
+      } else {
+        Varint(entries[i].actor);
+      }
+      Varint(entries[i].counter);
+    }
+  }
+  // The written position of `actor`'s clock entry (it has one: O3).
+  size_t Position(ActorId actor) const { return position_[Index(actor)]; }
+  void DotOf(const Dot& d) {
+    const size_t i = Index(d.actor);
+    Varint(position_[i]);
+    Varint(clock_.entries()[i].counter - d.counter);
+  }
+  void OptionalDot(const Dot& d) {
+    if (d.counter == 0) {
+      Varint(0);
+      return;
+    }
+    const size_t i = Index(d.actor);
+    Varint(position_[i] + 1);
+    Varint(clock_.entries()[i].counter - d.counter);
+  }
+  bool node_ids() const { return node_ids_ != nullptr; }
+
+ private:
+  size_t Index(ActorId actor) const {
+    const auto& e = clock_.entries();
+    auto it =
+        std::lower_bound(e.begin(), e.end(), actor,
+                         [](const VersionVector::Entry& x, ActorId a) { return x.actor < a; });
+    return static_cast<size_t>(it - e.begin());
+  }
+  std::string BinaryId(ActorId a) const {
+    std::string id;
+    node_ids_->AppendBinary(a, &id);
+    return id;
+  }
+
+  const VersionVector& clock_;
+  const ActorTable* node_ids_;
+  std::string* out_;
+  std::vector<size_t> order_;     // written position -> clock entry index
+  std::vector<size_t> position_;  // clock entry index -> written position
+};
+
+void WriteBody(Writer&, const SetAtom&) {}
+
+void WriteBody(Writer& w, const HashAtom& a) {
+  w.Byte(static_cast<uint8_t>(a.kind));
+  switch (a.kind) {
+    case HashAtomKind::kValue:
+      w.Int64(a.timestamp_ms);
+      w.Bytes(a.text);
+      break;
+    case HashAtomKind::kInt:
+      w.Varint(ZigZag(a.integer));
+      break;
+    case HashAtomKind::kFloat:
+      w.Bytes(a.text);
+      w.Bytes(a.after);
+      w.OptionalDot(a.base);
+      break;
+  }
+}
+
+void WriteBody(Writer& w, const ZsetAtom& a) {
+  w.Byte(static_cast<uint8_t>(a.kind));
+  if (a.kind == ZsetAtomKind::kScore) {
+    w.Int64(a.timestamp_ms);
+    w.Double(a.score);
+  } else {
+    w.Double(a.score);
+    w.Double(a.after);
+    w.OptionalDot(a.base);
+  }
+}
+
+template <typename Atom>
+void WriteMap(const OrMap<Atom>& m, const ActorTable* node_ids, std::string* out) {
+  Writer w(m.clock(), node_ids, out);
+  w.Clock();
+  w.Varint(m.size());
+  std::vector<const Atom*> atoms;
+  for (const auto& e : m.entries()) {
+    const bool several = e.atoms.size() > 1;
+    w.Varint((static_cast<uint64_t>(e.name.size()) << 1) | (several ? kSeveral : 0));
+    out->append(e.name);
+    if (several) w.Varint(e.atoms.size());
+    atoms.clear();
+    for (const Atom& a : e.atoms) atoms.push_back(&a);
+    if (w.node_ids() && several) {
+      std::sort(atoms.begin(), atoms.end(), [&](const Atom* a, const Atom* b) {
+        const size_t pa = w.Position(a->dot.actor), pb = w.Position(b->dot.actor);
+        if (pa != pb) return pa < pb;
+        return a->dot.counter < b->dot.counter;
+      });
+    }
+    for (const Atom* a : atoms) {
+      w.DotOf(a->dot);
+      WriteBody(w, *a);
+    }
+  }
+}
+
+// --- reading ---------------------------------------------------------------
+
+class Reader {
+ public:
+  Reader(std::string_view in, const ActorTable* local, ActorTable* intern)
+      : in_(in), local_(local), intern_(intern) {}
+
+  std::string_view rest() const { return in_; }
+  bool Byte(uint8_t* b) {
+    if (in_.empty()) return false;
+    *b = static_cast<uint8_t>(in_[0]);
+    in_.remove_prefix(1);
+    return true;
+  }
+  bool Varint(uint64_t* v) { return GetVarint64(&in_, v); }
+  bool Int64(int64_t* v) {
+    uint64_t u = 0;
+    if (!GetVarint64(&in_, &u)) return false;
+    *v = static_cast<int64_t>(u);
+    return true;
+  }
+  bool Take(uint64_t len, std::string_view* out) {
+    if (len > in_.size()) return false;
+    *out = in_.substr(0, len);
+    in_.remove_prefix(len);
+    return true;
+  }
+  bool Bytes(std::string_view* out) {
+    uint64_t len = 0;
+    return Varint(&len) && Take(len, out);
+  }
+  bool Double(double* d) {
+    if (in_.size() < 8) return false;
+    uint64_t bits = 0;
+    for (int i = 0; i < 8; ++i) bits |= uint64_t{static_cast<uint8_t>(in_[i])} << (8 * i);
+    in_.remove_prefix(8);
+    *d = std::bit_cast<double>(bits);
+    return !std::isnan(*d);
+  }
+  bool Count(size_t min_bytes, uint64_t* n) { return Varint(n) && *n <= in_.size() / min_bytes; }
+  size_t actor_bytes() const { return intern_ != nullptr ? kNodeIdBinaryLength : 1; }
+  bool Actor(ActorId* a) {
+    if (intern_ != nullptr) {
+      if (in_.size() < kNodeIdBinaryLength) return false;
+      Result<ActorId> r = intern_->InternBinary(in_.substr(0, kNodeIdBinaryLength));
+      if (!r.ok()) return false;
+      in_.remove_prefix(kNodeIdBinaryLength);
+      *a = r.value();
+      return true;
+    }
+    uint64_t v = 0;
+    if (!Varint(&v) || v > UINT32_MAX || !local_->Contains(static_cast<ActorId>(v))) return false;
+    *a = static_cast<ActorId>(v);
+    return true;
+  }
+
+  // The clock, kept in written order for dot lookups.
+  Status Clock(VersionVector* clock) {
+    uint64_t n = 0;
+    if (!Count(actor_bytes() + 1, &n)) return Bad("clock size");
+    written_.resize(n);
+    for (VersionVector::Entry& e : written_) {
+      if (!Actor(&e.actor) || !Varint(&e.counter) || e.counter == 0 || e.counter > kMaxCounter) {
+        return Bad("clock entry");
+      }
+    }
+    Result<VersionVector> vv = VersionVector::FromEntries(written_);
+    if (!vv.ok()) return Bad("clock repeats an actor");
+    *clock = std::move(vv).value();
+    return Status::Ok();
+  }
+  bool DotOf(Dot* d) {
+    uint64_t index = 0, gap = 0;
+    if (!Varint(&index) || index >= written_.size()) return false;
+    if (!Varint(&gap) || gap >= written_[index].counter) return false;
+    *d = Dot{written_[index].actor, written_[index].counter - gap};
+    return true;
+  }
+  bool OptionalDot(Dot* d) {
+    uint64_t index = 0, gap = 0;
+    if (!Varint(&index)) return false;
+    if (index == 0) {
+      *d = Dot{};
+      return true;
+    }
+    --index;
+    if (index >= written_.size()) return false;
+    if (!Varint(&gap) || gap >= written_[index].counter) return false;
+    *d = Dot{written_[index].actor, written_[index].counter - gap};
+    return true;
+  }
+
+ private:
+  std::string_view in_;
+  const ActorTable* local_;
+  ActorTable* intern_;
+  std::vector<VersionVector::Entry> written_;
+};
+
+// Atom bodies. `a` may be nullptr: the body is checked and skipped.
+Status ReadBody(Reader&, SetAtom*) {
+  return Status::Ok();
+}
+
+Status ReadBody(Reader& r, HashAtom* a) {
+  uint8_t tag = 0;
+  if (!r.Byte(&tag) || tag > static_cast<uint8_t>(HashAtomKind::kFloat)) return Bad("hash tag");
+  const auto kind = static_cast<HashAtomKind>(tag);
+  std::string_view text, after;
+  int64_t ts = 0;
+  uint64_t zz = 0;
+  Dot base;
+  switch (kind) {
+    case HashAtomKind::kValue:
+      if (!r.Int64(&ts) || !r.Bytes(&text)) return Bad("hash value");
+      break;
+    case HashAtomKind::kInt:
+      if (!r.Varint(&zz)) return Bad("hash total");
+      break;
+    case HashAtomKind::kFloat:
+      if (!r.Bytes(&text) || !ParseRedisLongDouble(text) || !r.Bytes(&after) ||
+          !r.OptionalDot(&base)) {
+        return Bad("hash float total");
+      }
+      break;
+  }
+  if (a != nullptr) {
+    a->kind = kind;
+    a->timestamp_ms = ts;
+    a->text.assign(text);
+    a->integer = kind == HashAtomKind::kInt ? UnZigZag(zz) : 0;
+    a->after.assign(after);
+    a->base = base;
+  }
+  return Status::Ok();
+}
+
+Status ReadBody(Reader& r, ZsetAtom* a) {
+  uint8_t tag = 0;
+  if (!r.Byte(&tag) || tag > static_cast<uint8_t>(ZsetAtomKind::kIncr)) return Bad("zset tag");
+  const auto kind = static_cast<ZsetAtomKind>(tag);
+  int64_t ts = 0;
+  double score = 0, after = 0;
+  Dot base;
+  if (kind == ZsetAtomKind::kScore) {
+    if (!r.Int64(&ts) || !r.Double(&score)) return Bad("zset score");
+  } else if (!r.Double(&score) || !r.Double(&after) || !r.OptionalDot(&base)) {
+    return Bad("zset increment");
+  }
+  if (a != nullptr) {
+    a->kind = kind;
+    a->timestamp_ms = ts;
+    a->score = score;
+    a->after = after;
+    a->base = base;
+  }
+  return Status::Ok();
+}
+
+// Reads a map. `only` set: keeps only the entry named *only (a lookup) and
+// stops once past it.
+template <typename Atom>
+Result<OrMap<Atom>> ReadMap(Reader& r, bool node_ids, const std::string_view* only) {
+  using Map = OrMap<Atom>;
+  VersionVector clock;
+  Status st = r.Clock(&clock);
+  if (!st.ok()) return st;
+  uint64_t n = 0;
+  if (!r.Count(3, &n)) return Bad("entry count");
+  std::vector<typename Map::Entry> entries;
+  if (only == nullptr) entries.reserve(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    uint64_t head = 0;
+    std::string_view name;
+    if (!r.Varint(&head) || !r.Take(head >> 1, &name)) return Bad("entry name");
+    uint64_t n_atoms = 1;
+    if ((head & kSeveral) != 0 && (!r.Count(2, &n_atoms) || n_atoms < 2)) {
+      return Bad("atom count");
+    }
+    if (only != nullptr && name > *only) break;  // names are in order: absent
+    const bool keep = only == nullptr || name == *only;
+    typename Map::Entry e;
+    if (keep) {
+      e.name.assign(name);
+      e.atoms.resize(n_atoms);
+    }
+    for (uint64_t j = 0; j < n_atoms; ++j) {
+      Dot dot;
+      if (!r.DotOf(&dot)) return Bad("atom dot");
+      st = ReadBody(r, keep ? &e.atoms[j] : nullptr);
+      if (!st.ok()) return st;
+      if (keep) e.atoms[j].dot = dot;
+    }
+    if (!keep) continue;
+    if (node_ids) {
+      std::sort(e.atoms.begin(), e.atoms.end(),
+                [](const Atom& a, const Atom& b) { return a.dot < b.dot; });
+    }
+    entries.push_back(std::move(e));
+    if (only != nullptr) break;
+  }
+  if (only == nullptr && !r.rest().empty()) return Bad("trailing bytes");
+  Result<Map> m = Map::FromParts(std::move(clock), std::move(entries));
+  if (!m.ok()) return Bad(m.status().message().c_str());
+  return m;
+}
+
+Status Decode(std::string_view payload, const ActorTable* local, ActorTable* intern,
+              const std::string_view* only, Version* v) {
+  Reader r(payload, local, intern);
+  uint8_t type = 0;
+  if (!r.Byte(&type)) return Bad("empty");
+  const bool node_ids = intern != nullptr;
+  switch (static_cast<Type>(type)) {
+    case Type::kHash: {
+      auto m = ReadMap<HashAtom>(r, node_ids, only);
+      if (!m.ok()) return m.status();
+      v->kind = VersionKind::kHash;
+      v->hash = OrHash(std::move(m).value());
+      return Status::Ok();
+    }
+    case Type::kSet: {
+      auto m = ReadMap<SetAtom>(r, node_ids, only);
+      if (!m.ok()) return m.status();
+      v->kind = VersionKind::kSet;
+      v->set = OrSet(std::move(m).value());
+      return Status::Ok();
+    }
+    case Type::kZset: {
+      auto m = ReadMap<ZsetAtom>(r, node_ids, only);
+      if (!m.ok()) return m.status();
+      v->kind = VersionKind::kZset;
+      v->zset = OrZset(std::move(m).value());
+      return Status::Ok();
+    }
+  }
+  return Bad("unknown type");
+}
+
+}  // namespace
+
+void EncodeContainer(const Version& v, const ActorTable* node_ids, std::string* out) {
+  switch (v.kind) {
+    case VersionKind::kHash:
+      out->push_back(static_cast<char>(Type::kHash));
+      return WriteMap(v.hash.map(), node_ids, out);
+    case VersionKind::kSet:
+      out->push_back(static_cast<char>(Type::kSet));
+      return WriteMap(v.set.map(), node_ids, out);
+    case VersionKind::kZset:
+      out->push_back(static_cast<char>(Type::kZset));
+      return WriteMap(v.zset.map(), node_ids, out);
+    default:
+      return;  // not a container: callers never ask
+  }
+}
+
+Status DecodeContainer(std::string_view payload, const ActorTable* local, ActorTable* intern,
+                       Version* v) {
+  return Decode(payload, local, intern, nullptr, v);
+}
+
+std::optional<bool> EncodedContainerIsEmpty(std::string_view payload) {
+  std::string_view in = payload;
+  if (in.empty() || static_cast<uint8_t>(in[0]) > static_cast<uint8_t>(Type::kZset)) {
+    return std::nullopt;
+  }
+  in.remove_prefix(1);
+  uint64_t n = 0, skip = 0;
+  if (!GetVarint64(&in, &n) || n > in.size()) return std::nullopt;
+  for (uint64_t i = 0; i < n; ++i) {
+    if (!GetVarint64(&in, &skip) || !GetVarint64(&in, &skip)) return std::nullopt;
+  }
+  if (!GetVarint64(&in, &n)) return std::nullopt;
+  return n == 0;
+}
+
+Status DecodeContainerEntry(std::string_view payload, std::string_view name,
+                            const ActorTable& local, Version* v) {
+  return Decode(payload, &local, nullptr, &name, v);
+}
+
+}  // namespace shoal::storage
