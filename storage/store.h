@@ -191,7 +191,8 @@ class Store {
   // freeing it here: the server frees big values on another thread, as
   // Redis's lazyfree, so that DEL of a 512 MB value does not stall the loop
   // while the kernel unmaps it. `release` must not call into the store.
-  // Empty (the default) = freed in place. Clear() frees in place.
+  // It must take the buffer (move from it). Empty (the default) = freed in
+  // place. Clear() frees in place.
   void SetBigValueReleaser(std::function<void(std::string&&)> release) {
     release_ = std::move(release);
   }
