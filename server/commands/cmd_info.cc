@@ -293,6 +293,13 @@ void ClusterSection(Server& server, InfoWriter& w) {
   w.Field("cluster_peer_reconnects", node->stats().peer_reconnects);
   w.Field("cluster_peer_auth_failures",
           node->stats().auth_failures + cl->peer_server().stats().auth_failures);
+  {
+    // The peer port's defences (cluster/peer/server.h).
+    const cluster::PeerServerStats& ps = cl->peer_server().stats();
+    w.Field("cluster_peer_handshake_timeouts", ps.handshake_timeouts);
+    w.Field("cluster_peer_refused_connections", ps.refused_connections);
+    w.Field("cluster_peer_mac_failures", ps.mac_failures);
+  }
   w.Field("cluster_membership_exchanges", node->stats().exchanges);
   w.Field("cluster_ring_changes", node->stats().ring_changes);
   // Dead keys (tombstones, remains of expired versions) and their purging.
