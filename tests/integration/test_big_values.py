@@ -14,6 +14,8 @@ interpreter lock, not on the server.
 
 import multiprocessing
 import os
+import shutil
+import tempfile
 import time
 
 import shoal_harness as h
@@ -112,6 +114,27 @@ class BigValueTest(h.ServerTestCase):
         self.assertEqual(len(got), SIZE)
         self.assertEqual(got[:3] + got[-3:], b"vvvvvv")
         self.assertEqual(c.call("GETRANGE", "big", SIZE - 2, SIZE + 5), b"vv")
+
+
+class BigValueLogTest(h.ServerTestCase):
+    def test_big_value_written_from_the_store_replays(self):
+        # A value past 64 KiB is logged from the store in two writes (the
+        # record's head from the log buffer, then the value): the record
+        # must replay as one.
+        d = tempfile.mkdtemp(prefix="shoal-bigval-")
+        self.addCleanup(shutil.rmtree, d, True)
+        s = self.start_server(["--appendonly", "yes"], dir=d)
+        value = bytes(range(256)) * (12 * 1024)  # 3 MiB
+        with s.client() as c:
+            self.assertEqual(c.call("SET", "small", "v"), "OK")
+            self.assertEqual(c.call("SET", "big", value), "OK")
+            self.assertEqual(c.call("SET", "after", "w"), "OK")
+        s.stop()
+        s.start()
+        with s.client() as c:
+            self.assertEqual(c.call("GET", "big"), value)
+            self.assertEqual(c.call("MGET", "small", "after"), [b"v", b"w"])
+        self.assertNotIn("torn", s.current_output().lower())
 
 
 if __name__ == "__main__":
