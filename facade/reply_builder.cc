@@ -52,6 +52,9 @@ void ReplyBuilder::Integer(int64_t v) {
 }
 
 void ReplyBuilder::Bulk(std::string_view s) {
+  // A big value is copied once, into a buffer sized for it, not through
+  // the string's doubling (a copy per doubling, and twice the memory).
+  if (s.size() >= (64u << 10)) out_->reserve(out_->size() + s.size() + 32);
   AppendPrefixed(out_, '$', static_cast<int64_t>(s.size()));
   out_->append(s);
   out_->append("\r\n", 2);

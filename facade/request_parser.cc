@@ -20,6 +20,12 @@ constexpr int64_t kUnauthMaxBulk = 16384;
 constexpr int64_t kArgvPrealloc = 1024;
 // Bulk strings reserve their declared size up to this much at once.
 constexpr int64_t kBulkPrealloc = 1 << 20;
+// A bulk string of kBigBulk bytes or more gets kBulkHeadRoom spare bytes:
+// room for the stored object's header, which the keyspace inserts in front
+// of a big value in place, so that the value moves into the store instead of
+// being copied (storage::Object::EncodeMovingValue, kEncodeHeadRoom).
+constexpr int64_t kBigBulk = 64 << 10;
+constexpr size_t kBulkHeadRoom = 32;
 
 // Takes one LF-terminated line starting at data[*pos]. Returns true with
 // *line set (CR stripped) when the line is complete; otherwise saves the
@@ -135,7 +141,8 @@ RequestParser::Status RequestParser::Parse(const char* data, size_t len, const P
             return Status::kTooBig;
           }
         }
-        argv->emplace_back().reserve(static_cast<size_t>(std::min(blen, kBulkPrealloc)));
+        argv->emplace_back().reserve(static_cast<size_t>(std::min(blen, kBulkPrealloc)) +
+                                     (blen >= kBigBulk ? kBulkHeadRoom : 0));
         argv_bytes_ = argv->capacity() * sizeof(std::string);
         bulk_left_ = blen + 2;  // payload and its CRLF
         state_ = State::kBulkData;
@@ -153,7 +160,7 @@ RequestParser::Status RequestParser::Parse(const char* data, size_t len, const P
           size_t want = static_cast<size_t>(bulk_left_ - 2);
           size_t take = std::min(avail, want);
           // One copy: reserve the whole declared payload once it is arriving.
-          if (arg.capacity() < arg.size() + want) arg.reserve(arg.size() + want);
+          if (arg.capacity() < arg.size() + want) arg.reserve(arg.size() + want + kBulkHeadRoom);
           arg.append(data + pos, take);
           pos += take;
           avail -= take;

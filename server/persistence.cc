@@ -104,6 +104,13 @@ void Persistence::OnChange(const storage::Change& change) {
   // put of the empty object would merge into what was replayed before it
   // and bring that back.
   if (change.object().Size() == 0) return OnDrop(change.key());
+  std::string_view head, value;
+  change.NodeIdParts(&head, &value);
+  if (!value.empty() && !rewriter_) {
+    // A big value moved into the store: logged from there, not copied.
+    writer_->AppendPutParts(change.key(), head, value);
+    return;
+  }
   frames_.clear();
   storage::AppendPutRecord(&frames_, change.key(), change.NodeIdBytes());
   writer_->AppendFramed(frames_);
@@ -146,6 +153,9 @@ storage::Status Persistence::Commit() {
     syncer_.reset();
     if (!st.ok()) return st;
   }
+  // A big record is written when it is appended (AppendPutParts): its
+  // failure is already in status().
+  if (!writer_->status().ok()) return writer_->status();
   if (writer_->pending_bytes() > 0) {
     storage::Status st = writer_->Write();
     if (!st.ok()) return st;

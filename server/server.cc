@@ -123,6 +123,7 @@ storage::Status Server::Start() {
     if (!st.ok()) return st;
     keyspace_->changes().Subscribe(&persistence_);
     keyspace_->changes().Subscribe(&transactions_);  // WATCH
+    store_.SetBigValueReleaser([this](std::string&& value) { lazy_free_.Free(std::move(value)); });
     store_.SetEvictionObserver([this](std::string_view key) {
       persistence_.OnDrop(key);
       if (cluster_) cluster_->OnEvicted(key);

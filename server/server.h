@@ -33,6 +33,7 @@
 #include "server/commands/transaction.h"
 #include "server/config.h"
 #include "server/latency.h"
+#include "server/lazy_free.h"
 #include "server/log.h"
 #include "server/persistence.h"
 #include "server/slowlog.h"
@@ -118,6 +119,7 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   Config& config() { return config_; }
   Logger& logger() { return logger_; }
   storage::Store& store() { return store_; }
+  const LazyFree& lazy_free() const { return lazy_free_; }
   storage::Keyspace& keyspace() { return *keyspace_; }
   // MULTI/EXEC/WATCH state of every client (cmd_transactions.cc).
   Transactions& transactions() { return transactions_; }
@@ -230,6 +232,7 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   ProcessInfo process_;
   Logger logger_;
   storage::SystemClock clock_;
+  LazyFree lazy_free_;  // frees the store's big values; outlives the store
   storage::Store store_;
   storage::ActorTable actors_;
   storage::PosixEnv env_;

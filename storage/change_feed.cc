@@ -4,11 +4,28 @@
 
 namespace shoal::storage {
 
-const std::string& Change::NodeIdBytes() const {
+void Change::NodeIdParts(std::string_view* head, std::string_view* value) const {
   if (!encoded_) {
+    // With a moved value the object holds it empty: this is the head.
     object_.EncodeWithNodeIds(actors_, &node_id_bytes_);
     encoded_ = true;
     if (encodings_ != nullptr) ++*encodings_;
+  }
+  if (joined_) {
+    *head = node_id_bytes_;
+    *value = {};
+    return;
+  }
+  *head = node_id_bytes_;
+  *value = moved_value_;
+}
+
+const std::string& Change::NodeIdBytes() const {
+  std::string_view head, value;
+  NodeIdParts(&head, &value);
+  if (!value.empty()) {
+    node_id_bytes_.append(value);
+    joined_ = true;
   }
   return node_id_bytes_;
 }
@@ -50,10 +67,10 @@ void ChangeFeed::Notify(const Call& call) {
   }
 }
 
-void ChangeFeed::Publish(std::string_view key, const Object& object) {
+void ChangeFeed::Publish(std::string_view key, const Object& object, std::string_view moved_value) {
   ++stats_.changes;
   if (listeners_.empty()) return;
-  const Change change(key, object, actors_, &stats_.encodings);
+  const Change change(key, object, actors_, &stats_.encodings, moved_value);
   Notify([&change](ChangeListener& l) { l.OnChange(change); });
 }
 

@@ -40,25 +40,40 @@ class Change {
  public:
   // `object` and `actors` must outlive the Change. `encodings`, if not null,
   // is incremented each time the node-id encoding is computed.
+  // `moved_value`: the object's one bytes value when the keyspace moved it
+  // into the store (Object::EncodeMovingValue) rather than copy it; the
+  // object then holds it empty, and this views it in the store.
   Change(std::string_view key, const Object& object, const ActorTable& actors,
-         uint64_t* encodings = nullptr)
-      : key_(key), object_(object), actors_(actors), encodings_(encodings) {}
+         uint64_t* encodings = nullptr, std::string_view moved_value = {})
+      : key_(key),
+        object_(object),
+        actors_(actors),
+        encodings_(encodings),
+        moved_value_(moved_value) {}
   Change(const Change&) = delete;
   Change& operator=(const Change&) = delete;
 
   std::string_view key() const { return key_; }
-  // The key's new state, in the local (ActorId) form.
+  // The key's new state, in the local (ActorId) form. A big bytes value may
+  // have been moved out of it (see moved_value in the constructor): read
+  // values through NodeIdBytes() or NodeIdParts(), not from here.
   const Object& object() const { return object_; }
   // The object encoded with node ids, as the log and the peer channel carry
   // it. Computed on the first call; later calls return the same string.
+  // With a moved value this copies it: prefer NodeIdParts() where it will do.
   const std::string& NodeIdBytes() const;
+  // The same bytes in two parts, *head then *value, without copying a moved
+  // value (*value is empty when there is none). Valid as the Change.
+  void NodeIdParts(std::string_view* head, std::string_view* value) const;
 
  private:
   std::string_view key_;
   const Object& object_;
   const ActorTable& actors_;
   uint64_t* encodings_;
+  std::string_view moved_value_;
   mutable bool encoded_ = false;
+  mutable bool joined_ = false;  // moved_value_ appended to node_id_bytes_
   mutable std::string node_id_bytes_;
 };
 
@@ -92,8 +107,9 @@ class ChangeFeed {
   void Unsubscribe(ChangeListener* listener);
   size_t listener_count() const;
 
-  // Tells every listener that `key` now holds `object`.
-  void Publish(std::string_view key, const Object& object);
+  // Tells every listener that `key` now holds `object` (and, if not empty,
+  // `moved_value`: see Change).
+  void Publish(std::string_view key, const Object& object, std::string_view moved_value = {});
   // Tells every listener that every key was removed.
   void PublishFlush();
 

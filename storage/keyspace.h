@@ -262,8 +262,13 @@ class Keyspace {
 
  private:
   // Stores `obj` under `key` (or removes the key when nothing live and
-  // tombstones need not be kept) and publishes the change.
-  void Save(std::string_view key, const Object& obj, int64_t now_ms);
+  // tombstones need not be kept) and publishes the change. A big value may
+  // be moved out of `obj` into the store (see Encode).
+  void Save(std::string_view key, Object& obj, int64_t now_ms);
+  // obj's local encoding; a one-sibling bytes value of kMoveValueBytes or
+  // more is moved into it (Object::EncodeMovingValue) and *moved views it.
+  static std::string Encode(Object& obj, std::string_view* moved);
+  static constexpr size_t kMoveValueBytes = 64u << 10;
   Status CheckSiblings(size_t after);
   // Keeps tombstones_held / tombstone_bytes in step with the entry of `key`
   // about to be replaced or removed (sign -1) or just stored (sign +1).

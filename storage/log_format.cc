@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 
 namespace shoal::storage {
 namespace {
@@ -74,6 +76,31 @@ void AppendPutRecord(std::string* dst, std::string_view key, std::string_view ob
   f.AddFixed32(static_cast<uint32_t>(object.size()));
   f.Add(object);
   f.Seal();
+}
+
+void AppendPutRecordHead(std::string* dst, std::string_view key, std::string_view head,
+                         std::string_view tail) {
+  const size_t start = dst->size();
+  const size_t body = 1 + 8 + key.size() + head.size() + tail.size();
+  assert(body <= kMaxBodySize);
+  dst->append(kFrameHeaderSize, '\0');
+  dst->push_back(static_cast<char>(RecordType::kPut));
+  PutFixed32(dst, static_cast<uint32_t>(key.size()));
+  dst->append(key);
+  PutFixed32(dst, static_cast<uint32_t>(head.size() + tail.size()));
+  dst->append(head);
+  char* frame = dst->data() + start;
+  EncodeFixed32(frame + 4, static_cast<uint32_t>(body));
+  // The same checksum as over one contiguous frame: XXH3's streaming form
+  // gives the one-shot result.
+  std::unique_ptr<XXH3_state_t, XXH_errorcode (*)(XXH3_state_t*)> state(XXH3_createState(),
+                                                                        XXH3_freeState);
+  // Allocation failure aborts, as any allocation here does.
+  if (state == nullptr) std::abort();
+  XXH3_64bits_reset(state.get());
+  XXH3_64bits_update(state.get(), frame + 4, dst->size() - start - 4);
+  XXH3_64bits_update(state.get(), tail.data(), tail.size());
+  EncodeFixed32(frame, static_cast<uint32_t>(XXH3_64bits_digest(state.get())));
 }
 
 void AppendFlushAllRecord(std::string* dst) {

@@ -108,6 +108,12 @@ inline constexpr size_t PutFrameSize(size_t key_size, size_t object_size) {
 // kMaxBodySize - 1 (the server's proto-max-bulk-len guarantees it);
 // checked by assert.
 void AppendPutRecord(std::string* dst, std::string_view key, std::string_view object);
+// The kPut frame of AppendPutRecord(dst, key, head + tail), appended to
+// *dst without its last tail.size() bytes, which are `tail`: the caller
+// writes tail right after, from where it is (a big value is logged without
+// being copied into a buffer).
+void AppendPutRecordHead(std::string* dst, std::string_view key, std::string_view head,
+                         std::string_view tail);
 void AppendFlushAllRecord(std::string* dst);
 void AppendDropRecord(std::string* dst, std::string_view key);
 

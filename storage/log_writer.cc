@@ -56,6 +56,19 @@ void LogWriter::AppendPut(std::string_view key, std::string_view object) {
   if (status_.ok()) AppendPutRecord(&buffer_, key, object);
 }
 
+void LogWriter::AppendPutParts(std::string_view key, std::string_view head,
+                               std::string_view value) {
+  if (!status_.ok()) return;
+  AppendPutRecordHead(&buffer_, key, head, value);
+  if (value.size() < kDirectWriteBytes) {
+    buffer_.append(value);
+    return;
+  }
+  if (!Write().ok()) return;
+  status_ = file_->Append(value);
+  if (status_.ok()) size_ += value.size();
+}
+
 void LogWriter::AppendFlushAll() {
   if (status_.ok()) AppendFlushAllRecord(&buffer_);
 }

@@ -54,6 +54,12 @@ class LogWriter {
   // Buffer one record in memory. Cheap, no syscall, cannot fail; after a
   // failure (status() not ok) records are dropped.
   void AppendPut(std::string_view key, std::string_view object);
+  // AppendPut(key, head + value). A value of kDirectWriteBytes or more is
+  // not copied into the buffer: the buffer and the record are written at
+  // once (write(2) reads the value where it is, as it must, since the
+  // caller's value does not outlive the call). Failures stick in status().
+  void AppendPutParts(std::string_view key, std::string_view head, std::string_view value);
+  static constexpr size_t kDirectWriteBytes = 64u << 10;
   void AppendFlushAll();
   // Buffers records that are already framed (log_format.h), e.g. the bytes a
   // caller also hands to LogRewriter::AddLiveRecord.

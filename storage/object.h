@@ -317,6 +317,18 @@ class Object {
   // malformed input; they never crash or read out of bounds.
 
   std::string Encode() const;
+  // Encode(), moving a one-sibling bytes value's buffer into the result
+  // instead of copying it: the few header bytes are inserted in front of the
+  // value, in place when its buffer has kEncodeHeadRoom spare bytes (the
+  // request parser reserves them for big bulk strings), so a 512 MB SET is
+  // stored without a second copy. That value is left empty in this object;
+  // *value_size is set to its size (0 when the object is not of that form,
+  // and then the result is Encode()'s and nothing is moved). The value is
+  // the last *value_size bytes of the result.
+  std::string EncodeMovingValue(size_t* value_size);
+  // (EncodeWithNodeIds() of the object left behind is then the node-id form
+  // the object had, without the value that followed it.)
+  static constexpr size_t kEncodeHeadRoom = 32;
   static Result<Object> Decode(std::string_view encoded, const ActorTable& actors);
   // Decode() leaving every bytes value empty (clocks, dots, kinds, expiries
   // and counters kept): for Put(), which supersedes every sibling and needs

@@ -353,6 +353,26 @@ std::string Object::Encode() const {
   return out;
 }
 
+std::string Object::EncodeMovingValue(size_t* value_size) {
+  *value_size = 0;
+  const auto& entries = Context().entries();
+  const auto& sibs = siblings();
+  if (entries.size() != 1 || sibs.size() != 1 || sibs[0].value.kind != VersionKind::kBytes ||
+      sibs[0].dot.actor != entries[0].actor || sibs[0].dot.counter != entries[0].counter) {
+    return Encode();
+  }
+  // The single form: EncodeTo writes the header, then the raw value. This
+  // object is not const here, so taking the payload out of its one sibling
+  // is well defined; the set's invariants (dots, order) do not involve it.
+  std::string value = std::move(const_cast<std::string&>(sibs[0].value.bytes));
+  const_cast<std::string&>(sibs[0].value.bytes).clear();
+  std::string head;
+  EncodeTo(*this, nullptr, &head);
+  *value_size = value.size();
+  value.insert(0, head);  // a memmove within the buffer when it has room
+  return value;
+}
+
 Result<Object> Object::Decode(std::string_view encoded, const ActorTable& actors) {
   return DecodeFrom(encoded, &actors, nullptr);
 }

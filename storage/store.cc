@@ -108,6 +108,7 @@ void Store::Drop(DictEntry* entry) {
   SetExpiry(entry, 0);
   UnindexPartition(entry);
   SubtractClamped(&entry_bytes_, EntryBytes(entry->key_size) + ValueBytes(entry->value.size()));
+  Release(entry->value);
   DictEntry::Free(entry);
 }
 
@@ -191,6 +192,7 @@ uint64_t Store::ScanPartition(uint32_t partition, uint64_t bound, size_t count, 
 
 void Store::ReplaceValue(DictEntry* entry, std::string value) {
   SubtractClamped(&entry_bytes_, ValueBytes(entry->value.size()));
+  Release(entry->value);
   entry->value = std::move(value);
   entry_bytes_ += ValueBytes(entry->value.size());
 }

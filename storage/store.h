@@ -186,6 +186,18 @@ class Store {
   // Removes every key.
   void Clear();
 
+  // Hands every value buffer of kReleaseBytes or more that the store lets
+  // go of (overwrite, delete, expiry, eviction) to `release` instead of
+  // freeing it here: the server frees big values on another thread, as
+  // Redis's lazyfree, so that DEL of a 512 MB value does not stall the loop
+  // while the kernel unmaps it. `release` must not call into the store.
+  // It must take the buffer (move from it). Empty (the default) = freed in
+  // place. Clear() frees in place.
+  void SetBigValueReleaser(std::function<void(std::string&&)> release) {
+    release_ = std::move(release);
+  }
+  static constexpr size_t kReleaseBytes = 1u << 20;
+
   // Approximate bytes held by the keyspace (entries, keys, values, tables,
   // indexes).
   size_t used_bytes() const;
@@ -305,6 +317,10 @@ class Store {
   void SetExpiry(DictEntry* entry, int64_t expire_at_ms);
   // Replaces an entry's value, keeping the byte count in step.
   void ReplaceValue(DictEntry* entry, std::string value);
+  // Gives a big value buffer to release_ (see SetBigValueReleaser).
+  void Release(std::string& value) {
+    if (release_ && value.capacity() >= kReleaseBytes) release_(std::move(value));
+  }
   // The partition of a key under the partitioner (partitions() > 0).
   uint32_t PartitionOf(std::string_view key) const;
   // Adds a new entry to / removes an entry from its partition's index, when
@@ -331,6 +347,7 @@ class Store {
   EvictionPool pool_;
   std::vector<DictEntry*> sample_buffer_;  // FillPool()'s scratch
   std::function<void(std::string_view)> eviction_observer_;
+  std::function<void(std::string&&)> release_;
   // Drives the LFU counter's coin flips; deterministic from construction.
   uint64_t access_random_state_ = 0x1f0a2b3c4d5e6f70ULL;
   int64_t latest_now_ms_ = 0;

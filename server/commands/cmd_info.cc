@@ -145,6 +145,7 @@ void MemorySection(Server& server, InfoWriter& w) {
   // As Redis: the log's buffers are left out of the maxmemory comparison.
   w.Field("mem_not_counted_for_evict", log_buffers);
   w.Field("mem_aof_buffer", log_buffers);
+  w.Field("lazyfree_pending_objects", server.lazy_free().pending());
 #ifdef SHOAL_HAVE_JEMALLOC
   w.Field("mem_allocator", "jemalloc-5.3.0");
 #else
@@ -203,6 +204,7 @@ void StatsSection(Server& server, InfoWriter& w) {
   w.Field("pubsub_patterns", 0);
   w.Field("pubsubshard_channels", 0);
   w.Field("total_error_replies", server.errors().total());
+  w.Field("lazyfreed_objects", server.lazy_free().freed());
   w.Field("client_query_buffer_limit_disconnections", st.client_query_buffer_limit_disconnections);
   w.Field("client_output_buffer_limit_disconnections",
           st.client_output_buffer_limit_disconnections);
@@ -291,6 +293,13 @@ void ClusterSection(Server& server, InfoWriter& w) {
   w.Field("cluster_peer_reconnects", node->stats().peer_reconnects);
   w.Field("cluster_peer_auth_failures",
           node->stats().auth_failures + cl->peer_server().stats().auth_failures);
+  {
+    // The peer port's defences (cluster/peer/server.h).
+    const cluster::PeerServerStats& ps = cl->peer_server().stats();
+    w.Field("cluster_peer_handshake_timeouts", ps.handshake_timeouts);
+    w.Field("cluster_peer_refused_connections", ps.refused_connections);
+    w.Field("cluster_peer_mac_failures", ps.mac_failures);
+  }
   w.Field("cluster_membership_exchanges", node->stats().exchanges);
   w.Field("cluster_ring_changes", node->stats().ring_changes);
   // Dead keys (tombstones, remains of expired versions) and their purging.

@@ -120,6 +120,7 @@ class RelayHijackTest(ch.ClusterTestCase):
             ctx, values = n.getlocal("hijacked")
             self.assertEqual(values, [], "the injected SET landed on %s" % n.name)
         h.wait_for(lambda: "failed its MAC check" in b.current_output(), IO_TIMEOUT, "B to log the bad MAC")
+        self.assertGreaterEqual(b.counter("cluster_peer_mac_failures"), 1)
         # Both nodes still serve their clients.
         for n in (a, b):
             with n.client() as c:
@@ -216,6 +217,12 @@ class HandshakeLimitsTest(ch.ClusterTestCase):
         self.assertLessEqual(len(lines), 2 * (elapsed + 2), lines[:10])
         with a.client() as c:
             self.assertEqual(c.call("GET", "k"), b"v")
+        # INFO counts what the log lines rate-limit away: every one of them.
+        refused = a.counter("cluster_peer_refused_connections")
+        timeouts = a.counter("cluster_peer_handshake_timeouts")
+        self.assertGreater(refused, 0)
+        self.assertGreater(timeouts, 0)
+        self.assertEqual(refused + timeouts, 1100)
 
     def test_failed_handshakes_write_a_bounded_number_of_lines(self):
         cl = self.start_cluster(1, replicas=1, read_quorum=1, write_quorum=1, secret=SECRET)

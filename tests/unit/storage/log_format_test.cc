@@ -213,3 +213,27 @@ TEST_CASE("every check has a name") {
 
 }  // namespace
 }  // namespace shoal::storage
+
+namespace shoal::storage {
+namespace {
+
+TEST_CASE("a put record written as head then tail is the contiguous record") {
+  const std::string head = "\x01object-head";
+  for (size_t n : {size_t{0}, size_t{1}, size_t{100}, size_t{70000}}) {
+    std::string tail(n, 'v');
+    for (size_t i = 0; i < n; ++i) tail[i] = static_cast<char>('a' + i % 26);
+    std::string whole, split;
+    AppendPutRecord(&whole, "key", head + tail);
+    split = "prefix";
+    AppendPutRecordHead(&split, "key", head, tail);
+    split.append(tail);
+    CHECK(split == "prefix" + whole);
+    LogRecord rec;
+    size_t size = 0;
+    REQUIRE(ParseFrame(std::string_view(split).substr(6), &rec, &size) == FrameCheck::kOk);
+    CHECK(rec.object == head + tail);
+  }
+}
+
+}  // namespace
+}  // namespace shoal::storage

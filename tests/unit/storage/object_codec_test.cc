@@ -336,3 +336,39 @@ TEST_CASE("fuzz: random and mutated input never crashes, accepted input is canon
 
 }  // namespace
 }  // namespace shoal::storage
+
+namespace shoal::storage {
+namespace {
+
+TEST_CASE("EncodeMovingValue moves a single value's buffer into the encoding") {
+  ActorTable actors;
+  ActorId a = actors.Intern(std::string(40, 'a')).value();
+  std::string value(1 << 20, 'x');
+  value.reserve(value.size() + Object::kEncodeHeadRoom);
+  const char* buffer = value.data();
+  Object o;
+  o.Put(Version::Bytes(std::move(value), 1'700'000'000'000, 1'800'000'000'000), a);
+  const Object copy = o;
+  size_t moved = 0;
+  std::string encoded = o.EncodeMovingValue(&moved);
+  CHECK(moved == (1u << 20));
+  CHECK(encoded.data() == buffer);  // no copy: the header went in front, in place
+  CHECK(encoded == copy.Encode());
+  CHECK(o.siblings()[0].value.bytes.empty());
+  // What is left encodes (node ids) as the head of the whole.
+  std::string head, whole;
+  o.EncodeWithNodeIds(actors, &head);
+  copy.EncodeWithNodeIds(actors, &whole);
+  CHECK(head + std::string(1 << 20, 'x') == whole);
+
+  // Anything else is encoded as Encode() does, nothing moved.
+  Object two = copy;
+  two.Update(VersionVector(), Version::Bytes("sibling", 1), a);
+  const Object two_copy = two;
+  CHECK(two.EncodeMovingValue(&moved) == two_copy.Encode());
+  CHECK(moved == 0);
+  CHECK(two == two_copy);
+}
+
+}  // namespace
+}  // namespace shoal::storage

@@ -718,3 +718,29 @@ TEST_CASE("property: ForEachInPartition agrees with a model under random operati
 
 }  // namespace
 }  // namespace shoal::storage
+
+namespace shoal::storage {
+namespace {
+
+TEST_CASE("big values the store lets go of go to the releaser") {
+  Store s;
+  std::vector<size_t> released;
+  s.SetBigValueReleaser([&](std::string&& v) {
+    const std::string taken = std::move(v);
+    released.push_back(taken.size());
+  });
+  const std::string big(Store::kReleaseBytes, 'b');
+  s.Set("k", big, 0, 1);
+  s.Set("k", "small", 0, 1);  // overwrite: the big one is released
+  CHECK(released == std::vector<size_t>{big.size()});
+  CHECK(*s.Get("k", 1) == "small");
+  s.Set("k", big, 0, 1);
+  CHECK(s.Delete("k", 1));
+  CHECK(released.size() == 2);
+  s.Set("s", "tiny", 0, 1);
+  CHECK(s.Delete("s", 1));  // small values are freed in place
+  CHECK(released.size() == 2);
+}
+
+}  // namespace
+}  // namespace shoal::storage
