@@ -71,7 +71,8 @@ TEST_CASE("lex bounds: [ ( - + and nothing else") {
   REQUIRE(all);
   CHECK(all->GteMin(""));
   CHECK(all->LteMax("\xff\xff"));
-  CHECK(ParseLexRange("(", "[")->AlwaysEmpty() == false);
+  CHECK_FALSE(ParseLexRange("[", "[")->AlwaysEmpty());
+  CHECK(ParseLexRange("(", "[")->AlwaysEmpty());
   CHECK(ParseLexRange("(a", "[a")->AlwaysEmpty());
   CHECK(ParseLexRange("[b", "[a")->AlwaysEmpty());
   CHECK(ParseLexRange("+", "-")->AlwaysEmpty());
