@@ -113,7 +113,10 @@ void ZaddGeneric(CommandContext& ctx, bool incr_command) {
   storage::Status st = ctx.keyspace.ModifyZset(
       ctx.args[1], ctx.now_ms,
       [&](OrZset& z, storage::Keyspace::ContainerWrite& w) -> storage::Result<bool> {
-        for (const ZaddOptions::Pair& p : o.pairs) {
+        for (const ZaddOptions::Pair& pair : o.pairs) {
+          // A score of -0 reads back as 0 from Redis's listpack (it stores
+          // "-0" as the integer 0): shoal stores 0, so ZSCORE shows "0".
+          const ZaddOptions::Pair p{pair.score == 0 ? 0.0 : pair.score, pair.member};
           const std::optional<double> cur = z.Score(p.member, actors);
           if (cur) {
             if (o.nx) continue;
@@ -371,8 +374,8 @@ void ZpopGeneric(CommandContext& ctx, bool max) {
   if (ctx.args.size() > 3) return ctx.reply.Error(errors::kSyntax);
   int64_t count = -1;  // no count: one member, a flat reply
   if (ctx.args.size() == 3) {
-    if (!ParseInt64(ctx.args[2], &count)) return ctx.reply.Error(errors::kNotInteger);
-    if (count < 0) return ctx.reply.Error(kNotPositive);
+    // getPositiveLongFromObjectOrReply: one message for both failures.
+    if (!ParseInt64(ctx.args[2], &count) || count < 0) return ctx.reply.Error(kNotPositive);
   }
   std::vector<OwnedMember> popped;
   storage::Status st = ctx.keyspace.ModifyZset(
@@ -448,7 +451,8 @@ void ZrandmemberCommand(CommandContext& ctx) {
     picked.reserve(n);
     for (uint64_t i = 0; i < n; ++i) picked.push_back(ranked[NextRandom(&rng) % ranked.size()]);
   } else if (static_cast<uint64_t>(l) >= ranked.size()) {
-    picked = ranked;
+    // Every member, as Redis's zuiNext walks them: from the highest down.
+    picked.assign(ranked.rbegin(), ranked.rend());
   } else {
     // A partial Fisher-Yates shuffle: the first l positions are a uniform
     // sample of distinct members.

@@ -100,7 +100,7 @@ TEST_CASE("ZRANDMEMBER and ZSCAN shapes") {
   ExpectSteps(
       h, {
              {{"ZADD", "z", "1", "a", "2", "b"}, Int(2)},
-             {{"ZRANDMEMBER", "z", "5"}, Arr({Bulk("a"), Bulk("b")})},
+             {{"ZRANDMEMBER", "z", "5"}, Arr({Bulk("b"), Bulk("a")})},
              {{"ZRANDMEMBER", "z", "0"}, Arr({})},
              {{"ZRANDMEMBER", "nokey"}, Nil()},
              {{"ZRANDMEMBER", "z", "-100000000"}, Err("ERR value is out of range")},
