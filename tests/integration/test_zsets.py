@@ -18,6 +18,7 @@ replica set (CROSSSLOT otherwise).
 """
 
 import random
+import threading
 
 import cluster_harness as ch
 import shoal_harness as h
@@ -647,6 +648,40 @@ class ClusterZsetTest(ch.ClusterTestCase):
         with b.client() as cb:
             self.assertEqual(cb.call("ZCARD", "board"), 2)
             self.assertEqual(cb.call("ZRANK", "board", "ann"), 1)
+
+    def test_racing_zpopmin_through_two_nodes_pops_each_member_once(self):
+        # A healthy cluster coordinates every read-modify-write of a key on
+        # its first primary: two consumers popping through two nodes get
+        # each member exactly once (across a partition: at least once, see
+        # README, Sorted sets).
+        cl = self.cluster
+        with cl.nodes[0].client() as c:
+            c.call("DEL", "queue")
+            c.call("ZADD", "queue", *[x for i in range(200) for x in (str(i), "job%d" % i)])
+        got = [[], []]
+        errors = []
+
+        def consume(n, i):
+            try:
+                with cl.nodes[n].client() as c:
+                    while True:
+                        r = c.call("ZPOPMIN", "queue")
+                        if not r:
+                            return
+                        got[i].append(r[0])
+            except Exception as e:  # reported below, with the thread's index
+                errors.append((i, e))
+
+        threads = [threading.Thread(target=consume, args=(n, i)) for i, n in enumerate((1, 2))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertEqual(errors, [])
+        self.assertFalse(any(t.is_alive() for t in threads), "a consumer did not finish")
+        popped = got[0] + got[1]
+        self.assertEqual(sorted(popped), sorted(b"job%d" % i for i in range(200)))
+        self.assertGreater(min(len(got[0]), len(got[1])), 0, "one consumer got nothing: no race")
 
     def test_zrangestore_needs_one_replica_set(self):
         cl = self.cluster
