@@ -5,7 +5,7 @@ import re
 
 import shoal_harness as h
 
-TESTS = ["SET", "GET", "INCR", "MSET (10 keys)"]
+TESTS = ["SET", "GET", "INCR", "ZADD", "ZPOPMIN", "MSET (10 keys)"]
 
 
 class RedisBenchmarkTest(h.SharedServerTestCase):
@@ -18,14 +18,14 @@ class RedisBenchmarkTest(h.SharedServerTestCase):
         self.assertGreater(int(self.c.call("GET", "counter:__rand_int__")), 0)
 
     def test_quiet(self):
-        lines = self.bench("-t", "set,get,incr,mset", "-n", "20000", "-q")
+        lines = self.bench("-t", "set,get,incr,zadd,zpopmin,mset", "-n", "20000", "-q")
         for t in TESTS:
             pat = re.compile(r"^%s: [0-9.]+ requests per second" % re.escape(t))
             self.assertTrue(any(pat.search(l) for l in lines), "no result line for %s in %r" % (t, lines))
         self.check_keys_written()
 
     def test_csv(self):
-        lines = self.bench("-t", "set,get,incr,mset", "-n", "20000", "--csv")
+        lines = self.bench("-t", "set,get,incr,zadd,zpopmin,mset", "-n", "20000", "--csv")
         rows = [l for l in lines if l.startswith('"') and not l.startswith('"test"')]
         names = [r.split(",")[0].strip('"') for r in rows]
         self.assertEqual(names, TESTS)

@@ -56,6 +56,7 @@ Server::Server(Config config, ProcessInfo process)
   RegisterClusterCommands(commands_);
   RegisterBitCommands(commands_);
   RegisterLcsCommand(commands_);
+  RegisterZsetCommands(commands_);
   RegisterObjectCommands(commands_);
   RegisterUnsupportedCommands(commands_);
   RegisterTransactionCommands(commands_);

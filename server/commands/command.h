@@ -146,6 +146,8 @@ void RegisterUnsupportedCommands(CommandTable& table);
 void RegisterBitCommands(CommandTable& table);
 // LCS.
 void RegisterLcsCommand(CommandTable& table);
+// The sorted-set commands (cmd_zsets.cc).
+void RegisterZsetCommands(CommandTable& table);
 // OBJECT and MEMORY: introspection of one key.
 void RegisterObjectCommands(CommandTable& table);
 // MULTI, EXEC, DISCARD, WATCH, UNWATCH and the cluster's transaction frames

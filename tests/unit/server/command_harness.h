@@ -31,6 +31,7 @@ class CommandHarness {
     RegisterVersionedCommands(table_);
     RegisterBitCommands(table_);
     RegisterLcsCommand(table_);
+    RegisterZsetCommands(table_);
     RegisterObjectCommands(table_);
   }
 
