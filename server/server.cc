@@ -305,8 +305,21 @@ storage::Status Server::Listen(const Config& cfg) {
   return st;
 }
 
+// CONFIG SET maxclients, as Redis's updateMaxclients: more clients need
+// more descriptors, so the open-file limit is raised first; if it cannot go
+// high enough the value is refused with the number that would fit. Lowering
+// needs nothing.
+std::string Server::ApplyMaxclients(int64_t maxclients) {
+  OpenFilesPlan files = AdjustOpenFilesLimit(maxclients);
+  if (!files.notice.empty()) logger_.Log(LogLevel::kNotice, "%s", files.notice.c_str());
+  if (!files.fatal && files.maxclients >= maxclients) return {};
+  return "The operating system is not able to handle the specified number of clients, try with " +
+         std::to_string(files.fatal ? 0 : files.maxclients);
+}
+
 std::string Server::ApplyDirective(std::string_view name, const Config& cfg) {
   if (name.starts_with("tls-")) return ApplyTlsDirective(name, cfg);
+  if (name == "maxclients") return ApplyMaxclients(cfg.maxclients);
   if (name != "bind") return {};
   std::vector<facade::Endpoint> wanted;
   for (const BindAddress& b : BindAddresses(cfg)) wanted.push_back({b.host, b.optional});

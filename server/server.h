@@ -134,6 +134,7 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   // a Config field is not enough (`bind` rebinds the client listener and
   // keeps the old sockets if the new ones fail). "" or Redis's error.
   std::string ApplyDirective(std::string_view name, const Config& cfg);
+  std::string ApplyMaxclients(int64_t maxclients);
   // Starts a background rewrite of the append-only log (BGREWRITEAOF).
   storage::Status StartRewrite();
   const CommandTable& commands() const { return commands_; }

@@ -279,6 +279,25 @@ class OpenFilesLimitTest(LimitsTestCase):
         self.assertEqual(refused, 300 - 127)
         self.assertEqual(c.call("PING"), "PONG")
 
+    @unittest.skipUnless(shutil.which("prlimit") and shutil.which("setpriv"), "needs prlimit and setpriv")
+    def test_config_set_maxclients_checks_the_open_file_limit(self):
+        server = LowFileLimitServer()
+        self._servers.append(server)
+        self.addCleanup(server.stop)
+        server.start()
+        c = self.client(server)
+        # 256 descriptors less the 128 reserved: 128 clients fit, not 129.
+        with self.assertRaises(h.ReplyError) as err:
+            c.call("CONFIG", "SET", "maxclients", "129")
+        self.assertEqual(err.exception.message, "ERR CONFIG SET failed (possibly related to argument 'maxclients') - "
+                         "The operating system is not able to handle the specified number of clients, "
+                         "try with 128")
+        self.assertEqual(c.call("CONFIG", "GET", "maxclients"), [b"maxclients", b"128"])
+        # Lowering always works, and raising back within the limit too.
+        self.assertEqual(c.call("CONFIG", "SET", "maxclients", "50"), "OK")
+        self.assertEqual(c.call("CONFIG", "SET", "maxclients", "128"), "OK")
+        self.assertEqual(c.call("CONFIG", "GET", "maxclients"), [b"maxclients", b"128"])
+
 
 if __name__ == "__main__":
     h.main()
