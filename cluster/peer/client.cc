@@ -139,8 +139,13 @@ void PeerClient::Send(std::vector<std::string> argv, int64_t deadline_ms, PeerCa
   }
   size_t bytes = 0;
   for (const std::string& a : argv) bytes += a.size();
-  if (inflight_ >= options_.max_inflight || bytes > options_.max_pending_bytes ||
-      pending_bytes_ > options_.max_pending_bytes - bytes) {
+  // A request bigger than max_pending_bytes alone (a value of up to
+  // proto-max-bulk-len) is accepted when nothing else is pending, so that a
+  // big value can be replicated at all; it then holds back everything else.
+  const bool alone = pending_bytes_ == 0;
+  if (inflight_ >= options_.max_inflight ||
+      (!alone && (bytes > options_.max_pending_bytes ||
+                  pending_bytes_ > options_.max_pending_bytes - bytes))) {
     cb(PeerOutcome::kOverloaded, nullptr, false);
     return;
   }

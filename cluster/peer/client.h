@@ -83,7 +83,8 @@ struct PeerClientOptions {
   // Requests sent or queued but not yet answered; timed-out ones still count
   // until their late reply or the end of their connection.
   size_t max_inflight = 16384;
-  // Bytes of argument payload of those same requests.
+  // Bytes of argument payload of those same requests. One request past it
+  // is accepted when nothing else is pending.
   size_t max_pending_bytes = 64 << 20;
   // The largest reply (bytes buffered while incomplete) accepted from a
   // verified peer; before the handshake completes the limit is

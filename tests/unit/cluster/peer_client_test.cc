@@ -764,23 +764,31 @@ TEST_CASE("max_inflight and max_pending_bytes refuse at once with kOverloaded") 
   CHECK(client.inflight() == 4);
   for (int i = 0; i < 4; ++i) CHECK(rec.requests[i].empty());
 
-  // Bytes: 4 x "HANG" hold 16 bytes; a request that would pass 100 is refused.
+  // Bytes: a request that would pass 100 is refused while others are pending.
   PeerClient roomy(loop.get(), "127.0.0.1", peer.port(), o, {});
   roomy.Start();
   REQUIRE(loop.RunUntil([&] { return roomy.ready(); }));
-  roomy.Send({"ECHO", std::string(200, 'x')}, deadline, rec.Next());
-  CHECK(rec.requests[5].size() == 1);
-  CHECK(rec.requests[5][0].outcome == PeerOutcome::kOverloaded);
-  roomy.Send({"ECHO", std::string(90, 'x')}, deadline, rec.Next());  // 94 bytes: fits
-  roomy.Send({"ECHO", std::string(10, 'x')}, deadline, rec.Next());  // 94 + 14 > 100
+  roomy.Send({"ECHO", std::string(90, 'x')}, deadline, rec.Next());   // 94 bytes: fits
+  roomy.Send({"ECHO", std::string(10, 'x')}, deadline, rec.Next());   // 94 + 14 > 100
+  roomy.Send({"ECHO", std::string(200, 'x')}, deadline, rec.Next());  // too big beside 94
+  CHECK(rec.requests[6].size() == 1);
+  CHECK(rec.requests[6][0].outcome == PeerOutcome::kOverloaded);
   CHECK(rec.requests[7].size() == 1);
   CHECK(rec.requests[7][0].outcome == PeerOutcome::kOverloaded);
-  REQUIRE(loop.RunUntil([&] { return rec.requests[6].size() == 1; }));
-  CHECK(rec.requests[6][0].outcome == PeerOutcome::kReply);
-  // Once answered, its bytes are free again.
-  roomy.Send({"ECHO", std::string(90, 'y')}, deadline, rec.Next());
+  REQUIRE(loop.RunUntil([&] { return rec.requests[5].size() == 1; }));
+  CHECK(rec.requests[5][0].outcome == PeerOutcome::kReply);
+  // Once answered, its bytes are free again, and a request bigger than the
+  // whole limit goes through alone (a big value must replicate at all)...
+  roomy.Send({"ECHO", std::string(200, 'y')}, deadline, rec.Next());
+  // ...holding back the next one until it is answered.
+  roomy.Send({"ECHO", std::string(1, 'z')}, deadline, rec.Next());
+  CHECK(rec.requests[9].size() == 1);
+  CHECK(rec.requests[9][0].outcome == PeerOutcome::kOverloaded);
   REQUIRE(loop.RunUntil([&] { return rec.requests[8].size() == 1; }));
   CHECK(rec.requests[8][0].outcome == PeerOutcome::kReply);
+  roomy.Send({"ECHO", std::string(90, 'w')}, deadline, rec.Next());
+  REQUIRE(loop.RunUntil([&] { return rec.requests[10].size() == 1; }));
+  CHECK(rec.requests[10][0].outcome == PeerOutcome::kReply);
 }
 
 TEST_CASE("the destructor fails pending requests and leaves the loop able to close") {
