@@ -30,6 +30,8 @@ class CommandHarness {
     RegisterKeyCommands(table_);
     RegisterVersionedCommands(table_);
     RegisterBitCommands(table_);
+    RegisterHashCommands(table_);
+    RegisterSetCommands(table_);
     RegisterLcsCommand(table_);
     RegisterObjectCommands(table_);
   }
@@ -37,7 +39,7 @@ class CommandHarness {
   // Runs one command; args[0] is the command name in any case.
   std::string Run(std::vector<std::string> args) {
     std::string out;
-    ReplyBuilder reply(&out);
+    ReplyBuilder reply(&out, resp);
     const CommandSpec* spec = args.empty() ? nullptr : table_.Find(args[0]);
     if (spec == nullptr) {
       reply.Error(errors::UnknownCommand(args.empty() ? "" : args[0],
@@ -68,6 +70,7 @@ class CommandHarness {
   int64_t now_ms = 1'700'000'000'000;  // 2023-11-14T22:13:20Z
   uint64_t random = 12345;
   int64_t proto_max_bulk_len = 512ll * 1024 * 1024;
+  int resp = facade::kResp2;  // the protocol of the replies
 
  private:
   CommandTable table_;
