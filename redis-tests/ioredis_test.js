@@ -105,29 +105,30 @@ async function testPipeline(r) {
   many.forEach((v, i) => assert.equal(v, 'val' + i));
 }
 
+// Keys share the hash tag {m} so that the transaction also runs on a cluster.
 async function testMulti(r, other) {
   // multi().exec(): [[err, reply], ...] from one EXEC.
-  const results = await r.multi().set('m:a', '1').incr('m:a').get('m:a').exec();
+  const results = await r.multi().set('{m}:a', '1').incr('{m}:a').get('{m}:a').exec();
   assert.deepEqual(results, [
     [null, 'OK'],
     [null, 2],
     [null, '2'],
   ]);
   // A runtime error is an element; the rest ran.
-  await r.set('m:s', 'text');
-  const mixed = await r.multi().incr('m:s').set('m:b', 'x').exec();
+  await r.set('{m}:s', 'text');
+  const mixed = await r.multi().incr('{m}:s').set('{m}:b', 'x').exec();
   assert.equal(mixed[0][0].message, 'ERR value is not an integer or out of range');
   assert.deepEqual(mixed[1], [null, 'OK']);
   // WATCH: a write by another connection makes exec() resolve to null.
-  await r.set('m:w', '1');
-  await r.watch('m:w');
-  await other.set('m:w', '2');
-  assert.equal(await r.multi().set('m:w', '3').exec(), null);
-  assert.equal(await r.get('m:w'), '2');
+  await r.set('{m}:w', '1');
+  await r.watch('{m}:w');
+  await other.set('{m}:w', '2');
+  assert.equal(await r.multi().set('{m}:w', '3').exec(), null);
+  assert.equal(await r.get('{m}:w'), '2');
   // RENAME and COPY.
-  assert.equal(await r.rename('m:w', 'm:w2'), 'OK');
-  assert.equal(await r.copy('m:w2', 'm:w3'), 1);
-  assert.equal(await r.get('m:w3'), '2');
+  assert.equal(await r.rename('{m}:w', '{m}:w2'), 'OK');
+  assert.equal(await r.copy('{m}:w2', '{m}:w3'), 1);
+  assert.equal(await r.get('{m}:w3'), '2');
 }
 
 async function testErrors(r) {

@@ -206,7 +206,7 @@ class PythonRedisTest(RedisPyTestCase):
         self.assertIn(r.hrandfield("session:42"), {b"user", b"hits", b"score", b"theme"})
         with self.assertRaises(redis.ResponseError) as cm:
             r.get("session:42")
-        self.assertEqual(str(cm.exception), "Operation against a key holding the wrong kind of value")
+        self.assertEqual(str(cm.exception), "WRONGTYPE Operation against a key holding the wrong kind of value")
         self.assertEqual(r.delete("session:42"), 1)
         self.assertEqual(r.hgetall("session:42"), {})
 

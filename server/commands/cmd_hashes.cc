@@ -59,7 +59,8 @@ void HSetGeneric(CommandContext& ctx, bool reply_ok, std::string_view command) {
   if (ctx.args.size() % 2 == 1) return ctx.reply.Error(errors::WrongArity(command));
   int64_t created = 0;
   storage::Status st = ctx.keyspace.ModifyHash(
-      ctx.args[1], ctx.now_ms, [&](OrHash& hash, Keyspace::ContainerWrite& w) -> storage::Result<bool> {
+      ctx.args[1], ctx.now_ms,
+      [&](OrHash& hash, Keyspace::ContainerWrite& w) -> storage::Result<bool> {
         for (size_t i = 2; i < ctx.args.size(); i += 2) {
           if (hash.Set(ctx.args[i], ctx.args[i + 1], w.dot, w.now_ms)) ++created;
         }
@@ -80,7 +81,8 @@ void HMSetCommand(CommandContext& ctx) {
 void HSetNxCommand(CommandContext& ctx) {
   bool set = false;
   storage::Status st = ctx.keyspace.ModifyHash(
-      ctx.args[1], ctx.now_ms, [&](OrHash& hash, Keyspace::ContainerWrite& w) -> storage::Result<bool> {
+      ctx.args[1], ctx.now_ms,
+      [&](OrHash& hash, Keyspace::ContainerWrite& w) -> storage::Result<bool> {
         if (hash.Contains(ctx.args[2])) return false;
         hash.Set(ctx.args[2], ctx.args[3], w.dot, w.now_ms);
         set = true;
@@ -133,7 +135,8 @@ void HLenCommand(CommandContext& ctx) {
 void HDelCommand(CommandContext& ctx) {
   int64_t deleted = 0;
   storage::Status st = ctx.keyspace.ModifyHash(
-      ctx.args[1], ctx.now_ms, [&](OrHash& hash, Keyspace::ContainerWrite&) -> storage::Result<bool> {
+      ctx.args[1], ctx.now_ms,
+      [&](OrHash& hash, Keyspace::ContainerWrite&) -> storage::Result<bool> {
         for (size_t i = 2; i < ctx.args.size(); ++i) {
           if (hash.Remove(ctx.args[i])) ++deleted;
         }
@@ -177,7 +180,8 @@ void HIncrByCommand(CommandContext& ctx) {
   if (!ParseInt64(ctx.args[3], &incr)) return ctx.reply.Error(errors::kNotInteger);
   int64_t result = 0;
   storage::Status st = ctx.keyspace.ModifyHash(
-      ctx.args[1], ctx.now_ms, [&](OrHash& hash, Keyspace::ContainerWrite& w) -> storage::Result<bool> {
+      ctx.args[1], ctx.now_ms,
+      [&](OrHash& hash, Keyspace::ContainerWrite& w) -> storage::Result<bool> {
         auto r = hash.IncrBy(ctx.args[2], incr, w.dot, ctx.keyspace.actors());
         if (!r.ok()) return r.status();
         result = r.value();
@@ -194,7 +198,8 @@ void HIncrByFloatCommand(CommandContext& ctx) {
   if (std::isnan(incr) || std::isinf(incr)) return ctx.reply.Error(errors::kIncrNanOrInf);
   std::string result;
   storage::Status st = ctx.keyspace.ModifyHash(
-      ctx.args[1], ctx.now_ms, [&](OrHash& hash, Keyspace::ContainerWrite& w) -> storage::Result<bool> {
+      ctx.args[1], ctx.now_ms,
+      [&](OrHash& hash, Keyspace::ContainerWrite& w) -> storage::Result<bool> {
         auto r = hash.IncrByFloat(ctx.args[2], incr, w.dot, ctx.keyspace.actors());
         if (!r.ok()) return r.status();
         result = std::move(r.value());
@@ -243,8 +248,8 @@ void HRandFieldCommand(CommandContext& ctx) {
   const bool repeats = l < 0;
   const uint64_t n = repeats ? static_cast<uint64_t>(-l) : static_cast<uint64_t>(l);
   if (repeats && n > kMaxRepeatedPicks) return ctx.reply.Error(errors::kOutOfRange);
-  std::vector<size_t> picks = repeats ? PickWithRepeats(entries.size(), n, rng)
-                                      : PickDistinct(entries.size(), n, rng);
+  std::vector<size_t> picks =
+      repeats ? PickWithRepeats(entries.size(), n, rng) : PickDistinct(entries.size(), n, rng);
   ctx.reply.ArrayHeader(withvalues && !ctx.reply.resp3() ? picks.size() * 2 : picks.size());
   for (size_t i : picks) ReplyRandomField(ctx, entries[i], withvalues);
 }
@@ -301,8 +306,8 @@ constexpr CommandSpec kHashCommands[] = {
     {"hsetnx", 4, kW | kD | kF, HSetNxCommand, 1, 1, 1, "hash",
      "Set the value of a hash field, only if the field does not exist", "2.0.0"},
     {"hget", 3, kR | kF, HGetCommand, 1, 1, 1, "hash", "Get the value of a hash field", "2.0.0"},
-    {"hmget", -3, kR | kF, HMGetCommand, 1, 1, 1, "hash", "Get the values of all the given hash fields",
-     "2.0.0"},
+    {"hmget", -3, kR | kF, HMGetCommand, 1, 1, 1, "hash",
+     "Get the values of all the given hash fields", "2.0.0"},
     {"hgetall", 2, kR, HGetAllCommand, 1, 1, 1, "hash", "Get all the fields and values in a hash",
      "2.0.0"},
     {"hkeys", 2, kR, HKeysCommand, 1, 1, 1, "hash", "Get all the fields in a hash", "2.0.0"},
@@ -310,17 +315,18 @@ constexpr CommandSpec kHashCommands[] = {
     {"hdel", -3, kW | kF, HDelCommand, 1, 1, 1, "hash", "Delete one or more hash fields", "2.0.0"},
     {"hexists", 3, kR | kF, HExistsCommand, 1, 1, 1, "hash", "Determine if a hash field exists",
      "2.0.0"},
-    {"hlen", 2, kR | kF, HLenCommand, 1, 1, 1, "hash", "Get the number of fields in a hash", "2.0.0"},
+    {"hlen", 2, kR | kF, HLenCommand, 1, 1, 1, "hash", "Get the number of fields in a hash",
+     "2.0.0"},
     {"hstrlen", 3, kR | kF, HStrLenCommand, 1, 1, 1, "hash",
      "Get the length of the value of a hash field", "3.2.0"},
     {"hincrby", 4, kW | kD | kF, HIncrByCommand, 1, 1, 1, "hash",
      "Increment the integer value of a hash field by the given number", "2.0.0"},
     {"hincrbyfloat", 4, kW | kD | kF, HIncrByFloatCommand, 1, 1, 1, "hash",
      "Increment the float value of a hash field by the given amount", "2.6.0"},
-    {"hrandfield", -2, kR, HRandFieldCommand, 1, 1, 1, "hash", "Get one or multiple random fields from a hash",
-     "6.2.0"},
-    {"hscan", -3, kR, HScanCommand, 1, 1, 1, "hash", "Incrementally iterate hash fields and associated values",
-     "2.8.0"},
+    {"hrandfield", -2, kR, HRandFieldCommand, 1, 1, 1, "hash",
+     "Get one or multiple random fields from a hash", "6.2.0"},
+    {"hscan", -3, kR, HScanCommand, 1, 1, 1, "hash",
+     "Incrementally iterate hash fields and associated values", "2.8.0"},
 };
 
 }  // namespace

@@ -61,13 +61,14 @@ void SAddCommand(CommandContext& ctx) {
   // Every SADD is a write, even of members already there: each gets the
   // write's dot, so an SREM that did not see this SADD cannot remove them.
   int64_t added = 0;
-  storage::Status st = ctx.keyspace.ModifySet(
-      ctx.args[1], ctx.now_ms, [&](OrSet& set, Keyspace::ContainerWrite& w) -> storage::Result<bool> {
-        for (size_t i = 2; i < ctx.args.size(); ++i) {
-          if (set.Add(ctx.args[i], w.dot)) ++added;
-        }
-        return true;
-      });
+  storage::Status st =
+      ctx.keyspace.ModifySet(ctx.args[1], ctx.now_ms,
+                             [&](OrSet& set, Keyspace::ContainerWrite& w) -> storage::Result<bool> {
+                               for (size_t i = 2; i < ctx.args.size(); ++i) {
+                                 if (set.Add(ctx.args[i], w.dot)) ++added;
+                               }
+                               return true;
+                             });
   if (!st.ok()) return ReplyContainerStatus(ctx, st);
   ctx.reply.Integer(added);
 }
@@ -129,8 +130,8 @@ void SRandMemberCommand(CommandContext& ctx) {
   const bool repeats = *count < 0;
   const uint64_t n = repeats ? static_cast<uint64_t>(-*count) : static_cast<uint64_t>(*count);
   if (repeats && n > kMaxRepeatedPicks) return ctx.reply.Error(errors::kOutOfRange);
-  std::vector<size_t> picks = repeats ? PickWithRepeats(entries.size(), n, rng)
-                                      : PickDistinct(entries.size(), n, rng);
+  std::vector<size_t> picks =
+      repeats ? PickWithRepeats(entries.size(), n, rng) : PickDistinct(entries.size(), n, rng);
   ctx.reply.ArrayHeader(picks.size());
   for (size_t i : picks) ctx.reply.Bulk(entries[i].name);
 }
@@ -150,21 +151,23 @@ void SPopCommand(CommandContext& ctx) {
   PickRandom rng(ctx.random);
   std::vector<std::string> popped;
   bool existed = false;
-  storage::Status st = ctx.keyspace.ModifySet(
-      ctx.args[1], ctx.now_ms, [&](OrSet& set, Keyspace::ContainerWrite& w) -> storage::Result<bool> {
-        existed = w.existed;
-        if (!w.existed || (count && *count == 0)) return false;
-        const auto& entries = set.map().entries();
-        const size_t n = count ? static_cast<size_t>(*count) : 1;
-        if (n >= entries.size()) {
-          for (const auto& e : entries) popped.push_back(e.name);
-          set.Clear();
-          return true;
-        }
-        for (size_t i : PickDistinct(entries.size(), n, rng)) popped.push_back(entries[i].name);
-        for (const std::string& m : popped) set.Remove(m);
-        return true;
-      });
+  storage::Status st =
+      ctx.keyspace.ModifySet(ctx.args[1], ctx.now_ms,
+                             [&](OrSet& set, Keyspace::ContainerWrite& w) -> storage::Result<bool> {
+                               existed = w.existed;
+                               if (!w.existed || (count && *count == 0)) return false;
+                               const auto& entries = set.map().entries();
+                               const size_t n = count ? static_cast<size_t>(*count) : 1;
+                               if (n >= entries.size()) {
+                                 for (const auto& e : entries) popped.push_back(e.name);
+                                 set.Clear();
+                                 return true;
+                               }
+                               for (size_t i : PickDistinct(entries.size(), n, rng))
+                                 popped.push_back(entries[i].name);
+                               for (const std::string& m : popped) set.Remove(m);
+                               return true;
+                             });
   if (!st.ok()) return ReplyContainerStatus(ctx, st);
   if (!count) {
     if (!existed) return ctx.reply.Null();
@@ -414,7 +417,8 @@ void SScanCommand(CommandContext& ctx) {
   const std::string* pattern = opts.value().pattern;
   std::vector<std::string_view> shown;
   for (size_t i : step.picked) {
-    if (pattern == nullptr || GlobMatch(*pattern, entries[i].name)) shown.push_back(entries[i].name);
+    if (pattern == nullptr || GlobMatch(*pattern, entries[i].name))
+      shown.push_back(entries[i].name);
   }
   ctx.reply.ArrayHeader(2);
   ctx.reply.Bulk(std::to_string(step.next));
@@ -448,9 +452,29 @@ constexpr CommandSpec kSetCommands[] = {
      "Get one or multiple random members from a set", "1.0.0"},
     {"spop", -2, kW | kF, SPopCommand, 1, 1, 1, "set",
      "Remove and return one or multiple random members from a set", "1.0.0"},
-    {"smove", 4, kW | kF, SMoveCommand, 1, 2, 1, "set",
-     "Move a member from one set to another", "1.0.0", {}, kSameReplicas},
-    {"sinter", -2, kR, SInterCommand, 1, -1, 1, "set", "Intersect multiple sets", "1.0.0", {},
+    {"smove",
+     4,
+     kW | kF,
+     SMoveCommand,
+     1,
+     2,
+     1,
+     "set",
+     "Move a member from one set to another",
+     "1.0.0",
+     {},
+     kSameReplicas},
+    {"sinter",
+     -2,
+     kR,
+     SInterCommand,
+     1,
+     -1,
+     1,
+     "set",
+     "Intersect multiple sets",
+     "1.0.0",
+     {},
      kSameReplicas},
     {"sintercard",
      -3,
@@ -464,16 +488,66 @@ constexpr CommandSpec kSetCommands[] = {
      "7.0.0",
      {},
      {.split = cluster::Split::kSameReplicas, .keys_of = SInterCardKeys}},
-    {"sinterstore", -3, kW | kD, SInterStoreCommand, 1, -1, 1, "set",
-     "Intersect multiple sets and store the resulting set in a key", "1.0.0", {}, kSameReplicas},
-    {"sunion", -2, kR, SUnionCommand, 1, -1, 1, "set", "Add multiple sets", "1.0.0", {},
+    {"sinterstore",
+     -3,
+     kW | kD,
+     SInterStoreCommand,
+     1,
+     -1,
+     1,
+     "set",
+     "Intersect multiple sets and store the resulting set in a key",
+     "1.0.0",
+     {},
      kSameReplicas},
-    {"sunionstore", -3, kW | kD, SUnionStoreCommand, 1, -1, 1, "set",
-     "Add multiple sets and store the resulting set in a key", "1.0.0", {}, kSameReplicas},
-    {"sdiff", -2, kR, SDiffCommand, 1, -1, 1, "set", "Subtract multiple sets", "1.0.0", {},
+    {"sunion",
+     -2,
+     kR,
+     SUnionCommand,
+     1,
+     -1,
+     1,
+     "set",
+     "Add multiple sets",
+     "1.0.0",
+     {},
      kSameReplicas},
-    {"sdiffstore", -3, kW | kD, SDiffStoreCommand, 1, -1, 1, "set",
-     "Subtract multiple sets and store the resulting set in a key", "1.0.0", {}, kSameReplicas},
+    {"sunionstore",
+     -3,
+     kW | kD,
+     SUnionStoreCommand,
+     1,
+     -1,
+     1,
+     "set",
+     "Add multiple sets and store the resulting set in a key",
+     "1.0.0",
+     {},
+     kSameReplicas},
+    {"sdiff",
+     -2,
+     kR,
+     SDiffCommand,
+     1,
+     -1,
+     1,
+     "set",
+     "Subtract multiple sets",
+     "1.0.0",
+     {},
+     kSameReplicas},
+    {"sdiffstore",
+     -3,
+     kW | kD,
+     SDiffStoreCommand,
+     1,
+     -1,
+     1,
+     "set",
+     "Subtract multiple sets and store the resulting set in a key",
+     "1.0.0",
+     {},
+     kSameReplicas},
     {"sscan", -3, kR, SScanCommand, 1, 1, 1, "set", "Incrementally iterate Set elements", "2.8.0"},
 };
 

@@ -13,62 +13,67 @@
 namespace shoal::server::testing {
 namespace {
 
-const std::string kWrongType = Err("WRONGTYPE Operation against a key holding the wrong kind of value");
+const std::string kWrongType =
+    Err("WRONGTYPE Operation against a key holding the wrong kind of value");
 
 TEST_CASE("HSET, HSETNX, HMSET, HGET, HMGET, HEXISTS, HSTRLEN, HLEN, HDEL") {
   CommandHarness h;
-  ExpectSteps(h, {
-                     {{"HSET", "h", "a", "1", "b", "2"}, Int(2)},
-                     {{"HSET", "h", "a", "3", "c"}, Err("ERR wrong number of arguments for 'hset' command")},
-                     {{"HSET", "h", "a", "3", "a", "4"}, Int(0)},
-                     {{"HGET", "h", "a"}, Bulk("4")},
-                     {{"HSETNX", "h", "a", "9"}, Int(0)},
-                     {{"HSETNX", "h", "d", "4"}, Int(1)},
-                     {{"HMSET", "h", "e", "5"}, Ok()},
-                     {{"HMSET", "h", "e"}, Err("ERR wrong number of arguments for 'hmset' command")},
-                     {{"HGET", "h", "zz"}, Nil()},
-                     {{"HGET", "nokey", "a"}, Nil()},
-                     {{"HMGET", "h", "a", "zz", "b"}, Arr({Bulk("4"), Nil(), Bulk("2")})},
-                     {{"HMGET", "nokey", "a"}, Arr({Nil()})},
-                     {{"HEXISTS", "h", "a"}, Int(1)},
-                     {{"HEXISTS", "h", "zz"}, Int(0)},
-                     {{"HSTRLEN", "h", "d"}, Int(1)},
-                     {{"HSTRLEN", "h", "zz"}, Int(0)},
-                     {{"HLEN", "h"}, Int(4)},
-                     {{"HLEN", "nokey"}, Int(0)},
-                     {{"HDEL", "h", "a", "zz"}, Int(1)},
-                     {{"HDEL", "nokey", "a"}, Int(0)},
-                     {{"HGETALL", "h"}, Arr({Bulk("b"), Bulk("2"), Bulk("d"), Bulk("4"), Bulk("e"), Bulk("5")})},
-                     {{"HKEYS", "h"}, Arr({Bulk("b"), Bulk("d"), Bulk("e")})},
-                     {{"HVALS", "h"}, Arr({Bulk("2"), Bulk("4"), Bulk("5")})},
-                     {{"HGETALL", "nokey"}, Arr({})},
-                     // Removing the last field removes the key.
-                     {{"HDEL", "h", "b", "d", "e", "zz"}, Int(3)},
-                     {{"EXISTS", "h"}, Int(0)},
-                     {{"TYPE", "h"}, Simple("none")},
-                 });
+  ExpectSteps(
+      h,
+      {
+          {{"HSET", "h", "a", "1", "b", "2"}, Int(2)},
+          {{"HSET", "h", "a", "3", "c"}, Err("ERR wrong number of arguments for 'hset' command")},
+          {{"HSET", "h", "a", "3", "a", "4"}, Int(0)},
+          {{"HGET", "h", "a"}, Bulk("4")},
+          {{"HSETNX", "h", "a", "9"}, Int(0)},
+          {{"HSETNX", "h", "d", "4"}, Int(1)},
+          {{"HMSET", "h", "e", "5"}, Ok()},
+          {{"HMSET", "h", "e"}, Err("ERR wrong number of arguments for 'hmset' command")},
+          {{"HGET", "h", "zz"}, Nil()},
+          {{"HGET", "nokey", "a"}, Nil()},
+          {{"HMGET", "h", "a", "zz", "b"}, Arr({Bulk("4"), Nil(), Bulk("2")})},
+          {{"HMGET", "nokey", "a"}, Arr({Nil()})},
+          {{"HEXISTS", "h", "a"}, Int(1)},
+          {{"HEXISTS", "h", "zz"}, Int(0)},
+          {{"HSTRLEN", "h", "d"}, Int(1)},
+          {{"HSTRLEN", "h", "zz"}, Int(0)},
+          {{"HLEN", "h"}, Int(4)},
+          {{"HLEN", "nokey"}, Int(0)},
+          {{"HDEL", "h", "a", "zz"}, Int(1)},
+          {{"HDEL", "nokey", "a"}, Int(0)},
+          {{"HGETALL", "h"},
+           Arr({Bulk("b"), Bulk("2"), Bulk("d"), Bulk("4"), Bulk("e"), Bulk("5")})},
+          {{"HKEYS", "h"}, Arr({Bulk("b"), Bulk("d"), Bulk("e")})},
+          {{"HVALS", "h"}, Arr({Bulk("2"), Bulk("4"), Bulk("5")})},
+          {{"HGETALL", "nokey"}, Arr({})},
+          // Removing the last field removes the key.
+          {{"HDEL", "h", "b", "d", "e", "zz"}, Int(3)},
+          {{"EXISTS", "h"}, Int(0)},
+          {{"TYPE", "h"}, Simple("none")},
+      });
 }
 
 TEST_CASE("HINCRBY and HINCRBYFLOAT: Redis's errors, checked in Redis's order") {
   CommandHarness h;
-  ExpectSteps(h, {
-                     {{"HINCRBY", "h", "n", "5"}, Int(5)},
-                     {{"HINCRBY", "h", "n", "-7"}, Int(-2)},
-                     {{"HINCRBY", "h", "n", "x"}, Err("ERR value is not an integer or out of range")},
-                     {{"HINCRBY", "h", "n", "9223372036854775807"}, Int(9223372036854775805)},
-                     {{"HINCRBY", "h", "n", "3"}, Err("ERR increment or decrement would overflow")},
-                     {{"HSET", "h", "s", "abc"}, Int(1)},
-                     {{"HINCRBY", "h", "s", "1"}, Err("ERR hash value is not an integer")},
-                     {{"HINCRBYFLOAT", "h", "s", "1"}, Err("ERR hash value is not a float")},
-                     {{"HINCRBYFLOAT", "h", "f", "1.5"}, Bulk("1.5")},
-                     {{"HINCRBYFLOAT", "h", "f", "0.1"}, Bulk("1.6")},
-                     {{"HINCRBYFLOAT", "h", "f", "inf"}, Err("ERR value is NaN or Infinity")},
-                     {{"HINCRBYFLOAT", "h", "f", "x"}, Err("ERR value is not a valid float")},
-                     {{"HGET", "h", "f"}, Bulk("1.6")},
-                     {{"HSET", "h", "i", "10"}, Int(1)},
-                     {{"HINCRBYFLOAT", "h", "i", "2.5"}, Bulk("12.5")},
-                     {{"HINCRBY", "h", "i", "1"}, Err("ERR hash value is not an integer")},
-                 });
+  ExpectSteps(h,
+              {
+                  {{"HINCRBY", "h", "n", "5"}, Int(5)},
+                  {{"HINCRBY", "h", "n", "-7"}, Int(-2)},
+                  {{"HINCRBY", "h", "n", "x"}, Err("ERR value is not an integer or out of range")},
+                  {{"HINCRBY", "h", "n", "9223372036854775807"}, Int(9223372036854775805)},
+                  {{"HINCRBY", "h", "n", "3"}, Err("ERR increment or decrement would overflow")},
+                  {{"HSET", "h", "s", "abc"}, Int(1)},
+                  {{"HINCRBY", "h", "s", "1"}, Err("ERR hash value is not an integer")},
+                  {{"HINCRBYFLOAT", "h", "s", "1"}, Err("ERR hash value is not a float")},
+                  {{"HINCRBYFLOAT", "h", "f", "1.5"}, Bulk("1.5")},
+                  {{"HINCRBYFLOAT", "h", "f", "0.1"}, Bulk("1.6")},
+                  {{"HINCRBYFLOAT", "h", "f", "inf"}, Err("ERR value is NaN or Infinity")},
+                  {{"HINCRBYFLOAT", "h", "f", "x"}, Err("ERR value is not a valid float")},
+                  {{"HGET", "h", "f"}, Bulk("1.6")},
+                  {{"HSET", "h", "i", "10"}, Int(1)},
+                  {{"HINCRBYFLOAT", "h", "i", "2.5"}, Bulk("12.5")},
+                  {{"HINCRBY", "h", "i", "1"}, Err("ERR hash value is not an integer")},
+              });
 }
 
 TEST_CASE("hash commands on other types, and other commands on a hash: WRONGTYPE") {
@@ -106,13 +111,15 @@ TEST_CASE("HRANDFIELD: argument checks, counts, and RESP2/RESP3 shapes") {
                      {{"HRANDFIELD", "h", "-9223372036854775808"},
                       Err("ERR value is out of range, value must between -9223372036854775807 and "
                           "9223372036854775807")},
-                     {{"HRANDFIELD", "h", "4611686018427387904", "withvalues"}, Err("ERR value is out of range")},
+                     {{"HRANDFIELD", "h", "4611686018427387904", "withvalues"},
+                      Err("ERR value is out of range")},
                      {{"HRANDFIELD", "h", "0"}, Arr({})},
                  });
   std::vector<std::string> got;
   // A count at or above the size: every field once.
   REQUIRE(ParseBulkArray(h.Run({"HRANDFIELD", "h", "5"}), &got));
-  CHECK(std::multiset<std::string>(got.begin(), got.end()) == std::multiset<std::string>{"a", "b", "c"});
+  CHECK(std::multiset<std::string>(got.begin(), got.end()) ==
+        std::multiset<std::string>{"a", "b", "c"});
   REQUIRE(ParseBulkArray(h.Run({"HRANDFIELD", "h", "2"}), &got));
   CHECK(got.size() == 2);
   CHECK(got[0] != got[1]);
@@ -189,7 +196,8 @@ TEST_CASE("hash keys: EXPIRE, TTL, PERSIST, RENAME, COPY, DEL, EXISTS keep the h
                      {{"RENAME", "h", "h2"}, Ok()},
                      {{"EXISTS", "h"}, Int(0)},
                      {{"TTL", "h2"}, Int(100)},
-                     {{"HGETALL", "h2"}, Arr({Bulk("a"), Bulk("2"), Bulk("b"), Bulk("2"), Bulk("c"), Bulk("3")})},
+                     {{"HGETALL", "h2"},
+                      Arr({Bulk("a"), Bulk("2"), Bulk("b"), Bulk("2"), Bulk("c"), Bulk("3")})},
                      {{"PERSIST", "h2"}, Int(1)},
                      {{"TTL", "h2"}, Int(-1)},
                      {{"COPY", "h2", "h3"}, Int(1)},

@@ -14,7 +14,8 @@
 namespace shoal::server::testing {
 namespace {
 
-const std::string kWrongType = Err("WRONGTYPE Operation against a key holding the wrong kind of value");
+const std::string kWrongType =
+    Err("WRONGTYPE Operation against a key holding the wrong kind of value");
 
 std::multiset<std::string> Members(const std::string& resp) {
   std::vector<std::string> v;
@@ -72,7 +73,8 @@ TEST_CASE("SINTER, SUNION, SDIFF, their STORE forms and SINTERCARD") {
                      {{"SADD", "b", "3", "4", "5"}, Int(3)},
                      {{"SINTER", "a", "b"}, Arr({Bulk("3"), Bulk("4")})},
                      {{"SINTER", "a", "nokey"}, Arr({})},
-                     {{"SUNION", "a", "b", "nokey"}, Arr({Bulk("1"), Bulk("2"), Bulk("3"), Bulk("4"), Bulk("5")})},
+                     {{"SUNION", "a", "b", "nokey"},
+                      Arr({Bulk("1"), Bulk("2"), Bulk("3"), Bulk("4"), Bulk("5")})},
                      {{"SDIFF", "a", "b"}, Arr({Bulk("1"), Bulk("2")})},
                      {{"SDIFF", "a", "a"}, Arr({})},
                      {{"SDIFF", "nokey", "a"}, Arr({})},
@@ -81,7 +83,8 @@ TEST_CASE("SINTER, SUNION, SDIFF, their STORE forms and SINTERCARD") {
                      {{"SINTERCARD", "2", "a", "b", "LIMIT", "0"}, Int(2)},
                      {{"SINTERCARD", "0", "a"}, Err("ERR numkeys should be greater than 0")},
                      {{"SINTERCARD", "x", "a"}, Err("ERR numkeys should be greater than 0")},
-                     {{"SINTERCARD", "2", "a"}, Err("ERR Number of keys can't be greater than number of args")},
+                     {{"SINTERCARD", "2", "a"},
+                      Err("ERR Number of keys can't be greater than number of args")},
                      {{"SINTERCARD", "1", "a", "LIMIT", "-1"}, Err("ERR LIMIT can't be negative")},
                      {{"SINTERCARD", "1", "a", "LIMIT", "x"}, Err("ERR LIMIT can't be negative")},
                      {{"SINTERCARD", "1", "a", "foo"}, Err("ERR syntax error")},
@@ -126,23 +129,24 @@ TEST_CASE("SMOVE: the same replies as Redis, type checks in Redis's order") {
 
 TEST_CASE("SPOP and SRANDMEMBER: argument checks, counts, shapes") {
   CommandHarness h;
-  ExpectSteps(h, {
-                     {{"SPOP", "nokey"}, Nil()},
-                     {{"SPOP", "nokey", "3"}, Arr({})},
-                     {{"SRANDMEMBER", "nokey"}, Nil()},
-                     {{"SRANDMEMBER", "nokey", "3"}, Arr({})},
-                     {{"SADD", "s", "a", "b", "c", "d"}, Int(4)},
-                     {{"SPOP", "s", "1", "2"}, Err("ERR syntax error")},
-                     {{"SPOP", "s", "-1"}, Err("ERR value is out of range, must be positive")},
-                     {{"SPOP", "s", "x"}, Err("ERR value is out of range, must be positive")},
-                     {{"SPOP", "s", "0"}, Arr({})},
-                     {{"SRANDMEMBER", "s", "1", "2"}, Err("ERR syntax error")},
-                     {{"SRANDMEMBER", "s", "x"}, Err("ERR value is not an integer or out of range")},
-                     {{"SRANDMEMBER", "s", "-9223372036854775808"},
-                      Err("ERR value is out of range, value must between -9223372036854775807 and "
-                          "9223372036854775807")},
-                     {{"SRANDMEMBER", "s", "0"}, Arr({})},
-                 });
+  ExpectSteps(h,
+              {
+                  {{"SPOP", "nokey"}, Nil()},
+                  {{"SPOP", "nokey", "3"}, Arr({})},
+                  {{"SRANDMEMBER", "nokey"}, Nil()},
+                  {{"SRANDMEMBER", "nokey", "3"}, Arr({})},
+                  {{"SADD", "s", "a", "b", "c", "d"}, Int(4)},
+                  {{"SPOP", "s", "1", "2"}, Err("ERR syntax error")},
+                  {{"SPOP", "s", "-1"}, Err("ERR value is out of range, must be positive")},
+                  {{"SPOP", "s", "x"}, Err("ERR value is out of range, must be positive")},
+                  {{"SPOP", "s", "0"}, Arr({})},
+                  {{"SRANDMEMBER", "s", "1", "2"}, Err("ERR syntax error")},
+                  {{"SRANDMEMBER", "s", "x"}, Err("ERR value is not an integer or out of range")},
+                  {{"SRANDMEMBER", "s", "-9223372036854775808"},
+                   Err("ERR value is out of range, value must between -9223372036854775807 and "
+                       "9223372036854775807")},
+                  {{"SRANDMEMBER", "s", "0"}, Arr({})},
+              });
   const std::multiset<std::string> all = {"a", "b", "c", "d"};
   CHECK(Members(h.Run({"SRANDMEMBER", "s", "10"})) == all);
   auto some = Members(h.Run({"SRANDMEMBER", "s", "3"}));
@@ -174,7 +178,8 @@ TEST_CASE("SSCAN: an intset comes whole; a big set walks by cursor") {
   CommandHarness h;
   ExpectSteps(h, {
                      {{"SADD", "s", "1", "2", "3"}, Int(3)},
-                     {{"SSCAN", "s", "0", "COUNT", "1"}, Arr({Bulk("0"), Arr({Bulk("1"), Bulk("2"), Bulk("3")})})},
+                     {{"SSCAN", "s", "0", "COUNT", "1"},
+                      Arr({Bulk("0"), Arr({Bulk("1"), Bulk("2"), Bulk("3")})})},
                      {{"SSCAN", "s", "0", "MATCH", "2"}, Arr({Bulk("0"), Arr({Bulk("2")})})},
                      {{"SSCAN", "nokey", "0"}, Arr({Bulk("0"), Arr({})})},
                  });

@@ -47,6 +47,10 @@ class CommandHarness {
                                          args.empty() ? 0 : args.size() - 1));
       return out;
     }
+    // A container (OBJECT, MEMORY) runs its subcommand, as the dispatcher does.
+    if (!spec->subcommands.empty() && args.size() >= 2) {
+      if (const CommandSpec* sub = CommandTable::FindSub(*spec, args[1])) spec = sub;
+    }
     if (!ArityOk(spec->arity, args.size())) {
       reply.Error(errors::WrongArity(spec->name));
       return out;
