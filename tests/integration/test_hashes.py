@@ -309,6 +309,23 @@ class HashesCompatMixin(cc.CompareMixin):
             for f, v in zip(flat[::2], flat[1::2]):
                 self.assertEqual(v, b"v" + f[1:])
 
+    def test_memory_usage_of_containers(self):
+        # MEMORY USAGE counts a hash's or set's stored state: it grows with
+        # the elements and stays within a small factor of Redis's figure.
+        for server, label in ((self.redis, "redis-server"), (self.target, "shoal")):
+            with server.client() as c:
+                c.call("DEL", "mh", "ms")
+                c.call("HSET", "mh", "f", "v")
+                small = c.call("MEMORY", "USAGE", "mh")
+                c.call("HSET", "mh", *[x for i in range(1000) for x in ("field%d" % i, "value%d" % i)])
+                c.call("SADD", "ms", *["member%d" % i for i in range(1000)])
+                big = c.call("MEMORY", "USAGE", "mh", "SAMPLES", "0")
+                members = c.call("MEMORY", "USAGE", "ms", "SAMPLES", "0")
+                self.assertTrue(16 <= small <= 300, "%s: %d" % (label, small))
+                self.assertTrue(15000 <= big <= 200000, "%s: %d" % (label, big))
+                self.assertTrue(8000 <= members <= 200000, "%s: %d" % (label, members))
+                self.assertIsNone(c.call("MEMORY", "USAGE", "nokey"))
+
     def test_hscan_of_a_big_hash_returns_every_field(self):
         # Past 128 fields Redis walks a hashtable; shoal walks by hash order.
         # Both must return every field present for the whole scan.
