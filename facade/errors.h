@@ -87,6 +87,19 @@ inline constexpr std::string_view kObjectIdleWithLfu =
 // RENAME, RENAMENX, COPY (shared.nokeyerr, shared.sameobjecterr).
 inline constexpr std::string_view kNoSuchKey = "ERR no such key";
 inline constexpr std::string_view kSameObject = "ERR source and destination objects are the same";
+// Hashes and sets (t_hash.c, t_set.c, object.c's range checks).
+inline constexpr std::string_view kIncrNanOrInf = "ERR value is NaN or Infinity";
+inline constexpr std::string_view kOutOfRange = "ERR value is out of range";
+inline constexpr std::string_view kMustBePositive = "ERR value is out of range, must be positive";
+// getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX): the count of
+// SRANDMEMBER, HRANDFIELD (and ZRANDMEMBER).
+inline constexpr std::string_view kRandomCountRange =
+    "ERR value is out of range, value must between -9223372036854775807 and "
+    "9223372036854775807";
+inline constexpr std::string_view kNumkeysNotPositive = "ERR numkeys should be greater than 0";
+inline constexpr std::string_view kNumkeysTooMany =
+    "ERR Number of keys can't be greater than number of args";
+inline constexpr std::string_view kLimitNegative = "ERR LIMIT can't be negative";
 // Transactions (multi.c, server.c).
 inline constexpr std::string_view kExecAbort =
     "EXECABORT Transaction discarded because of previous errors.";

@@ -105,29 +105,30 @@ async function testPipeline(r) {
   many.forEach((v, i) => assert.equal(v, 'val' + i));
 }
 
+// Keys share the hash tag {m} so that the transaction also runs on a cluster.
 async function testMulti(r, other) {
   // multi().exec(): [[err, reply], ...] from one EXEC.
-  const results = await r.multi().set('m:a', '1').incr('m:a').get('m:a').exec();
+  const results = await r.multi().set('{m}:a', '1').incr('{m}:a').get('{m}:a').exec();
   assert.deepEqual(results, [
     [null, 'OK'],
     [null, 2],
     [null, '2'],
   ]);
   // A runtime error is an element; the rest ran.
-  await r.set('m:s', 'text');
-  const mixed = await r.multi().incr('m:s').set('m:b', 'x').exec();
+  await r.set('{m}:s', 'text');
+  const mixed = await r.multi().incr('{m}:s').set('{m}:b', 'x').exec();
   assert.equal(mixed[0][0].message, 'ERR value is not an integer or out of range');
   assert.deepEqual(mixed[1], [null, 'OK']);
   // WATCH: a write by another connection makes exec() resolve to null.
-  await r.set('m:w', '1');
-  await r.watch('m:w');
-  await other.set('m:w', '2');
-  assert.equal(await r.multi().set('m:w', '3').exec(), null);
-  assert.equal(await r.get('m:w'), '2');
+  await r.set('{m}:w', '1');
+  await r.watch('{m}:w');
+  await other.set('{m}:w', '2');
+  assert.equal(await r.multi().set('{m}:w', '3').exec(), null);
+  assert.equal(await r.get('{m}:w'), '2');
   // RENAME and COPY.
-  assert.equal(await r.rename('m:w', 'm:w2'), 'OK');
-  assert.equal(await r.copy('m:w2', 'm:w3'), 1);
-  assert.equal(await r.get('m:w3'), '2');
+  assert.equal(await r.rename('{m}:w', '{m}:w2'), 'OK');
+  assert.equal(await r.copy('{m}:w2', '{m}:w3'), 1);
+  assert.equal(await r.get('{m}:w3'), '2');
 }
 
 async function testErrors(r) {
@@ -162,6 +163,52 @@ async function testScanStream(r) {
   assert.equal(all.size, await r.dbsize());
 }
 
+// A web session kept in a hash: fields at login, a per-request counter, an
+// idle timeout, a field dropped at logout.
+async function testSessionHash(r) {
+  const k = 'session:ioredis';
+  await r.del(k);
+  assert.equal(await r.hset(k, { user: 'ann', role: 'admin', hits: '0' }), 3);
+  assert.deepEqual(await r.hgetall(k), { user: 'ann', role: 'admin', hits: '0' });
+  for (let i = 0; i < 4; i++) await r.hincrby(k, 'hits', 1);
+  assert.equal(await r.hget(k, 'hits'), '4');
+  assert.equal(await r.expire(k, 600), 1);
+  const ttl = await r.ttl(k);
+  assert.ok(ttl > 590 && ttl <= 600, 'ttl ' + ttl);
+  assert.equal(await r.hdel(k, 'role', 'nope'), 1);
+  assert.deepEqual(await r.hmget(k, 'user', 'role'), ['ann', null]);
+  assert.equal(await r.hlen(k), 2);
+  assert.equal(await r.type(k), 'hash');
+  assert.equal(await r.hincrbyfloat(k, 'score', '2.5'), '2.5');
+  await expectError(r.hincrby(k, 'user', 1), 'ERR hash value is not an integer');
+  await expectError(r.get(k), 'WRONGTYPE Operation against a key holding the wrong kind of value');
+  assert.equal(await r.del(k), 1);
+  assert.deepEqual(await r.hgetall(k), {});
+}
+
+// A shopping cart kept in a set.
+async function testCartSet(r) {
+  const k = 'cart:ioredis';
+  await r.del(k);
+  assert.equal(await r.sadd(k, 'apple', 'pear', 'fig', 'apple'), 3);
+  assert.equal(await r.srem(k, 'pear', 'kiwi'), 1);
+  assert.deepEqual((await r.smembers(k)).sort(), ['apple', 'fig']);
+  assert.equal(await r.scard(k), 2);
+  assert.equal(await r.sismember(k, 'fig'), 1);
+  assert.equal(await r.sismember(k, 'pear'), 0);
+  assert.equal(await r.type(k), 'set');
+  const seen = new Set();
+  await new Promise((resolve, reject) => {
+    const stream = r.sscanStream(k, { count: 1 });
+    stream.on('data', (items) => items.forEach((m) => seen.add(m)));
+    stream.on('end', resolve);
+    stream.on('error', reject);
+  });
+  assert.deepEqual([...seen].sort(), ['apple', 'fig']);
+  assert.deepEqual((await r.spop(k, 10)).sort(), ['apple', 'fig']);
+  assert.equal(await r.exists(k), 0);
+}
+
 async function main() {
   const r = new Redis({
     host,
@@ -185,6 +232,8 @@ async function main() {
     testMulti: (c) => testMulti(c, other),
     testErrors,
     testScanStream,
+    testSessionHash,
+    testCartSet,
   };
   let passed = 0;
   let failed = 0;

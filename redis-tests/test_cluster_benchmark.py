@@ -37,6 +37,17 @@ class ClusterRedisBenchmarkTest(ch.ClusterTestCase):
         for r in rows:
             self.assertGreater(float(r.split(",")[1].strip('"')), 0)
 
+    def test_container_tests(self):
+        # SADD, HSET and SPOP of redis-benchmark's default set, through one
+        # node; the set and hash are read through the others.
+        lines = self.bench(self.cl[1], "-t", "sadd,hset,spop", "-n", "3000", "-r", "500", "-q")
+        for t in ("SADD", "HSET", "SPOP"):
+            self.assertTrue(any(re.search(r"^%s: [0-9.]+ requests per second" % t, l) for l in lines), lines)
+        hlens = [c.call("HLEN", "myhash") for c in self.c]
+        self.assertEqual(len(set(hlens)), 1, hlens)
+        self.assertGreater(hlens[0], 100)
+        self.assertEqual(len({tuple(sorted(c.call("SMEMBERS", "myset"))) for c in self.c}), 1)
+
     def test_pipelined_random_keys(self):
         self.bench(self.cl[2], "-t", "set,get,incr,mset", "-n", "5000", "-P", "16", "-r", "1000", "-c", "20", "-q")
         sizes = [c.call("DBSIZE") for c in self.c]

@@ -181,6 +181,59 @@ class PythonRedisTest(RedisPyTestCase):
         self.assertEqual(r.dbsize(), n + 1)
         self.assertEqual(sorted(r.keys("oth*")), [b"other"])
 
+    def test_session_hash_flow(self):
+        # A web session kept in a hash: fields set at login, a counter bumped
+        # per request, an idle timeout, a field dropped at logout.
+        r = self.r
+        self.assertEqual(r.hset("session:42", mapping={"user": "ann", "role": "admin", "hits": 0}), 3)
+        self.assertEqual(r.hgetall("session:42"), {b"user": b"ann", b"role": b"admin", b"hits": b"0"})
+        for _ in range(5):
+            r.hincrby("session:42", "hits", 1)
+        self.assertEqual(r.hget("session:42", "hits"), b"5")
+        self.assertEqual(r.hincrbyfloat("session:42", "score", 1.5), 1.5)
+        self.assertTrue(r.expire("session:42", 1800))
+        self.assertTrue(1790 <= r.ttl("session:42") <= 1800)
+        self.assertEqual(r.hdel("session:42", "role", "nope"), 1)
+        self.assertEqual(r.hmget("session:42", "user", "role"), [b"ann", None])
+        self.assertTrue(r.hexists("session:42", "user"))
+        self.assertEqual(r.hlen("session:42"), 3)
+        self.assertEqual(sorted(r.hkeys("session:42")), [b"hits", b"score", b"user"])
+        self.assertEqual(r.type("session:42"), b"hash")
+        self.assertTrue(1790 <= r.ttl("session:42") <= 1800)  # writes kept the TTL
+        self.assertTrue(r.hsetnx("session:42", "theme", "dark"))
+        self.assertFalse(r.hsetnx("session:42", "theme", "light"))
+        self.assertEqual(dict(r.hscan_iter("session:42", match="u*")), {b"user": b"ann"})
+        self.assertIn(r.hrandfield("session:42"), {b"user", b"hits", b"score", b"theme"})
+        with self.assertRaises(redis.ResponseError) as cm:
+            r.get("session:42")
+        self.assertEqual(str(cm.exception), "WRONGTYPE Operation against a key holding the wrong kind of value")
+        self.assertEqual(r.delete("session:42"), 1)
+        self.assertEqual(r.hgetall("session:42"), {})
+
+    def test_cart_set_flow(self):
+        # A shopping cart kept in a set.
+        r = self.r
+        self.assertEqual(r.sadd("cart:7", "apple", "pear", "fig", "apple"), 3)
+        self.assertEqual(r.srem("cart:7", "pear", "kiwi"), 1)
+        self.assertEqual(r.smembers("cart:7"), {b"apple", b"fig"})
+        self.assertEqual(r.scard("cart:7"), 2)
+        self.assertTrue(r.sismember("cart:7", "fig"))
+        self.assertFalse(r.sismember("cart:7", "pear"))
+        self.assertEqual(r.smismember("cart:7", ["apple", "kiwi"]), [1, 0])
+        self.assertEqual(set(r.sscan_iter("cart:7")), {b"apple", b"fig"})
+        self.assertIn(r.srandmember("cart:7"), {b"apple", b"fig"})
+        self.assertEqual(r.type("cart:7"), b"set")
+        r.sadd("{c}:a", "1", "2", "3")
+        r.sadd("{c}:b", "2", "3", "4")
+        self.assertEqual(r.sinter("{c}:a", "{c}:b"), {b"2", b"3"})
+        self.assertEqual(r.sunionstore("{c}:u", ["{c}:a", "{c}:b"]), 4)
+        self.assertEqual(r.sdiff("{c}:a", "{c}:b"), {b"1"})
+        self.assertTrue(r.smove("{c}:a", "{c}:b", "1"))
+        self.assertEqual(r.scard("{c}:b"), 4)
+        popped = r.spop("cart:7", 5)
+        self.assertEqual(set(popped), {b"apple", b"fig"})
+        self.assertEqual(r.exists("cart:7"), 0)
+
 
 @unittest.skipIf(h.is_redis_server(), "GETV/SETV/DELV and siblings are shoal's own")
 class PythonVersionsTest(RedisPyTestCase):

@@ -55,6 +55,8 @@ Server::Server(Config config, ProcessInfo process)
   RegisterVersionedCommands(commands_);
   RegisterClusterCommands(commands_);
   RegisterBitCommands(commands_);
+  RegisterHashCommands(commands_);
+  RegisterSetCommands(commands_);
   RegisterLcsCommand(commands_);
   RegisterZsetCommands(commands_);
   RegisterObjectCommands(commands_);

@@ -22,8 +22,31 @@
 namespace shoal::server {
 namespace {
 
-// The only type shoal stores (counters read as strings, as in Redis).
-constexpr std::string_view kStringType = "string";
+// TYPE's name of a key type (counters read as strings, as in Redis).
+std::string_view TypeName(storage::KeyType type) {
+  switch (type) {
+    case storage::KeyType::kString:
+      return "string";
+    case storage::KeyType::kHash:
+      return "hash";
+    case storage::KeyType::kSet:
+      return "set";
+    case storage::KeyType::kZset:
+      return "zset";
+    case storage::KeyType::kNone:
+      break;
+  }
+  return "none";
+}
+
+// The type of a stored entry, for SCAN ... TYPE: a single live string costs
+// no decoding; an entry that does not decode counts as none.
+storage::KeyType EntryType(CommandContext& ctx, const storage::EntryView& e) {
+  if (storage::Object::PeekSingleValue(e.value, ctx.now_ms)) return storage::KeyType::kString;
+  auto obj = storage::Object::Decode(e.value, ctx.keyspace.actors());
+  if (!obj.ok()) return storage::KeyType::kNone;
+  return obj.value().TypeAt(ctx.now_ms, ctx.keyspace.actors());
+}
 
 void DelCommand(CommandContext& ctx) {
   int64_t deleted = 0;
@@ -119,7 +142,9 @@ void PersistCommand(CommandContext& ctx) {
 }
 
 void TypeCommand(CommandContext& ctx) {
-  ctx.reply.Simple(ctx.keyspace.Exists(ctx.args[1], ctx.now_ms) ? kStringType : "none");
+  auto type = ctx.keyspace.Type(ctx.args[1], ctx.now_ms);
+  if (!type.ok()) return ReplyStatus(ctx, type.status());
+  ctx.reply.Simple(TypeName(type.value()));
 }
 
 void KeysCommand(CommandContext& ctx) {
@@ -163,14 +188,20 @@ void ScanCommand(CommandContext& ctx) {
     }
   }
 
-  const bool type_ok = type == nullptr || EqualsIgnoreCase(*type, kStringType);
+  // An unknown type name matches nothing (kNone is never a live key's).
+  storage::KeyType wanted = storage::KeyType::kNone;
+  for (auto t : {storage::KeyType::kString, storage::KeyType::kHash, storage::KeyType::kSet,
+                 storage::KeyType::kZset}) {
+    if (type != nullptr && EqualsIgnoreCase(*type, TypeName(t))) wanted = t;
+  }
   std::string body;
   ReplyBuilder items(&body);
   size_t n = 0;
   auto visit = [&](const storage::EntryView& e) {
-    if (!type_ok) return;
+    if (type != nullptr && wanted == storage::KeyType::kNone) return;
     if (ctx.key_filter != nullptr && !(*ctx.key_filter)(e)) return;
     if (pattern != nullptr && !GlobMatch(*pattern, e.key)) return;
+    if (type != nullptr && EntryType(ctx, e) != wanted) return;
     items.Bulk(e.key);
     ++n;
   };
@@ -246,11 +277,40 @@ void FlushCommand(CommandContext& ctx) {
 // COPY carry it. `src` must have a live version.
 storage::Status CopyVersions(CommandContext& ctx, const storage::Object& src,
                              const std::string& dst) {
+  // A hash, set or sorted set is copied as its joined state (one version,
+  // its clock included, removes applied), with the TTL a write keeps.
+  const auto& actors = ctx.keyspace.actors();
+  const storage::KeyType type = src.TypeAt(ctx.now_ms, actors);
+  if (type == storage::KeyType::kHash) {
+    auto view = src.HashView(ctx.now_ms, actors);
+    if (!view.ok()) return view.status();
+    return ctx.keyspace.Put(dst,
+                            storage::Version::OfHash(std::move(view.value().state), ctx.now_ms,
+                                                     view.value().expire_at_ms),
+                            ctx.now_ms);
+  }
+  if (type == storage::KeyType::kSet) {
+    auto view = src.SetView(ctx.now_ms, actors);
+    if (!view.ok()) return view.status();
+    return ctx.keyspace.Put(dst,
+                            storage::Version::OfSet(std::move(view.value().state), ctx.now_ms,
+                                                    view.value().expire_at_ms),
+                            ctx.now_ms);
+  }
+  if (type == storage::KeyType::kZset) {
+    auto view = src.ZsetView(ctx.now_ms, actors);
+    if (!view.ok()) return view.status();
+    return ctx.keyspace.Put(dst,
+                            storage::Version::OfZset(std::move(view.value().state), ctx.now_ms,
+                                                     view.value().expire_at_ms),
+                            ctx.now_ms);
+  }
   std::vector<storage::Version> out;
   std::optional<size_t> counter;
   for (const auto& sibling : src.siblings()) {
     const storage::Version& v = sibling.value;
-    if (!v.IsLive(ctx.now_ms)) continue;
+    // A container version that lost the type to a string is not shown.
+    if (!v.IsLive(ctx.now_ms) || v.IsContainer()) continue;
     if (v.kind == storage::VersionKind::kCounter && counter) {
       storage::Version& joined = out[*counter];
       joined.counter.Merge(v.counter);

@@ -6,7 +6,8 @@
 //   ENCODING   by Redis's rules for a string set with SET: "int" if it is
 //              an integer of at most 20 characters (a counter always is),
 //              "embstr" up to 44 bytes, else "raw". A key with siblings has
-//              several values: "raw".
+//              several values: "raw". A hash, set or sorted set: the name
+//              Redis 7.0 would give its contents (container_encoding.h).
 //   FREQ       the key's LFU counter, under an LFU maxmemory-policy only.
 //   IDLETIME   seconds since the last access, under any other policy.
 //   REFCOUNT   1, or 2147483647 for the integers 0..9999 that Redis shares
@@ -25,6 +26,7 @@
 #include "facade/args.h"
 #include "facade/errors.h"
 #include "server/commands/command.h"
+#include "server/commands/container_encoding.h"
 #include "server/commands/versioned_reply.h"
 #include "server/server.h"
 #include "storage/eviction.h"
@@ -48,33 +50,60 @@ std::optional<int64_t> AsInteger(std::string_view s) {
   return v;
 }
 
-// The live values of `key`, or an empty vector if absent, read without
-// touching the key (Redis's OBJECT and MEMORY use LOOKUP_NOTOUCH). On
-// damage replies the error and returns false.
-bool LiveValues(CommandContext& ctx, std::string_view key, std::vector<std::string>* out) {
+// The object of `key` (empty if absent), read without touching the key
+// (Redis's OBJECT and MEMORY use LOOKUP_NOTOUCH). On damage replies the
+// error and returns false.
+bool PeekObject(CommandContext& ctx, std::string_view key, storage::Object* out) {
   auto obj = ctx.keyspace.Peek(key, ctx.now_ms);
   if (!obj.ok()) {
     ReplyStatus(ctx, obj.status());
     return false;
   }
-  *out = obj.value().LiveValues(ctx.now_ms, ctx.keyspace.actors());
+  *out = std::move(obj.value());
   return true;
 }
 
+// The string values of `key` (none for a container or an absent key).
+std::vector<std::string> StringValues(CommandContext& ctx, const storage::Object& obj) {
+  if (obj.TypeAt(ctx.now_ms, ctx.keyspace.actors()) != storage::KeyType::kString) return {};
+  return obj.LiveValues(ctx.now_ms, ctx.keyspace.actors());
+}
+
+// A container's encoding: the name Redis 7.0 would give the same contents
+// (server/commands/container_encoding.h).
+std::string_view ContainerEncoding(CommandContext& ctx, const storage::Object& obj,
+                                   storage::KeyType type) {
+  const auto& actors = ctx.keyspace.actors();
+  if (type == storage::KeyType::kHash) {
+    auto view = obj.HashView(ctx.now_ms, actors);
+    return view.ok() ? HashEncoding(view.value().state, actors) : "hashtable";
+  }
+  if (type == storage::KeyType::kSet) {
+    auto view = obj.SetView(ctx.now_ms, actors);
+    return view.ok() ? SetEncoding(view.value().state) : "hashtable";
+  }
+  auto view = obj.ZsetView(ctx.now_ms, actors);
+  return view.ok() ? ZsetEncoding(view.value().state) : "skiplist";
+}
+
 void ObjectEncoding(CommandContext& ctx) {
-  std::vector<std::string> values;
-  if (!LiveValues(ctx, ctx.args[2], &values)) return;
-  if (values.empty()) return ctx.reply.Null();
-  if (values.size() > 1) return ctx.reply.Bulk("raw");
+  storage::Object obj;
+  if (!PeekObject(ctx, ctx.args[2], &obj)) return;
+  const storage::KeyType type = obj.TypeAt(ctx.now_ms, ctx.keyspace.actors());
+  if (type == storage::KeyType::kNone) return ctx.reply.Null();
+  if (type != storage::KeyType::kString) return ctx.reply.Bulk(ContainerEncoding(ctx, obj, type));
+  std::vector<std::string> values = StringValues(ctx, obj);
+  if (values.size() != 1) return ctx.reply.Bulk("raw");
   const std::string& v = values[0];
   if (AsInteger(v)) return ctx.reply.Bulk("int");
   ctx.reply.Bulk(v.size() <= kEmbstrLimit ? "embstr" : "raw");
 }
 
 void ObjectRefcount(CommandContext& ctx) {
-  std::vector<std::string> values;
-  if (!LiveValues(ctx, ctx.args[2], &values)) return;
-  if (values.empty()) return ctx.reply.Null();
+  storage::Object obj;
+  if (!PeekObject(ctx, ctx.args[2], &obj)) return;
+  if (obj.IsAbsent(ctx.now_ms)) return ctx.reply.Null();
+  std::vector<std::string> values = StringValues(ctx, obj);
   const storage::EvictionPolicy policy = ctx.store.eviction_config().policy;
   const bool lru_or_lfu = policy == storage::EvictionPolicy::kAllKeysLru ||
                           policy == storage::EvictionPolicy::kVolatileLru || storage::IsLfu(policy);
@@ -86,9 +115,9 @@ void ObjectRefcount(CommandContext& ctx) {
 
 void ObjectFreq(CommandContext& ctx) {
   const std::string& key = ctx.args[2];
-  std::vector<std::string> values;
-  if (!LiveValues(ctx, key, &values)) return;
-  if (values.empty()) return ctx.reply.Null();
+  storage::Object obj;
+  if (!PeekObject(ctx, key, &obj)) return;
+  if (obj.IsAbsent(ctx.now_ms)) return ctx.reply.Null();
   if (!storage::IsLfu(ctx.store.eviction_config().policy)) {
     return ctx.reply.Error(errors::kObjectFreqNeedsLfu);
   }
@@ -99,9 +128,9 @@ void ObjectFreq(CommandContext& ctx) {
 
 void ObjectIdletime(CommandContext& ctx) {
   const std::string& key = ctx.args[2];
-  std::vector<std::string> values;
-  if (!LiveValues(ctx, key, &values)) return;
-  if (values.empty()) return ctx.reply.Null();
+  storage::Object obj;
+  if (!PeekObject(ctx, key, &obj)) return;
+  if (obj.IsAbsent(ctx.now_ms)) return ctx.reply.Null();
   if (storage::IsLfu(ctx.store.eviction_config().policy)) {
     return ctx.reply.Error(errors::kObjectIdleWithLfu);
   }

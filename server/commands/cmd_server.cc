@@ -127,6 +127,10 @@ std::vector<std::string_view> AclCategories(const CommandSpec& c) {
   if (c.flags & kCmdWrite) out.push_back("@write");
   if (c.flags & kCmdReadonly) out.push_back("@read");
   if (c.group == "string") out.push_back("@string");
+  if (c.group == "hash") out.push_back("@hash");
+  if (c.group == "set") out.push_back("@set");
+  if (c.group == "sorted-set") out.push_back("@sortedset");
+  if (c.group == "bitmap") out.push_back("@bitmap");
   if (c.group == "generic") out.push_back("@keyspace");
   if (c.group == "connection") out.push_back("@connection");
   if (c.flags & kCmdAdmin) out.push_back("@admin");

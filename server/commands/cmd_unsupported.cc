@@ -14,17 +14,6 @@ constexpr std::string_view kLists[] = {
     "lmpop",  "blmpop", "blpop",  "brpop",  "rpoplpush", "brpoplpush",
 };
 
-constexpr std::string_view kHashes[] = {
-    "hset",    "hsetnx", "hget",  "hmset",   "hmget",   "hdel",         "hlen",       "hstrlen",
-    "hexists", "hkeys",  "hvals", "hgetall", "hincrby", "hincrbyfloat", "hrandfield", "hscan",
-};
-
-constexpr std::string_view kSets[] = {
-    "sadd",   "srem",        "smembers", "sismember",  "smismember", "scard",
-    "spop",   "srandmember", "smove",    "sinter",     "sintercard", "sinterstore",
-    "sunion", "sunionstore", "sdiff",    "sdiffstore", "sscan",
-};
-
 // The sorted-set commands not implemented yet (cmd_zsets.cc has the rest):
 // the blocking pops, ZMPOP, and the multi-key set algebra.
 constexpr std::string_view kSortedSets[] = {
@@ -83,8 +72,6 @@ struct Family {
 
 const Family kFamilies[] = {
     {kLists, "lists are not implemented yet (see README, Commands)"},
-    {kHashes, "hashes are not implemented yet (see README, Commands)"},
-    {kSets, "sets are not implemented yet (see README, Commands)"},
     {kSortedSets, "this sorted-set command is not implemented yet (see README, Commands)"},
     {kStreams, "streams are not implemented (see README, Commands)"},
     {kHyperLogLog, "HyperLogLog is not implemented (see README, Commands)"},

@@ -140,10 +140,14 @@ void RegisterConnectionCommands(CommandTable& table);
 void RegisterServerCommands(CommandTable& table);
 // CLUSTER INFO / NODES / PREFLIST / MEET / MYID / GETLOCAL.
 void RegisterClusterCommands(CommandTable& table);
-// Redis commands shoal does not implement (lists, hashes, scripting, ...).
+// Redis commands shoal does not implement (lists, scripting, ...).
 void RegisterUnsupportedCommands(CommandTable& table);
 // SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP, BITFIELD, BITFIELD_RO.
 void RegisterBitCommands(CommandTable& table);
+// HSET, HGET, HGETALL, HINCRBY, HSCAN and the rest of t_hash.c.
+void RegisterHashCommands(CommandTable& table);
+// SADD, SREM, SMEMBERS, SPOP, SINTER and the rest of t_set.c.
+void RegisterSetCommands(CommandTable& table);
 // LCS.
 void RegisterLcsCommand(CommandTable& table);
 // The sorted-set commands (cmd_zsets.cc).

@@ -420,7 +420,7 @@ class BitsCompatMixin:
         with self.target.client() as c:
             for cmd, words in (
                 (("LPUSH", "l", "a"), "lists are not implemented"),
-                (("HSET", "h", "f", "v"), "hashes are not implemented"),
+                (("XADD", "x", "*", "f", "v"), "streams are not implemented"),
                 (("SUBSCRIBE", "ch"), "pub/sub is not implemented"),
                 (("EVAL", "return 1", "0"), "scripting is not implemented"),
                 (("REPLICAOF", "NO", "ONE"), "replicates by quorum"),

@@ -30,6 +30,8 @@ class CommandHarness {
     RegisterKeyCommands(table_);
     RegisterVersionedCommands(table_);
     RegisterBitCommands(table_);
+    RegisterHashCommands(table_);
+    RegisterSetCommands(table_);
     RegisterLcsCommand(table_);
     RegisterZsetCommands(table_);
     RegisterObjectCommands(table_);
@@ -38,13 +40,17 @@ class CommandHarness {
   // Runs one command; args[0] is the command name in any case.
   std::string Run(std::vector<std::string> args) {
     std::string out;
-    ReplyBuilder reply(&out);
+    ReplyBuilder reply(&out, resp);
     const CommandSpec* spec = args.empty() ? nullptr : table_.Find(args[0]);
     if (spec == nullptr) {
       reply.Error(errors::UnknownCommand(args.empty() ? "" : args[0],
                                          args.empty() ? nullptr : args.data() + 1,
                                          args.empty() ? 0 : args.size() - 1));
       return out;
+    }
+    // A container (OBJECT, MEMORY) runs its subcommand, as the dispatcher does.
+    if (!spec->subcommands.empty() && args.size() >= 2) {
+      if (const CommandSpec* sub = CommandTable::FindSub(*spec, args[1])) spec = sub;
     }
     if (!ArityOk(spec->arity, args.size())) {
       reply.Error(errors::WrongArity(spec->name));
@@ -69,6 +75,7 @@ class CommandHarness {
   int64_t now_ms = 1'700'000'000'000;  // 2023-11-14T22:13:20Z
   uint64_t random = 12345;
   int64_t proto_max_bulk_len = 512ll * 1024 * 1024;
+  int resp = facade::kResp2;  // the protocol of the replies
 
  private:
   CommandTable table_;
