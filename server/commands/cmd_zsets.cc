@@ -2,7 +2,7 @@
 // set of storage/or_zset.h: every read takes the key's joined state
 // (Keyspace::ReadZset / ZsetScore), every write is one read-modify-write of
 // it (Keyspace::ModifyZset), as INCR is for counters. Argument parsing and
-// range selection are pure (zadd_options.h, zrange_spec.h, member_scan.h);
+// range selection are pure (zadd_options.h, zrange_spec.h, element_scan.h);
 // the handlers here look the key up, apply and reply.
 //
 // Ordering is Redis's: members by (score, member bytes). Replies match
@@ -31,8 +31,8 @@
 #include "facade/args.h"
 #include "facade/errors.h"
 #include "server/commands/command.h"
+#include "server/commands/element_scan.h"
 #include "server/commands/glob.h"
-#include "server/commands/member_scan.h"
 #include "server/commands/versioned_reply.h"
 #include "server/commands/zadd_options.h"
 #include "server/commands/zrange_spec.h"
@@ -472,7 +472,7 @@ void ZrandmemberCommand(CommandContext& ctx) {
 // db.c, scanGenericCommand over a sorted set. A set Redis would keep as a
 // listpack (up to 128 members of up to 64 bytes) comes back whole, in
 // (score, member) order, with cursor 0, exactly as Redis replies; a bigger
-// one is walked by member hash (member_scan.h), about COUNT members a call.
+// one is walked by member hash (element_scan.h), about COUNT members a call.
 void ZscanCommand(CommandContext& ctx) {
   uint64_t cursor;
   if (!ParseScanCursor(ctx.args[2], &cursor)) return ctx.reply.Error(errors::kInvalidCursor);
@@ -483,20 +483,9 @@ void ZscanCommand(CommandContext& ctx) {
     ctx.reply.Bulk("0");
     return ctx.reply.ArrayHeader(0);
   }
-  int64_t count = 10;
-  const std::string* pattern = nullptr;
-  for (size_t i = 3; i < ctx.args.size(); i += 2) {
-    const bool has_value = i + 1 < ctx.args.size();
-    if (EqualsIgnoreCase(ctx.args[i], "count") && has_value) {
-      if (!ParseInt64(ctx.args[i + 1], &count)) return ctx.reply.Error(errors::kNotInteger);
-      if (count < 1) return ctx.reply.Error(errors::kSyntax);
-    } else if (EqualsIgnoreCase(ctx.args[i], "match") && has_value) {
-      pattern = &ctx.args[i + 1];
-      if (*pattern == "*") pattern = nullptr;
-    } else {
-      return ctx.reply.Error(errors::kSyntax);
-    }
-  }
+  auto opts = ParseElementScanOptions(ctx.args, 3);
+  if (!opts.ok()) return ctx.reply.Error(opts.status().message());
+  const std::string* pattern = opts.value().pattern;
   const storage::ActorTable& actors = ctx.keyspace.actors();
   const auto& entries = v.state.map().entries();
   bool listpack = entries.size() <= kListpackEntries;
@@ -513,11 +502,11 @@ void ZscanCommand(CommandContext& ctx) {
     std::vector<std::string_view> names;
     names.reserve(entries.size());
     for (const auto& e : entries) names.push_back(e.name);
-    MemberScanPage page = ScanMembers(names, cursor, static_cast<size_t>(count));
-    for (size_t i : page.positions) {
+    ElementScanStep step = ScanElements(names, cursor, static_cast<size_t>(opts.value().count));
+    for (size_t i : step.picked) {
       items.push_back({entries[i].name, OrZset::ScoreOf(entries[i], actors)});
     }
-    next = page.next_cursor;
+    next = step.next;
   }
   const ScoreText style = listpack ? ScoreText::kListpack : ScoreText::kSkiplist;
   size_t kept = 0;

@@ -1,5 +1,5 @@
 #pragma once
-// ElementScan: the cursor of HSCAN, SSCAN (and ZSCAN) over a convergent
+// ElementScan: the cursor of HSCAN, SSCAN and ZSCAN over a convergent
 // container. Redis walks its hash table with a reverse-binary cursor
 // (dict.c, dictScan); shoal's containers are sorted vectors that every
 // write rebuilds, so the cursor is a position in a fixed order instead:
