@@ -127,8 +127,11 @@ class ContainerWorkload:
         key = rng.choice(HASH_KEYS)
         if x < 0.85:
             f, delta = rng.choice(COUNTER_FIELDS), rng.randint(-3, 9)
-            return hist.run(lambda: client.request("HINCRBY", key, f, delta), hx.HINCRBY, key,
-                            field=f, delta=delta, **common)
+            op, reply = hist.run(lambda: client.request("HINCRBY", key, f, delta), hx.HINCRBY, key,
+                                 field=f, delta=delta, **common)
+            if op.outcome == hx.OK:
+                op.values = frozenset({hx.text(reply)})  # the field's value it saw: for post-mortems
+            return op, reply
         f, value = rng.choice(REGISTER_FIELDS), hist.new_value(name)
         return hist.run(lambda: client.request("HSET", key, f, value), hx.HSET, key,
                         field=f, value=value, **common)
@@ -232,6 +235,7 @@ class ContainerHistoryTest(ch.ClusterTestCase):
         """Membership converged, clients stopped, hints handed off; then
         every node's reads and every primary's own copy agree (deadline);
         then the checker."""
+        self.cluster, self.windows, self.cuts = cl, windows, cuts
         t0 = time.monotonic()
         cl.wait_converged(timeout=CONVERGE_DEADLINE)
         wl.stop()
@@ -288,6 +292,8 @@ class ContainerHistoryTest(ch.ClusterTestCase):
         path = os.path.join(tempfile.gettempdir(), "shoal-container-history-%d-%s.txt"
                             % (os.getpid(), scenario.replace(" ", "_")))
         with open(path, "w") as f:
+            f.write("preflists %r\nnode ids %r\n" % (self.preflists, {n.name: n.id for n in self.cluster}))
+            f.write("windows %r cuts %r\n" % (self.windows, self.cuts))
             for op in self.history:
                 f.write("%s\n" % op)
             for k, per in sorted(reads.items()):
@@ -305,6 +311,8 @@ class ContainerHistoryTest(ch.ClusterTestCase):
         t_cut = self.history.clock()
         try:
             self.firewall.partition(minority, majority)
+            # The rules go in one by one: the sides are apart only from here.
+            t_apart = self.history.clock()
             self.wait_marked_failing(minority, majority, "minority to mark the majority failing")
             self.wait_marked_failing(majority, minority, "majority to mark the minority failing")
             t_detected = self.history.clock()
@@ -312,15 +320,16 @@ class ContainerHistoryTest(ch.ClusterTestCase):
             t_heal = self.history.clock()
         finally:
             self.firewall.heal()
-        figure(scenario, "cut detected in %.2f s, held %.1f s after that" % (t_detected - t_cut, t_heal - t_detected))
+        figure(scenario, "rules in after %.2f s, cut detected in %.2f s, held %.1f s after that"
+               % (t_apart - t_cut, t_detected - t_cut, t_heal - t_detected))
         report = self.converge_and_check(cl, wl, scenario, {"fault": (t_detected, t_heal)},
-                                         cuts=[(t_cut, t_heal)])
+                                         cuts=[(t_apart, t_heal)])
         # The test means something only if both sides wrote during the cut
         # and some removes met adds of the same member across it.
         win = report.availability["fault"]
         for side in ("minority", "majority"):
             self.assertGreater(win.sides[side].acked, 20, str(win.sides[side]))
-        crossed = self.crossed_removes(t_cut, t_heal)
+        crossed = self.crossed_removes(t_apart, t_heal)
         figure(scenario, "acked SADDs removed only across the cut (add wins, must stay): %d" % crossed)
         self.assertGreater(crossed, 0, "no SREM met an SADD of its member across the cut")
 

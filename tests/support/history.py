@@ -108,11 +108,13 @@ HSET values are unique per field.
                ones (absent only when no increment was acknowledged).
   HSET         a field only ever HSET: every node's value was written to that
                field by an ok-or-indeterminate HSET (else phantom); absent
-               everywhere while an ok HSET exists is lost; a value whose
+               everywhere while an ok HSET exists is lost; a value whose ok
                writer ended more than `register_margin` seconds before an ok
                HSET of the field started is reported resurrected (the later
                timestamp must win; the margin covers the server's cached
-               loop clock).
+               loop clock). An indeterminate HSET is not judged so: a request
+               its client gave up on (NOQUORUM after a forward across a cut)
+               may still run later, with a later timestamp.
   fields       a field no ok-or-indeterminate write touched is a phantom; a
                field written by both HSET and HINCRBY is skipped
                (`skipped_keys` names "key field").
@@ -799,8 +801,8 @@ def _check_hash_register(key: str, f: str, ops: List[Op], final: Mapping[str, Di
         report.lost.append(Lost(acked[0]))
     for v in sorted(present):
         w = writers.get(v)
-        if w is None or w.outcome == ERROR:
-            continue
+        if w is None or w.outcome != OK:
+            continue  # an indeterminate HSET may land later, with a later timestamp
         later = [x for x in acked if x.start > w.end + register_margin]
         if later:
             report.resurrected.append(Resurrected(key, "%s=%s" % (f, v), w, later[0]))
