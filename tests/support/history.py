@@ -96,10 +96,12 @@ HSET values are unique per field.
 
   set member   lost if absent from every node while some ok SADD of it could
                not have been observed by any ok-or-indeterminate SREM of it
-               (`could_observe`: an SREM that ended before the SADD started
-               could not; nor one on the other side of a cut, both inside
-               it, given by `cuts`: (start, end) intervals during which
-               nodes of different `Op.side`s could not reach each other).
+               (`could_observe`: an ok SREM that ended before the SADD
+               started could not; nor an ok one on the other side of a cut,
+               both inside it, given by `cuts`: (start, end) intervals during
+               which nodes of different `Op.side`s could not reach each
+               other; an indeterminate SREM may run any time later, so it
+               could always).
                A member that only concurrent removes could have seen may be
                present or absent. Phantom: a member no ok-or-indeterminate
                SADD of the key added.
@@ -658,12 +660,17 @@ def hash_fields(reply: Any) -> Dict[str, str]:
 def could_observe(remove: Op, add: Op, cuts: Iterable[Tuple[float, float]]) -> bool:
     """Whether an SREM could have seen (and so removed) the dot of an SADD.
 
-    The SADD's dot is made after it started; the SREM removes only what its
-    coordinator had seen before it ended. So it could not if it ended before
-    the SADD started, nor if both ran inside one cut with the SADD starting
-    after the cut began and the SREM ending before it healed, on different
-    sides (`Op.side`): nothing crossed the cut.
+    The SADD's dot is made after it started; an acknowledged SREM removed
+    only what its coordinator had seen before it ended. So it could not if
+    it ended before the SADD started, nor if both ran inside one cut with the
+    SADD starting after the cut began and the SREM ending before it healed,
+    on different sides (`Op.side`): nothing crossed the cut. An
+    indeterminate SREM proves nothing of the kind: the request may still run
+    later (a forward across a cut that timed out is delivered once it heals),
+    and then it removes whatever its coordinator holds by then.
     """
+    if remove.outcome != OK:
+        return True
     if remove.end <= add.start:
         return False
     if add.side is not None and remove.side is not None and add.side != remove.side:

@@ -586,6 +586,10 @@ class SetContainerTest(unittest.TestCase):
         b.op(SADD, "s", value="m")
         b.op(SREM, "s", value="m", outcome=INDETERMINATE)
         self.assertTrue(hx.check(b.history, {"s": everywhere([])}).ok)
+        b = Builder()
+        b.op(SADD, "s", value="m")
+        b.op(SREM, "s", value="m")
+        self.assertTrue(hx.check(b.history, {"s": everywhere([])}).ok)
         self.assertTrue(hx.check(b.history, {"s": everywhere([b"m"])}).ok)
 
     def test_concurrent_remove_may_have_seen_the_add(self):
@@ -625,6 +629,16 @@ class SetContainerTest(unittest.TestCase):
         self.assertTrue(hx.check(b.history, {"s": everywhere([])}, cuts=[(10.0, 12.2)]).ok)
         # An add that started before the cut may have crossed it.
         self.assertTrue(hx.check(b.history, {"s": everywhere([])}, cuts=[(11.2, 20.0)]).ok)
+
+    def test_indeterminate_remove_may_run_after_the_heal(self):
+        # A forwarded SREM that timed out across the cut may be delivered
+        # once it heals, and then removes the add, or even a later one.
+        b = Builder()
+        b.op(SREM, "s", value="m", side="B", outcome=INDETERMINATE, start=10.5, end=12.5)
+        b.op(SADD, "s", value="m", side="A", start=13.0, end=13.5)
+        self.assertTrue(hx.check(b.history, {"s": everywhere([])}, cuts=[(10.0, 20.0)]).ok)
+        b.op(SREM, "s", value="m", side="B", outcome=ERROR, start=14.0, end=14.5)
+        self.assertTrue(hx.check(b.history, {"s": everywhere([])}, cuts=[(10.0, 20.0)]).ok)
 
     def test_remove_on_the_same_side_during_the_cut_may_remove(self):
         b = Builder()
