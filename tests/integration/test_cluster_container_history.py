@@ -53,6 +53,14 @@ THREADS_PER_NODE = 2
 # the second, started within a millisecond of that acknowledgement, replying
 # from a base without it, and every later reply and the final value lacking
 # it. Healthy clusters (5 nodes, 15 clients on one key, 6 s) never show it.
+# Smaller reproduction: 5 nodes N=3 R=2 W=2, the key's FIRST primary killed
+# and left down, 12 clients (3 per live node) alternating HINCRBY of one field
+# and SADD of a fresh member on two keys for 6 s: the final HGET is below the
+# acknowledged sum (10139 for 10145, 8028 for 8042, 6998 for 7036, 7250 for
+# 7277) and acknowledged members are missing (4, 9) in every run, read repair
+# on or off; with `--hinted-handoff no` or `--sloppy-quorum no`, or with the
+# second primary killed instead, never. So the loss needs a fallback standing
+# in for the first primary (hints, and its MGET answers merged with them).
 # The same loss would drop an acknowledged SADD carried by the lost version
 # (none was seen once the checker stopped trusting indeterminate SREMs, see
 # history.could_observe). Until it is fixed, a run whose only findings are
@@ -376,22 +384,23 @@ class ContainerHistoryTest(ch.ClusterTestCase):
     def test_2_primary_killed_and_restarted(self):
         scenario = "kill -9"
         cl = self.start()
-        # A primary of the most keys.
-        victim = max(cl, key=lambda n: sum(n.name in p for p in self.preflists.values()))
+        # The first primary of the most keys: their writes are then
+        # coordinated by the next primary, with a fallback holding hints.
+        victim = max(cl, key=lambda n: sum(p[0] == n.name for p in self.preflists.values()))
         others = [n for n in cl if n is not victim]
         wl = self.workload(cl)
         self.wait_acked(200, "clients running")
         t_kill = self.history.clock()
         victim.kill()
         t_detected = self.wait_marked_failing(others, [victim], "%s's death detected" % victim.name)
-        wl.hold(3.0)
+        wl.hold(5.0)
         t_restart = self.history.clock()
         victim.restart()
         self.wait_acked(200, "writes after the restart")
-        self.converge_and_check(cl, wl, scenario, {"down": (t_detected, t_restart)})
-        figure(scenario, "%s (a primary of %d of the %d keys) killed, detected in %.2f s, down %.1f s"
-               % (victim.name, sum(victim.name in p for p in self.preflists.values()), len(KEYS),
+        figure(scenario, "%s (the first primary of %d of the %d keys) killed, detected in %.2f s, down %.1f s"
+               % (victim.name, sum(p[0] == victim.name for p in self.preflists.values()), len(KEYS),
                   t_detected - t_kill, t_restart - t_kill))
+        self.converge_and_check(cl, wl, scenario, {"down": (t_detected, t_restart)})
 
 
 if __name__ == "__main__":
