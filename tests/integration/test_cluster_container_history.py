@@ -368,16 +368,18 @@ class ContainerHistoryTest(ch.ClusterTestCase):
         self.assertGreater(crossed, 0, "no SREM met an SADD of its member across the cut")
 
     def crossed_removes(self, t_cut, t_heal):
-        """How many ok SADDs in the cut had a later ok SREM of the same member
-        on the other side in the cut (and no other SREM that could see them)."""
+        """How many ok SADDs in the cut were followed by an ok SREM of the same
+        member that could not observe them (the other side, in the cut), and
+        by no SREM that could: the add-wins cases the checker holds."""
         ops = list(self.history)
         removes = [r for r in ops if r.kind == hx.SREM and r.outcome != hx.ERROR]
+        cuts = [(t_cut, t_heal)]
         n = 0
         for a in ops:
             if a.kind != hx.SADD or a.outcome != hx.OK or a.start < t_cut:
                 continue
             mine = [r for r in removes if r.key == a.key and r.value == a.value and r.end > a.start]
-            if mine and all(r.side != a.side and r.end <= t_heal for r in mine):
+            if mine and not any(hx.could_observe(r, a, cuts) for r in mine):
                 n += 1
         return n
 
