@@ -85,6 +85,43 @@ Final reads are compared as sets: sibling order does not matter.
 one value, a list of sibling values) or as GETV / CLUSTER GETLOCAL show it
 ([context, [values...]]). Only the values are compared, not contexts.
 
+Convergent containers
+---------------------
+Keys written with SADD/SREM (sets) or HSET/HINCRBY (hashes) are judged by
+the rules of README "Convergent hashes, sets and sorted sets" (add wins, a
+remove removes only what its coordinator had seen, HINCRBY fields are
+counters, HSET fields registers resolved by (timestamp, node id)). Their
+final reads are SMEMBERS or HGETALL replies. Members and fields repeat;
+HSET values are unique per field.
+
+  set member   lost if absent from every node while some ok SADD of it could
+               not have been observed by any ok-or-indeterminate SREM of it
+               (`could_observe`: an ok SREM that ended before the SADD
+               started could not; nor an ok one on the other side of a cut,
+               both inside it, given by `cuts`: (start, end) intervals during
+               which nodes of different `Op.side`s could not reach each
+               other; an indeterminate SREM may run any time later, so it
+               could always).
+               A member that only concurrent removes could have seen may be
+               present or absent. Phantom: a member no ok-or-indeterminate
+               SADD of the key added.
+  HINCRBY      a field only ever HINCRBY'd: every node's value is the sum of
+               the ok deltas plus the sum of some subset of the indeterminate
+               ones (absent only when no increment was acknowledged).
+  HSET         a field only ever HSET: every node's value was written to that
+               field by an ok-or-indeterminate HSET (else phantom); absent
+               everywhere while an ok HSET exists is lost; a value whose ok
+               writer ended more than `register_margin` seconds before an ok
+               HSET of the field started is reported resurrected (the later
+               timestamp must win; the margin covers the server's cached
+               loop clock). An indeterminate HSET is not judged so: a request
+               its client gave up on (NOQUORUM after a forward across a cut)
+               may still run later, with a later timestamp.
+  fields       a field no ok-or-indeterminate write touched is a phantom; a
+               field written by both HSET and HINCRBY is skipped
+               (`skipped_keys` names "key field").
+  divergent    nodes whose member sets, or field=value sets, differ.
+
 Availability
 ------------
 For each named window (start, end): write attempts (every write kind) whose
@@ -116,12 +153,20 @@ DELV = "delv"
 INCR = "incr"  # the INCR family: INCR, INCRBY, DECR, DECRBY (Op.delta)
 GET = "get"
 GETV = "getv"
+# Container writes (see "Convergent containers" below).
+SADD = "sadd"        # Op.value: the member
+SREM = "srem"        # Op.value: the member
+HSET = "hset"        # Op.field, Op.value (unique in the field's history)
+HINCRBY = "hincrby"  # Op.field, Op.delta
 
 VALUE_WRITES = frozenset({SET, SETV})
 DELETES = frozenset({DEL, DELV})
 PLAIN_WRITES = frozenset({SET, DEL})
 CONTEXT_WRITES = frozenset({SETV, DELV})
-WRITES = VALUE_WRITES | DELETES | {INCR}
+SET_WRITES = frozenset({SADD, SREM})
+HASH_WRITES = frozenset({HSET, HINCRBY})
+CONTAINER_WRITES = SET_WRITES | HASH_WRITES
+WRITES = VALUE_WRITES | DELETES | {INCR} | CONTAINER_WRITES
 READS = frozenset({GET, GETV})
 KINDS = WRITES | READS
 
@@ -177,11 +222,14 @@ def classify_error(err: BaseException) -> str:
 class Op:
     """One client operation and its outcome.
 
-    kind        SET, SETV, DEL, DELV, INCR, GET or GETV.
-    value       the value a SET/SETV wrote (unique in the history).
+    kind        SET, SETV, DEL, DELV, INCR, GET, GETV, SADD, SREM, HSET or
+                HINCRBY.
+    value       the value a SET/SETV wrote (unique in the history); the
+                member of a SADD/SREM; the value of an HSET.
+    field       the hash field of an HSET/HINCRBY.
     context     the token a SETV/DELV used; the token an ok GETV returned.
     values      the values an ok GET/GETV returned.
-    delta       an INCR-family increment (DECR is -1).
+    delta       an INCR-family or HINCRBY increment (DECR is -1).
     expires     the write had an expiry (EX/PX): not judged for loss.
     client      which client issued it; node: which node it talked to.
     coordinator the node certain to have coordinated it (see module doc).
@@ -196,6 +244,7 @@ class Op:
     value: Optional[str] = None
     context: Optional[str] = None
     values: Optional[FrozenSet[str]] = None
+    field: Optional[str] = None
     delta: int = 0
     expires: bool = False
     client: str = ""
@@ -219,6 +268,12 @@ class Op:
             self.context = text(self.context)
         if self.values is not None:
             self.values = frozenset(text(v) for v in self.values)
+        if self.field is not None:
+            self.field = text(self.field)
+        if self.kind in (SADD, SREM, HSET) and self.value is None:
+            raise ValueError("%s needs a %s" % (self.kind, "member" if self.kind != HSET else "value"))
+        if self.kind in HASH_WRITES and self.field is None:
+            raise ValueError("%s needs a field" % self.kind)
         if self.kind in VALUE_WRITES and self.value is None:
             raise ValueError("%s needs a value" % self.kind)
         if self.kind in CONTEXT_WRITES and self.context is None:
@@ -226,11 +281,13 @@ class Op:
 
     def __str__(self):
         parts = ["#%d %s %s" % (self.id, self.kind.upper(), self.key)]
+        if self.field is not None:
+            parts.append(repr(self.field))
         if self.context is not None and self.kind in CONTEXT_WRITES:
             parts.append("ctx=%s" % self.context)
         if self.value is not None:
             parts.append(repr(self.value))
-        if self.kind == INCR:
+        if self.kind in (INCR, HINCRBY):
             parts.append("%+d" % self.delta)
         if self.values is not None:
             parts.append("-> %s" % sorted(self.values))
@@ -362,8 +419,13 @@ class CounterMismatch:
     got: Any
     low: int
     high: int
+    hash_field: Optional[str] = None  # an HINCRBY field: got is not a reachable sum
 
     def __str__(self):
+        if self.hash_field is not None:
+            return ("counter: %s field %r on %s is %r, expected the acknowledged sum plus a subset "
+                    "of the indeterminate increments, within [%d, %d]" % (
+                        self.key, self.hash_field, self.node, self.got, self.low, self.high))
         return "counter: %s on %s is %r, expected within [%d, %d]" % (
             self.key, self.node, self.got, self.low, self.high)
 
@@ -467,11 +529,15 @@ class Report:
 
 
 def check(history: Iterable[Op], final_reads: Mapping[Any, Mapping[str, Any]],
-          windows: Optional[Mapping[str, Tuple[float, float]]] = None) -> Report:
+          windows: Optional[Mapping[str, Tuple[float, float]]] = None,
+          cuts: Iterable[Tuple[float, float]] = (),
+          register_margin: float = 1.0) -> Report:
     """Judges a history against the final reads of every key through every node.
 
-    final_reads: key -> node -> reply (GET's or GETV's shape, see reply_values).
+    final_reads: key -> node -> reply (GET's or GETV's shape, see reply_values;
+    for a container key SMEMBERS's or HGETALL's).
     windows: name -> (start, end), for availability (see module doc).
+    cuts, register_margin: for container keys, see "Convergent containers".
     Raises ValueError if two writes carried the same value.
     """
     ops = list(history)
@@ -479,6 +545,19 @@ def check(history: Iterable[Op], final_reads: Mapping[Any, Mapping[str, Any]],
         if op.id < 0:
             op.id = i
     report = Report()
+
+    by_key: Dict[str, List[Op]] = defaultdict(list)
+    for op in ops:
+        by_key[op.key].append(op)
+    container_keys = {k for k, key_ops in by_key.items()
+                      if any(op.kind in CONTAINER_WRITES for op in key_ops)}
+    cuts = list(cuts)
+    for key in sorted(container_keys):
+        report.keys += 1
+        per_node = {text(k): v for k, v in final_reads.items()}.get(key)
+        _check_container(key, by_key[key], per_node, cuts, register_margin, report)
+    final_reads = {k: v for k, v in final_reads.items() if text(k) not in container_keys}
+    by_key = {k: v for k, v in by_key.items() if k not in container_keys}
 
     writer: Dict[str, Op] = {}
     for op in ops:
@@ -493,10 +572,6 @@ def check(history: Iterable[Op], final_reads: Mapping[Any, Mapping[str, Any]],
         for key, per_node in final_reads.items()
     }
     raw_final = {text(key): per_node for key, per_node in final_reads.items()}
-
-    by_key: Dict[str, List[Op]] = defaultdict(list)
-    for op in ops:
-        by_key[op.key].append(op)
 
     for key in sorted(set(by_key) | set(final)):
         report.keys += 1
@@ -556,6 +631,188 @@ def check(history: Iterable[Op], final_reads: Mapping[Any, Mapping[str, Any]],
     for name, (start, end) in (windows or {}).items():
         report.availability[name] = availability(ops, name, start, end)
     return report
+
+
+# ---------------------------------------------------------------------------
+# Convergent containers
+# ---------------------------------------------------------------------------
+
+
+def set_members(reply: Any) -> FrozenSet[str]:
+    """SMEMBERS's reply (a list or set, None for a missing key) as a set of text."""
+    if reply is None:
+        return frozenset()
+    return frozenset(text(m) for m in reply)
+
+
+def hash_fields(reply: Any) -> Dict[str, str]:
+    """HGETALL's reply (RESP2's flat list, RESP3's map, None) as field -> value."""
+    if reply is None:
+        return {}
+    if isinstance(reply, Mapping):
+        return {text(f): text(v) for f, v in reply.items()}
+    items = list(reply)
+    if len(items) % 2:
+        raise ValueError("HGETALL reply of odd length: %r" % (reply,))
+    return {text(items[i]): text(items[i + 1]) for i in range(0, len(items), 2)}
+
+
+def could_observe(remove: Op, add: Op, cuts: Iterable[Tuple[float, float]]) -> bool:
+    """Whether an SREM could have seen (and so removed) the dot of an SADD.
+
+    The SADD's dot is made after it started; an acknowledged SREM removed
+    only what its coordinator had seen before it ended. So it could not if
+    it ended before the SADD started, nor if both ran inside one cut with the
+    SADD starting after the cut began and the SREM ending before it healed,
+    on different sides (`Op.side`): nothing crossed the cut. An
+    indeterminate SREM proves nothing of the kind: the request may still run
+    later (a forward across a cut that timed out is delivered once it heals),
+    and then it removes whatever its coordinator holds by then.
+    """
+    if remove.outcome != OK:
+        return True
+    if remove.end <= add.start:
+        return False
+    if add.side is not None and remove.side is not None and add.side != remove.side:
+        for start, end in cuts:
+            if add.start >= start and remove.end <= end:
+                return False
+    return True
+
+
+def reachable_sums(base: int, maybe: Iterable[int]) -> FrozenSet[int]:
+    """base plus the sum of every subset of `maybe`."""
+    sums = {base}
+    for d in maybe:
+        sums |= {s + d for s in sums}
+    return frozenset(sums)
+
+
+def _check_container(key: str, key_ops: List[Op], per_node: Optional[Mapping[str, Any]],
+                     cuts: List[Tuple[float, float]], register_margin: float,
+                     report: Report) -> None:
+    kinds = {op.kind for op in key_ops if op.outcome != ERROR}
+    if kinds - CONTAINER_WRITES - READS or (kinds & SET_WRITES and kinds & HASH_WRITES):
+        report.skipped_keys.append(key)  # two types in one key: not judged
+        return
+    if per_node is None:
+        if kinds:
+            report.unread_keys.append(key)
+        return
+    if kinds <= SET_WRITES | READS and any(op.kind in SET_WRITES for op in key_ops):
+        _check_set(key, key_ops, per_node, cuts, report)
+    else:
+        _check_hash(key, key_ops, per_node, register_margin, report)
+
+
+def _check_set(key: str, key_ops: List[Op], per_node: Mapping[str, Any],
+               cuts: List[Tuple[float, float]], report: Report) -> None:
+    final = {node: set_members(reply) for node, reply in per_node.items()}
+    if len(set(final.values())) > 1:
+        report.divergent.append(Divergent(key, final))
+    present = frozenset().union(*final.values()) if final else frozenset()
+    adds: Dict[str, List[Op]] = defaultdict(list)
+    removes: Dict[str, List[Op]] = defaultdict(list)
+    refused: Dict[str, Op] = {}
+    for op in key_ops:
+        if op.kind == SADD and op.outcome == ERROR:
+            refused.setdefault(op.value, op)
+        elif op.kind == SADD:
+            adds[op.value].append(op)
+        elif op.kind == SREM and op.outcome != ERROR:
+            removes[op.value].append(op)
+    for node in sorted(final):
+        for member in sorted(final[node] - set(adds)):
+            report.phantoms.append(Phantom(key, node, member, refused.get(member)))
+    for member, member_adds in sorted(adds.items()):
+        acked = [a for a in member_adds if a.outcome == OK]
+        report.acked_writes += len(acked)
+        if member in present:
+            continue
+        kept = [a for a in acked
+                if not any(could_observe(r, a, cuts) for r in removes.get(member, ()))]
+        if kept:
+            report.lost.append(Lost(kept[0]))
+        else:
+            report.covered_writes += len(acked)
+
+
+def _check_hash(key: str, key_ops: List[Op], per_node: Mapping[str, Any],
+                register_margin: float, report: Report) -> None:
+    final = {node: hash_fields(reply) for node, reply in per_node.items()}
+    shown = {node: frozenset("%s=%s" % kv for kv in fields.items()) for node, fields in final.items()}
+    if len(set(shown.values())) > 1:
+        report.divergent.append(Divergent(key, shown))
+    by_field: Dict[str, List[Op]] = defaultdict(list)
+    for op in key_ops:
+        if op.kind in HASH_WRITES:
+            by_field[op.field].append(op)
+    for node in sorted(final):
+        for f in sorted(final[node]):
+            if not any(op.outcome != ERROR for op in by_field.get(f, ())):
+                report.phantoms.append(Phantom(key, node, "%s=%s" % (f, final[node][f])))
+    for f, ops in sorted(by_field.items()):
+        live = [op for op in ops if op.outcome != ERROR]
+        fkinds = {op.kind for op in live}
+        if fkinds == {HINCRBY}:
+            _check_hash_counter(key, f, live, final, report)
+        elif fkinds == {HSET}:
+            _check_hash_register(key, f, ops, final, register_margin, report)
+        elif fkinds:
+            report.skipped_keys.append("%s %s" % (key, f))  # HSET and HINCRBY on one field
+
+
+def _check_hash_counter(key: str, f: str, ops: List[Op], final: Mapping[str, Dict[str, str]],
+                        report: Report) -> None:
+    acked = [op.delta for op in ops if op.outcome == OK]
+    maybe = [op.delta for op in ops if op.outcome == INDETERMINATE]
+    report.acked_writes += len(acked)
+    base = sum(acked)
+    sums = reachable_sums(base, maybe)
+    low = base + sum(d for d in maybe if d < 0)
+    high = base + sum(d for d in maybe if d > 0)
+    for node in sorted(final):
+        got: Any = final[node].get(f)
+        if got is None:
+            if acked:  # an acknowledged HINCRBY made the field
+                report.counter_errors.append(CounterMismatch(key, node, None, low, high, f))
+            continue
+        try:
+            got = int(got)
+        except ValueError:
+            pass
+        if not isinstance(got, int) or got not in sums:
+            report.counter_errors.append(CounterMismatch(key, node, got, low, high, f))
+
+
+def _check_hash_register(key: str, f: str, ops: List[Op], final: Mapping[str, Dict[str, str]],
+                         register_margin: float, report: Report) -> None:
+    writers: Dict[str, Op] = {}
+    for op in ops:
+        if op.value in writers:
+            raise ValueError("value %r written twice to %s %s: %s and %s"
+                             % (op.value, key, f, writers[op.value], op))
+        writers[op.value] = op
+    acked = [op for op in ops if op.outcome == OK]
+    report.acked_writes += len(acked)
+    present = set()
+    for node in sorted(final):
+        v = final[node].get(f)
+        if v is None:
+            continue
+        present.add(v)
+        w = writers.get(v)
+        if w is None or w.outcome == ERROR:
+            report.phantoms.append(Phantom(key, node, "%s=%s" % (f, v), w))
+    if acked and not present:
+        report.lost.append(Lost(acked[0]))
+    for v in sorted(present):
+        w = writers.get(v)
+        if w is None or w.outcome != OK:
+            continue  # an indeterminate HSET may land later, with a later timestamp
+        later = [x for x in acked if x.start > w.end + register_margin]
+        if later:
+            report.resurrected.append(Resurrected(key, "%s=%s" % (f, v), w, later[0]))
 
 
 def _coverage(key_ops: List[Op]) -> Dict[str, List[Op]]:

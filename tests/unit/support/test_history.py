@@ -562,5 +562,256 @@ class RandomizedTest(unittest.TestCase):
         self.assertGreater(found, 200)
 
 
+
+# ---------------------------------------------------------------------------
+# Convergent containers
+# ---------------------------------------------------------------------------
+
+SADD, SREM, HSET, HINCRBY = hx.SADD, hx.SREM, hx.HSET, hx.HINCRBY
+
+
+class SetContainerTest(unittest.TestCase):
+    def test_add_then_remove_then_add_must_be_present(self):
+        b = Builder()
+        b.op(SADD, "s", value="m")
+        b.op(SREM, "s", value="m")
+        last = b.op(SADD, "s", value="m")
+        report = hx.check(b.history, {"s": everywhere([b"m"])})
+        self.assertTrue(report.ok, report.describe())
+        report = hx.check(b.history, {"s": everywhere([])})
+        self.assertEqual([l.op for l in report.lost], [last], report.describe())
+
+    def test_removed_after_the_ack_may_be_absent(self):
+        b = Builder()
+        b.op(SADD, "s", value="m")
+        b.op(SREM, "s", value="m", outcome=INDETERMINATE)
+        self.assertTrue(hx.check(b.history, {"s": everywhere([])}).ok)
+        b = Builder()
+        b.op(SADD, "s", value="m")
+        b.op(SREM, "s", value="m")
+        self.assertTrue(hx.check(b.history, {"s": everywhere([])}).ok)
+        self.assertTrue(hx.check(b.history, {"s": everywhere([b"m"])}).ok)
+
+    def test_concurrent_remove_may_have_seen_the_add(self):
+        b = Builder()
+        b.op(SADD, "s", value="m", start=1.0, end=3.0)
+        b.op(SREM, "s", value="m", start=0.5, end=2.0)  # overlaps: may have seen its dot
+        report = hx.check(b.history, {"s": everywhere([])})
+        self.assertTrue(report.ok, report.describe())
+        self.assertEqual(report.covered_writes, 1)
+
+    def test_remove_that_ended_before_the_add_started_cannot_remove_it(self):
+        b = Builder()
+        b.op(SREM, "s", value="m", start=0.5, end=0.9)
+        add = b.op(SADD, "s", value="m", start=1.0, end=2.0)
+        report = hx.check(b.history, {"s": everywhere([])})
+        self.assertEqual([l.op for l in report.lost], [add])
+
+    def test_error_remove_removes_nothing(self):
+        b = Builder()
+        add = b.op(SADD, "s", value="m")
+        b.op(SREM, "s", value="m", outcome=ERROR)
+        report = hx.check(b.history, {"s": everywhere(None)})
+        self.assertEqual([l.op for l in report.lost], [add])
+
+    def test_remove_across_a_cut_did_not_observe_the_add(self):
+        # Add wins: an SADD on side A and a later SREM on side B, both inside
+        # the cut, cannot meet before the heal.
+        b = Builder()
+        add = b.op(SADD, "s", value="m", side="A", start=11.0, end=11.5)
+        b.op(SREM, "s", value="m", side="B", start=12.0, end=12.5)
+        cuts = [(10.0, 20.0)]
+        report = hx.check(b.history, {"s": everywhere([])}, cuts=cuts)
+        self.assertEqual([l.op for l in report.lost], [add])
+        # The same remove on the same side could have seen it.
+        self.assertTrue(hx.check(b.history, {"s": everywhere([])}).ok)
+        # A remove that ended after the heal could have seen it.
+        self.assertTrue(hx.check(b.history, {"s": everywhere([])}, cuts=[(10.0, 12.2)]).ok)
+        # An add that started before the cut may have crossed it.
+        self.assertTrue(hx.check(b.history, {"s": everywhere([])}, cuts=[(11.2, 20.0)]).ok)
+
+    def test_indeterminate_remove_may_run_after_the_heal(self):
+        # A forwarded SREM that timed out across the cut may be delivered
+        # once it heals, and then removes the add, or even a later one.
+        b = Builder()
+        b.op(SREM, "s", value="m", side="B", outcome=INDETERMINATE, start=10.5, end=12.5)
+        b.op(SADD, "s", value="m", side="A", start=13.0, end=13.5)
+        self.assertTrue(hx.check(b.history, {"s": everywhere([])}, cuts=[(10.0, 20.0)]).ok)
+        b.op(SREM, "s", value="m", side="B", outcome=ERROR, start=14.0, end=14.5)
+        self.assertTrue(hx.check(b.history, {"s": everywhere([])}, cuts=[(10.0, 20.0)]).ok)
+
+    def test_remove_on_the_same_side_during_the_cut_may_remove(self):
+        b = Builder()
+        b.op(SADD, "s", value="m", side="A", start=11.0, end=11.5)
+        b.op(SREM, "s", value="m", side="A", start=12.0, end=12.5)
+        self.assertTrue(hx.check(b.history, {"s": everywhere([])}, cuts=[(10.0, 20.0)]).ok)
+
+    def test_phantom_member(self):
+        b = Builder()
+        b.op(SADD, "s", value="m")
+        b.op(SADD, "s", value="x", outcome=ERROR)
+        report = hx.check(b.history, {"s": everywhere([b"m", b"x", b"y"])})
+        got = sorted((p.node, p.value, p.writer is not None) for p in report.phantoms)
+        self.assertEqual(got, sorted([(n, "x", True) for n in NODES] + [(n, "y", False) for n in NODES]))
+
+    def test_indeterminate_add_may_be_present(self):
+        b = Builder()
+        b.op(SADD, "s", value="m", outcome=INDETERMINATE)
+        self.assertTrue(hx.check(b.history, {"s": everywhere([b"m"])}).ok)
+        self.assertTrue(hx.check(b.history, {"s": everywhere([])}).ok)
+
+    def test_divergent_members(self):
+        b = Builder()
+        b.op(SADD, "s", value="m", outcome=INDETERMINATE)
+        report = hx.check(b.history, {"s": {"n1": [b"m"], "n2": []}})
+        self.assertEqual([d.key for d in report.divergent], ["s"])
+        self.assertFalse(report.ok)
+
+    def test_unread_set(self):
+        b = Builder()
+        b.op(SADD, "s", value="m")
+        self.assertEqual(hx.check(b.history, {}).unread_keys, ["s"])
+
+    def test_set_and_hash_ops_on_one_key_are_skipped(self):
+        b = Builder()
+        b.op(SADD, "k", value="m")
+        b.op(HSET, "k", field="f", value="v")
+        report = hx.check(b.history, {"k": everywhere([])})
+        self.assertEqual(report.skipped_keys, ["k"])
+        self.assertTrue(report.ok)
+
+
+class HashContainerTest(unittest.TestCase):
+    def test_counter_is_acked_sum_plus_a_subset_of_indeterminate(self):
+        b = Builder()
+        b.op(HINCRBY, "h", field="c", delta=5)
+        b.op(HINCRBY, "h", field="c", delta=-2, node="n2")
+        b.op(HINCRBY, "h", field="c", delta=10, outcome=INDETERMINATE)
+        b.op(HINCRBY, "h", field="c", delta=100, outcome=INDETERMINATE)
+        b.op(HINCRBY, "h", field="c", delta=1000, outcome=ERROR)
+        for good in (3, 13, 103, 113):
+            report = hx.check(b.history, {"h": everywhere(["c", str(good)])})
+            self.assertTrue(report.ok, report.describe())
+        for bad in (2, 4, 50, 1003, None):
+            reply = [] if bad is None else ["c", str(bad)]
+            report = hx.check(b.history, {"h": everywhere(reply)})
+            self.assertEqual(len(report.counter_errors), len(NODES), bad)
+            self.assertEqual(report.counter_errors[0].hash_field, "c")
+
+    def test_counter_field_of_indeterminate_increments_may_be_absent(self):
+        b = Builder()
+        b.op(HINCRBY, "h", field="c", delta=1, outcome=INDETERMINATE)
+        self.assertTrue(hx.check(b.history, {"h": everywhere(None)}).ok)
+
+    def test_register_value_must_have_been_written_to_that_field(self):
+        b = Builder()
+        b.op(HSET, "h", field="f", value="v1")
+        b.op(HSET, "h", field="g", value="v2")
+        b.op(HSET, "h", field="f", value="v3", outcome=ERROR)
+        self.assertTrue(hx.check(b.history, {"h": everywhere({"f": "v1", "g": "v2"})}).ok)
+        report = hx.check(b.history, {"h": everywhere({"f": "v2", "g": "v2"})})
+        self.assertEqual({p.value for p in report.phantoms}, {"f=v2"})
+        report = hx.check(b.history, {"h": everywhere({"f": "v3", "g": "v2"})})
+        self.assertEqual({p.value for p in report.phantoms}, {"f=v3"})
+        self.assertTrue(all(p.writer is not None for p in report.phantoms))
+
+    def test_register_lost_and_phantom_field(self):
+        b = Builder()
+        first = b.op(HSET, "h", field="f", value="v1")
+        report = hx.check(b.history, {"h": everywhere(["x", "1"])})
+        self.assertEqual([l.op for l in report.lost], [first])
+        self.assertEqual({p.value for p in report.phantoms}, {"x=1"})
+
+    def test_register_later_write_must_win(self):
+        b = Builder()
+        b.op(HSET, "h", field="f", value="old", start=1.0, end=1.1)
+        b.op(HSET, "h", field="f", value="new", start=5.0, end=5.1)
+        self.assertTrue(hx.check(b.history, {"h": everywhere({"f": "new"})}).ok)
+        report = hx.check(b.history, {"h": everywhere({"f": "old"})})
+        self.assertEqual([r.value for r in report.resurrected], ["f=old"])
+        # An indeterminate write may land later, with a later timestamp.
+        b2 = Builder()
+        b2.op(HSET, "h", field="f", value="old", outcome=INDETERMINATE, start=1.0, end=1.1)
+        b2.op(HSET, "h", field="f", value="new", start=5.0, end=5.1)
+        self.assertTrue(hx.check(b2.history, {"h": everywhere({"f": "old"})}).ok)
+        # Within the margin the order is not judged.
+        self.assertTrue(hx.check(b.history, {"h": everywhere({"f": "old"})}, register_margin=10).ok)
+
+    def test_resp2_list_and_resp3_map_read_the_same(self):
+        b = Builder()
+        b.op(HSET, "h", field="f", value="v")
+        b.op(HINCRBY, "h", field="c", delta=2)
+        final = {"h": {"n1": [b"c", b"2", b"f", b"v"], "n2": {b"f": b"v", b"c": b"2"}}}
+        report = hx.check(b.history, final)
+        self.assertTrue(report.ok, report.describe())
+        self.assertEqual(report.acked_writes, 2)
+
+    def test_divergent_hash(self):
+        b = Builder()
+        b.op(HSET, "h", field="f", value="a", outcome=INDETERMINATE)
+        b.op(HSET, "h", field="f", value="b", outcome=INDETERMINATE)
+        report = hx.check(b.history, {"h": {"n1": ["f", "a"], "n2": ["f", "b"]}})
+        self.assertEqual([d.key for d in report.divergent], ["h"])
+
+    def test_field_both_set_and_incremented_is_skipped(self):
+        b = Builder()
+        b.op(HSET, "h", field="f", value="5")
+        b.op(HINCRBY, "h", field="f", delta=1)
+        report = hx.check(b.history, {"h": everywhere(["f", "6"])})
+        self.assertEqual(report.skipped_keys, ["h f"])
+        self.assertTrue(report.ok)
+
+    def test_container_and_string_keys_in_one_history(self):
+        b = Builder()
+        b.op(SET, "a", value="a1")
+        b.op(SADD, "s", value="m")
+        b.op(HINCRBY, "h", field="c", delta=1)
+        final = {"a": everywhere(b"a1"), "s": everywhere([b"m"]), "h": everywhere([b"c", b"1"])}
+        report = hx.check(b.history, final)
+        self.assertTrue(report.ok, report.describe())
+        self.assertEqual(report.keys, 3)
+
+    def test_ops_need_their_fields(self):
+        with self.assertRaises(ValueError):
+            Op(SADD, "s", OK)
+        with self.assertRaises(ValueError):
+            Op(HINCRBY, "h", OK, delta=1)
+        with self.assertRaises(ValueError):
+            Op(HSET, "h", OK, field="f")
+
+
+class RandomizedSetTest(unittest.TestCase):
+    """A sequential add-wins set (one replica, ops never overlap): the checker
+    finds nothing; dropping a member the last op added is found lost."""
+
+    def test_sequential_store(self):
+        rng = random.Random(7)
+        for trial in range(50):
+            b = Builder()
+            state = set()
+            for _ in range(40):
+                m = "m%d" % rng.randrange(6)
+                outcome = rng.choice([OK, OK, OK, ERROR, INDETERMINATE])
+                kind = rng.choice([SADD, SREM])
+                applied = outcome == OK or (outcome == INDETERMINATE and rng.random() < 0.5)
+                b.op(kind, "s", outcome=outcome, value=m)
+                if applied:
+                    (state.add if kind == SADD else state.discard)(m)
+            final = {"s": everywhere(sorted(state))}
+            report = hx.check(b.history, final)
+            self.assertTrue(report.ok, "trial %d: %s" % (trial, report.describe()))
+            last = {}
+            for op in b.history:
+                last[op.value] = op
+            # An indeterminate SREM may run any time later: it excuses its member.
+            maybe_removed = {op.value for op in b.history if op.kind == SREM and op.outcome == INDETERMINATE}
+            must = [m for m, op in last.items()
+                    if op.kind == SADD and op.outcome == OK and m not in maybe_removed]
+            if must:
+                state.discard(must[0])
+                report = hx.check(b.history, {"s": everywhere(sorted(state))})
+                self.assertEqual([l.op.value for l in report.lost], [must[0]], trial)
+
+
 if __name__ == "__main__":
     unittest.main()
