@@ -31,6 +31,7 @@ import unittest
 import cluster_harness as ch
 import history as hx
 import shoal_harness as h
+from workload import ClientThreads
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_cluster_fault_history as fh  # noqa: E402  (Firewall, iptables checks)
@@ -91,7 +92,7 @@ def tearDownModule():
     fh.delete_tagged_rules(lambda pid: pid == os.getpid())
 
 
-class ContainerWorkload:
+class ContainerWorkload(ClientThreads):
     """THREADS_PER_NODE client threads per node, each pinned to its node:
     SADD/SREM of MEMBERS on SET_KEYS, HINCRBY of COUNTER_FIELDS and HSET of
     REGISTER_FIELDS (a value no other HSET uses) on HASH_KEYS. Every op goes
@@ -100,48 +101,13 @@ class ContainerWorkload:
     def __init__(self, cluster, history, sides=None, seed=1, client_timeout=fh.CLIENT_TIMEOUT):
         self.history = history
         self.sides = sides or {}
-        self.client_timeout = client_timeout
-        self.stop_event = threading.Event()
-        self.errors = []
-        self.threads = []
+        super().__init__(client_timeout)
         for n in cluster:
             for i in range(THREADS_PER_NODE):
                 name = "%s.c%d" % (n.name, i + 1)
                 rng = random.Random(seed * 1000 + n.index * 10 + i)
                 self.threads.append(threading.Thread(target=self._run, args=(n, name, rng),
                                                      name=name, daemon=True))
-
-    def start(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def hold(self, seconds):
-        """Lets the clients run for `seconds` (the fault's length, not a wait
-        for a condition); fails early if a client thread crashed."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            self._raise_errors()
-            self.stop_event.wait(min(0.2, max(0.0, deadline - time.monotonic())))
-        self._raise_errors()
-
-    def stop(self):
-        self.stop_event.set()
-        for t in self.threads:
-            t.join(self.client_timeout * 3)
-            if t.is_alive():
-                raise AssertionError("client thread %s did not stop" % t.name)
-        self._raise_errors()
-
-    def _raise_errors(self):
-        if self.errors:
-            raise AssertionError("client thread failed: %s" % self.errors[0])
-
-    def _run(self, node, name, rng):
-        try:
-            self._loop(node, name, rng)
-        except BaseException as e:  # noqa: BLE001 - reported by stop()/hold()
-            self.errors.append("%s: %r" % (name, e))
 
     def _one(self, client, name, rng, common):
         hist = self.history

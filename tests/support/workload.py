@@ -15,7 +15,52 @@ def chunks(seq, size):
         yield seq[i:i + size]
 
 
-class Workload:
+class ClientThreads:
+    """Client threads that record into a history: subclasses fill
+    self.threads (each running self._run) and define _loop(node, name, rng).
+    A thread that raises is reported by hold() and stop()."""
+
+    def __init__(self, client_timeout):
+        self.client_timeout = client_timeout
+        self.stop_event = threading.Event()
+        self.errors = []
+        self.threads = []
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def hold(self, seconds):
+        """Lets the clients run for `seconds` (a measuring period or a
+        fault's length, not a wait for a condition); fails early if a client
+        thread crashed."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self._raise_errors()
+            self.stop_event.wait(min(0.2, max(0.0, deadline - time.monotonic())))
+        self._raise_errors()
+
+    def stop(self):
+        self.stop_event.set()
+        for t in self.threads:
+            t.join(self.client_timeout * 3)
+            if t.is_alive():
+                raise AssertionError("client thread %s did not stop" % t.name)
+        self._raise_errors()
+
+    def _raise_errors(self):
+        if self.errors:
+            raise AssertionError("client thread failed: %s" % self.errors[0])
+
+    def _run(self, node, name, rng):
+        try:
+            self._loop(node, name, rng)
+        except BaseException as e:  # noqa: BLE001 - reported by stop()/hold()
+            self.errors.append("%s: %r" % (name, e))
+
+
+class Workload(ClientThreads):
     """Client threads, `threads` per node, each pinned to its node, writing
     unique values. Every op goes to `history` with the side of its node
     (`sides`: node name -> label, else the node's name).
@@ -49,10 +94,7 @@ class Workload:
         self.history = history
         self.preflists = preflists  # key -> [node names of its N primaries, in order]
         self.sides = sides or {}
-        self.client_timeout = client_timeout
-        self.stop_event = threading.Event()
-        self.errors = []
-        self.threads = []
+        super().__init__(client_timeout)
         nodes = list(nodes or cluster.nodes)
         names = {n.name: ["%s.c%d" % (n.name, i + 1) for i in range(threads)] for n in nodes}
         self.plain = {c: [] for cs in names.values() for c in cs}
@@ -70,38 +112,6 @@ class Workload:
                 rng = random.Random(seed * 1000 + n.index * 10 + i)
                 t = threading.Thread(target=self._run, args=(n, name, rng), name=name, daemon=True)
                 self.threads.append(t)
-
-    def start(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def hold(self, seconds):
-        """Lets the clients run for `seconds` (a measuring period, not a wait
-        for a condition); fails early if a client thread crashed."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            self._raise_errors()
-            self.stop_event.wait(min(0.2, max(0.0, deadline - time.monotonic())))
-        self._raise_errors()
-
-    def stop(self):
-        self.stop_event.set()
-        for t in self.threads:
-            t.join(self.client_timeout * 3)
-            if t.is_alive():
-                raise AssertionError("client thread %s did not stop" % t.name)
-        self._raise_errors()
-
-    def _raise_errors(self):
-        if self.errors:
-            raise AssertionError("client thread failed: %s" % self.errors[0])
-
-    def _run(self, node, name, rng):
-        try:
-            self._loop(node, name, rng)
-        except BaseException as e:  # noqa: BLE001 - reported by stop()/hold()
-            self.errors.append("%s: %r" % (name, e))
 
     def _loop(self, node, name, rng):
         client = None
