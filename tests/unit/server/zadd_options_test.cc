@@ -22,8 +22,9 @@ std::string Error(std::vector<std::string> args, bool incr = false) {
 }
 
 TEST_CASE("ZADD flags, pairs and the errors in Redis's order") {
-  auto r = ParseZaddOptions(
-      std::vector<std::string>{"zadd", "k", "xx", "CH", "gt", "1.5", "a", "-inf", "b"}, false);
+  // The options keep views of the arguments: they must outlive them.
+  const std::vector<std::string> args = {"zadd", "k", "xx", "CH", "gt", "1.5", "a", "-inf", "b"};
+  auto r = ParseZaddOptions(args, false);
   REQUIRE(r.ok());
   const ZaddOptions& o = r.value();
   CHECK((o.xx && o.ch && o.gt && !o.nx && !o.lt && !o.incr));
