@@ -33,13 +33,7 @@ using storage::OrHash;
 // The joined hash of `key` into *out (an absent key reads as empty). On
 // WRONGTYPE or damage replies the error and returns false.
 bool ReadHash(CommandContext& ctx, const std::string& key, HashView* out) {
-  auto r = ctx.keyspace.ReadHash(key, ctx.now_ms);
-  if (!r.ok()) {
-    ReplyContainerStatus(ctx, r.status());
-    return false;
-  }
-  *out = std::move(r.value());
-  return true;
+  return TakeContainer(ctx, ctx.keyspace.ReadHash(key, ctx.now_ms), out);
 }
 
 // One field's value (nullopt: no such field or key).

@@ -43,13 +43,7 @@ using storage::OrSet;
 // The joined set of `key` into *out (an absent key reads as empty). On
 // WRONGTYPE or damage replies the error and returns false.
 bool ReadSet(CommandContext& ctx, const std::string& key, SetView* out) {
-  auto r = ctx.keyspace.ReadSet(key, ctx.now_ms);
-  if (!r.ok()) {
-    ReplyContainerStatus(ctx, r.status());
-    return false;
-  }
-  *out = std::move(r.value());
-  return true;
+  return TakeContainer(ctx, ctx.keyspace.ReadSet(key, ctx.now_ms), out);
 }
 
 void ReplyMembers(CommandContext& ctx, const std::vector<std::string_view>& members) {

@@ -31,6 +31,7 @@
 #include "facade/args.h"
 #include "facade/errors.h"
 #include "server/commands/command.h"
+#include "server/commands/container_reply.h"
 #include "server/commands/element_scan.h"
 #include "server/commands/glob.h"
 #include "server/commands/versioned_reply.h"
@@ -72,13 +73,7 @@ struct OwnedMember {
 // Reads `key`'s sorted set into *out; on WRONGTYPE (or damage) replies the
 // error and returns false.
 bool ReadZset(CommandContext& ctx, std::string_view key, ZsetView* out) {
-  auto r = ctx.keyspace.ReadZset(key, ctx.now_ms);
-  if (!r.ok()) {
-    ReplyStatus(ctx, r.status());
-    return false;
-  }
-  *out = std::move(r.value());
-  return true;
+  return TakeContainer(ctx, ctx.keyspace.ReadZset(key, ctx.now_ms), out);
 }
 
 // Members with or without their scores: a flat array in RESP2 ([m, s, m, s]),

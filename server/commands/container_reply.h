@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "server/commands/command.h"
 #include "storage/status.h"
@@ -15,6 +16,19 @@ namespace shoal::server {
 // errors (storage/or_hash.h: "ERR hash value is not an integer", ...) carry
 // Redis's words and pass through; the rest as ReplyStatus.
 void ReplyContainerStatus(CommandContext& ctx, const storage::Status& st);
+
+// A Keyspace::ReadHash/ReadSet/ReadZset result into *out (an absent key
+// reads as empty). On WRONGTYPE or damage replies the error and returns
+// false.
+template <typename View>
+bool TakeContainer(CommandContext& ctx, storage::Result<View> r, View* out) {
+  if (!r.ok()) {
+    ReplyContainerStatus(ctx, r.status());
+    return false;
+  }
+  *out = std::move(r.value());
+  return true;
+}
 
 // The count argument of SRANDMEMBER, HRANDFIELD and ZRANDMEMBER: an integer
 // in [-LONG_MAX, LONG_MAX] (getRangeLongFromObjectOrReply); the error's
