@@ -313,10 +313,12 @@ bool PartitionTransfer::DropSlice(uint32_t partition, Drop& drop) {
   storage::Store& store = keyspace_.store();
   std::vector<std::string> keys;
   std::vector<std::string> objects;
+  std::vector<std::string> locals;  // what was pushed, in the local encoding
   store.ScanPartition(partition, UINT64_MAX, options_.slice_keys, now,
                       [&](const storage::EntryView& e) {
                         keys.emplace_back(e.key);
                         if (!drop.push) return;
+                        locals.emplace_back(e.value);
                         auto obj = storage::Object::Decode(e.value, keyspace_.actors());
                         std::string bytes;
                         if (obj.ok()) obj.value().EncodeWithNodeIds(keyspace_.actors(), &bytes);
@@ -329,10 +331,18 @@ bool PartitionTransfer::DropSlice(uint32_t partition, Drop& drop) {
     return false;
   }
   // A stray key goes to the partition's replicas first (an object merge:
-  // harmless if they have it), and leaves here once one of them took all.
+  // harmless if they have it), and leaves here once every one of them took
+  // it, unchanged since. Only while every primary is reachable: until then
+  // this node may stand in for one (a fallback), and its copy is what it
+  // coordinates from when no primary is reachable (cluster/route.cc).
   std::vector<NodeId> to;
   for (const Target& t : *node_.PrimariesOfPartition(partition, options_.replicas)) {
-    if (t.reads() && t.node != node_.self_id() && node_.IsReachable(t.node)) to.push_back(t.node);
+    if (t.node == node_.self_id()) continue;
+    if (!t.reads() || !node_.IsReachable(t.node)) {
+      drop.due_ms = node_.LoopNowMs() + options_.drop_delay_ms;  // the others' turn
+      return false;
+    }
+    to.push_back(t.node);
   }
   if (to.empty()) return false;
   std::vector<std::string> argv{"SHOAL.MPUT"};
@@ -344,35 +354,44 @@ bool PartitionTransfer::DropSlice(uint32_t partition, Drop& drop) {
   drop.in_flight = true;
   struct Progress {
     size_t left = 0;
-    bool taken = false;
+    bool all_taken = true;
   };
   auto progress = std::make_shared<Progress>();
   progress->left = to.size();
   const size_t items = (argv.size() - 1) / 2;
+  auto pushed = std::make_shared<std::vector<std::pair<std::string, std::string>>>();
+  pushed->reserve(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) pushed->emplace_back(keys[i], std::move(locals[i]));
   for (const NodeId& node : to) {
-    node_.Send(
-        node, argv, node_.LoopNowMs() + options_.request_timeout_ms,
-        [this, partition, keys, items, progress](PeerOutcome outcome, const PeerReply* reply,
-                                                 bool late) {
-          if (late || stopped_) return;
-          if (outcome == PeerOutcome::kReply && reply->type == PeerReply::Type::kArray &&
-              reply->elements.size() == items &&
-              std::all_of(reply->elements.begin(), reply->elements.end(),
-                          [](const PeerReply& r) { return r.type == PeerReply::Type::kStatus; })) {
-            progress->taken = true;
-          }
-          if (--progress->left > 0) return;
-          auto it = drops_.find(partition);
-          if (it == drops_.end()) return;
-          it->second.in_flight = false;
-          if (!progress->taken) {
-            ++stats_.failures;
-            return;
-          }
-          const int64_t at = clock_.NowMs();
-          for (const std::string& key : keys) keyspace_.Forget(key, at);
-          stats_.stray_keys_moved += keys.size();
-        });
+    node_.Send(node, argv, node_.LoopNowMs() + options_.request_timeout_ms,
+               [this, partition, pushed, items, progress](PeerOutcome outcome,
+                                                          const PeerReply* reply, bool late) {
+                 if (late || stopped_) return;
+                 const bool taken =
+                     outcome == PeerOutcome::kReply && reply->type == PeerReply::Type::kArray &&
+                     reply->elements.size() == items &&
+                     std::all_of(
+                         reply->elements.begin(), reply->elements.end(),
+                         [](const PeerReply& r) { return r.type == PeerReply::Type::kStatus; });
+                 if (!taken) progress->all_taken = false;
+                 if (--progress->left > 0) return;
+                 auto it = drops_.find(partition);
+                 if (it == drops_.end()) return;
+                 it->second.in_flight = false;
+                 if (!progress->all_taken) {
+                   ++stats_.failures;
+                   return;
+                 }
+                 // A key written here since the scan keeps its newer copy: the next
+                 // slice pushes that.
+                 const int64_t at = clock_.NowMs();
+                 for (const auto& [key, local] : *pushed) {
+                   const std::string* now_bytes = keyspace_.store().Peek(key, at);
+                   if (now_bytes == nullptr || *now_bytes != local) continue;
+                   keyspace_.Forget(key, at);
+                   ++stats_.stray_keys_moved;
+                 }
+               });
   }
   return false;
 }

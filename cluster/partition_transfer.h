@@ -22,8 +22,11 @@
 //            bounded slices.
 //   stray    Keys of a partition the node neither replicates nor holds
 //            (a fallback's copies, what a solo node held before it joined)
-//            are merged into the partition's replicas (SHOAL.MPUT) and then
-//            removed here, in bounded slices.
+//            are merged into every primary of the partition (SHOAL.MPUT)
+//            once all are reachable, and then removed here unless they
+//            changed meanwhile, in bounded slices. While a primary is
+//            unreachable this node may be standing in for it, and a
+//            fallback cut off from every primary coordinates from its copy.
 //   leave    A leaving node with no duty left removes itself from the
 //            membership, spreads that, and calls on_departed (the server
 //            then shuts down).

@@ -51,19 +51,28 @@ void AddPart(Request& req, std::vector<std::string> argv, const CommandRef& cmd,
   p.replicas = ctx.Replicas(p.key);
   const bool reads = cmd.NeedsRead(argv);
   if (!coordinate_here) {
-    // The first target that is this node or reachable; for a write that
-    // reads first only a primary serialises, for the rest any replica will
-    // do and this node is preferred.
-    const Target* first = nullptr;
-    const Target* mine = nullptr;
-    // A pending target (a new replica still receiving the partition) does
-    // not hold the key yet: it never coordinates.
+    // Who coordinates. A write goes to the first reachable primary: the
+    // coordinator's new dot covers every earlier dot of its own (storage/
+    // dvv.h), so it must hold all its own earlier writes of the key, which a
+    // primary does and a fallback need not (its copies of a key it stands in
+    // for leave it once the primaries are back, cluster/partition_transfer.h).
+    // Only when no primary is reachable does a fallback coordinate, this
+    // node first. Reads run here on any replica, else on the first
+    // reachable one. A pending target (a new replica still receiving the
+    // partition) does not hold the key yet: it never coordinates.
+    const Target* first = nullptr;    // first reachable target
+    const Target* primary = nullptr;  // first reachable primary
+    const Target* mine = nullptr;     // this node's target
     for (const Target& t : *p.replicas) {
       if (!t.reads()) continue;
+      const bool up = t.node == ctx.self() || ctx.Reachable(t.node);
       if (t.node == ctx.self()) mine = &t;
-      if (first == nullptr && (t.node == ctx.self() || ctx.Reachable(t.node))) first = &t;
+      if (up && first == nullptr) first = &t;
+      if (up && primary == nullptr && !t.fallback) primary = &t;
     }
-    const Target* at = cmd.write && reads ? first : (mine != nullptr ? mine : first);
+    const bool to_primary =
+        cmd.write && primary != nullptr && (reads || mine == nullptr || mine->fallback);
+    const Target* at = to_primary ? primary : (mine != nullptr ? mine : first);
     if (at == nullptr && !p.replicas->empty()) at = &p.replicas->front();  // it fails there
     if (at != nullptr && at->node != ctx.self()) {
       p.forward = true;

@@ -7,6 +7,7 @@ Every paused node is continued, and every node stopped, in cleanups that run
 whether the test passed or not (cluster_harness.paused, ClusterTestCase).
 """
 
+import threading
 import time
 
 import cluster_harness as ch
@@ -180,6 +181,109 @@ class HintedHandoffTest(ch.ClusterTestCase):
         h.wait_for(lambda: "fail" in flags_of(a, b), DETECT_DEADLINE, "node1 to mark node2 failing")
         self.assertNoQuorum(self.client(a).request("SET", key, "v"), 1, 2)
         self.assertEqual(c.counter("cluster_hints_pending"), 0)
+
+
+@ch.skip_unless_shoal
+class FallbackCoordinationTest(ch.ClusterTestCase):
+    """A fallback stands in for a dead primary: writes are still coordinated
+    by a primary (a fallback's copy of a key need not hold its own earlier
+    writes of it, and a coordinator's new dot covers all of those), and the
+    fallback's copies move to the primaries once all are back."""
+
+    LOAD_SECONDS = 4.0  # how long the clients write: the workload, not a wait
+
+    def test_increments_and_members_through_every_node_are_all_kept(self):
+        cl = self.start_cluster(5, replicas=3, read_quorum=2, write_quorum=2,
+                                args=["--node-timeout-ms", NODE_TIMEOUT_MS, "--appendfsync", "always"])
+        hk = cl.find_key(lambda reps: True, prefix="fc-hash")
+        victim = cl.replicas_of(hk)[0]
+        sk = cl.find_key(lambda reps: reps[0] is victim, prefix="fc-set")
+        others = [n for n in cl if n is not victim]
+        victim.kill()
+        h.wait_for(lambda: all("fail" in flags_of(o, victim) for o in others), DETECT_DEADLINE,
+                   "%s's death detected" % victim.name)
+        lock = threading.Lock()
+        acked = {"sum": 0, "unsure": 0, "members": set(), "errors": []}
+        stop = threading.Event()
+
+        def client_loop(node, ci):
+            c = h.Client(node.host, node.port, timeout=8)
+            i = 0
+            try:
+                while not stop.is_set():
+                    i += 1
+                    member = "%s.%d.%d" % (node.name, ci, i)
+                    try:
+                        r = c.request("HINCRBY", hk, "f", 1) if i % 2 else c.request("SADD", sk, member)
+                    except (OSError, h.HarnessError) as e:  # outcome unknown
+                        with lock:
+                            acked["unsure"] += i % 2
+                        c.close()
+                        c = h.Client(node.host, node.port, timeout=8)
+                        continue
+                    with lock:
+                        if isinstance(r, h.ReplyError):
+                            acked["errors"].append(r.message)
+                        elif i % 2:
+                            acked["sum"] += 1
+                        else:
+                            acked["members"].add(member)
+            finally:
+                c.close()
+
+        threads = [threading.Thread(target=client_loop, args=(n, i), daemon=True)
+                   for n in others for i in range(3)]
+        for t in threads:
+            t.start()
+        try:
+            stop.wait(self.LOAD_SECONDS)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(30)
+        self.assertEqual(acked["errors"], [])
+        self.assertGreater(acked["sum"], 100)
+
+        def final():
+            seen = set()
+            for n in others:
+                with n.client() as c:
+                    seen.add((int(c.call("HGET", hk, "f")), frozenset(m.decode() for m in c.call("SMEMBERS", sk))))
+            return seen
+
+        h.wait_for(lambda: len(final()) == 1, DETECT_DEADLINE, "the live nodes to agree")
+        total, members = final().pop()
+        self.assertGreaterEqual(total, acked["sum"], "acknowledged HINCRBYs lost")
+        self.assertLessEqual(total, acked["sum"] + acked["unsure"])
+        self.assertEqual(acked["members"] - members, set(), "acknowledged SADDs lost")
+
+    def test_fallback_copies_move_to_the_primaries_once_all_are_back(self):
+        cl = self.start_cluster(3, replicas=2, read_quorum=2, write_quorum=2,
+                                args=["--node-timeout-ms", NODE_TIMEOUT_MS, "--appendfsync", "always"])
+        a, b, c = cl
+        keys = [k for k in ("fm:%d" % i for i in range(400)) if set(cl.replicas_of(k)) == {a, b}][:10]
+        self.assertEqual(len(keys), 10)
+        ca = self.client(a)
+        for k in keys:
+            self.assertEqual(ca.call("SET", k, "v-" + k), "OK")
+        b.kill()
+        h.wait_for(lambda: "fail" in flags_of(c, b), DETECT_DEADLINE, "node3 to mark node2 failing")
+        cc = self.client(c)
+        for k in keys:
+            # node3 stands in for node2: it coordinates the read and keeps
+            # the merge, a copy of a key it does not replicate.
+            self.assertEqual(cc.call("GET", k), ("v-" + k).encode())
+            self.assertEqual(c.getlocal(k)[1], [("v-" + k).encode()])
+            # A write through it is coordinated by node1, the primary.
+            self.assertEqual(cc.call("SET", k, "w-" + k), "OK")
+        self.assertGreaterEqual(c.counter("cluster_forwards"), len(keys))
+        b.restart()
+        h.wait_for(lambda: all(c.getlocal(k)[1] == [] for k in keys), DETECT_DEADLINE,
+                   "node3's copies to leave it")
+        self.assertGreaterEqual(c.counter("cluster_transfer_stray_keys_moved"), len(keys))
+        for k in keys:
+            self.assertEqual(a.getlocal(k)[1], [("w-" + k).encode()], k)
+            self.assertEqual(b.getlocal(k)[1], [("w-" + k).encode()], k)
 
 
 if __name__ == "__main__":

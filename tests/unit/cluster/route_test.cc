@@ -580,5 +580,50 @@ TEST_CASE("Plan: a part for keys held elsewhere goes to the first reachable repl
   }
 }
 
+// A sloppy replica set: this node stands in for `down` (the first primary),
+// followed by the primaries `b` and `c`.
+ReplicaSet SelfStandingInFor(const NodeId& down) {
+  std::vector<Target> targets;
+  targets.push_back(Target{.partition = 7, .node = kSelf, .fallback = true, .stands_in_for = down});
+  for (const char* primary : {"b", "c"}) {
+    Target t;
+    t.partition = 7;
+    t.node = primary;
+    targets.push_back(std::move(t));
+  }
+  return std::make_shared<const std::vector<Target>>(std::move(targets));
+}
+
+TEST_CASE("Plan: a fallback sends writes to a reachable primary and serves reads itself") {
+  FakeContext ctx;
+  ctx.placement["k"] = SelfStandingInFor("a");
+  for (const Argv& argv :
+       {Argv{"INCR", "k"}, Argv{"SET", "k", "v", "NX"}, Argv{"SET", "k", "v"}, Argv{"DEL", "k"}}) {
+    CAPTURE(argv[0]);
+    ctx.unreachable.clear();
+    SUBCASE("a primary is reachable: the first one coordinates") {
+      const Request req = PlanOf(argv, ctx);
+      REQUIRE(req.parts.size() == 1);
+      CHECK(req.parts[0].forward);
+      CHECK(req.parts[0].forward_to == "b");
+      ctx.unreachable = {"b"};
+      const Request next = PlanOf(argv, ctx);
+      CHECK(next.parts[0].forward_to == "c");
+    }
+    SUBCASE("no primary is reachable: this fallback coordinates") {
+      ctx.unreachable = {"b", "c"};
+      const Request req = PlanOf(argv, ctx);
+      REQUIRE(req.parts.size() == 1);
+      CHECK_FALSE(req.parts[0].forward);
+    }
+  }
+  SUBCASE("a read runs on this node") {
+    const Request req = PlanOf({"GET", "k"}, ctx);
+    REQUIRE(req.parts.size() == 1);
+    CHECK_FALSE(req.parts[0].forward);
+    CHECK(req.parts[0].needs_read);
+  }
+}
+
 }  // namespace
 }  // namespace shoal::cluster
