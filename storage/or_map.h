@@ -38,10 +38,10 @@
 // DvvSet (Object::NextPutDot), counters never reused (storage/dot_counter.h),
 // and the state the write starts from must include every earlier write this
 // coordinator made to the key (the coordinator applies its writes locally
-// first, and a coordinator reads the key back — a quorum read — after it
-// forgot it). Otherwise the clock would cover an earlier write of its own it
-// does not hold, and that write's names would be removed on merge. The same
-// holds for the DvvSet of strings.
+// first, and writes are coordinated by a primary, which keeps its copy,
+// whenever one is reachable: cluster/route.cc). Otherwise the clock would
+// cover an earlier write of its own it does not hold, and that write's names
+// would be removed on merge. The same holds for the DvvSet of strings.
 //
 // Invariants (FromParts checks them; every operation keeps them):
 //   O1 entries sorted by name, names distinct;

@@ -452,7 +452,9 @@ TEST_CASE("plans and duties keep their rules over random states") {
           with_pending += PendingOf(plan).empty() ? 0 : 1;
           // Duties agree with the plan: exactly the pending nodes receive
           // k, from a holder of k; claims only where nobody holds k.
-          for (const auto& [id, d] : duties) {
+          for (const auto& duty : duties) {
+            const auto& id = duty.first;
+            const auto& d = duty.second;
             CAPTURE(id);
             auto in = std::find_if(d.receive.begin(), d.receive.end(),
                                    [&](const Inbound& i) { return i.partition == k; });

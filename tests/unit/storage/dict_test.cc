@@ -343,9 +343,9 @@ TEST_CASE("RandomEntry over a small set returns every key") {
     }
     CHECK(hits.size() == d.size());
     // Reasonable fairness: nobody gets less than a third of a fair share.
-    for (const auto& [k, n] : hits) {
-      CAPTURE(k);
-      CHECK(n > 2000 / static_cast<int>(d.size()) / 3);
+    for (const auto& hit : hits) {
+      CAPTURE(hit.first);
+      CHECK(hit.second > 2000 / static_cast<int>(d.size()) / 3);
     }
   }
 }
