@@ -41,6 +41,14 @@ class MaxmemoryTest(h.ServerTestCase):
         self.assertEqual(errors[0].message, OOM)
         self.assertEqual(c.call("GET", "k0"), VALUE.encode())
         self.assertEqual(c.call("DEL", "k0"), 1)
+        # The fill's pipelined query buffers are freed by now and DEL freed a
+        # key: single writes take the node back over the limit, after which
+        # every write is refused.
+        for i in range(5000):
+            reply = c.request("SET", "top%d" % i, VALUE)
+            if isinstance(reply, h.ReplyError):
+                break
+        self.assertReplyError(reply, OOM)
         self.assertReplyError(c.request("INCR", "fresh"), OOM)
         self.assertEqual(info_field(c, "stats", "evicted_keys"), 0)
 
