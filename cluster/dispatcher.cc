@@ -279,6 +279,21 @@ void Dispatcher::RunPart(facade::Connection& conn, const std::shared_ptr<ConnSta
     }
     p.read->value().Merge(local.value());
   }
+  // A node that is not a primary of the key holding it (a fallback cut off
+  // from every primary, cluster/route.cc, or one a write was forwarded to)
+  // writes as its stand-in actor: its copy of the key may lack writes it
+  // made in an earlier stand-in, before the copy moved to the primaries, and
+  // its own actor's new dot would cover those.
+  std::optional<storage::Keyspace::WriterScope> writer;
+  if (p.cmd.write && !HoldsAsPrimary(*p.replicas)) {
+    auto stand_in = keyspace_.StandInWriter();
+    if (!stand_in.ok()) {
+      p.reply = facade::ErrorReply("ERR " + stand_in.status().message());
+      p.done = true;
+      return;
+    }
+    writer.emplace(keyspace_, stand_in.value());
+  }
   std::map<std::string, std::string, std::less<>> changed;
   capture_ = &changed;
   {
@@ -288,6 +303,7 @@ void Dispatcher::RunPart(facade::Connection& conn, const std::shared_ptr<ConnSta
     host_.Run(conn, p.cmd, p.argv, /*filter=*/nullptr, req->resp, &p.reply);
   }
   capture_ = nullptr;
+  writer.reset();
   if (!p.cmd.write || changed.empty()) {
     p.done = true;
     return;
@@ -310,6 +326,12 @@ void Dispatcher::RunPart(facade::Connection& conn, const std::shared_ptr<ConnSta
                              MaybeComplete(cs, req);
                            });
   }
+}
+
+bool Dispatcher::HoldsAsPrimary(const std::vector<Target>& replicas) const {
+  return std::any_of(replicas.begin(), replicas.end(), [&](const Target& t) {
+    return t.node == node_.self_id() && !t.fallback && t.reads();
+  });
 }
 
 void Dispatcher::MaybeComplete(const std::shared_ptr<ConnState>& cs,

@@ -123,6 +123,9 @@ class Dispatcher final : private RouteContext, public storage::ChangeListener {
   void RunPart(facade::Connection& conn, const std::shared_ptr<ConnState>& cs,
                const std::shared_ptr<Request>& req, size_t i);
   void MaybeComplete(const std::shared_ptr<ConnState>& cs, const std::shared_ptr<Request>& req);
+  // True if this node is a primary in `replicas` that holds the key's
+  // partition (not a fallback, not a pending replica still receiving it).
+  bool HoldsAsPrimary(const std::vector<Target>& replicas) const;
 
   // Cluster-wide commands (cluster_wide.cc). A unit is one node's share:
   // the node and the partitions whose keys it lists (a bitmap, one bit per

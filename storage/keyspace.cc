@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "storage/container_codec.h"
+#include "storage/node_id.h"
 
 namespace shoal::storage {
 
@@ -11,6 +12,7 @@ Keyspace::Keyspace(::shoal::storage::Store& store, ActorTable& actors, ActorId s
     : store_(store),
       actors_(actors),
       self_(self),
+      writer_(self),
       dots_(dots),
       options_(options),
       changes_(actors) {
@@ -181,7 +183,7 @@ Status Keyspace::Put(std::string_view key, Version version, int64_t now_ms) {
   if (!obj.ok()) return obj.status();
   auto floor = dots_.Next();
   if (!floor.ok()) return floor.status();
-  obj.value().Put(std::move(version), self_, floor.value());
+  obj.value().Put(std::move(version), writer_, floor.value());
   Save(key, obj.value(), now_ms);
   return Status::Ok();
 }
@@ -194,7 +196,7 @@ Status Keyspace::Update(std::string_view key, const VersionVector& context, Vers
   if (!st.ok()) return st;
   auto floor = dots_.Next();
   if (!floor.ok()) return floor.status();
-  obj.value().Update(context, std::move(version), self_, floor.value());
+  obj.value().Update(context, std::move(version), writer_, floor.value());
   Save(key, obj.value(), now_ms);
   return Status::Ok();
 }
@@ -205,13 +207,13 @@ Result<int64_t> Keyspace::IncrBy(std::string_view key, int64_t delta, int64_t no
   auto base = obj.value().CounterForUpdate(now_ms, actors_);
   if (!base.ok()) return base.status();
   PnCounter counter = std::move(base.value().counter);
-  Status st = counter.Add(self_, delta);
+  Status st = counter.Add(writer_, delta);
   if (!st.ok()) return st;
   auto value = counter.Value();
   if (!value.ok()) return value.status();
   auto floor = dots_.Next();
   if (!floor.ok()) return floor.status();
-  obj.value().Put(Version::Counter(std::move(counter), now_ms, base.value().expire_at_ms), self_,
+  obj.value().Put(Version::Counter(std::move(counter), now_ms, base.value().expire_at_ms), writer_,
                   floor.value());
   Save(key, obj.value(), now_ms);
   return value.value();
@@ -433,7 +435,7 @@ Status Keyspace::Modify(std::string_view key, int64_t now_ms, const ContainerFn<
   auto floor = dots_.Next();
   if (!floor.ok()) return floor.status();
   ContainerWrite write;
-  write.dot = obj.value().NextPutDot(self_, floor.value());
+  write.dot = obj.value().NextPutDot(writer_, floor.value());
   write.now_ms = now_ms;
   write.expire_at_ms = view.value().expire_at_ms;
   write.existed = view.value().exists;
@@ -443,7 +445,7 @@ Status Keyspace::Modify(std::string_view key, int64_t now_ms, const ContainerFn<
   if (!changed.value()) return Status::Ok();
   // An empty result is dead: it keeps no TTL.
   const int64_t expire = state.empty() ? 0 : write.expire_at_ms;
-  obj.value().Put(VersionOf(std::move(state), now_ms, expire), self_, floor.value());
+  obj.value().Put(VersionOf(std::move(state), now_ms, expire), writer_, floor.value());
   Save(key, obj.value(), now_ms);
   return Status::Ok();
 }
@@ -471,8 +473,24 @@ Status Keyspace::Merge(std::string_view key, const Object& remote, int64_t now_m
   return Status::Ok();
 }
 
+Result<ActorId> Keyspace::StandInWriter() {
+  if (!stand_in_epoch_) {
+    stand_in_epoch_ = dots_.current();
+    std::string self;
+    actors_.AppendBinary(self_, &self);
+    auto id = actors_.InternBinary(DerivedNodeId(self, *stand_in_epoch_));
+    if (!id.ok()) {
+      stand_in_epoch_.reset();
+      return id.status();
+    }
+    stand_in_ = id.value();
+  }
+  return *stand_in_;
+}
+
 void Keyspace::FlushAll() {
   ++change_count_;
+  stand_in_epoch_.reset();
   store_.Clear();
   stats_.tombstones_held = 0;
   stats_.tombstone_bytes = 0;
@@ -481,6 +499,7 @@ void Keyspace::FlushAll() {
 
 bool Keyspace::Forget(std::string_view key, int64_t now_ms) {
   if (Pinned(key) != nullptr) pinned_ = nullptr;
+  stand_in_epoch_.reset();
   CountDead(key, -1, now_ms);
   const bool live = store_.Delete(key, now_ms);
   ++change_count_;

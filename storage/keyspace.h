@@ -108,6 +108,34 @@ class Keyspace {
   ActorTable& actors() { return actors_; }
   ActorId self() const { return self_; }
 
+  // --- who writes --------------------------------------------------------
+  //
+  // A write's dot and counter entry name the actor that wrote it: this
+  // node's, except inside a WriterScope. Its dot covers every earlier dot of
+  // that actor (version vectors), so an actor may only write a key whose
+  // local copy holds all its earlier writes of it. This node's own actor
+  // always does where it is a primary. A fallback that coordinates (no
+  // primary of the key reachable, cluster/route.cc) may have forgotten its
+  // copy of an earlier stand-in (cluster/partition_transfer.h): it writes as
+  // StandInWriter(), an actor derived from this node's id and an epoch that
+  // changes whenever this node forgets keys (Forget, FlushAll) and at every
+  // start, so none of its writes predate what the store holds.
+  class WriterScope {
+   public:
+    WriterScope(Keyspace& keyspace, ActorId writer) : keyspace_(keyspace) {
+      keyspace_.writer_ = writer;
+    }
+    ~WriterScope() { keyspace_.writer_ = keyspace_.self_; }
+    WriterScope(const WriterScope&) = delete;
+    WriterScope& operator=(const WriterScope&) = delete;
+
+   private:
+    Keyspace& keyspace_;
+  };
+  // The stand-in actor of the current epoch (interned); fails only when the
+  // actor table is full.
+  Result<ActorId> StandInWriter();
+
   // --- reads -----------------------------------------------------------
 
   // GET's view of a key: count 0 is absent; otherwise the values are
@@ -293,6 +321,12 @@ class Keyspace {
   ::shoal::storage::Store& store_;
   ActorTable& actors_;
   ActorId self_;
+  ActorId writer_;  // self_, or a WriterScope's actor
+  // The stand-in epoch: the dot counter when it was first needed since the
+  // start or the last Forget/FlushAll (no write took a dot in between, so
+  // its actor wrote nothing the store lacks). Unset until then.
+  std::optional<uint64_t> stand_in_epoch_;
+  std::optional<ActorId> stand_in_;
   DotCounter& dots_;
   KeyspaceOptions options_;
   KeyspaceStats stats_;

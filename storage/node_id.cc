@@ -9,6 +9,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <xxhash.h>
+
 namespace shoal::storage {
 namespace {
 
@@ -73,6 +75,20 @@ Result<std::string> LoadOrCreateNodeId(const std::string& dir, const std::string
   ::close(dfd);
   if (rc != 0) return Errno("fsync " + dir);
   return id;
+}
+
+std::string DerivedNodeId(std::string_view binary_id, uint64_t epoch) {
+  std::string input = "shoal stand-in ";
+  input.append(binary_id);
+  for (int i = 0; i < 8; ++i) input.push_back(static_cast<char>((epoch >> (8 * i)) & 0xff));
+  const XXH128_hash_t h = XXH3_128bits(input.data(), input.size());
+  const uint64_t tail = XXH3_64bits_withSeed(input.data(), input.size(), 0x5ca1ab1e);
+  std::string out;
+  for (uint64_t word : {h.high64, h.low64}) {
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((word >> (8 * i)) & 0xff));
+  }
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((tail >> (8 * i)) & 0xff));
+  return out;
 }
 
 }  // namespace shoal::storage

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "storage/status.h"
 
@@ -22,5 +23,11 @@ Result<std::string> LoadOrCreateNodeId(const std::string& dir, const std::string
 
 // True if `id` is 40 lower-case hex characters.
 bool IsValidNodeId(const std::string& id);
+
+// A 20-byte binary id derived from a node's binary id and an epoch: the
+// actor a node writes as while standing in for unreachable primaries
+// (Keyspace::StandInWriter). Deterministic; distinct epochs give distinct
+// ids (up to hash collisions of 160 bits' worth of XXH3).
+std::string DerivedNodeId(std::string_view binary_id, uint64_t epoch);
 
 }  // namespace shoal::storage

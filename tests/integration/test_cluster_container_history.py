@@ -344,6 +344,64 @@ class ContainerHistoryTest(ch.ClusterTestCase):
                   t_detected - t_kill, t_restart - t_kill))
         self.converge_and_check(cl, wl, scenario, {"down": (t_detected, t_restart)})
 
+    def test_3_fallbacks_stand_in_twice(self):
+        """Two cuts in a row leave nodes 1-2 without any primary of two keys:
+        they coordinate those keys' writes both times, and between the cuts
+        their copies move to the primaries and leave them. Every
+        acknowledged HINCRBY and SADD of both cuts is kept: the second cut's
+        writes do not cover the first's (the fallbacks write as stand-in
+        actors, a new one after their copies left)."""
+        scenario = "two cuts"
+        cl = self.start()
+        minority, majority = list(cl)[:2], list(cl)[2:]
+        names = {n.name for n in majority}
+        hk = cl.find_key(lambda reps: {r.name for r in reps} <= names, prefix="stand-in-hash")
+        sk = cl.find_key(lambda reps: {r.name for r in reps} <= names, prefix="stand-in-set")
+        total, members = 0, set()
+
+        absent = minority[0].getlocal("stand-in-no-such-key")[0]  # the context of nothing
+
+        def local_copies():
+            return [(n.name, k) for n in minority for k in (hk, sk) if n.getlocal(k)[0] != absent]
+
+        for episode in (1, 2):
+            try:
+                self.firewall.partition(minority, majority)
+                self.wait_marked_failing(minority, majority, "cut %d: minority marks the majority failing"
+                                         % episode)
+                for n in minority:
+                    with n.client() as c:
+                        for i in range(30):
+                            member = "cut%d-%s-%d" % (episode, n.name, i)
+                            replies = c.pipeline([("HINCRBY", hk, "f", "1"), ("SADD", sk, member)])
+                            self.assertEqual(replies[1], 1, replies)
+                            self.assertIsInstance(replies[0], int, replies)
+                            total += 1
+                            members.add(member)
+                # The fallbacks hold copies of both keys now (the one that
+                # coordinated the writes, or both).
+                self.assertEqual({k for _, k in local_copies()}, {hk, sk}, "cut %d" % episode)
+            finally:
+                self.firewall.heal()
+            h.wait_for(lambda: not local_copies(), CONVERGE_DEADLINE,
+                       "cut %d: the fallbacks' copies to move to the primaries" % episode)
+
+        def final():
+            seen = set()
+            for n in cl:
+                with n.client() as c:
+                    f = c.call("HGET", hk, "f")
+                    seen.add((int(f) if f is not None else None,
+                              frozenset(m.decode() for m in c.call("SMEMBERS", sk))))
+            return seen
+
+        h.wait_for(lambda: len(final()) == 1, CONVERGE_DEADLINE, "every node to agree")
+        got_total, got_members = final().pop()
+        figure(scenario, "%d HINCRBYs and SADDs acknowledged in two cuts; final count %r, %d members"
+               % (total, got_total, len(got_members)))
+        self.assertEqual(got_total, total)
+        self.assertEqual(members - got_members, set())
+
 
 if __name__ == "__main__":
     h.main()
