@@ -7,9 +7,11 @@ reads on the same containers). redis-benchmark replaces every __rand_int__
 with its own random number below -r, written as 12 digits, so with -r R and
 K containers of each type:
 
-    K = R (many containers):  HSET h:__rand_int__ f:__rand_int__ <64-byte value>
+    K = R (many containers):  HSET hR:__rand_int__ f:__rand_int__ <64-byte value>
                               R hashes of R fields (R x R elements)
-    K = 1 (one container):    HSET h:000000000000 f:__rand_int__ <64-byte value>
+    K = 1 (one container):    HSET h1:000000000000 f:__rand_int__ <64-byte value>
+
+(the key names carry K, so that cells of both shapes can share servers).
 
 Before a cell runs, both servers get every container filled with all R
 elements (prefill), so the writes overwrite existing elements (containers keep
@@ -34,19 +36,29 @@ def rand_name(prefix, i):
     return "%s%012d" % (prefix, i)
 
 
+def key_prefix(kind, containers):
+    """"h100:" for the hashes of a cell with 100 of them."""
+    return "%s%d:" % (kind[0], containers)
+
+
+def element_prefix(kind):
+    return "f:" if kind == "hash" else "m:"
+
+
 def commands(containers):
     """(label, argv) per test: the five commands of the rps cells, on
     `containers` containers of each type (1, or as many as the -r)."""
 
-    def key(prefix):
+    def key(kind):
+        prefix = key_prefix(kind, containers)
         return prefix + RAND if containers > 1 else rand_name(prefix, 0)
 
     return (
-        ("HSET", ("HSET", key("h:"), "f:" + RAND, VALUE)),
-        ("HGET", ("HGET", key("h:"), "f:" + RAND)),
-        ("SADD", ("SADD", key("s:"), "m:" + RAND)),
-        ("SISMEMBER", ("SISMEMBER", key("s:"), "m:" + RAND)),
-        ("ZADD", ("ZADD", key("z:"), RAND, "m:" + RAND)),
+        ("HSET", ("HSET", key("hash"), "f:" + RAND, VALUE)),
+        ("HGET", ("HGET", key("hash"), "f:" + RAND)),
+        ("SADD", ("SADD", key("set"), "m:" + RAND)),
+        ("SISMEMBER", ("SISMEMBER", key("set"), "m:" + RAND)),
+        ("ZADD", ("ZADD", key("zset"), RAND, "m:" + RAND)),
     )
 
 
@@ -84,8 +96,9 @@ def prefill(server, containers, elements):
     sharing servers fill again without growing anything."""
     t0 = time.monotonic()
     with Conn(server.port, host=server.host) as c:
-        for kind, kp, ep in (("hash", "h:", "f:"), ("set", "s:", "m:"), ("zset", "z:", "m:")):
-            names = [rand_name(ep, i) for i in range(elements)]
+        for kind in KINDS:
+            kp = key_prefix(kind, containers)
+            names = [rand_name(element_prefix(kind), i) for i in range(elements)]
             for k in range(containers):
                 pipeline(c, fill_commands(kind, rand_name(kp, k), names, VALUE))
             cards = pipeline(c, [(CARD[kind], rand_name(kp, k)) for k in range(containers)])
@@ -94,7 +107,7 @@ def prefill(server, containers, elements):
                 raise BenchError("%s: after the pre-fill, %s %s has %r elements, not %d" %
                                  (server.label, kind, rand_name(kp, wrong[0][0]), wrong[0][1],
                                   elements))
-    log("%s: pre-filled %d hashes, sets and sorted sets of %d elements (%.1fs)" %
+    log("%s: pre-filled %d of each (hash, set, sorted set) with %d elements (%.1fs)" %
         (server.label, containers, elements, time.monotonic() - t0))
 
 
