@@ -6,7 +6,9 @@
 Starts Debian's redis-server and shoal-server on free ports, runs the same
 redis-benchmark commands against each (alternating which server goes first so
 machine noise hits both), with and without the append-only log, times an
-append-only-log rewrite under load, measures memory per key, prints a table of
+append-only-log rewrite under load, runs HSET/HGET/SADD/SISMEMBER/ZADD on
+pre-filled containers, measures memory per key and per container element,
+prints a table of
 redis | shoal | shoal/redis with PASS/MISS against the targets, and writes it as
 markdown (--out, default build/bench-results.md).
 
@@ -19,7 +21,8 @@ Developing the script itself: --shoal /usr/bin/redis-server compares Redis with
 itself (ratios should be near 1.0). See bench/README.md for reading the results.
 Modules: harness.py (servers, RESP, redis-benchmark; the server processes are
 tests/support/shoal_process.py, shared with the tests), rewrite.py (the rewrite
-under load cell).
+under load cell), containers.py (the hash, set and sorted-set command lines,
+their pre-fill, memory per element).
 """
 
 import argparse
