@@ -8,9 +8,8 @@ redis-benchmark commands against each (alternating which server goes first so
 machine noise hits both), with and without the append-only log, times an
 append-only-log rewrite under load, runs HSET/HGET/SADD/SISMEMBER/ZADD on
 pre-filled containers, measures memory per key and per container element,
-prints a table of
-redis | shoal | shoal/redis with PASS/MISS against the targets, and writes it as
-markdown (--out, default build/bench-results.md).
+prints a table of redis | shoal | shoal/redis with PASS/MISS against the
+targets, and writes it as markdown (--out, default build/bench-results.md).
 
 Exit status: 0 when every measurement was taken (a MISS is not a failure:
 benchmarks do not fail the build); 1 when a server fails to start or dies,
