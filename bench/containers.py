@@ -174,6 +174,6 @@ def memory_per_element(server, kind, count, how_many):
         # default it samples 5 and extrapolates); shoal always counts all.
         usage = sum(pipeline(c, [("MEMORY", "USAGE", key, "SAMPLES", "0") for key in keys]))
     total = count * how_many
-    log("%s: %d %ss of %d elements filled in %.1fs, used_memory %d -> %d, MEMORY USAGE %d" %
-        (server.label, how_many, kind, count, elapsed, before, after, usage))
+    log("%s: %d %s of %d elements filled in %.1fs, used_memory %d -> %d, MEMORY USAGE %d" %
+        (server.label, how_many, PLURAL[kind], count, elapsed, before, after, usage))
     return (after - before) / total, usage / total
