@@ -136,21 +136,21 @@ BIG_TESTS = containers.commands(1)
 CELLS = (
     Cell("P1", "P1", ("set", "get"), ("-P", "1"), 200_000),
     Cell("P16", "P16", ("set", "get"), ("-P", "16"), 1_000_000),
-    Cell("containers-P1", "P1 %dx%d" % (SMALL, SMALL), SMALL_TESTS, ("-P", "1"), 50_000,
+    Cell("containers-P1", "P1 %dx%d" % (SMALL, SMALL), SMALL_TESTS, ("-P", "1"), 25_000,
          keyspace=SMALL, containers=SMALL),
-    Cell("containers-P16", "P16 %dx%d" % (SMALL, SMALL), SMALL_TESTS, ("-P", "16"), 300_000,
+    Cell("containers-P16", "P16 %dx%d" % (SMALL, SMALL), SMALL_TESTS, ("-P", "16"), 150_000,
          keyspace=SMALL, containers=SMALL),
-    Cell("containers-big", "P1 1x%d" % BIG, BIG_TESTS, ("-P", "1"), 20_000,
+    Cell("containers-big", "P1 1x%d" % BIG, BIG_TESTS, ("-P", "1"), 10_000,
          keyspace=BIG, containers=1),
     Cell("cluster-P1", "P1 3 nodes N3R2W2", ("set", "get"), ("-P", "1"), 200_000,
          shoal_nodes=3, shoal_conf=N3R2W2, rps_min=CLUSTER_RPS_MIN_RATIO, p99_max=None),
     Cell("cluster-P16", "P16 3 nodes N3R2W2", ("set", "get"), ("-P", "16"), 1_000_000,
          shoal_nodes=3, shoal_conf=N3R2W2, rps_min=CLUSTER_P16_RPS_MIN_RATIO, p99_max=None),
     Cell("cluster-containers-P1", "P1 %dx%d 3 nodes N3R2W2" % (SMALL, SMALL), SMALL_TESTS,
-         ("-P", "1"), 20_000, shoal_nodes=3, shoal_conf=N3R2W2, rps_min=CLUSTER_RPS_MIN_RATIO,
+         ("-P", "1"), 10_000, shoal_nodes=3, shoal_conf=N3R2W2, rps_min=CLUSTER_RPS_MIN_RATIO,
          p99_max=None, keyspace=SMALL, containers=SMALL),
     Cell("cluster-containers-P16", "P16 %dx%d 3 nodes N3R2W2" % (SMALL, SMALL), SMALL_TESTS,
-         ("-P", "16"), 30_000, shoal_nodes=3, shoal_conf=N3R2W2,
+         ("-P", "16"), 15_000, shoal_nodes=3, shoal_conf=N3R2W2,
          rps_min=CLUSTER_P16_RPS_MIN_RATIO, p99_max=None, keyspace=SMALL, containers=SMALL),
     Cell("always", "P1 appendfsync always", ("set",), ("-P", "1"), 25_000,
          conf=aof("always"), rps_min=FSYNC_RPS_MIN_RATIO),
@@ -426,7 +426,8 @@ def run_elements(opts, tmp, rows, notes):
         pair.stop()
     notes.append(
         "memory per element: %d elements in all per row (containers of 16-byte fields, members "
-        "and hash values, filled %d elements a command) on a flushed server; used_memory delta / "
+        "and hash values, filled in commands of %d elements or a tenth of the container) on a "
+        "flushed server; used_memory delta / "
         "elements, and the sum of MEMORY USAGE key SAMPLES 0 / elements. Payload per element: "
         "hash %d B (field + value), set %d B, sorted set %d B (member + 8-byte score); shoal's "
         "MEMORY USAGE over the payload (causal metadata, the encoding's lengths, the key's entry "

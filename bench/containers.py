@@ -26,7 +26,11 @@ from harness import BenchError, Conn, log
 # Every field of a hash gets this value in the rps cells (the -d of the
 # string cells; redis-benchmark's -d does not apply to custom commands).
 VALUE = "v" * harness.VALUE_SIZE
-ELEMENTS_PER_COMMAND = 1000  # pre-fill and memory fill: elements per HSET/SADD/ZADD
+ELEMENTS_PER_COMMAND = 1000  # pre-fill: elements per HSET/SADD/ZADD
+# Memory fill: at most this many commands per container (at least
+# ELEMENTS_PER_COMMAND elements each): every shoal write re-encodes the whole
+# container, so 100 commands of 1,000 into a 100,000-element one took a minute.
+FILL_COMMANDS = 10
 
 RAND = "__rand_int__"
 
@@ -62,12 +66,12 @@ def commands(containers):
     )
 
 
-def fill_commands(kind, key, names, value):
-    """The HSET/SADD/ZADD commands adding `names` to `key`, in batches;
-    fields get `value`, sorted-set members their index as score."""
+def fill_commands(kind, key, names, value, per_command=ELEMENTS_PER_COMMAND):
+    """The HSET/SADD/ZADD commands adding `names` to `key`, `per_command`
+    at a time; fields get `value`, sorted-set members their index as score."""
     out = []
-    for first in range(0, len(names), ELEMENTS_PER_COMMAND):
-        batch = names[first:first + ELEMENTS_PER_COMMAND]
+    for first in range(0, len(names), per_command):
+        batch = names[first:first + per_command]
         args = [key]
         for j, name in enumerate(batch):
             if kind == "hash":
@@ -162,7 +166,8 @@ def memory_per_element(server, kind, count, how_many):
         t0 = time.monotonic()
         with Conn(server.port, host=server.host) as fill:
             for key in keys:
-                for cmd in fill_commands(kind, key, names, "v" * NAME_BYTES):
+                per_command = max(ELEMENTS_PER_COMMAND, -(-count // FILL_COMMANDS))
+                for cmd in fill_commands(kind, key, names, "v" * NAME_BYTES, per_command):
                     fill.call(*cmd)
         elapsed = time.monotonic() - t0
         cards = pipeline(c, [(CARD[kind], key) for key in keys])
