@@ -6,9 +6,10 @@
 Starts Debian's redis-server and shoal-server on free ports, runs the same
 redis-benchmark commands against each (alternating which server goes first so
 machine noise hits both), with and without the append-only log, times an
-append-only-log rewrite under load, measures memory per key, prints a table of
-redis | shoal | shoal/redis with PASS/MISS against the targets, and writes it as
-markdown (--out, default build/bench-results.md).
+append-only-log rewrite under load, runs HSET/HGET/SADD/SISMEMBER/ZADD on
+pre-filled containers, measures memory per key and per container element,
+prints a table of redis | shoal | shoal/redis with PASS/MISS against the
+targets, and writes it as markdown (--out, default build/bench-results.md).
 
 Exit status: 0 when every measurement was taken (a MISS is not a failure:
 benchmarks do not fail the build); 1 when a server fails to start or dies,
@@ -19,7 +20,8 @@ Developing the script itself: --shoal /usr/bin/redis-server compares Redis with
 itself (ratios should be near 1.0). See bench/README.md for reading the results.
 Modules: harness.py (servers, RESP, redis-benchmark; the server processes are
 tests/support/shoal_process.py, shared with the tests), rewrite.py (the rewrite
-under load cell).
+under load cell), containers.py (the hash, set and sorted-set command lines,
+their pre-fill, memory per element).
 """
 
 import argparse
@@ -39,6 +41,7 @@ sys.dont_write_bytecode = True  # no bench/__pycache__ from the imports below
 import anti_entropy  # noqa: E402
 import cluster_faults  # noqa: E402
 import cluster_join  # noqa: E402
+import containers  # noqa: E402
 import harness  # noqa: E402
 import rewrite  # noqa: E402
 from harness import BenchError, Conn, Pair, log, run_benchmark  # noqa: E402
@@ -56,6 +59,8 @@ P99_MAX_RATIO = 1.5  # tail latency: shoal p99 <= 1.5 x redis
 CLUSTER_RPS_MIN_RATIO = 0.35
 CLUSTER_P16_RPS_MIN_RATIO = 0.5
 MEM_MAX_RATIO = 1.5  # memory per key: shoal <= 1.5 x redis
+# Memory per element of a hash, set or sorted set: shoal <= 2 x redis.
+ELEMENT_MEM_MAX_RATIO = 2.0
 
 # Memory probe: keys "key:000000000001" (16 bytes, the same shape as
 # redis-benchmark's -r keys), 64-byte values. The rewrite cell loads as many.
@@ -68,7 +73,9 @@ class Cell:
 
     key:         its --cells name, e.g. "P16" or "always".
     name:        row label, e.g. "P16"; table rows are "<TEST> <name>".
-    tests:       redis-benchmark -t tests, each run (and reported) on its own.
+    tests:       redis-benchmark -t tests, each run (and reported) on its own;
+                 a test is a name ("set") or (label, command argv): a custom
+                 command line (containers.commands).
     args:        extra redis-benchmark arguments (besides -c -d -r -n --csv).
     requests:    -n for a full run (--quick divides it by 10).
     conf:        directives for both servers, e.g. (("appendonly", "yes"),
@@ -79,6 +86,10 @@ class Cell:
     shoal_conf:  directives for shoal only (replicas, quorums...).
     rps_min:     target for the rps ratio.
     p99_max:     target for the p99 ratio (None: no target).
+    keyspace:    redis-benchmark's -r.
+    containers:  0, or how many hashes, sets and sorted sets of `keyspace`
+                 elements each to fill before the cell runs
+                 (containers.prefill).
 
     Consecutive cells with the same conf / shoal_nodes / shoal_conf share one
     pair of servers; a change starts a fresh pair.
@@ -94,6 +105,8 @@ class Cell:
     shoal_conf: tuple = ()
     rps_min: float = RPS_MIN_RATIO
     p99_max: float = P99_MAX_RATIO
+    keyspace: int = harness.KEYSPACE
+    containers: int = 0
 
     def server_key(self):
         return (self.conf, self.shoal_nodes, self.shoal_conf)
@@ -111,14 +124,34 @@ def aof(fsync):
 # talking to the first node; Redis is the same single redis-server as always.
 N3R2W2 = (("replicas", "3"), ("read-quorum", "2"), ("write-quorum", "2"))
 
+# The container cells (containers.py): HSET, HGET, SADD, SISMEMBER, ZADD on
+# SMALL hashes, sets and sorted sets of SMALL elements each (-r SMALL:
+# keys and elements drawn at random), or on one of each holding BIG elements.
+SMALL = 100
+BIG = 1000
+SMALL_TESTS = containers.commands(SMALL)
+BIG_TESTS = containers.commands(1)
+
 # Add rows here.
 CELLS = (
     Cell("P1", "P1", ("set", "get"), ("-P", "1"), 200_000),
     Cell("P16", "P16", ("set", "get"), ("-P", "16"), 1_000_000),
+    Cell("containers-P1", "P1 %dx%d" % (SMALL, SMALL), SMALL_TESTS, ("-P", "1"), 25_000,
+         keyspace=SMALL, containers=SMALL),
+    Cell("containers-P16", "P16 %dx%d" % (SMALL, SMALL), SMALL_TESTS, ("-P", "16"), 150_000,
+         keyspace=SMALL, containers=SMALL),
+    Cell("containers-big", "P1 1x%d" % BIG, BIG_TESTS, ("-P", "1"), 10_000,
+         keyspace=BIG, containers=1),
     Cell("cluster-P1", "P1 3 nodes N3R2W2", ("set", "get"), ("-P", "1"), 200_000,
          shoal_nodes=3, shoal_conf=N3R2W2, rps_min=CLUSTER_RPS_MIN_RATIO, p99_max=None),
     Cell("cluster-P16", "P16 3 nodes N3R2W2", ("set", "get"), ("-P", "16"), 1_000_000,
          shoal_nodes=3, shoal_conf=N3R2W2, rps_min=CLUSTER_P16_RPS_MIN_RATIO, p99_max=None),
+    Cell("cluster-containers-P1", "P1 %dx%d 3 nodes N3R2W2" % (SMALL, SMALL), SMALL_TESTS,
+         ("-P", "1"), 10_000, shoal_nodes=3, shoal_conf=N3R2W2, rps_min=CLUSTER_RPS_MIN_RATIO,
+         p99_max=None, keyspace=SMALL, containers=SMALL),
+    Cell("cluster-containers-P16", "P16 %dx%d 3 nodes N3R2W2" % (SMALL, SMALL), SMALL_TESTS,
+         ("-P", "16"), 15_000, shoal_nodes=3, shoal_conf=N3R2W2,
+         rps_min=CLUSTER_P16_RPS_MIN_RATIO, p99_max=None, keyspace=SMALL, containers=SMALL),
     Cell("always", "P1 appendfsync always", ("set",), ("-P", "1"), 25_000,
          conf=aof("always"), rps_min=FSYNC_RPS_MIN_RATIO),
     Cell("always-P16", "P16 appendfsync always", ("set",), ("-P", "16"), 200_000,
@@ -130,10 +163,17 @@ CELLS = (
 )
 REWRITE_KEY = "rewrite"  # rewrite.py
 MEMORY_KEY = "memory"
+ELEMENTS_KEY = "memory-elements"  # memory per element of a hash, set, sorted set
 FAULTS_KEY = "faults"  # cluster_faults.py: one node of three frozen; hand-off after an outage
 AE_KEY = "anti-entropy"  # anti_entropy.py: its throughput cost; repairing 100,000 keys
 JOIN_KEY = "join"  # cluster_join.py: a 4th node receiving its share of 1,000,000 keys
-ALL_KEYS = tuple(c.key for c in CELLS) + (REWRITE_KEY, MEMORY_KEY, FAULTS_KEY, AE_KEY, JOIN_KEY)
+ALL_KEYS = tuple(c.key for c in CELLS) + (REWRITE_KEY, MEMORY_KEY, ELEMENTS_KEY, FAULTS_KEY,
+                                          AE_KEY, JOIN_KEY)
+# Elements per container in the memory-elements cell (100: Redis's listpack
+# for hashes and sorted sets; --quick: 100, 1,000 and 10,000), and elements
+# in all per row (--quick: a tenth).
+ELEMENT_COUNTS = (100, 1_000, 100_000)
+ELEMENTS_TOTAL = 1_000_000
 AE_REPAIR_KEYS = 100_000
 JOIN_KEYS = 1_000_000
 # The hand-off cell's outage, in seconds (--quick: a tenth).
@@ -145,25 +185,18 @@ OUTAGE_S = 30
 # ---------------------------------------------------------------------------
 
 
-def used_memory(conn):
-    value = conn.info("memory").get("used_memory")
-    if value is None:
-        raise BenchError("INFO memory has no used_memory: field")
-    return int(value)
-
-
 def memory_per_key(server, count):
     with Conn(server.port) as c:
         if c.call("FLUSHALL") != "OK":
             raise BenchError("%s: FLUSHALL failed" % server.label)
-        before = used_memory(c)
+        before = harness.used_memory(c)
         t0 = time.monotonic()
         harness.load_keys(c, count)
         elapsed = time.monotonic() - t0
         size = c.call("DBSIZE")
         if size != count:
             raise BenchError("%s: DBSIZE is %r after loading %d keys" % (server.label, size, count))
-        after = used_memory(c)
+        after = harness.used_memory(c)
     log("%s: %d keys loaded in %.1fs, used_memory %d -> %d" %
         (server.label, count, elapsed, before, after))
     return (after - before) / count
@@ -284,6 +317,7 @@ def parse_args(argv):
         opts.cell_list = tuple(c for c in opts.cell_list if c.shoal_nodes == 1)
     opts.rewrite = REWRITE_KEY in wanted
     opts.memory = MEMORY_KEY in wanted and not opts.no_memory
+    opts.elements = ELEMENTS_KEY in wanted and not opts.no_memory
     opts.faults = FAULTS_KEY in wanted and not opts.shoal_is_redis
     opts.anti_entropy = AE_KEY in wanted and not opts.shoal_is_redis
     opts.join = JOIN_KEY in wanted and not opts.shoal_is_redis
@@ -314,20 +348,25 @@ def run_cells(opts, tmp, rows):
         try:
             pair.start()
             for cell in cells:
+                if cell.containers:
+                    for label in ("redis", "shoal"):
+                        containers.prefill(pair.get(label), cell.containers, cell.keyspace)
                 # samples[TEST][label]: one {metric: value} per repetition.
-                samples = {t.upper(): {"redis": [], "shoal": []} for t in cell.tests}
+                samples = {harness.test_label(t): {"redis": [], "shoal": []} for t in cell.tests}
                 for rep in range(opts.repeat):
                     for test in cell.tests:
+                        name = harness.test_label(test)
                         order = ("redis", "shoal") if flip % 2 == 0 else ("shoal", "redis")
                         flip += 1
                         for label in order:
                             t0 = time.monotonic()
                             res = run_benchmark(opts, pair, pair.get(label), test,
-                                                requests_for(opts, cell), cell.args)
+                                                requests_for(opts, cell), cell.args,
+                                                cell.keyspace)
                             log("%s %s %s %d/%d: %.0f rps, p50 %.3f ms, p99 %.3f ms (%.1fs)" %
-                                (test.upper(), cell.name, label, rep + 1, opts.repeat,
+                                (name, cell.name, label, rep + 1, opts.repeat,
                                  res["rps"], res["p50"], res["p99"], time.monotonic() - t0))
-                            samples[test.upper()][label].append(res)
+                            samples[name][label].append(res)
                 for test, by_label in samples.items():
                     add_rows(rows, "%s %s" % (test, cell.name), by_label, cell.rps_min,
                              cell.p99_max)
@@ -358,6 +397,43 @@ def run_memory(opts, tmp, rows):
         pair.stop()
     rows.append(Row("memory per key, %d keys" % opts.keys, per_key["redis"], per_key["shoal"],
                     "B/key", "<=", MEM_MAX_RATIO))
+
+
+def run_elements(opts, tmp, rows, notes):
+    """Memory per element: hashes, sets and sorted sets of each of
+    ELEMENT_COUNTS 16-byte elements, as many containers as make
+    ELEMENTS_TOTAL elements, on a flushed server."""
+    total = ELEMENTS_TOTAL if not opts.quick else ELEMENTS_TOTAL // 10
+    counts = ELEMENT_COUNTS if not opts.quick else tuple(max(n // 10, min(n, 1000))
+                                                         for n in ELEMENT_COUNTS)
+    pair = Pair(opts, tmp, Cell(ELEMENTS_KEY, "memory per element", (), (), 0))
+    over = []  # shoal's MEMORY USAGE over the payload, per element
+    try:
+        pair.start()
+        for kind in containers.KINDS:
+            for count in counts:
+                how_many = max(1, total // count)
+                res = {label: containers.memory_per_element(pair.get(label), kind, count, how_many)
+                       for label in ("redis", "shoal")}
+                name = "%d %s of %d" % (how_many, containers.PLURAL[kind], count)
+                rows.append(Row("memory per element, " + name, res["redis"][0], res["shoal"][0],
+                                "B/element", "<=", ELEMENT_MEM_MAX_RATIO))
+                rows.append(Row("MEMORY USAGE per element, " + name, res["redis"][1],
+                                res["shoal"][1], "B/element"))
+                over.append("%s of %d: %.1f" % (kind, count,
+                                                res["shoal"][1] - containers.PAYLOAD[kind]))
+    finally:
+        pair.stop()
+    notes.append(
+        "memory per element: %d elements in all per row (containers of 16-byte fields, members "
+        "and hash values, filled in commands of %d elements or a tenth of the container) on a "
+        "flushed server; used_memory delta / "
+        "elements, and the sum of MEMORY USAGE key SAMPLES 0 / elements. Payload per element: "
+        "hash %d B (field + value), set %d B, sorted set %d B (member + 8-byte score); shoal's "
+        "MEMORY USAGE over the payload (causal metadata, the encoding's lengths, the key's entry "
+        "and jemalloc's size-class rounding), B/element: %s" %
+        (total, containers.ELEMENTS_PER_COMMAND, containers.PAYLOAD["hash"],
+         containers.PAYLOAD["set"], containers.PAYLOAD["zset"], ", ".join(over)))
 
 
 def run_rewrite(opts, tmp, rows, notes):
@@ -393,15 +469,17 @@ def main(argv):
     load = os.getloadavg()[0]
     tmp = tempfile.mkdtemp(prefix="shoal-bench-")
     rows = []
-    rewrite_notes = []
+    extra_notes = []
     fault_rows = []
     failure = None
     try:
         run_cells(opts, tmp, rows)
         if opts.rewrite:
-            run_rewrite(opts, tmp, rows, rewrite_notes)
+            run_rewrite(opts, tmp, rows, extra_notes)
         if opts.memory:
             run_memory(opts, tmp, rows)
+        if opts.elements:
+            run_elements(opts, tmp, rows, extra_notes)
         if opts.faults:
             fault_rows += cluster_faults.degraded(opts, tmp, max(20_000, int(300_000 * opts.scale)))
             fault_rows += cluster_faults.handoff(opts, tmp, OUTAGE_S * opts.scale)
@@ -431,6 +509,15 @@ def main(argv):
             (harness.CLIENTS, harness.VALUE_SIZE, harness.KEYSPACE,
              ", ".join("%d (%s)" % (requests_for(opts, c), c.name) for c in opts.cell_list),
              opts.repeat))
+    if any(c.containers for c in opts.cell_list):
+        notes.append(
+            "hashes, sets, sorted sets: custom command lines (%s), -r %d for %dx%d (%d containers "
+            "of each type, each pre-filled with %d elements, keys and elements drawn at random) "
+            "and -r %d for 1x%d (one container of each type, pre-filled with %d elements); "
+            "writes overwrite existing elements, reads find them" %
+            ("; ".join(" ".join(argv) for _, argv in SMALL_TESTS).replace(containers.VALUE,
+                                                                          "<64-byte value>"),
+             SMALL, SMALL, SMALL, SMALL, SMALL, BIG, BIG, BIG))
     if any(c.shoal_nodes > 1 for c in opts.cell_list):
         notes.append(
             "3 nodes: shoal-server on 127.0.0.1, .2, .3 with N=3 R=2 W=2 (every SET waits for "
@@ -441,7 +528,7 @@ def main(argv):
         "%s, %d CPUs, load average %.1f at start, %s; took %.0fs" %
         (platform.node(), os.cpu_count() or 0, load, time.strftime("%Y-%m-%d %H:%M:%S %Z"),
          elapsed),
-    ] + rewrite_notes
+    ] + extra_notes
     if failure:
         notes.append("INCOMPLETE: " + failure.splitlines()[0])
 

@@ -291,6 +291,13 @@ def command(port, *args, timeout=IO_TIMEOUT, host="127.0.0.1"):
         return c.call(*args)
 
 
+def used_memory(conn):
+    value = conn.info("memory").get("used_memory")
+    if value is None:
+        raise BenchError("INFO memory has no used_memory: field")
+    return int(value)
+
+
 def load_keys(conn, count):
     """SET key:%012d to a 64-byte value for 1..count, pipelined in batches.
     The keys have the shape of redis-benchmark's -r keys (16 bytes)."""
@@ -314,15 +321,32 @@ def load_keys(conn, count):
 # ---------------------------------------------------------------------------
 
 
-class Benchmark:
-    """One redis-benchmark process (one test) against one server."""
+def test_label(test):
+    """A test's name in the table: "SET" for "set", "HGET" for ("HGET", argv)."""
+    return test.upper() if isinstance(test, str) else test[0]
 
-    def __init__(self, opts, server, test, requests, args):
+
+class Benchmark:
+    """One redis-benchmark process (one test) against one server.
+
+    test: a built-in test ("set", run with -t), or (label, argv): a custom
+    command line, given after the options (its __rand_int__s drawn below
+    keyspace), whose CSV row is named by the command line itself.
+    keyspace: the -r."""
+
+    def __init__(self, opts, server, test, requests, args, keyspace=KEYSPACE):
         self.server = server
-        self.test = test.upper()
-        self.argv = [opts.redis_benchmark, "-h", server.host, "-p", str(server.port), "-t",
-                     test, "-c", str(CLIENTS), "-d", str(VALUE_SIZE), "-r", str(KEYSPACE),
-                     "-n", str(requests), "--csv"] + list(args)
+        self.test = test_label(test)
+        self.argv = [opts.redis_benchmark, "-h", server.host, "-p", str(server.port)]
+        if isinstance(test, str):
+            self.argv += ["-t", test]
+            self.row_name = test.upper()
+            command = []
+        else:
+            command = list(test[1])
+            self.row_name = " ".join(command).upper()
+        self.argv += ["-c", str(CLIENTS), "-d", str(VALUE_SIZE), "-r", str(keyspace), "-n",
+                      str(requests), "--csv"] + list(args) + command
         self.proc = None
         self.deadline = None
 
@@ -366,7 +390,7 @@ class Benchmark:
             if line.strip() and "Could not fetch server CONFIG" not in line:
                 log("redis-benchmark (%s): %s" % (label, line))
         for row in csv.DictReader(io.StringIO(out)):
-            if row.get("test", "").upper() == self.test:
+            if row.get("test", "").upper() == self.row_name:
                 try:
                     return {"rps": float(row["rps"]), "p50": float(row["p50_latency_ms"]),
                             "p99": float(row["p99_latency_ms"]),
@@ -377,9 +401,9 @@ class Benchmark:
                          (label, self.test, " ".join(self.argv), (err + out).strip()))
 
 
-def run_benchmark(opts, pair, server, test, requests, args):
+def run_benchmark(opts, pair, server, test, requests, args, keyspace=KEYSPACE):
     """Runs one redis-benchmark test against one server to the end."""
-    bench = Benchmark(opts, server, test, requests, args)
+    bench = Benchmark(opts, server, test, requests, args, keyspace)
     bench.start()
     try:
         return bench.finish(pair)
