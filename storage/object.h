@@ -197,6 +197,14 @@ class Object {
   Dot Put(Version version, ActorId coordinator, uint64_t dot_floor = 0) {
     return set_.Update(set_.Context(), std::move(version), coordinator, dot_floor);
   }
+  // Put() with the dot given rather than derived: replays on a replica the
+  // Put() a coordinator made (storage/container_delta.h), so that the same
+  // object and the same (dot, version) give the same new object. kInvalid
+  // unless dot.counter is in [1, kMaxCounter] and above Context()'s counter
+  // of dot.actor (what Put() would have made it); nothing changes then.
+  Status PutWithDot(Version version, const Dot& dot) {
+    return set_.ReplaceAllWithDot(std::move(version), dot);
+  }
   // Replica synchronisation: this becomes the join of this and `other`.
   void Merge(const Object& other) { set_.Merge(other.set_); }
 
