@@ -178,7 +178,11 @@ Result<Object> Apply(const Object& base, const ContainerDelta& delta, const Acto
   v.timestamp_ms = delta.timestamp_ms;
   v.expire_at_ms = delta.expire_at_ms;
   StateIn<State>(v) = State(std::move(map).value());
-  Object obj = base;
+  // PutWithDot supersedes every sibling of `base`: only its context is
+  // needed, not a copy of its (big) versions.
+  auto context_only = Object::Set::FromParts(base.Context(), {});
+  if (!context_only.ok()) return context_only.status();
+  Object obj(std::move(context_only).value());
   Status st = obj.PutWithDot(std::move(v), delta.dot);
   if (!st.ok()) return stale("the write's dot is already covered");
   return obj;

@@ -63,6 +63,10 @@
 //   removes expire with it.
 //   The writer must hold its own earlier writes of the key (see
 //   storage/or_map.h), as for every Put.
+//   Such a write is a pure function of the object it starts from and the
+//   write (dot, timestamp, expiry, changed elements): what it changed is
+//   shipped and logged as a ContainerDelta (storage/container_delta.h), which
+//   PutWithDot() replays on a copy of that object.
 //
 // The type of a key (TypeAt): the live versions are the bytes and counter
 // versions and the container versions of each type whose join is not
