@@ -81,6 +81,10 @@ Cluster::Cluster(uv_loop_t* loop, storage::Keyspace& keyspace, const storage::Cl
                         [this](facade::Connection&, Argv& argv, facade::ReplyBuilder& r) {
                           replica_.ServePut(argv, r);
                         });
+  peer_server_.Register("SHOAL.MDELTA",
+                        [this](facade::Connection&, Argv& argv, facade::ReplyBuilder& r) {
+                          replica_.ServeDelta(argv, r);
+                        });
   peer_server_.Register("SHOAL.MEMBERS",
                         [this](facade::Connection&, Argv& argv, facade::ReplyBuilder& r) {
                           if (argv.size() != 2)

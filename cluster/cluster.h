@@ -4,7 +4,7 @@
 // (get/put state machines), the replica side, the inbound peer server and
 // the dispatcher that routes client commands, and wires the peer frames to
 // them:
-//   SHOAL.MGET, SHOAL.MPUT   -> Replica
+//   SHOAL.MGET, SHOAL.MPUT, SHOAL.MDELTA -> Replica
 //   SHOAL.MEMBERS            -> ClusterNode (membership exchange)
 //   SHOAL.FWD, SHOAL.LOCAL   -> Dispatcher
 //   SHOAL.XFER               -> PartitionTransfer

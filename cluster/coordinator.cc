@@ -183,12 +183,14 @@ void Coordinator::Repair(ReadState& st, const std::vector<size_t>& replicas) {
 }
 
 void Coordinator::Replicate(const std::string& key, std::string object, ReplicaSet targets,
-                            WriteDone done) {
+                            WriteDone done, std::string delta) {
   ++stats_.writes;
   size_t self = IncludeSelf(targets, self_);
   struct WriteState {
     WriteQuorum quorum;
     WriteDone done;
+    std::string key;
+    std::string object;  // node-id encoded; empty until needed with a delta
     WriteState(WriteQuorum q, WriteDone d) : quorum(std::move(q)), done(std::move(d)) {}
   };
   // Two replica sets only while the key's partition moves (placement.h).
@@ -207,6 +209,21 @@ void Coordinator::Replicate(const std::string& key, std::string object, ReplicaS
     st = std::make_shared<WriteState>(WriteQuorum(in_read, in_new, options_.write_quorum),
                                       std::move(done));
   }
+  st->key = key;
+  st->object = std::move(object);
+  // The whole object, for a target that cannot take the delta: the key's
+  // current object here, which includes the write (writes apply locally
+  // first) and whatever came since, which a merge takes as well. Empty if
+  // it cannot be read.
+  auto whole = [this, st]() -> const std::string& {
+    if (st->object.empty()) {
+      auto obj = keyspace_.Load(st->key, clock_.NowMs());
+      if (obj.ok() && obj.value().Size() > 0) {
+        obj.value().EncodeWithNodeIds(keyspace_.actors(), &st->object);
+      }
+    }
+    return st->object;
+  };
   auto finish = [this, st]() {
     if (!st->done || st->quorum.state() == WriteQuorum::State::kPending) return;
     WriteDone d = std::move(st->done);
@@ -219,11 +236,28 @@ void Coordinator::Replicate(const std::string& key, std::string object, ReplicaS
     d(storage::Status(storage::Code::kUnavailable,
                       NoQuorumMessage(st->quorum.ok_count(), st->quorum.required())));
   };
+  // One target's outcome: an ack counts toward W.
+  auto count = [this, st, finish](size_t i, bool acked, bool late) {
+    if (late) ++stats_.late_replies;
+    if (late) {
+      // A replica that timed out may still complete an undecided write
+      // (a batched frame keeps its first item's deadline).
+      if (acked) st->quorum.AddLateAck(i);
+    } else if (acked) {
+      st->quorum.AddAck(i);
+    } else {
+      st->quorum.AddFailure(i);
+    }
+    finish();
+  };
+  auto is_ack = [](PeerOutcome outcome, const PeerReply* reply) {
+    return outcome == PeerOutcome::kReply && reply->type == PeerReply::Type::kStatus;
+  };
   // This node's own write is in its keyspace already; standing in for a
   // primary (sloppy quorum), it also keeps it as a hint for that primary.
   const Target& me = (*targets)[self];
-  if (!me.fallback ||
-      (replica_ != nullptr && replica_->StoreHint(me.stands_in_for, key, object).ok())) {
+  if (!me.fallback || (replica_ != nullptr && !whole().empty() &&
+                       replica_->StoreHint(me.stands_in_for, key, whole()).ok())) {
     st->quorum.AddAck(self);
   } else {
     st->quorum.AddFailure(self);
@@ -232,22 +266,36 @@ void Coordinator::Replicate(const std::string& key, std::string object, ReplicaS
   int64_t deadline = Deadline();
   for (size_t i = 0; i < targets->size(); ++i) {
     if (i == self) continue;
-    Put((*targets)[i], key, object, deadline,
-        [this, st, i, finish](PeerOutcome outcome, const PeerReply* reply, bool late) {
-          const bool acked =
-              outcome == PeerOutcome::kReply && reply->type == PeerReply::Type::kStatus;
-          if (late) ++stats_.late_replies;
-          if (late) {
-            // A replica that timed out may still complete an undecided write
-            // (a batched frame keeps its first item's deadline).
-            if (acked) st->quorum.AddLateAck(i);
-          } else if (acked) {
-            st->quorum.AddAck(i);
-          } else {
-            st->quorum.AddFailure(i);
-          }
-          finish();
-        });
+    const Target& to = (*targets)[i];
+    if (delta.empty() || to.fallback) {
+      const std::string& bytes = whole();
+      if (bytes.empty()) {
+        count(i, false, false);
+        continue;
+      }
+      Put(to, key, bytes, deadline,
+          [count, is_ack, i](PeerOutcome outcome, const PeerReply* reply, bool late) {
+            count(i, is_ack(outcome, reply), late);
+          });
+      continue;
+    }
+    ++stats_.deltas_sent;
+    transport_.Batch(to.node, "SHOAL.MDELTA", {key, delta}, deadline,
+                     [this, st, to, i, deadline, count, is_ack, whole](
+                         PeerOutcome outcome, const PeerReply* reply, bool late) {
+                       if (is_ack(outcome, reply)) return count(i, true, late);
+                       if (outcome != PeerOutcome::kReply) return count(i, false, late);
+                       // Refused (its copy was not the delta's base, or it does not know
+                       // the frame): the whole object, merged, and the ack counts once
+                       // that applied.
+                       ++stats_.deltas_refused;
+                       const std::string& bytes = whole();
+                       if (bytes.empty()) return count(i, false, late);
+                       Put(to, st->key, bytes, late ? Deadline() : deadline,
+                           [count, is_ack, i, late](PeerOutcome o, const PeerReply* r, bool late2) {
+                             count(i, is_ack(o, r), late || late2);
+                           });
+                     });
   }
 }
 

@@ -14,7 +14,13 @@
 //                unless read-repair is off).
 //   Replicate()  sends the key's new object (after the local write) to the
 //                other replicas (SHOAL.MPUT, an object merge) and answers once
-//                W replicas, this one included, applied it.
+//                W replicas, this one included, applied it. A container write
+//                that comes with a delta (storage/container_delta.h) sends
+//                primaries the delta instead (SHOAL.MDELTA): a replica whose
+//                copy is not the delta's base refuses it (an error reply)
+//                and is sent the whole object (SHOAL.MPUT), its ack counted
+//                only once that applied. Fallbacks always get the whole
+//                object (a hint is an object to merge).
 //   Forward()    hands a whole client command to a replica of its key
 //                (SHOAL.FWD) and returns that node's reply bytes.
 //
@@ -64,6 +70,11 @@ struct CoordinatorStats {
   // with N > R the normal fate of the last replicas' replies, used for read
   // repair; late ones counted in late_replies too.
   uint64_t replies_after_quorum = 0;
+  // Container deltas sent to replicas (SHOAL.MDELTA), and those refused
+  // (the replica's copy was not the base, or it failed otherwise), for
+  // which the whole object was sent instead.
+  uint64_t deltas_sent = 0;
+  uint64_t deltas_refused = 0;
 };
 
 class Coordinator {
@@ -86,8 +97,12 @@ class Coordinator {
   void Read(const std::string& key, ReplicaSet replicas, ReadDone done);
 
   // `object` is the key's object in the node-id encoding, as just applied
-  // locally.
-  void Replicate(const std::string& key, std::string object, ReplicaSet replicas, WriteDone done);
+  // locally. `delta`, if not empty, is the write's encoded ContainerDelta
+  // (Change::delta()); `object` may then be empty, and is read from the
+  // keyspace (the key's current object, which includes the write) only if
+  // some target needs it.
+  void Replicate(const std::string& key, std::string object, ReplicaSet replicas, WriteDone done,
+                 std::string delta = {});
 
   // ok: `bytes` is the remote node's RESP reply. Otherwise `bytes` is the
   // error text (NOQUORUM... when the node did not answer in time).

@@ -95,7 +95,18 @@ void Dispatcher::OnConnectionClosed(facade::Connection& conn) {
 }
 
 void Dispatcher::OnChange(const storage::Change& change) {
-  if (capture_ != nullptr) (*capture_)[std::string(change.key())] = change.NodeIdBytes();
+  if (capture_ == nullptr) return;
+  auto [it, first] = capture_->try_emplace(std::string(change.key()));
+  Captured& c = it->second;
+  // A delta is relative to the key's object before the command only for the
+  // command's first change of the key; replicas hold that object, not the
+  // command's intermediate ones.
+  if (first && !change.delta().empty()) {
+    c.delta.assign(change.delta());
+    return;
+  }
+  c.delta.clear();
+  c.object = change.NodeIdBytes();
 }
 
 bool Dispatcher::Handle(facade::Connection& conn, const CommandRef& cmd,
@@ -294,7 +305,7 @@ void Dispatcher::RunPart(facade::Connection& conn, const std::shared_ptr<ConnSta
     }
     writer.emplace(keyspace_, stand_in.value());
   }
-  std::map<std::string, std::string, std::less<>> changed;
+  std::map<std::string, Captured, std::less<>> changed;
   capture_ = &changed;
   {
     // The command runs on the read's merge, not on a second lookup.
@@ -312,19 +323,21 @@ void Dispatcher::RunPart(facade::Connection& conn, const std::shared_ptr<ConnSta
   // replicates each, and is acknowledged once all met their quorum.
   auto remaining = std::make_shared<size_t>(changed.size());
   auto failed = std::make_shared<std::string>();
-  for (auto& [key, bytes] : changed) {
+  for (auto& [key, captured] : changed) {
     ReplicaSet replicas = key == p.key ? p.replicas : Replicas(key);
-    coordinator_.Replicate(key, std::move(bytes), replicas,
-                           [this, cs, req, i, remaining, failed](const storage::Status& st) {
-                             if (!st.ok() && failed->empty()) {
-                               *failed = facade::ErrorReply(st.message());
-                             }
-                             if (--*remaining > 0) return;
-                             Part& part = req->parts[i];
-                             if (!failed->empty()) part.reply = *failed;
-                             part.done = true;
-                             MaybeComplete(cs, req);
-                           });
+    coordinator_.Replicate(
+        key, std::move(captured.object), replicas,
+        [this, cs, req, i, remaining, failed](const storage::Status& st) {
+          if (!st.ok() && failed->empty()) {
+            *failed = facade::ErrorReply(st.message());
+          }
+          if (--*remaining > 0) return;
+          Part& part = req->parts[i];
+          if (!failed->empty()) part.reply = *failed;
+          part.done = true;
+          MaybeComplete(cs, req);
+        },
+        std::move(captured.delta));
   }
 }
 

@@ -92,8 +92,8 @@ class Dispatcher final : private RouteContext, public storage::ChangeListener {
   void OnConnectionClosed(facade::Connection& conn);
 
   // storage::ChangeListener: while a coordinated write runs here, the
-  // keyspace's changes are recorded (node-id encoded) to be replicated;
-  // outside one, this does nothing.
+  // keyspace's changes are recorded (node-id encoded, or as a container
+  // write's delta) to be replicated; outside one, this does nothing.
   void OnChange(const storage::Change& change) override;
   void OnFlush() override {}
 
@@ -153,8 +153,14 @@ class Dispatcher final : private RouteContext, public storage::ChangeListener {
   DispatcherOptions options_;
   DispatcherStats stats_;
   std::unordered_map<const facade::Connection*, std::shared_ptr<ConnState>> conns_;
-  // While a coordinated write runs: the keys it changed, node-id encoded.
-  std::map<std::string, std::string, std::less<>>* capture_ = nullptr;
+  // What a coordinated write changed in one key: its new object, node-id
+  // encoded, or (a container write's) delta and no object.
+  struct Captured {
+    std::string object;
+    std::string delta;
+  };
+  // While a coordinated write runs: the keys it changed.
+  std::map<std::string, Captured, std::less<>>* capture_ = nullptr;
 };
 
 }  // namespace shoal::cluster

@@ -50,6 +50,13 @@ storage::Status LocalReplica::ApplyRemote(std::string_view key, std::string_view
   return keyspace_.Merge(key, obj.value(), clock_.NowMs());
 }
 
+storage::Status LocalReplica::ApplyRemoteDelta(std::string_view key, std::string_view delta) {
+  storage::Status st = keyspace_.ApplyDelta(key, delta, clock_.NowMs());
+  if (st.ok()) ++stats_.deltas_applied;
+  if (st.code() == storage::Code::kStale) ++stats_.deltas_stale;
+  return st;
+}
+
 storage::Status LocalReplica::StoreHint(std::string_view owner, std::string_view key,
                                         std::string_view object) {
   if (hints_ == nullptr) return storage::Status::Invalid("hinted handoff is off");
@@ -106,6 +113,22 @@ void LocalReplica::ServePut(const std::vector<std::string>& argv, facade::ReplyB
     storage::Status st = ApplyRemote(argv[i], argv[i + 1]);
     if (st.ok()) {
       reply.Ok();
+    } else {
+      reply.Error("ERR " + st.message());
+    }
+  }
+}
+
+void LocalReplica::ServeDelta(const std::vector<std::string>& argv, facade::ReplyBuilder& reply) {
+  if (argv.size() < 3 || argv.size() % 2 == 0)
+    return reply.Error(facade::errors::BadPeerFrame("SHOAL.MDELTA"));
+  reply.ArrayHeader((argv.size() - 1) / 2);
+  for (size_t i = 1; i + 1 < argv.size(); i += 2) {
+    storage::Status st = ApplyRemoteDelta(argv[i], argv[i + 1]);
+    if (st.ok()) {
+      reply.Ok();
+    } else if (st.code() == storage::Code::kStale) {
+      reply.Error(std::string(kStaleDeltaError) + " " + st.message());
     } else {
       reply.Error("ERR " + st.message());
     }

@@ -7,6 +7,11 @@
 //       the coordinator's (the coordinator's copy is the same: no transfer);
 //   SHOAL.MPUT key object [key object ...]   merges each object into the
 //       local store (replication, read repair);
+//   SHOAL.MDELTA key delta [key delta ...]   redoes each container write
+//       from its delta (storage/container_delta.h) on the local copy; an
+//       item whose copy is not the delta's base gets an error starting with
+//       "STALE" (kStaleDeltaError), and the coordinator sends the whole
+//       object instead;
 //   SHOAL.HPUT key object owner [...]        as a fallback (sloppy quorum):
 //       keeps each object as a durable hint for `owner`, to hand off once the
 //       owner is reachable (cluster/hint_store.h). SHOAL.MGET answers merge
@@ -32,10 +37,16 @@
 namespace shoal::cluster {
 
 struct ReplicaStats {
-  uint64_t gets = 0;   // items of SHOAL.MGET served
-  uint64_t puts = 0;   // items of SHOAL.MPUT served
-  uint64_t hints = 0;  // hints taken as a fallback (SHOAL.HPUT and our own)
+  uint64_t gets = 0;            // items of SHOAL.MGET served
+  uint64_t puts = 0;            // items of SHOAL.MPUT served
+  uint64_t hints = 0;           // hints taken as a fallback (SHOAL.HPUT and our own)
+  uint64_t deltas_applied = 0;  // items of SHOAL.MDELTA applied
+  uint64_t deltas_stale = 0;    // items of SHOAL.MDELTA refused: not the base here
 };
+
+// The first word of SHOAL.MDELTA's reply to a delta whose base this replica
+// does not hold.
+inline constexpr std::string_view kStaleDeltaError = "STALE";
 
 class HintStore;
 
@@ -55,6 +66,9 @@ class LocalReplica {
                                                  bool* same);
   // Merges an object from a coordinator into the local store.
   storage::Status ApplyRemote(std::string_view key, std::string_view object);
+  // Redoes a coordinator's container write from its delta: kStale if the
+  // local copy is not its base, kCorruption if it does not decode.
+  storage::Status ApplyRemoteDelta(std::string_view key, std::string_view delta);
   // Keeps `object` (node-id encoded) as a hint for `owner`. Durable at the
   // hint store's next Commit, which the server runs before replies leave.
   // Fails when hinted handoff is off (no store) or the object is damaged.
@@ -67,6 +81,7 @@ class LocalReplica {
   // error reply.
   void ServeGet(const std::vector<std::string>& argv, facade::ReplyBuilder& reply);
   void ServePut(const std::vector<std::string>& argv, facade::ReplyBuilder& reply);
+  void ServeDelta(const std::vector<std::string>& argv, facade::ReplyBuilder& reply);
   void ServeHintedPut(const std::vector<std::string>& argv, facade::ReplyBuilder& reply);
 
   const ReplicaStats& stats() const { return stats_; }

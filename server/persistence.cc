@@ -75,6 +75,24 @@ storage::Status Persistence::Load(storage::Keyspace& keyspace, storage::ActorTab
           keyspace.store().Delete(rec.key, now_ms);
           return storage::Status::Ok();
         }
+        if (rec.type == storage::RecordType::kDelta) {
+          // Redone on the key's replayed object, which is its base unless
+          // the log is damaged (a record lost before it).
+          storage::Status st = keyspace.ApplyDelta(rec.key, rec.object, now_ms);
+          if (st.ok()) return st;
+          std::string what = path() + ": bad delta at offset " + std::to_string(rec.offset) +
+                             " (key of " + std::to_string(rec.key.size()) + " bytes): " +
+                             (st.code() == storage::Code::kStale
+                                  ? "the key's replayed object is not its base: " + st.message()
+                                  : st.message());
+          if (options.skip_corrupt) {
+            // aof-load-corrupt skip: the key stays as replayed so far, for
+            // anti-entropy to repair.
+            logger_.Log(LogLevel::kWarning, "%s: skipped", what.c_str());
+            return storage::Status::Ok();
+          }
+          return storage::Status::Corruption(what);
+        }
         auto obj = storage::Object::DecodeWithNodeIds(rec.object, actors);
         if (!obj.ok()) {
           return storage::Status::Corruption(path() + ": bad object at offset " +
@@ -104,6 +122,21 @@ void Persistence::OnChange(const storage::Change& change) {
   // put of the empty object would merge into what was replayed before it
   // and bring that back.
   if (change.object().Size() == 0) return OnDrop(change.key());
+  if (!change.delta().empty()) {
+    // A container write: its delta, not the whole container. A rewrite's
+    // new file gets the whole object: it is made of merges, in whatever
+    // order its copy of a key and the key's later changes land in it.
+    frames_.clear();
+    storage::AppendDeltaRecord(&frames_, change.key(), change.delta());
+    writer_->AppendFramed(frames_);
+    if (rewriter_) {
+      frames_.clear();
+      storage::AppendPutRecord(&frames_, change.key(), change.NodeIdBytes());
+      rewriter_->AddLiveRecord(frames_);
+    }
+    ReleaseFrames();
+    return;
+  }
   std::string_view head, value;
   change.NodeIdParts(&head, &value);
   if (!value.empty() && !rewriter_) {

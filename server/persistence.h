@@ -10,6 +10,11 @@
 //                the other listeners. Replay MERGES each logged object, so
 //                replaying it twice or out of order is harmless, and the
 //                rewrite can simply copy the keyspace while writes go on.
+//                A container write that comes with a delta
+//                (Change::delta()) logs the delta instead (a kDelta record:
+//                a few dozen bytes for a one-member SADD on any set), which
+//                replay redoes on the key's replayed object; the rewrite's
+//                new file still gets whole objects.
 //   each loop    Commit() from the server's check handle, before the replies
 //   iteration    of the iteration are written to clients: one write(2) of
 //                everything logged in the iteration and, under

@@ -67,10 +67,11 @@ void ChangeFeed::Notify(const Call& call) {
   }
 }
 
-void ChangeFeed::Publish(std::string_view key, const Object& object, std::string_view moved_value) {
+void ChangeFeed::Publish(std::string_view key, const Object& object, std::string_view moved_value,
+                         std::string_view delta) {
   ++stats_.changes;
   if (listeners_.empty()) return;
-  const Change change(key, object, actors_, &stats_.encodings, moved_value);
+  const Change change(key, object, actors_, &stats_.encodings, moved_value, delta);
   Notify([&change](ChangeListener& l) { l.OnChange(change); });
 }
 

@@ -43,13 +43,17 @@ class Change {
   // `moved_value`: the object's one bytes value when the keyspace moved it
   // into the store (Object::EncodeMovingValue) rather than copy it; the
   // object then holds it empty, and this views it in the store.
+  // `delta`: the write's ContainerDelta in its encoding
+  // (storage/container_delta.h), or empty.
   Change(std::string_view key, const Object& object, const ActorTable& actors,
-         uint64_t* encodings = nullptr, std::string_view moved_value = {})
+         uint64_t* encodings = nullptr, std::string_view moved_value = {},
+         std::string_view delta = {})
       : key_(key),
         object_(object),
         actors_(actors),
         encodings_(encodings),
-        moved_value_(moved_value) {}
+        moved_value_(moved_value),
+        delta_(delta) {}
   Change(const Change&) = delete;
   Change& operator=(const Change&) = delete;
 
@@ -65,6 +69,15 @@ class Change {
   // The same bytes in two parts, *head then *value, without copying a moved
   // value (*value is empty when there is none). Valid as the Change.
   void NodeIdParts(std::string_view* head, std::string_view* value) const;
+  // A container write's delta (storage/container_delta.h: node-id form),
+  // empty when there is none. ApplyDelta() of it on the object the key held
+  // just before this change gives object(): a listener that logs or ships
+  // the change to a copy that held that object may send this instead of the
+  // whole object (it is much smaller: the keyspace publishes a delta only
+  // when it is at most about half the object's size). Empty for every
+  // change but a container write whose base was one container version of
+  // its type without TTL (Keyspace::ModifyHash and friends).
+  std::string_view delta() const { return delta_; }
 
  private:
   std::string_view key_;
@@ -72,6 +85,7 @@ class Change {
   const ActorTable& actors_;
   uint64_t* encodings_;
   std::string_view moved_value_;
+  std::string_view delta_;
   mutable bool encoded_ = false;
   mutable bool joined_ = false;  // moved_value_ appended to node_id_bytes_
   mutable std::string node_id_bytes_;
@@ -108,8 +122,9 @@ class ChangeFeed {
   size_t listener_count() const;
 
   // Tells every listener that `key` now holds `object` (and, if not empty,
-  // `moved_value`: see Change).
-  void Publish(std::string_view key, const Object& object, std::string_view moved_value = {});
+  // `moved_value` and `delta`: see Change).
+  void Publish(std::string_view key, const Object& object, std::string_view moved_value = {},
+               std::string_view delta = {});
   // Tells every listener that every key was removed.
   void PublishFlush();
 

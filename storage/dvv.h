@@ -130,6 +130,13 @@ class DvvSet {
   // cover. Counters it skips name no write, so covering them is harmless.
   Dot Update(const VersionVector& context, V value, ActorId coordinator, uint64_t dot_floor = 0);
 
+  // Update(Context(), value, dot.actor) with the new value's dot given:
+  // every sibling is superseded, the context gains `dot`. The dot must be
+  // one Update could have given: counter in [1, kMaxCounter] and above
+  // Context().Get(dot.actor); kInvalid (nothing changed) otherwise. Replays
+  // a write made elsewhere on an equal set (storage/container_delta.h).
+  Status ReplaceAllWithDot(V value, const Dot& dot);
+
   // Number of siblings Update(context, ...) would leave (the survivors plus
   // the new value), without changing anything: the caller can refuse a write
   // past its sibling limit.
@@ -187,6 +194,17 @@ Dot DvvSet<V>::Update(const VersionVector& context, V value, ActorId coordinator
                               [](const Dot& d, const Sibling& s) { return d < s.dot; });
   siblings_.insert(pos, Sibling{dot, std::move(value)});
   return dot;
+}
+
+template <typename V>
+Status DvvSet<V>::ReplaceAllWithDot(V value, const Dot& dot) {
+  if (dot.counter == 0 || dot.counter > kMaxCounter || dot.counter <= context_.Get(dot.actor)) {
+    return Status::Invalid("dot already covered");
+  }
+  siblings_.clear();
+  context_.Raise(dot.actor, dot.counter);
+  siblings_.push_back(Sibling{dot, std::move(value)});
+  return Status::Ok();
 }
 
 template <typename V>

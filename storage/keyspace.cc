@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "storage/container_codec.h"
+#include "storage/container_delta.h"
 #include "storage/node_id.h"
 
 namespace shoal::storage {
@@ -424,6 +425,16 @@ Version VersionOf(OrZset state, int64_t now_ms, int64_t expire_at_ms) {
   return Version::OfZset(std::move(state), now_ms, expire_at_ms);
 }
 
+VersionKind KindOf(const OrHash*) {
+  return VersionKind::kHash;
+}
+VersionKind KindOf(const OrSet*) {
+  return VersionKind::kSet;
+}
+VersionKind KindOf(const OrZset*) {
+  return VersionKind::kZset;
+}
+
 }  // namespace
 
 template <typename State>
@@ -432,6 +443,8 @@ Status Keyspace::Modify(std::string_view key, int64_t now_ms, const ContainerFn<
   if (!obj.ok()) return obj.status();
   auto view = ViewFor<State>(obj.value(), now_ms, actors_);
   if (!view.ok()) return view.status();
+  const Version* before =
+      DeltaBase(key, obj.value(), KindOf(static_cast<const State*>(nullptr)), now_ms);
   auto floor = dots_.Next();
   if (!floor.ok()) return floor.status();
   ContainerWrite write;
@@ -445,8 +458,43 @@ Status Keyspace::Modify(std::string_view key, int64_t now_ms, const ContainerFn<
   if (!changed.value()) return Status::Ok();
   // An empty result is dead: it keeps no TTL.
   const int64_t expire = state.empty() ? 0 : write.expire_at_ms;
-  obj.value().Put(VersionOf(std::move(state), now_ms, expire), writer_, floor.value());
-  Save(key, obj.value(), now_ms);
+  Version v = VersionOf(std::move(state), now_ms, expire);
+  std::string delta;
+  if (before != nullptr && expire == 0) {
+    // Before the Put, which drops the version `before` points into. The
+    // base's view is that one version (no TTL, alone): no join needed.
+    EncodeDelta(DeltaFrom(BaseDigest(obj.value(), actors_), *before, v, write.dot), actors_,
+                &delta);
+  }
+  if (obj.value().Put(std::move(v), writer_, floor.value()) != write.dot) delta.clear();
+  Save(key, obj.value(), now_ms, delta);
+  return Status::Ok();
+}
+
+const Version* Keyspace::DeltaBase(std::string_view key, const Object& obj, VersionKind kind,
+                                   int64_t now_ms) {
+  if (changes_.listener_count() == 0) return nullptr;
+  if (obj.Size() != 1) return nullptr;
+  const Version& v = obj.siblings()[0].value;
+  if (v.kind != kind || v.expire_at_ms != 0) return nullptr;
+  if (Pinned(key) != nullptr) {
+    // A coordinator's quorum merge is usually the store's copy; when it is
+    // not, a delta from it would not apply to what the log replays.
+    const std::string* stored = store_.Peek(key, now_ms);
+    if (stored == nullptr || obj.Encode() != *stored) return nullptr;
+  }
+  return &v;
+}
+
+Status Keyspace::ApplyDelta(std::string_view key, std::string_view delta, int64_t now_ms) {
+  auto decoded = storage::DecodeDelta(delta, actors_);
+  if (!decoded.ok()) return decoded.status();
+  auto obj = Load(key, now_ms);
+  if (!obj.ok()) return obj.status();
+  auto applied = storage::ApplyDelta(obj.value(), decoded.value(), actors_);
+  if (!applied.ok()) return applied.status();
+  if (decoded.value().dot.actor == self_) dots_.Observe(decoded.value().dot.counter);
+  Save(key, applied.value(), now_ms, delta);
   return Status::Ok();
 }
 
@@ -549,7 +597,7 @@ void Keyspace::CountDead(std::string_view key, int sign, int64_t now_ms) {
   }
 }
 
-void Keyspace::Save(std::string_view key, Object& obj, int64_t now_ms) {
+void Keyspace::Save(std::string_view key, Object& obj, int64_t now_ms, std::string_view delta) {
   // From here on the store holds the newest object of a pinned key: a second
   // write in the same command must start from it, not from the pin.
   if (Pinned(key) != nullptr) pinned_ = nullptr;
@@ -566,7 +614,13 @@ void Keyspace::Save(std::string_view key, Object& obj, int64_t now_ms) {
     if (sibling_warning_) sibling_warning_(key, out->Size());
   }
   std::string_view moved;  // a big value moved into the store, for the Change
+  // A delta gives `obj`: it describes the change only if `obj` is stored
+  // as it is, and is worth shipping only if well below the object.
+  auto keep_delta = [&](size_t encoded_size) {
+    if (out != &obj || delta.size() * 2 >= encoded_size) delta = {};
+  };
   if (out->IsAbsent(now_ms) && !options_.keep_tombstones) {
+    delta = {};
     // Nothing live: forget the key (a single node has no replica that could
     // resurrect it; the dot counter keeps old contexts from covering what
     // comes next).
@@ -596,6 +650,7 @@ void Keyspace::Save(std::string_view key, Object& obj, int64_t now_ms) {
     if (stats_.tombstones_held > 0) CountDead(key, -1, now_ms);
     const int64_t expire_at = out->IsAbsent(now_ms) ? 0 : out->ExpireAtMs();
     std::string encoded = Encode(*out, &moved);
+    keep_delta(encoded.size());
     const bool dead = Object::EncodedIsTombstonesOnly(encoded, actors_);
     const uint64_t size = key.size() + encoded.size();
     store_.Set(key, std::move(encoded), expire_at, now_ms);
@@ -605,9 +660,11 @@ void Keyspace::Save(std::string_view key, Object& obj, int64_t now_ms) {
     }
   } else {
     const int64_t expire_at = out->ExpireAtMs();
-    store_.Set(key, Encode(*out, &moved), expire_at, now_ms);
+    std::string encoded = Encode(*out, &moved);
+    keep_delta(encoded.size());
+    store_.Set(key, std::move(encoded), expire_at, now_ms);
   }
-  changes_.Publish(key, *out, moved);
+  changes_.Publish(key, *out, moved, delta);
 }
 
 std::string Keyspace::Encode(Object& obj, std::string_view* moved) {

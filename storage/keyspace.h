@@ -45,6 +45,15 @@
 // append-only log, the replication of a coordinated write) with the key's
 // new object, tombstones included, after it is applied.
 //
+// Container deltas (storage/container_delta.h): a container write whose base
+// is one container version of its type, without TTL, also publishes the
+// write's delta (Change::delta()) when its encoding is below half the new
+// object's, so that a one-member SADD on a big set is logged and shipped as
+// a few dozen bytes. ApplyDelta() redoes such a write here. The base must be
+// exactly the store's copy (a pinned merge that differs makes no delta), so
+// that the log, replayed in order, always holds the delta's base; and
+// without TTL the base is never compacted or expired between two writes.
+//
 // Pure logic over the Store: time is passed in. Not thread safe.
 
 #include <cstdint>
@@ -245,6 +254,12 @@ class Keyspace {
 
   // Merges versions from elsewhere (log replay, replicas).
   Status Merge(std::string_view key, const Object& remote, int64_t now_ms);
+  // Redoes a container write made elsewhere from its delta (log replay,
+  // replicas): the key then holds the object the writer made, and the
+  // change is published with the same delta. kCorruption if `delta` does
+  // not decode; kStale (nothing changed) if this copy is not the object the
+  // delta was computed from — the sender must send the whole object.
+  Status ApplyDelta(std::string_view key, std::string_view delta, int64_t now_ms);
   // Removes every key.
   void FlushAll();
   // Removes `key` from this replica without writing a tombstone (a replica
@@ -291,8 +306,17 @@ class Keyspace {
  private:
   // Stores `obj` under `key` (or removes the key when nothing live and
   // tombstones need not be kept) and publishes the change. A big value may
-  // be moved out of `obj` into the store (see Encode).
-  void Save(std::string_view key, Object& obj, int64_t now_ms);
+  // be moved out of `obj` into the store (see Encode). `delta`: the write's
+  // encoded ContainerDelta giving `obj` from the stored copy, or empty; it
+  // is published only if `obj` is stored as it is (no lww resolution or
+  // compaction) and the delta is below half the stored encoding.
+  void Save(std::string_view key, Object& obj, int64_t now_ms, std::string_view delta = {});
+  // The container version of kind `kind` a write's delta can start from:
+  // the key's only version, of that kind, without TTL, and (when the key is
+  // pinned) equal to the store's copy. nullptr if there is none, or if no
+  // listener would take a delta.
+  const Version* DeltaBase(std::string_view key, const Object& obj, VersionKind kind,
+                           int64_t now_ms);
   // obj's local encoding; a one-sibling bytes value of kMoveValueBytes or
   // more is moved into it (Object::EncodeMovingValue) and *moved views it.
   static std::string Encode(Object& obj, std::string_view* moved);

@@ -103,6 +103,15 @@ void AppendPutRecordHead(std::string* dst, std::string_view key, std::string_vie
   EncodeFixed32(frame, static_cast<uint32_t>(XXH3_64bits_digest(state.get())));
 }
 
+void AppendDeltaRecord(std::string* dst, std::string_view key, std::string_view delta) {
+  FrameBuilder f(dst, RecordType::kDelta, 8 + key.size() + delta.size());
+  f.AddFixed32(static_cast<uint32_t>(key.size()));
+  f.Add(key);
+  f.AddFixed32(static_cast<uint32_t>(delta.size()));
+  f.Add(delta);
+  f.Seal();
+}
+
 void AppendFlushAllRecord(std::string* dst) {
   FrameBuilder f(dst, RecordType::kFlushAll, 0);
   f.Seal();
@@ -137,7 +146,8 @@ const char* FrameCheckName(FrameCheck c) {
 
 namespace {
 
-// Splits a kPut payload; false if its two lengths do not cover it exactly.
+// Splits a kPut (or kDelta) payload; false if its two lengths do not cover
+// it exactly.
 bool ParsePut(std::string_view payload, LogRecord* record) {
   if (payload.size() < 4) return false;
   uint64_t key_len = DecodeFixed32(payload.data());
@@ -169,6 +179,9 @@ FrameCheck ParseFrame(std::string_view bytes, LogRecord* record, size_t* frame_s
   switch (static_cast<uint8_t>(body[0])) {
     case static_cast<uint8_t>(RecordType::kPut):
       record->type = RecordType::kPut;
+      return ParsePut(payload, record) ? FrameCheck::kOk : FrameCheck::kBadPayload;
+    case static_cast<uint8_t>(RecordType::kDelta):
+      record->type = RecordType::kDelta;
       return ParsePut(payload, record) ? FrameCheck::kOk : FrameCheck::kBadPayload;
     case static_cast<uint8_t>(RecordType::kFlushAll):
       record->type = RecordType::kFlushAll;

@@ -35,7 +35,17 @@
 //                 removal, not a delete — it writes no tombstone, so nothing
 //                 about it replicates. Payload: [key length: u32 LE][key],
 //                 the length accounting for the payload exactly.
-//   4..255        reserved. A frame with a good checksum but an unknown type
+//   4  kDelta     "key K changed by container delta D" (a container write
+//                 whose base was the key's object right before it: see
+//                 storage/container_delta.h). Payload as kPut's, with D
+//                 (the delta's encoding) in place of the object. Unlike a
+//                 kPut it is not a merge: replay redoes the write on the
+//                 key's replayed object, which must be exactly its base (the
+//                 log is in order); any other base is damage. A rewrite
+//                 writes whole objects (kPut) only. Logs without kDelta
+//                 read as before; a reader older than kDelta rejects it as
+//                 an unknown type.
+//   5..255        reserved. A frame with a good checksum but an unknown type
 //                 is corruption for this version of the reader.
 //
 // Nothing is ever rewritten in place: records are only appended, and a
@@ -60,14 +70,15 @@ enum class RecordType : uint8_t {
   kPut = 1,
   kFlushAll = 2,
   kDrop = 3,
+  kDelta = 4,
 };
 
 // A parsed record. The views point into the buffer it was parsed from and
 // are valid only as long as that buffer (during the replay callback).
 struct LogRecord {
   RecordType type = RecordType::kFlushAll;
-  std::string_view key;     // kPut and kDrop
-  std::string_view object;  // kPut only
+  std::string_view key;     // kPut, kDrop and kDelta
+  std::string_view object;  // kPut: the object; kDelta: the delta
   uint64_t offset = 0;      // file offset of the frame (set by the reader)
 };
 
@@ -114,6 +125,8 @@ void AppendPutRecord(std::string* dst, std::string_view key, std::string_view ob
 // being copied into a buffer).
 void AppendPutRecordHead(std::string* dst, std::string_view key, std::string_view head,
                          std::string_view tail);
+// A kDelta frame: `delta` is a ContainerDelta's encoding.
+void AppendDeltaRecord(std::string* dst, std::string_view key, std::string_view delta);
 void AppendFlushAllRecord(std::string* dst);
 void AppendDropRecord(std::string* dst, std::string_view key);
 

@@ -54,6 +54,7 @@ bool PlausibleFrameStart(std::string_view head, uint64_t available) {
     case static_cast<uint8_t>(RecordType::kFlushAll):
       return body == 1;
     case static_cast<uint8_t>(RecordType::kPut):
+    case static_cast<uint8_t>(RecordType::kDelta):
       return body >= 9 && head.size() >= kPlausibleHead &&
              DecodeFixed32(head.data() + kFrameHeaderSize + 1) <= body - 9;
     case static_cast<uint8_t>(RecordType::kDrop):

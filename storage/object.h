@@ -63,6 +63,10 @@
 //   removes expire with it.
 //   The writer must hold its own earlier writes of the key (see
 //   storage/or_map.h), as for every Put.
+//   Such a write is a pure function of the object it starts from and the
+//   write (dot, timestamp, expiry, changed elements): what it changed is
+//   shipped and logged as a ContainerDelta (storage/container_delta.h), which
+//   PutWithDot() replays on a copy of that object.
 //
 // The type of a key (TypeAt): the live versions are the bytes and counter
 // versions and the container versions of each type whose join is not
@@ -196,6 +200,14 @@ class Object {
   // replica's own context, so it supersedes every sibling here.
   Dot Put(Version version, ActorId coordinator, uint64_t dot_floor = 0) {
     return set_.Update(set_.Context(), std::move(version), coordinator, dot_floor);
+  }
+  // Put() with the dot given rather than derived: replays on a replica the
+  // Put() a coordinator made (storage/container_delta.h), so that the same
+  // object and the same (dot, version) give the same new object. kInvalid
+  // unless dot.counter is in [1, kMaxCounter] and above Context()'s counter
+  // of dot.actor (what Put() would have made it); nothing changes then.
+  Status PutWithDot(Version version, const Dot& dot) {
+    return set_.ReplaceAllWithDot(std::move(version), dot);
   }
   // Replica synchronisation: this becomes the join of this and `other`.
   void Merge(const Object& other) { set_.Merge(other.set_); }

@@ -25,6 +25,7 @@ enum class Code {
   kIOError,      // a system call failed; message names it
   kCorruption,   // persistent data is damaged
   kUnavailable,  // too few replicas answered (a quorum was missed); may have landed
+  kStale,        // a change computed from another base than the one here (a delta)
 };
 
 // A code plus an optional human-readable message. Cheap to return when ok.

@@ -288,6 +288,10 @@ void ClusterSection(Server& server, InfoWriter& w) {
   w.Field("cluster_read_repairs", cs.read_repairs);
   w.Field("cluster_late_replies", cs.late_replies);
   w.Field("cluster_replies_after_quorum", cs.replies_after_quorum);
+  w.Field("cluster_deltas_sent", cs.deltas_sent);
+  w.Field("cluster_deltas_refused", cs.deltas_refused);
+  w.Field("cluster_deltas_applied", cl->replica().stats().deltas_applied);
+  w.Field("cluster_deltas_stale", cl->replica().stats().deltas_stale);
   w.Field("cluster_replica_puts", cl->replica().stats().puts);
   w.Field("cluster_replica_gets", cl->replica().stats().gets);
   w.Field("cluster_peer_reconnects", node->stats().peer_reconnects);

@@ -647,6 +647,120 @@ TEST_CASE("Replicate: a coordinator outside the replica list counts as an extra 
   CHECK(out.status.ok());
 }
 
+// ------------------------------------------------------- Replicate (deltas)
+
+constexpr std::string_view kDelta = "SHOAL.MDELTA";
+
+// Keeps the delta of the last change a keyspace published.
+struct DeltaGrab final : storage::ChangeListener {
+  std::string delta;
+  void OnChange(const storage::Change& change) override { delta = std::string(change.delta()); }
+  void OnFlush() override {}
+};
+
+// Node 0 writes a 300-member set, which node 1 gets whole (node 2 does
+// not), then adds one member: the returned delta.
+std::string SetUpDelta(Cluster& c, DeltaGrab& grab) {
+  c.node(0).keyspace().changes().Subscribe(&grab);
+  auto sadd = [&](std::vector<std::string> members) {
+    REQUIRE(c.node(0)
+                .keyspace()
+                .ModifySet("k", c.clock.NowMs(),
+                           [&](storage::OrSet& s,
+                               storage::Keyspace::ContainerWrite& w) -> storage::Result<bool> {
+                             for (const auto& m : members) s.Add(m, w.dot);
+                             return true;
+                           })
+                .ok());
+  };
+  std::vector<std::string> members;
+  for (int i = 0; i < 300; ++i) members.push_back("member-" + std::to_string(1000 + i));
+  sadd(members);
+  c.node(0).CopyTo(c.node(1), "k");
+  sadd({"one-more"});
+  REQUIRE_FALSE(grab.delta.empty());
+  return grab.delta;
+}
+
+TEST_CASE("Replicate with a delta: primaries get SHOAL.MDELTA; a stale one gets the object") {
+  Cluster c(3, CoordinatorOptions{.write_quorum = 3});
+  DeltaGrab grab;
+  const std::string delta = SetUpDelta(c, grab);
+  WriteOutcome out;
+  c.coord->Replicate("k", "", c.All(), out.Done(), delta);
+  REQUIRE(c.net.size() == 2);
+  CHECK(c.net.at(c.Request(1, kDelta)).args == Strings{"k", delta});
+  CHECK(c.net.at(c.Request(2, kDelta)).args == Strings{"k", delta});
+  CHECK(c.coord->stats().deltas_sent == 2);
+  c.Deliver(1, kDelta);  // node 1 holds the base
+  CHECK(c.node(1).Encoded("k") == c.node(0).Encoded("k"));
+  CHECK(c.node(1).replica().stats().deltas_applied == 1);
+  // Node 2 has nothing: STALE, and the whole object follows.
+  size_t r = c.Request(2, kDelta);
+  PeerReply stale = c.net.Serve(r, c.node(2));
+  REQUIRE(stale.type == PeerReply::Type::kError);
+  CHECK(stale.str.rfind("STALE ", 0) == 0);
+  CHECK(c.node(2).replica().stats().deltas_stale == 1);
+  c.net.Answer(r, stale);
+  CHECK(out.calls == 0);  // node 2's ack counts once the object applied
+  CHECK(c.coord->stats().deltas_refused == 1);
+  CHECK(c.net.at(c.Request(2, kPut)).args == Strings{"k", c.node(0).Encoded("k")});
+  c.Deliver(2, kPut);
+  CHECK(out.calls == 1);
+  CHECK(out.status.ok());
+  CHECK(c.node(2).Encoded("k") == c.node(0).Encoded("k"));
+}
+
+TEST_CASE("Replicate with a delta: a refused delta whose object fails is no ack") {
+  Cluster c(3, CoordinatorOptions{.write_quorum = 3});
+  DeltaGrab grab;
+  const std::string delta = SetUpDelta(c, grab);
+  WriteOutcome out;
+  c.coord->Replicate("k", "", c.All(), out.Done(), delta);
+  c.Deliver(1, kDelta);
+  // Any error reply (an older node that does not know the frame) falls back.
+  c.net.Answer(c.Request(2, kDelta), Reply(PeerReply::Type::kError, "ERR unknown command"));
+  CHECK(out.calls == 0);
+  c.net.Fail(c.Request(2, kPut), PeerOutcome::kTimeout);
+  CHECK(out.calls == 1);
+  CHECK(out.status.code() == Code::kUnavailable);
+  // A timeout of the delta itself is a failure too, with no object sent.
+  Cluster d(3, CoordinatorOptions{.write_quorum = 3});
+  DeltaGrab grab2;
+  const std::string delta2 = SetUpDelta(d, grab2);
+  WriteOutcome out2;
+  d.coord->Replicate("k", "", d.All(), out2.Done(), delta2);
+  d.net.Fail(d.Request(2, kDelta), PeerOutcome::kTimeout);
+  CHECK(out2.calls == 1);
+  CHECK(d.Count(2, kPut) == 0);
+  // Its late STALE still sends the object (repair), which may complete
+  // nothing more.
+  size_t r = d.Request(2, kDelta);
+  d.net.Late(r, d.net.Serve(r, d.node(2)));
+  CHECK(d.Count(2, kPut) == 1);
+  d.Deliver(2, kPut);
+  CHECK(d.node(2).Encoded("k") == d.node(0).Encoded("k"));
+  CHECK(out2.calls == 1);
+}
+
+TEST_CASE("Replicate with a delta: a fallback gets the whole object as a hint") {
+  Cluster c(3);
+  DeltaGrab grab;
+  const std::string delta = SetUpDelta(c, grab);
+  auto targets = std::make_shared<std::vector<Target>>();
+  targets->push_back(Target{7, c.node(0).id(), false, {}});
+  targets->push_back(Target{7, c.node(1).id(), false, {}});
+  Target stand_in{7, c.node(2).id(), true, std::string(40, 'f')};
+  targets->push_back(stand_in);
+  WriteOutcome out;
+  c.coord->Replicate("k", "", targets, out.Done(), delta);
+  CHECK(c.Count(1, kDelta) == 1);
+  CHECK(c.Count(2, kDelta) == 0);
+  const size_t hint = c.Request(2, "SHOAL.HPUT");
+  CHECK(c.net.at(hint).args == Strings{"k", c.node(0).Encoded("k"), std::string(40, 'f')});
+  CHECK(c.coord->stats().deltas_sent == 1);
+}
+
 // ---------------------------------------------------------------- Forward
 
 struct ForwardOutcome {

@@ -67,13 +67,15 @@ class TestNode {
   // ObjectDigest of the key's object.
   std::string Digest(std::string_view key) { return ObjectDigest(Load(key), actors_); }
 
-  // Runs a SHOAL.MGET or SHOAL.MPUT frame on the LocalReplica and returns its
-  // reply, parsed.
+  // Runs a SHOAL.MGET, SHOAL.MPUT or SHOAL.MDELTA frame on the LocalReplica
+  // and returns its reply, parsed.
   PeerReply Serve(const std::vector<std::string>& argv) {
     std::string out;
     facade::ReplyBuilder reply(&out);
     if (argv.at(0) == "SHOAL.MGET") {
       replica_.ServeGet(argv, reply);
+    } else if (argv.at(0) == "SHOAL.MDELTA") {
+      replica_.ServeDelta(argv, reply);
     } else {
       REQUIRE(argv.at(0) == "SHOAL.MPUT");
       replica_.ServePut(argv, reply);

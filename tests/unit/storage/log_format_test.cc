@@ -112,6 +112,29 @@ TEST_CASE("drop records round-trip and reject a bad key length") {
   }
 }
 
+TEST_CASE("delta records round-trip like puts and reject bad lengths") {
+  std::string buf;
+  AppendDeltaRecord(&buf, "set", std::string("\x01\x04" "delta", 7));
+  LogRecord r;
+  size_t size = 0;
+  REQUIRE(ParseFrame(buf, &r, &size) == FrameCheck::kOk);
+  CHECK(r.type == RecordType::kDelta);
+  CHECK(r.key == "set");
+  CHECK(r.object == std::string("\x01\x04" "delta", 7));
+  CHECK(size == buf.size());
+  CHECK(buf.size() == PutFrameSize(3, 7));
+  EncodeFixed32(buf.data() + 9, 100);
+  Reseal(&buf);
+  CHECK(ParseFrame(buf, &r, &size) == FrameCheck::kBadPayload);
+  // The same bytes as a put, apart from the type.
+  std::string put, delta;
+  AppendPutRecord(&put, "k", "v");
+  AppendDeltaRecord(&delta, "k", "v");
+  delta[8] = static_cast<char>(RecordType::kPut);
+  Reseal(&delta);
+  CHECK(put == delta);
+}
+
 TEST_CASE("a frame followed by more bytes parses as itself") {
   std::string buf;
   AppendPutRecord(&buf, "a", "1");

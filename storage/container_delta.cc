@@ -1,0 +1,353 @@
+#include "storage/container_delta.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "storage/container_codec.h"
+#include "storage/varint.h"
+
+namespace shoal::storage {
+namespace {
+
+constexpr uint8_t kDeltaFormat = 1;
+
+template <typename State>
+State& StateIn(Version& v);
+template <>
+OrHash& StateIn<OrHash>(Version& v) {
+  return v.hash;
+}
+template <>
+OrSet& StateIn<OrSet>(Version& v) {
+  return v.set;
+}
+template <>
+OrZset& StateIn<OrZset>(Version& v) {
+  return v.zset;
+}
+template <typename State>
+const State& StateIn(const Version& v) {
+  return StateIn<State>(const_cast<Version&>(v));
+}
+
+// Calls fn(State{}) with a value of the state type of container `kind`.
+template <typename Fn>
+auto WithStateType(VersionKind kind, Fn fn) {
+  switch (kind) {
+    case VersionKind::kHash:
+      return fn(OrHash{});
+    case VersionKind::kSet:
+      return fn(OrSet{});
+    default:
+      return fn(OrZset{});
+  }
+}
+
+template <typename State>
+Result<ContainerView<State>> ViewAt(const Object& obj, int64_t now_ms, const ActorTable& actors);
+template <>
+Result<ContainerView<OrHash>> ViewAt<OrHash>(const Object& obj, int64_t now_ms,
+                                             const ActorTable& actors) {
+  return obj.HashView(now_ms, actors);
+}
+template <>
+Result<ContainerView<OrSet>> ViewAt<OrSet>(const Object& obj, int64_t now_ms,
+                                           const ActorTable& actors) {
+  return obj.SetView(now_ms, actors);
+}
+template <>
+Result<ContainerView<OrZset>> ViewAt<OrZset>(const Object& obj, int64_t now_ms,
+                                             const ActorTable& actors) {
+  return obj.ZsetView(now_ms, actors);
+}
+
+bool IsContainerKind(VersionKind k) {
+  return k == VersionKind::kHash || k == VersionKind::kSet || k == VersionKind::kZset;
+}
+
+// Clock entries in node-id order (the digest must not depend on ActorIds).
+void AppendClock(const VersionVector& clock, const ActorTable& actors, std::string* out) {
+  std::vector<const VersionVector::Entry*> order;
+  order.reserve(clock.size());
+  for (const auto& e : clock.entries()) order.push_back(&e);
+  std::sort(order.begin(), order.end(),
+            [&](const auto* a, const auto* b) { return actors.NameLess(a->actor, b->actor); });
+  PutVarint64(out, order.size());
+  for (const auto* e : order) {
+    actors.AppendBinary(e->actor, out);
+    PutVarint64(out, e->counter);
+  }
+}
+
+const VersionVector& ClockOf(const Version& v) {
+  switch (v.kind) {
+    case VersionKind::kHash:
+      return v.hash.map().clock();
+    case VersionKind::kSet:
+      return v.set.map().clock();
+    default:
+      return v.zset.map().clock();
+  }
+}
+
+size_t SizeOf(const Version& v) {
+  switch (v.kind) {
+    case VersionKind::kHash:
+      return v.hash.Size();
+    case VersionKind::kSet:
+      return v.set.Size();
+    case VersionKind::kZset:
+      return v.zset.Size();
+    default:
+      return 0;
+  }
+}
+
+template <typename State>
+void Diff(const State& before, const State& after, ContainerDelta* delta) {
+  using Map = typename State::Map;
+  const auto& old_entries = before.map().entries();
+  const auto& new_entries = after.map().entries();
+  std::vector<typename Map::Entry> changed;
+  size_t i = 0, j = 0;
+  while (i < old_entries.size() || j < new_entries.size()) {
+    if (j == new_entries.size() ||
+        (i < old_entries.size() && old_entries[i].name < new_entries[j].name)) {
+      delta->removed.push_back(old_entries[i].name);
+      ++i;
+    } else if (i == old_entries.size() || new_entries[j].name < old_entries[i].name) {
+      changed.push_back(new_entries[j]);
+      ++j;
+    } else {
+      if (!(old_entries[i].atoms == new_entries[j].atoms)) changed.push_back(new_entries[j]);
+      ++i;
+      ++j;
+    }
+  }
+  // The new state's clock covers every atom of its entries (O3).
+  auto map = Map::FromParts(after.map().clock(), std::move(changed));
+  StateIn<State>(delta->changed) = State(std::move(map).value());
+}
+
+template <typename State>
+Result<Object> Apply(const Object& base, const ContainerDelta& delta, const ActorTable& actors) {
+  auto stale = [](const char* why) { return Status(Code::kStale, why); };
+  auto view = ViewAt<State>(base, delta.timestamp_ms, actors);
+  if (!view.ok()) return stale("the key holds another type");
+  using Map = typename State::Map;
+  using Entry = typename Map::Entry;
+  const std::vector<Entry>& old_entries = view.value().state.map().entries();
+  const std::vector<Entry>& new_entries = StateIn<State>(delta.changed).map().entries();
+  const std::vector<std::string>& removed = delta.removed;
+  std::vector<Entry> out;
+  out.reserve(old_entries.size() + new_entries.size());
+  size_t i = 0, j = 0, k = 0;
+  while (i < old_entries.size() || j < new_entries.size() || k < removed.size()) {
+    // The smallest name still to place.
+    const std::string* name = nullptr;
+    if (i < old_entries.size()) name = &old_entries[i].name;
+    if (j < new_entries.size() && (name == nullptr || new_entries[j].name < *name)) {
+      name = &new_entries[j].name;
+    }
+    if (k < removed.size() && (name == nullptr || removed[k] < *name)) name = &removed[k];
+    const bool in_old = i < old_entries.size() && old_entries[i].name == *name;
+    const bool in_new = j < new_entries.size() && new_entries[j].name == *name;
+    const bool in_removed = k < removed.size() && removed[k] == *name;
+    if (in_removed) {
+      if (!in_old) return stale("a removed name is absent");
+      ++i;
+      ++k;
+      continue;  // (never also in_new: DecodeDelta checks)
+    }
+    if (in_new) {
+      out.push_back(new_entries[j]);
+      ++j;
+      if (in_old) ++i;
+      continue;
+    }
+    out.push_back(old_entries[i]);
+    ++i;
+  }
+  auto map = Map::FromParts(StateIn<State>(delta.changed).map().clock(), std::move(out));
+  if (!map.ok()) return stale("the new clock does not cover the base's atoms");
+  Version v;
+  v.kind = delta.kind;
+  v.timestamp_ms = delta.timestamp_ms;
+  v.expire_at_ms = delta.expire_at_ms;
+  StateIn<State>(v) = State(std::move(map).value());
+  // PutWithDot supersedes every sibling of `base`: only its context is
+  // needed, not a copy of its (big) versions.
+  auto context_only = Object::Set::FromParts(base.Context(), {});
+  if (!context_only.ok()) return context_only.status();
+  Object obj(std::move(context_only).value());
+  Status st = obj.PutWithDot(std::move(v), delta.dot);
+  if (!st.ok()) return stale("the write's dot is already covered");
+  return obj;
+}
+
+void PutFixed64(std::string* out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
+}
+
+bool GetFixed64(std::string_view* in, uint64_t* v) {
+  if (in->size() < 8) return false;
+  *v = 0;
+  for (int i = 0; i < 8; ++i) {
+    *v |= static_cast<uint64_t>(static_cast<unsigned char>((*in)[i])) << (8 * i);
+  }
+  in->remove_prefix(8);
+  return true;
+}
+
+}  // namespace
+
+uint64_t BaseDigest(const Object& object, const ActorTable& actors) {
+  std::string bytes;
+  AppendClock(object.Context(), actors, &bytes);
+  std::vector<const Object::Sibling*> order;
+  order.reserve(object.Size());
+  for (const auto& s : object.siblings()) order.push_back(&s);
+  std::sort(order.begin(), order.end(), [&](const auto* a, const auto* b) {
+    if (a->dot.actor != b->dot.actor) return actors.NameLess(a->dot.actor, b->dot.actor);
+    return a->dot.counter < b->dot.counter;
+  });
+  PutVarint64(&bytes, order.size());
+  for (const auto* s : order) {
+    actors.AppendBinary(s->dot.actor, &bytes);
+    PutVarint64(&bytes, s->dot.counter);
+    const Version& v = s->value;
+    bytes.push_back(static_cast<char>(v.kind));
+    PutVarint64(&bytes, static_cast<uint64_t>(v.timestamp_ms));
+    PutVarint64(&bytes, static_cast<uint64_t>(v.expire_at_ms));
+    if (v.IsContainer()) {
+      AppendClock(ClockOf(v), actors, &bytes);
+      PutVarint64(&bytes, SizeOf(v));
+    }
+  }
+  return XXH3_64bits(bytes.data(), bytes.size());
+}
+
+ContainerDelta DeltaFrom(uint64_t base_digest, const Version& before, const Version& after,
+                         const Dot& dot) {
+  ContainerDelta delta;
+  delta.kind = after.kind;
+  delta.dot = dot;
+  delta.timestamp_ms = after.timestamp_ms;
+  delta.expire_at_ms = after.expire_at_ms;
+  delta.base_digest = base_digest;
+  delta.changed.kind = after.kind;
+  WithStateType(after.kind, [&](auto tag) {
+    using State = decltype(tag);
+    Diff<State>(StateIn<State>(before), StateIn<State>(after), &delta);
+  });
+  return delta;
+}
+
+Result<ContainerDelta> DeltaOf(const Object& base, const Object& after, const ActorTable& actors) {
+  if (after.Size() != 1 || !after.siblings()[0].value.IsContainer()) {
+    return Status::Invalid("not the object of one container write");
+  }
+  const Object::Sibling& s = after.siblings()[0];
+  Version before;
+  before.kind = s.value.kind;
+  Status st = WithStateType(s.value.kind, [&](auto tag) -> Status {
+    using State = decltype(tag);
+    auto view = ViewAt<State>(base, s.value.timestamp_ms, actors);
+    if (!view.ok()) return view.status();
+    StateIn<State>(before) = std::move(view.value().state);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return DeltaFrom(BaseDigest(base, actors), before, s.value, s.dot);
+}
+
+void EncodeDelta(const ContainerDelta& delta, const ActorTable& actors, std::string* out) {
+  out->push_back(static_cast<char>(kDeltaFormat));
+  out->push_back(static_cast<char>(delta.kind));
+  actors.AppendBinary(delta.dot.actor, out);
+  PutVarint64(out, delta.dot.counter);
+  PutVarint64(out, static_cast<uint64_t>(delta.timestamp_ms));
+  PutVarint64(out, static_cast<uint64_t>(delta.expire_at_ms));
+  PutFixed64(out, delta.base_digest);
+  PutVarint64(out, delta.removed.size());
+  for (const std::string& name : delta.removed) {
+    PutVarint64(out, name.size());
+    out->append(name);
+  }
+  EncodeContainer(delta.changed, &actors, out);
+}
+
+Result<ContainerDelta> DecodeDelta(std::string_view in, ActorTable& actors) {
+  auto bad = [](const char* why) { return Status::Corruption(std::string("bad delta: ") + why); };
+  ContainerDelta delta;
+  if (in.size() < 2 || static_cast<uint8_t>(in[0]) != kDeltaFormat) return bad("format");
+  delta.kind = static_cast<VersionKind>(static_cast<uint8_t>(in[1]));
+  if (!IsContainerKind(delta.kind)) return bad("kind");
+  in.remove_prefix(2);
+  if (in.size() < kNodeIdBinaryLength) return bad("dot");
+  auto actor = actors.InternBinary(in.substr(0, kNodeIdBinaryLength));
+  if (!actor.ok()) return bad("dot's node id");
+  if (actor.value() == kCounterBaseActor) return bad("dot's node id");
+  in.remove_prefix(kNodeIdBinaryLength);
+  delta.dot.actor = actor.value();
+  uint64_t ts = 0, expire = 0;
+  if (!GetVarint64(&in, &delta.dot.counter) || delta.dot.counter == 0 ||
+      delta.dot.counter > kMaxCounter) {
+    return bad("dot's counter");
+  }
+  if (!GetVarint64(&in, &ts) || !GetVarint64(&in, &expire)) return bad("timestamps");
+  delta.timestamp_ms = static_cast<int64_t>(ts);
+  delta.expire_at_ms = static_cast<int64_t>(expire);
+  if (!GetFixed64(&in, &delta.base_digest)) return bad("digest");
+  uint64_t n = 0;
+  // Each removed name costs at least one byte: a count above the bytes left
+  // is a lie, not an allocation to make.
+  if (!GetVarint64(&in, &n) || n > in.size()) return bad("removed count");
+  delta.removed.reserve(static_cast<size_t>(n));
+  for (uint64_t i = 0; i < n; ++i) {
+    uint64_t len = 0;
+    if (!GetVarint64(&in, &len) || len > in.size()) return bad("removed name");
+    std::string name(in.substr(0, static_cast<size_t>(len)));
+    in.remove_prefix(static_cast<size_t>(len));
+    if (!delta.removed.empty() && !(delta.removed.back() < name)) return bad("removed order");
+    delta.removed.push_back(std::move(name));
+  }
+  Status st = DecodeContainer(in, nullptr, &actors, &delta.changed);
+  if (!st.ok()) return bad("changed entries");
+  if (delta.changed.kind != delta.kind) return bad("changed entries' kind");
+  // No name both changed and removed.
+  bool overlap = false;
+  WithStateType(delta.kind, [&](auto tag) {
+    using State = decltype(tag);
+    const auto& entries = StateIn<State>(delta.changed).map().entries();
+    size_t i = 0, j = 0;
+    while (i < entries.size() && j < delta.removed.size()) {
+      if (entries[i].name < delta.removed[j]) {
+        ++i;
+      } else if (delta.removed[j] < entries[i].name) {
+        ++j;
+      } else {
+        overlap = true;
+        return;
+      }
+    }
+  });
+  if (overlap) return bad("a name both changed and removed");
+  return delta;
+}
+
+Result<Object> ApplyDelta(const Object& base, const ContainerDelta& delta,
+                          const ActorTable& actors) {
+  if (BaseDigest(base, actors) != delta.base_digest) {
+    return Status(Code::kStale, "the base differs");
+  }
+  return WithStateType(delta.kind, [&](auto tag) {
+    using State = decltype(tag);
+    return Apply<State>(base, delta, actors);
+  });
+}
+
+}  // namespace shoal::storage

@@ -1,0 +1,262 @@
+// ContainerDelta: a container write redone from its delta on the same base
+// is the coordinator's object byte for byte; on another base it is refused
+// (kStale); damaged encodings are errors, never crashes.
+
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "storage/container_delta.h"
+#include "storage/object.h"
+
+namespace shoal::storage {
+namespace {
+
+constexpr int64_t kNow = 1'700'000'000'000;
+
+enum class Kind { kSet, kHash, kZset };
+
+struct Sim {
+  ActorTable actors;
+  std::vector<ActorId> ids;
+  std::vector<Object> replicas;
+  std::mt19937_64 rng;
+  int64_t ts = kNow;
+
+  Sim(size_t n, uint64_t seed) : rng(seed) {
+    for (size_t i = 0; i < n; ++i) {
+      std::string id(40, '0');
+      for (char& c : id) c = "0123456789abcdef"[rng() % 16];
+      ids.push_back(actors.Intern(id).value());
+    }
+    replicas.resize(n);
+  }
+  size_t Pick(size_t n) { return static_cast<size_t>(rng() % n); }
+  std::string Name() { return "m" + std::to_string(Pick(12)); }
+  int64_t Now() { return ts += static_cast<int64_t>(Pick(3)); }
+};
+
+// One random write of `kind` on `o` as the command layer makes it (view,
+// command with the write's dot, one Put): SADD/SREM/SPOP-all,
+// HSET/HDEL/HINCRBY/HINCRBYFLOAT, ZADD/ZINCRBY/ZREM, DEL (clear), and now
+// and then a TTL. False if the command wrote nothing.
+bool RandomWrite(Sim& sim, Object& o, ActorId self, Kind kind) {
+  const int64_t now = sim.Now();
+  const Dot dot = o.NextPutDot(self);
+  const unsigned op = static_cast<unsigned>(sim.Pick(12));
+  int64_t expire = 0;
+  if (sim.Pick(8) == 0) expire = now + static_cast<int64_t>(sim.Pick(6));  // may expire soon
+  switch (kind) {
+    case Kind::kSet: {
+      auto view = o.SetView(now, sim.actors);
+      if (!view.ok()) return false;
+      OrSet& s = view.value().state;
+      if (op < 6) {
+        s.Add(sim.Name(), dot);
+        if (op == 0) s.Add(sim.Name(), dot);
+      } else if (op < 10) {
+        if (!s.Remove(sim.Name())) return false;
+      } else {
+        s.Clear();
+      }
+      if (s.empty()) expire = 0;
+      REQUIRE(o.Put(Version::OfSet(s, now, expire), self) == dot);
+      return true;
+    }
+    case Kind::kHash: {
+      auto view = o.HashView(now, sim.actors);
+      if (!view.ok()) return false;
+      OrHash& h = view.value().state;
+      if (op < 4) {
+        h.Set(sim.Name(), std::to_string(sim.Pick(5)), dot, now);
+      } else if (op < 6) {
+        if (!h.IncrBy(sim.Name(), static_cast<int64_t>(sim.Pick(7)) - 3, dot, sim.actors).ok()) {
+          return false;
+        }
+      } else if (op < 7) {
+        const long double d = static_cast<long double>(sim.Pick(9)) * 0.25L - 1;
+        if (!h.IncrByFloat(sim.Name(), d, dot, sim.actors).ok()) return false;
+      } else if (op < 11) {
+        if (!h.Remove(sim.Name())) return false;
+      } else {
+        h.Clear();
+      }
+      if (h.empty()) expire = 0;
+      REQUIRE(o.Put(Version::OfHash(h, now, expire), self) == dot);
+      return true;
+    }
+    case Kind::kZset: {
+      auto view = o.ZsetView(now, sim.actors);
+      if (!view.ok()) return false;
+      OrZset& z = view.value().state;
+      if (op < 4) {
+        z.Add(sim.Name(), static_cast<double>(sim.Pick(8)) * 0.5, dot, now);
+      } else if (op < 7) {
+        if (!z.IncrBy(sim.Name(), static_cast<double>(sim.Pick(8)) * 0.25 - 1, dot, sim.actors)
+                 .ok()) {
+          return false;
+        }
+      } else if (op < 11) {
+        if (!z.Remove(sim.Name())) return false;
+      } else {
+        z.Clear();
+      }
+      if (z.empty()) expire = 0;
+      REQUIRE(o.Put(Version::OfZset(z, now, expire), self) == dot);
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string Wire(const Object& o, const ActorTable& actors) {
+  std::string out;
+  o.EncodeWithNodeIds(actors, &out);
+  return out;
+}
+
+void CheckReplay(Sim& sim, const Object& base, const Object& after,
+                 const std::vector<Object>& others) {
+  auto delta = DeltaOf(base, after, sim.actors);
+  REQUIRE(delta.ok());
+  std::string bytes;
+  EncodeDelta(delta.value(), sim.actors, &bytes);
+  auto decoded = DecodeDelta(bytes, sim.actors);
+  REQUIRE(decoded.ok());
+  CHECK(decoded.value() == delta.value());
+  auto applied = ApplyDelta(base, decoded.value(), sim.actors);
+  REQUIRE(applied.ok());
+  CHECK(applied.value() == after);
+  CHECK(Wire(applied.value(), sim.actors) == Wire(after, sim.actors));
+  CHECK(applied.value().Encode() == after.Encode());
+  for (const Object& other : others) {
+    if (other == base) continue;
+    auto refused = ApplyDelta(other, decoded.value(), sim.actors);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.status().code() == Code::kStale);
+  }
+  // The object it made is not its base either.
+  auto again = ApplyDelta(after, decoded.value(), sim.actors);
+  CHECK_FALSE(again.ok());
+}
+
+TEST_CASE("Apply(base, DeltaOf(base -> new)) is the coordinator's object; other bases are stale") {
+  for (uint64_t seed = 1; seed <= 60; ++seed) {
+    Sim sim(3, seed);
+    const Kind kind = static_cast<Kind>(seed % 3);
+    size_t checked = 0;
+    for (int step = 0; step < 120; ++step) {
+      const size_t r = sim.Pick(3);
+      if (sim.Pick(5) == 0) {
+        // A merge from another replica: concurrent writes become siblings.
+        sim.replicas[r].Merge(sim.replicas[sim.Pick(3)]);
+        continue;
+      }
+      Object base = sim.replicas[r];
+      if (!RandomWrite(sim, sim.replicas[r], sim.ids[r], kind)) continue;
+      CheckReplay(sim, base, sim.replicas[r], sim.replicas);
+      ++checked;
+    }
+    CHECK(checked > 30);
+  }
+}
+
+TEST_CASE("multi-sibling bases: concurrent writes joined by the next write") {
+  Sim sim(2, 7);
+  // Both replicas add concurrently; replica 0 merges, then writes.
+  for (int i = 0; i < 5; ++i) {
+    for (size_t r = 0; r < 2; ++r) {
+      Object& o = sim.replicas[r];
+      const int64_t now = sim.Now();
+      auto view = o.SetView(now, sim.actors).value();
+      view.state.Add(sim.Name(), o.NextPutDot(sim.ids[r]));
+      o.Put(Version::OfSet(view.state, now), sim.ids[r]);
+    }
+  }
+  Object base = sim.replicas[0];
+  base.Merge(sim.replicas[1]);
+  REQUIRE(base.Size() == 2);
+  Object after = base;
+  const int64_t now = sim.Now();
+  auto view = after.SetView(now, sim.actors).value();
+  const Dot dot = after.NextPutDot(sim.ids[0]);
+  view.state.Add("new", dot);
+  view.state.Remove(view.state.map().entries().front().name);
+  after.Put(Version::OfSet(view.state, now), sim.ids[0]);
+  CheckReplay(sim, base, after, {sim.replicas[0], sim.replicas[1]});
+}
+
+TEST_CASE("a one-member SADD on a big set is a small delta") {
+  ActorTable actors;
+  const ActorId a = actors.Intern(std::string(40, 'a')).value();
+  Object base;
+  OrSet s;
+  Dot dot = base.NextPutDot(a);
+  for (int i = 0; i < 10000; ++i) s.Add("member:" + std::to_string(100000 + i), dot);
+  base.Put(Version::OfSet(s, kNow), a);
+  Object after = base;
+  dot = after.NextPutDot(a);
+  auto view = after.SetView(kNow + 1, actors).value();
+  view.state.Add("member:new-one-16", dot);
+  after.Put(Version::OfSet(view.state, kNow + 1), a);
+  auto delta = DeltaOf(base, after, actors);
+  REQUIRE(delta.ok());
+  CHECK(delta.value().removed.empty());
+  CHECK(delta.value().changed.set.Size() == 1);
+  std::string bytes;
+  EncodeDelta(delta.value(), actors, &bytes);
+  CHECK(bytes.size() < 100);
+  CHECK(Wire(after, actors).size() > 100000);
+}
+
+TEST_CASE("PutWithDot refuses a dot the context covers and changes nothing") {
+  ActorTable actors;
+  const ActorId a = actors.Intern(std::string(40, 'b')).value();
+  Object o;
+  o.Put(Version::Bytes("x", kNow), a);
+  o.Put(Version::Bytes("y", kNow), a);
+  const Object before = o;
+  CHECK_FALSE(o.PutWithDot(Version::Bytes("z", kNow), Dot{a, 2}).ok());
+  CHECK_FALSE(o.PutWithDot(Version::Bytes("z", kNow), Dot{a, 0}).ok());
+  CHECK(o == before);
+  Object p = before;
+  REQUIRE(o.PutWithDot(Version::Bytes("z", kNow), Dot{a, 3}).ok());
+  p.Put(Version::Bytes("z", kNow), a);
+  CHECK(o == p);
+}
+
+TEST_CASE("damaged deltas decode to errors, never crash") {
+  Sim sim(2, 99);
+  Object base;
+  for (int i = 0; i < 6; ++i) RandomWrite(sim, base, sim.ids[0], Kind::kHash);
+  Object after = base;
+  while (!RandomWrite(sim, after, sim.ids[1], Kind::kHash)) {
+  }
+  auto delta = DeltaOf(base, after, sim.actors);
+  REQUIRE(delta.ok());
+  std::string bytes;
+  EncodeDelta(delta.value(), sim.actors, &bytes);
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    CHECK_FALSE(DecodeDelta(bytes.substr(0, n), sim.actors).ok());
+  }
+  CHECK_FALSE(DecodeDelta(bytes + "x", sim.actors).ok());
+  std::mt19937_64 rng(5);
+  for (int i = 0; i < 2000; ++i) {
+    std::string damaged = bytes;
+    damaged[rng() % damaged.size()] ^= static_cast<char>(1 + rng() % 255);
+    auto d = DecodeDelta(damaged, sim.actors);
+    if (!d.ok()) {
+      CHECK(d.status().code() == Code::kCorruption);
+      continue;
+    }
+    // It decoded: applying it may fail, but only as stale.
+    auto applied = ApplyDelta(base, d.value(), sim.actors);
+    if (!applied.ok()) CHECK(applied.status().code() == Code::kStale);
+  }
+}
+
+}  // namespace
+}  // namespace shoal::storage
