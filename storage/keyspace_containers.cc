@@ -1,0 +1,232 @@
+// Keyspace's container API (storage/keyspace.h "containers"): the type of a
+// key, the joined reads, one-element lookups, and Modify, the read-modify-
+// write every container command goes through, with the delta it ships and
+// logs (storage/container_delta.h) and its replay on replicas.
+
+#include "storage/keyspace.h"
+
+#include "storage/container_codec.h"
+#include "storage/container_delta.h"
+
+namespace shoal::storage {
+
+Result<KeyType> Keyspace::Type(std::string_view key, int64_t now_ms) {
+  if (Pinned(key) == nullptr) {
+    const std::string* bytes = Encoded(key, now_ms);
+    if (bytes == nullptr) return KeyType::kNone;
+    if (Object::PeekSingleValue(*bytes, now_ms)) return KeyType::kString;
+  }
+  auto obj = Load(key, now_ms);
+  if (!obj.ok()) return obj.status();
+  return obj.value().TypeAt(now_ms, actors_);
+}
+
+Result<ContainerView<OrHash>> Keyspace::ReadHash(std::string_view key, int64_t now_ms) {
+  auto obj = Load(key, now_ms);
+  if (!obj.ok()) return obj.status();
+  return obj.value().HashView(now_ms, actors_);
+}
+
+Result<ContainerView<OrSet>> Keyspace::ReadSet(std::string_view key, int64_t now_ms) {
+  auto obj = Load(key, now_ms);
+  if (!obj.ok()) return obj.status();
+  return obj.value().SetView(now_ms, actors_);
+}
+
+Result<ContainerView<OrZset>> Keyspace::ReadZset(std::string_view key, int64_t now_ms) {
+  auto obj = Load(key, now_ms);
+  if (!obj.ok()) return obj.status();
+  return obj.value().ZsetView(now_ms, actors_);
+}
+
+namespace {
+
+// The one container version of a key stored alone, decoded down to the
+// element `name`: nullopt when the fast path does not apply.
+Result<std::optional<Version>> PeekElement(const std::string* bytes, std::string_view name,
+                                           int64_t now_ms, const ActorTable& actors) {
+  if (bytes == nullptr) return std::optional<Version>();
+  auto payload = Object::PeekContainer(*bytes, now_ms);
+  if (!payload) return std::optional<Version>();
+  Version v;
+  Status st = DecodeContainerEntry(*payload, name, actors, &v);
+  if (!st.ok()) return st;
+  return std::optional<Version>(std::move(v));
+}
+
+Status WrongTypeStatus() {
+  return Status(Code::kWrongType, std::string(kWrongTypeMessage));
+}
+
+}  // namespace
+
+Result<std::optional<std::string>> Keyspace::HashGet(std::string_view key, std::string_view field,
+                                                     int64_t now_ms) {
+  if (Pinned(key) == nullptr) {
+    auto peek = PeekElement(Encoded(key, now_ms), field, now_ms, actors_);
+    if (!peek.ok()) return peek.status();
+    if (const auto& v = peek.value()) {
+      if (v->kind != VersionKind::kHash) {
+        // One container version of another type: WRONGTYPE unless empty.
+        if (v->IsEmptyContainer() && !Exists(key, now_ms)) return std::optional<std::string>();
+        return WrongTypeStatus();
+      }
+      return v->hash.Get(field, actors_);
+    }
+  }
+  auto view = ReadHash(key, now_ms);
+  if (!view.ok()) return view.status();
+  return view.value().state.Get(field, actors_);
+}
+
+Result<bool> Keyspace::SetContains(std::string_view key, std::string_view member, int64_t now_ms) {
+  if (Pinned(key) == nullptr) {
+    auto peek = PeekElement(Encoded(key, now_ms), member, now_ms, actors_);
+    if (!peek.ok()) return peek.status();
+    if (const auto& v = peek.value()) {
+      if (v->kind != VersionKind::kSet) {
+        if (v->IsEmptyContainer() && !Exists(key, now_ms)) return false;
+        return WrongTypeStatus();
+      }
+      return v->set.Contains(member);
+    }
+  }
+  auto view = ReadSet(key, now_ms);
+  if (!view.ok()) return view.status();
+  return view.value().state.Contains(member);
+}
+
+Result<std::optional<double>> Keyspace::ZsetScore(std::string_view key, std::string_view member,
+                                                  int64_t now_ms) {
+  if (Pinned(key) == nullptr) {
+    auto peek = PeekElement(Encoded(key, now_ms), member, now_ms, actors_);
+    if (!peek.ok()) return peek.status();
+    if (const auto& v = peek.value()) {
+      if (v->kind != VersionKind::kZset) {
+        if (v->IsEmptyContainer() && !Exists(key, now_ms)) return std::optional<double>();
+        return WrongTypeStatus();
+      }
+      return v->zset.Score(member, actors_);
+    }
+  }
+  auto view = ReadZset(key, now_ms);
+  if (!view.ok()) return view.status();
+  return view.value().state.Score(member, actors_);
+}
+
+namespace {
+
+template <typename State>
+Result<ContainerView<State>> ViewFor(const Object& obj, int64_t now_ms, const ActorTable& actors);
+template <>
+Result<ContainerView<OrHash>> ViewFor<OrHash>(const Object& obj, int64_t now_ms,
+                                              const ActorTable& actors) {
+  return obj.HashView(now_ms, actors);
+}
+template <>
+Result<ContainerView<OrSet>> ViewFor<OrSet>(const Object& obj, int64_t now_ms,
+                                            const ActorTable& actors) {
+  return obj.SetView(now_ms, actors);
+}
+template <>
+Result<ContainerView<OrZset>> ViewFor<OrZset>(const Object& obj, int64_t now_ms,
+                                              const ActorTable& actors) {
+  return obj.ZsetView(now_ms, actors);
+}
+
+Version VersionOf(OrHash state, int64_t now_ms, int64_t expire_at_ms) {
+  return Version::OfHash(std::move(state), now_ms, expire_at_ms);
+}
+Version VersionOf(OrSet state, int64_t now_ms, int64_t expire_at_ms) {
+  return Version::OfSet(std::move(state), now_ms, expire_at_ms);
+}
+Version VersionOf(OrZset state, int64_t now_ms, int64_t expire_at_ms) {
+  return Version::OfZset(std::move(state), now_ms, expire_at_ms);
+}
+
+VersionKind KindOf(const OrHash*) {
+  return VersionKind::kHash;
+}
+VersionKind KindOf(const OrSet*) {
+  return VersionKind::kSet;
+}
+VersionKind KindOf(const OrZset*) {
+  return VersionKind::kZset;
+}
+
+}  // namespace
+
+template <typename State>
+Status Keyspace::Modify(std::string_view key, int64_t now_ms, const ContainerFn<State>& fn) {
+  auto obj = Load(key, now_ms);
+  if (!obj.ok()) return obj.status();
+  auto view = ViewFor<State>(obj.value(), now_ms, actors_);
+  if (!view.ok()) return view.status();
+  const Version* before =
+      DeltaBase(key, obj.value(), KindOf(static_cast<const State*>(nullptr)), now_ms);
+  auto floor = dots_.Next();
+  if (!floor.ok()) return floor.status();
+  ContainerWrite write;
+  write.dot = obj.value().NextPutDot(writer_, floor.value());
+  write.now_ms = now_ms;
+  write.expire_at_ms = view.value().expire_at_ms;
+  write.existed = view.value().exists;
+  State& state = view.value().state;
+  Result<bool> changed = fn(state, write);
+  if (!changed.ok()) return changed.status();
+  if (!changed.value()) return Status::Ok();
+  // An empty result is dead: it keeps no TTL.
+  const int64_t expire = state.empty() ? 0 : write.expire_at_ms;
+  Version v = VersionOf(std::move(state), now_ms, expire);
+  std::string delta;
+  if (before != nullptr && expire == 0) {
+    // Before the Put, which drops the version `before` points into. The
+    // base's view is that one version (no TTL, alone): no join needed.
+    EncodeDelta(DeltaFrom(BaseDigest(obj.value(), actors_), *before, v, write.dot), actors_,
+                &delta);
+  }
+  if (obj.value().Put(std::move(v), writer_, floor.value()) != write.dot) delta.clear();
+  Save(key, obj.value(), now_ms, delta);
+  return Status::Ok();
+}
+
+const Version* Keyspace::DeltaBase(std::string_view key, const Object& obj, VersionKind kind,
+                                   int64_t now_ms) {
+  if (changes_.listener_count() == 0) return nullptr;
+  if (obj.Size() != 1) return nullptr;
+  const Version& v = obj.siblings()[0].value;
+  if (v.kind != kind || v.expire_at_ms != 0) return nullptr;
+  if (Pinned(key) != nullptr) {
+    // A coordinator's quorum merge is usually the store's copy; when it is
+    // not, a delta from it would not apply to what the log replays.
+    const std::string* stored = store_.Peek(key, now_ms);
+    if (stored == nullptr || obj.Encode() != *stored) return nullptr;
+  }
+  return &v;
+}
+
+Status Keyspace::ApplyDelta(std::string_view key, std::string_view delta, int64_t now_ms) {
+  auto decoded = storage::DecodeDelta(delta, actors_);
+  if (!decoded.ok()) return decoded.status();
+  auto obj = Load(key, now_ms);
+  if (!obj.ok()) return obj.status();
+  auto applied = storage::ApplyDelta(obj.value(), decoded.value(), actors_);
+  if (!applied.ok()) return applied.status();
+  if (decoded.value().dot.actor == self_) dots_.Observe(decoded.value().dot.counter);
+  Save(key, applied.value(), now_ms, delta);
+  return Status::Ok();
+}
+
+Status Keyspace::ModifyHash(std::string_view key, int64_t now_ms, const ContainerFn<OrHash>& fn) {
+  return Modify<OrHash>(key, now_ms, fn);
+}
+
+Status Keyspace::ModifySet(std::string_view key, int64_t now_ms, const ContainerFn<OrSet>& fn) {
+  return Modify<OrSet>(key, now_ms, fn);
+}
+
+Status Keyspace::ModifyZset(std::string_view key, int64_t now_ms, const ContainerFn<OrZset>& fn) {
+  return Modify<OrZset>(key, now_ms, fn);
+}
+
+}  // namespace shoal::storage
