@@ -114,13 +114,18 @@ TEST_CASE("drop records round-trip and reject a bad key length") {
 
 TEST_CASE("delta records round-trip like puts and reject bad lengths") {
   std::string buf;
-  AppendDeltaRecord(&buf, "set", std::string("\x01\x04" "delta", 7));
+  AppendDeltaRecord(&buf, "set",
+                    std::string("\x01\x04"
+                                "delta",
+                                7));
   LogRecord r;
   size_t size = 0;
   REQUIRE(ParseFrame(buf, &r, &size) == FrameCheck::kOk);
   CHECK(r.type == RecordType::kDelta);
   CHECK(r.key == "set");
-  CHECK(r.object == std::string("\x01\x04" "delta", 7));
+  CHECK(r.object == std::string("\x01\x04"
+                                "delta",
+                                7));
   CHECK(size == buf.size());
   CHECK(buf.size() == PutFrameSize(3, 7));
   EncodeFixed32(buf.data() + 9, 100);
