@@ -14,25 +14,6 @@ namespace {
 
 constexpr uint8_t kDeltaFormat = 1;
 
-template <typename State>
-State& StateIn(Version& v);
-template <>
-OrHash& StateIn<OrHash>(Version& v) {
-  return v.hash;
-}
-template <>
-OrSet& StateIn<OrSet>(Version& v) {
-  return v.set;
-}
-template <>
-OrZset& StateIn<OrZset>(Version& v) {
-  return v.zset;
-}
-template <typename State>
-const State& StateIn(const Version& v) {
-  return StateIn<State>(const_cast<Version&>(v));
-}
-
 // Calls fn(State{}) with a value of the state type of container `kind`.
 template <typename Fn>
 auto WithStateType(VersionKind kind, Fn fn) {
@@ -44,24 +25,6 @@ auto WithStateType(VersionKind kind, Fn fn) {
     default:
       return fn(OrZset{});
   }
-}
-
-template <typename State>
-Result<ContainerView<State>> ViewAt(const Object& obj, int64_t now_ms, const ActorTable& actors);
-template <>
-Result<ContainerView<OrHash>> ViewAt<OrHash>(const Object& obj, int64_t now_ms,
-                                             const ActorTable& actors) {
-  return obj.HashView(now_ms, actors);
-}
-template <>
-Result<ContainerView<OrSet>> ViewAt<OrSet>(const Object& obj, int64_t now_ms,
-                                           const ActorTable& actors) {
-  return obj.SetView(now_ms, actors);
-}
-template <>
-Result<ContainerView<OrZset>> ViewAt<OrZset>(const Object& obj, int64_t now_ms,
-                                             const ActorTable& actors) {
-  return obj.ZsetView(now_ms, actors);
 }
 
 bool IsContainerKind(VersionKind k) {
@@ -129,18 +92,18 @@ void Diff(const State& before, const State& after, ContainerDelta* delta) {
   }
   // The new state's clock covers every atom of its entries (O3).
   auto map = Map::FromParts(after.map().clock(), std::move(changed));
-  StateIn<State>(delta->changed) = State(std::move(map).value());
+  StateOf<State>(delta->changed) = State(std::move(map).value());
 }
 
 template <typename State>
 Result<Object> Apply(const Object& base, const ContainerDelta& delta, const ActorTable& actors) {
   auto stale = [](const char* why) { return Status(Code::kStale, why); };
-  auto view = ViewAt<State>(base, delta.timestamp_ms, actors);
+  auto view = ViewOf<State>(base, delta.timestamp_ms, actors);
   if (!view.ok()) return stale("the key holds another type");
   using Map = typename State::Map;
   using Entry = typename Map::Entry;
   const std::vector<Entry>& old_entries = view.value().state.map().entries();
-  const std::vector<Entry>& new_entries = StateIn<State>(delta.changed).map().entries();
+  const std::vector<Entry>& new_entries = StateOf<State>(delta.changed).map().entries();
   const std::vector<std::string>& removed = delta.removed;
   std::vector<Entry> out;
   out.reserve(old_entries.size() + new_entries.size());
@@ -171,13 +134,13 @@ Result<Object> Apply(const Object& base, const ContainerDelta& delta, const Acto
     out.push_back(old_entries[i]);
     ++i;
   }
-  auto map = Map::FromParts(StateIn<State>(delta.changed).map().clock(), std::move(out));
+  auto map = Map::FromParts(StateOf<State>(delta.changed).map().clock(), std::move(out));
   if (!map.ok()) return stale("the new clock does not cover the base's atoms");
   Version v;
   v.kind = delta.kind;
   v.timestamp_ms = delta.timestamp_ms;
   v.expire_at_ms = delta.expire_at_ms;
-  StateIn<State>(v) = State(std::move(map).value());
+  StateOf<State>(v) = State(std::move(map).value());
   // PutWithDot supersedes every sibling of `base`: only its context is
   // needed, not a copy of its (big) versions.
   auto context_only = Object::Set::FromParts(base.Context(), {});
@@ -241,7 +204,7 @@ ContainerDelta DeltaFrom(uint64_t base_digest, const Version& before, const Vers
   delta.changed.kind = after.kind;
   WithStateType(after.kind, [&](auto tag) {
     using State = decltype(tag);
-    Diff<State>(StateIn<State>(before), StateIn<State>(after), &delta);
+    Diff<State>(StateOf<State>(before), StateOf<State>(after), &delta);
   });
   return delta;
 }
@@ -255,9 +218,9 @@ Result<ContainerDelta> DeltaOf(const Object& base, const Object& after, const Ac
   before.kind = s.value.kind;
   Status st = WithStateType(s.value.kind, [&](auto tag) -> Status {
     using State = decltype(tag);
-    auto view = ViewAt<State>(base, s.value.timestamp_ms, actors);
+    auto view = ViewOf<State>(base, s.value.timestamp_ms, actors);
     if (!view.ok()) return view.status();
-    StateIn<State>(before) = std::move(view.value().state);
+    StateOf<State>(before) = std::move(view.value().state);
     return Status::Ok();
   });
   if (!st.ok()) return st;
@@ -322,7 +285,7 @@ Result<ContainerDelta> DecodeDelta(std::string_view in, ActorTable& actors) {
   bool overlap = false;
   WithStateType(delta.kind, [&](auto tag) {
     using State = decltype(tag);
-    const auto& entries = StateIn<State>(delta.changed).map().entries();
+    const auto& entries = StateOf<State>(delta.changed).map().entries();
     size_t i = 0, j = 0;
     while (i < entries.size() && j < delta.removed.size()) {
       if (entries[i].name < delta.removed[j]) {

@@ -116,24 +116,6 @@ Result<std::optional<double>> Keyspace::ZsetScore(std::string_view key, std::str
 
 namespace {
 
-template <typename State>
-Result<ContainerView<State>> ViewFor(const Object& obj, int64_t now_ms, const ActorTable& actors);
-template <>
-Result<ContainerView<OrHash>> ViewFor<OrHash>(const Object& obj, int64_t now_ms,
-                                              const ActorTable& actors) {
-  return obj.HashView(now_ms, actors);
-}
-template <>
-Result<ContainerView<OrSet>> ViewFor<OrSet>(const Object& obj, int64_t now_ms,
-                                            const ActorTable& actors) {
-  return obj.SetView(now_ms, actors);
-}
-template <>
-Result<ContainerView<OrZset>> ViewFor<OrZset>(const Object& obj, int64_t now_ms,
-                                              const ActorTable& actors) {
-  return obj.ZsetView(now_ms, actors);
-}
-
 Version VersionOf(OrHash state, int64_t now_ms, int64_t expire_at_ms) {
   return Version::OfHash(std::move(state), now_ms, expire_at_ms);
 }
@@ -160,7 +142,7 @@ template <typename State>
 Status Keyspace::Modify(std::string_view key, int64_t now_ms, const ContainerFn<State>& fn) {
   auto obj = Load(key, now_ms);
   if (!obj.ok()) return obj.status();
-  auto view = ViewFor<State>(obj.value(), now_ms, actors_);
+  auto view = ViewOf<State>(obj.value(), now_ms, actors_);
   if (!view.ok()) return view.status();
   const Version* before =
       DeltaBase(key, obj.value(), KindOf(static_cast<const State*>(nullptr)), now_ms);

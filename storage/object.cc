@@ -40,25 +40,6 @@ KeyType TypeOfKind(VersionKind k) {
   }
 }
 
-template <typename State>
-State& StateOf(Version& v);
-template <>
-OrHash& StateOf<OrHash>(Version& v) {
-  return v.hash;
-}
-template <>
-OrSet& StateOf<OrSet>(Version& v) {
-  return v.set;
-}
-template <>
-OrZset& StateOf<OrZset>(Version& v) {
-  return v.zset;
-}
-template <typename State>
-const State& StateOf(const Version& v) {
-  return StateOf<State>(const_cast<Version&>(v));
-}
-
 // The join of the unexpired versions of one container kind, and their TTL.
 template <typename State>
 ContainerView<State> JoinContainers(const std::vector<Object::Sibling>& sibs, VersionKind kind,

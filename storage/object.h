@@ -376,4 +376,43 @@ class Object {
   Set set_;
 };
 
+// Code written once for the three container types: the state of type
+// `State` in a container version, and Object's view of that type.
+template <typename State>
+State& StateOf(Version& v);
+template <>
+inline OrHash& StateOf<OrHash>(Version& v) {
+  return v.hash;
+}
+template <>
+inline OrSet& StateOf<OrSet>(Version& v) {
+  return v.set;
+}
+template <>
+inline OrZset& StateOf<OrZset>(Version& v) {
+  return v.zset;
+}
+template <typename State>
+const State& StateOf(const Version& v) {
+  return StateOf<State>(const_cast<Version&>(v));
+}
+
+template <typename State>
+Result<ContainerView<State>> ViewOf(const Object& obj, int64_t now_ms, const ActorTable& actors);
+template <>
+inline Result<ContainerView<OrHash>> ViewOf<OrHash>(const Object& obj, int64_t now_ms,
+                                                    const ActorTable& actors) {
+  return obj.HashView(now_ms, actors);
+}
+template <>
+inline Result<ContainerView<OrSet>> ViewOf<OrSet>(const Object& obj, int64_t now_ms,
+                                                  const ActorTable& actors) {
+  return obj.SetView(now_ms, actors);
+}
+template <>
+inline Result<ContainerView<OrZset>> ViewOf<OrZset>(const Object& obj, int64_t now_ms,
+                                                    const ActorTable& actors) {
+  return obj.ZsetView(now_ms, actors);
+}
+
 }  // namespace shoal::storage
