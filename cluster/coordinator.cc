@@ -38,8 +38,8 @@ void Coordinator::Put(const Target& to, const std::string& key, std::string obje
   args.push_back(std::move(object));
   // A fallback keeps the object as a hint for the primary it stands in for.
   if (to.fallback) args.push_back(to.stands_in_for);
-  transport_.Batch(to.node, to.fallback ? "SHOAL.HPUT" : "SHOAL.MPUT", std::move(args),
-                   deadline_ms, std::move(cb));
+  transport_.Batch(to.node, to.fallback ? "SHOAL.HPUT" : "SHOAL.MPUT", std::move(args), deadline_ms,
+                   std::move(cb));
 }
 
 int64_t Coordinator::Deadline() const {

@@ -414,8 +414,8 @@ bool Connection::Attach(std::string* out, SharedBytes bytes) {
   return true;
 }
 
-void Connection::GatherOutput(std::string& buf, const std::vector<Attached>& attached,
-                              size_t skip, std::vector<uv_buf_t>* iov) {
+void Connection::GatherOutput(std::string& buf, const std::vector<Attached>& attached, size_t skip,
+                              std::vector<uv_buf_t>* iov) {
   auto add = [&](const char* p, size_t n) {
     if (skip >= n) {
       skip -= n;

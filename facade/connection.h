@@ -282,8 +282,9 @@ class Connection final : public ReplyAttacher {
   // Pending output (CLIENT LIST's omem): replies not written yet, the write
   // in flight, and completed replies held behind a deferred one.
   size_t output_bytes() const {
-    return out_.size() + attached_bytes_ + (writing_ ? wbuf_.size() + wattached_bytes_ - woff_ : 0) +
-           replies_.held_bytes() + (tls_ != nullptr ? TlsPendingBytes() : 0);
+    return out_.size() + attached_bytes_ +
+           (writing_ ? wbuf_.size() + wattached_bytes_ - woff_ : 0) + replies_.held_bytes() +
+           (tls_ != nullptr ? TlsPendingBytes() : 0);
   }
   // Redis's checkClientOutputBufferLimits, run whenever output is added:
   // closes the connection at once (OnOutputBufferLimit, then Close, its
@@ -308,8 +309,8 @@ class Connection final : public ReplyAttacher {
   // Flush() of an output with SharedBytes attached: one vectored write.
   void FlushAttached();
   // The iovecs of `buf` with `attached` in it, from byte `skip` on.
-  static void GatherOutput(std::string& buf, const std::vector<Attached>& attached,
-                           size_t skip, std::vector<uv_buf_t>* iov);
+  static void GatherOutput(std::string& buf, const std::vector<Attached>& attached, size_t skip,
+                           std::vector<uv_buf_t>* iov);
   // The TLS halves of OnRead and Flush.
   void OnTlsRead(size_t nread);
   void FlushTls();

@@ -56,9 +56,8 @@ std::shared_ptr<const void> LazyFree::Pin(std::string_view bytes) {
     ++pins_[at];
   }
   // The owner holds no object of its own: its deleter is the unpin.
-  return std::shared_ptr<const void>(at, [this](const void* p) {
-    Unpin(static_cast<const char*>(p));
-  });
+  return std::shared_ptr<const void>(at,
+                                     [this](const void* p) { Unpin(static_cast<const char*>(p)); });
 }
 
 void LazyFree::Unpin(const char* at) {

@@ -65,7 +65,7 @@ class LazyFree {
   std::deque<std::string> queue_;
   std::map<const char*, size_t> pins_;  // pinned byte start -> pin count
   std::vector<std::string> parked_;     // freed while pinned
-  bool busy_ = false;  // the thread is freeing a buffer it took
+  bool busy_ = false;                   // the thread is freeing a buffer it took
   bool stop_ = false;
   uint64_t freed_ = 0;
   std::thread thread_;

@@ -275,7 +275,7 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   // Woken by the log writer's thread when a big record is written: the
   // check handle then releases the replies that waited for it.
   facade::UvHandle<uv_async_t> log_wakeup_;
-  std::vector<uint64_t> to_resume_;           // client ids, in the order released
+  std::vector<uint64_t> to_resume_;  // client ids, in the order released
   // CLIENT PAUSE: in force, every command or the writes only, the clients
   // holding a paused command.
   bool paused_ = false;

@@ -68,8 +68,8 @@ void LogWriter::AppendPut(std::string_view key, std::string_view object) {
   if (status_.ok()) AppendPutRecord(&buffer_, key, object);
 }
 
-void LogWriter::AppendPutParts(std::string_view key, std::string_view head,
-                               std::string_view value, KeepAlive keep) {
+void LogWriter::AppendPutParts(std::string_view key, std::string_view head, std::string_view value,
+                               KeepAlive keep) {
   if (!status_.ok()) return;
   AppendPutRecordHead(&buffer_, key, head, value);
   if (value.size() < kDirectWriteBytes) {

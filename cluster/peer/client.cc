@@ -143,8 +143,8 @@ void PeerClient::Send(std::vector<std::string> argv, int64_t deadline_ms, PeerCa
   // proto-max-bulk-len) is accepted while at most half the limit is
   // pending, so that a big value can be replicated at all: a few small
   // requests pending (anti-entropy's, a hint's) must not refuse it.
-  const bool fits = bytes <= options_.max_pending_bytes &&
-                    pending_bytes_ <= options_.max_pending_bytes - bytes;
+  const bool fits =
+      bytes <= options_.max_pending_bytes && pending_bytes_ <= options_.max_pending_bytes - bytes;
   const bool oversized_alone =
       bytes > options_.max_pending_bytes && pending_bytes_ <= options_.max_pending_bytes / 2;
   if (inflight_ >= options_.max_inflight || (!fits && !oversized_alone)) {
@@ -152,7 +152,15 @@ void PeerClient::Send(std::vector<std::string> argv, int64_t deadline_ms, PeerCa
     return;
   }
   constexpr size_t kMiB = size_t{1} << 20;
-  if (bytes > kMiB) deadline_ms += static_cast<int64_t>(bytes / kMiB) * kBigRequestMsPerMiB;
+  if (bytes > kMiB) {
+    // The caller took its deadline from the loop's cached time, before the
+    // copies of a big value in this same loop turn (seconds for 512 MB): the
+    // peer's time starts now, plus what moving the bytes takes.
+    const uint64_t cached = uv_now(loop_);
+    uv_update_time(loop_);
+    deadline_ms += static_cast<int64_t>(uv_now(loop_) - cached) +
+                   static_cast<int64_t>(bytes / kMiB) * kBigRequestMsPerMiB;
+  }
   Request r;
   r.seq = next_seq_++;
   r.bytes = bytes;

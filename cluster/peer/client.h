@@ -146,7 +146,7 @@ class PeerClient {
   // - Past max_inflight / max_pending_bytes: fails at once with kOverloaded.
   // The callback may run before Send returns; callers must allow that.
   void Send(std::vector<std::string> argv, int64_t deadline_ms, PeerCallback cb);
-  static constexpr int64_t kBigRequestMsPerMiB = 10;  // 100 MB/s
+  static constexpr int64_t kBigRequestMsPerMiB = 100;  // 10 MB/s
 
   // True once the handshake completed, until the connection is lost.
   bool ready() const { return phase_ == Phase::kReady; }
