@@ -124,6 +124,11 @@ class Persistence final : public storage::ChangeListener, public facade::CommitG
     if (writer_) writer_->ReleaseIdle();
   }
 
+  // Blocks until the log writer's thread has written what Commit() queued
+  // (big records); for tests, which read the file. Returns the writer's
+  // status.
+  storage::Status Drain() { return writer_ ? writer_->Drain() : storage::Status::Ok(); }
+
   // Final write and fsync at shutdown.
   storage::Status Close();
 

@@ -169,6 +169,71 @@ TEST_CASE("a failed write is sticky and leaves a recoverable log") {
   CHECK(report.torn_bytes == 5);
 }
 
+TEST_CASE("a big value with a keep-alive is written on the background thread, in order") {
+  TempDir dir;
+  PosixEnv posix;
+  FaultInjectionEnv env(&posix);
+  const std::string path = dir.File("bg.aof");
+  auto w = OpenOrDie(&env, path);
+  const std::string big(LogWriter::kBackgroundBytes + 3, 'v');
+  auto keep = std::make_shared<int>(0);
+  const uint64_t syncs = env.sync_count();
+  w->AppendPut("a", "1");
+  w->AppendPutParts("big", "head", big, keep);
+  CHECK(w->busy());
+  w->AppendPut("c", "3");  // buffered behind it
+  const uint64_t end = w->appended();
+  REQUIRE(w->Commit(/*sync=*/true).ok());  // queued: the thread is busy
+  REQUIRE(w->Drain().ok());
+  CHECK_FALSE(w->busy());
+  CHECK(w->written() == end);
+  CHECK(w->synced() == end);  // the queued fsync came last
+  CHECK(w->size() == SizeOf(path));
+  CHECK(env.sync_count() > syncs);
+  CHECK(keep.use_count() == 1);  // dropped once written
+  CHECK(Keys(&posix, path) == std::vector<std::string>{"a", "big", "c"});
+  // Back to inline writes once idle.
+  w->AppendPut("d", "4");
+  REQUIRE(w->Commit(false).ok());
+  CHECK(w->written() == w->appended());
+}
+
+TEST_CASE("commit hands a big buffer to the background thread; sync catches up inline") {
+  TempDir dir;
+  PosixEnv env;
+  const std::string path = dir.File("bb.aof");
+  auto w = OpenOrDie(&env, path);
+  w->AppendPut("big", std::string(LogWriter::kBackgroundBytes, 'x'));
+  const uint64_t end = w->appended();
+  REQUIRE(w->Commit(false).ok());
+  REQUIRE(w->Drain().ok());
+  CHECK(w->written() == end);
+  CHECK(w->synced() < end);  // no fsync asked for
+  REQUIRE(w->Commit(true).ok());  // nothing buffered: fsyncs what was written
+  CHECK(w->synced() == end);
+  CHECK(Keys(&env, path) == std::vector<std::string>{"big"});
+}
+
+TEST_CASE("a failed background write is sticky and seen by Poll") {
+  TempDir dir;
+  PosixEnv posix;
+  FaultInjectionEnv env(&posix);
+  const std::string path = dir.File("bf.aof");
+  auto w = OpenOrDie(&env, path);
+  env.SetWriteBudget(100);
+  const std::string big(LogWriter::kBackgroundBytes, 'v');
+  w->AppendPutParts("big", "head", big, std::make_shared<int>(0));
+  w->AppendPut("after", "v");
+  CHECK(w->Commit(false).ok());  // queued; the failure is not known yet
+  Status st = w->Drain();
+  CHECK_FALSE(st.ok());
+  CHECK(st.code() == Code::kIOError);
+  CHECK_FALSE(w->Commit(false).ok());
+  env.Reset();
+  w->AppendPut("later", "v");
+  CHECK_FALSE(w->Write().ok());
+}
+
 TEST_CASE("a failed fsync is sticky") {
   TempDir dir;
   PosixEnv posix;
