@@ -208,7 +208,7 @@ TEST_CASE("commit hands a big buffer to the background thread; sync catches up i
   REQUIRE(w->Commit(false).ok());
   REQUIRE(w->Drain().ok());
   CHECK(w->written() == end);
-  CHECK(w->synced() < end);  // no fsync asked for
+  CHECK(w->synced() < end);       // no fsync asked for
   REQUIRE(w->Commit(true).ok());  // nothing buffered: fsyncs what was written
   CHECK(w->synced() == end);
   CHECK(Keys(&env, path) == std::vector<std::string>{"big"});
