@@ -261,6 +261,13 @@ void LogWriter::SwitchFile(std::shared_ptr<WritableFile> file, uint64_t size) {
   file_ = std::move(file);
   size_ = size;
   base_size_ = size;
+  // The rewrite fsynced the new file. Offsets from now on are the new
+  // file's: the background thread's (idle, as the caller checked) restart
+  // there too, or Poll() would take the old file's for progress.
+  synced_ = size;
+  std::lock_guard lock(mu_);
+  bg_written_ = size;
+  bg_synced_ = size;
 }
 
 // --- BackgroundSyncer ---

@@ -214,6 +214,31 @@ TEST_CASE("commit hands a big buffer to the background thread; sync catches up i
   CHECK(Keys(&env, path) == std::vector<std::string>{"big"});
 }
 
+TEST_CASE("background writes after a switch to a smaller file count from its size") {
+  TempDir dir;
+  PosixEnv env;
+  auto w = OpenOrDie(&env, dir.File("old.aof"));
+  const std::string big(LogWriter::kBackgroundBytes, 'v');
+  // The old file ends well past where the new one will (a stale offset
+  // from it would show as progress on the new one).
+  w->AppendPutParts("big", "head", std::string(4 * LogWriter::kBackgroundBytes, 'o'),
+                    std::make_shared<int>(0));
+  REQUIRE(w->Commit(false).ok());
+  REQUIRE(w->Drain().ok());
+  auto fresh = OpenOrDie(&env, dir.File("new.aof"));  // as a rewrite's compacted file
+  w->SwitchFile(fresh->file(), fresh->size());
+  fresh.reset();
+  w->AppendPutParts("big2", "head", big, std::make_shared<int>(0));
+  const uint64_t end = w->appended();
+  CHECK(end < 2 * LogWriter::kBackgroundBytes);
+  REQUIRE(w->Poll().ok());
+  CHECK(w->written() <= end);
+  REQUIRE(w->Drain().ok());
+  CHECK(w->written() == end);
+  CHECK(w->size() == SizeOf(dir.File("new.aof")));
+  CHECK(Keys(&env, dir.File("new.aof")) == std::vector<std::string>{"big2"});
+}
+
 TEST_CASE("a failed background write is sticky and seen by Poll") {
   TempDir dir;
   PosixEnv posix;
