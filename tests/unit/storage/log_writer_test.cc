@@ -221,8 +221,8 @@ TEST_CASE("background writes after a switch to a smaller file count from its siz
   const std::string big(LogWriter::kBackgroundBytes, 'v');
   // The old file ends well past where the new one will (a stale offset
   // from it would show as progress on the new one).
-  w->AppendPutParts("big", "head", std::string(4 * LogWriter::kBackgroundBytes, 'o'),
-                    std::make_shared<int>(0));
+  const std::string old_big(4 * LogWriter::kBackgroundBytes, 'o');
+  w->AppendPutParts("big", "head", old_big, std::make_shared<int>(0));
   REQUIRE(w->Commit(false).ok());
   REQUIRE(w->Drain().ok());
   auto fresh = OpenOrDie(&env, dir.File("new.aof"));  // as a rewrite's compacted file
