@@ -169,9 +169,9 @@ class BigValueTest(BystanderCase):
         self.assertEqual(c.call("EXISTS", "big"), 0)
 
 
-class BigValueLoggedTest(BigValueTest):
-    """The same with the log on (appendfsync everysec, the default): the
-    record is written off the loop, and what was acknowledged replays.
+class BigValueLoggedTest(BystanderCase):
+    """With the log on (appendfsync everysec, the default): the record is
+    written off the loop, and what was acknowledged replays.
 
     The automatic rewrite that a 128 MiB record triggers is off: its switch
     to the new file (LogRewriter::Finish's fsyncs) still runs on the loop and
