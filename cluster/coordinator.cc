@@ -29,15 +29,17 @@ Coordinator::Coordinator(PeerTransport& transport, storage::Keyspace& keyspace,
                          const storage::Clock& clock, NodeId self)
     : transport_(transport), keyspace_(keyspace), clock_(clock), self_(std::move(self)) {}
 
-void Coordinator::Put(const Target& to, const std::string& key, const std::string& object,
+void Coordinator::Put(const Target& to, const std::string& key, std::string object,
                       int64_t deadline_ms, PeerCallback cb) {
+  // Built by hand: a braced list would copy the object once more.
+  std::vector<std::string> args;
+  args.reserve(3);
+  args.push_back(key);
+  args.push_back(std::move(object));
   // A fallback keeps the object as a hint for the primary it stands in for.
-  if (to.fallback) {
-    transport_.Batch(to.node, "SHOAL.HPUT", {key, object, to.stands_in_for}, deadline_ms,
-                     std::move(cb));
-  } else {
-    transport_.Batch(to.node, "SHOAL.MPUT", {key, object}, deadline_ms, std::move(cb));
-  }
+  if (to.fallback) args.push_back(to.stands_in_for);
+  transport_.Batch(to.node, to.fallback ? "SHOAL.HPUT" : "SHOAL.MPUT", std::move(args), deadline_ms,
+                   std::move(cb));
 }
 
 int64_t Coordinator::Deadline() const {
@@ -264,6 +266,7 @@ void Coordinator::Replicate(const std::string& key, std::string object, ReplicaS
   }
   finish();
   int64_t deadline = Deadline();
+  const size_t last = self + 1 == targets->size() ? self - 1 : targets->size() - 1;
   for (size_t i = 0; i < targets->size(); ++i) {
     if (i == self) continue;
     const Target& to = (*targets)[i];
@@ -273,10 +276,16 @@ void Coordinator::Replicate(const std::string& key, std::string object, ReplicaS
         count(i, false, false);
         continue;
       }
-      Put(to, key, bytes, deadline,
-          [count, is_ack, i](PeerOutcome outcome, const PeerReply* reply, bool late) {
-            count(i, is_ack(outcome, reply), late);
-          });
+      auto counted = [count, is_ack, i](PeerOutcome outcome, const PeerReply* reply, bool late) {
+        count(i, is_ack(outcome, reply), late);
+      };
+      // Without a delta nothing needs the object after the puts: the last
+      // one takes it (a big value is copied once less).
+      if (delta.empty() && i == last) {
+        Put(to, key, std::move(st->object), deadline, std::move(counted));
+      } else {
+        Put(to, key, bytes, deadline, std::move(counted));
+      }
       continue;
     }
     ++stats_.deltas_sent;

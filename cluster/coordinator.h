@@ -125,8 +125,9 @@ class Coordinator {
   void OnLateRead(ReadState& st, size_t replica, storage::Object object);
   void Repair(ReadState& st, const std::vector<size_t>& replicas);
   int64_t Deadline() const;
-  // SHOAL.MPUT to a primary, SHOAL.HPUT (a hint) to a fallback.
-  void Put(const Target& to, const std::string& key, const std::string& object, int64_t deadline_ms,
+  // SHOAL.MPUT to a primary, SHOAL.HPUT (a hint) to a fallback. Takes
+  // `object` (the last replica's put is moved, not copied).
+  void Put(const Target& to, const std::string& key, std::string object, int64_t deadline_ms,
            PeerCallback cb);
 
   PeerTransport& transport_;

@@ -109,6 +109,8 @@ void Connection::ReleaseBuffers() {
   // its arguments: ProcessInput calls this again once it is done.
   if (processing_) return;
   std::string().swap(out_);
+  attached_.clear();
+  attached_bytes_ = 0;
   replies_.Clear();
   dropped_tickets_.clear();
   // wbuf_ stays until the cancelled write's callback (OnWrite) frees it.
@@ -293,7 +295,11 @@ bool Connection::RunRequest() {
   deferred_ = false;
   held_ = false;
   suppressing_ = state_.reply_mode == ReplyMode::kOff || state_.reply_mode == ReplyMode::kSkip;
+  const CommitGate* gate = env_.output->gate();
+  const uint64_t logged = gate != nullptr ? gate->logged() : 0;
   handler_.OnRequest(*this, argv_);
+  // A request that logged something is answered once the log has it.
+  if (gate != nullptr && gate->logged() != logged) log_wait_ = gate->logged();
   if (held_) {
     suppressing_ = false;
     return false;
@@ -309,6 +315,10 @@ bool Connection::RunRequest() {
   // whether its reply is sent, then SKIP moves on to the next command.
   if (state_.reply_mode == ReplyMode::kOff || state_.reply_mode == ReplyMode::kSkip) {
     target->resize(mark);
+    while (target == &out_ && !attached_.empty() && attached_.back().at > mark) {
+      attached_bytes_ -= attached_.back().bytes.bytes.size();
+      attached_.pop_back();
+    }
   }
   if (state_.reply_mode == ReplyMode::kSkip) {
     state_.reply_mode = ReplyMode::kOn;
@@ -342,6 +352,13 @@ void Connection::CompleteReply(uint64_t ticket, std::string bytes) {
     bytes.clear();
   }
   replies_.Complete(ticket, std::move(bytes));
+  // A deferred reply (a cluster write's acknowledgement) may stand for a
+  // record logged in another callback: while the log is behind, it waits
+  // for everything logged so far.
+  if (const CommitGate* gate = env_.output->gate();
+      gate != nullptr && gate->logged() > gate->committed()) {
+    log_wait_ = std::max(log_wait_, gate->logged());
+  }
   if (CheckOutputLimits()) return;
   ScheduleFlush();
   if (hold_until_replied_ && replies_.outstanding() == 0) {
@@ -352,8 +369,20 @@ void Connection::CompleteReply(uint64_t ticket, std::string bytes) {
 
 void Connection::Flush() {
   if (closing_ || writing_) return;
+  if (log_wait_ != 0) {
+    const CommitGate* gate = env_.output->gate();
+    if (gate != nullptr && gate->committed() < log_wait_) {
+      env_.output->Wait(*this);
+      return;
+    }
+    log_wait_ = 0;
+  }
   if (tls_ != nullptr) {
     FlushTls();
+    return;
+  }
+  if (!attached_.empty()) {
+    FlushAttached();
     return;
   }
   if (out_.empty()) {
@@ -376,6 +405,73 @@ void Connection::Flush() {
     return;
   }
   StartWrite(out_, written);
+}
+
+bool Connection::Attach(std::string* out, SharedBytes bytes) {
+  if (out != &out_ || tls_ != nullptr || env_.seal_output || closing_) return false;
+  attached_bytes_ += bytes.bytes.size();
+  attached_.push_back(Attached{out_.size(), std::move(bytes)});
+  return true;
+}
+
+void Connection::GatherOutput(std::string& buf, const std::vector<Attached>& attached, size_t skip,
+                              std::vector<uv_buf_t>* iov) {
+  auto add = [&](const char* p, size_t n) {
+    if (skip >= n) {
+      skip -= n;
+      return;
+    }
+    // libuv only reads the bytes of a write.
+    iov->push_back(uv_buf_init(const_cast<char*>(p) + skip, static_cast<unsigned>(n - skip)));
+    skip = 0;
+  };
+  size_t pos = 0;
+  for (const Attached& a : attached) {
+    add(buf.data() + pos, a.at - pos);
+    add(a.bytes.bytes.data(), a.bytes.bytes.size());
+    pos = a.at;
+  }
+  add(buf.data() + pos, buf.size() - pos);
+}
+
+void Connection::FlushAttached() {
+  // As Flush, with the attached bytes written from where they are: the
+  // socket takes what it can now, uv_write the rest as it drains (a 256 MB
+  // reply never stalls the loop, nor is it copied).
+  std::vector<uv_buf_t> iov;
+  GatherOutput(out_, attached_, 0, &iov);
+  const size_t total = out_.size() + attached_bytes_;
+  auto* stream = reinterpret_cast<uv_stream_t*>(&handle_);
+  int n = uv_try_write(stream, iov.data(), static_cast<unsigned>(iov.size()));
+  if (n < 0 && n != UV_EAGAIN) {
+    Close();
+    return;
+  }
+  const size_t written = n > 0 ? static_cast<size_t>(n) : 0;
+  env_.io->net_output_bytes += written;
+  if (written == total) {
+    out_.clear();
+    if (out_.capacity() > kMaxIdleOutputCapacity) std::string().swap(out_);
+    attached_.clear();  // drops the pins
+    attached_bytes_ = 0;
+    if (close_after_reply_ && replies_.outstanding() == 0) Close();
+    return;
+  }
+  wbuf_.swap(out_);
+  out_.clear();
+  wattached_.swap(attached_);
+  attached_.clear();
+  wattached_bytes_ = attached_bytes_;
+  attached_bytes_ = 0;
+  woff_ = written;
+  writing_ = true;
+  iov.clear();
+  GatherOutput(wbuf_, wattached_, woff_, &iov);
+  if (uv_write(&write_req_, stream, iov.data(), static_cast<unsigned>(iov.size()),
+               &Connection::OnWrite) != 0) {
+    writing_ = false;
+    Close();
+  }
 }
 
 void Connection::FlushTls() {
@@ -433,10 +529,14 @@ void Connection::OnWrite(uv_write_t* req, int status) noexcept {
   self->writing_ = false;
   if (status != 0) {
     std::string().swap(self->wbuf_);
+    self->wattached_.clear();
+    self->wattached_bytes_ = 0;
     self->Close();
     return;
   }
-  self->env_.io->net_output_bytes += self->wbuf_.size() - self->woff_;
+  self->env_.io->net_output_bytes += self->wbuf_.size() + self->wattached_bytes_ - self->woff_;
+  self->wattached_.clear();  // drops the pins
+  self->wattached_bytes_ = 0;
   self->wbuf_.clear();
   if (self->wbuf_.capacity() > kMaxIdleOutputCapacity) std::string().swap(self->wbuf_);
   self->woff_ = 0;
@@ -452,8 +552,15 @@ void OutputBatch::Schedule(Connection& conn) {
   pending_.push_back(&conn);
 }
 
+void OutputBatch::Wait(Connection& conn) {
+  if (conn.log_waiting) return;
+  conn.log_waiting = true;
+  waiting_.push_back(&conn);
+}
+
 void OutputBatch::Forget(Connection& conn) {
   if (conn.flush_scheduled) std::erase(pending_, &conn);
+  if (conn.log_waiting) std::erase(waiting_, &conn);
   std::replace(flushing_.begin(), flushing_.end(), &conn, static_cast<Connection*>(nullptr));
 }
 
@@ -461,6 +568,13 @@ void OutputBatch::FlushAll() {
   // Flush may close connections; their close callbacks run after this loop
   // phase, and Forget nulls them out of the batch being walked. Swapping
   // with a kept buffer means no iteration allocates.
+  // Connections waiting for the log are tried again (few, and only while a
+  // big record is being written).
+  for (Connection* c : waiting_) {
+    c->log_waiting = false;
+    Schedule(*c);
+  }
+  waiting_.clear();
   flushing_.swap(pending_);
   for (Connection* c : flushing_) {
     if (c == nullptr) continue;

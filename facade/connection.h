@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "facade/error_stats.h"
+#include "facade/reply_builder.h"
 #include "facade/reply_queue.h"
 #include "facade/request_parser.h"
 #include "storage/clock.h"
@@ -128,19 +129,48 @@ struct IoStats {
   uint64_t net_output_bytes = 0;
 };
 
+// How far the node's append-only log is, for the connections: the output
+// of a request that logged something is not sent until the log has
+// committed it (written, or fsynced under appendfsync always), so that no
+// reply acknowledges a write before it is durable by the configured rule,
+// while the output of other connections goes out meanwhile. Positions only
+// grow. Implemented above the facade (server/persistence.h). Loop thread.
+class CommitGate {
+ public:
+  // The position after every record logged so far.
+  virtual uint64_t logged() const = 0;
+  // The position up to which records are committed.
+  virtual uint64_t committed() const = 0;
+
+ protected:
+  ~CommitGate() = default;
+};
+
 // The connections with output to write in this loop iteration. The owner
 // calls FlushAll once per iteration (after the append-only log's group
-// commit, so no reply leaves before its write is on disk).
+// commit, so no reply leaves before its write is on disk). Connections whose
+// output waits for the log (CommitGate) are kept and tried again at every
+// FlushAll.
 class OutputBatch {
  public:
   void Schedule(Connection& conn);
   void FlushAll();
   // A connection is going away: it must not be flushed any more.
   void Forget(Connection& conn);
+  // The log's gate (nullptr: none, every output leaves at once). Must
+  // outlive the batch's connections.
+  void set_gate(const CommitGate* gate) { gate_ = gate; }
+  const CommitGate* gate() const { return gate_; }
+  // `conn`'s output waits for the log: Flush it again at a later FlushAll.
+  void Wait(Connection& conn);
+  // Connections waiting for the log (tests, INFO).
+  size_t waiting() const { return waiting_.size(); }
 
  private:
   std::vector<Connection*> pending_;
   std::vector<Connection*> flushing_;  // the batch FlushAll is walking
+  std::vector<Connection*> waiting_;
+  const CommitGate* gate_ = nullptr;
 };
 
 // What the connections of one listener share; must outlive them.
@@ -158,7 +188,18 @@ struct ConnectionEnv {
   std::function<void(Connection&, std::string& out)> seal_output;
 };
 
-class Connection {
+// The output of a connection is its output buffer (replies in order) with
+// SharedBytes attached at positions in it (big values sent without a copy,
+// ReplyAttacher): a big GET reply is its header and CRLF in the buffer and
+// the stored value itself, pinned, in between.
+// SharedBytes sent after the first `at` bytes of a connection's output
+// buffer.
+struct Attached {
+  size_t at;
+  SharedBytes bytes;
+};
+
+class Connection final : public ReplyAttacher {
  public:
   Connection(uint64_t id, ConnectionHandler& handler, ConnectionEnv& env);
   ~Connection();
@@ -192,6 +233,10 @@ class Connection {
 
   // Where the reply of the request being handled goes (in order).
   std::string* ReplyTarget() { return replies_.Target(); }
+  // ReplyAttacher: takes `bytes` at the end of the output buffer when `out`
+  // is that buffer (nothing held behind a deferred reply), the connection is
+  // in clear and its output is not sealed; else false.
+  bool Attach(std::string* out, SharedBytes bytes) override;
   // A reply that completes later: reserve its place, then complete it. Its
   // bytes are counted in ErrorStats if they are an error reply.
   uint64_t DeferReply() {
@@ -237,7 +282,8 @@ class Connection {
   // Pending output (CLIENT LIST's omem): replies not written yet, the write
   // in flight, and completed replies held behind a deferred one.
   size_t output_bytes() const {
-    return out_.size() + (writing_ ? wbuf_.size() - woff_ : 0) + replies_.held_bytes() +
+    return out_.size() + attached_bytes_ +
+           (writing_ ? wbuf_.size() + wattached_bytes_ - woff_ : 0) + replies_.held_bytes() +
            (tls_ != nullptr ? TlsPendingBytes() : 0);
   }
   // Redis's checkClientOutputBufferLimits, run whenever output is added:
@@ -247,6 +293,8 @@ class Connection {
 
   // Set by OutputBatch while the connection sits on its list.
   bool flush_scheduled = false;
+  // Set by OutputBatch while the connection waits for the log.
+  bool log_waiting = false;
 
  private:
   static void OnAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf) noexcept;
@@ -258,6 +306,11 @@ class Connection {
   bool RunRequest();
   // Hands the rest of `pending` (out_, or the TLS ciphertext) to uv_write.
   void StartWrite(std::string& pending, size_t already_written);
+  // Flush() of an output with SharedBytes attached: one vectored write.
+  void FlushAttached();
+  // The iovecs of `buf` with `attached` in it, from byte `skip` on.
+  static void GatherOutput(std::string& buf, const std::vector<Attached>& attached, size_t skip,
+                           std::vector<uv_buf_t>* iov);
   // The TLS halves of OnRead and Flush.
   void OnTlsRead(size_t nread);
   void FlushTls();
@@ -291,6 +344,12 @@ class Connection {
   std::string out_;   // replies ready to send, in order (plaintext)
   std::string wbuf_;  // bytes handed to uv_write, alive until its callback
   size_t woff_ = 0;
+  // SharedBytes in out_ (`at` bytes into it, in order), and in wbuf_ while
+  // uv_write sends them; their sizes.
+  std::vector<Attached> attached_;
+  std::vector<Attached> wattached_;
+  size_t attached_bytes_ = 0;
+  size_t wattached_bytes_ = 0;
   bool writing_ = false;
   ReplyQueue replies_{&out_};
 
@@ -312,6 +371,10 @@ class Connection {
   // it defers are dropped when they complete.
   bool suppressing_ = false;
   std::vector<uint64_t> dropped_tickets_;
+  // The output leaves once the gate has committed this position: the log's
+  // end after the last request of this connection that logged something
+  // (0: nothing to wait for).
+  uint64_t log_wait_ = 0;
   // When the pending output was first seen at or over the soft limit (0:
   // it is under).
   int64_t soft_limit_since_ms_ = 0;

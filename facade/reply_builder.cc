@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <utility>
 
 namespace shoal::facade {
 namespace {
@@ -49,6 +50,17 @@ void ReplyBuilder::Error(std::string_view msg) {
 
 void ReplyBuilder::Integer(int64_t v) {
   AppendPrefixed(out_, ':', v);
+}
+
+void ReplyBuilder::BulkShared(SharedBytes b) {
+  if (attacher_ == nullptr) return Bulk(b.bytes);
+  const std::string_view s = b.bytes;
+  AppendPrefixed(out_, '$', static_cast<int64_t>(s.size()));
+  if (!attacher_->Attach(out_, std::move(b))) {
+    out_->reserve(out_->size() + s.size() + 2);
+    out_->append(s);
+  }
+  out_->append("\r\n", 2);
 }
 
 void ReplyBuilder::Bulk(std::string_view s) {

@@ -8,11 +8,32 @@
 // integer, a verbatim string a bulk string, every null $-1 (or *-1).
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 
 namespace shoal::facade {
+
+// Bytes a reply sends without copying them into the output buffer (a big
+// stored value, issue 13): `keep` keeps them alive and unchanged until they
+// are written. It is dropped on the loop thread.
+struct SharedBytes {
+  std::string_view bytes;
+  std::shared_ptr<const void> keep;
+};
+
+// Takes SharedBytes into a connection's output at the current end of
+// `out`, to be sent there without a copy. Returns false if it cannot (`out`
+// is not the buffer it sends from, e.g. a reply held behind a deferred one;
+// the bytes are encrypted or sealed): the builder then copies them.
+class ReplyAttacher {
+ public:
+  virtual bool Attach(std::string* out, SharedBytes bytes) = 0;
+
+ protected:
+  ~ReplyAttacher() = default;
+};
 
 // The protocol versions HELLO accepts.
 inline constexpr int kResp2 = 2;
@@ -22,8 +43,18 @@ class ReplyBuilder {
  public:
   // Appends to `out`, which the caller owns and must outlive the builder.
   // `resp` is kResp2 or kResp3.
-  explicit ReplyBuilder(std::string* out, int resp = kResp2) : out_(out), resp_(resp) {}
+  // `attacher` (optional, must outlive the builder) lets BulkShared() send
+  // big values without copying them.
+  explicit ReplyBuilder(std::string* out, int resp = kResp2, ReplyAttacher* attacher = nullptr)
+      : out_(out), resp_(resp), attacher_(attacher) {}
 
+  // Values of this size or more are worth sending as SharedBytes.
+  static constexpr size_t kShareBytes = 1u << 20;
+  // Whether BulkShared() may avoid the copy of an `n`-byte value (so that
+  // the caller only pins a value that will be shared).
+  bool CanShare(size_t n) const { return attacher_ != nullptr && n >= kShareBytes; }
+  // Bulk(b.bytes), without copying the bytes when the attacher takes them.
+  void BulkShared(SharedBytes b);
   int resp() const { return resp_; }
   bool resp3() const { return resp_ == kResp3; }
 
@@ -68,6 +99,7 @@ class ReplyBuilder {
  private:
   std::string* out_;
   int resp_;
+  ReplyAttacher* attacher_;
 };
 
 // The bytes of one error reply ("-ERR ...\r\n"), as ReplyBuilder::Error writes

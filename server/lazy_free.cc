@@ -23,22 +23,61 @@ LazyFree::~LazyFree() {
 }
 
 void LazyFree::Free(std::string&& value) {
+  std::unique_lock lock(mu_);
+  if (PinnedLocked(value)) {
+    parked_.push_back(std::move(value));
+    return;
+  }
+  QueueLocked(std::move(value), lock);
+}
+
+void LazyFree::QueueLocked(std::string&& value, std::unique_lock<std::mutex>& lock) {
   if (!thread_.joinable()) {
-    std::string().swap(value);
-    std::lock_guard lock(mu_);
+    std::string dead = std::move(value);
+    lock.unlock();
+    std::string().swap(dead);
+    lock.lock();
     ++freed_;
     return;
   }
+  queue_.push_back(std::move(value));
+  wake_.notify_one();
+}
+
+bool LazyFree::PinnedLocked(const std::string& value) const {
+  auto it = pins_.lower_bound(value.data());
+  return it != pins_.end() && it->first < value.data() + value.capacity();
+}
+
+std::shared_ptr<const void> LazyFree::Pin(std::string_view bytes) {
+  const char* at = bytes.data();
   {
     std::lock_guard lock(mu_);
-    queue_.push_back(std::move(value));
+    ++pins_[at];
   }
-  wake_.notify_one();
+  // The owner holds no object of its own: its deleter is the unpin.
+  return std::shared_ptr<const void>(at,
+                                     [this](const void* p) { Unpin(static_cast<const char*>(p)); });
+}
+
+void LazyFree::Unpin(const char* at) {
+  std::unique_lock lock(mu_);
+  auto it = pins_.find(at);
+  if (it != pins_.end() && --it->second == 0) pins_.erase(it);
+  for (size_t i = 0; i < parked_.size();) {
+    if (PinnedLocked(parked_[i])) {
+      ++i;
+      continue;
+    }
+    std::string value = std::move(parked_[i]);
+    parked_.erase(parked_.begin() + static_cast<std::ptrdiff_t>(i));
+    QueueLocked(std::move(value), lock);
+  }
 }
 
 uint64_t LazyFree::pending() const {
   std::lock_guard lock(mu_);
-  return queue_.size() + (busy_ ? 1 : 0);
+  return queue_.size() + parked_.size() + (busy_ ? 1 : 0);
 }
 
 uint64_t LazyFree::freed() const {

@@ -140,8 +140,13 @@ void Persistence::OnChange(const storage::Change& change) {
   std::string_view head, value;
   change.NodeIdParts(&head, &value);
   if (!value.empty() && !rewriter_) {
-    // A big value moved into the store: logged from there, not copied.
-    writer_->AppendPutParts(change.key(), head, value);
+    // A big value moved into the store: logged from there, not copied; a
+    // very big one on the writer's thread, pinned meanwhile (only buffers
+    // of Store::kReleaseBytes or more go through the releaser that honours
+    // pins).
+    storage::KeepAlive keep;
+    if (pin_ && value.size() >= storage::Store::kReleaseBytes) keep = pin_(value);
+    writer_->AppendPutParts(change.key(), head, value, std::move(keep));
     return;
   }
   frames_.clear();
@@ -186,19 +191,18 @@ storage::Status Persistence::Commit() {
     syncer_.reset();
     if (!st.ok()) return st;
   }
-  // A big record is written when it is appended (AppendPutParts): its
-  // failure is already in status().
-  if (!writer_->status().ok()) return writer_->status();
-  if (writer_->pending_bytes() > 0) {
-    storage::Status st = writer_->Write();
-    if (!st.ok()) return st;
-    if (config_.appendfsync == AppendFsync::kAlways) {
-      st = writer_->Sync();
-      if (!st.ok()) return st;
-    }
-  }
+  // Inline for an ordinary iteration; queued behind a big record still
+  // being written by the writer's thread (committed() tells when it is
+  // done). A big record's failure is in the writer's status().
+  storage::Status st = writer_->Commit(config_.appendfsync == AppendFsync::kAlways);
+  if (!st.ok()) return st;
   if (syncer_) return syncer_->status();
   return storage::Status::Ok();
+}
+
+uint64_t Persistence::committed() const {
+  if (!writer_) return 0;
+  return config_.appendfsync == AppendFsync::kAlways ? writer_->synced() : writer_->written();
 }
 
 storage::Status Persistence::StartRewrite() {
@@ -257,6 +261,8 @@ storage::Status Persistence::RewriteStep(int64_t now_ms) {
     return storage::Status::Ok();
   }
   if (!rewriter_->Drained()) return storage::Status::Ok();
+  // A big record still being written goes to the old file: switch after it.
+  if (writer_->busy()) return storage::Status::Ok();
   // Everything logged so far is in the new file too; switch.
   storage::Status st = writer_->Write();
   if (!st.ok()) return st;
@@ -302,7 +308,8 @@ storage::Status Persistence::Close() {
     syncer_->Stop();
     if (!synced.ok()) return synced;
   }
-  storage::Status st = writer_->Write();
+  storage::Status st = writer_->Drain();  // big records still being written
+  if (st.ok()) st = writer_->Write();
   if (st.ok() && config_.appendfsync != AppendFsync::kNo) st = writer_->Sync();
   return st;
 }

@@ -20,6 +20,14 @@
 //                everything logged in the iteration and, under
 //                `appendfsync always`, one fsync (group commit). `everysec`
 //                fsyncs on a background thread; `no` leaves it to the kernel.
+//   big records  A value of Store::kReleaseBytes or more is written by the
+//                log writer's background thread, read in place from the
+//                store (pinned, so that an overwrite or DEL meanwhile does
+//                not free it), and the iteration's commit is queued behind
+//                it. The loop goes on serving; as a facade::CommitGate this
+//                class tells the connections how far the log is committed,
+//                and the output of a request that logged something waits for
+//                its records (written, or fsynced under `always`).
 //   rewrite      BGREWRITEAOF / auto-aof-rewrite-*: the keyspace is copied a
 //                bounded number of keys per loop iteration into a new file
 //                written by a background thread; writes meanwhile go to both
@@ -32,10 +40,12 @@
 // Runs on the loop thread.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 
+#include "facade/connection.h"
 #include "server/config.h"
 #include "server/log.h"
 #include "storage/actor_table.h"
@@ -65,7 +75,7 @@ struct PersistenceInfo {
   uint64_t loaded_records = 0;
 };
 
-class Persistence final : public storage::ChangeListener {
+class Persistence final : public storage::ChangeListener, public facade::CommitGate {
  public:
   Persistence(Config& config, Logger& logger, storage::Store& store);
   ~Persistence();
@@ -79,6 +89,21 @@ class Persistence final : public storage::ChangeListener {
   // object to keyspace.changes() only after Load (replay must not be logged
   // again).
   storage::Status Load(storage::Keyspace& keyspace, storage::ActorTable& actors, int64_t now_ms);
+
+  // Keeps the bytes of a stored big value alive while the returned owner
+  // lives, even if the store lets go of them (LazyFree::Pin). Unset: big
+  // values are written on the loop thread.
+  void SetPin(std::function<storage::KeepAlive(std::string_view)> pin) { pin_ = std::move(pin); }
+  // Called on the log writer's thread when a background write is done (the
+  // server wakes its loop). Call after Load.
+  void SetWakeup(std::function<void()> wakeup) {
+    if (writer_) writer_->SetWakeup(std::move(wakeup));
+  }
+
+  // facade::CommitGate: the log's end, and how far it is written (fsynced
+  // under `appendfsync always`). Both 0 with the log off.
+  uint64_t logged() const override { return writer_ ? writer_->appended() : 0; }
+  uint64_t committed() const override;
 
   // ChangeListener: logs a key's new object / a flush.
   void OnChange(const storage::Change& change) override;
@@ -103,6 +128,11 @@ class Persistence final : public storage::ChangeListener {
   void ReleaseIdleBuffers() {
     if (writer_) writer_->ReleaseIdle();
   }
+
+  // Blocks until the log writer's thread has written what Commit() queued
+  // (big records); for tests, which read the file. Returns the writer's
+  // status.
+  storage::Status Drain() { return writer_ ? writer_->Drain() : storage::Status::Ok(); }
 
   // Final write and fsync at shutdown.
   storage::Status Close();
@@ -135,6 +165,7 @@ class Persistence final : public storage::ChangeListener {
   bool last_rewrite_ok_ = true;
   uint64_t loaded_records_ = 0;
   std::string frames_;  // reused record buffer
+  std::function<storage::KeepAlive(std::string_view)> pin_;
 };
 
 }  // namespace shoal::server

@@ -66,6 +66,7 @@ Server::Server(Config config, ProcessInfo process)
   client_env_.output = &output_;
   client_env_.io = &io_;
   client_env_.errors = &errors_;
+  output_.set_gate(&persistence_);
   ApplyLimits();
 }
 
@@ -127,6 +128,7 @@ storage::Status Server::Start() {
     keyspace_->changes().Subscribe(&persistence_);
     keyspace_->changes().Subscribe(&transactions_);  // WATCH
     store_.SetBigValueReleaser([this](std::string&& value) { lazy_free_.Free(std::move(value)); });
+    persistence_.SetPin([this](std::string_view bytes) { return lazy_free_.Pin(bytes); });
     store_.SetEvictionObserver([this](std::string_view key) {
       persistence_.OnDrop(key);
       if (cluster_) cluster_->OnEvicted(key);
@@ -385,11 +387,16 @@ storage::Status Server::StartHandles() {
   if (rc == 0) rc = uv_signal_start(sigint_.get(), &Server::OnSignal, SIGINT);
   if (rc == 0) rc = resume_idle_.Init(&loop_, this);
   if (rc == 0) rc = pause_timer_.Init(&loop_, this);
+  // Nothing to do in the callback: waking the loop runs the check handle.
+  if (rc == 0) rc = log_wakeup_.Init(&loop_, this, [](uv_async_t*) noexcept {});
   if (rc != 0) return storage::Status::IOError(std::string("libuv: ") + uv_strerror(rc));
+  persistence_.SetWakeup([h = log_wakeup_.get()] { (void)uv_async_send(h); });
   return storage::Status::Ok();
 }
 
 void Server::CloseHandles() {
+  persistence_.SetWakeup({});
+  log_wakeup_.reset();
   flush_check_.reset();
   cron_timer_.reset();
   rewrite_timer_.reset();

@@ -120,6 +120,7 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   Logger& logger() { return logger_; }
   storage::Store& store() { return store_; }
   const LazyFree& lazy_free() const { return lazy_free_; }
+  LazyFree& lazy_free() { return lazy_free_; }
   storage::Keyspace& keyspace() { return *keyspace_; }
   // MULTI/EXEC/WATCH state of every client (cmd_transactions.cc).
   Transactions& transactions() { return transactions_; }
@@ -271,7 +272,10 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   facade::UvHandle<uv_signal_t> sigint_;
   facade::UvHandle<uv_idle_t> resume_idle_;   // runs while connections wait to resume
   facade::UvHandle<uv_timer_t> pause_timer_;  // ends CLIENT PAUSE
-  std::vector<uint64_t> to_resume_;           // client ids, in the order released
+  // Woken by the log writer's thread when a big record is written: the
+  // check handle then releases the replies that waited for it.
+  facade::UvHandle<uv_async_t> log_wakeup_;
+  std::vector<uint64_t> to_resume_;  // client ids, in the order released
   // CLIENT PAUSE: in force, every command or the writes only, the clients
   // holding a paused command.
   bool paused_ = false;

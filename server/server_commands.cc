@@ -16,7 +16,7 @@ namespace shoal::server {
 
 void Server::OnRequest(facade::Connection& conn, std::vector<std::string>& argv) {
   ++stats_.total_commands_processed;
-  facade::ReplyBuilder reply(conn.ReplyTarget(), conn.state().resp);
+  facade::ReplyBuilder reply(conn.ReplyTarget(), conn.state().resp, &conn);
   conn.ScheduleFlush();
   facade::ClientState& client = conn.state();
 

@@ -1,6 +1,7 @@
 #include "storage/log_writer.h"
 
 #include <filesystem>
+#include <system_error>
 #include <utility>
 
 #include "storage/log_format.h"
@@ -50,18 +51,39 @@ Result<std::unique_ptr<LogWriter>> LogWriter::Open(Env* env, const std::string& 
 }
 
 LogWriter::LogWriter(std::shared_ptr<WritableFile> file, uint64_t size)
-    : file_(std::move(file)), size_(size), base_size_(size) {}
+    : file_(std::move(file)), size_(size), base_size_(size), synced_(size) {}
+
+LogWriter::~LogWriter() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_one();
+  // The thread writes what is queued before it stops: the bytes its jobs
+  // point at are kept alive by the jobs themselves.
+  if (thread_.joinable()) thread_.join();
+}
 
 void LogWriter::AppendPut(std::string_view key, std::string_view object) {
   if (status_.ok()) AppendPutRecord(&buffer_, key, object);
 }
 
-void LogWriter::AppendPutParts(std::string_view key, std::string_view head,
-                               std::string_view value) {
+void LogWriter::AppendPutParts(std::string_view key, std::string_view head, std::string_view value,
+                               KeepAlive keep) {
   if (!status_.ok()) return;
   AppendPutRecordHead(&buffer_, key, head, value);
   if (value.size() < kDirectWriteBytes) {
     buffer_.append(value);
+    return;
+  }
+  if (keep) {
+    // The record's start (and whatever was buffered before it), then the
+    // value read in place on the background thread.
+    QueueBuffer(false);
+    Job job;
+    job.ref = value;
+    job.keep = std::move(keep);
+    Queue(std::move(job));
     return;
   }
   if (!Write().ok()) return;
@@ -77,7 +99,137 @@ void LogWriter::AppendFramed(std::string_view frames) {
   if (status_.ok()) buffer_.append(frames);
 }
 
+Status LogWriter::Commit(bool sync) {
+  if (!Poll().ok()) return status_;
+  if (busy() || buffer_.size() >= kBackgroundBytes) {
+    if (!buffer_.empty() || sync) QueueBuffer(sync);
+    return status_;
+  }
+  if (!Write().ok()) return status_;
+  // Also after a background write without an fsync (the queued fsync came
+  // after the thread was done, or never came).
+  if (sync && synced_ < size_) return Sync();
+  return status_;
+}
+
+void LogWriter::QueueBuffer(bool sync) {
+  Job job;
+  job.owned = std::move(buffer_);
+  buffer_.clear();
+  job.sync = sync;
+  Queue(std::move(job));
+}
+
+void LogWriter::Queue(Job job) {
+  const uint64_t bytes = job.owned.size() + job.ref.size();
+  job.file = file_;
+  job.end = size_ + queued_bytes_ + bytes;  // buffer_ is not part of this job
+  queued_bytes_ += bytes;
+  ++queued_jobs_;
+  {
+    std::lock_guard lock(mu_);
+    jobs_.push_back(std::move(job));
+    if (!thread_.joinable()) {
+      try {
+        thread_ = std::thread([this] { RunBackground(); });
+      } catch (const std::system_error&) {
+        // No thread to be had: write it here, slow but correct.
+        Job j = std::move(jobs_.back());
+        jobs_.pop_back();
+        Status st = j.file->Append(j.owned.empty() ? j.ref : std::string_view(j.owned));
+        if (st.ok() && j.sync) st = j.file->Sync();
+        if (st.ok()) {
+          bg_written_ = j.end;
+          if (j.sync) bg_synced_ = j.end;
+        } else if (bg_status_.ok()) {
+          bg_status_ = st;
+        }
+        ++bg_jobs_done_;
+        return;
+      }
+    }
+  }
+  wake_.notify_one();
+}
+
+void LogWriter::SetWakeup(std::function<void()> wakeup) {
+  std::lock_guard lock(mu_);
+  wakeup_ = std::move(wakeup);
+}
+
+Status LogWriter::Poll() {
+  if (queued_jobs_ == 0) return status_;
+  uint64_t done_jobs, written, synced;
+  Status st;
+  {
+    std::lock_guard lock(mu_);
+    done_jobs = bg_jobs_done_;
+    written = bg_written_;
+    synced = bg_synced_;
+    st = bg_status_;
+  }
+  // The counters only grow; what the loop saw before is subtracted.
+  queued_jobs_ -= done_jobs - polled_jobs_;
+  polled_jobs_ = done_jobs;
+  if (written > size_) {
+    queued_bytes_ -= written - size_;
+    size_ = written;
+  }
+  if (synced > synced_) synced_ = synced;
+  if (queued_jobs_ == 0) queued_bytes_ = 0;  // failed or dropped jobs
+  if (!st.ok() && status_.ok()) status_ = std::move(st);
+  return status_;
+}
+
+Status LogWriter::Drain() {
+  {
+    std::unique_lock lock(mu_);
+    done_.wait(lock, [this] { return jobs_.empty() && !running_; });
+  }
+  return Poll();
+}
+
+void LogWriter::RunBackground() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    wake_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
+    if (jobs_.empty()) return;  // stop_, and everything written
+    Job job = std::move(jobs_.front());
+    jobs_.pop_front();
+    const bool failed = !bg_status_.ok();
+    running_ = true;
+    lock.unlock();
+    // After a failure nothing more is written: the log ends at the failure
+    // and the server is going down.
+    Status st;
+    if (!failed) {
+      st = job.file->Append(job.owned.empty() ? job.ref : std::string_view(job.owned));
+      if (st.ok() && job.sync) st = job.file->Sync();
+    }
+    const uint64_t end = job.end;
+    const bool synced = job.sync;
+    job = Job();  // frees the buffer, drops the pin (off the loop)
+    lock.lock();
+    running_ = false;
+    if (!failed) {
+      if (st.ok()) {
+        bg_written_ = end;
+        if (synced) bg_synced_ = end;
+      } else {
+        bg_status_ = std::move(st);
+      }
+    }
+    ++bg_jobs_done_;
+    std::function<void()> wakeup = wakeup_;
+    if (jobs_.empty()) done_.notify_all();
+    lock.unlock();
+    if (wakeup) wakeup();
+    lock.lock();
+  }
+}
+
 Status LogWriter::Write() {
+  if (busy() && !Drain().ok()) return status_;
   if (!status_.ok() || buffer_.empty()) return status_;
   status_ = file_->Append(buffer_);
   if (!status_.ok()) return status_;
@@ -98,8 +250,10 @@ void LogWriter::ReleaseIdle() {
 }
 
 Status LogWriter::Sync() {
+  if (busy() && !Drain().ok()) return status_;
   if (!status_.ok()) return status_;
   status_ = file_->Sync();
+  if (status_.ok()) synced_ = size_;
   return status_;
 }
 
@@ -107,6 +261,13 @@ void LogWriter::SwitchFile(std::shared_ptr<WritableFile> file, uint64_t size) {
   file_ = std::move(file);
   size_ = size;
   base_size_ = size;
+  // The rewrite fsynced the new file. Offsets from now on are the new
+  // file's: the background thread's (idle, as the caller checked) restart
+  // there too, or Poll() would take the old file's for progress.
+  synced_ = size;
+  std::lock_guard lock(mu_);
+  bg_written_ = size;
+  bg_synced_ = size;
 }
 
 // --- BackgroundSyncer ---

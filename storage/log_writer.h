@@ -14,6 +14,18 @@
 //   `everysec` BackgroundSyncer started on writer.file(): fsyncs off the loop.
 //   `no`       never fsync; the kernel writes back when it likes.
 //
+// Big records are written off the loop (issue 13: one write(2) of a 512 MB
+// record held the loop 2 s). Commit() hands a big buffer, and
+// AppendPutParts() a big value it may read in place (the caller keeps it
+// alive with a KeepAlive), to the writer's background thread, which writes
+// them (and fsyncs when asked) in order. While anything is queued there,
+// every later Commit() is queued behind it, so records reach the file in the
+// order they were appended. The caller learns progress from written() and
+// synced() after Poll() (the thread calls the wake-up function after each
+// job so the loop polls at once), and holds back the replies that depend on
+// records not written (or not synced) yet. Small records with nothing queued
+// are written inline, as before.
+//
 // Any failed write or fsync is FATAL for the server: it logs the Status and
 // exits non-zero. Retrying is not an option: after a failed fsync the kernel
 // may have thrown the dirty pages away and will report success next time
@@ -22,6 +34,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -34,7 +47,13 @@
 
 namespace shoal::storage {
 
-// Not thread safe: one LogWriter belongs to the loop thread. The file it
+// Keeps bytes a background write reads alive until the write is done (a
+// pinned value buffer of the store). It may be dropped on the writer's
+// thread.
+using KeepAlive = std::shared_ptr<const void>;
+
+// Not thread safe: one LogWriter belongs to the loop thread (its background
+// thread is internal). The file it
 // writes may be shared with a BackgroundSyncer (see file()).
 class LogWriter {
  public:
@@ -48,6 +67,8 @@ class LogWriter {
   // Adopts an open log file that already holds `size` bytes, header included.
   LogWriter(std::shared_ptr<WritableFile> file, uint64_t size);
 
+  // Writes what is queued for the background thread, then stops it.
+  ~LogWriter();
   LogWriter(const LogWriter&) = delete;
   LogWriter& operator=(const LogWriter&) = delete;
 
@@ -55,17 +76,53 @@ class LogWriter {
   // failure (status() not ok) records are dropped.
   void AppendPut(std::string_view key, std::string_view object);
   // AppendPut(key, head + value). A value of kDirectWriteBytes or more is
-  // not copied into the buffer: the buffer and the record are written at
-  // once (write(2) reads the value where it is, as it must, since the
-  // caller's value does not outlive the call). Failures stick in status().
-  void AppendPutParts(std::string_view key, std::string_view head, std::string_view value);
+  // not copied into the buffer. Without `keep` the buffer and the record are
+  // written at once, on the calling thread (write(2) reads the value where
+  // it is, since the caller's value does not outlive the call). With `keep`,
+  // which must keep `value`'s bytes unchanged and alive while it lives, the
+  // buffer and the value are queued for the background thread and written
+  // there; Commit() and Poll() report when. Failures stick in status().
+  void AppendPutParts(std::string_view key, std::string_view head, std::string_view value,
+                      KeepAlive keep = {});
   static constexpr size_t kDirectWriteBytes = 64u << 10;
+  // Commit() writes a buffer this big on the background thread.
+  static constexpr size_t kBackgroundBytes = 1u << 20;
   void AppendFlushAll();
   // Buffers records that are already framed (log_format.h), e.g. the bytes a
   // caller also hands to LogRewriter::AddLiveRecord.
   void AppendFramed(std::string_view frames);
 
+  // The loop iteration's group commit: writes the buffer and, if `sync`,
+  // makes everything written durable (fdatasync, also of records the
+  // background thread wrote without one). Inline, as Write() then Sync(),
+  // unless the background thread has work queued or the buffer holds
+  // kBackgroundBytes or more: then the buffer (and the fsync) are queued
+  // behind that work and written()/synced() advance when it is done. Returns
+  // status() (a background failure shows once Poll() saw it).
+  Status Commit(bool sync);
+
+  // Takes in the background thread's progress (written(), synced(),
+  // status(), size()) and frees what its finished jobs held. Loop thread.
+  Status Poll();
+  // Background work queued and not yet seen done by Poll().
+  bool busy() const { return queued_bytes_ > 0 || queued_jobs_ > 0; }
+  // Blocks until the background thread has done everything queued, then
+  // Poll()s (shutdown, a rewrite's switch, tests).
+  Status Drain();
+  // Called on the background thread after each job it finished (e.g.
+  // uv_async_send, so that the loop polls and releases replies at once).
+  void SetWakeup(std::function<void()> wakeup);
+
+  // File offsets: the end of every record appended so far (buffered or
+  // queued included); the end of what is written (write(2) returned); the
+  // end of what is fsynced by Sync()/Commit(true) (the everysec syncer's
+  // fsyncs are not counted).
+  uint64_t appended() const { return size_ + queued_bytes_ + buffer_.size(); }
+  uint64_t written() const { return size_; }
+  uint64_t synced() const { return synced_; }
+
   // Writes the buffer to the file with one write(2) (retrying short writes).
+  // Waits for queued background work first (Drain), so order is kept.
   // A buffer that grew large (past 64 KiB) is then freed once it is used to
   // less than a quarter, not kept at its high-water mark, as Redis frees a
   // large aof_buf.
@@ -78,7 +135,7 @@ class LogWriter {
   void ReleaseIdle();
 
   // fdatasync of everything Write() has written (not of the buffer). Sticky
-  // on failure like Write().
+  // on failure like Write(). Waits for queued background work first.
   Status Sync();
 
   // Ok, or the first failure.
@@ -89,7 +146,8 @@ class LogWriter {
   // still buffered go to the new file on the next Write() (they were handed
   // to the rewriter as live records too, so they may appear twice, which
   // replay's merge makes harmless). Resets base_size() to `size`. The old
-  // file is closed when its last user (a BackgroundSyncer) lets go.
+  // file is closed when its last user (a BackgroundSyncer) lets go. Call it
+  // only when !busy().
   void SwitchFile(std::shared_ptr<WritableFile> file, uint64_t size);
 
   // The file being appended to, for BackgroundSyncer.
@@ -101,16 +159,54 @@ class LogWriter {
   // written (aof_buffer_length).
   uint64_t size() const { return size_; }
   uint64_t base_size() const { return base_size_; }
-  uint64_t pending_bytes() const { return buffer_.size(); }
+  // Queued for the background thread counts as buffered.
+  uint64_t pending_bytes() const { return buffer_.size() + queued_bytes_; }
   // Memory the buffer holds (its capacity), for tests and INFO.
   uint64_t buffer_capacity() const { return buffer_.capacity(); }
 
  private:
+  // One write for the background thread: owned bytes, or bytes `keep`
+  // holds alive; then an fdatasync if `sync`. `end` is the file offset after
+  // it.
+  struct Job {
+    std::shared_ptr<WritableFile> file;
+    std::string owned;
+    std::string_view ref;
+    KeepAlive keep;
+    bool sync = false;
+    uint64_t end = 0;
+  };
+  // Queues buffer_ (possibly empty) as a job.
+  void QueueBuffer(bool sync);
+  void Queue(Job job);
+  void RunBackground();
+
   std::shared_ptr<WritableFile> file_;
   std::string buffer_;
   uint64_t size_;
   uint64_t base_size_;
+  uint64_t synced_;
   Status status_;
+
+  // Loop side of the background thread: bytes and jobs queued and not yet
+  // seen done.
+  uint64_t queued_bytes_ = 0;
+  uint64_t queued_jobs_ = 0;
+  uint64_t polled_jobs_ = 0;  // bg_jobs_done_ as the last Poll() saw it
+
+  // Shared with the background thread, under mu_.
+  std::mutex mu_;
+  std::condition_variable wake_;  // to the thread
+  std::condition_variable done_;  // to Drain
+  std::deque<Job> jobs_;
+  bool running_ = false;  // the thread is writing a job it took
+  bool stop_ = false;
+  uint64_t bg_jobs_done_ = 0;  // jobs finished, failed or dropped
+  uint64_t bg_written_ = 0;    // offset the thread has written to
+  uint64_t bg_synced_ = 0;     // offset it has fsynced to
+  Status bg_status_;
+  std::function<void()> wakeup_;
+  std::thread thread_;  // started by the first job
 };
 
 // fsyncs a log file every `interval` on its own thread, for `appendfsync

@@ -397,6 +397,10 @@ bool Store::RehashStep(size_t buckets) {
 }
 
 void Store::Clear() {
+  // Big values go to the releaser too: FLUSHALL of a 512 MB value must not
+  // stall the loop, and a value something still reads (a pinned GET reply,
+  // a log write) must not be freed under it.
+  if (release_) dict_->ForEachMutable([this](DictEntry& e) { Release(e.value); });
   dict_->Clear();
   pool_.Clear();
   std::vector<DictEntry*>().swap(expires_);

@@ -192,7 +192,7 @@ class Store {
   // Redis's lazyfree, so that DEL of a 512 MB value does not stall the loop
   // while the kernel unmaps it. `release` must not call into the store.
   // It must take the buffer (move from it). Empty (the default) = freed in
-  // place. Clear() frees in place.
+  // place. Clear() hands them over too.
   void SetBigValueReleaser(std::function<void(std::string&&)> release) {
     release_ = std::move(release);
   }

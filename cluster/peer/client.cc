@@ -125,9 +125,9 @@ void PeerClient::Connect() {
   if (*alive) Arm();
 }
 
-bool PeerClient::Write(const std::vector<std::string>& argv, void* tag) {
+bool PeerClient::Write(std::vector<std::string>&& argv, void* tag) {
   assert(conn_ != nullptr && !argv.empty());
-  return conn_->Write(argv, tag);
+  return conn_->Write(std::move(argv), tag);
 }
 
 void PeerClient::Send(std::vector<std::string> argv, int64_t deadline_ms, PeerCallback cb) {
@@ -139,15 +139,27 @@ void PeerClient::Send(std::vector<std::string> argv, int64_t deadline_ms, PeerCa
   }
   size_t bytes = 0;
   for (const std::string& a : argv) bytes += a.size();
-  // A request bigger than max_pending_bytes alone (a value of up to
-  // proto-max-bulk-len) is accepted when nothing else is pending, so that a
-  // big value can be replicated at all; it then holds back everything else.
-  const bool alone = pending_bytes_ == 0;
-  if (inflight_ >= options_.max_inflight ||
-      (!alone && (bytes > options_.max_pending_bytes ||
-                  pending_bytes_ > options_.max_pending_bytes - bytes))) {
+  // A request bigger than max_pending_bytes on its own (a value of up to
+  // proto-max-bulk-len) is accepted while at most half the limit is
+  // pending, so that a big value can be replicated at all: a few small
+  // requests pending (anti-entropy's, a hint's) must not refuse it.
+  const bool fits =
+      bytes <= options_.max_pending_bytes && pending_bytes_ <= options_.max_pending_bytes - bytes;
+  const bool oversized_alone =
+      bytes > options_.max_pending_bytes && pending_bytes_ <= options_.max_pending_bytes / 2;
+  if (inflight_ >= options_.max_inflight || (!fits && !oversized_alone)) {
     cb(PeerOutcome::kOverloaded, nullptr, false);
     return;
+  }
+  constexpr size_t kMiB = size_t{1} << 20;
+  if (bytes > kMiB) {
+    // The caller took its deadline from the loop's cached time, before the
+    // copies of a big value in this same loop turn (seconds for 512 MB): the
+    // peer's time starts now, plus what moving the bytes takes.
+    const uint64_t cached = uv_now(loop_);
+    uv_update_time(loop_);
+    deadline_ms += static_cast<int64_t>(uv_now(loop_) - cached) +
+                   static_cast<int64_t>(bytes / kMiB) * kBigRequestMsPerMiB;
   }
   Request r;
   r.seq = next_seq_++;
@@ -167,7 +179,7 @@ void PeerClient::Send(std::vector<std::string> argv, int64_t deadline_ms, PeerCa
   sent_.push_back(std::move(r));
   Arm();
   // Write runs no callbacks: a failure shows up later, from the loop.
-  if (Write(argv, &kRequestTag)) {
+  if (Write(std::move(argv), &kRequestTag)) {
     ++stats_.sent;
     return;
   }
@@ -274,7 +286,7 @@ void PeerClient::OnAuthReply(const redisReply& reply) {
   waiting.swap(queue_);
   for (Request& r : waiting) {
     if (r.timed_out) continue;  // already reported and released
-    if (Write(r.argv, &kRequestTag)) {
+    if (Write(std::move(r.argv), &kRequestTag)) {
       ++stats_.sent;
       r.argv = {};
       r.written = true;

@@ -83,8 +83,8 @@ struct PeerClientOptions {
   // Requests sent or queued but not yet answered; timed-out ones still count
   // until their late reply or the end of their connection.
   size_t max_inflight = 16384;
-  // Bytes of argument payload of those same requests. One request past it
-  // is accepted when nothing else is pending.
+  // Bytes of argument payload of those same requests. One request bigger
+  // than this on its own is accepted while at most half of it is pending.
   size_t max_pending_bytes = 64 << 20;
   // The largest reply (bytes buffered while incomplete) accepted from a
   // verified peer; before the handshake completes the limit is
@@ -135,7 +135,10 @@ class PeerClient {
   // Sends argv as one RESP array of bulk strings; binary safe. An empty argv
   // fails at once with kNotConnected.
   // `deadline_ms` is an absolute uv_now(loop) time; the callback fires with
-  // kTimeout at the deadline if no reply came (within a loop turn).
+  // kTimeout at the deadline if no reply came (within a loop turn). A big
+  // request's deadline is pushed back by kBigRequestMsPerMiB per MiB of
+  // arguments past the first: moving, MACing and applying a 512 MB value
+  // takes the peer seconds, and a peer busy with it is not a failed one.
   // - Ready: written at once; replies arrive in send order.
   // - Not started, connecting or handshaking: queued, written once ready in
   //   send order; if the attempt fails they end with kNotConnected.
@@ -143,6 +146,7 @@ class PeerClient {
   // - Past max_inflight / max_pending_bytes: fails at once with kOverloaded.
   // The callback may run before Send returns; callers must allow that.
   void Send(std::vector<std::string> argv, int64_t deadline_ms, PeerCallback cb);
+  static constexpr int64_t kBigRequestMsPerMiB = 100;  // 10 MB/s
 
   // True once the handshake completed, until the connection is lost.
   bool ready() const { return phase_ == Phase::kReady; }
@@ -214,7 +218,7 @@ class PeerClient {
   void Drop(Failure failure, const std::string& why, bool keep_queue = false);
   void DetachConn();
   // Writes one frame on conn_ (runs no callbacks); false if libuv refused it.
-  bool Write(const std::vector<std::string>& argv, void* tag);
+  bool Write(std::vector<std::string>&& argv, void* tag);
   void Tick();
   void ExpireRequests(int64_t now);
   Request* Find(uint64_t seq);

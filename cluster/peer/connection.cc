@@ -101,20 +101,26 @@ std::string PeerConn::LocalHost() const {
   return facade::SockaddrHost(reinterpret_cast<const sockaddr*>(&ss));
 }
 
-bool PeerConn::Write(const std::vector<std::string>& argv, const void* tag) {
+bool PeerConn::Write(std::vector<std::string>&& argv, const void* tag) {
   if (closing_) return false;
-  const std::string mac = signer_ ? signer_->Next(argv) : std::string();
+  std::string mac = signer_ ? signer_->Next(argv) : std::string();
   out_ += '*';
   out_ += std::to_string(argv.size() + (signer_ ? 1 : 0));
   out_ += "\r\n";
-  auto append = [this](const std::string& a) {
+  auto append = [this](std::string& a) {
     out_ += '$';
     out_ += std::to_string(a.size());
     out_ += "\r\n";
-    out_ += a;
+    if (a.size() >= kShareBytes && tls_ == nullptr) {
+      // A 512 MB value copied into out_ per replica held the loop and the
+      // memory twice over.
+      big_.emplace_back(out_.size(), std::move(a));
+    } else {
+      out_ += a;
+    }
     out_ += "\r\n";
   };
-  for (const std::string& a : argv) append(a);
+  for (std::string& a : argv) append(a);
   if (signer_) append(mac);
   tags_.push_back(tag);
   if (!connected_ || writing_) return true;
@@ -166,13 +172,25 @@ int PeerConn::Flush() {
   } else {
     wbuf_.swap(out_);
     out_.clear();
+    wbig_.swap(big_);
+    big_.clear();
   }
-  uv_buf_t buf = uv_buf_init(wbuf_.data(), static_cast<unsigned>(wbuf_.size()));
-  const int rc = uv_write(&write_req_, stream(), &buf, 1, &PeerConn::OnWritten);
+  // The buffer, with the big arguments in their places.
+  std::vector<uv_buf_t> bufs;
+  size_t pos = 0;
+  for (auto& [at, bytes] : wbig_) {
+    if (at > pos) bufs.push_back(uv_buf_init(wbuf_.data() + pos, static_cast<unsigned>(at - pos)));
+    bufs.push_back(uv_buf_init(bytes.data(), static_cast<unsigned>(bytes.size())));
+    pos = at;
+  }
+  bufs.push_back(uv_buf_init(wbuf_.data() + pos, static_cast<unsigned>(wbuf_.size() - pos)));
+  const int rc = uv_write(&write_req_, stream(), bufs.data(), static_cast<unsigned>(bufs.size()),
+                          &PeerConn::OnWritten);
   if (rc == 0) {
     writing_ = true;
   } else {
     wbuf_.clear();
+    wbig_.clear();
   }
   return rc;
 }
@@ -212,6 +230,7 @@ void PeerConn::OnWritten(uv_write_t* req, int status) noexcept {
   } else {
     conn->wbuf_.clear();
   }
+  conn->wbig_.clear();
   if (conn->closing_) return;
   if (status < 0) {
     conn->Fail(std::string("write failed: ") + uv_strerror(status));

@@ -59,8 +59,12 @@ class PeerConn {
   // expects one reply for it, reported with `tag`. Frames written before the
   // connect completes, or while a write is in progress, go out together
   // later. False, with nothing queued, if the connection is closing or libuv
-  // refused the write.
-  bool Write(const std::vector<std::string>& argv, const void* tag);
+  // refused the write. Arguments of kShareBytes or more (a replicated big
+  // value) are moved out of argv and written from where they are rather
+  // than copied into the output buffer (in clear only: TLS encrypts from
+  // the buffer).
+  bool Write(std::vector<std::string>&& argv, const void* tag);
+  static constexpr size_t kShareBytes = 1u << 20;
 
   // The most reply bytes buffered while a reply is incomplete; past it the
   // connection fails ("reply too large"), so a peer cannot make us buffer
@@ -126,6 +130,10 @@ class PeerConn {
   std::deque<const void*> tags_;  // one per frame written and not yet answered, oldest first
   std::string out_;               // frames not yet handed to libuv
   std::string wbuf_;              // the frames of the write in progress
+  // Big arguments that go after the first `first` bytes of out_ (big_) or
+  // of wbuf_ (wbig_), in order.
+  std::vector<std::pair<size_t, std::string>> big_;
+  std::vector<std::pair<size_t, std::string>> wbig_;
   std::unique_ptr<facade::TlsSession> tls_;  // tls-cluster yes
   std::string tls_error_;                    // why Flush failed with UV_EPROTO
   size_t reply_limit_ = kHandshakeReplyLimit;

@@ -27,6 +27,8 @@ PeerServer::PeerServer(uv_loop_t* loop, const storage::Clock& clock, facade::Out
   env_.output = &output;
   env_.io = &io;
   env_.limits.auth_required = true;
+  env_.limits.max_bulk_len += kObjectHeadroomBytes;
+  env_.limits.query_buffer_limit += kObjectHeadroomBytes;
   env_.seal_output = [this](facade::Connection& conn, std::string& out) { SealOutput(conn, out); };
 }
 
@@ -41,6 +43,11 @@ void PeerServer::Register(std::string_view name, Handler handler) {
 void PeerServer::set_limits(const facade::ConnectionLimits& limits) {
   env_.limits = limits;
   env_.limits.auth_required = true;  // always: the handshake is the authentication
+  // A replicated object is its value plus its header (clock, dots): a value
+  // of proto-max-bulk-len must still travel (a 512 MB SET was refused by
+  // every replica's parser, so the coordinator's write failed).
+  env_.limits.max_bulk_len += kObjectHeadroomBytes;
+  env_.limits.query_buffer_limit += kObjectHeadroomBytes;
 }
 
 storage::Status PeerServer::Listen() {

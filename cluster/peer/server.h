@@ -102,7 +102,11 @@ class PeerServer final : public facade::ConnectionHandler {
   // Closes the listener and every peer connection.
   void Close();
 
+  // The clients' limits, with room for an object's header on top of a
+  // value of max_bulk_len (objects with several big siblings may still
+  // exceed it and are refused).
   void set_limits(const facade::ConnectionLimits& limits);
+  static constexpr int64_t kObjectHeadroomBytes = 1 << 20;
   // The node id a connection proved in its handshake, or nullptr before.
   const std::string* RemoteId(const facade::Connection& conn) const;
   const PeerServerStats& stats() const { return stats_; }

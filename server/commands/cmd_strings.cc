@@ -77,7 +77,7 @@ void SetGeneric(CommandContext& ctx, const SetOptions& o, std::string& value, Se
 void GetCommand(CommandContext& ctx) {
   auto view = ctx.keyspace.Get(ctx.args[1], ctx.now_ms);
   if (!view.ok()) return ReplyStatus(ctx, view.status());
-  ReplyValues(ctx, view.value());
+  ReplyValues(ctx, view.value(), ctx.args[1]);
 }
 
 void SetCommand(CommandContext& ctx) {

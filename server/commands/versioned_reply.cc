@@ -1,6 +1,7 @@
 #include "server/commands/versioned_reply.h"
 
 #include "facade/errors.h"
+#include "server/server.h"
 #include "storage/context_token.h"
 
 namespace shoal::server {
@@ -22,8 +23,19 @@ void ReplyStatus(CommandContext& ctx, const storage::Status& st) {
   }
 }
 
-void ReplyValues(CommandContext& ctx, const storage::Keyspace::View& view) {
+void ReplyValues(CommandContext& ctx, const storage::Keyspace::View& view, std::string_view key) {
   if (view.count == 0) return ctx.reply.Null();
+  if (view.count == 1 && !key.empty() && ctx.server != nullptr &&
+      ctx.reply.CanShare(view.single.size())) {
+    // Issue 13: a 256 MB GET copied into the output buffer stalled the loop
+    // and held the value twice. Only bytes inside the store's own buffer
+    // can be pinned (a value being written may sit in another object).
+    const std::string* stored = ctx.store.Peek(key, ctx.now_ms);
+    if (stored != nullptr && view.single.data() >= stored->data() &&
+        view.single.data() + view.single.size() <= stored->data() + stored->size()) {
+      return ctx.reply.BulkShared({view.single, ctx.server->lazy_free().Pin(view.single)});
+    }
+  }
   if (view.count == 1) return ctx.reply.Bulk(view.value(0));
   ctx.reply.ArrayHeader(view.count);
   for (size_t i = 0; i < view.count; ++i) ctx.reply.Bulk(view.value(i));

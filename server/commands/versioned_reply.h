@@ -18,7 +18,10 @@ namespace shoal::server {
 void ReplyStatus(CommandContext& ctx, const storage::Status& st);
 
 // GET's reply for a key: nil, a bulk string, or an array of its siblings.
-void ReplyValues(CommandContext& ctx, const storage::Keyspace::View& view);
+// Given `key`, a big single value still in the store is sent from there
+// without a copy (pinned while the connection sends it).
+void ReplyValues(CommandContext& ctx, const storage::Keyspace::View& view,
+                 std::string_view key = {});
 
 // Reads the one live value of `key` for a read-modify-write command into
 // *out (nullopt: absent). On siblings or damage, replies the error and

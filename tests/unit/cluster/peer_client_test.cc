@@ -612,6 +612,18 @@ TEST_CASE_FIXTURE(ReadyClient, "deadlines need not follow send order") {
   CHECK(loop.now() >= now + 400);
 }
 
+TEST_CASE_FIXTURE(ReadyClient, "a big request's deadline allows for its size") {
+  // 3 MiB of arguments: 3 * kBigRequestMsPerMiB past the deadline given.
+  const int64_t now = loop.now();
+  client.Send({"HANG", std::string(3u << 20, 'x')}, now + 20, rec.Next());
+  client.Send({"HANG"}, now + 20, rec.Next());
+  REQUIRE(loop.RunUntil([&] { return !rec.requests[1].empty(); }));
+  CHECK(rec.requests[0].empty());
+  REQUIRE(loop.RunUntil([&] { return !rec.requests[0].empty(); }));
+  CHECK(rec.requests[0][0].outcome == PeerOutcome::kTimeout);
+  CHECK(loop.now() >= now + 20 + 3 * PeerClient::kBigRequestMsPerMiB);
+}
+
 TEST_CASE_FIXTURE(ReadyClient, "deadlines survive the pruning of finished requests' heap entries") {
   // 3000 answered requests leave 3000 stale deadline entries behind...
   for (int i = 0; i < 3000; ++i) client.Send({"ECHO", "x"}, loop.now() + 60000, rec.Next());
@@ -789,6 +801,14 @@ TEST_CASE("max_inflight and max_pending_bytes refuse at once with kOverloaded") 
   roomy.Send({"ECHO", std::string(90, 'w')}, deadline, rec.Next());
   REQUIRE(loop.RunUntil([&] { return rec.requests[10].size() == 1; }));
   CHECK(rec.requests[10][0].outcome == PeerOutcome::kReply);
+  // A request bigger than the limit also goes through beside small ones
+  // (at most half the limit pending): anti-entropy's or a hint's must not
+  // keep a big value from replicating.
+  roomy.Send({"ECHO", std::string(20, 's')}, deadline, rec.Next());
+  roomy.Send({"ECHO", std::string(200, 'b')}, deadline, rec.Next());
+  REQUIRE(loop.RunUntil([&] { return rec.requests[12].size() == 1; }));
+  CHECK(rec.requests[11][0].outcome == PeerOutcome::kReply);
+  CHECK(rec.requests[12][0].outcome == PeerOutcome::kReply);
 }
 
 TEST_CASE("the destructor fails pending requests and leaves the loop able to close") {

@@ -55,7 +55,10 @@ struct Node {
     REQUIRE(v.ok());
     return v.value().value_or("");
   }
-  uint64_t FileSize() const {
+  // What the file holds once the log writer's thread wrote what was queued
+  // (a commit of a megabyte or more is written there).
+  uint64_t FileSize() {
+    REQUIRE(persistence.Drain().ok());
     return std::filesystem::file_size(config.dir + "/" + config.appendfilename);
   }
 

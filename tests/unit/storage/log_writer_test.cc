@@ -169,6 +169,96 @@ TEST_CASE("a failed write is sticky and leaves a recoverable log") {
   CHECK(report.torn_bytes == 5);
 }
 
+TEST_CASE("a big value with a keep-alive is written on the background thread, in order") {
+  TempDir dir;
+  PosixEnv posix;
+  FaultInjectionEnv env(&posix);
+  const std::string path = dir.File("bg.aof");
+  auto w = OpenOrDie(&env, path);
+  const std::string big(LogWriter::kBackgroundBytes + 3, 'v');
+  auto keep = std::make_shared<int>(0);
+  const uint64_t syncs = env.sync_count();
+  w->AppendPut("a", "1");
+  w->AppendPutParts("big", "head", big, keep);
+  CHECK(w->busy());
+  w->AppendPut("c", "3");  // buffered behind it
+  const uint64_t end = w->appended();
+  REQUIRE(w->Commit(/*sync=*/true).ok());  // queued: the thread is busy
+  REQUIRE(w->Drain().ok());
+  CHECK_FALSE(w->busy());
+  CHECK(w->written() == end);
+  CHECK(w->synced() == end);  // the queued fsync came last
+  CHECK(w->size() == SizeOf(path));
+  CHECK(env.sync_count() > syncs);
+  CHECK(keep.use_count() == 1);  // dropped once written
+  CHECK(Keys(&posix, path) == std::vector<std::string>{"a", "big", "c"});
+  // Back to inline writes once idle.
+  w->AppendPut("d", "4");
+  REQUIRE(w->Commit(false).ok());
+  CHECK(w->written() == w->appended());
+}
+
+TEST_CASE("commit hands a big buffer to the background thread; sync catches up inline") {
+  TempDir dir;
+  PosixEnv env;
+  const std::string path = dir.File("bb.aof");
+  auto w = OpenOrDie(&env, path);
+  w->AppendPut("big", std::string(LogWriter::kBackgroundBytes, 'x'));
+  const uint64_t end = w->appended();
+  REQUIRE(w->Commit(false).ok());
+  REQUIRE(w->Drain().ok());
+  CHECK(w->written() == end);
+  CHECK(w->synced() < end);       // no fsync asked for
+  REQUIRE(w->Commit(true).ok());  // nothing buffered: fsyncs what was written
+  CHECK(w->synced() == end);
+  CHECK(Keys(&env, path) == std::vector<std::string>{"big"});
+}
+
+TEST_CASE("background writes after a switch to a smaller file count from its size") {
+  TempDir dir;
+  PosixEnv env;
+  auto w = OpenOrDie(&env, dir.File("old.aof"));
+  const std::string big(LogWriter::kBackgroundBytes, 'v');
+  // The old file ends well past where the new one will (a stale offset
+  // from it would show as progress on the new one).
+  const std::string old_big(4 * LogWriter::kBackgroundBytes, 'o');
+  w->AppendPutParts("big", "head", old_big, std::make_shared<int>(0));
+  REQUIRE(w->Commit(false).ok());
+  REQUIRE(w->Drain().ok());
+  auto fresh = OpenOrDie(&env, dir.File("new.aof"));  // as a rewrite's compacted file
+  w->SwitchFile(fresh->file(), fresh->size());
+  fresh.reset();
+  w->AppendPutParts("big2", "head", big, std::make_shared<int>(0));
+  const uint64_t end = w->appended();
+  CHECK(end < 2 * LogWriter::kBackgroundBytes);
+  REQUIRE(w->Poll().ok());
+  CHECK(w->written() <= end);
+  REQUIRE(w->Drain().ok());
+  CHECK(w->written() == end);
+  CHECK(w->size() == SizeOf(dir.File("new.aof")));
+  CHECK(Keys(&env, dir.File("new.aof")) == std::vector<std::string>{"big2"});
+}
+
+TEST_CASE("a failed background write is sticky and seen by Poll") {
+  TempDir dir;
+  PosixEnv posix;
+  FaultInjectionEnv env(&posix);
+  const std::string path = dir.File("bf.aof");
+  auto w = OpenOrDie(&env, path);
+  env.SetWriteBudget(100);
+  const std::string big(LogWriter::kBackgroundBytes, 'v');
+  w->AppendPutParts("big", "head", big, std::make_shared<int>(0));
+  w->AppendPut("after", "v");
+  CHECK(w->Commit(false).ok());  // queued; the failure is not known yet
+  Status st = w->Drain();
+  CHECK_FALSE(st.ok());
+  CHECK(st.code() == Code::kIOError);
+  CHECK_FALSE(w->Commit(false).ok());
+  env.Reset();
+  w->AppendPut("later", "v");
+  CHECK_FALSE(w->Write().ok());
+}
+
 TEST_CASE("a failed fsync is sticky") {
   TempDir dir;
   PosixEnv posix;
