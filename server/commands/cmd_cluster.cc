@@ -110,12 +110,15 @@ void CmdClusterInfo(CommandContext& ctx) {
 }
 
 // How many key partitions `id` is still to receive (it replicates them and
-// does not hold them yet), over the whole ring.
+// does not hold them yet), over the whole ring. A partition of a new cluster
+// that no member has claimed yet counts too: until the claims spread, one of
+// its replicas may still turn out to have to receive it.
 size_t PartitionsToReceive(const cluster::ClusterNode& node, const cluster::NodeId& id, size_t n) {
   size_t count = 0;
   for (uint32_t k = 0; k < node.ring().partition_count(); ++k) {
     for (const cluster::Target& t : *node.PrimariesOfPartition(k, n)) {
-      if (t.pending && t.node == id) ++count;
+      if (t.node != id || !t.in_new_set()) continue;
+      if (t.pending || !node.membership().IsReady(id, k)) ++count;
     }
   }
   return count;
