@@ -112,9 +112,11 @@ void CmdClusterInfo(CommandContext& ctx) {
 // How many key partitions `id` is still to receive (it replicates them and
 // does not hold them yet), over the whole ring. A partition of a new cluster
 // that no member has claimed yet counts too: until the claims spread, one of
-// its replicas may still turn out to have to receive it.
+// its replicas may still turn out to have to receive it. A lone node moves
+// no partitions (it claims them once it has company): nothing counts.
 size_t PartitionsToReceive(const cluster::ClusterNode& node, const cluster::NodeId& id, size_t n) {
   size_t count = 0;
+  if (node.member_count() < 2) return 0;
   for (uint32_t k = 0; k < node.ring().partition_count(); ++k) {
     for (const cluster::Target& t : *node.PrimariesOfPartition(k, n)) {
       if (t.node != id || !t.in_new_set()) continue;
