@@ -13,7 +13,6 @@ struct Coordinator::ReadState {
   std::string key;
   ReplicaSet replicas;
   ReadQuorum quorum;
-  storage::Object local;  // this node's copy when the read began
   ReadDone done;
   bool decided = false;
   size_t self = 0;
@@ -91,9 +90,8 @@ void Coordinator::Read(const std::string& key, ReplicaSet targets, ReadDone done
   // spares the transfer, the decode and the merge.
   std::string digest;
   if (local.ok()) {
-    st->local = std::move(local).value();
-    if (st->local.Size() > 0) digest = ObjectDigest(st->local, keyspace_.actors());
-    st->quorum.AddReply(self, st->local);
+    if (local.value().Size() > 0) digest = ObjectDigest(local.value(), keyspace_.actors());
+    st->quorum.AddReply(self, std::move(local).value());
   } else {
     st->quorum.AddFailure(self);
   }
@@ -102,37 +100,44 @@ void Coordinator::Read(const std::string& key, ReplicaSet targets, ReadDone done
   int64_t deadline = Deadline();
   for (size_t i = 0; i < st->replicas->size(); ++i) {
     if (i == self) continue;
-    transport_.Batch((*st->replicas)[i].node, "SHOAL.MGET", {key, digest}, deadline,
-                     [this, st, i](PeerOutcome outcome, const PeerReply* reply, bool late) {
-                       if (late) ++stats_.late_replies;
-                       std::optional<storage::Object> obj;
-                       if (outcome == PeerOutcome::kReply) {
-                         if (reply->type == PeerReply::Type::kNil) {
-                           obj.emplace();
-                         } else if (reply->type == PeerReply::Type::kStatus && reply->str == "=") {
-                           obj.emplace(st->local);
-                         } else if (reply->type == PeerReply::Type::kString) {
-                           auto d =
-                               storage::Object::DecodeWithNodeIds(reply->str, keyspace_.actors());
-                           if (d.ok()) obj.emplace(std::move(d).value());
-                         }
-                       }
-                       if (st->decided) {
-                         if (obj) OnLateRead(*st, i, std::move(*obj));
-                         return;
-                       }
-                       if (late) {
-                         // Timed out (a batched frame keeps its first item's
-                         // deadline), then answered while others are pending:
-                         // the reply counts.
-                         if (obj) st->quorum.AddLateReply(i, std::move(*obj));
-                       } else if (obj) {
-                         st->quorum.AddReply(i, std::move(*obj));
-                       } else {
-                         st->quorum.AddFailure(i);
-                       }
-                       if (st->quorum.state() != ReadQuorum::State::kPending) FinishRead(*st);
-                     });
+    transport_.Batch(
+        (*st->replicas)[i].node, "SHOAL.MGET", {key, digest}, deadline,
+        [this, st, i](PeerOutcome outcome, const PeerReply* reply, bool late) {
+          if (late) ++stats_.late_replies;
+          // "=": the replica's copy has our copy's digest.
+          const bool same = outcome == PeerOutcome::kReply &&
+                            reply->type == PeerReply::Type::kStatus && reply->str == "=";
+          std::optional<storage::Object> obj;
+          if (outcome == PeerOutcome::kReply) {
+            if (reply->type == PeerReply::Type::kNil) {
+              obj.emplace();
+            } else if (reply->type == PeerReply::Type::kString) {
+              auto d = storage::Object::DecodeWithNodeIds(reply->str, keyspace_.actors());
+              if (d.ok()) obj.emplace(std::move(d).value());
+            }
+          }
+          if (st->decided) {
+            if (same || obj) OnLateRead(*st, i, std::move(obj));
+            return;
+          }
+          if (late) {
+            // Timed out (a batched frame keeps its first item's
+            // deadline), then answered while others are pending:
+            // the reply counts.
+            if (same) {
+              st->quorum.AddLateSame(i, st->self);
+            } else if (obj) {
+              st->quorum.AddLateReply(i, std::move(*obj));
+            }
+          } else if (same) {
+            st->quorum.AddSame(i, st->self);
+          } else if (obj) {
+            st->quorum.AddReply(i, std::move(*obj));
+          } else {
+            st->quorum.AddFailure(i);
+          }
+          if (st->quorum.state() != ReadQuorum::State::kPending) FinishRead(*st);
+        });
   }
 }
 
@@ -160,9 +165,10 @@ void Coordinator::FinishRead(ReadState& st) {
   done(st.quorum.merged());
 }
 
-void Coordinator::OnLateRead(ReadState& st, size_t replica, storage::Object object) {
+void Coordinator::OnLateRead(ReadState& st, size_t replica, std::optional<storage::Object> object) {
   ++stats_.replies_after_quorum;
-  ReadQuorum::Late late = st.quorum.AddLateReply(replica, std::move(object));
+  ReadQuorum::Late late = object ? st.quorum.AddLateReply(replica, std::move(*object))
+                                 : st.quorum.AddLateSame(replica, st.self);
   if (late.brought_news) {
     // A failed local merge leaves this copy stale; the next read repairs it.
     if (keyspace_.Merge(st.key, st.quorum.merged(), clock_.NowMs()).ok()) {

@@ -34,6 +34,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -122,7 +123,9 @@ class Coordinator {
  private:
   struct ReadState;
   void FinishRead(ReadState& st);
-  void OnLateRead(ReadState& st, size_t replica, storage::Object object);
+  // A reply after the decision: `object`, or the coordinator's own copy's
+  // equal ("=") when nullopt.
+  void OnLateRead(ReadState& st, size_t replica, std::optional<storage::Object> object);
   void Repair(ReadState& st, const std::vector<size_t>& replicas);
   int64_t Deadline() const;
   // SHOAL.MPUT to a primary, SHOAL.HPUT (a hint) to a fallback. Takes

@@ -32,15 +32,53 @@ bool Lacks(const storage::Object& reply, const storage::Object& merged) {
 ReadQuorum::ReadQuorum(size_t n, size_t r)
     : r_(std::clamp<size_t>(r, 1, std::max<size_t>(n, 1))),
       heard_(std::max<size_t>(n, 1), Heard::kNothing),
-      replies_(heard_.size()) {}
+      replies_(heard_.size()),
+      same_(heard_.size(), kNone) {}
+
+const storage::Object& ReadQuorum::merged() const {
+  static const storage::Object kEmpty;
+  if (joined_) return *joined_;
+  return first_ != kNone ? *replies_[first_] : kEmpty;
+}
+
+const storage::Object* ReadQuorum::ReplyOf(size_t replica) const {
+  if (replies_[replica]) return &*replies_[replica];
+  return same_[replica] != kNone ? &*replies_[same_[replica]] : nullptr;
+}
+
+void ReadQuorum::Fold(size_t replica) {
+  const storage::Object& object = *replies_[replica];
+  if (first_ == kNone) {
+    first_ = replica;
+    return;
+  }
+  // Replicas usually agree: an equal object adds nothing to the merge.
+  if (joined_) {
+    if (!(*joined_ == object)) joined_->Merge(object);
+  } else if (!(*replies_[first_] == object)) {
+    joined_ = *replies_[first_];
+    joined_->Merge(object);
+  }
+}
 
 void ReadQuorum::AddReply(size_t replica, storage::Object object) {
   if (replica >= heard_.size() || heard_[replica] != Heard::kNothing) return;
   heard_[replica] = Heard::kReply;
   ++ok_;
-  // Replicas usually agree: an equal object adds nothing to the merge.
-  if (!(merged_ == object)) merged_.Merge(object);
   replies_[replica] = std::move(object);
+  Fold(replica);
+  Decide();
+}
+
+void ReadQuorum::AddSame(size_t replica, size_t as) {
+  if (replica >= heard_.size() || heard_[replica] != Heard::kNothing) return;
+  if (as >= replies_.size() || !replies_[as]) {
+    AddFailure(replica);
+    return;
+  }
+  heard_[replica] = Heard::kReply;
+  ++ok_;
+  same_[replica] = as;  // folded already, with `as`
   Decide();
 }
 
@@ -53,23 +91,40 @@ void ReadQuorum::AddFailure(size_t replica) {
 
 std::vector<size_t> ReadQuorum::StaleReplicas() const {
   std::vector<size_t> out;
+  if (!joined_) return out;  // every reply is the merge
   for (size_t i = 0; i < replies_.size(); ++i) {
-    if (replies_[i] && Lacks(*replies_[i], merged_)) out.push_back(i);
+    if (const storage::Object* reply = ReplyOf(i); reply != nullptr && Lacks(*reply, *joined_)) {
+      out.push_back(i);
+    }
   }
   return out;
 }
 
-ReadQuorum::Late ReadQuorum::AddLateReply(size_t replica, storage::Object object) {
-  if (replica >= heard_.size() || heard_[replica] == Heard::kReply) return {};
+bool ReadQuorum::ReopenLate(size_t replica) {
+  if (replica >= heard_.size() || heard_[replica] == Heard::kReply) return false;
   if (heard_[replica] == Heard::kFailure) {
     // Timed out earlier: its object still counts for repair.
     --failed_;
     heard_[replica] = Heard::kNothing;
   }
+  return true;
+}
+
+ReadQuorum::Late ReadQuorum::AddLateReply(size_t replica, storage::Object object) {
+  if (!ReopenLate(replica)) return {};
   Late late;
-  late.brought_news = Lacks(merged_, object);
+  late.brought_news = Lacks(merged(), object);
   AddReply(replica, std::move(object));
-  late.replica_stale = Lacks(*replies_[replica], merged_);
+  late.replica_stale = Lacks(*replies_[replica], merged());
+  return late;
+}
+
+ReadQuorum::Late ReadQuorum::AddLateSame(size_t replica, size_t as) {
+  if (!ReopenLate(replica)) return {};
+  AddSame(replica, as);
+  const storage::Object* reply = ReplyOf(replica);
+  Late late;
+  late.replica_stale = reply != nullptr && Lacks(*reply, merged());
   return late;
 }
 

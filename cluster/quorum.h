@@ -43,6 +43,10 @@ class ReadQuorum {
   // A replica answered with its object (an empty Object: it has no version
   // of the key, which is a success).
   void AddReply(size_t replica, storage::Object object);
+  // A replica answered that its object equals the reply of replica `as`
+  // (the coordinator sent it a digest of its own copy): counted like
+  // AddReply, without a copy of the object. A failure if `as` has no reply.
+  void AddSame(size_t replica, size_t as);
   // A replica failed (timeout, error, disconnected).
   void AddFailure(size_t replica);
 
@@ -54,7 +58,7 @@ class ReadQuorum {
 
   // The merge of every reply so far (late ones included). Empty while no
   // reply has come.
-  const storage::Object& merged() const { return merged_; }
+  const storage::Object& merged() const;
 
   // The read-repair targets: replicas that replied and whose reply lacks
   // something merged() has (Merge(reply, merged()) != reply), ascending.
@@ -80,16 +84,29 @@ class ReadQuorum {
     bool brought_news = false;
   };
   Late AddLateReply(size_t replica, storage::Object object);
+  // AddSame after the decision, as AddLateReply (it never brings news).
+  Late AddLateSame(size_t replica, size_t as);
 
  private:
   enum class Heard : uint8_t { kNothing, kReply, kFailure };
+  static constexpr size_t kNone = SIZE_MAX;
 
   void Decide();
+  // The reply of `replica` (its own, or the one it is the same as), or nullptr.
+  const storage::Object* ReplyOf(size_t replica) const;
+  // Takes replies_[replica] into the merge.
+  void Fold(size_t replica);
+  // Lets a late replica that timed out be heard.
+  bool ReopenLate(size_t replica);
 
   size_t r_;
   std::vector<Heard> heard_;                             // per replica
   std::vector<std::optional<storage::Object>> replies_;  // per replica
-  storage::Object merged_;
+  std::vector<size_t> same_;                             // per replica: AddSame's `as`, or kNone
+  // The merge is the first reply itself (first_) as long as every reply
+  // equals it, the usual case; joined_ once one differs.
+  size_t first_ = kNone;
+  std::optional<storage::Object> joined_;
   size_t ok_ = 0;
   size_t failed_ = 0;
   State state_ = State::kPending;

@@ -355,6 +355,91 @@ TEST_CASE("late replies after the decision") {
   }
 }
 
+TEST_CASE("replies equal to the coordinator's own copy (AddSame)") {
+  Nodes n;
+  Object v1;
+  v1.Put(Version::Bytes("v1", kNow), n.a);
+  Object v2 = v1;
+  v2.Put(Version::Bytes("v2", kNow + 1), n.a);
+
+  SUBCASE("counts like a reply of the same object") {
+    ReadQuorum q(3, 2);
+    q.AddReply(1, v2);
+    q.AddSame(0, 1);
+    CHECK(q.state() == QuorumState::kSucceeded);
+    CHECK(q.ok_count() == 2);
+    CHECK(q.merged() == v2);
+    CHECK(q.StaleReplicas().empty());
+  }
+
+  SUBCASE("stale with the copy it equals; repaired by a newer reply") {
+    ReadQuorum q(3, 3);
+    q.AddReply(0, v1);
+    q.AddSame(2, 0);
+    q.AddReply(1, v2);
+    CHECK(q.state() == QuorumState::kSucceeded);
+    CHECK(q.merged() == v2);
+    CHECK(q.StaleReplicas() == Indexes{0, 2});
+  }
+
+  SUBCASE("without the reply it names, it is a failure") {
+    ReadQuorum q(3, 2);
+    q.AddSame(1, 0);
+    CHECK(q.failed_count() == 1);
+    q.AddReply(0, v1);
+    q.AddSame(2, 7);
+    CHECK(q.state() == QuorumState::kFailed);
+  }
+
+  SUBCASE("late: never news, stale when the copy it equals is") {
+    ReadQuorum q(3, 2);
+    q.AddReply(0, v1);
+    q.AddReply(1, v2);
+    REQUIRE(q.state() == QuorumState::kSucceeded);
+    ReadQuorum::Late late = q.AddLateSame(2, 0);
+    CHECK(late.replica_stale);
+    CHECK_FALSE(late.brought_news);
+    CHECK(q.ok_count() == 3);
+    CHECK(q.StaleReplicas() == Indexes{0, 2});
+    ReadQuorum agree(3, 2);
+    agree.AddReply(0, v2);
+    agree.AddFailure(1);
+    agree.AddSame(2, 0);
+    late = agree.AddLateSame(1, 0);  // timed out, then answered "="
+    CHECK_FALSE(late.replica_stale);
+    CHECK(agree.failed_count() == 0);
+    CHECK(agree.ok_count() == 3);
+    CHECK(agree.StaleReplicas().empty());
+  }
+
+  SUBCASE("the merge is the same as with copies, in every order") {
+    Object other = v1;
+    other.Update(v1.Context(), Version::Bytes("other", kNow + 2), n.b);
+    const std::vector<Object> replies = {v1, v2, other};
+    std::vector<size_t> order = {0, 1, 2, 3};
+    do {
+      // Replica 3 answers "=" to replica 0's copy (which comes first: the
+      // coordinator's own); `copies` gets v1 itself.
+      if (std::find(order.begin(), order.end(), 0) > std::find(order.begin(), order.end(), 3)) {
+        continue;
+      }
+      ReadQuorum same(4, 4), copies(4, 4);
+      for (size_t i : order) {
+        if (i == 3) {
+          same.AddSame(3, 0);
+          copies.AddReply(3, replies[0]);
+        } else {
+          same.AddReply(i, replies[i]);
+          copies.AddReply(i, replies[i]);
+        }
+      }
+      CHECK(same.merged() == copies.merged());
+      CHECK(same.StaleReplicas() == copies.StaleReplicas());
+      CHECK(same.state() == copies.state());
+    } while (std::next_permutation(order.begin(), order.end()));
+  }
+}
+
 TEST_CASE("NOQUORUM error text") {
   CHECK(NoQuorumMessage(1, 2) == "NOQUORUM got 1 of 2 required replies");
   CHECK(NoQuorumMessage(0, 3) == "NOQUORUM got 0 of 3 required replies");
