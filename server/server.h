@@ -200,6 +200,9 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   void WritePidfile();
   // Starts the loop's own handles (flush check, cron, signals).
   storage::Status StartHandles();
+  // Builds the cluster layer from the configuration and starts it
+  // (server_cluster.cc).
+  storage::Status StartCluster();
   void CloseHandles();
   // Starts the rewrite timer for a rewrite in progress.
   void DriveRewrite();
