@@ -84,15 +84,19 @@ class FailureDetectionTest(ch.ClusterTestCase):
 
     def test_no_false_failures_in_a_quiet_cluster(self):
         cl = self.start()
-        # A few node-timeouts of normal traffic: nobody is marked down.
+        # A few node-timeouts of normal traffic: nobody is marked down. (The
+        # count starts once the cluster converged: a node that is slow to
+        # start, as under a loaded sanitizer build, may be suspected while
+        # the others meet it.)
+        marked = [n.counter("cluster_nodes_marked_down") for n in cl]
         deadline = time.monotonic() + 3 * NODE_TIMEOUT_MS / 1000.0
         ca = self.client(cl[0])
         i = 0
         while time.monotonic() < deadline:
             self.assertEqual(ca.call("SET", "quiet:%d" % (i % 100), i), "OK")
             i += 1
-        for n in cl:
-            self.assertEqual(n.counter("cluster_nodes_marked_down"), 0, n.name)
+        for n, before in zip(cl, marked):
+            self.assertEqual(n.counter("cluster_nodes_marked_down"), before, n.name)
             self.assertEqual(n.cluster_info()["cluster_failing_nodes"], "0")
 
 
