@@ -15,6 +15,7 @@
 #include "facade/errors.h"
 #include "facade/net_address.h"
 #include "server/open_files.h"
+#include "storage/clean_shutdown.h"
 #include "storage/node_id.h"
 
 namespace shoal::server {
@@ -104,6 +105,8 @@ storage::Status Server::Start() {
   if (ec) {
     return storage::Status::IOError("can't create dir '" + config_.dir + "': " + ec.message());
   }
+  // A node that has run before has its id; a new one has nothing to lose.
+  const bool has_run = std::filesystem::exists(config_.dir + "/" + storage::kNodeIdFile);
   auto id = storage::LoadOrCreateNodeId(config_.dir, RandomBytes(rng_, 20));
   if (!id.ok()) return id.status();
   node_id_ = id.value();
@@ -124,6 +127,8 @@ storage::Status Server::Start() {
     }
     ApplyRuntimeConfig();
     st = persistence_.Load(*keyspace_, actors_, clock_.NowMs());
+    if (!st.ok()) return st;
+    st = ChooseWriter(has_run);
     if (!st.ok()) return st;
     keyspace_->changes().Subscribe(&persistence_);
     keyspace_->changes().Subscribe(&transactions_);  // WATCH
@@ -210,6 +215,24 @@ storage::Status Server::Start() {
                 hosts_of(tls_listener_).c_str(), config_.tls_port, ListenAddress(config_).c_str(),
                 ClusterPort(config_), config_.tls_cluster ? ", tls" : "");
   }
+  return storage::Status::Ok();
+}
+
+storage::Status Server::ChooseWriter(bool has_run) {
+  auto clean = storage::TakeCleanShutdownMarker(&env_, config_.dir);
+  if (!clean.ok()) return clean.status();
+  // The log is complete only after a clean shutdown with appendonly on.
+  if (!has_run || (clean.value() && config_.appendonly)) return storage::Status::Ok();
+  auto fresh = keyspace_->StandInWriter();
+  if (!fresh.ok()) return fresh.status();
+  crash_writer_.emplace(*keyspace_, fresh.value());
+  std::string id;
+  actors_.AppendBinary(fresh.value(), &id);
+  logger_.Log(LogLevel::kNotice,
+              "%s: this run writes as actor %s (its store may lack its last writes before the "
+              "restart, which replicas may hold)",
+              config_.appendonly ? "The last run did not shut down cleanly" : "appendonly is off",
+              Hex(id).c_str());
   return storage::Status::Ok();
 }
 
@@ -316,6 +339,16 @@ void Server::RequestShutdown(const char* why) {
   // are on disk.
   storage::Status st = persistence_.Close();
   if (!st.ok()) Fatal(st);
+  if (config_.appendonly) {
+    // The log is complete on disk: the next start may write as this node.
+    st = storage::MarkCleanShutdown(&env_, config_.dir);
+    if (!st.ok()) {
+      logger_.Log(LogLevel::kWarning,
+                  "can't write the clean-shutdown marker (%s): the next start will write as a "
+                  "fresh actor, as after a crash",
+                  st.message().c_str());
+    }
+  }
   // Close every handle; uv_run returns once their close callbacks ran.
   listener_.Close();
   tls_listener_.Close();

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <unordered_map>
@@ -200,6 +201,10 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   void WritePidfile();
   // Starts the loop's own handles (flush check, cron, signals).
   storage::Status StartHandles();
+  // Takes the clean-shutdown marker; without one (a crash, or appendonly
+  // off) on a node that has run before, every write of this run is made as
+  // a fresh actor (crash_writer_).
+  storage::Status ChooseWriter(bool has_run);
   // Builds the cluster layer from the configuration and starts it
   // (server_cluster.cc).
   storage::Status StartCluster();
@@ -298,6 +303,9 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   // others): the keyspace keeps tombstones from the log's replay on.
   bool keep_tombstones_ = false;
   bool shutting_down_ = false;
+  // After a crash (no clean-shutdown marker, storage/clean_shutdown.h) every
+  // write of this run is made as a fresh actor; empty after a clean one.
+  std::optional<storage::Keyspace::WriterScope> crash_writer_;
 
   uint64_t next_client_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<facade::Connection>> clients_;

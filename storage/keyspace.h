@@ -128,19 +128,25 @@ class Keyspace {
   // copy of an earlier stand-in (cluster/partition_transfer.h): it writes as
   // StandInWriter(), an actor derived from this node's id and an epoch that
   // changes whenever this node forgets keys (Forget, FlushAll) and at every
-  // start, so none of its writes predate what the store holds.
+  // start, so none of its writes predate what the store holds. A node that
+  // starts after a crash writes as one for its whole run (a scope that lives
+  // as long as the server, see storage/clean_shutdown.h); scopes nest.
   class WriterScope {
    public:
-    WriterScope(Keyspace& keyspace, ActorId writer) : keyspace_(keyspace) {
+    WriterScope(Keyspace& keyspace, ActorId writer)
+        : keyspace_(keyspace), previous_(keyspace.writer_) {
       keyspace_.writer_ = writer;
     }
-    ~WriterScope() { keyspace_.writer_ = keyspace_.self_; }
+    ~WriterScope() { keyspace_.writer_ = previous_; }
     WriterScope(const WriterScope&) = delete;
     WriterScope& operator=(const WriterScope&) = delete;
 
    private:
     Keyspace& keyspace_;
+    ActorId previous_;
   };
+  // The actor writes are made as now.
+  ActorId writer() const { return writer_; }
   // The stand-in actor of the current epoch (interned); fails only when the
   // actor table is full.
   Result<ActorId> StandInWriter();
@@ -345,7 +351,7 @@ class Keyspace {
   ::shoal::storage::Store& store_;
   ActorTable& actors_;
   ActorId self_;
-  ActorId writer_;  // self_, or a WriterScope's actor
+  ActorId writer_;  // self_, or the innermost WriterScope's actor
   // The stand-in epoch: the dot counter when it was first needed since the
   // start or the last Forget/FlushAll (no write took a dot in between, so
   // its actor wrote nothing the store lacks). Unset until then.
