@@ -278,10 +278,16 @@ void Dispatcher::Execute(const std::shared_ptr<ConnState>& cs,
 void Dispatcher::RunPart(facade::Connection& conn, const std::shared_ptr<ConnState>& cs,
                          const std::shared_ptr<Request>& req, size_t i) {
   Part& p = req->parts[i];
+  // A read-only command runs on the store: the quorum read saved its merge
+  // there when this copy lacked something (Coordinator::FinishRead), and
+  // whatever was written since is newer still. The store's own lookups
+  // (one element of a container without decoding it) are cheaper than a
+  // pinned object, which every read of it copies.
+  const bool pinned = p.read.has_value() && p.cmd.write;
   // Commands of this connection that ran since the read began (a pipelined
   // SET or DEL of the same key) changed the local copy: the command must see
   // them too.
-  if (p.read && keyspace_.change_count() != p.read_since) {
+  if (pinned && keyspace_.change_count() != p.read_since) {
     auto local = keyspace_.Load(p.key, clock_.NowMs());
     if (!local.ok()) {
       p.reply = facade::ErrorReply(local.status().message());
@@ -310,7 +316,7 @@ void Dispatcher::RunPart(facade::Connection& conn, const std::shared_ptr<ConnSta
   {
     // The command runs on the read's merge, not on a second lookup.
     std::optional<storage::Keyspace::Pin> pin;
-    if (p.read) pin.emplace(keyspace_, p.key, p.read->value());
+    if (pinned) pin.emplace(keyspace_, p.key, p.read->value());
     host_.Run(conn, p.cmd, p.argv, /*filter=*/nullptr, req->resp, &p.reply);
   }
   capture_ = nullptr;
