@@ -187,12 +187,23 @@ std::vector<std::string> Values(const Object& o, const Nodes& n) {
   return o.LiveValues(kNow + 100, n.actors);
 }
 
-TEST_CASE("read repair targets: replicas whose reply lacks part of the merge") {
+// v1 written by node a, and v2, a later write of a that saw v1.
+struct TwoWrites {
   Nodes n;
   Object v1;
-  v1.Put(Version::Bytes("v1", kNow), n.a);
-  Object v2 = v1;  // a later write that saw v1
-  v2.Put(Version::Bytes("v2", kNow + 1), n.a);
+  Object v2;
+  TwoWrites() {
+    v1.Put(Version::Bytes("v1", kNow), n.a);
+    v2 = v1;
+    v2.Put(Version::Bytes("v2", kNow + 1), n.a);
+  }
+};
+
+TEST_CASE("read repair targets: replicas whose reply lacks part of the merge") {
+  TwoWrites w;
+  Nodes& n = w.n;
+  const Object& v1 = w.v1;
+  const Object& v2 = w.v2;
 
   SUBCASE("one replica behind, one without the key") {
     ReadQuorum q(3, 2);
@@ -262,11 +273,10 @@ TEST_CASE("read repair targets: replicas whose reply lacks part of the merge") {
 }
 
 TEST_CASE("late replies after the decision") {
-  Nodes n;
-  Object v1;
-  v1.Put(Version::Bytes("v1", kNow), n.a);
-  Object v2 = v1;
-  v2.Put(Version::Bytes("v2", kNow + 1), n.a);
+  TwoWrites w;
+  Nodes& n = w.n;
+  const Object& v1 = w.v1;
+  const Object& v2 = w.v2;
 
   SUBCASE("an older late reply needs repair and brings nothing") {
     ReadQuorum q(3, 2);
@@ -356,11 +366,10 @@ TEST_CASE("late replies after the decision") {
 }
 
 TEST_CASE("replies equal to the coordinator's own copy (AddSame)") {
-  Nodes n;
-  Object v1;
-  v1.Put(Version::Bytes("v1", kNow), n.a);
-  Object v2 = v1;
-  v2.Put(Version::Bytes("v2", kNow + 1), n.a);
+  TwoWrites w;
+  Nodes& n = w.n;
+  const Object& v1 = w.v1;
+  const Object& v2 = w.v2;
 
   SUBCASE("counts like a reply of the same object") {
     ReadQuorum q(3, 2);
