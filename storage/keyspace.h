@@ -47,8 +47,9 @@
 //
 // Container deltas (storage/container_delta.h): a container write whose base
 // is one container version of its type, without TTL, also publishes the
-// write's delta (Change::delta()) when its encoding is below half the new
-// object's, so that a one-member SADD on a big set is logged and shipped as
+// write's delta (Change::delta()) when a listener wants deltas
+// (ChangeListener::WantsDeltas: a running log, a cluster) and its encoding
+// is below half the new object's, so that a one-member SADD on a big set is logged and shipped as
 // a few dozen bytes. ApplyDelta() redoes such a write here. The base must be
 // exactly the store's copy (a pinned merge that differs makes no delta), so
 // that the log, replayed in order, always holds the delta's base; and
@@ -333,7 +334,7 @@ class Keyspace {
   // The container version of kind `kind` a write's delta can start from:
   // the key's only version, of that kind, without TTL, and (when the key is
   // pinned) equal to the store's copy. nullptr if there is none, or if no
-  // listener would take a delta.
+  // listener wants deltas.
   const Version* DeltaBase(std::string_view key, const Object& obj, VersionKind kind,
                            int64_t now_ms);
   // obj's local encoding; a one-sibling bytes value of kMoveValueBytes or

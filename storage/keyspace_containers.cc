@@ -174,7 +174,7 @@ Status Keyspace::Modify(std::string_view key, int64_t now_ms, const ContainerFn<
 
 const Version* Keyspace::DeltaBase(std::string_view key, const Object& obj, VersionKind kind,
                                    int64_t now_ms) {
-  if (changes_.listener_count() == 0) return nullptr;
+  if (!changes_.AnyWantsDeltas()) return nullptr;
   if (obj.Size() != 1) return nullptr;
   const Version& v = obj.siblings()[0].value;
   if (v.kind != kind || v.expire_at_ms != 0) return nullptr;

@@ -527,5 +527,33 @@ TEST_CASE("the cached keyspace never uses an object the store dropped behind its
             .code() == Code::kWrongType);
 }
 
+// A listener that takes no deltas (WATCH; the log when it is off).
+struct NoDeltas final : ChangeListener {
+  std::vector<std::string> deltas;
+  void OnChange(const Change& change) override { deltas.emplace_back(change.delta()); }
+  void OnFlush() override {}
+  bool WantsDeltas() const override { return false; }
+};
+
+TEST_CASE("no delta is made unless a listener wants deltas") {
+  Node n(true, Mode{});
+  NoDeltas quiet;
+  n.ks.changes().Subscribe(&quiet);
+  auto sadd = [&](const std::string& m) {
+    return n.ks.ModifySet("s", kNow, [&](OrSet& s, Keyspace::ContainerWrite& w) -> Result<bool> {
+      s.Add(m, w.dot);
+      return true;
+    });
+  };
+  for (int i = 0; i < 20; ++i) REQUIRE(sadd("member-" + std::to_string(i)).ok());
+  REQUIRE(quiet.deltas.size() == 20);
+  for (const auto& d : quiet.deltas) CHECK(d.empty());
+  Recorder wants;
+  n.ks.changes().Subscribe(&wants);
+  REQUIRE(sadd("another").ok());
+  CHECK_FALSE(quiet.deltas.back().empty());  // made for the one that wants it
+  CHECK_FALSE(wants.changes.back().delta.empty());
+}
+
 }  // namespace
 }  // namespace shoal::storage
