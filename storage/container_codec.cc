@@ -75,6 +75,13 @@ struct CountSink {
   size_t size = 0;
   void Put(char) { ++size; }
   void Append(const char*, size_t n) { size += n; }
+  void Varint(uint64_t v) {
+    size += 1;
+    while (v >= 0x80) {
+      ++size;
+      v >>= 7;
+    }
+  }
 };
 
 // Writes into a buffer the first pass sized (second pass).
@@ -85,6 +92,13 @@ struct FillSink {
     std::memcpy(at, s, n);
     at += n;
   }
+  void Varint(uint64_t v) {
+    while (v >= 0x80) {
+      *at++ = static_cast<char>((v & 0x7f) | 0x80);
+      v >>= 7;
+    }
+    *at++ = static_cast<char>(v);
+  }
 };
 
 template <typename Sink>
@@ -94,16 +108,7 @@ class Writer {
       : layout_(layout), node_ids_(node_ids), sink_(sink) {}
 
   void Byte(uint8_t b) { sink_.Put(static_cast<char>(b)); }
-  void Varint(uint64_t v) {
-    char buf[10];
-    size_t n = 0;
-    while (v >= 0x80) {
-      buf[n++] = static_cast<char>((v & 0x7f) | 0x80);
-      v >>= 7;
-    }
-    buf[n++] = static_cast<char>(v);
-    sink_.Append(buf, n);
-  }
+  void Varint(uint64_t v) { sink_.Varint(v); }
   void Int64(int64_t v) { Varint(static_cast<uint64_t>(v)); }
   void Raw(std::string_view s) { sink_.Append(s.data(), s.size()); }
   void Bytes(std::string_view s) {
