@@ -75,13 +75,7 @@ struct CountSink {
   size_t size = 0;
   void Put(char) { ++size; }
   void Append(const char*, size_t n) { size += n; }
-  void Varint(uint64_t v) {
-    size += 1;
-    while (v >= 0x80) {
-      ++size;
-      v >>= 7;
-    }
-  }
+  void Varint(uint64_t v) { size += (static_cast<size_t>(std::bit_width(v | 1)) + 6) / 7; }
 };
 
 // Writes into a buffer the first pass sized (second pass).
@@ -93,6 +87,10 @@ struct FillSink {
     at += n;
   }
   void Varint(uint64_t v) {
+    if (v < 0x80) {  // most varints here: lengths, clock positions, gaps
+      *at++ = static_cast<char>(v);
+      return;
+    }
     while (v >= 0x80) {
       *at++ = static_cast<char>((v & 0x7f) | 0x80);
       v >>= 7;
