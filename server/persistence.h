@@ -108,6 +108,8 @@ class Persistence final : public storage::ChangeListener, public facade::CommitG
   // ChangeListener: logs a key's new object / a flush.
   void OnChange(const storage::Change& change) override;
   void OnFlush() override;
+  // Only a running log takes deltas.
+  bool WantsDeltas() const override { return writer_ != nullptr; }
   // Logs that this node forgot `key` (maxmemory eviction; not a delete).
   void OnDrop(std::string_view key);
 

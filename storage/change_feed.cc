@@ -52,6 +52,11 @@ size_t ChangeFeed::listener_count() const {
       std::count_if(listeners_.begin(), listeners_.end(), [](auto* l) { return l != nullptr; }));
 }
 
+bool ChangeFeed::AnyWantsDeltas() const {
+  return std::any_of(listeners_.begin(), listeners_.end(),
+                     [](auto* l) { return l != nullptr && l->WantsDeltas(); });
+}
+
 template <typename Call>
 void ChangeFeed::Notify(const Call& call) {
   // Listeners subscribed from a callback land past `end`: they start with

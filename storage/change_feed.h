@@ -98,6 +98,10 @@ class ChangeListener {
   virtual void OnChange(const Change& change) = 0;
   // Every key was removed.
   virtual void OnFlush() = 0;
+  // Whether this listener may use Change::delta() now. The keyspace
+  // computes a write's delta (which costs a copy of the container before
+  // the write) only if one listener does. Asked on every container write.
+  virtual bool WantsDeltas() const { return true; }
 };
 
 struct ChangeFeedStats {
@@ -120,6 +124,8 @@ class ChangeFeed {
   // callback, for the listener being called or any other.
   void Unsubscribe(ChangeListener* listener);
   size_t listener_count() const;
+  // True if some listener WantsDeltas().
+  bool AnyWantsDeltas() const;
 
   // Tells every listener that `key` now holds `object` (and, if not empty,
   // `moved_value` and `delta`: see Change).

@@ -28,67 +28,32 @@ int64_t UnZigZag(uint64_t v) {
 }
 
 // --- writing ---------------------------------------------------------------
+//
+// A payload is written in two passes over the same code (Writer<Sink>): the
+// first counts its bytes, the second fills a buffer grown once to that size
+// — no reallocation, no per-byte capacity check — so the store's string is
+// allocated once, at its size.
 
-class Writer {
+// The clock's written order: the local form follows the clock (actor
+// order), the node-id form sorts by node id.
+class ClockLayout {
  public:
-  Writer(const VersionVector& clock, const ActorTable* node_ids, std::string* out)
-      : clock_(clock), node_ids_(node_ids), out_(out) {
+  ClockLayout(const VersionVector& clock, const ActorTable* node_ids) : clock_(clock) {
     const auto& entries = clock.entries();
     order_.resize(entries.size());
     for (size_t i = 0; i < order_.size(); ++i) order_[i] = i;
-    if (node_ids_ != nullptr && entries.size() > 1) {
-      std::vector<std::string> ids;
-      ids.reserve(entries.size());
-      for (const auto& e : entries) ids.push_back(BinaryId(e.actor));
+    if (node_ids != nullptr && entries.size() > 1) {
+      std::vector<std::string> ids(entries.size());
+      for (size_t i = 0; i < entries.size(); ++i) node_ids->AppendBinary(entries[i].actor, &ids[i]);
       std::sort(order_.begin(), order_.end(), [&](size_t a, size_t b) { return ids[a] < ids[b]; });
     }
     position_.resize(entries.size());
     for (size_t i = 0; i < order_.size(); ++i) position_[order_[i]] = i;
   }
 
-  void Byte(uint8_t b) { out_->push_back(static_cast<char>(b)); }
-  void Varint(uint64_t v) { PutVarint64(out_, v); }
-  void Int64(int64_t v) { PutVarint64(out_, static_cast<uint64_t>(v)); }
-  void Bytes(std::string_view s) {
-    Varint(s.size());
-    out_->append(s);
-  }
-  void Double(double d) {
-    uint64_t bits = std::bit_cast<uint64_t>(d);
-    for (int i = 0; i < 8; ++i) Byte(static_cast<uint8_t>(bits >> (8 * i)));
-  }
-
-  void Clock() {
-    const auto& entries = clock_.entries();
-    Varint(entries.size());
-    for (size_t i : order_) {
-      if (node_ids_ != nullptr) {
-        node_ids_->AppendBinary(entries[i].actor, out_);
-      } else {
-        Varint(entries[i].actor);
-      }
-      Varint(entries[i].counter);
-    }
-  }
-  // The written position of `actor`'s clock entry (it has one: O3).
-  size_t Position(ActorId actor) const { return position_[Index(actor)]; }
-  void DotOf(const Dot& d) {
-    const size_t i = Index(d.actor);
-    Varint(position_[i]);
-    Varint(clock_.entries()[i].counter - d.counter);
-  }
-  void OptionalDot(const Dot& d) {
-    if (d.counter == 0) {
-      Varint(0);
-      return;
-    }
-    const size_t i = Index(d.actor);
-    Varint(position_[i] + 1);
-    Varint(clock_.entries()[i].counter - d.counter);
-  }
-  bool node_ids() const { return node_ids_ != nullptr; }
-
- private:
+  const VersionVector& clock() const { return clock_; }
+  const std::vector<size_t>& order() const { return order_; }
+  // The index of `actor`'s clock entry (it has one: O3).
   size_t Index(ActorId actor) const {
     const auto& e = clock_.entries();
     auto it =
@@ -96,22 +61,109 @@ class Writer {
                          [](const VersionVector::Entry& x, ActorId a) { return x.actor < a; });
     return static_cast<size_t>(it - e.begin());
   }
-  std::string BinaryId(ActorId a) const {
-    std::string id;
-    node_ids_->AppendBinary(a, &id);
-    return id;
-  }
+  // The written position of clock entry `index`.
+  size_t Position(size_t index) const { return position_[index]; }
 
+ private:
   const VersionVector& clock_;
-  const ActorTable* node_ids_;
-  std::string* out_;
   std::vector<size_t> order_;     // written position -> clock entry index
   std::vector<size_t> position_;  // clock entry index -> written position
 };
 
-void WriteBody(Writer&, const SetAtom&) {}
+// Counts the bytes (first pass).
+struct CountSink {
+  size_t size = 0;
+  void Put(char) { ++size; }
+  void Append(const char*, size_t n) { size += n; }
+  void Varint(uint64_t v) { size += (static_cast<size_t>(std::bit_width(v | 1)) + 6) / 7; }
+};
 
-void WriteBody(Writer& w, const HashAtom& a) {
+// Writes into a buffer the first pass sized (second pass).
+struct FillSink {
+  char* at;
+  void Put(char c) { *at++ = c; }
+  void Append(const char* s, size_t n) {
+    std::memcpy(at, s, n);
+    at += n;
+  }
+  void Varint(uint64_t v) {
+    if (v < 0x80) {  // most varints here: lengths, clock positions, gaps
+      *at++ = static_cast<char>(v);
+      return;
+    }
+    while (v >= 0x80) {
+      *at++ = static_cast<char>((v & 0x7f) | 0x80);
+      v >>= 7;
+    }
+    *at++ = static_cast<char>(v);
+  }
+};
+
+template <typename Sink>
+class Writer {
+ public:
+  Writer(const ClockLayout& layout, const ActorTable* node_ids, Sink& sink)
+      : layout_(layout), node_ids_(node_ids), sink_(sink) {}
+
+  void Byte(uint8_t b) { sink_.Put(static_cast<char>(b)); }
+  void Varint(uint64_t v) { sink_.Varint(v); }
+  void Int64(int64_t v) { Varint(static_cast<uint64_t>(v)); }
+  void Raw(std::string_view s) { sink_.Append(s.data(), s.size()); }
+  void Bytes(std::string_view s) {
+    Varint(s.size());
+    Raw(s);
+  }
+  void Double(double d) {
+    uint64_t bits = std::bit_cast<uint64_t>(d);
+    char buf[8];
+    for (int i = 0; i < 8; ++i) buf[i] = static_cast<char>(bits >> (8 * i));
+    sink_.Append(buf, 8);
+  }
+
+  void Clock() {
+    const auto& entries = layout_.clock().entries();
+    Varint(entries.size());
+    std::string id;
+    for (size_t i : layout_.order()) {
+      if (node_ids_ != nullptr) {
+        id.clear();
+        node_ids_->AppendBinary(entries[i].actor, &id);
+        Raw(id);
+      } else {
+        Varint(entries[i].actor);
+      }
+      Varint(entries[i].counter);
+    }
+  }
+  // The written position of `actor`'s clock entry (it has one: O3).
+  size_t Position(ActorId actor) const { return layout_.Position(layout_.Index(actor)); }
+  void DotOf(const Dot& d) {
+    const size_t i = layout_.Index(d.actor);
+    Varint(layout_.Position(i));
+    Varint(layout_.clock().entries()[i].counter - d.counter);
+  }
+  void OptionalDot(const Dot& d) {
+    if (d.counter == 0) {
+      Varint(0);
+      return;
+    }
+    const size_t i = layout_.Index(d.actor);
+    Varint(layout_.Position(i) + 1);
+    Varint(layout_.clock().entries()[i].counter - d.counter);
+  }
+  bool node_ids() const { return node_ids_ != nullptr; }
+
+ private:
+  const ClockLayout& layout_;
+  const ActorTable* node_ids_;
+  Sink& sink_;
+};
+
+template <typename Sink>
+void WriteBody(Writer<Sink>&, const SetAtom&) {}
+
+template <typename Sink>
+void WriteBody(Writer<Sink>& w, const HashAtom& a) {
   w.Byte(static_cast<uint8_t>(a.kind));
   switch (a.kind) {
     case HashAtomKind::kValue:
@@ -129,7 +181,8 @@ void WriteBody(Writer& w, const HashAtom& a) {
   }
 }
 
-void WriteBody(Writer& w, const ZsetAtom& a) {
+template <typename Sink>
+void WriteBody(Writer<Sink>& w, const ZsetAtom& a) {
   w.Byte(static_cast<uint8_t>(a.kind));
   if (a.kind == ZsetAtomKind::kScore) {
     w.Int64(a.timestamp_ms);
@@ -141,31 +194,48 @@ void WriteBody(Writer& w, const ZsetAtom& a) {
   }
 }
 
-template <typename Atom>
-void WriteMap(const OrMap<Atom>& m, const ActorTable* node_ids, std::string* out) {
-  Writer w(m.clock(), node_ids, out);
+template <typename Atom, typename Sink>
+void WriteEntries(const OrMap<Atom>& m, Writer<Sink>& w, std::vector<const Atom*>& atoms) {
   w.Clock();
   w.Varint(m.size());
-  std::vector<const Atom*> atoms;
   for (const auto& e : m.entries()) {
     const bool several = e.atoms.size() > 1;
     w.Varint((static_cast<uint64_t>(e.name.size()) << 1) | (several ? kSeveral : 0));
-    out->append(e.name);
+    w.Raw(e.name);
     if (several) w.Varint(e.atoms.size());
+    if (!w.node_ids() || !several) {
+      for (const Atom& a : e.atoms) {
+        w.DotOf(a.dot);
+        WriteBody(w, a);
+      }
+      continue;
+    }
     atoms.clear();
     for (const Atom& a : e.atoms) atoms.push_back(&a);
-    if (w.node_ids() && several) {
-      std::sort(atoms.begin(), atoms.end(), [&](const Atom* a, const Atom* b) {
-        const size_t pa = w.Position(a->dot.actor), pb = w.Position(b->dot.actor);
-        if (pa != pb) return pa < pb;
-        return a->dot.counter < b->dot.counter;
-      });
-    }
+    std::sort(atoms.begin(), atoms.end(), [&](const Atom* a, const Atom* b) {
+      const size_t pa = w.Position(a->dot.actor), pb = w.Position(b->dot.actor);
+      if (pa != pb) return pa < pb;
+      return a->dot.counter < b->dot.counter;
+    });
     for (const Atom* a : atoms) {
       w.DotOf(a->dot);
       WriteBody(w, *a);
     }
   }
+}
+
+template <typename Atom>
+void WriteMap(const OrMap<Atom>& m, const ActorTable* node_ids, std::string* out) {
+  const ClockLayout layout(m.clock(), node_ids);
+  std::vector<const Atom*> atoms;  // the node-id form's atom order, per entry
+  CountSink count;
+  Writer<CountSink> counter(layout, node_ids, count);
+  WriteEntries(m, counter, atoms);
+  const size_t start = out->size();
+  out->resize(start + count.size);
+  FillSink fill{out->data() + start};
+  Writer<FillSink> writer(layout, node_ids, fill);
+  WriteEntries(m, writer, atoms);
 }
 
 // --- reading ---------------------------------------------------------------

@@ -14,13 +14,15 @@ Keyspace::Keyspace(::shoal::storage::Store& store, ActorTable& actors, ActorId s
       writer_(self),
       dots_(dots),
       options_(options),
-      changes_(actors) {
+      changes_(actors),
+      cache_(options.container_cache) {
   store_.set_keep_expired(options_.keep_tombstones);
 }
 
 void Keyspace::set_options(const KeyspaceOptions& options) {
   options_ = options;
   store_.set_keep_expired(options_.keep_tombstones);
+  cache_.set_options(options_.container_cache);
 }
 
 Keyspace::Pin::Pin(Keyspace& keyspace, std::string_view key, const Object& object)
@@ -38,7 +40,27 @@ Result<Object> Keyspace::Load(std::string_view key, int64_t now_ms) {
   if (const Object* pinned = Pinned(key)) return *pinned;
   const std::string* bytes = store_.GetMutable(key, now_ms);
   if (bytes == nullptr) return Object();
+  if (const Object* cached = Cached(key, bytes)) return *cached;
   return Object::Decode(*bytes, actors_);
+}
+
+Result<Object> Keyspace::LoadForWrite(std::string_view key, int64_t now_ms) {
+  if (const Object* pinned = Pinned(key)) return *pinned;
+  const std::string* bytes = store_.GetMutable(key, now_ms);
+  if (auto cached = cache_.Take(key, bytes)) return std::move(*cached);
+  if (bytes == nullptr) return Object();
+  return Object::Decode(*bytes, actors_);
+}
+
+void Keyspace::Remember(std::string_view key, Object& obj, int64_t now_ms) {
+  bool container = obj.Size() > 0;
+  for (const auto& sibling : obj.siblings()) container = container && sibling.value.IsContainer();
+  const std::string* stored = container ? store_.Peek(key, now_ms) : nullptr;
+  if (stored == nullptr) {
+    cache_.Erase(key);
+    return;
+  }
+  cache_.Insert(key, std::move(obj), *stored);
 }
 
 Result<Object> Keyspace::Peek(std::string_view key, int64_t now_ms) {
@@ -290,7 +312,7 @@ Status Keyspace::SetExpiry(std::string_view key, int64_t expire_at_ms, int64_t n
 }
 
 Status Keyspace::Merge(std::string_view key, const Object& remote, int64_t now_ms) {
-  auto obj = Load(key, now_ms);
+  auto obj = LoadForWrite(key, now_ms);
   if (!obj.ok()) return obj.status();
   obj.value().Merge(remote);
   for (const auto& e : remote.Context().entries()) {
@@ -318,6 +340,7 @@ Result<ActorId> Keyspace::StandInWriter() {
 void Keyspace::FlushAll() {
   ++change_count_;
   stand_in_epoch_.reset();
+  cache_.Clear();
   store_.Clear();
   stats_.tombstones_held = 0;
   stats_.tombstone_bytes = 0;
@@ -328,6 +351,7 @@ bool Keyspace::Forget(std::string_view key, int64_t now_ms) {
   if (Pinned(key) != nullptr) pinned_ = nullptr;
   stand_in_epoch_.reset();
   CountDead(key, -1, now_ms);
+  cache_.Erase(key);
   const bool live = store_.Delete(key, now_ms);
   ++change_count_;
   changes_.Publish(key, Object{});
@@ -357,6 +381,7 @@ Result<bool> Keyspace::Purge(std::string_view key, const Object& expected, int64
   if (Pinned(key) != nullptr) pinned_ = nullptr;
   ++change_count_;
   CountDead(key, -1, now_ms);
+  cache_.Erase(key);
   store_.Delete(key, now_ms);
   ++stats_.tombstones_purged;
   changes_.Publish(key, Object());
@@ -393,6 +418,7 @@ void Keyspace::Save(std::string_view key, Object& obj, int64_t now_ms, std::stri
     if (sibling_warning_) sibling_warning_(key, out->Size());
   }
   std::string_view moved;  // a big value moved into the store, for the Change
+  bool kept = true;        // the key is in the store
   // A delta gives `obj`: it describes the change only if `obj` is stored
   // as it is, and is worth shipping only if well below the object.
   auto keep_delta = [&](size_t encoded_size) {
@@ -400,6 +426,8 @@ void Keyspace::Save(std::string_view key, Object& obj, int64_t now_ms, std::stri
   };
   if (out->IsAbsent(now_ms) && !options_.keep_tombstones) {
     delta = {};
+    kept = false;
+    cache_.Erase(key);
     // Nothing live: forget the key (a single node has no replica that could
     // resurrect it; the dot counter keeps old contexts from covering what
     // comes next).
@@ -443,7 +471,14 @@ void Keyspace::Save(std::string_view key, Object& obj, int64_t now_ms, std::stri
     keep_delta(encoded.size());
     store_.Set(key, std::move(encoded), expire_at, now_ms);
   }
+  const uint64_t change = change_count_;
   changes_.Publish(key, *out, moved, delta);
+  // (A listener that wrote to the keyspace would have made *out stale.)
+  if (kept && change == change_count_) {
+    Remember(key, *out, now_ms);
+  } else {
+    cache_.Erase(key);
+  }
 }
 
 std::string Keyspace::Encode(Object& obj, std::string_view* moved) {

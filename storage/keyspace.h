@@ -47,12 +47,25 @@
 //
 // Container deltas (storage/container_delta.h): a container write whose base
 // is one container version of its type, without TTL, also publishes the
-// write's delta (Change::delta()) when its encoding is below half the new
-// object's, so that a one-member SADD on a big set is logged and shipped as
+// write's delta (Change::delta()) when a listener wants deltas
+// (ChangeListener::WantsDeltas: a running log, a cluster) and its encoding
+// is below half the new object's, so that a one-member SADD on a big set is logged and shipped as
 // a few dozen bytes. ApplyDelta() redoes such a write here. The base must be
 // exactly the store's copy (a pinned merge that differs makes no delta), so
 // that the log, replayed in order, always holds the delta's base; and
 // without TTL the base is never compacted or expired between two writes.
+//
+// Container cache (storage/container_cache.h): every save of a container
+// object keeps the object it stored, decoded, in a bounded LRU cache, so
+// that the next write of the key (Modify, Merge) takes it instead of
+// decoding the stored bytes, and moves its state instead of copying it
+// (TakeViewOf) when the key is one container version and no delta is
+// wanted; reads (Read*, Type, Load) use it instead of decoding. The cache
+// holds exactly what decoding the store's bytes gives: every Save refreshes
+// or erases the key's entry, Forget/Purge erase it, FlushAll clears it, and
+// each use checks the entry against the store's current buffer, which
+// catches deletions behind the keyspace's back (eviction, expiry, the log's
+// drop records). Pins bypass it for reads.
 //
 // Pure logic over the Store: time is passed in. Not thread safe.
 
@@ -65,6 +78,7 @@
 
 #include "storage/actor_table.h"
 #include "storage/change_feed.h"
+#include "storage/container_cache.h"
 #include "storage/dot_counter.h"
 #include "storage/dvv.h"
 #include "storage/object.h"
@@ -80,6 +94,9 @@ struct KeyspaceOptions {
   // A single node can forget a key once its last version is a tombstone; a
   // replica in a cluster must keep tombstones until every replica has them.
   bool keep_tombstones = false;
+  // The decoded container objects kept for the next write (see "Container
+  // cache" above); max_keys 0 disables it.
+  ContainerCacheOptions container_cache = {};
 };
 
 struct KeyspaceStats {
@@ -116,6 +133,8 @@ class Keyspace {
   ::shoal::storage::Store& store() { return store_; }
   ActorTable& actors() { return actors_; }
   ActorId self() const { return self_; }
+  // The decoded-container cache (INFO's container_cache_* fields).
+  const ContainerCache& container_cache() const { return cache_; }
 
   // --- who writes --------------------------------------------------------
   //
@@ -312,7 +331,8 @@ class Keyspace {
  private:
   // Stores `obj` under `key` (or removes the key when nothing live and
   // tombstones need not be kept) and publishes the change. A big value may
-  // be moved out of `obj` into the store (see Encode). `delta`: the write's
+  // be moved out of `obj` into the store (see Encode); a container object
+  // is moved into the cache (`obj` is not to be used afterwards). `delta`: the write's
   // encoded ContainerDelta giving `obj` from the stored copy, or empty; it
   // is published only if `obj` is stored as it is (no lww resolution or
   // compaction) and the delta is below half the stored encoding.
@@ -320,7 +340,7 @@ class Keyspace {
   // The container version of kind `kind` a write's delta can start from:
   // the key's only version, of that kind, without TTL, and (when the key is
   // pinned) equal to the store's copy. nullptr if there is none, or if no
-  // listener would take a delta.
+  // listener wants deltas.
   const Version* DeltaBase(std::string_view key, const Object& obj, VersionKind kind,
                            int64_t now_ms);
   // obj's local encoding; a one-sibling bytes value of kMoveValueBytes or
@@ -332,6 +352,20 @@ class Keyspace {
   // about to be replaced or removed (sign -1) or just stored (sign +1).
   void CountDead(std::string_view key, int sign, int64_t now_ms);
   uint64_t NextDotFloor();
+  // Load() for a write that replaces the key's object (Save): a cached
+  // object is moved out of the cache rather than copied.
+  Result<Object> LoadForWrite(std::string_view key, int64_t now_ms);
+  // The cached object of an unpinned key, if the cache holds a valid one
+  // for the store's current value `bytes` (nullptr: absent).
+  const Object* Cached(std::string_view key, const std::string* bytes) {
+    return cache_.size() == 0 ? nullptr : cache_.Find(key, bytes);
+  }
+  // After Save stored `obj` under `key`: moves it into the cache if it is a
+  // container object (every sibling a container version), else forgets the
+  // key's entry.
+  void Remember(std::string_view key, Object& obj, int64_t now_ms);
+  template <typename State>
+  Result<ContainerView<State>> Read(std::string_view key, int64_t now_ms);
   template <typename State>
   Status Modify(std::string_view key, int64_t now_ms, const ContainerFn<State>& fn);
   // Re-puts the key's joined container of `type` (empty if `clear`) with
@@ -366,6 +400,7 @@ class Keyspace {
   std::vector<std::string> expired_scratch_;  // ActiveExpireCycle()'s
   std::string_view pinned_key_;
   const Object* pinned_ = nullptr;
+  ContainerCache cache_;
 };
 
 }  // namespace shoal::storage

@@ -15,28 +15,36 @@ Result<KeyType> Keyspace::Type(std::string_view key, int64_t now_ms) {
     const std::string* bytes = Encoded(key, now_ms);
     if (bytes == nullptr) return KeyType::kNone;
     if (Object::PeekSingleValue(*bytes, now_ms)) return KeyType::kString;
+    if (const Object* cached = Cached(key, bytes)) return cached->TypeAt(now_ms, actors_);
   }
   auto obj = Load(key, now_ms);
   if (!obj.ok()) return obj.status();
   return obj.value().TypeAt(now_ms, actors_);
 }
 
-Result<ContainerView<OrHash>> Keyspace::ReadHash(std::string_view key, int64_t now_ms) {
+template <typename State>
+Result<ContainerView<State>> Keyspace::Read(std::string_view key, int64_t now_ms) {
+  if (Pinned(key) == nullptr) {
+    // A cached object is joined (copied) from, not copied and then joined.
+    const std::string* bytes = Encoded(key, now_ms);
+    if (bytes == nullptr) return ContainerView<State>();
+    if (const Object* cached = Cached(key, bytes)) return ViewOf<State>(*cached, now_ms, actors_);
+  }
   auto obj = Load(key, now_ms);
   if (!obj.ok()) return obj.status();
-  return obj.value().HashView(now_ms, actors_);
+  return ViewOf<State>(obj.value(), now_ms, actors_);
+}
+
+Result<ContainerView<OrHash>> Keyspace::ReadHash(std::string_view key, int64_t now_ms) {
+  return Read<OrHash>(key, now_ms);
 }
 
 Result<ContainerView<OrSet>> Keyspace::ReadSet(std::string_view key, int64_t now_ms) {
-  auto obj = Load(key, now_ms);
-  if (!obj.ok()) return obj.status();
-  return obj.value().SetView(now_ms, actors_);
+  return Read<OrSet>(key, now_ms);
 }
 
 Result<ContainerView<OrZset>> Keyspace::ReadZset(std::string_view key, int64_t now_ms) {
-  auto obj = Load(key, now_ms);
-  if (!obj.ok()) return obj.status();
-  return obj.value().ZsetView(now_ms, actors_);
+  return Read<OrZset>(key, now_ms);
 }
 
 namespace {
@@ -126,26 +134,18 @@ Version VersionOf(OrZset state, int64_t now_ms, int64_t expire_at_ms) {
   return Version::OfZset(std::move(state), now_ms, expire_at_ms);
 }
 
-VersionKind KindOf(const OrHash*) {
-  return VersionKind::kHash;
-}
-VersionKind KindOf(const OrSet*) {
-  return VersionKind::kSet;
-}
-VersionKind KindOf(const OrZset*) {
-  return VersionKind::kZset;
-}
-
 }  // namespace
 
 template <typename State>
 Status Keyspace::Modify(std::string_view key, int64_t now_ms, const ContainerFn<State>& fn) {
-  auto obj = Load(key, now_ms);
+  // The cached object is taken (the write replaces it), and its state is
+  // moved, not copied, unless a delta needs the state before the write.
+  auto obj = LoadForWrite(key, now_ms);
   if (!obj.ok()) return obj.status();
-  auto view = ViewOf<State>(obj.value(), now_ms, actors_);
+  const Version* before = DeltaBase(key, obj.value(), KindOfState<State>(), now_ms);
+  auto view = before != nullptr ? ViewOf<State>(obj.value(), now_ms, actors_)
+                                : TakeViewOf<State>(obj.value(), now_ms, actors_);
   if (!view.ok()) return view.status();
-  const Version* before =
-      DeltaBase(key, obj.value(), KindOf(static_cast<const State*>(nullptr)), now_ms);
   auto floor = dots_.Next();
   if (!floor.ok()) return floor.status();
   ContainerWrite write;
@@ -174,7 +174,7 @@ Status Keyspace::Modify(std::string_view key, int64_t now_ms, const ContainerFn<
 
 const Version* Keyspace::DeltaBase(std::string_view key, const Object& obj, VersionKind kind,
                                    int64_t now_ms) {
-  if (changes_.listener_count() == 0) return nullptr;
+  if (!changes_.AnyWantsDeltas()) return nullptr;
   if (obj.Size() != 1) return nullptr;
   const Version& v = obj.siblings()[0].value;
   if (v.kind != kind || v.expire_at_ms != 0) return nullptr;
@@ -190,7 +190,7 @@ const Version* Keyspace::DeltaBase(std::string_view key, const Object& obj, Vers
 Status Keyspace::ApplyDelta(std::string_view key, std::string_view delta, int64_t now_ms) {
   auto decoded = storage::DecodeDelta(delta, actors_);
   if (!decoded.ok()) return decoded.status();
-  auto obj = Load(key, now_ms);
+  auto obj = LoadForWrite(key, now_ms);
   if (!obj.ok()) return obj.status();
   auto applied = storage::ApplyDelta(obj.value(), decoded.value(), actors_);
   if (!applied.ok()) return applied.status();

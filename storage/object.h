@@ -240,6 +240,13 @@ class Object {
   // Stored siblings, tombstones and expired ones included.
   size_t Size() const { return set_.Size(); }
   const Set& set() const { return set_; }
+  // The value of the only sibling when Size() == 1, else nullptr: for
+  // TakeViewOf, which moves a container's state out of it.
+  Version* OnlyValue() {
+    Version* only = nullptr;
+    if (set_.Size() == 1) set_.ForEachValue([&](Version& v) { only = &v; });
+    return only;
+  }
 
   // The string values GET shows, in the order described at the top of this
   // file: bytes and counter versions only (containers are never string
@@ -413,6 +420,43 @@ template <>
 inline Result<ContainerView<OrZset>> ViewOf<OrZset>(const Object& obj, int64_t now_ms,
                                                     const ActorTable& actors) {
   return obj.ZsetView(now_ms, actors);
+}
+
+// The version kind holding a state of type `State`.
+template <typename State>
+constexpr VersionKind KindOfState();
+template <>
+constexpr VersionKind KindOfState<OrHash>() {
+  return VersionKind::kHash;
+}
+template <>
+constexpr VersionKind KindOfState<OrSet>() {
+  return VersionKind::kSet;
+}
+template <>
+constexpr VersionKind KindOfState<OrZset>() {
+  return VersionKind::kZset;
+}
+
+// ViewOf() for a write that replaces the object's versions: when `obj` is
+// one unexpired version of the type (the common case: nothing to join), its
+// state is moved into the view instead of copied, and `obj` keeps that
+// version with an empty state — fit only for a Put(), which supersedes it,
+// or to be dropped. The view is the one ViewOf() gives (the version is
+// alone and of the type, so the key is of the type or absent). Otherwise
+// exactly ViewOf(), `obj` unchanged.
+template <typename State>
+Result<ContainerView<State>> TakeViewOf(Object& obj, int64_t now_ms, const ActorTable& actors) {
+  Version* only = obj.OnlyValue();
+  if (only == nullptr || only->kind != KindOfState<State>() || !only->IsUnexpired(now_ms)) {
+    return ViewOf<State>(obj, now_ms, actors);
+  }
+  ContainerView<State> view;
+  view.state = std::move(StateOf<State>(*only));
+  StateOf<State>(*only) = State();
+  view.exists = !view.state.empty();
+  view.expire_at_ms = view.exists ? only->expire_at_ms : 0;
+  return view;
 }
 
 }  // namespace shoal::storage

@@ -212,6 +212,10 @@ void StatsSection(Server& server, InfoWriter& w) {
   w.Field("sibling_warnings", vs.sibling_warnings);
   w.Field("sibling_conflicts", vs.conflicts);
   w.Field("tombstones_purged", vs.tombstones_purged);
+  const storage::ContainerCache& cache = server.keyspace().container_cache();
+  w.Field("container_cache_keys", cache.size());
+  w.Field("container_cache_hits", cache.stats().hits);
+  w.Field("container_cache_misses", cache.stats().misses);
 }
 
 // A Redis master without replicas, field for field (Redis 7.0): shoal's

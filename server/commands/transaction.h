@@ -102,6 +102,8 @@ class Transactions final : public storage::ChangeListener {
   // storage::ChangeListener.
   void OnChange(const storage::Change& change) override;
   void OnFlush() override;
+  // WATCH needs to know which key changed, not how.
+  bool WantsDeltas() const override { return false; }
 
   size_t watched_keys() const { return watchers_.size(); }
 
