@@ -96,6 +96,7 @@ class Dispatcher final : private RouteContext, public storage::ChangeListener {
   // write's delta) to be replicated; outside one, this does nothing.
   void OnChange(const storage::Change& change) override;
   void OnFlush() override {}
+  bool WantsDeltas() const override { return capture_ != nullptr; }
 
   const DispatcherStats& stats() const { return stats_; }
 

@@ -71,6 +71,7 @@ class PartitionTrees : public storage::ChangeListener {
   // ChangeListener.
   void OnChange(const storage::Change& change) override;
   void OnFlush() override;
+  bool WantsDeltas() const override { return false; }
   // The store evicted `key` (its eviction observer).
   void OnEvicted(std::string_view key);
 
