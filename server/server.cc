@@ -15,7 +15,6 @@
 #include "facade/errors.h"
 #include "facade/net_address.h"
 #include "server/open_files.h"
-#include "storage/clean_shutdown.h"
 #include "storage/node_id.h"
 
 namespace shoal::server {
@@ -218,24 +217,6 @@ storage::Status Server::Start() {
   return storage::Status::Ok();
 }
 
-storage::Status Server::ChooseWriter(bool has_run) {
-  auto clean = storage::TakeCleanShutdownMarker(&env_, config_.dir);
-  if (!clean.ok()) return clean.status();
-  // The log is complete only after a clean shutdown with appendonly on.
-  if (!has_run || (clean.value() && config_.appendonly)) return storage::Status::Ok();
-  auto fresh = keyspace_->StandInWriter();
-  if (!fresh.ok()) return fresh.status();
-  crash_writer_.emplace(*keyspace_, fresh.value());
-  std::string id;
-  actors_.AppendBinary(fresh.value(), &id);
-  logger_.Log(LogLevel::kNotice,
-              "%s: this run writes as actor %s (its store may lack its last writes before the "
-              "restart, which replicas may hold)",
-              config_.appendonly ? "The last run did not shut down cleanly" : "appendonly is off",
-              Hex(id).c_str());
-  return storage::Status::Ok();
-}
-
 int Server::Run() {
   uv_run(&loop_, UV_RUN_DEFAULT);
   if (!config_.pidfile.empty()) ::unlink(config_.pidfile.c_str());
@@ -339,16 +320,8 @@ void Server::RequestShutdown(const char* why) {
   // are on disk.
   storage::Status st = persistence_.Close();
   if (!st.ok()) Fatal(st);
-  if (config_.appendonly) {
-    // The log is complete on disk: the next start may write as this node.
-    st = storage::MarkCleanShutdown(&env_, config_.dir);
-    if (!st.ok()) {
-      logger_.Log(LogLevel::kWarning,
-                  "can't write the clean-shutdown marker (%s): the next start will write as a "
-                  "fresh actor, as after a crash",
-                  st.message().c_str());
-    }
-  }
+  MarkCleanShutdown();
+
   // Close every handle; uv_run returns once their close callbacks ran.
   listener_.Close();
   tls_listener_.Close();

@@ -205,6 +205,9 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   // off) on a node that has run before, every write of this run is made as
   // a fresh actor (crash_writer_).
   storage::Status ChooseWriter(bool has_run);
+  // At a clean shutdown, once the log is synced: leaves the marker that
+  // lets the next start write as this node (appendonly only).
+  void MarkCleanShutdown();
   // Builds the cluster layer from the configuration and starts it
   // (server_cluster.cc).
   storage::Status StartCluster();
