@@ -66,21 +66,35 @@ Status WrongTypeStatus() {
   return Status(Code::kWrongType, std::string(kWrongTypeMessage));
 }
 
+// One element looked up without decoding the container (PeekElement): the
+// answer, or nullopt when the fast path does not apply and the caller must
+// join the container. A lone version of another type is WRONGTYPE, unless it
+// is an empty container and the key is absent (`absent` is the answer then).
+template <typename Out, typename Get, typename Exists>
+Result<std::optional<Out>> LookupElement(const std::string* bytes, std::string_view name,
+                                         VersionKind kind, int64_t now_ms, const ActorTable& actors,
+                                         Out absent, const Exists& exists, const Get& get) {
+  auto peek = PeekElement(bytes, name, now_ms, actors);
+  if (!peek.ok()) return peek.status();
+  const std::optional<Version>& v = peek.value();
+  if (!v) return std::optional<Out>();
+  if (v->kind == kind) return std::optional<Out>(get(*v));
+  if (v->IsEmptyContainer() && !exists()) return std::optional<Out>(std::move(absent));
+  return WrongTypeStatus();
+}
+
 }  // namespace
 
 Result<std::optional<std::string>> Keyspace::HashGet(std::string_view key, std::string_view field,
                                                      int64_t now_ms) {
+  using Out = std::optional<std::string>;
   if (Pinned(key) == nullptr) {
-    auto peek = PeekElement(Encoded(key, now_ms), field, now_ms, actors_);
-    if (!peek.ok()) return peek.status();
-    if (const auto& v = peek.value()) {
-      if (v->kind != VersionKind::kHash) {
-        // One container version of another type: WRONGTYPE unless empty.
-        if (v->IsEmptyContainer() && !Exists(key, now_ms)) return std::optional<std::string>();
-        return WrongTypeStatus();
-      }
-      return v->hash.Get(field, actors_);
-    }
+    auto fast = LookupElement<Out>(
+        Encoded(key, now_ms), field, VersionKind::kHash, now_ms, actors_, Out(),
+        [&] { return Exists(key, now_ms); },
+        [&](const Version& v) { return v.hash.Get(field, actors_); });
+    if (!fast.ok()) return fast.status();
+    if (fast.value()) return std::move(*fast.value());
   }
   auto view = ReadHash(key, now_ms);
   if (!view.ok()) return view.status();
@@ -89,15 +103,12 @@ Result<std::optional<std::string>> Keyspace::HashGet(std::string_view key, std::
 
 Result<bool> Keyspace::SetContains(std::string_view key, std::string_view member, int64_t now_ms) {
   if (Pinned(key) == nullptr) {
-    auto peek = PeekElement(Encoded(key, now_ms), member, now_ms, actors_);
-    if (!peek.ok()) return peek.status();
-    if (const auto& v = peek.value()) {
-      if (v->kind != VersionKind::kSet) {
-        if (v->IsEmptyContainer() && !Exists(key, now_ms)) return false;
-        return WrongTypeStatus();
-      }
-      return v->set.Contains(member);
-    }
+    auto fast = LookupElement<bool>(
+        Encoded(key, now_ms), member, VersionKind::kSet, now_ms, actors_, false,
+        [&] { return Exists(key, now_ms); },
+        [&](const Version& v) { return v.set.Contains(member); });
+    if (!fast.ok()) return fast.status();
+    if (fast.value()) return *fast.value();
   }
   auto view = ReadSet(key, now_ms);
   if (!view.ok()) return view.status();
@@ -106,16 +117,14 @@ Result<bool> Keyspace::SetContains(std::string_view key, std::string_view member
 
 Result<std::optional<double>> Keyspace::ZsetScore(std::string_view key, std::string_view member,
                                                   int64_t now_ms) {
+  using Out = std::optional<double>;
   if (Pinned(key) == nullptr) {
-    auto peek = PeekElement(Encoded(key, now_ms), member, now_ms, actors_);
-    if (!peek.ok()) return peek.status();
-    if (const auto& v = peek.value()) {
-      if (v->kind != VersionKind::kZset) {
-        if (v->IsEmptyContainer() && !Exists(key, now_ms)) return std::optional<double>();
-        return WrongTypeStatus();
-      }
-      return v->zset.Score(member, actors_);
-    }
+    auto fast = LookupElement<Out>(
+        Encoded(key, now_ms), member, VersionKind::kZset, now_ms, actors_, Out(),
+        [&] { return Exists(key, now_ms); },
+        [&](const Version& v) { return v.zset.Score(member, actors_); });
+    if (!fast.ok()) return fast.status();
+    if (fast.value()) return *fast.value();
   }
   auto view = ReadZset(key, now_ms);
   if (!view.ok()) return view.status();
