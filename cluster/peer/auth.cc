@@ -21,7 +21,7 @@ std::string Hex(const unsigned char* bytes, size_t n) {
   return out;
 }
 
-// "shoal-peer-v2|<role>|a|b|c": the message each proof signs.
+// "shoal-peer-v3|<role>|a|b|c": the message each proof signs.
 std::string ProofMessage(std::string_view role, std::string_view a, std::string_view b,
                          std::string_view c) {
   std::string msg;

@@ -11,13 +11,14 @@
 // peer from reflecting one side's proof back as the other's. Both ids are
 // bound in, so a proof made for one pair of nodes does not serve another.
 // An empty secret is an empty HMAC key: it interoperates only with itself.
-// After +OK every frame and reply carries a MAC keyed from this handshake
-// (cluster/peer/frame_mac.h).
+// After +OK every batch of frames and every chunk of replies carries a MAC
+// keyed from this handshake (cluster/peer/frame_mac.h).
 //
-// <version> is kPeerProtocolVersion. Version 2 added the frame MACs; a node
-// of version 1 sends no version and is refused with kPeerVersionError (and
-// refuses a version-2 HELLO itself), so the two never talk: a rolling
-// upgrade across this change is not supported.
+// <version> is kPeerProtocolVersion. Version 2 added the MACs, version 3
+// sealed requests in batches instead of one by one. A node refuses a HELLO
+// of another version (or none, version 1) with kPeerVersionError, so nodes
+// of different versions never talk: a rolling upgrade across a version
+// change is not supported.
 //
 // Everything here is pure (apart from NewNonce's randomness) and thread-safe.
 #pragma once
@@ -28,12 +29,12 @@
 namespace shoal::cluster {
 
 // The protocol label every proof starts with; a new handshake version changes it.
-inline constexpr std::string_view kPeerProofLabel = "shoal-peer-v2";
+inline constexpr std::string_view kPeerProofLabel = "shoal-peer-v3";
 // SHOAL.HELLO's version argument.
-inline constexpr std::string_view kPeerProtocolVersion = "2";
+inline constexpr std::string_view kPeerProtocolVersion = "3";
 // The acceptor's reply to a HELLO of another version.
 inline constexpr std::string_view kPeerVersionError =
-    "ERR peer protocol version mismatch: this node speaks shoal-peer-v2 (per-frame MACs); "
+    "ERR peer protocol version mismatch: this node speaks shoal-peer-v3 (sealed batches); "
     "upgrade every node of the cluster";
 
 // Length of a nonce in hex characters (16 random bytes).
@@ -49,12 +50,12 @@ std::string NewNonce();
 std::string HmacSha256Hex(std::string_view key, std::string_view data);
 
 // What S sends to prove the secret: hex HMAC-SHA256(secret,
-// "shoal-peer-v2|S|" + client_nonce + "|" + server_id + "|" + client_id).
+// "shoal-peer-v3|S|" + client_nonce + "|" + server_id + "|" + client_id).
 std::string ServerProof(std::string_view secret, std::string_view client_nonce,
                         std::string_view server_id, std::string_view client_id);
 
 // What C sends to prove the secret: hex HMAC-SHA256(secret,
-// "shoal-peer-v2|C|" + server_nonce + "|" + client_id + "|" + server_id).
+// "shoal-peer-v3|C|" + server_nonce + "|" + client_id + "|" + server_id).
 std::string ClientProof(std::string_view secret, std::string_view server_nonce,
                         std::string_view client_id, std::string_view server_id);
 

@@ -57,7 +57,7 @@ PeerConn::~PeerConn() {
 }
 
 void PeerConn::StartSession(const SessionKeys& keys) {
-  signer_ = std::make_unique<FrameSigner>(keys.requests);
+  signer_ = std::make_unique<RequestBatch>(keys.requests);
   opener_ = std::make_unique<ReplyOpener>(keys.replies);
 }
 
@@ -101,13 +101,11 @@ std::string PeerConn::LocalHost() const {
   return facade::SockaddrHost(reinterpret_cast<const sockaddr*>(&ss));
 }
 
-bool PeerConn::Write(std::vector<std::string>&& argv, const void* tag) {
-  if (closing_) return false;
-  std::string mac = signer_ ? signer_->Next(argv) : std::string();
+void PeerConn::AppendFrame(std::vector<std::string>& argv) {
   out_ += '*';
-  out_ += std::to_string(argv.size() + (signer_ ? 1 : 0));
+  out_ += std::to_string(argv.size());
   out_ += "\r\n";
-  auto append = [this](std::string& a) {
+  for (std::string& a : argv) {
     out_ += '$';
     out_ += std::to_string(a.size());
     out_ += "\r\n";
@@ -119,9 +117,19 @@ bool PeerConn::Write(std::vector<std::string>&& argv, const void* tag) {
       out_ += a;
     }
     out_ += "\r\n";
-  };
-  for (std::string& a : argv) append(a);
-  if (signer_) append(mac);
+  }
+}
+
+void PeerConn::SealBatch() {
+  std::vector<std::string> seal{std::string(kSealCommand), signer_->Seal()};
+  AppendFrame(seal);
+}
+
+bool PeerConn::Write(std::vector<std::string>&& argv, const void* tag) {
+  if (closing_) return false;
+  if (signer_) signer_->Add(argv);
+  AppendFrame(argv);
+  if (signer_ && signer_->full()) SealBatch();
   tags_.push_back(tag);
   if (!connected_ || writing_) return true;
   // out_ held nothing before this frame: it is flushed whenever no write is in progress.
@@ -155,6 +163,10 @@ void PeerConn::Fail(const std::string& why) {
 }
 
 int PeerConn::Flush() {
+  // What goes to the socket is sealed: the acceptor runs no frame before.
+  if (signer_ && signer_->frames() > 0 && (tls_ == nullptr || tls_->handshake_done())) {
+    SealBatch();
+  }
   if (tls_ != nullptr) {
     // Frames wait in out_ until the handshake is done; the session's own
     // output (handshake messages) goes at once.

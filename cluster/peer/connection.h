@@ -73,7 +73,8 @@ class PeerConn {
   void set_reply_limit(size_t bytes) { reply_limit_ = bytes; }
 
   // The handshake is done (called from the reply callback of its +OK):
-  // every frame written from now on carries its MAC, and every reply must
+  // the frames written from now on go in sealed batches (each socket write
+  // ends with the SHOAL.SEAL of the frames in it), and every reply must
   // come in a sealed chunk (cluster/peer/frame_mac.h); a chunk with a bad
   // MAC fails the connection.
   void StartSession(const SessionKeys& keys);
@@ -96,6 +97,10 @@ class PeerConn {
 
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(tcp_.get()); }
   void Fail(const std::string& why);
+  // Appends a frame to out_ (its big arguments moved to big_).
+  void AppendFrame(std::vector<std::string>& argv);
+  // Closes the open batch: appends its SHOAL.SEAL frame.
+  void SealBatch();
   // Writes out_ (through the TLS session, if any) as one request; 0 or a
   // libuv error (UV_EPROTO for a TLS failure, its reason in tls_error_).
   int Flush();
@@ -124,8 +129,8 @@ class PeerConn {
   uv_connect_t connect_req_;
   uv_write_t write_req_;  // one write at a time; frames written meanwhile wait in out_
   redisReader* reader_ = nullptr;
-  redisReader* inner_ = nullptr;  // the replies inside sealed chunks, once in session
-  std::unique_ptr<FrameSigner> signer_;
+  redisReader* inner_ = nullptr;          // the replies inside sealed chunks, once in session
+  std::unique_ptr<RequestBatch> signer_;  // the open batch of frames, once in session
   std::unique_ptr<ReplyOpener> opener_;
   std::deque<const void*> tags_;  // one per frame written and not yet answered, oldest first
   std::string out_;               // frames not yet handed to libuv

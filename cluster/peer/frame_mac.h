@@ -5,19 +5,28 @@
 // those two ends, in order.
 //
 // Session keys, one per direction, from the handshake's nonces and ids:
-//   K_req = HMAC-SHA256(secret, "shoal-peer-v2|KC|" + c_nonce + "|" + s_nonce +
+//   K_req = HMAC-SHA256(secret, "shoal-peer-v3|KC|" + c_nonce + "|" + s_nonce +
 //                                "|" + c_id + "|" + s_id)   connector -> acceptor
 //   K_rep = the same with "KS"                               acceptor -> connector
 // (hex, used as HMAC keys). Neither is ever sent; a relay that watched the
 // handshake knows the nonces but not the secret.
 //
-// Requests (connector -> acceptor): each frame after the handshake carries
-// one more, last argument: the 32 raw bytes of
-//   HMAC-SHA256(K_req, "F" || seq || for each argument: len || bytes)
-// with seq and len as 8-byte big-endian integers and seq counting the
-// connection's frames from 0. The acceptor checks and strips it before the
-// frame runs. seq is implicit, so a replayed, reordered, dropped or injected
-// frame fails.
+// Requests (connector -> acceptor) travel in sealed batches: the frames
+// run unchanged, and after the last frame of a batch the connector sends
+// the frame
+//   SHOAL.SEAL <mac>
+// whose argument is the 32 raw bytes of
+//   HMAC-SHA256(K_req, "B" || seq || for each frame: argc || for each
+//                                      argument: len || bytes)
+// with seq, argc and len as 8-byte big-endian integers and seq counting the
+// connection's batches from 0. The acceptor holds a batch's frames until
+// its seal verifies and only then runs them, in order; SHOAL.SEAL itself
+// has no reply. seq is implicit, so a replayed, reordered, dropped or
+// injected frame or batch fails. The connector seals whatever it hands to
+// the socket at once (every write), and also after kMaxBatchFrames frames
+// or kMaxBatchBytes bytes of arguments; the acceptor refuses a batch that
+// goes past either (it would otherwise hold frames without bound). So a
+// lone frame costs one MAC and a pipelined stream one per socket write.
 //
 // Replies (acceptor -> connector): the acceptor writes whatever replies it
 // has ready at each flush as one sealed chunk, the RESP array
@@ -38,6 +47,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -45,8 +55,13 @@
 
 namespace shoal::cluster {
 
-// Raw length of a frame's or chunk's MAC.
+// Raw length of a batch's or chunk's MAC.
 inline constexpr size_t kFrameMacBytes = 32;
+// The frame that closes a batch of requests.
+inline constexpr std::string_view kSealCommand = "SHOAL.SEAL";
+// The most frames, and bytes of arguments, of one batch.
+inline constexpr size_t kMaxBatchFrames = 64;
+inline constexpr size_t kMaxBatchBytes = 1u << 20;
 
 struct SessionKeys {
   std::string requests;  // K_req: connector -> acceptor
@@ -66,38 +81,60 @@ class MacKey {
   MacKey(const MacKey&) = delete;
   MacKey& operator=(const MacKey&) = delete;
 
-  // MAC of a request frame's arguments (the MAC argument excluded).
-  std::string FrameMac(uint64_t seq, std::span<const std::string> args) const;
   // MAC of a reply chunk.
-  std::string ChunkMac(uint64_t seq, std::string_view bytes) const;
+  std::string ChunkMac(uint64_t seq, std::string_view bytes);
+
+  // A batch's MAC, computed as its frames come: Begin(seq), a Frame per
+  // frame, Finish. Starting anything else ends an unfinished batch.
+  void Begin(uint64_t seq);
+  void Frame(std::span<const std::string> args);
+  std::string Finish();
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
-// Connector side: the MAC argument to append to each frame, in send order.
-class FrameSigner {
+// A batch of request frames being sealed or checked. The connector keeps
+// one per connection: it Adds each frame as it writes it, and writes the
+// frame {kSealCommand, Seal()} when it hands output to the socket with
+// frames() > 0, or once full().
+class RequestBatch {
  public:
-  explicit FrameSigner(std::string_view key) : key_(key) {}
-  std::string Next(std::span<const std::string> args) { return key_.FrameMac(seq_++, args); }
+  explicit RequestBatch(std::string_view key) : key_(key) {}
+  // Adds a frame to the open batch.
+  void Add(std::span<const std::string> args);
+  size_t frames() const { return frames_; }
+  size_t bytes() const { return bytes_; }
+  // The open batch is at a bound: it must be sealed before another frame.
+  bool full() const { return frames_ >= kMaxBatchFrames || bytes_ >= kMaxBatchBytes; }
+  // The MAC of the open batch; the next batch starts.
+  std::string Seal();
 
  private:
   MacKey key_;
   uint64_t seq_ = 0;
+  size_t frames_ = 0;
+  size_t bytes_ = 0;
+  bool open_ = false;
 };
 
-// Acceptor side: checks the next frame's MAC (its last argument) and strips
-// it. False if the frame has no MAC or a wrong one: the caller closes the
-// connection (the sequence is lost for good).
+// Acceptor side: holds the frames of the open batch until its seal.
 class FrameVerifier {
  public:
-  explicit FrameVerifier(std::string_view key) : key_(key) {}
-  bool VerifyAndStrip(std::vector<std::string>& argv);
+  explicit FrameVerifier(std::string_view key) : batch_(key) {}
+  // A frame of the open batch, held. False if the batch was already full
+  // (a protocol violation: the caller closes the connection).
+  bool Hold(std::vector<std::string>&& argv);
+  // Checks the open batch against the MAC of its seal and returns its
+  // frames, in order, to run; nullopt if the MAC does not match (the caller
+  // closes the connection: the sequence is lost for good).
+  std::optional<std::vector<std::vector<std::string>>> Open(std::string_view mac);
+  size_t held() const { return held_.size(); }
 
  private:
-  MacKey key_;
-  uint64_t seq_ = 0;
+  RequestBatch batch_;
+  std::vector<std::vector<std::string>> held_;
 };
 
 // Acceptor side: turns the bytes of a flush into one sealed chunk, in place.

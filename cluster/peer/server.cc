@@ -75,6 +75,21 @@ void PeerServer::ExpireHandshakes() {
   for (const auto& [id, hs] : handshakes_) {
     if (now - hs.accepted_ms >= options_.handshake_timeout_ms) expired.push_back(id);
   }
+  // A batch is sealed in the same socket write as its frames: one still
+  // open after the handshake deadline was not sent by a peer.
+  std::vector<uint64_t> unsealed;
+  for (const auto& [id, session] : sessions_) {
+    if (session->verifier.held() > 0 &&
+        now - session->batch_started_ms >= options_.handshake_timeout_ms) {
+      unsealed.push_back(id);
+    }
+  }
+  for (uint64_t id : unsealed) {
+    auto it = conns_.find(id);
+    if (it == conns_.end() || it->second->closing()) continue;
+    RefuseFrames(*it->second, "a frame was not sealed within " +
+                                  std::to_string(options_.handshake_timeout_ms) + " ms");
+  }
   for (uint64_t id : expired) {
     auto it = conns_.find(id);
     if (it == conns_.end() || it->second->closing()) continue;
@@ -150,27 +165,48 @@ void PeerServer::OnAccept(int status) {
 }
 
 void PeerServer::OnRequest(facade::Connection& conn, std::vector<std::string>& argv) {
-  facade::ReplyBuilder reply(conn.ReplyTarget());
   conn.ScheduleFlush();
-  if (!conn.state().authenticated) return Handshake(conn, argv, reply);
+  if (!conn.state().authenticated) {
+    facade::ReplyBuilder reply(conn.ReplyTarget());
+    return Handshake(conn, argv, reply);
+  }
   auto session = sessions_.find(conn.id());
-  if (session == sessions_.end() || !session->second->verifier.VerifyAndStrip(argv)) {
-    // Not from the node that made the handshake: a relayed or spliced
-    // connection, or a corrupted one. Nothing of it runs.
-    ++stats_.mac_failures;
-    const std::string* id = RemoteId(conn);
-    LogLimited(mac_log_, LogSeverity::kWarning,
-               "Closing peer connection from " + LogRepr(conn.peer_addr()) + " (node " +
-                   LogRepr(id != nullptr ? *id : std::string()) +
-                   "): a frame failed its MAC check (relayed or tampered connection?)");
-    conn.Close();
+  if (session == sessions_.end()) return conn.Close();
+  FrameVerifier& verifier = session->second->verifier;
+  if (argv.size() != 2 || argv[0] != kSealCommand) {
+    // A frame of the open batch: it runs once the batch's seal verifies.
+    if (verifier.held() == 0) session->second->batch_started_ms = env_.clock->NowMs();
+    if (!verifier.Hold(std::move(argv))) {
+      RefuseFrames(conn, "a batch of frames went past its bounds without a seal");
+    }
     return;
   }
-  auto it = handlers_.find(Upper(argv[0]));
-  if (it == handlers_.end()) {
-    return reply.Error(facade::errors::UnknownPeerCommand(argv[0]));
+  auto frames = verifier.Open(argv[1]);
+  if (!frames) {
+    // Not from the node that made the handshake: a relayed or spliced
+    // connection, or a corrupted one. Nothing of it runs.
+    return RefuseFrames(conn, "a frame failed its MAC check");
   }
-  it->second(conn, argv, reply);
+  for (std::vector<std::string>& frame : *frames) {
+    if (conn.closing()) return;
+    facade::ReplyBuilder reply(conn.ReplyTarget());
+    auto it = handlers_.find(Upper(frame[0]));
+    if (it == handlers_.end()) {
+      reply.Error(facade::errors::UnknownPeerCommand(frame[0]));
+      continue;
+    }
+    it->second(conn, frame, reply);
+  }
+}
+
+void PeerServer::RefuseFrames(facade::Connection& conn, const std::string& why) {
+  ++stats_.mac_failures;
+  const std::string* id = RemoteId(conn);
+  LogLimited(mac_log_, LogSeverity::kWarning,
+             "Closing peer connection from " + LogRepr(conn.peer_addr()) + " (node " +
+                 LogRepr(id != nullptr ? *id : std::string()) + "): " + why +
+                 " (relayed or tampered connection?)");
+  conn.Close();
 }
 
 void PeerServer::Handshake(facade::Connection& conn, std::vector<std::string>& argv,

@@ -18,9 +18,11 @@
 // the MACs below run inside it, unchanged); a connection that is not, or
 // whose certificate the CA did not sign, is closed with a log line.
 //
-// Once verified, every frame must carry its MAC (cluster/peer/frame_mac.h):
-// a frame without a valid one closes the connection before it runs; every
-// flush of replies goes out as a sealed chunk. Peer connections
+// Once verified, frames come in sealed batches (cluster/peer/frame_mac.h):
+// a batch's frames are held until its SHOAL.SEAL verifies and then run in
+// order; a bad seal, a batch past its bounds or one left unsealed for
+// handshake_timeout_ms closes the connection, and none of its frames runs.
+// Every flush of replies goes out as a sealed chunk. Peer connections
 // are not clients: they are not listed, counted or timed out as clients.
 //
 // Runs on the loop thread.
@@ -125,6 +127,7 @@ class PeerServer final : public facade::ConnectionHandler {
     explicit Session(const SessionKeys& keys) : verifier(keys.requests), sealer(keys.replies) {}
     FrameVerifier verifier;
     ReplySealer sealer;
+    int64_t batch_started_ms = 0;  // when the open batch's first frame came
   };
 
   void OnAccept(int status);
@@ -140,6 +143,9 @@ class PeerServer final : public facade::ConnectionHandler {
   // those held back.
   void LogLimited(LogRateLimiter& limiter, LogSeverity severity, const std::string& msg);
   void SealOutput(facade::Connection& conn, std::string& out);
+  // Closes a verified connection whose frames cannot be trusted: counted
+  // in mac_failures and logged (rate limited) with `why`.
+  void RefuseFrames(facade::Connection& conn, const std::string& why);
   void ExpireHandshakes();
   static void OnTimer(uv_timer_t* timer) noexcept;
 

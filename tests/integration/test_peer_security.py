@@ -4,9 +4,9 @@ hijack), idle and failing connections on the cluster port.
 The relay: a client makes node A connect to an address the test controls
 (CLUSTER MEET), the test relays A's handshake to node B byte for byte, keeps
 B's connection once B says +OK and injects a SHOAL.FWD SET of its own. The
-handshake alone proves nothing about the frames that follow; every frame
-carries a MAC keyed from the handshake, which the relay cannot compute, so
-B closes the connection and nothing is written.
+handshake alone proves nothing about the frames that follow; every batch of
+frames is sealed with a MAC keyed from the handshake, which the relay cannot
+compute, so B closes the connection and nothing is written.
 """
 
 import re
@@ -79,10 +79,12 @@ def closed_without_reply(sock, timeout):
 
 @ch.skip_unless_shoal
 class RelayHijackTest(ch.ClusterTestCase):
-    def test_relayed_handshake_gives_the_relay_nothing(self):
+    def relay_handshake(self):
+        """Relays A's handshake to B byte for byte (A was told with CLUSTER
+        MEET that a new node listens where the test does); returns the two
+        nodes and the relay's connection to B, authenticated by B."""
         cl = self.start_cluster(2, replicas=2, read_quorum=1, write_quorum=1, secret=SECRET)
         a, b = cl.nodes
-        # The relay listens where A will be told a new node is.
         relay_host = "127.0.0.77"
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.addCleanup(listener.close)
@@ -111,20 +113,39 @@ class RelayHijackTest(ch.ClusterTestCase):
         ok, bbuf = read_resp(to_b, bbuf, deadline)
         self.assertEqual(ok, b"+OK\r\n", "B refused the relayed handshake")
         from_a.sendall(ok)
+        return a, b, to_b
 
-        # The hijack: a frame of the relay's own on B's authenticated connection.
-        to_b.sendall(h.encode_command("SHOAL.FWD", "SET", "hijacked", "by-the-relay"))
+    def assert_refused(self, a, b, to_b, logged):
         closed, data = closed_without_reply(to_b, IO_TIMEOUT)
         self.assertTrue(closed, "B answered the injected frame: %r" % data[:200])
         for n in (a, b):
             ctx, values = n.getlocal("hijacked")
             self.assertEqual(values, [], "the injected SET landed on %s" % n.name)
-        h.wait_for(lambda: "failed its MAC check" in b.current_output(), IO_TIMEOUT, "B to log the bad MAC")
+        h.wait_for(lambda: logged in b.current_output(), IO_TIMEOUT, "B to log: " + logged)
         self.assertGreaterEqual(b.counter("cluster_peer_mac_failures"), 1)
         # Both nodes still serve their clients.
         for n in (a, b):
             with n.client() as c:
                 self.assertEqual(c.call("PING"), "PONG")
+
+    def test_relayed_handshake_gives_the_relay_nothing(self):
+        a, b, to_b = self.relay_handshake()
+        # The hijack: a frame of the relay's own on B's authenticated
+        # connection, sealed with a MAC the relay cannot compute.
+        to_b.sendall(
+            h.encode_command("SHOAL.FWD", "SET", "hijacked", "by-the-relay")
+            + h.encode_command("SHOAL.SEAL", b"\x01" * 32)
+        )
+        self.assert_refused(a, b, to_b, "failed its MAC check")
+
+    def test_an_unsealed_frame_never_runs(self):
+        a, b, to_b = self.relay_handshake()
+        # No seal at all: B holds the frame, never runs it, and closes the
+        # connection at the deadline (5 s, the handshake's).
+        started = time.monotonic()
+        to_b.sendall(h.encode_command("SHOAL.FWD", "SET", "hijacked", "by-the-relay"))
+        self.assert_refused(a, b, to_b, "was not sealed within 5000 ms")
+        self.assertGreaterEqual(time.monotonic() - started, 4.0)
 
     def test_old_protocol_hello_is_refused_clearly(self):
         cl = self.start_cluster(1, replicas=1, read_quorum=1, write_quorum=1, secret=SECRET)
@@ -144,7 +165,7 @@ class RelayHijackTest(ch.ClusterTestCase):
         c = h.Client(a.host, a.cport)
         self.addCleanup(c.close)
         forged_id = "x\n12345:M 01 Jan 2030 00:00:00.000 # FORGED LINE\r"
-        c.send_raw(h.encode_command("SHOAL.HELLO", forged_id, "1" * 32, "2") + h.encode_command("SHOAL.AUTH", "0" * 64))
+        c.send_raw(h.encode_command("SHOAL.HELLO", forged_id, "1" * 32, "3") + h.encode_command("SHOAL.AUTH", "0" * 64))
         c.read_reply()
         self.assertIsInstance(c.read_reply(), h.ReplyError)
         self.assertClosed(c)
@@ -228,7 +249,7 @@ class HandshakeLimitsTest(ch.ClusterTestCase):
         cl = self.start_cluster(1, replicas=1, read_quorum=1, write_quorum=1, secret=SECRET)
         (a,) = cl.nodes
         raise_nofile(1024)
-        attempt = h.encode_command("SHOAL.HELLO", "e" * 40, "1" * 32, "2") + h.encode_command("SHOAL.AUTH", "0" * 64)
+        attempt = h.encode_command("SHOAL.HELLO", "e" * 40, "1" * 32, "3") + h.encode_command("SHOAL.AUTH", "0" * 64)
         total, batch = 20000, 200
         started = time.monotonic()
         done = 0

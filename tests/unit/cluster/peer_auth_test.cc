@@ -30,14 +30,14 @@ TEST_CASE("HmacSha256Hex matches the RFC 4231 vectors") {
 }
 
 TEST_CASE("ServerProof signs the documented message") {
-  // Pinned: HMAC-SHA256("secret", "shoal-peer-v2|S|<nonce>|<s_id>|<c_id>"), computed
+  // Pinned: HMAC-SHA256("secret", "shoal-peer-v3|S|<nonce>|<s_id>|<c_id>"), computed
   // independently, so both ends of the protocol can check against it.
   CHECK(ServerProof("secret", kNonce, kA, kB) ==
-        "918f706f8b9b65ebc3180f65efa42958b234aaa42bb4d888ba3e035899696425");
+        "bcb824e65889d48a3999eba53e6cc8a5c21cecf54fe0b95607968937ca00625d");
   CHECK(ServerProof("secret", kNonce, kA, kB) ==
-        HmacSha256Hex("secret", "shoal-peer-v2|S|" + kNonce + "|" + kA + "|" + kB));
+        HmacSha256Hex("secret", "shoal-peer-v3|S|" + kNonce + "|" + kA + "|" + kB));
   CHECK(ClientProof("secret", kNonce, kB, kA) ==
-        HmacSha256Hex("secret", "shoal-peer-v2|C|" + kNonce + "|" + kB + "|" + kA));
+        HmacSha256Hex("secret", "shoal-peer-v3|C|" + kNonce + "|" + kB + "|" + kA));
 }
 
 TEST_CASE("proofs differ by role, nonce, ids and secret") {

@@ -212,13 +212,25 @@ class FakePeer {
     if (argv.empty()) return;
     const std::string& cmd = argv[0];
     if (c->authed) {
-      std::vector<std::string> frame = argv;
-      if (!c->verifier->VerifyAndStrip(frame)) {
+      // Frames are held until their batch's seal verifies, as PeerServer does.
+      if (cmd != kSealCommand || argv.size() != 2) {
+        if (!c->verifier->Hold(std::vector<std::string>(argv))) {
+          ++mac_failures_;
+          CloseConn(c);
+        }
+        return;
+      }
+      auto frames = c->verifier->Open(argv[1]);
+      if (!frames) {
         ++mac_failures_;
         CloseConn(c);
         return;
       }
-      return HandleVerified(c, frame);
+      for (const std::vector<std::string>& frame : *frames) {
+        if (conns_.count(c) == 0) return;
+        HandleVerified(c, frame);
+      }
+      return;
     }
     if (cmd == "SHOAL.HELLO" && argv.size() == 4 && argv[3] == kPeerProtocolVersion) {
       if (options_.mute) return;

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,10 +15,25 @@ const std::string kNc(32, '1');  // nonces
 const std::string kNs(32, '2');
 
 using Frame = std::vector<std::string>;
+using Frames = std::vector<Frame>;
 
-Frame Signed(FrameSigner& signer, Frame f) {
-  f.push_back(signer.Next(f));
-  return f;
+// The connector's batch: its frames and the seal's MAC.
+struct Batch {
+  Frames frames;
+  std::string mac;
+};
+
+Batch Sealed(RequestBatch& signer, Frames frames) {
+  for (const Frame& f : frames) signer.Add(f);
+  return Batch{frames, signer.Seal()};
+}
+
+// What the acceptor runs of a batch; nullopt when it refuses it.
+std::optional<Frames> Deliver(FrameVerifier& v, const Batch& b) {
+  for (Frame f : b.frames) {
+    if (!v.Hold(std::move(f))) return std::nullopt;
+  }
+  return v.Open(b.mac);
 }
 
 TEST_CASE("session keys: one per direction, bound to secret, nonces and ids") {
@@ -33,74 +49,125 @@ TEST_CASE("session keys: one per direction, bound to secret, nonces and ids") {
   CHECK(DeriveSessionKeys("", kNc, kNs, kA, kB).requests.size() == 64);
 }
 
-TEST_CASE("frames signed in order verify, and the MAC is stripped") {
+TEST_CASE("batches sealed in order open, and give back their frames unchanged") {
   const SessionKeys k = DeriveSessionKeys("s", kNc, kNs, kA, kB);
-  FrameSigner signer(k.requests);
+  RequestBatch signer(k.requests);
   FrameVerifier verifier(k.requests);
   for (int i = 0; i < 5; ++i) {
-    Frame f =
-        Signed(signer, {"SHOAL.FWD", "SET", "k" + std::to_string(i), std::string("v\0\r\n", 4)});
-    CHECK(f.back().size() == kFrameMacBytes);
-    REQUIRE(verifier.VerifyAndStrip(f));
-    CHECK(f == Frame{"SHOAL.FWD", "SET", "k" + std::to_string(i), std::string("v\0\r\n", 4)});
+    Frames frames;
+    for (int j = 0; j <= i; ++j) {
+      frames.push_back(
+          {"SHOAL.FWD", "SET", "k" + std::to_string(i * 10 + j), std::string("v\0\r\n", 4)});
+    }
+    const Batch b = Sealed(signer, frames);
+    CHECK(b.mac.size() == kFrameMacBytes);
+    const auto got = Deliver(verifier, b);
+    REQUIRE(got.has_value());
+    CHECK(*got == frames);
+    CHECK(verifier.held() == 0);
   }
+  // A seal with no frame (never sent, harmless) keeps both ends in step.
+  CHECK(verifier.Open(signer.Seal()).has_value());
+  CHECK(Deliver(verifier, Sealed(signer, {{"SHOAL.MGET", "x"}})).has_value());
 }
 
-TEST_CASE("tampered, replayed, reordered, injected or unsigned frames are refused") {
+TEST_CASE("tampered, replayed, reordered, injected or moved frames fail their batch") {
   const SessionKeys k = DeriveSessionKeys("s", kNc, kNs, kA, kB);
-  FrameSigner signer(k.requests);
-  const Frame f0 = Signed(signer, {"SHOAL.MGET", "a"});
-  const Frame f1 = Signed(signer, {"SHOAL.MGET", "b"});
+  RequestBatch signer(k.requests);
+  const Batch b0 = Sealed(signer, {{"SHOAL.MGET", "a"}, {"SHOAL.MGET", "b"}});
+  const Batch b1 = Sealed(signer, {{"SHOAL.MGET", "c"}});
 
   SUBCASE("tampered argument") {
     FrameVerifier v(k.requests);
-    Frame t = f0;
-    t[1] = "z";
-    CHECK_FALSE(v.VerifyAndStrip(t));
+    Batch t = b0;
+    t.frames[1][1] = "z";
+    CHECK_FALSE(Deliver(v, t));
   }
   SUBCASE("argument boundaries moved") {
-    FrameSigner s2(k.requests);
+    RequestBatch s2(k.requests);
     FrameVerifier v(k.requests);
-    Frame t = Signed(s2, {"SHOAL.MGET", "ab", "c"});
-    t[1] = "a";
-    t[2] = "bc";
-    CHECK_FALSE(v.VerifyAndStrip(t));
+    Batch t = Sealed(s2, {{"SHOAL.MGET", "ab", "c"}});
+    t.frames[0] = {"SHOAL.MGET", "a", "bc"};
+    CHECK_FALSE(Deliver(v, t));
+  }
+  SUBCASE("frame boundaries moved") {
+    RequestBatch s2(k.requests);
+    FrameVerifier v(k.requests);
+    Batch t = Sealed(s2, {{"SHOAL.MGET", "a"}, {"SHOAL.MGET", "b"}});
+    t.frames = {{"SHOAL.MGET", "a", "SHOAL.MGET"}, {"b"}};
+    CHECK_FALSE(Deliver(v, t));
+  }
+  SUBCASE("a frame injected into, dropped from or reordered in a batch") {
+    FrameVerifier v1(k.requests), v2(k.requests), v3(k.requests);
+    Batch t = b0;
+    t.frames.push_back({"SHOAL.FWD", "SET", "hijacked", "x"});
+    CHECK_FALSE(Deliver(v1, t));
+    t = b0;
+    t.frames.pop_back();
+    CHECK_FALSE(Deliver(v2, t));
+    t = b0;
+    std::swap(t.frames[0], t.frames[1]);
+    CHECK_FALSE(Deliver(v3, t));
   }
   SUBCASE("tampered MAC") {
     FrameVerifier v(k.requests);
-    Frame t = f0;
-    t.back()[0] = static_cast<char>(t.back()[0] ^ 1);
-    CHECK_FALSE(v.VerifyAndStrip(t));
+    Batch t = b0;
+    t.mac[0] = static_cast<char>(t.mac[0] ^ 1);
+    CHECK_FALSE(Deliver(v, t));
   }
   SUBCASE("replayed") {
     FrameVerifier v(k.requests);
-    Frame a = f0, b = f0;
-    CHECK(v.VerifyAndStrip(a));
-    CHECK_FALSE(v.VerifyAndStrip(b));
+    CHECK(Deliver(v, b0));
+    CHECK_FALSE(Deliver(v, b0));
   }
-  SUBCASE("reordered") {
+  SUBCASE("reordered batches") {
     FrameVerifier v(k.requests);
-    Frame b = f1;
-    CHECK_FALSE(v.VerifyAndStrip(b));
+    CHECK_FALSE(Deliver(v, b1));
   }
   SUBCASE("no MAC, or a MAC of the wrong size") {
-    FrameVerifier v(k.requests);
-    Frame bare{"SHOAL.MGET"};
-    CHECK_FALSE(v.VerifyAndStrip(bare));
-    Frame shorter{"SHOAL.MGET", "a", f0.back().substr(1)};
-    CHECK_FALSE(v.VerifyAndStrip(shorter));
+    FrameVerifier v1(k.requests), v2(k.requests);
+    CHECK_FALSE(Deliver(v1, Batch{b0.frames, ""}));
+    CHECK_FALSE(Deliver(v2, Batch{b0.frames, b0.mac.substr(1)}));
   }
   SUBCASE("signed with another session's key (a relayed connection)") {
     const SessionKeys other = DeriveSessionKeys("s", kNc, std::string(32, '3'), kA, kB);
     FrameVerifier v(other.requests);
-    Frame a = f0;
-    CHECK_FALSE(v.VerifyAndStrip(a));
+    CHECK_FALSE(Deliver(v, b0));
   }
   SUBCASE("the reply key does not sign requests") {
-    FrameSigner wrong(k.replies);
+    RequestBatch wrong(k.replies);
     FrameVerifier v(k.requests);
-    Frame a = Signed(wrong, {"SHOAL.MGET", "a"});
-    CHECK_FALSE(v.VerifyAndStrip(a));
+    CHECK_FALSE(Deliver(v, Sealed(wrong, {{"SHOAL.MGET", "a"}})));
+  }
+}
+
+TEST_CASE("a batch is bounded in frames and bytes, at both ends alike") {
+  const SessionKeys k = DeriveSessionKeys("s", kNc, kNs, kA, kB);
+  SUBCASE("frames") {
+    RequestBatch signer(k.requests);
+    FrameVerifier v(k.requests);
+    for (size_t i = 0; i < kMaxBatchFrames; ++i) {
+      CHECK_FALSE(signer.full());
+      signer.Add(Frame{"SHOAL.MGET", "k"});
+      REQUIRE(v.Hold({"SHOAL.MGET", "k"}));
+    }
+    CHECK(signer.full());
+    // The acceptor refuses one more frame before a seal ...
+    CHECK_FALSE(v.Hold({"SHOAL.MGET", "k"}));
+    // ... and takes the seal the connector writes at this point.
+    CHECK(v.Open(signer.Seal()).has_value());
+    CHECK_FALSE(signer.full());
+    CHECK(v.Hold({"SHOAL.MGET", "k"}));
+  }
+  SUBCASE("bytes: a big frame is sealed on its own") {
+    RequestBatch signer(k.requests);
+    FrameVerifier v(k.requests);
+    const Frame big{"SHOAL.FWD", "SET", "k", std::string(kMaxBatchBytes, 'x')};
+    signer.Add(big);
+    CHECK(signer.bytes() > kMaxBatchBytes);
+    CHECK(signer.full());
+    REQUIRE(v.Hold(Frame(big)));
+    CHECK_FALSE(v.Hold({"SHOAL.MGET", "k"}));
   }
 }
 
@@ -155,14 +222,25 @@ TEST_CASE("a key's MAC depends on its input only, however many it computed befor
   // The keyed context is re-initialised for each MAC, not copied.
   MacKey key("k");
   MacKey other("k");
+  MacKey j("j");
   const std::vector<std::string> frame{"SHOAL.MGET", "x"};
-  const std::string first = key.FrameMac(7, frame);
+  auto batch = [&](MacKey& m, uint64_t seq) {
+    m.Begin(seq);
+    m.Frame(frame);
+    return m.Finish();
+  };
+  const std::string first = batch(key, 7);
   CHECK(first.size() == kFrameMacBytes);
   CHECK(key.ChunkMac(7, "+OK\r\n") != first);
-  CHECK(key.FrameMac(8, frame) != first);
-  CHECK(key.FrameMac(7, frame) == first);
-  CHECK(other.FrameMac(7, frame) == first);
-  CHECK(MacKey("j").FrameMac(7, frame) != first);
+  CHECK(batch(key, 8) != first);
+  CHECK(batch(key, 7) == first);
+  CHECK(other.ChunkMac(7, "+OK\r\n") == key.ChunkMac(7, "+OK\r\n"));
+  CHECK(batch(other, 7) == first);
+  CHECK(batch(j, 7) != first);
+  // A batch left unfinished does not leak into the next MAC.
+  key.Begin(9);
+  key.Frame(frame);
+  CHECK(batch(key, 7) == first);
 }
 
 }  // namespace shoal::cluster
