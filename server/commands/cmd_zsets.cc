@@ -37,6 +37,7 @@
 #include "server/commands/versioned_reply.h"
 #include "server/commands/zadd_options.h"
 #include "server/commands/zrange_spec.h"
+#include "server/commands/zset_common.h"
 #include "server/commands/zset_score.h"
 #include "storage/keyspace.h"
 #include "storage/or_zset.h"
@@ -44,10 +45,8 @@
 namespace shoal::server {
 namespace {
 
-using storage::ContainerView;
 using storage::OrZset;
 using storage::ScoredMember;
-using ZsetView = ContainerView<OrZset>;
 
 inline constexpr std::string_view kNotPositive = "ERR value is out of range, must be positive";
 inline constexpr std::string_view kRandCountRange =
@@ -63,35 +62,6 @@ constexpr size_t kListpackValue = 64;
 // in memory, so it refuses counts past this many (Redis streams until the
 // client's output limit closes it).
 constexpr uint64_t kMaxRandomRepeats = 10'000'000;
-
-// A member and score copied out of a state about to change.
-struct OwnedMember {
-  std::string member;
-  double score = 0;
-};
-
-// Reads `key`'s sorted set into *out; on WRONGTYPE (or damage) replies the
-// error and returns false.
-bool ReadZset(CommandContext& ctx, std::string_view key, ZsetView* out) {
-  return TakeContainer(ctx, ctx.keyspace.ReadZset(key, ctx.now_ms), out);
-}
-
-// Members with or without their scores: a flat array in RESP2 ([m, s, m, s]),
-// in RESP3 pairs ([[m, s], [m, s]]) when `nested` (Redis's zrange result
-// handler and ZRANDMEMBER; ZPOPMIN only with a count).
-template <typename Item>
-void ReplyMembers(ReplyBuilder& r, const std::vector<Item>& items, bool withscores, bool nested) {
-  r.ArrayHeader(withscores && !nested ? items.size() * 2 : items.size());
-  for (const Item& it : items) {
-    if (withscores && nested) r.ArrayHeader(2);
-    r.Bulk(it.member);
-    if (withscores) r.Double(it.score);
-  }
-}
-
-bool Resp3Pairs(const CommandContext& ctx, bool withscores) {
-  return withscores && ctx.reply.resp3();
-}
 
 // --- ZADD, ZINCRBY, ZREM ----------------------------------------------------
 
@@ -222,143 +192,6 @@ void ZrankCommand(CommandContext& ctx) {
 
 void ZrevrankCommand(CommandContext& ctx) {
   ZrankGeneric(ctx, true);
-}
-
-// --- ranges ----------------------------------------------------------------
-
-// t_zset.c, zrangeGenericCommand for the commands that reply (not STORE).
-void ZrangeGeneric(CommandContext& ctx, ZrangeBy by, ZrangeDirection direction) {
-  auto spec = ParseZrange(ctx.args, 1, false, by, direction);
-  if (!spec.ok()) return ctx.reply.Error(spec.status().message());
-  ZsetView v;
-  if (!ReadZset(ctx, ctx.args[1], &v)) return;
-  const std::vector<ScoredMember> ranked = v.state.Ranked(ctx.keyspace.actors());
-  std::vector<ScoredMember> picked;
-  for (size_t i : SelectZrange(spec.value(), ranked)) picked.push_back(ranked[i]);
-  const bool ws = spec.value().withscores;
-  ReplyMembers(ctx.reply, picked, ws, Resp3Pairs(ctx, ws));
-}
-
-void ZrangeCommand(CommandContext& ctx) {
-  ZrangeGeneric(ctx, ZrangeBy::kAuto, ZrangeDirection::kAuto);
-}
-void ZrevrangeCommand(CommandContext& ctx) {
-  ZrangeGeneric(ctx, ZrangeBy::kRank, ZrangeDirection::kReverse);
-}
-void ZrangebyscoreCommand(CommandContext& ctx) {
-  ZrangeGeneric(ctx, ZrangeBy::kScore, ZrangeDirection::kForward);
-}
-void ZrevrangebyscoreCommand(CommandContext& ctx) {
-  ZrangeGeneric(ctx, ZrangeBy::kScore, ZrangeDirection::kReverse);
-}
-void ZrangebylexCommand(CommandContext& ctx) {
-  ZrangeGeneric(ctx, ZrangeBy::kLex, ZrangeDirection::kForward);
-}
-void ZrevrangebylexCommand(CommandContext& ctx) {
-  ZrangeGeneric(ctx, ZrangeBy::kLex, ZrangeDirection::kReverse);
-}
-
-// ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]:
-// the destination is replaced whatever its type (Redis's setKey) and loses
-// its TTL; an empty result deletes it.
-void ZrangestoreCommand(CommandContext& ctx) {
-  auto spec = ParseZrange(ctx.args, 2, true, ZrangeBy::kAuto, ZrangeDirection::kAuto);
-  if (!spec.ok()) return ctx.reply.Error(spec.status().message());
-  ZsetView v;
-  if (!ReadZset(ctx, ctx.args[2], &v)) return;
-  std::vector<OwnedMember> picked;
-  {
-    const std::vector<ScoredMember> ranked = v.state.Ranked(ctx.keyspace.actors());
-    for (size_t i : SelectZrange(spec.value(), ranked)) {
-      picked.push_back({std::string(ranked[i].member), ranked[i].score});
-    }
-  }
-  const std::string& dst = ctx.args[1];
-  if (picked.empty()) {
-    auto r = ctx.keyspace.Delete(dst, ctx.now_ms);
-    if (!r.ok()) return ReplyStatus(ctx, r.status());
-    return ctx.reply.Integer(0);
-  }
-  auto type = ctx.keyspace.Type(dst, ctx.now_ms);
-  if (!type.ok()) return ReplyStatus(ctx, type.status());
-  if (type.value() != storage::KeyType::kNone && type.value() != storage::KeyType::kZset) {
-    auto r = ctx.keyspace.Delete(dst, ctx.now_ms);
-    if (!r.ok()) return ReplyStatus(ctx, r.status());
-  }
-  storage::Status st = ctx.keyspace.ModifyZset(
-      dst, ctx.now_ms,
-      [&](OrZset& z, storage::Keyspace::ContainerWrite& w) -> storage::Result<bool> {
-        z.Clear();
-        for (const OwnedMember& m : picked) z.Add(m.member, m.score, w.dot, w.now_ms);
-        w.expire_at_ms = 0;
-        return true;
-      });
-  if (!st.ok()) return ReplyStatus(ctx, st);
-  ctx.reply.Integer(static_cast<int64_t>(picked.size()));
-}
-
-void ZcountCommand(CommandContext& ctx) {
-  auto range = ParseScoreRange(ctx.args[2], ctx.args[3]);
-  if (!range) return ctx.reply.Error(kZsetMinMaxNotFloat);
-  ZsetView v;
-  if (!ReadZset(ctx, ctx.args[1], &v)) return;
-  const std::vector<ScoredMember> ranked = v.state.Ranked(ctx.keyspace.actors());
-  ctx.reply.Integer(static_cast<int64_t>(CountInScoreRange(*range, ranked)));
-}
-
-void ZlexcountCommand(CommandContext& ctx) {
-  auto range = ParseLexRange(ctx.args[2], ctx.args[3]);
-  if (!range) return ctx.reply.Error(kZsetLexRangeInvalid);
-  ZsetView v;
-  if (!ReadZset(ctx, ctx.args[1], &v)) return;
-  const std::vector<ScoredMember> ranked = v.state.Ranked(ctx.keyspace.actors());
-  ctx.reply.Integer(static_cast<int64_t>(CountInLexRange(*range, ranked)));
-}
-
-// ZREMRANGEBYRANK/SCORE/LEX (zremrangeGenericCommand): the range is parsed
-// first, then the members it selects are removed in one write.
-void ZremrangeGeneric(CommandContext& ctx, ZrangeBy by) {
-  ZrangeSpec spec;
-  spec.by = by;
-  if (by == ZrangeBy::kRank) {
-    if (!ParseInt64(ctx.args[2], &spec.start) || !ParseInt64(ctx.args[3], &spec.stop)) {
-      return ctx.reply.Error(errors::kNotInteger);
-    }
-  } else if (by == ZrangeBy::kScore) {
-    auto r = ParseScoreRange(ctx.args[2], ctx.args[3]);
-    if (!r) return ctx.reply.Error(kZsetMinMaxNotFloat);
-    spec.score = *r;
-  } else {
-    auto r = ParseLexRange(ctx.args[2], ctx.args[3]);
-    if (!r) return ctx.reply.Error(kZsetLexRangeInvalid);
-    spec.lex = std::move(*r);
-  }
-  int64_t deleted = 0;
-  storage::Status st = ctx.keyspace.ModifyZset(
-      ctx.args[1], ctx.now_ms,
-      [&](OrZset& z, storage::Keyspace::ContainerWrite&) -> storage::Result<bool> {
-        std::vector<std::string> names;
-        {
-          const std::vector<ScoredMember> ranked = z.Ranked(ctx.keyspace.actors());
-          for (size_t i : SelectZrange(spec, ranked)) names.emplace_back(ranked[i].member);
-        }
-        for (const std::string& n : names) {
-          if (z.Remove(n)) ++deleted;
-        }
-        return deleted > 0;
-      });
-  if (!st.ok()) return ReplyStatus(ctx, st);
-  ctx.reply.Integer(deleted);
-}
-
-void ZremrangebyrankCommand(CommandContext& ctx) {
-  ZremrangeGeneric(ctx, ZrangeBy::kRank);
-}
-void ZremrangebyscoreCommand(CommandContext& ctx) {
-  ZremrangeGeneric(ctx, ZrangeBy::kScore);
-}
-void ZremrangebylexCommand(CommandContext& ctx) {
-  ZremrangeGeneric(ctx, ZrangeBy::kLex);
 }
 
 // --- ZPOPMIN, ZPOPMAX ------------------------------------------------------
@@ -537,53 +370,11 @@ constexpr CommandSpec kZsetCommands[] = {
      "Get the score associated with the given members in a sorted set", "6.2.0"},
     {"zcard", 2, kR | kF, ZcardCommand, 1, 1, 1, "sorted-set",
      "Get the number of members in a sorted set", "1.2.0"},
-    {"zcount", 4, kR | kF, ZcountCommand, 1, 1, 1, "sorted-set",
-     "Count the members in a sorted set with scores within the given values", "2.0.0"},
-    {"zlexcount", 4, kR | kF, ZlexcountCommand, 1, 1, 1, "sorted-set",
-     "Count the number of members in a sorted set between a given lexicographical range", "2.8.9"},
     {"zrank", 3, kR | kF, ZrankCommand, 1, 1, 1, "sorted-set",
      "Determine the index of a member in a sorted set", "2.0.0"},
     {"zrevrank", 3, kR | kF, ZrevrankCommand, 1, 1, 1, "sorted-set",
      "Determine the index of a member in a sorted set, with scores ordered from high to low",
      "2.0.0"},
-    {"zrange", -4, kR, ZrangeCommand, 1, 1, 1, "sorted-set",
-     "Return a range of members in a sorted set", "1.2.0"},
-    {"zrevrange", -4, kR, ZrevrangeCommand, 1, 1, 1, "sorted-set",
-     "Return a range of members in a sorted set, by index, with scores ordered from high to "
-     "low",
-     "1.2.0"},
-    {"zrangebyscore", -4, kR, ZrangebyscoreCommand, 1, 1, 1, "sorted-set",
-     "Return a range of members in a sorted set, by score", "1.0.5"},
-    {"zrevrangebyscore", -4, kR, ZrevrangebyscoreCommand, 1, 1, 1, "sorted-set",
-     "Return a range of members in a sorted set, by score, with scores ordered from high to "
-     "low",
-     "2.2.0"},
-    {"zrangebylex", -4, kR, ZrangebylexCommand, 1, 1, 1, "sorted-set",
-     "Return a range of members in a sorted set, by lexicographical range", "2.8.9"},
-    {"zrevrangebylex", -4, kR, ZrevrangebylexCommand, 1, 1, 1, "sorted-set",
-     "Return a range of members in a sorted set, by lexicographical range, ordered from higher "
-     "to lower strings.",
-     "2.8.9"},
-    // ZRANGESTORE's destination and source must share a replica set (hash
-    // tags), else CROSSSLOT; both are read from a read quorum first.
-    {"zrangestore",
-     -5,
-     kW | kD,
-     ZrangestoreCommand,
-     1,
-     2,
-     1,
-     "sorted-set",
-     "Store a range of members from sorted set into another key",
-     "6.2.0",
-     {},
-     {.split = cluster::Split::kSameReplicas}},
-    {"zremrangebyrank", 4, kW, ZremrangebyrankCommand, 1, 1, 1, "sorted-set",
-     "Remove all members in a sorted set within the given indexes", "2.0.0"},
-    {"zremrangebyscore", 4, kW, ZremrangebyscoreCommand, 1, 1, 1, "sorted-set",
-     "Remove all members in a sorted set within the given scores", "1.2.0"},
-    {"zremrangebylex", 4, kW, ZremrangebylexCommand, 1, 1, 1, "sorted-set",
-     "Remove all members in a sorted set between the given lexicographical range", "2.8.9"},
     {"zpopmin", -2, kW | kF, ZpopminCommand, 1, 1, 1, "sorted-set",
      "Remove and return members with the lowest scores in a sorted set", "5.0.0"},
     {"zpopmax", -2, kW | kF, ZpopmaxCommand, 1, 1, 1, "sorted-set",
@@ -592,12 +383,14 @@ constexpr CommandSpec kZsetCommands[] = {
      "Get one or multiple random elements from a sorted set", "6.2.0"},
     {"zscan", -3, kR, ZscanCommand, 1, 1, 1, "sorted-set",
      "Incrementally iterate sorted sets elements and associated scores", "2.8.0"},
+
 };
 
 }  // namespace
 
 void RegisterZsetCommands(CommandTable& table) {
   table.Register(kZsetCommands);
+  RegisterZsetRangeCommands(table);
 }
 
 }  // namespace shoal::server
