@@ -90,7 +90,10 @@ void Coordinator::Read(const std::string& key, ReplicaSet targets, ReadDone done
   // spares the transfer, the decode and the merge.
   std::string digest;
   if (local.ok()) {
-    if (local.value().Size() > 0) digest = ObjectDigest(local.value(), keyspace_.actors());
+    if (local.value().Size() > 0) {
+      std::optional<uint64_t> stored = stored_digests_ ? stored_digests_(key) : std::nullopt;
+      digest = stored ? DigestBytes(*stored) : ObjectDigest(local.value(), keyspace_.actors());
+    }
     st->quorum.AddReply(self, std::move(local).value());
   } else {
     st->quorum.AddFailure(self);

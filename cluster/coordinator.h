@@ -119,6 +119,9 @@ class Coordinator {
   // Where this node keeps hints when it coordinates as a fallback (sloppy
   // quorum). Without one, a fallback self does not count toward W.
   void set_local_replica(LocalReplica* replica) { replica_ = replica; }
+  // Stored digests: a read sends the replicas its copy's digest from here
+  // when known, instead of encoding the copy to compute it.
+  void set_stored_digests(StoredDigests digests) { stored_digests_ = std::move(digests); }
 
  private:
   struct ReadState;
@@ -138,6 +141,7 @@ class Coordinator {
   const storage::Clock& clock_;
   NodeId self_;
   LocalReplica* replica_ = nullptr;
+  StoredDigests stored_digests_;
   CoordinatorOptions options_;
   CoordinatorStats stats_;
 };

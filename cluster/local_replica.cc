@@ -12,14 +12,27 @@ namespace shoal::cluster {
 std::string ObjectDigest(const storage::Object& object, const storage::ActorTable& actors) {
   std::string bytes;
   object.EncodeWithNodeIds(actors, &bytes);
-  uint64_t h = XXH3_64bits(bytes.data(), bytes.size());
-  return std::string(reinterpret_cast<const char*>(&h), sizeof(h));
+  return DigestBytes(XXH3_64bits(bytes.data(), bytes.size()));
+}
+
+std::string DigestBytes(uint64_t digest) {
+  return std::string(reinterpret_cast<const char*>(&digest), sizeof(digest));
 }
 
 storage::Result<std::string> LocalReplica::LocalObjectUnless(std::string_view key,
                                                              std::string_view digest, bool* same) {
   ++stats_.gets;
   *same = false;
+  // The common case, a replica that agrees: its stored digest says so
+  // (unless a hint for the key would change the answer).
+  if (digest.size() == sizeof(uint64_t) && stored_digests_ &&
+      (hints_ == nullptr || hints_->empty())) {
+    if (std::optional<uint64_t> d = stored_digests_(key);
+        d && std::memcmp(&*d, digest.data(), sizeof(uint64_t)) == 0) {
+      *same = true;
+      return std::string();
+    }
+  }
   auto obj = keyspace_.Load(key, clock_.NowMs());
   if (!obj.ok()) return obj.status();
   // A fallback answers with what it holds for the key's owners too.

@@ -23,6 +23,8 @@
 // Runs on the loop thread.
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,6 +57,14 @@ class HintStore;
 // raw bytes.
 std::string ObjectDigest(const storage::Object& object, const storage::ActorTable& actors);
 
+// A digest as ObjectDigest returns it (its eight raw bytes).
+std::string DigestBytes(uint64_t digest);
+
+// Where a key's digest may be known without its object: the digest of the
+// object stored for the key (ObjectDigest's, as a number), or nullopt when
+// not known (cluster/partition_trees.h keeps them for anti-entropy).
+using StoredDigests = std::function<std::optional<uint64_t>(std::string_view key)>;
+
 class LocalReplica {
  public:
   LocalReplica(storage::Keyspace& keyspace, const storage::Clock& clock)
@@ -76,6 +86,9 @@ class LocalReplica {
 
   // The hint store (nullptr: hinted handoff off). Must outlive this.
   void set_hints(HintStore* hints) { hints_ = hints; }
+  // Stored digests: a SHOAL.MGET whose digest equals the key's stored
+  // digest is answered "=" without loading or encoding the object.
+  void set_stored_digests(StoredDigests digests) { stored_digests_ = std::move(digests); }
 
   // The peer frames. `argv[0]` is the frame's name; malformed frames get an
   // error reply.
@@ -90,6 +103,7 @@ class LocalReplica {
   storage::Keyspace& keyspace_;
   const storage::Clock& clock_;
   HintStore* hints_ = nullptr;
+  StoredDigests stored_digests_;
   ReplicaStats stats_;
 };
 

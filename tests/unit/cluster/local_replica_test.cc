@@ -6,6 +6,8 @@
 
 #include <doctest/doctest.h>
 
+#include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -96,6 +98,38 @@ TEST_CASE("SHOAL.MGET: '=' when the coordinator's digest matches, the object whe
   // An absent key is nil whatever the digest.
   items = Items(p.a.Serve({"SHOAL.MGET", "missing", same}), 1);
   CHECK(items[0].type == Type::kNil);
+}
+
+TEST_CASE("SHOAL.MGET: a known stored digest answers '=' without reading the object") {
+  Pair p;
+  p.a.Set("k", "v1");
+  const std::string digest = p.a.Digest("k");
+  std::optional<uint64_t> known;
+  p.a.replica().set_stored_digests(
+      [&](std::string_view key) { return key == "k" ? known : std::optional<uint64_t>(); });
+  uint64_t d = 0;
+  std::memcpy(&d, digest.data(), sizeof(d));
+
+  // Known and equal: "=", even with the stored bytes damaged (they are not read).
+  known = d;
+  p.a.store().Set("k", std::string("\xff\xff", 2), 0, p.clock.NowMs());
+  auto items = Items(p.a.Serve({"SHOAL.MGET", "k", digest}), 1);
+  CHECK(items[0].type == Type::kStatus);
+  CHECK(items[0].str == "=");
+
+  // Known and different, or unknown: the object is read (here: damaged).
+  known = d + 1;
+  items = Items(p.a.Serve({"SHOAL.MGET", "k", digest}), 1);
+  CHECK(items[0].type == Type::kError);
+  known.reset();
+  items = Items(p.a.Serve({"SHOAL.MGET", "k", digest}), 1);
+  CHECK(items[0].type == Type::kError);
+
+  // No digest from the coordinator: the object, whatever is known.
+  known = d;
+  items = Items(p.a.Serve({"SHOAL.MGET", "k", ""}), 1);
+  CHECK(items[0].type == Type::kError);
+  CHECK(p.a.replica().stats().gets == 4);
 }
 
 TEST_CASE("SHOAL.MGET and SHOAL.MPUT: a frame of the wrong arity gets an error, nothing served") {

@@ -12,6 +12,7 @@
 
 #include "cluster/ring.h"
 #include "storage/clock.h"
+#include "storage/or_set.h"
 #include "tests/unit/cluster/test_node.h"
 
 namespace shoal::cluster {
@@ -82,6 +83,45 @@ TEST_CASE("kept trees follow writes, deletes and merges") {
 
   auto r = f.trees.Rebuild(PartitionOf("k1"), f.clock.NowMs());
   CHECK(r.mismatches == 0);
+}
+
+TEST_CASE("a kept digest is ObjectDigest of the key's stored object, strings and sets alike") {
+  // Quorum reads use the kept digest in place of ObjectDigest (see
+  // Coordinator::Read and LocalReplica): the two must agree.
+  Fixture f;
+  f.trees.Enable(kQ, PartitionOf);
+  (void)f.trees.BuildStep(f.clock.NowMs(), 100);
+  testing::TestNode other(std::string(40, 'b'), f.clock);
+  std::mt19937_64 rng(11);
+  for (int i = 0; i < 600; ++i) {
+    f.clock.AdvanceMs(1);
+    const std::string key = (i % 2 == 0 ? "s" : "k") + std::to_string(rng() % 40);
+    if (key[0] == 's') {
+      const std::string member = "m" + std::to_string(rng() % 30);
+      REQUIRE(f.node.keyspace()
+                  .ModifySet(key, f.clock.NowMs(),
+                             [&](storage::OrSet& s,
+                                 storage::Keyspace::ContainerWrite& w) -> storage::Result<bool> {
+                               if (rng() % 3 == 0) return s.Remove(member);
+                               s.Add(member, w.dot);
+                               return true;
+                             })
+                  .ok());
+    } else if (rng() % 5 == 0) {
+      other.Set(key, std::to_string(rng()));
+      other.CopyTo(f.node, key);  // concurrent: siblings
+    } else {
+      f.node.Set(key, std::to_string(rng()));
+    }
+    CAPTURE(key);
+    const std::string expected = f.node.Digest(key);
+    if (f.node.Load(key).Size() == 0) {
+      CHECK_FALSE(f.trees.DigestOf(key).has_value());
+      continue;
+    }
+    REQUIRE(f.trees.DigestOf(key).has_value());
+    CHECK(DigestBytes(*f.trees.DigestOf(key)) == expected);
+  }
 }
 
 TEST_CASE("eviction and flush keep trees right") {
