@@ -13,15 +13,14 @@ struct Coordinator::ReadState {
   std::string key;
   ReplicaSet replicas;
   ReadQuorum quorum;
-  ReadDone done;
+  ReadDone done;             // Read
+  StoreReadDone store_done;  // ReadIntoStore
   bool decided = false;
   size_t self = 0;
+  bool self_read = false;  // this node's copy went into the quorum
 
-  ReadState(std::string k, ReplicaSet r, size_t required, ReadDone d)
-      : key(std::move(k)),
-        replicas(std::move(r)),
-        quorum(replicas->size(), required),
-        done(std::move(d)) {}
+  ReadState(std::string k, ReplicaSet r, size_t required)
+      : key(std::move(k)), replicas(std::move(r)), quorum(replicas->size(), required) {}
 };
 
 Coordinator::Coordinator(PeerTransport& transport, storage::Keyspace& keyspace,
@@ -76,11 +75,22 @@ ReplicaSet ReadSet(ReplicaSet replicas) {
 }  // namespace
 
 void Coordinator::Read(const std::string& key, ReplicaSet targets, ReadDone done) {
+  StartRead(key, std::move(targets), std::move(done), nullptr);
+}
+
+void Coordinator::ReadIntoStore(const std::string& key, ReplicaSet targets, StoreReadDone done) {
+  StartRead(key, std::move(targets), nullptr, std::move(done));
+}
+
+void Coordinator::StartRead(const std::string& key, ReplicaSet targets, ReadDone done,
+                            StoreReadDone store_done) {
   ++stats_.reads;
   targets = ReadSet(std::move(targets));
   size_t self = IncludeSelf(targets, self_);
   size_t required = std::clamp<size_t>(options_.read_quorum, 1, targets->size());
-  auto st = std::make_shared<ReadState>(key, std::move(targets), required, std::move(done));
+  auto st = std::make_shared<ReadState>(key, std::move(targets), required);
+  st->done = std::move(done);
+  st->store_done = std::move(store_done);
   st->self = self;
 
   int64_t now = clock_.NowMs();
@@ -94,6 +104,7 @@ void Coordinator::Read(const std::string& key, ReplicaSet targets, ReadDone done
       std::optional<uint64_t> stored = stored_digests_ ? stored_digests_(key) : std::nullopt;
       digest = stored ? DigestBytes(*stored) : ObjectDigest(local.value(), keyspace_.actors());
     }
+    st->self_read = true;
     st->quorum.AddReply(self, std::move(local).value());
   } else {
     st->quorum.AddFailure(self);
@@ -148,9 +159,14 @@ void Coordinator::FinishRead(ReadState& st) {
   if (st.decided) return;
   st.decided = true;
   ReadDone done = std::move(st.done);
+  StoreReadDone store_done = std::move(st.store_done);
+  auto fail = [&](const storage::Status& s) {
+    if (done) done(s);
+    if (store_done) store_done(s);
+  };
   if (st.quorum.state() != ReadQuorum::State::kSucceeded) {
     ++stats_.quorum_failures;
-    done(storage::Status(storage::Code::kUnavailable,
+    fail(storage::Status(storage::Code::kUnavailable,
                          NoQuorumMessage(st.quorum.ok_count(), st.quorum.required())));
     return;
   }
@@ -160,12 +176,21 @@ void Coordinator::FinishRead(ReadState& st) {
   if (std::find(stale.begin(), stale.end(), st.self) != stale.end()) {
     storage::Status s = keyspace_.Merge(st.key, st.quorum.merged(), clock_.NowMs());
     if (!s.ok()) {
-      done(s);
+      fail(s);
       return;
     }
   }
   Repair(st, stale);
-  done(st.quorum.merged());
+  if (done) done(st.quorum.merged());
+  if (store_done) {
+    // This node's copy was in the quorum: it is the merge now (stale, it
+    // was just merged; else it lacked nothing).
+    if (st.self_read) {
+      store_done(std::optional<storage::Object>());
+    } else {
+      store_done(std::optional<storage::Object>(st.quorum.merged()));
+    }
+  }
 }
 
 void Coordinator::OnLateRead(ReadState& st, size_t replica, std::optional<storage::Object> object) {

@@ -97,6 +97,15 @@ class Coordinator {
   // it is not, it takes part anyway as an extra replica).
   void Read(const std::string& key, ReplicaSet replicas, ReadDone done);
 
+  // A read for a command that runs on this node's store afterwards. Once
+  // the quorum is met this node's copy is the merge (Read saves the merge
+  // here when the copy lacked something), so `done` usually gets nullopt
+  // and no copy of the object: the command runs on the store. It gets the
+  // merge only when this node's copy could not be read (damaged bytes):
+  // the command must then run on the merge (Keyspace::Pin). Errors as Read.
+  using StoreReadDone = std::function<void(storage::Result<std::optional<storage::Object>>)>;
+  void ReadIntoStore(const std::string& key, ReplicaSet replicas, StoreReadDone done);
+
   // `object` is the key's object in the node-id encoding, as just applied
   // locally. `delta`, if not empty, is the write's encoded ContainerDelta
   // (Change::delta()); `object` may then be empty, and is read from the
@@ -125,6 +134,9 @@ class Coordinator {
 
  private:
   struct ReadState;
+  // Read and ReadIntoStore: one of the callbacks is set.
+  void StartRead(const std::string& key, ReplicaSet replicas, ReadDone done,
+                 StoreReadDone store_done);
   void FinishRead(ReadState& st);
   // A reply after the decision: `object`, or the coordinator's own copy's
   // equal ("=") when nullopt.

@@ -201,14 +201,15 @@ void Dispatcher::Launch(const std::shared_ptr<ConnState>& cs, const std::shared_
     } else if (p.needs_read) {
       p.read_since = keyspace_.change_count();
       p.reads_pending = 1 + p.more_keys.size();
-      coordinator_.Read(p.key, p.replicas,
-                        [this, cs, req, i](storage::Result<storage::Object> result) {
-                          Part& part = req->parts[i];
-                          part.read.emplace(std::move(result));
-                          if (--part.reads_pending > 0) return;
-                          part.ready = true;
-                          Pump(cs);
-                        });
+      coordinator_.ReadIntoStore(
+          p.key, p.replicas,
+          [this, cs, req, i](storage::Result<std::optional<storage::Object>> result) {
+            Part& part = req->parts[i];
+            part.read.emplace(std::move(result));
+            if (--part.reads_pending > 0) return;
+            part.ready = true;
+            Pump(cs);
+          });
       // The other keys: read for their effect here. A read that found
       // something this copy lacked saved the merge locally
       // (Coordinator::Read), so once all are in the local copy of each is at
@@ -217,16 +218,17 @@ void Dispatcher::Launch(const std::shared_ptr<ConnState>& cs, const std::shared_
       // made here since then are newer still, which is the same rule as the
       // first key's "merge the local copy" below.
       for (const std::string& key : p.more_keys) {
-        coordinator_.Read(key, p.replicas,
-                          [this, cs, req, i](storage::Result<storage::Object> result) {
-                            Part& part = req->parts[i];
-                            if (!result.ok() && part.read_error.empty()) {
-                              part.read_error = result.status().message();
-                            }
-                            if (--part.reads_pending > 0) return;
-                            part.ready = true;
-                            Pump(cs);
-                          });
+        coordinator_.ReadIntoStore(
+            key, p.replicas,
+            [this, cs, req, i](storage::Result<std::optional<storage::Object>> result) {
+              Part& part = req->parts[i];
+              if (!result.ok() && part.read_error.empty()) {
+                part.read_error = result.status().message();
+              }
+              if (--part.reads_pending > 0) return;
+              part.ready = true;
+              Pump(cs);
+            });
       }
     } else {
       p.ready = true;
@@ -278,12 +280,15 @@ void Dispatcher::Execute(const std::shared_ptr<ConnState>& cs,
 void Dispatcher::RunPart(facade::Connection& conn, const std::shared_ptr<ConnState>& cs,
                          const std::shared_ptr<Request>& req, size_t i) {
   Part& p = req->parts[i];
-  // A read-only command runs on the store: the quorum read saved its merge
-  // there when this copy lacked something (Coordinator::FinishRead), and
-  // whatever was written since is newer still. The store's own lookups
-  // (one element of a container without decoding it) are cheaper than a
-  // pinned object, which every read of it copies.
-  const bool pinned = p.read.has_value() && p.cmd.write;
+  // A command runs on the store: the quorum read saved its merge there when
+  // this copy lacked something (Coordinator::ReadIntoStore), and whatever
+  // was written since is newer still. The store's own lookups (one element
+  // of a container without decoding it) and writes (a container's decoded
+  // copy kept in the cache) are cheaper than a pinned object, which every
+  // read of it copies. Only a read-only command ignores a merge that could
+  // not be saved here (this copy failed to load: the command fails alike).
+  const bool pinned =
+      p.read.has_value() && p.cmd.write && p.read->ok() && p.read->value().has_value();
   // Commands of this connection that ran since the read began (a pipelined
   // SET or DEL of the same key) changed the local copy: the command must see
   // them too.
@@ -294,7 +299,7 @@ void Dispatcher::RunPart(facade::Connection& conn, const std::shared_ptr<ConnSta
       p.done = true;
       return;
     }
-    p.read->value().Merge(local.value());
+    p.read->value()->Merge(local.value());
   }
   // A node that is not a primary of the key holding it (a fallback cut off
   // from every primary, cluster/route.cc, or one a write was forwarded to)
@@ -316,7 +321,7 @@ void Dispatcher::RunPart(facade::Connection& conn, const std::shared_ptr<ConnSta
   {
     // The command runs on the read's merge, not on a second lookup.
     std::optional<storage::Keyspace::Pin> pin;
-    if (pinned) pin.emplace(keyspace_, p.key, p.read->value());
+    if (pinned) pin.emplace(keyspace_, p.key, *p.read->value());
     host_.Run(conn, p.cmd, p.argv, /*filter=*/nullptr, req->resp, &p.reply);
   }
   capture_ = nullptr;

@@ -6,7 +6,9 @@
 //   - a part whose key has no replica here is forwarded whole to a replica
 //     (SHOAL.FWD), whose reply bytes are relayed;
 //   - a part that needs the key's value first is read from R replicas
-//     (Coordinator::Read), then run here on the merge (Keyspace::Pin); a
+//     (Coordinator::ReadIntoStore, which leaves the merge in the local
+//     store), then run here on the store (on the merge, Keyspace::Pin, only
+//     if the local copy could not be read); a
 //     part on several keys of one replica set (MSETNX, RENAME, COPY, a
 //     transaction) reads every key so and runs once all are in; a blind
 //     write runs at once;

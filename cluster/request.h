@@ -29,7 +29,9 @@ struct Part {
   std::vector<std::string> more_keys;
   // Progress.
   bool ready = false;  // may run: its reads (if any) are in, or it is forwarded
-  std::optional<storage::Result<storage::Object>> read;  // the read's outcome
+  // The read's outcome (Coordinator::ReadIntoStore): nullopt inside when
+  // the local store holds the merge, which is what the command runs on.
+  std::optional<storage::Result<std::optional<storage::Object>>> read;
   uint64_t read_since = 0;   // Keyspace::change_count() when the read began
   size_t reads_pending = 0;  // reads of `key` and `more_keys` not in yet
   std::string read_error;    // the first of `more_keys`' reads that failed

@@ -259,6 +259,57 @@ TEST_CASE("Read, R=2 of N=3: answers after two replies with their merge; sibling
   CHECK(c.coord->stats().quorum_failures == 0);
 }
 
+TEST_CASE("ReadIntoStore: the merge is saved here and no object is handed back") {
+  Cluster c(3);
+  c.node(0).Set("k", "from-a");
+  c.clock.AdvanceMs(1);
+  c.node(1).Set("k", "from-b");  // concurrent with node 0's version
+
+  int calls = 0;
+  std::optional<storage::Result<std::optional<Object>>> got;
+  c.coord->ReadIntoStore("k", c.All(), [&](storage::Result<std::optional<Object>> r) {
+    ++calls;
+    got.emplace(std::move(r));
+  });
+  c.Deliver(1, kGet);
+  REQUIRE(calls == 1);
+  REQUIRE(got->ok());
+  CHECK_FALSE(got->value().has_value());
+  // What the command will run on: the store, which now holds the merge.
+  CHECK(c.node(0).Values("k") == Strings{"from-a", "from-b"});
+}
+
+TEST_CASE("ReadIntoStore: this node's copy unreadable, the merge is handed back") {
+  Cluster c(3);
+  c.node(1).Set("k", "from-b");
+  c.node(0).store().Set("k", std::string("\xff\xff", 2), 0, c.clock.NowMs());
+
+  int calls = 0;
+  std::optional<storage::Result<std::optional<Object>>> got;
+  c.coord->ReadIntoStore("k", c.All(), [&](storage::Result<std::optional<Object>> r) {
+    ++calls;
+    got.emplace(std::move(r));
+  });
+  c.Deliver(1, kGet);
+  c.Deliver(2, kGet);
+  REQUIRE(calls == 1);
+  REQUIRE(got->ok());
+  REQUIRE(got->value().has_value());
+  CHECK(got->value()->LiveValues(c.clock.NowMs(), c.node(0).actors()) == Strings{"from-b"});
+
+  SUBCASE("and a quorum failure is an error, as for Read") {
+    Cluster d(3, CoordinatorOptions{.read_quorum = 3});
+    d.node(1).Set("k", "v");
+    std::optional<storage::Result<std::optional<Object>>> failed;
+    d.coord->ReadIntoStore("k", d.All(),
+                           [&](storage::Result<std::optional<Object>> r) { failed.emplace(r); });
+    d.net.Fail(d.Request(1, kGet), PeerOutcome::kTimeout);
+    d.Deliver(2, kGet);
+    REQUIRE(failed.has_value());
+    CHECK(failed->status().code() == storage::Code::kUnavailable);
+  }
+}
+
 TEST_CASE("Read: no replica has the key, an empty object; no digest sent") {
   Cluster c(3);
   ReadOutcome out;
