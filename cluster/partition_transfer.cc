@@ -151,7 +151,9 @@ void PartitionTransfer::Reconcile() {
   for (const auto& [k, source] : want_) seen_ms_.emplace(k, now);
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     auto w = want_.find(it->first);
-    it = w == want_.end() || w->second != it->second.source ? sessions_.erase(it) : std::next(it);
+    it = w == want_.end() || !StillServes(it->first, it->second.source, w->second)
+             ? sessions_.erase(it)
+             : std::next(it);
   }
   StartSessions();
 
@@ -181,9 +183,11 @@ void PartitionTransfer::Reconcile() {
 void PartitionTransfer::StartSessions() {
   std::vector<uint32_t> started;
   const int64_t now = node_.LoopNowMs();
-  for (const auto& [k, source] : want_) {
+  for (const auto& [k, planned] : want_) {
     if (sessions_.size() >= std::max<size_t>(1, options_.concurrency)) break;
-    if (sessions_.contains(k) || !node_.IsReachable(source)) continue;
+    if (sessions_.contains(k)) continue;
+    const NodeId source = SourceFor(k, planned);
+    if (!node_.IsReachable(source)) continue;
     auto seen = seen_ms_.find(k);
     if (seen == seen_ms_.end() || now - seen->second < options_.settle_delay_ms) continue;
     Session s;
@@ -194,6 +198,23 @@ void PartitionTransfer::StartSessions() {
         "receiving partition " + std::to_string(k) + " from " + source.substr(0, 8));
   }
   for (uint32_t k : started) Request(k);
+}
+
+NodeId PartitionTransfer::SourceFor(uint32_t k, const NodeId& planned) const {
+  if (node_.IsReachable(planned)) return planned;
+  const Membership& m = node_.membership();
+  for (const auto& [id, info] : m.members()) {
+    if (id != node_.self_id() && m.IsReady(id, k) && node_.IsReachable(id)) return id;
+  }
+  return planned;
+}
+
+bool PartitionTransfer::StillServes(uint32_t k, const NodeId& source, const NodeId& planned) const {
+  if (node_.IsReachable(source)) {
+    return source == planned || node_.membership().IsReady(source, k);
+  }
+  // Unreachable: wait for it only while no other holder can serve.
+  return SourceFor(k, planned) == source;
 }
 
 void PartitionTransfer::MarkReady(const std::vector<uint32_t>& set,

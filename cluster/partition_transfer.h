@@ -138,6 +138,14 @@ class PartitionTransfer {
   void Finish(uint32_t partition);
   // Starts sessions for wanted partitions until `concurrency` run.
   void StartSessions();
+  // Where to receive partition k from: `planned` (the duties' choice) if
+  // reachable, else another member that holds k and is reachable (a node
+  // restarting while the planned source is down must not wait for it),
+  // else `planned`.
+  NodeId SourceFor(uint32_t k, const NodeId& planned) const;
+  // A session's source still serves: reachable and the planned one or a
+  // holder of the partition, or unreachable with no other holder reachable.
+  bool StillServes(uint32_t k, const NodeId& source, const NodeId& planned) const;
   // Removes (or pushes, then removes) up to slice_keys keys of a partition
   // due to go. True when the partition is empty here.
   bool DropSlice(uint32_t partition, Drop& drop);

@@ -292,6 +292,36 @@ class TransferTest(ch.ClusterTestCase):
         for n in cl.nodes:
             self.assertNotIn(dead_id, [r["id"] for r in n.cluster_nodes()], n.name)
 
+    def test_5_join_while_a_holder_is_down(self):
+        # The 4th node's duties name, for each partition it takes over, the
+        # holder it replaces as the source; with that holder down it takes
+        # the partition from another holder rather than waiting for it.
+        cl = self.start_nodes(4, 3)
+        down, joiner = cl[1], cl[3]
+        down_id = down.id
+        down.kill()
+        h.wait_for(lambda: all("fail" in next((r["flags"] for r in n.cluster_nodes() if r["id"] == down_id), ["fail"])
+                               for n in (cl[0], cl[2])), SETTLE_DEADLINE, "node2 marked failing")
+        joiner.start()
+
+        def received_all():
+            rows = joiner.cluster_nodes()
+            me = [r for r in rows if r["id"] == joiner.id]
+            return (len(rows) == 4 and me[0]["extra"][-1] == "0"
+                    and joiner.counter("cluster_transfer_partitions_received") > 0
+                    and joiner.cluster_info().get("cluster_transfers_pending") == "0")
+
+        h.wait_for(received_all, SETTLE_DEADLINE, "the 4th node to receive its share while node2 is down")
+        figure("holder-down", "4th node received %d partitions with node2 down" %
+               joiner.counter("cluster_transfer_partitions_received"))
+        # Every key the 4th node now replicates is on it.
+        mine = [k for k in KEYS if joiner.id in [n.id for n in cl.replicas_of(k, via=cl[0])]]
+        self.assertGreater(len(mine), 0)
+        missing = [k for k in mine if not joiner.getlocal(k)[1]]
+        self.assertEqual(missing, [], "keys the 4th node replicates but does not hold")
+        down.restart()
+        self.wait_settled(cl.nodes, "node2 back")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
