@@ -213,6 +213,24 @@ struct ReadOutcome {
   }
 };
 
+// What ReadIntoStore handed back; merge() checks it ran once and succeeded.
+struct StoreReadOutcome {
+  int calls = 0;
+  std::optional<storage::Result<std::optional<Object>>> result;
+
+  Coordinator::StoreReadDone Done() {
+    return [this](storage::Result<std::optional<Object>> r) {
+      ++calls;
+      result.emplace(std::move(r));
+    };
+  }
+  const std::optional<Object>& merge() const {
+    REQUIRE(calls == 1);
+    REQUIRE(result->ok());
+    return result->value();
+  }
+};
+
 struct WriteOutcome {
   int calls = 0;
   storage::Status status;
@@ -265,16 +283,10 @@ TEST_CASE("ReadIntoStore: the merge is saved here and no object is handed back")
   c.clock.AdvanceMs(1);
   c.node(1).Set("k", "from-b");  // concurrent with node 0's version
 
-  int calls = 0;
-  std::optional<storage::Result<std::optional<Object>>> got;
-  c.coord->ReadIntoStore("k", c.All(), [&](storage::Result<std::optional<Object>> r) {
-    ++calls;
-    got.emplace(std::move(r));
-  });
+  StoreReadOutcome got;
+  c.coord->ReadIntoStore("k", c.All(), got.Done());
   c.Deliver(1, kGet);
-  REQUIRE(calls == 1);
-  REQUIRE(got->ok());
-  CHECK_FALSE(got->value().has_value());
+  CHECK_FALSE(got.merge().has_value());
   // What the command will run on: the store, which now holds the merge.
   CHECK(c.node(0).Values("k") == Strings{"from-a", "from-b"});
 }
@@ -284,29 +296,22 @@ TEST_CASE("ReadIntoStore: this node's copy unreadable, the merge is handed back"
   c.node(1).Set("k", "from-b");
   c.node(0).store().Set("k", std::string("\xff\xff", 2), 0, c.clock.NowMs());
 
-  int calls = 0;
-  std::optional<storage::Result<std::optional<Object>>> got;
-  c.coord->ReadIntoStore("k", c.All(), [&](storage::Result<std::optional<Object>> r) {
-    ++calls;
-    got.emplace(std::move(r));
-  });
+  StoreReadOutcome got;
+  c.coord->ReadIntoStore("k", c.All(), got.Done());
   c.Deliver(1, kGet);
   c.Deliver(2, kGet);
-  REQUIRE(calls == 1);
-  REQUIRE(got->ok());
-  REQUIRE(got->value().has_value());
-  CHECK(got->value()->LiveValues(c.clock.NowMs(), c.node(0).actors()) == Strings{"from-b"});
+  REQUIRE(got.merge().has_value());
+  CHECK(got.merge()->LiveValues(c.clock.NowMs(), c.node(0).actors()) == Strings{"from-b"});
 
   SUBCASE("and a quorum failure is an error, as for Read") {
     Cluster d(3, CoordinatorOptions{.read_quorum = 3});
     d.node(1).Set("k", "v");
-    std::optional<storage::Result<std::optional<Object>>> failed;
-    d.coord->ReadIntoStore("k", d.All(),
-                           [&](storage::Result<std::optional<Object>> r) { failed.emplace(r); });
+    StoreReadOutcome failed;
+    d.coord->ReadIntoStore("k", d.All(), failed.Done());
     d.net.Fail(d.Request(1, kGet), PeerOutcome::kTimeout);
     d.Deliver(2, kGet);
-    REQUIRE(failed.has_value());
-    CHECK(failed->status().code() == storage::Code::kUnavailable);
+    REQUIRE(failed.calls == 1);
+    CHECK(failed.result->status().code() == storage::Code::kUnavailable);
   }
 }
 
