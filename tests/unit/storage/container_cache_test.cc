@@ -270,10 +270,12 @@ Code Write(Keyspace& ks, const Op& op, int64_t now) {
       });
       break;
     default:
-      // A write that fails after changing the state: nothing is stored.
-      st = ks.ModifySet(op.key, now, [&](OrSet& s, Keyspace::ContainerWrite& w) -> Result<bool> {
-        s.Add("never", w.dot);
-        return Status(Code::kInvalid, "ERR refused");
+      // A write that fails: nothing is stored. It fails before changing
+      // the state, as ContainerFn requires (a dirty object is given back
+      // to the cache as the failed write leaves it).
+      st = ks.ModifySet(op.key, now, [&](OrSet& s, Keyspace::ContainerWrite&) -> Result<bool> {
+        if (!s.Contains("never")) return Status(Code::kInvalid, "ERR refused");
+        return true;
       });
       break;
   }
