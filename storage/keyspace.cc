@@ -24,6 +24,12 @@ Keyspace::Keyspace(::shoal::storage::Store& store, ActorTable& actors, ActorId s
 }
 
 void Keyspace::set_options(const KeyspaceOptions& options) {
+  if (options.keep_tombstones || !options.container_cache.write_back) {
+    // Every write encodes from now on (a replica's saves read the old
+    // bytes): nothing stays stale.
+    FlushPending();
+    store_.WriteBackAll();
+  }
   options_ = options;
   store_.set_keep_expired(options_.keep_tombstones);
   cache_.set_options(options_.container_cache);
