@@ -319,13 +319,125 @@ TEST_CASE("lazy encoding: every reader sees what eager encoding stores") {
     RunLazyHistory(Mode{.listener = true}, normal, 13, 2000);
   }
   SUBCASE("tight bounds: the LRU writes dirty entries back") {
-    RunLazyHistory(Mode{}, {.max_keys = 2, .max_bytes = 1u << 20, .max_lazy_writes = 3}, 14,
-                   3000);
+    RunLazyHistory(Mode{}, {.max_keys = 2, .max_bytes = 1u << 20, .max_lazy_writes = 3}, 14, 3000);
     RunLazyHistory(Mode{}, {.max_keys = 100, .max_bytes = 3000}, 15, 3000);
   }
   SUBCASE("replica (keeps tombstones): eager") {
     RunLazyHistory(Mode{.keep_tombstones = true}, normal, 16, 1000);
   }
+}
+
+// A listener that looks at the store, and writes, while a lazy save is
+// being published (the pending object answers the write-back).
+struct Meddler final : ChangeListener {
+  explicit Meddler(Node& node) : n(node) {}
+  void OnChange(const Change& change) override {
+    if (change.key() != "h0") return;
+    const std::string* bytes = n.store.Peek("h0", kNow);
+    seen.push_back(bytes == nullptr ? "-" : *bytes);
+    if (nested) {
+      nested = false;
+      Op op;
+      op.key = "s0";
+      op.kind = 4;
+      (void)Write(n.ks, op, kNow);
+      op.key = "h0";  // the same key, from inside its own publication
+      op.kind = 0;
+      op.a = 5;
+      (void)Write(n.ks, op, kNow);
+    }
+  }
+  void OnFlush() override {}
+  bool WantsDeltas() const override { return false; }
+  Node& n;
+  bool nested = false;
+  std::vector<std::string> seen;
+};
+
+TEST_CASE("lazy encoding: a listener reading or writing during the publication") {
+  Node lazy(true, Mode{}), eager(true, Mode{}, 'a', Trio::EagerOptions({}));
+  Meddler ml(lazy), me(eager);
+  lazy.ks.changes().Subscribe(&ml);
+  eager.ks.changes().Subscribe(&me);
+  for (int i = 0; i < 30; ++i) {
+    Op op;
+    op.key = "h0";
+    op.kind = 0;
+    op.a = static_cast<uint64_t>(i);
+    op.b = static_cast<uint64_t>(i * 7);
+    ml.nested = me.nested = i % 5 == 4;
+    CHECK(Write(lazy.ks, op, kNow) == Write(eager.ks, op, kNow));
+    // Reading during the publication wrote the pending object back: later
+    // writes start from a clean entry, and stay lazy when nobody looks.
+    CheckInvariant(lazy);
+  }
+  CHECK(ml.seen == me.seen);
+  CHECK(lazy.recorder.changes == eager.recorder.changes);
+  for (const char* key : {"h0", "s0"}) {
+    const std::string* a = lazy.store.Peek(key, kNow);
+    const std::string* b = eager.store.Peek(key, kNow);
+    REQUIRE(a != nullptr);
+    REQUIRE(b != nullptr);
+    CHECK(*a == *b);
+  }
+  // Without the meddler reading, the writes are lazy (the first after the
+  // nested write misses: that write's publication dropped the entry).
+  lazy.ks.changes().Unsubscribe(&ml);
+  Op op;
+  op.key = "h0";
+  (void)Write(lazy.ks, op, kNow);
+  (void)Write(lazy.ks, op, kNow);
+  CHECK(lazy.store.stale_count() == 1);
+  CHECK(lazy.ks.container_cache().dirty() == 1);
+}
+
+TEST_CASE("lazy encoding: LRU drops, eviction, deletion and destruction of dirty keys") {
+  Store store;
+  ActorTable actors;
+  DotCounter dots;
+  const ActorId self = actors.Intern(std::string(40, 'a')).value();
+  std::string encoded;
+  {
+    KeyspaceOptions o;
+    o.container_cache.max_keys = 2;
+    Keyspace ks(store, actors, self, dots, o);
+    auto sadd = [&](const std::string& key, const std::string& m) {
+      return ks.ModifySet(key, kNow, [&](OrSet& s, Keyspace::ContainerWrite& w) -> Result<bool> {
+        s.Add(m, w.dot);
+        return true;
+      });
+    };
+    for (const char* key : {"a", "b", "c"}) {
+      REQUIRE(sadd(key, "1").ok());  // eager: a miss
+      REQUIRE(sadd(key, "2").ok());  // lazy
+    }
+    // "a" was least recently used: written back as the cache dropped it.
+    CHECK(store.stale_count() == 2);
+    CHECK(ks.container_cache().dirty() == 2);
+    CHECK(ks.container_cache().stats().write_backs == 1);
+    CHECK(ks.ReadSet("a", kNow).value().state.Size() == 2);
+    // Deleted behind the keyspace's back: the dirty object goes with it.
+    REQUIRE(store.Delete("b", kNow));
+    CHECK(store.stale_count() == 1);
+    CHECK(ks.container_cache().dirty() == 1);
+    CHECK_FALSE(ks.Exists("b", kNow));
+    // Evicted: likewise; the store's byte count is back to what it holds.
+    store.SetEvictionPolicy(EvictionPolicy::kAllKeysRandom);
+    (void)store.EvictUntil(0, kNow, 7);  // everything (then OOM: nothing left)
+    CHECK(store.size() == 0);
+    CHECK(store.stale_count() == 0);
+    CHECK(ks.container_cache().dirty() == 0);
+    REQUIRE(sadd("d", "1").ok());
+    REQUIRE(sadd("d", "2").ok());
+    CHECK(store.stale_count() == 1);
+    auto obj = ks.Load("d", kNow);
+    REQUIRE(obj.ok());
+    encoded = obj.value().Encode();
+  }
+  // The keyspace's destruction wrote "d" back.
+  CHECK(store.stale_count() == 0);
+  REQUIRE(store.Peek("d", kNow) != nullptr);
+  CHECK(*store.Peek("d", kNow) == encoded);
 }
 
 }  // namespace
