@@ -184,7 +184,8 @@ class ContainerCache {
   using List = std::list<Entry>;  // most recently used first
 
   // The valid entry of `key` made from `stored`, moved to the front; drops
-  // a stale one. Counts a hit or miss if `count`.
+  // a stale or taken one (not a taken dirty one: its write gives it back or
+  // supersedes it). Counts a hit or miss if `count`.
   Entry* Lookup(std::string_view key, const std::string* stored, bool count);
   bool Matches(const Entry& e, const std::string& stored) const;
   void Invalidate(Entry& e);

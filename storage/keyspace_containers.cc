@@ -3,6 +3,8 @@
 // write every container command goes through, with the delta it ships and
 // logs (storage/container_delta.h) and its replay on replicas.
 
+#include <cassert>
+
 #include "storage/keyspace.h"
 
 #include "storage/container_codec.h"
@@ -179,7 +181,9 @@ Status Keyspace::Modify(std::string_view key, int64_t now_ms, const ContainerFn<
     if (!dirty) return;
     if (moves && view.ok())
       StateOf<State>(*obj.value().OnlyValue()) = std::move(view.value().state);
-    cache_.Restore(key, std::move(obj.value()));
+    // (The taken entry waits for it: nothing drops a taken dirty entry.)
+    [[maybe_unused]] const bool restored = cache_.Restore(key, std::move(obj.value()));
+    assert(restored);
   };
   if (!view.ok()) {
     give_back();
@@ -239,7 +243,10 @@ Status Keyspace::ApplyDelta(std::string_view key, std::string_view delta, int64_
   if (!obj.ok()) return obj.status();
   auto applied = storage::ApplyDelta(obj.value(), decoded.value(), actors_);
   if (!applied.ok()) {
-    if (dirty) cache_.Restore(key, std::move(obj.value()));
+    if (dirty) {
+      [[maybe_unused]] const bool restored = cache_.Restore(key, std::move(obj.value()));
+      assert(restored);
+    }
     return applied.status();
   }
   if (decoded.value().dot.actor == self_) dots_.Observe(decoded.value().dot.counter);
