@@ -83,12 +83,14 @@ void CheckRoundTrip(const Config& cfg) {
   const Pairs all = RoundTripped(ConfigGet(cfg, "*"));
   std::string text;
   std::vector<std::string> args{"shoal-server"};
+  bool dashed_value = false;  // a value word that starts with "--"
   for (const auto& [name, value] : all) {
     text += name;
     args.push_back("--" + name);
     for (const std::string& w : Words(name, value)) {
       text += " " + Quote(w);
       args.push_back(w);
+      if (w.rfind("--", 0) == 0) dashed_value = true;
     }
     text += "\n";
   }
@@ -98,7 +100,10 @@ void CheckRoundTrip(const Config& cfg) {
   Check(s.ok(), "CONFIG GET's output does not load as a conf file");
   CheckSame(RoundTripped(ConfigGet(from_text, "*")), all, "conf file round trip changed a value");
 
-  // A command line cannot carry a NUL byte (a conf file can: "\x00").
+  // A command line cannot carry a NUL byte (a conf file can: "\x00"), nor
+  // a value word that starts with "--": the argument parser takes it
+  // for the next directive (a conf file quotes it).
+  if (dashed_value) return;
   for (const std::string& a : args) {
     if (a.find('\0') != std::string::npos) return;
   }
