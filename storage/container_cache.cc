@@ -39,13 +39,28 @@ void ContainerCache::Invalidate(Entry& e) {
   if (!e.valid) return;
   e.valid = false;
   --valid_;
-  bytes_ -= e.charge;
-  e.charge = 0;
-  e.where = nullptr;
-  e.data = nullptr;
+  bytes_ -= e.charge;  // e.charge stays, for Restore
 }
 
-void ContainerCache::Drop(List::iterator it) {
+void ContainerCache::Bind(Entry& e, const std::string& stored) {
+  e.where = &stored;
+  e.data = stored.data();
+  e.size = stored.size();
+  CopyHead(stored, e.head);
+  CopyTail(stored, e.tail);
+}
+
+void ContainerCache::Drop(List::iterator it, bool write_back) {
+  if (it->dirty) {
+    // A taken dirty entry has no object to write: its write saves the key
+    // or restores it before anything drops it (Trim skips it).
+    if (write_back && it->valid && write_back_) {
+      ++stats_.write_backs;
+      write_back_(it->key, it->object);
+    }
+    it->dirty = false;
+    --dirty_;
+  }
   Invalidate(*it);
   index_.erase(std::string_view(it->key));
   lru_.erase(it);
@@ -59,10 +74,14 @@ ContainerCache::Entry* ContainerCache::Lookup(std::string_view key, const std::s
     return nullptr;
   }
   List::iterator it = found->second;
-  if (stored == nullptr || !it->valid || !Matches(*it, *stored)) {
-    // Stale (the key changed or left behind the owner's back) or taken.
+  const bool bound = stored != nullptr && Matches(*it, *stored);
+  if (!bound || !it->valid) {
     if (count && stored != nullptr) ++stats_.misses;
-    Drop(it);
+    // A taken dirty entry waits for its write (Restore or Supersede).
+    if (bound && it->dirty) return nullptr;
+    // Stale (the key changed or left behind the owner's back: a dirty entry
+    // then lost its value with the store's, see Discard) or taken.
+    Drop(it, /*write_back=*/false);
     return nullptr;
   }
   if (count) ++stats_.hits;
@@ -84,17 +103,17 @@ const Object* ContainerCache::Find(std::string_view key, const std::string* stor
   return e == nullptr ? nullptr : &e->object;
 }
 
-void ContainerCache::Insert(std::string_view key, Object object, const std::string& stored) {
-  const size_t charge = Charge(key, stored.size());
-  if (options_.max_keys == 0 || charge > options_.max_bytes) {
-    Erase(key);
-    return;
-  }
+ContainerCache::Entry& ContainerCache::Put(std::string_view key, Object object,
+                                           const std::string& stored, size_t charge) {
   auto found = index_.find(key);
   List::iterator it;
   if (found != index_.end()) {
     it = found->second;
     Invalidate(*it);
+    if (it->dirty) {
+      it->dirty = false;
+      --dirty_;
+    }
     lru_.splice(lru_.begin(), lru_, it);
   } else {
     lru_.emplace_front();
@@ -105,20 +124,96 @@ void ContainerCache::Insert(std::string_view key, Object object, const std::stri
   Entry& e = *it;
   e.object = std::move(object);
   e.valid = true;
-  e.where = &stored;
-  e.data = stored.data();
-  e.size = stored.size();
-  CopyHead(stored, e.head);
-  CopyTail(stored, e.tail);
+  Bind(e, stored);
   e.charge = charge;
+  e.base = {};
   ++valid_;
   bytes_ += charge;
+  return e;
+}
+
+void ContainerCache::Insert(std::string_view key, Object object, const std::string& stored) {
+  const size_t charge = Charge(key, stored.size());
+  if (options_.max_keys == 0 || charge > options_.max_bytes) {
+    Erase(key);
+    return;
+  }
+  Entry& e = Put(key, std::move(object), stored, charge);
+  e.base.elements = Elements(e.object);
   Trim();
+}
+
+void ContainerCache::InsertDirty(std::string_view key, Object object, const std::string& stored,
+                                 Base base, size_t estimated_size) {
+  Entry& e = Put(key, std::move(object), stored, Charge(key, estimated_size));
+  e.dirty = true;
+  ++dirty_;
+  e.base = base;
+  Trim();
+}
+
+std::optional<ContainerCache::Base> ContainerCache::Supersede(std::string_view key,
+                                                              const std::string& stored) {
+  auto found = index_.find(key);
+  if (found == index_.end()) return std::nullopt;
+  std::optional<Base> base;
+  if (Matches(*found->second, stored)) base = found->second->base;
+  Drop(found->second, /*write_back=*/false);
+  return base;
+}
+
+const Object* ContainerCache::Dirty(std::string_view key) const {
+  auto found = index_.find(key);
+  if (found == index_.end() || !found->second->valid || !found->second->dirty) return nullptr;
+  return &found->second->object;
+}
+
+void ContainerCache::MarkClean(std::string_view key, const std::string& stored) {
+  auto found = index_.find(key);
+  if (found == index_.end()) return;
+  Entry& e = *found->second;
+  if (!e.valid || !e.dirty) return;
+  ++stats_.write_backs;
+  e.dirty = false;
+  --dirty_;
+  Bind(e, stored);
+  bytes_ -= e.charge;
+  e.charge = Charge(key, stored.size());
+  bytes_ += e.charge;
+  e.base.elements = Elements(e.object);
+  e.base.lazy_writes = 0;
+}
+
+bool ContainerCache::Restore(std::string_view key, Object object) {
+  auto found = index_.find(key);
+  if (found == index_.end() || found->second->valid) return false;
+  Entry& e = *found->second;
+  e.object = std::move(object);
+  e.valid = true;
+  ++valid_;
+  bytes_ += e.charge;
+  return true;
+}
+
+size_t ContainerCache::Elements(const Object& object) {
+  size_t n = 0;
+  for (const auto& sibling : object.siblings()) {
+    const Version& v = sibling.value;
+    if (v.kind == VersionKind::kHash) n += v.hash.Size();
+    if (v.kind == VersionKind::kSet) n += v.set.Size();
+    if (v.kind == VersionKind::kZset) n += v.zset.Size();
+  }
+  return n;
 }
 
 void ContainerCache::Erase(std::string_view key) {
   auto found = index_.find(key);
-  if (found != index_.end()) Drop(found->second);
+  if (found != index_.end()) Drop(found->second, /*write_back=*/true);
+}
+
+void ContainerCache::Discard(std::string_view key) {
+  auto found = index_.find(key);
+  if (found != index_.end()) Drop(found->second, /*write_back=*/false);
 }
 
 void ContainerCache::Clear() {
@@ -126,12 +221,18 @@ void ContainerCache::Clear() {
   lru_.clear();
   valid_ = 0;
   bytes_ = 0;
+  dirty_ = 0;
 }
 
 void ContainerCache::Trim() {
-  // Taken entries count as keys too (a map node each) until refreshed.
-  while (!lru_.empty() && (lru_.size() > options_.max_keys || bytes_ > options_.max_bytes)) {
-    Drop(std::prev(lru_.end()));
+  // Taken entries count as keys too (a map node each) until refreshed; a
+  // taken dirty one is skipped (see Drop).
+  auto it = lru_.end();
+  while (it != lru_.begin() && (lru_.size() > options_.max_keys || bytes_ > options_.max_bytes)) {
+    --it;
+    if (it->dirty && !it->valid) continue;
+    it = std::next(it);
+    Drop(std::prev(it), /*write_back=*/true);
   }
 }
 

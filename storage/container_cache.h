@@ -18,9 +18,23 @@
 // heap-allocated value; a short value lives inside the string and is
 // compared whole (it fits in the fingerprint).
 //
+// Dirty entries (write-back, storage/keyspace.h "Lazy encoding"): an entry
+// may hold a newer object than its store value's bytes, which the store
+// then keeps marked stale (storage/store.h "Stale values"): the entry is the
+// key's only current copy. Invariant: an entry is dirty exactly while its
+// key's store value is stale (the keyspace's one pending save aside). So a
+// dirty entry is never dropped without being written back (Erase, Trim:
+// through the write-back function, set_write_back) unless the store let go
+// of the stale value (Discard: the key was overwritten, deleted, expired or
+// evicted) or everything goes (Clear, with the store's Clear). Its binding
+// (the buffer it was made from) is the stale buffer, which the store keeps
+// untouched while stale. A taken dirty entry (Take) keeps its binding until
+// the write that took it saves the key or gives it back (Restore).
+//
 // Bounds: at most max_keys entries and max_bytes estimated bytes (see
 // Charge); the least recently used entries go first. An object whose
-// estimate alone exceeds max_bytes is not kept. max_keys == 0 disables the
+// estimate alone exceeds max_bytes is not kept. A dirty entry is charged
+// for the size its encoding is estimated at (InsertDirty). max_keys == 0 disables the
 // cache. The memory is the process's like any other (jemalloc counts it in
 // used_memory).
 //
@@ -28,6 +42,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <optional>
 #include <string>
@@ -47,11 +62,21 @@ struct ContainerCacheOptions {
   // 10 MiB encoded, ~40 MiB decoded), where skipping the decode pays most,
   // yet small beside the datasets a cache server holds.
   size_t max_bytes = 64u << 20;
+  // Write-back: a container write whose key is cached leaves the encoding
+  // for later (storage/keyspace.h "Lazy encoding"). Off: every write
+  // encodes, as before.
+  bool write_back = true;
+  // A key written this many times in a row without being encoded is
+  // encoded at its next write: bounds how far a dirty entry's size estimate
+  // can drift (it scales with the element count, not with value sizes), at
+  // 1/64 of an encoding per write.
+  uint32_t max_lazy_writes = 64;
 };
 
 struct ContainerCacheStats {
-  uint64_t hits = 0;    // Take() answered from the cache
-  uint64_t misses = 0;  // Take() of a stored key without a valid entry
+  uint64_t hits = 0;         // Take() answered from the cache
+  uint64_t misses = 0;       // Take() of a stored key without a valid entry
+  uint64_t write_backs = 0;  // dirty entries encoded (a reader, or dropped)
 };
 
 class ContainerCache {
@@ -79,10 +104,54 @@ class ContainerCache {
   // entry becomes the most recently used; older ones are dropped past the
   // bounds.
   void Insert(std::string_view key, Object object, const std::string& stored);
-  // Forgets `key`'s entry, if any.
+  // Forgets `key`'s entry, if any; a dirty one is written back first.
   void Erase(std::string_view key);
-  // Forgets every entry.
+  // Forgets `key`'s entry without writing it back: the store no longer
+  // holds the value it stands for.
+  void Discard(std::string_view key);
+  // Forgets every entry, dirty ones unwritten (the store is cleared too).
   void Clear();
+
+  // --- dirty entries -----------------------------------------------------
+
+  // What an entry knows of the bytes its key's store value holds: how many
+  // elements (Elements) the object they encode had, and how many writes
+  // left them stale in a row.
+  struct Base {
+    size_t elements = 0;
+    uint32_t lazy_writes = 0;
+  };
+  // Called with a dirty entry's key and object before it is dropped (Erase,
+  // Trim): the owner encodes the object into the store.
+  using WriteBack = std::function<void(std::string_view key, const Object& object)>;
+  void set_write_back(WriteBack fn) { write_back_ = std::move(fn); }
+  // A write is about to replace `key`'s value `stored` (the store's current
+  // bytes, stale or not): drops the entry (its object is superseded) and
+  // returns its Base if it was made from `stored` (taken or not), else
+  // nullopt.
+  std::optional<Base> Supersede(std::string_view key, const std::string& stored);
+  // Remembers `object` as `key`'s newest value while the store keeps
+  // `stored`, stale bytes that decode to an older object: `base` describes
+  // them, `estimated_size` is what `object` is estimated to encode to (its
+  // charge). Becomes the most recently used.
+  void InsertDirty(std::string_view key, Object object, const std::string& stored, Base base,
+                   size_t estimated_size);
+  // The object of `key`'s valid dirty entry (no reordering, nothing
+  // counted), or nullptr: what the store's write-back encodes.
+  const Object* Dirty(std::string_view key) const;
+  // The store wrote `key`'s dirty entry back: it now holds `stored`, the
+  // object's encoding. The entry becomes clean (bounds are checked at the
+  // next Insert, never from inside the store).
+  void MarkClean(std::string_view key, const std::string& stored);
+  // Puts back an object taken from a valid entry (Take) by a write that
+  // did not save it (an error, or nothing changed). False if the entry is
+  // gone.
+  bool Restore(std::string_view key, Object object);
+  // Dirty entries (taken ones included).
+  size_t dirty() const { return dirty_; }
+  // The element count a Base records: the entries of every container
+  // version of `object`.
+  static size_t Elements(const Object& object);
 
   // Entries that can answer (taken ones excluded), and their estimate.
   size_t size() const { return valid_; }
@@ -103,21 +172,30 @@ class ContainerCache {
     std::string key;
     Object object;
     bool valid = false;  // false once taken
+    bool dirty = false;  // newer than the store's (stale) bytes
     const std::string* where = nullptr;
     const char* data = nullptr;
     size_t size = 0;
     char head[kFingerprintBytes] = {};
     char tail[kFingerprintBytes] = {};
     size_t charge = 0;
+    Base base;
   };
   using List = std::list<Entry>;  // most recently used first
 
   // The valid entry of `key` made from `stored`, moved to the front; drops
-  // a stale one. Counts a hit or miss if `count`.
+  // a stale or taken one (not a taken dirty one: its write gives it back or
+  // supersedes it). Counts a hit or miss if `count`.
   Entry* Lookup(std::string_view key, const std::string* stored, bool count);
   bool Matches(const Entry& e, const std::string& stored) const;
   void Invalidate(Entry& e);
-  void Drop(List::iterator it);
+  // Binds `e` to `stored` (the buffer it now stands for).
+  void Bind(Entry& e, const std::string& stored);
+  // Makes `key`'s entry (created if needed) the most recently used, with
+  // `object`, bound to `stored`, valid and charged `charge`.
+  Entry& Put(std::string_view key, Object object, const std::string& stored, size_t charge);
+  // Drops an entry; a dirty one is written back first if `write_back`.
+  void Drop(List::iterator it, bool write_back);
   void Trim();
 
   ContainerCacheOptions options_;
@@ -125,7 +203,9 @@ class ContainerCache {
   std::unordered_map<std::string_view, List::iterator> index_;  // views into lru_'s keys
   size_t valid_ = 0;
   size_t bytes_ = 0;
+  size_t dirty_ = 0;
   ContainerCacheStats stats_;
+  WriteBack write_back_;
 };
 
 }  // namespace shoal::storage

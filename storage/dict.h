@@ -39,11 +39,13 @@ struct DictEntry {
   uint32_t expiry_index = 0;  // position in the owner's TTL index, if expire_at_ms != 0
   uint32_t key_size = 0;
   // Low 24 bits: the owner's access metadata for eviction (an LRU clock or
-  // an LFU counter, storage/eviction.h). High 8 bits: unused, kept zero.
+  // an LFU counter, storage/eviction.h). Bit 31: kStaleBit (the owner's
+  // "value is stale" flag, storage/store.h). Bits 24-30: unused, kept zero.
   // These 4 bytes took the header from 56 to 64 bytes: keys of 9 to 16 bytes
   // stay in the 80-byte class, 1-8 and 17-24 byte keys moved up one class
   // (+16 bytes).
   uint32_t access = 0;
+  static constexpr uint32_t kStaleBit = uint32_t{1} << 31;
   // Position in the owner's index of the key's partition, when the owner
   // indexes partitions. It sits in what was padding: free.
   uint32_t partition_slot = 0;

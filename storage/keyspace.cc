@@ -17,9 +17,19 @@ Keyspace::Keyspace(::shoal::storage::Store& store, ActorTable& actors, ActorId s
       changes_(actors),
       cache_(options.container_cache) {
   store_.set_keep_expired(options_.keep_tombstones);
+  store_.SetStaleValueOwner(this);
+  cache_.set_write_back([this](std::string_view key, const Object& object) {
+    store_.WriteBack(key, object.Encode());
+  });
 }
 
 void Keyspace::set_options(const KeyspaceOptions& options) {
+  if (options.keep_tombstones || !options.container_cache.write_back) {
+    // Every write encodes from now on (a replica's saves read the old
+    // bytes): nothing stays stale.
+    FlushPending();
+    store_.WriteBackAll();
+  }
   options_ = options;
   store_.set_keep_expired(options_.keep_tombstones);
   cache_.set_options(options_.container_cache);
@@ -38,25 +48,33 @@ Keyspace::Pin::~Pin() {
 
 Result<Object> Keyspace::Load(std::string_view key, int64_t now_ms) {
   if (const Object* pinned = Pinned(key)) return *pinned;
-  const std::string* bytes = store_.GetMutable(key, now_ms);
-  if (bytes == nullptr) return Object();
-  if (const Object* cached = Cached(key, bytes)) return *cached;
-  return Object::Decode(*bytes, actors_);
+  const Stored stored = Lookup(key, now_ms);
+  if (stored.cached != nullptr) return *stored.cached;
+  if (stored.bytes == nullptr) return Object();
+  return Object::Decode(*stored.bytes, actors_);
 }
 
-Result<Object> Keyspace::LoadForWrite(std::string_view key, int64_t now_ms) {
+Result<Object> Keyspace::LoadForWrite(std::string_view key, int64_t now_ms, bool* dirty) {
+  *dirty = false;
   if (const Object* pinned = Pinned(key)) return *pinned;
-  const std::string* bytes = store_.GetMutable(key, now_ms);
-  if (auto cached = cache_.Take(key, bytes)) return std::move(*cached);
+  bool stale = false;
+  const std::string* bytes = store_.GetStale(key, now_ms, /*touch=*/true, &stale);
+  if (auto cached = cache_.Take(key, bytes)) {
+    *dirty = stale;
+    return std::move(*cached);
+  }
   if (bytes == nullptr) return Object();
+  if (stale) bytes = store_.WriteBack(key, now_ms);  // the pending save's
   return Object::Decode(*bytes, actors_);
 }
 
 void Keyspace::Remember(std::string_view key, Object& obj, int64_t now_ms) {
   bool container = obj.Size() > 0;
   for (const auto& sibling : obj.siblings()) container = container && sibling.value.IsContainer();
-  const std::string* stored = container ? store_.Peek(key, now_ms) : nullptr;
-  if (stored == nullptr) {
+  bool stale = false;
+  const std::string* stored =
+      container ? store_.GetStale(key, now_ms, /*touch=*/false, &stale) : nullptr;
+  if (stored == nullptr || stale) {
     cache_.Erase(key);
     return;
   }
@@ -153,7 +171,9 @@ Result<std::optional<std::string>> Keyspace::Single(std::string_view key, int64_
 
 bool Keyspace::Exists(std::string_view key, int64_t now_ms) {
   if (const Object* pinned = Pinned(key)) return !pinned->IsAbsent(now_ms);
-  const std::string* bytes = store_.GetMutable(key, now_ms);
+  const Stored stored = Lookup(key, now_ms);
+  if (stored.cached != nullptr) return !stored.cached->IsAbsent(now_ms);
+  const std::string* bytes = stored.bytes;
   if (bytes == nullptr) return false;
   if (Object::PeekSingleValue(*bytes, now_ms)) return true;
   auto obj = Object::Decode(*bytes, actors_);
@@ -244,8 +264,10 @@ Result<bool> Keyspace::Delete(std::string_view key, int64_t now_ms) {
   if (!Exists(key, now_ms)) return false;
   // A string key needs only the context (Put's cheap path); a container
   // stores its empty state, which keeps the clock.
-  const std::string* bytes = Pinned(key) == nullptr ? Encoded(key, now_ms) : nullptr;
-  const bool plain = bytes != nullptr && Object::PeekSingleValue(*bytes, now_ms).has_value();
+  // (A cached object is a container.)
+  const Stored stored = Pinned(key) == nullptr ? Lookup(key, now_ms) : Stored{};
+  const bool plain = stored.cached == nullptr && stored.bytes != nullptr &&
+                     Object::PeekSingleValue(*stored.bytes, now_ms).has_value();
   if (!plain) {
     auto obj = Load(key, now_ms);
     if (!obj.ok()) return obj.status();
@@ -312,7 +334,8 @@ Status Keyspace::SetExpiry(std::string_view key, int64_t expire_at_ms, int64_t n
 }
 
 Status Keyspace::Merge(std::string_view key, const Object& remote, int64_t now_ms) {
-  auto obj = LoadForWrite(key, now_ms);
+  bool dirty = false;
+  auto obj = LoadForWrite(key, now_ms, &dirty);
   if (!obj.ok()) return obj.status();
   obj.value().Merge(remote);
   for (const auto& e : remote.Context().entries()) {
@@ -338,6 +361,7 @@ Result<ActorId> Keyspace::StandInWriter() {
 }
 
 void Keyspace::FlushAll() {
+  pending_ = nullptr;  // (cleared with the store)
   ++change_count_;
   stand_in_epoch_.reset();
   cache_.Clear();
@@ -348,11 +372,12 @@ void Keyspace::FlushAll() {
 }
 
 bool Keyspace::Forget(std::string_view key, int64_t now_ms) {
+  FlushPending();
   if (Pinned(key) != nullptr) pinned_ = nullptr;
   stand_in_epoch_.reset();
   CountDead(key, -1, now_ms);
-  cache_.Erase(key);
   const bool live = store_.Delete(key, now_ms);
+  cache_.Discard(key);  // (a dirty entry went with the store's value)
   ++change_count_;
   changes_.Publish(key, Object{});
   return live;
@@ -378,11 +403,12 @@ Result<bool> Keyspace::Purge(std::string_view key, const Object& expected, int64
   if (obj.value().Size() == 0 || !obj.value().IsAbsent(now_ms) || !(obj.value() == expected)) {
     return false;
   }
+  FlushPending();
   if (Pinned(key) != nullptr) pinned_ = nullptr;
   ++change_count_;
   CountDead(key, -1, now_ms);
-  cache_.Erase(key);
   store_.Delete(key, now_ms);
+  cache_.Discard(key);
   ++stats_.tombstones_purged;
   changes_.Publish(key, Object());
   return true;
@@ -402,6 +428,9 @@ void Keyspace::CountDead(std::string_view key, int sign, int64_t now_ms) {
 }
 
 void Keyspace::Save(std::string_view key, Object& obj, int64_t now_ms, std::string_view delta) {
+  // A listener writing while a lazy save is published: the pending object
+  // goes to the store first, so that nothing but it stands for that key.
+  FlushPending();
   // From here on the store holds the newest object of a pinned key: a second
   // write in the same command must start from it, not from the pin.
   if (Pinned(key) != nullptr) pinned_ = nullptr;
@@ -419,6 +448,7 @@ void Keyspace::Save(std::string_view key, Object& obj, int64_t now_ms, std::stri
   }
   std::string_view moved;  // a big value moved into the store, for the Change
   bool kept = true;        // the key is in the store
+  bool lazy = false;       // its value left stale, *out pending (SaveLazily)
   // A delta gives `obj`: it describes the change only if `obj` is stored
   // as it is, and is worth shipping only if well below the object.
   auto keep_delta = [&](size_t encoded_size) {
@@ -427,11 +457,11 @@ void Keyspace::Save(std::string_view key, Object& obj, int64_t now_ms, std::stri
   if (out->IsAbsent(now_ms) && !options_.keep_tombstones) {
     delta = {};
     kept = false;
-    cache_.Erase(key);
     // Nothing live: forget the key (a single node has no replica that could
     // resurrect it; the dot counter keeps old contexts from covering what
-    // comes next).
+    // comes next). The cached object, dirty or not, is superseded.
     if (store_.Delete(key, now_ms) || out->Size() > 0) ++stats_.tombstones_purged;
+    cache_.Discard(key);
   } else if (options_.keep_tombstones) {
     // A replica keeps what it knows until the cluster purges it: expired
     // versions as their remains (deterministic, see Object::CompactExpired),
@@ -467,13 +497,28 @@ void Keyspace::Save(std::string_view key, Object& obj, int64_t now_ms, std::stri
     }
   } else {
     const int64_t expire_at = out->ExpireAtMs();
-    std::string encoded = Encode(*out, &moved);
-    keep_delta(encoded.size());
-    store_.Set(key, std::move(encoded), expire_at, now_ms);
+    lazy = delta.empty() && SaveLazily(key, *out, expire_at, now_ms);
+    if (!lazy) {
+      std::string encoded = Encode(*out, &moved);
+      keep_delta(encoded.size());
+      store_.Set(key, std::move(encoded), expire_at, now_ms);
+    }
   }
   const uint64_t change = change_count_;
   changes_.Publish(key, *out, moved, delta);
-  // (A listener that wrote to the keyspace would have made *out stale.)
+  if (lazy && pending_ == out) {
+    // Still stale, nothing wrote meanwhile: the object becomes the dirty
+    // entry the store's stale value stands for.
+    pending_ = nullptr;
+    bool stale = false;
+    const std::string* stored = store_.GetStale(key, now_ms, /*touch=*/false, &stale);
+    if (stored != nullptr && stale) {
+      cache_.InsertDirty(key, std::move(*out), *stored, pending_base_, pending_estimate_);
+      return;
+    }
+  }
+  // (A listener that wrote to the keyspace would have made *out stale. A
+  // lazy save written back during the publication is an eager one now.)
   if (kept && change == change_count_) {
     Remember(key, *out, now_ms);
   } else {

@@ -67,6 +67,32 @@
 // catches deletions behind the keyspace's back (eviction, expiry, the log's
 // drop records). Pins bypass it for reads.
 //
+// Lazy encoding (write-back; ContainerCacheOptions::write_back): a
+// container write of a key the cache holds (the store's bytes and their
+// element count known) does not encode the container: the new object goes
+// into the cache as a dirty entry and the store marks the key's value
+// stale (Store::MarkStale: the TTL and the access are recorded at once, the
+// bytes stay as they were). The encoding is made later, once, when
+// something needs the bytes: the store asks the keyspace (EncodeStale)
+// before any lookup or walk hands them out, and the cache writes a dirty
+// entry back before it drops it (LRU, bounds). Invariant: a key's stored
+// value is stale exactly while the cache holds its newest object as a dirty
+// entry (or, during the one save being published, pending_ holds it); so
+// every reader of bytes, inside the keyspace (through the store's writing-
+// back lookups, or the cached object first: Lookup) or above it (GET, DUMP,
+// MEMORY USAGE, SCAN, the log rewrite, the cluster's walks), sees exactly
+// the bytes an eager save would have stored. A stale value that leaves the
+// store unread (DEL, overwrite, expiry, eviction, FlushAll, the log's drop
+// records) takes its dirty entry with it (Discarded). Writes stay eager
+// where the bytes or their exact size are wanted on every write: with
+// keep_tombstones (a cluster replica: dead-key gauges and compaction read
+// the encoding), when the write publishes a delta (its size is weighed
+// against the encoding's), for the first write after a cache miss, and
+// every max_lazy_writes-th write of a key in a row (it refreshes the size
+// estimate the dirty entry is charged for). Changes are published exactly
+// as before, with the object, at every write: the log and WATCH see no
+// difference.
+//
 // Pure logic over the Store: time is passed in. Not thread safe.
 
 #include <cstdint>
@@ -112,11 +138,16 @@ struct KeyspaceStats {
   uint64_t tombstone_bytes = 0;
 };
 
-class Keyspace {
+class Keyspace : private StaleValueOwner {
  public:
   // All references must outlive the Keyspace. `self` is this node's actor.
+  // The keyspace owns the store's stale values (Store::SetStaleValueOwner)
+  // while it lives; its destruction writes them back.
   Keyspace(::shoal::storage::Store& store, ActorTable& actors, ActorId self, DotCounter& dots,
            KeyspaceOptions options = {});
+  ~Keyspace() override;
+  Keyspace(const Keyspace&) = delete;
+  Keyspace& operator=(const Keyspace&) = delete;
 
   // keep_tombstones also puts the store in keep-expired mode.
   void set_options(const KeyspaceOptions& options);
@@ -257,7 +288,11 @@ class Keyspace {
   //      with write.dot (the dot this write's version gets) and write.now_ms
   //      (register timestamps). It returns true to store the result, false
   //      when nothing changed (nothing is written), or an
-  //      error (nothing written; returned as is). It may set
+  //      error (nothing written; returned as is). On false or an error
+  //      `state` must be as fn got it: a dirty cached object is given back
+  //      to the cache as it is (it is the key's only current copy, see
+  //      "Lazy encoding"), so a change fn made before failing would stay.
+  //      fn must not call into the keyspace. It may set
   //      write.expire_at_ms (starts as the key's TTL, which Redis keeps on
   //      every hash/set/zset write; 0 = none: the *STORE commands, which
   //      replace the destination, set it to 0 after state.Clear()).
@@ -353,13 +388,30 @@ class Keyspace {
   void CountDead(std::string_view key, int sign, int64_t now_ms);
   uint64_t NextDotFloor();
   // Load() for a write that replaces the key's object (Save): a cached
-  // object is moved out of the cache rather than copied.
-  Result<Object> LoadForWrite(std::string_view key, int64_t now_ms);
-  // The cached object of an unpinned key, if the cache holds a valid one
-  // for the store's current value `bytes` (nullptr: absent).
-  const Object* Cached(std::string_view key, const std::string* bytes) {
-    return cache_.size() == 0 ? nullptr : cache_.Find(key, bytes);
-  }
+  // object is moved out of the cache rather than copied. *dirty: it came
+  // from a dirty entry, the key's only current copy, which a write that does
+  // not save it must give back (cache_.Restore).
+  Result<Object> LoadForWrite(std::string_view key, int64_t now_ms, bool* dirty);
+  // What the store holds for an unpinned key: the cached object (which
+  // answers for a stale value) and/or the bytes (never stale: a stale
+  // value without a cached object, the pending save's, is written back
+  // first). Both null: absent. Records an access if `touch`.
+  struct Stored {
+    const Object* cached = nullptr;
+    const std::string* bytes = nullptr;
+  };
+  Stored Lookup(std::string_view key, int64_t now_ms, bool touch = true);
+  // Save's lazy path: marks `key`'s value stale and makes `out` the pending
+  // object if the write may leave the encoding for later (see "Lazy
+  // encoding"); false: Save encodes.
+  bool SaveLazily(std::string_view key, const Object& out, int64_t expire_at_ms, int64_t now_ms);
+  // Writes the pending save's object into the store (a nested write or
+  // flush comes during its publication).
+  void FlushPending();
+  // StaleValueOwner (storage/store.h), for the store's write-backs.
+  std::string EncodeStale(std::string_view key) override;
+  void WroteBack(std::string_view key, const std::string& value) override;
+  void Discarded(std::string_view key) override;
   // After Save stored `obj` under `key`: moves it into the cache if it is a
   // container object (every sibling a container version), else forgets the
   // key's entry.
@@ -372,11 +424,6 @@ class Keyspace {
   // expiry `expire_at_ms`.
   Status PutContainer(std::string_view key, const Object& obj, KeyType type, bool clear,
                       int64_t expire_at_ms, int64_t now_ms);
-  // The local encoding of `key`'s object, or nullptr (pins are not covered:
-  // callers check Pinned first).
-  const std::string* Encoded(std::string_view key, int64_t now_ms) {
-    return store_.GetMutable(key, now_ms);
-  }
   // The pinned object if `key` is pinned, else nullptr.
   const Object* Pinned(std::string_view key) const {
     return pinned_ != nullptr && key == pinned_key_ ? pinned_ : nullptr;
@@ -401,6 +448,12 @@ class Keyspace {
   std::string_view pinned_key_;
   const Object* pinned_ = nullptr;
   ContainerCache cache_;
+  // The object of the lazy save being published (Save), not yet in the
+  // cache: what a write-back of `pending_key_` encodes meanwhile.
+  const Object* pending_ = nullptr;
+  std::string_view pending_key_;
+  ContainerCache::Base pending_base_;
+  size_t pending_estimate_ = 0;
 };
 
 }  // namespace shoal::storage

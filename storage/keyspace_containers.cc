@@ -3,6 +3,8 @@
 // write every container command goes through, with the delta it ships and
 // logs (storage/container_delta.h) and its replay on replicas.
 
+#include <cassert>
+
 #include "storage/keyspace.h"
 
 #include "storage/container_codec.h"
@@ -12,10 +14,10 @@ namespace shoal::storage {
 
 Result<KeyType> Keyspace::Type(std::string_view key, int64_t now_ms) {
   if (Pinned(key) == nullptr) {
-    const std::string* bytes = Encoded(key, now_ms);
-    if (bytes == nullptr) return KeyType::kNone;
-    if (Object::PeekSingleValue(*bytes, now_ms)) return KeyType::kString;
-    if (const Object* cached = Cached(key, bytes)) return cached->TypeAt(now_ms, actors_);
+    const Stored stored = Lookup(key, now_ms);
+    if (stored.cached != nullptr) return stored.cached->TypeAt(now_ms, actors_);
+    if (stored.bytes == nullptr) return KeyType::kNone;
+    if (Object::PeekSingleValue(*stored.bytes, now_ms)) return KeyType::kString;
   }
   auto obj = Load(key, now_ms);
   if (!obj.ok()) return obj.status();
@@ -26,9 +28,9 @@ template <typename State>
 Result<ContainerView<State>> Keyspace::Read(std::string_view key, int64_t now_ms) {
   if (Pinned(key) == nullptr) {
     // A cached object is joined (copied) from, not copied and then joined.
-    const std::string* bytes = Encoded(key, now_ms);
-    if (bytes == nullptr) return ContainerView<State>();
-    if (const Object* cached = Cached(key, bytes)) return ViewOf<State>(*cached, now_ms, actors_);
+    const Stored stored = Lookup(key, now_ms);
+    if (stored.cached != nullptr) return ViewOf<State>(*stored.cached, now_ms, actors_);
+    if (stored.bytes == nullptr) return ContainerView<State>();
   }
   auto obj = Load(key, now_ms);
   if (!obj.ok()) return obj.status();
@@ -49,17 +51,25 @@ Result<ContainerView<OrZset>> Keyspace::ReadZset(std::string_view key, int64_t n
 
 namespace {
 
-// The one container version of a key stored alone, decoded down to the
-// element `name`: nullopt when the fast path does not apply.
-Result<std::optional<Version>> PeekElement(const std::string* bytes, std::string_view name,
-                                           int64_t now_ms, const ActorTable& actors) {
-  if (bytes == nullptr) return std::optional<Version>();
+// The one container version of a key stored alone, nullptr when the fast
+// path does not apply: the cached object's (nothing decoded), or decoded
+// from the bytes into *scratch down to the element `name`.
+Result<const Version*> PeekElement(const Object* cached, const std::string* bytes,
+                                   std::string_view name, int64_t now_ms, const ActorTable& actors,
+                                   Version* scratch) {
+  if (cached != nullptr) {
+    // What Object::PeekContainer accepts: one unexpired container version.
+    if (cached->Size() != 1) return nullptr;
+    const Version& v = cached->siblings()[0].value;
+    if (!v.IsContainer() || !v.IsUnexpired(now_ms)) return nullptr;
+    return &v;
+  }
+  if (bytes == nullptr) return nullptr;
   auto payload = Object::PeekContainer(*bytes, now_ms);
-  if (!payload) return std::optional<Version>();
-  Version v;
-  Status st = DecodeContainerEntry(*payload, name, actors, &v);
+  if (!payload) return nullptr;
+  Status st = DecodeContainerEntry(*payload, name, actors, scratch);
   if (!st.ok()) return st;
-  return std::optional<Version>(std::move(v));
+  return scratch;
 }
 
 Status WrongTypeStatus() {
@@ -71,13 +81,15 @@ Status WrongTypeStatus() {
 // join the container. A lone version of another type is WRONGTYPE, unless it
 // is an empty container and the key is absent (`absent` is the answer then).
 template <typename Out, typename Get, typename Exists>
-Result<std::optional<Out>> LookupElement(const std::string* bytes, std::string_view name,
-                                         VersionKind kind, int64_t now_ms, const ActorTable& actors,
-                                         Out absent, const Exists& exists, const Get& get) {
-  auto peek = PeekElement(bytes, name, now_ms, actors);
+Result<std::optional<Out>> LookupElement(const Object* cached, const std::string* bytes,
+                                         std::string_view name, VersionKind kind, int64_t now_ms,
+                                         const ActorTable& actors, Out absent, const Exists& exists,
+                                         const Get& get) {
+  Version scratch;
+  auto peek = PeekElement(cached, bytes, name, now_ms, actors, &scratch);
   if (!peek.ok()) return peek.status();
-  const std::optional<Version>& v = peek.value();
-  if (!v) return std::optional<Out>();
+  const Version* v = peek.value();
+  if (v == nullptr) return std::optional<Out>();
   if (v->kind == kind) return std::optional<Out>(get(*v));
   if (v->IsEmptyContainer() && !exists()) return std::optional<Out>(std::move(absent));
   return WrongTypeStatus();
@@ -89,8 +101,9 @@ Result<std::optional<std::string>> Keyspace::HashGet(std::string_view key, std::
                                                      int64_t now_ms) {
   using Out = std::optional<std::string>;
   if (Pinned(key) == nullptr) {
+    const Stored stored = Lookup(key, now_ms);
     auto fast = LookupElement<Out>(
-        Encoded(key, now_ms), field, VersionKind::kHash, now_ms, actors_, Out(),
+        stored.cached, stored.bytes, field, VersionKind::kHash, now_ms, actors_, Out(),
         [&] { return Exists(key, now_ms); },
         [&](const Version& v) { return v.hash.Get(field, actors_); });
     if (!fast.ok()) return fast.status();
@@ -103,8 +116,9 @@ Result<std::optional<std::string>> Keyspace::HashGet(std::string_view key, std::
 
 Result<bool> Keyspace::SetContains(std::string_view key, std::string_view member, int64_t now_ms) {
   if (Pinned(key) == nullptr) {
+    const Stored stored = Lookup(key, now_ms);
     auto fast = LookupElement<bool>(
-        Encoded(key, now_ms), member, VersionKind::kSet, now_ms, actors_, false,
+        stored.cached, stored.bytes, member, VersionKind::kSet, now_ms, actors_, false,
         [&] { return Exists(key, now_ms); },
         [&](const Version& v) { return v.set.Contains(member); });
     if (!fast.ok()) return fast.status();
@@ -119,8 +133,9 @@ Result<std::optional<double>> Keyspace::ZsetScore(std::string_view key, std::str
                                                   int64_t now_ms) {
   using Out = std::optional<double>;
   if (Pinned(key) == nullptr) {
+    const Stored stored = Lookup(key, now_ms);
     auto fast = LookupElement<Out>(
-        Encoded(key, now_ms), member, VersionKind::kZset, now_ms, actors_, Out(),
+        stored.cached, stored.bytes, member, VersionKind::kZset, now_ms, actors_, Out(),
         [&] { return Exists(key, now_ms); },
         [&](const Version& v) { return v.zset.Score(member, actors_); });
     if (!fast.ok()) return fast.status();
@@ -149,14 +164,36 @@ template <typename State>
 Status Keyspace::Modify(std::string_view key, int64_t now_ms, const ContainerFn<State>& fn) {
   // The cached object is taken (the write replaces it), and its state is
   // moved, not copied, unless a delta needs the state before the write.
-  auto obj = LoadForWrite(key, now_ms);
+  bool dirty = false;
+  auto obj = LoadForWrite(key, now_ms, &dirty);
   if (!obj.ok()) return obj.status();
   const Version* before = DeltaBase(key, obj.value(), KindOfState<State>(), now_ms);
+  // TakeViewOf's condition for moving the state out of the object.
+  const Version* only = obj.value().OnlyValue();
+  const bool moves = before == nullptr && only != nullptr && only->kind == KindOfState<State>() &&
+                     only->IsUnexpired(now_ms);
   auto view = before != nullptr ? ViewOf<State>(obj.value(), now_ms, actors_)
                                 : TakeViewOf<State>(obj.value(), now_ms, actors_);
-  if (!view.ok()) return view.status();
+  // A write that stores nothing gives a dirty object back as it was (see
+  // ContainerFn): it is the key's only current copy. A clean one is
+  // dropped, as the stored bytes are.
+  auto give_back = [&] {
+    if (!dirty) return;
+    if (moves && view.ok())
+      StateOf<State>(*obj.value().OnlyValue()) = std::move(view.value().state);
+    // (The taken entry waits for it: nothing drops a taken dirty entry.)
+    [[maybe_unused]] const bool restored = cache_.Restore(key, std::move(obj.value()));
+    assert(restored);
+  };
+  if (!view.ok()) {
+    give_back();
+    return view.status();
+  }
   auto floor = dots_.Next();
-  if (!floor.ok()) return floor.status();
+  if (!floor.ok()) {
+    give_back();
+    return floor.status();
+  }
   ContainerWrite write;
   write.dot = obj.value().NextPutDot(writer_, floor.value());
   write.now_ms = now_ms;
@@ -164,8 +201,10 @@ Status Keyspace::Modify(std::string_view key, int64_t now_ms, const ContainerFn<
   write.existed = view.value().exists;
   State& state = view.value().state;
   Result<bool> changed = fn(state, write);
-  if (!changed.ok()) return changed.status();
-  if (!changed.value()) return Status::Ok();
+  if (!changed.ok() || !changed.value()) {
+    give_back();
+    return changed.ok() ? Status::Ok() : changed.status();
+  }
   // An empty result is dead: it keeps no TTL.
   const int64_t expire = state.empty() ? 0 : write.expire_at_ms;
   Version v = VersionOf(std::move(state), now_ms, expire);
@@ -199,10 +238,17 @@ const Version* Keyspace::DeltaBase(std::string_view key, const Object& obj, Vers
 Status Keyspace::ApplyDelta(std::string_view key, std::string_view delta, int64_t now_ms) {
   auto decoded = storage::DecodeDelta(delta, actors_);
   if (!decoded.ok()) return decoded.status();
-  auto obj = LoadForWrite(key, now_ms);
+  bool dirty = false;
+  auto obj = LoadForWrite(key, now_ms, &dirty);
   if (!obj.ok()) return obj.status();
   auto applied = storage::ApplyDelta(obj.value(), decoded.value(), actors_);
-  if (!applied.ok()) return applied.status();
+  if (!applied.ok()) {
+    if (dirty) {
+      [[maybe_unused]] const bool restored = cache_.Restore(key, std::move(obj.value()));
+      assert(restored);
+    }
+    return applied.status();
+  }
   if (decoded.value().dot.actor == self_) dots_.Observe(decoded.value().dot.counter);
   Save(key, applied.value(), now_ms, delta);
   return Status::Ok();

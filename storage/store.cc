@@ -71,6 +71,10 @@ void SubtractClamped(size_t* counter, size_t n) {
 
 }  // namespace
 
+size_t Store::ChargedValueBytes(size_t size) {
+  return ValueBytes(size);
+}
+
 Store::Store() : dict_(std::make_unique<Dict>()) {}
 
 bool Store::Expired(const DictEntry& e, int64_t now_ms) const {
@@ -95,7 +99,8 @@ DictEntry* Store::FindLive(std::string_view key, int64_t now_ms, Touch touch) {
 void Store::TouchEntry(DictEntry* entry, int64_t now_ms) {
   // Only the LFU path consumes randomness; skip the PRNG step otherwise.
   const uint64_t random = IsLfu(eviction_.policy) ? SplitMix64(&access_random_state_) : 0;
-  entry->access = TouchedAccessMeta(entry->access, eviction_, now_ms, random);
+  const uint32_t flags = entry->access & ~kAccessMask;
+  entry->access = flags | TouchedAccessMeta(entry->access & kAccessMask, eviction_, now_ms, random);
 }
 
 void Store::Remove(DictEntry* entry) {
@@ -105,6 +110,10 @@ void Store::Remove(DictEntry* entry) {
 }
 
 void Store::Drop(DictEntry* entry) {
+  if (IsStale(*entry)) {
+    Unstale(entry);
+    stale_owner_->Discarded(entry->key());
+  }
   SetExpiry(entry, 0);
   UnindexPartition(entry);
   SubtractClamped(&entry_bytes_, EntryBytes(entry->key_size) + ValueBytes(entry->value.size()));
@@ -171,6 +180,7 @@ size_t Store::PartitionSize(uint32_t partition) const {
 void Store::ForEachInPartition(uint32_t partition, int64_t now_ms,
                                const std::function<void(const EntryView&)>& fn) const {
   if (partition >= partitions()) return;
+  WriteBackAll();
   for (const DictEntry* e : partition_index_[partition]) {
     if (Expired(*e, now_ms)) continue;
     fn(EntryView{e->key(), e->value, e->expire_at_ms});
@@ -180,6 +190,7 @@ void Store::ForEachInPartition(uint32_t partition, int64_t now_ms,
 uint64_t Store::ScanPartition(uint32_t partition, uint64_t bound, size_t count, int64_t now_ms,
                               const std::function<void(const EntryView&)>& fn) const {
   if (partition >= partitions()) return 0;
+  WriteBackAll();
   const std::vector<DictEntry*>& entries = partition_index_[partition];
   uint64_t i = std::min<uint64_t>(bound, entries.size());
   for (size_t seen = 0; i > 0 && seen < std::max<size_t>(count, 1); ++seen) {
@@ -191,6 +202,10 @@ uint64_t Store::ScanPartition(uint32_t partition, uint64_t bound, size_t count, 
 }
 
 void Store::ReplaceValue(DictEntry* entry, std::string value) {
+  if (IsStale(*entry)) {
+    Unstale(entry);
+    stale_owner_->Discarded(entry->key());
+  }
   SubtractClamped(&entry_bytes_, ValueBytes(entry->value.size()));
   Release(entry->value);
   entry->value = std::move(value);
@@ -204,17 +219,22 @@ const std::string* Store::Get(std::string_view key, int64_t now_ms) {
     return nullptr;
   }
   ++stats_.keyspace_hits;
+  if (IsStale(*e)) WriteBackEntry(e);
   return &e->value;
 }
 
 const std::string* Store::Peek(std::string_view key, int64_t now_ms) {
   DictEntry* e = FindLive(key, now_ms, Touch::kNo);
-  return e == nullptr ? nullptr : &e->value;
+  if (e == nullptr) return nullptr;
+  if (IsStale(*e)) WriteBackEntry(e);
+  return &e->value;
 }
 
 std::string* Store::GetMutable(std::string_view key, int64_t now_ms) {
   DictEntry* e = FindLive(key, now_ms, Touch::kYes);
-  return e == nullptr ? nullptr : &e->value;
+  if (e == nullptr) return nullptr;
+  if (IsStale(*e)) WriteBackEntry(e);
+  return &e->value;
 }
 
 void Store::NoteResize(size_t old_size, size_t new_size) {
@@ -303,6 +323,7 @@ uint64_t Store::Scan(uint64_t cursor, size_t count, int64_t now_ms,
   // visiting at most 10x count buckets so that a sparse table cannot make
   // one call arbitrarily long.
   count = std::max<size_t>(count, 1);
+  WriteBackAll();
   size_t seen = 0;
   size_t steps_left = count * 10;
   auto visit = [&](const DictEntry& e) {
@@ -317,6 +338,7 @@ uint64_t Store::Scan(uint64_t cursor, size_t count, int64_t now_ms,
 }
 
 void Store::ForEach(int64_t now_ms, const std::function<void(const EntryView&)>& fn) const {
+  WriteBackAll();
   dict_->ForEach([&](const DictEntry& e) {
     if (Expired(e, now_ms)) return;
     fn(EntryView{e.key(), e.value, e.expire_at_ms});
@@ -400,6 +422,8 @@ void Store::Clear() {
   // Big values go to the releaser too: FLUSHALL of a 512 MB value must not
   // stall the loop, and a value something still reads (a pinned GET reply,
   // a log write) must not be freed under it.
+  for (const auto& [entry, charged] : stale_) stale_owner_->Discarded(entry->key());
+  stale_.clear();
   if (release_) dict_->ForEachMutable([this](DictEntry& e) { Release(e.value); });
   dict_->Clear();
   pool_.Clear();

@@ -34,6 +34,16 @@
 // is under the limit. See storage/eviction.h for the policies and the
 // metadata; the "Eviction" section below for the calls.
 //
+// Stale values (write-back): the owner (the Keyspace) may keep a key's
+// newest value elsewhere and mark the stored bytes stale (MarkStale) instead
+// of encoding them on every write. Every call that hands a value out (Get,
+// Peek, GetMutable, and the walks Scan, ForEach, ForEachInPartition,
+// ScanPartition) first writes stale values back, asking the owner
+// (StaleValueOwner::EncodeStale), so that nobody but the owner ever sees
+// stale bytes. A stale value that leaves the store unread (overwritten,
+// deleted, expired, evicted, cleared) is reported to the owner
+// (Discarded). See the "Stale values" section below.
+//
 // Not thread safe: one Store belongs to one event loop thread.
 
 #include <algorithm>
@@ -44,6 +54,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "storage/eviction.h"
@@ -75,6 +86,19 @@ struct StoreStats {
 struct Partitioner {
   uint32_t partitions = 0;
   std::function<uint32_t(std::string_view key)> partition_of;
+};
+
+// The owner of stale values (see the top of this file). Its calls must not
+// call into the store.
+class StaleValueOwner {
+ public:
+  virtual ~StaleValueOwner() = default;
+  // The current bytes of `key`, whose stored value is stale.
+  virtual std::string EncodeStale(std::string_view key) = 0;
+  // The store now holds `value`, written back for `key` (no longer stale).
+  virtual void WroteBack(std::string_view key, const std::string& value) = 0;
+  // `key`'s stale value left the store without being written back.
+  virtual void Discarded(std::string_view key) = 0;
 };
 
 class Store {
@@ -251,6 +275,36 @@ class Store {
   // Meaningful under LFU policies.
   std::optional<uint8_t> LfuFrequency(std::string_view key, int64_t now_ms);
 
+  // --- Stale values -----------------------------------------------------
+
+  // The owner asked for the bytes of stale values (nullptr: none; then
+  // nothing may be marked stale). Must outlive the store or be unset after
+  // every stale value was written back.
+  void SetStaleValueOwner(StaleValueOwner* owner) { stale_owner_ = owner; }
+  // Marks `key`'s value stale: the owner now holds its newest content. Sets
+  // the expiry (0 = none) and records an access as Set() does; the stored
+  // bytes stay as they are (the owner may compare them, see PeekStale) until
+  // written back. `estimated_size`: the bytes the value will take once
+  // written back, charged in used_bytes() meanwhile (a dirty value counts as
+  // big as it will be). False (nothing done) if the key is absent.
+  bool MarkStale(std::string_view key, int64_t expire_at_ms, int64_t now_ms, size_t estimated_size);
+  // The owner's lookup: as GetMutable() (records an access if `touch`, lazy
+  // expiry) or Peek(), but a stale value is handed out as it is, with
+  // *stale set. Only the owner may use it: it alone knows what the bytes
+  // stand for.
+  const std::string* GetStale(std::string_view key, int64_t now_ms, bool touch, bool* stale);
+  // Writes `key`'s value back now if it is stale (asks the owner); returns
+  // the value (nullptr if absent). Records no access.
+  const std::string* WriteBack(std::string_view key, int64_t now_ms);
+  // The owner writes back itself: installs `value` as `key`'s bytes if its
+  // value is stale (no call to the owner); otherwise does nothing.
+  void WriteBack(std::string_view key, std::string value);
+  // Writes back every stale value. Logically const: a write-back changes
+  // how a value is held, not what the store holds (the const walks do it).
+  void WriteBackAll() const;
+  // Keys whose value is stale now.
+  size_t stale_count() const { return stale_.size(); }
+
   // --- Partitions -------------------------------------------------------
 
   // Indexes every key by partition (or, given no partitioning, drops the
@@ -315,8 +369,18 @@ class Store {
   // Sets or clears (expire_at_ms == 0) an entry's expiry, keeping expires_
   // in step.
   void SetExpiry(DictEntry* entry, int64_t expire_at_ms);
-  // Replaces an entry's value, keeping the byte count in step.
+  // Replaces an entry's value, keeping the byte count in step (a stale
+  // value is discarded: the owner is told).
   void ReplaceValue(DictEntry* entry, std::string value);
+  // Stale values: whether `entry`'s is, the end of its staleness (the byte
+  // count goes back to its bytes; the owner is not told), the write-back
+  // of one entry.
+  static bool IsStale(const DictEntry& entry);
+  // The heap bytes a value of `size` characters is charged.
+  static size_t ChargedValueBytes(size_t size);
+  void Unstale(DictEntry* entry);
+  void WriteBackEntry(DictEntry* entry);
+  void WriteBackEverything();
   // Gives a big value buffer to release_ (see SetBigValueReleaser).
   void Release(std::string& value) {
     if (release_ && value.capacity() >= kReleaseBytes) release_(std::move(value));
@@ -352,6 +416,10 @@ class Store {
   uint64_t access_random_state_ = 0x1f0a2b3c4d5e6f70ULL;
   int64_t latest_now_ms_ = 0;
   bool keep_expired_ = false;
+  // Entries whose value is stale (their access word's stale bit is set),
+  // each with the value bytes it is charged in entry_bytes_ meanwhile.
+  StaleValueOwner* stale_owner_ = nullptr;
+  std::unordered_map<DictEntry*, size_t> stale_;
 };
 
 }  // namespace shoal::storage

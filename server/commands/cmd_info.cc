@@ -216,6 +216,8 @@ void StatsSection(Server& server, InfoWriter& w) {
   w.Field("container_cache_keys", cache.size());
   w.Field("container_cache_hits", cache.stats().hits);
   w.Field("container_cache_misses", cache.stats().misses);
+  w.Field("container_cache_dirty_keys", cache.dirty());
+  w.Field("container_cache_write_backs", cache.stats().write_backs);
 }
 
 // A Redis master without replicas, field for field (Redis 7.0): shoal's

@@ -20,11 +20,21 @@
 #include "storage/dot_counter.h"
 #include "storage/keyspace.h"
 #include "storage/store.h"
+#include "tests/unit/storage/container_history.h"
 
 namespace shoal::storage {
 namespace {
 
-constexpr int64_t kNow = 1'700'000'000'000;
+using history::Elem;
+using history::Foreign;
+using history::kKeys;
+using history::kNow;
+using history::Mode;
+using history::Node;
+using history::Op;
+using history::Recorder;
+using history::Replicate;
+using history::Write;
 
 Object SetObject(std::vector<std::string> members, ActorId actor) {
   OrSet s;
@@ -156,157 +166,6 @@ TEST_CASE("TakeViewOf moves a lone version's state and gives ViewOf's view") {
 }
 
 // --- the keyspace with and without the cache ------------------------------
-
-struct Recorder final : ChangeListener {
-  struct Entry {
-    std::string key, object, delta;
-    bool operator==(const Entry&) const = default;
-  };
-  std::vector<Entry> changes;
-  size_t flushes = 0;
-  void OnChange(const Change& change) override {
-    changes.push_back(
-        {std::string(change.key()), change.NodeIdBytes(), std::string(change.delta())});
-  }
-  void OnFlush() override { ++flushes; }
-};
-
-struct Mode {
-  bool keep_tombstones = false;
-  bool listener = false;  // with one, writes make deltas (and copy the base)
-  bool lww = false;
-};
-
-struct Node {
-  Node(bool cache, const Mode& mode, char id = 'a')
-      : self(actors.Intern(std::string(40, id)).value()), ks(store, actors, self, dots) {
-    // The foreign writers, interned in the same order on every node.
-    (void)actors.Intern(std::string(40, 'c')).value();
-    KeyspaceOptions o;
-    o.keep_tombstones = mode.keep_tombstones;
-    o.lww = mode.lww;
-    if (!cache) o.container_cache.max_keys = 0;
-    ks.set_options(o);
-    if (mode.listener) ks.changes().Subscribe(&recorder);
-    store.SetEvictionPolicy(EvictionPolicy::kAllKeysRandom);
-  }
-  Store store;
-  ActorTable actors;
-  DotCounter dots;
-  ActorId self;
-  Keyspace ks;
-  Recorder recorder;
-};
-
-const std::vector<std::string> kKeys = {"h0", "h1", "s0", "s1", "z0", "z1"};
-
-std::string Elem(uint64_t i) {
-  return "e" + std::to_string(i % 12);
-}
-
-// One random step, drawn once and applied to every node alike.
-struct Op {
-  int kind = 0;
-  std::string key;
-  uint64_t a = 0, b = 0;
-};
-
-// Applies a container write of `kind` (0..11); returns its status code.
-Code Write(Keyspace& ks, const Op& op, int64_t now) {
-  const std::string e1 = Elem(op.a), e2 = Elem(op.b);
-  const std::string value = "v" + std::to_string(op.b) + std::string(op.a % 40, 'p');
-  Status st;
-  switch (op.kind) {
-    case 0:
-    case 1:
-      st = ks.ModifyHash(op.key, now, [&](OrHash& h, Keyspace::ContainerWrite& w) -> Result<bool> {
-        h.Set(e1, value, w.dot, w.now_ms);
-        if (op.b % 3 == 0) h.Set(e2, value, w.dot, w.now_ms);
-        return true;
-      });
-      break;
-    case 2:
-      st = ks.ModifyHash(op.key, now, [&](OrHash& h, Keyspace::ContainerWrite&) -> Result<bool> {
-        return h.Remove(e1);
-      });
-      break;
-    case 3:
-      st = ks.ModifyHash(op.key, now, [&](OrHash& h, Keyspace::ContainerWrite& w) -> Result<bool> {
-        auto r = h.IncrBy("n" + e1, static_cast<int64_t>(op.b % 7) - 3, w.dot, ks.actors());
-        if (!r.ok()) return r.status();
-        return true;
-      });
-      break;
-    case 4:
-    case 5:
-      st = ks.ModifySet(op.key, now, [&](OrSet& s, Keyspace::ContainerWrite& w) -> Result<bool> {
-        s.Add(e1, w.dot);
-        if (op.b % 2 == 0) s.Add(e2, w.dot);
-        return true;
-      });
-      break;
-    case 6:
-      st = ks.ModifySet(op.key, now, [&](OrSet& s, Keyspace::ContainerWrite&) -> Result<bool> {
-        return s.Remove(e1);
-      });
-      break;
-    case 7:
-    case 8:
-      st = ks.ModifyZset(op.key, now, [&](OrZset& z, Keyspace::ContainerWrite& w) -> Result<bool> {
-        z.Add(e1, static_cast<double>(op.b % 100), w.dot, w.now_ms);
-        return true;
-      });
-      break;
-    case 9:
-      st = ks.ModifyZset(op.key, now, [&](OrZset& z, Keyspace::ContainerWrite& w) -> Result<bool> {
-        auto r = z.IncrBy(e1, 1.5, w.dot, ks.actors());
-        if (!r.ok()) return r.status();
-        return true;
-      });
-      break;
-    case 10:
-      st = ks.ModifyZset(op.key, now, [&](OrZset& z, Keyspace::ContainerWrite&) -> Result<bool> {
-        return z.Remove(e1);
-      });
-      break;
-    default:
-      // A write that fails after changing the state: nothing is stored.
-      st = ks.ModifySet(op.key, now, [&](OrSet& s, Keyspace::ContainerWrite& w) -> Result<bool> {
-        s.Add("never", w.dot);
-        return Status(Code::kInvalid, "ERR refused");
-      });
-      break;
-  }
-  return st.code();
-}
-
-// The foreign object of `key` a remote writer holds, in `to`'s actor ids.
-std::optional<Object> Foreign(Node& remote, Node& to, const std::string& key, int64_t now) {
-  auto obj = remote.ks.Load(key, now);
-  if (!obj.ok() || obj.value().Size() == 0) return std::nullopt;
-  std::string wire;
-  obj.value().EncodeWithNodeIds(remote.actors, &wire);
-  auto local = Object::DecodeWithNodeIds(wire, to.actors);
-  REQUIRE(local.ok());
-  return std::move(local).value();
-}
-
-// A replica pair fed with a writer's changes: the delta when there is one
-// (refused: the whole object), else the whole object; "gone" forgets.
-void Replicate(Node& replica, const Recorder::Entry& change, int64_t now) {
-  if (!change.delta.empty()) {
-    Status st = replica.ks.ApplyDelta(change.key, change.delta, now);
-    if (st.ok()) return;
-    REQUIRE(st.code() == Code::kStale);
-  }
-  auto obj = Object::DecodeWithNodeIds(change.object, replica.actors);
-  REQUIRE(obj.ok());
-  if (obj.value().Size() == 0) {
-    replica.ks.Forget(change.key, now);
-  } else {
-    REQUIRE(replica.ks.Merge(change.key, obj.value(), now).ok());
-  }
-}
 
 // TakeViewOf gives what ViewOf gives, for every object and type.
 template <typename State>
