@@ -333,12 +333,33 @@ class FaultHistoryTest(ch.ClusterTestCase):
             figure(scenario, str(win.overall))
             for side in sorted(win.sides):
                 figure(scenario, str(win.sides[side]))
+        if report.resurrected:
+            self.explain_resurrections(cl, report)
         if expect_ok:
             self.assertEqual(report.lost, [], report.describe())
             self.assertEqual(report.phantoms, [], report.describe())
             self.assertEqual(report.divergent, [], report.describe())
             self.assertTrue(report.ok, report.describe())
         return report
+
+    def explain_resurrections(self, cl, report, limit=3):
+        """Writes to stderr what a resurrection needs to be understood: each
+        node's id, its GETV of the key (context decoded), and every operation
+        on the key from the resurrected write on."""
+        ids = {n.name: n.id for n in cl}
+        sys.stderr.write("node ids: %s\n" % ", ".join("%s=%s" % (k, v[:8]) for k, v in ids.items()))
+        for r in report.resurrected[:limit]:
+            sys.stderr.write("resurrection of %r in %s:\n" % (r.value, r.key))
+            for n in cl:
+                with n.client() as c:
+                    reply = c.call("GETV", r.key)
+                sys.stderr.write("  GETV via %s: %s %r\n" % (
+                    n.name, hx.describe_context(reply[0]), sorted(hx.text(v) for v in reply[1])))
+            since = r.writer.start if r.writer is not None else 0.0
+            for op in self.history:
+                if op.key == r.key and op.end >= since:
+                    extra = " %s" % hx.describe_context(op.context) if op.context else ""
+                    sys.stderr.write("  %s%s\n" % (op, extra))
 
     def final_reads(self, cl, keys=KEYS):
         return wl_support.final_reads(cl, keys)

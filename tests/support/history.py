@@ -132,6 +132,7 @@ writes per second of window.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import threading
 import time
@@ -636,6 +637,34 @@ def check(history: Iterable[Op], final_reads: Mapping[Any, Mapping[str, Any]],
 # ---------------------------------------------------------------------------
 # Convergent containers
 # ---------------------------------------------------------------------------
+
+
+def describe_context(token: Any) -> str:
+    """A context token (storage/context_token.h) as {node id prefix: counter},
+    for failure messages; the token itself if it does not parse."""
+    t = text(token)
+    try:
+        raw = base64.urlsafe_b64decode(t + "=" * (-len(t) % 4))
+
+        def varint(i):
+            value, shift = 0, 0
+            while True:
+                b = raw[i]
+                i += 1
+                value |= (b & 0x7F) << shift
+                shift += 7
+                if b < 0x80:
+                    return value, i
+
+        n, i = varint(1)
+        entries = []
+        for _ in range(n):
+            node = raw[i:i + 20].hex()[:8]
+            counter, i = varint(i + 20)
+            entries.append("%s:%d" % (node, counter))
+        return "{%s}" % ", ".join(entries)
+    except (ValueError, IndexError):
+        return t
 
 
 def set_members(reply: Any) -> FrozenSet[str]:
