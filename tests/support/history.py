@@ -475,6 +475,7 @@ class Report:
     unread_keys: List[str] = field(default_factory=list)
     skipped_keys: List[str] = field(default_factory=list)
     availability: Dict[str, WindowAvailability] = field(default_factory=dict)
+    availability_windows: Dict[str, Tuple[float, float]] = field(default_factory=dict)
     # Informative: how much was judged.
     acked_writes: int = 0        # ok SET/SETV judged for loss
     covered_writes: int = 0      # of those, absent but covered by a later write
@@ -631,6 +632,7 @@ def check(history: Iterable[Op], final_reads: Mapping[Any, Mapping[str, Any]],
 
     for name, (start, end) in (windows or {}).items():
         report.availability[name] = availability(ops, name, start, end)
+        report.availability_windows[name] = (start, end)
     return report
 
 

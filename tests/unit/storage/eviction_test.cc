@@ -513,10 +513,12 @@ TEST_CASE("reads and writes touch the LRU clock; no-touch lookups do not") {
       {"Persist", [](Store& st, int64_t t) { (void)st.Persist("k", t); }},
   };
   int64_t t = kNow + 100 * kSecond;
-  for (const auto& [name, op] : touching) {
+  for (const auto& entry : touching) {
+    // Not a structured binding: CAPTURE's lambda cannot capture one (clang).
+    const std::string& name = entry.first;
     CAPTURE(name);
     t += 100 * kSecond;
-    op(s, t);
+    entry.second(s, t);
     CHECK(s.IdleTimeMs("k", t) == 0u);
     CHECK(s.IdleTimeMs("k", t + 3 * kSecond) == 3'000u);
   }
