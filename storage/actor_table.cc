@@ -62,6 +62,17 @@ Result<ActorId> ActorTable::InternBinary(std::string_view binary) {
   return Intern(BinaryToHex(binary));
 }
 
+Result<ActorId> ActorTable::InternFromClient(std::string_view binary) {
+  if (auto it = binary_ids_.find(binary); it != binary_ids_.end()) return it->second;
+  if (client_interned_ >= max_client_actors()) {
+    ++client_refused_;
+    return Status::Invalid("too many node ids named by clients");
+  }
+  auto id = InternBinary(binary);
+  if (id.ok()) ++client_interned_;
+  return id;
+}
+
 std::optional<ActorId> ActorTable::Lookup(std::string_view node_id) const {
   auto it = ids_.find(node_id);
   if (it == ids_.end()) return std::nullopt;

@@ -51,6 +51,13 @@ class ActorTable {
   Result<ActorId> Intern(std::string_view node_id);
   // Same for a node id in binary form (exactly 20 bytes).
   Result<ActorId> InternBinary(std::string_view binary);
+  // InternBinary for a node id a client named (in a context token) that
+  // this table does not know yet. Such ids are real actors whose writes have
+  // not reached this node (a fallback's stand-in actor, say) or inventions;
+  // at most max_client_actors() of them are interned over the table's life,
+  // so that hostile tokens cannot fill the room that replication needs.
+  // kInvalid past that quota (counted in client_refused()).
+  Result<ActorId> InternFromClient(std::string_view binary);
 
   // The id of a node id already interned, without interning.
   std::optional<ActorId> Lookup(std::string_view node_id) const;
@@ -69,6 +76,11 @@ class ActorTable {
   bool NameLess(ActorId a, ActorId b) const { return NameOf(a) < NameOf(b); }
 
   size_t size() const { return names_.size(); }
+  // One eighth of the table.
+  size_t max_client_actors() const { return max_actors_ / 8; }
+  // Ids InternFromClient added, and those it refused past the quota.
+  size_t client_interned() const { return client_interned_; }
+  size_t client_refused() const { return client_refused_; }
 
  private:
   struct Hash {
@@ -77,6 +89,8 @@ class ActorTable {
   };
 
   size_t max_actors_;
+  size_t client_interned_ = 0;
+  size_t client_refused_ = 0;
   // names_[id] is the node id of id; a deque so that references stay valid.
   std::deque<std::string> names_;
   std::unordered_map<std::string, ActorId, Hash, std::equal_to<>> ids_;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "storage/varint.h"
@@ -107,7 +108,7 @@ std::string EncodeContextToken(const VersionVector& context, const ActorTable& a
   return Base64UrlEncode(EncodeBinary(context, actors));
 }
 
-Result<VersionVector> DecodeContextToken(std::string_view token, const ActorTable& actors) {
+Result<VersionVector> DecodeContextToken(std::string_view token, ActorTable& actors) {
   if (token.empty() || token.size() > kMaxContextTokenLength) return Invalid();
   std::string bin;
   if (!Base64UrlDecode(token, &bin)) return Invalid();
@@ -122,24 +123,34 @@ Result<VersionVector> DecodeContextToken(std::string_view token, const ActorTabl
   body.remove_prefix(1);
   uint64_t n = 0;
   if (!GetVarint64(&body, &n) || n > body.size() / (kNodeIdBinaryLength + 1)) return Invalid();
-  std::vector<std::string_view> seen;
-  std::vector<VersionVector::Entry> entries;
-  seen.reserve(n);
+  std::vector<std::pair<std::string_view, uint64_t>> parsed;
+  parsed.reserve(n);
   for (uint64_t i = 0; i < n; ++i) {
     if (body.size() < kNodeIdBinaryLength) return Invalid();
     std::string_view id = body.substr(0, kNodeIdBinaryLength);
     body.remove_prefix(kNodeIdBinaryLength);
     uint64_t counter = 0;
     if (!GetVarint64(&body, &counter) || counter == 0 || counter > kMaxCounter) return Invalid();
-    seen.push_back(id);
-    if (std::optional<ActorId> actor = actors.LookupBinary(id)) {
-      entries.push_back({*actor, counter});
-    }
+    parsed.emplace_back(id, counter);
   }
   if (!body.empty()) return Invalid();
-  // Repeated node ids, known or not, make the token invalid.
+  // Repeated node ids make the token invalid.
+  std::vector<std::string_view> seen;
+  seen.reserve(parsed.size());
+  for (const auto& [id, counter] : parsed) seen.push_back(id);
   std::sort(seen.begin(), seen.end());
   if (std::adjacent_find(seen.begin(), seen.end()) != seen.end()) return Invalid();
+  // Valid: only now may unknown ids enter the table.
+  std::vector<VersionVector::Entry> entries;
+  entries.reserve(parsed.size());
+  for (const auto& [id, counter] : parsed) {
+    std::optional<ActorId> actor = actors.LookupBinary(id);
+    if (!actor) {
+      auto interned = actors.InternFromClient(id);
+      if (interned.ok()) actor = interned.value();
+    }
+    if (actor) entries.push_back({*actor, counter});
+  }
   Result<VersionVector> vv = VersionVector::FromEntries(std::move(entries));
   if (!vv.ok()) return Invalid();
   return vv;

@@ -45,12 +45,15 @@ std::string EncodeContextToken(const VersionVector& context, const ActorTable& a
 // an unknown version, fails its checksum, repeats a node id, has a counter
 // outside [1, kMaxCounter], or has trailing bytes.
 //
-// Node ids this node has never interned are DROPPED, not interned: a client
-// must not be able to grow the ActorTable, and an actor unknown here has no
-// version here. Dropping is safe: the context then covers fewer versions,
-// so a write made with it supersedes less — a version it should have
-// superseded comes back as a sibling when it arrives from another replica;
-// no version is ever lost.
-Result<VersionVector> DecodeContextToken(std::string_view token, const ActorTable& actors);
+// Node ids this node has never interned are interned
+// (ActorTable::InternFromClient) once the whole token is valid. A token
+// handed out by another node names actors whose writes may not have reached
+// this one yet — a fallback's stand-in actor during a partition, say — and
+// the write made with the token must cover those writes when they arrive:
+// were the ids dropped, a version the client saw and replaced would come
+// back as a sibling. Past the table's quota of client-named ids they are
+// dropped, with exactly that effect (never a loss); a client can fill the
+// quota but not the room replication needs.
+Result<VersionVector> DecodeContextToken(std::string_view token, ActorTable& actors);
 
 }  // namespace shoal::storage

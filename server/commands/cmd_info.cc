@@ -212,6 +212,9 @@ void StatsSection(Server& server, InfoWriter& w) {
   w.Field("sibling_warnings", vs.sibling_warnings);
   w.Field("sibling_conflicts", vs.conflicts);
   w.Field("tombstones_purged", vs.tombstones_purged);
+  // Node ids first met in a client's context token (storage/context_token.h).
+  w.Field("context_node_ids_learned", server.keyspace().actors().client_interned());
+  w.Field("context_node_ids_ignored", server.keyspace().actors().client_refused());
   const storage::ContainerCache& cache = server.keyspace().container_cache();
   w.Field("container_cache_keys", cache.size());
   w.Field("container_cache_hits", cache.stats().hits);

@@ -1,10 +1,14 @@
 #include <doctest/doctest.h>
 #include <xxhash.h>
 
+#include <algorithm>
+#include <optional>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "storage/context_token.h"
+#include "storage/object.h"
 #include "storage/varint.h"
 
 namespace shoal::storage {
@@ -88,14 +92,58 @@ TEST_CASE("tokens round-trip across nodes that interned ids in another order") {
   CHECK(EncodeContextToken(r.value(), there) == token);
 }
 
-TEST_CASE("unknown node ids are dropped, not interned") {
-  ActorTable t;
+TEST_CASE("unknown node ids are interned up to the client quota, then dropped") {
+  ActorTable t(64);  // a quota of 8 client-named ids
   const ActorId a = t.Intern(Id('a')).value();
   auto r = DecodeContextToken(Seal(Body({{'\x11', 5}, {'\xaa', 2}})), t);
   REQUIRE(r.ok());
-  CHECK(r.value().size() == 1);
+  CHECK(r.value().size() == 2);
   CHECK(r.value().Get(a) == 2);
-  CHECK(t.size() == 2);  // the base actor and a
+  const std::optional<ActorId> learned = t.LookupBinary(std::string(20, '\x11'));
+  REQUIRE(learned.has_value());
+  CHECK(r.value().Get(*learned) == 5);
+  CHECK(t.client_interned() == 1);
+  // Known now: naming it again costs nothing.
+  REQUIRE(DecodeContextToken(Seal(Body({{'\x11', 9}})), t).ok());
+  CHECK(t.client_interned() == 1);
+  for (char c = '\x20'; c < '\x27'; ++c) REQUIRE(DecodeContextToken(Seal(Body({{c, 1}})), t).ok());
+  CHECK(t.client_interned() == 8);
+  CHECK(t.client_refused() == 0);
+  const size_t size = t.size();
+  auto past = DecodeContextToken(Seal(Body({{'\x30', 4}, {'\xaa', 3}})), t);
+  REQUIRE(past.ok());
+  CHECK(past.value().size() == 1);
+  CHECK(past.value().Get(a) == 3);
+  CHECK(t.size() == size);
+  CHECK(t.client_refused() == 1);
+}
+
+// The resurrection this prevents: a client read a value written by an actor
+// this node has not heard of (a fallback's stand-in, on the other side of a
+// partition), replaced it here with the token it got, and then the replaced
+// version arrived. It must stay replaced.
+TEST_CASE("a write with another node's token supersedes that node's versions when they arrive") {
+  ActorTable there, here;
+  const ActorId stand_in = there.Intern(Id('5')).value();
+  const ActorId primary = here.Intern(Id('7')).value();
+  Object far;
+  far.Update(VersionVector{}, Version::Bytes("seen-and-replaced", 1), stand_in);
+  const std::string token = EncodeContextToken(far.Context(), there);
+
+  Object near;
+  near.Update(VersionVector{}, Version::Bytes("concurrent", 2), primary);
+  auto ctx = DecodeContextToken(token, here);
+  REQUIRE(ctx.ok());
+  near.Update(ctx.value(), Version::Bytes("replacement", 3), primary);
+
+  std::string wire;
+  far.EncodeWithNodeIds(there, &wire);
+  auto arrived = Object::DecodeWithNodeIds(wire, here);
+  REQUIRE(arrived.ok());
+  near.Merge(arrived.value());
+  std::vector<std::string> live = near.LiveValues(10, here);
+  std::sort(live.begin(), live.end());
+  CHECK(live == std::vector<std::string>{"concurrent", "replacement"});
 }
 
 TEST_CASE("malformed tokens are refused with the client's error") {
@@ -133,6 +181,9 @@ TEST_CASE("malformed tokens are refused with the client's error") {
   REQUIRE(stray.size() % 4 != 0);
   stray.back() = static_cast<char>(stray.back() == 'A' ? 'B' : stray.back() + 1);
   bad(stray);
+  // Nothing of a refused token entered the table.
+  CHECK(t.size() == 2);
+  CHECK(t.client_interned() == 0);
 }
 
 TEST_CASE("random tokens never crash") {
