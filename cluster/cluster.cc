@@ -112,6 +112,9 @@ Cluster::Cluster(uv_loop_t* loop, storage::Keyspace& keyspace, const storage::Cl
                         [this](facade::Connection&, Argv& argv, facade::ReplyBuilder& r) {
                           replica_.ServeHintedPut(argv, r);
                         });
+  // Answered at once: a forward link's command waits for it (peer/forward_links.h).
+  peer_server_.Register(std::string(kBarrierCommand),
+                        [](facade::Connection&, Argv&, facade::ReplyBuilder& r) { r.Ok(); });
   peer_server_.Register("SHOAL.FWD",
                         [this](facade::Connection& c, Argv& argv, facade::ReplyBuilder& r) {
                           dispatcher_.ServeForward(c, argv, r);

@@ -13,7 +13,8 @@ ClusterNode::ClusterNode(uv_loop_t* loop, ClusterNodeOptions options)
     : loop_(loop),
       options_(std::move(options)),
       membership_(Membership::Solo(options_.self, options_.partitions)),
-      advertised_(options_.self.host, options_.learn_host) {}
+      advertised_(options_.self.host, options_.learn_host),
+      forward_links_(std::make_unique<ForwardLinks>(loop, PeerOptions())) {}
 
 ClusterNode::~ClusterNode() {
   Stop();
@@ -102,6 +103,7 @@ void ClusterNode::Stop() {
   rows_timer_.reset();
   timer_.reset();
   swim_timer_.reset();
+  forward_links_->Clear();
   by_id_.clear();
   clients_.clear();
   retired_.clear();
@@ -117,13 +119,18 @@ void ClusterNode::Meet(const PeerAddress& addr) {
   AddClient(addr.host, addr.cport);
 }
 
-PeerClient* ClusterNode::AddClient(const std::string& host, int cport) {
+PeerClientOptions ClusterNode::PeerOptions() const {
   PeerClientOptions po;
   po.self_id = options_.self.id;
   po.secret = options_.secret;
   po.bind_addr = options_.bind_addr;
   po.tls = options_.tls;
   po.handshake_timeout_ms = std::max<int64_t>(options_.request_timeout_ms, 500);
+  return po;
+}
+
+PeerClient* ClusterNode::AddClient(const std::string& host, int cport) {
+  PeerClientOptions po = PeerOptions();
   // The events name their client, which does not exist yet when they are
   // made: they share a slot filled right after construction.
   auto slot = std::make_shared<PeerClient*>(nullptr);
@@ -150,7 +157,12 @@ PeerClient* ClusterNode::AddClient(const std::string& host, int cport) {
 
 void ClusterNode::Retire(PeerClient* client) {
   for (auto it = by_id_.begin(); it != by_id_.end();) {
-    it = it->second == client ? by_id_.erase(it) : std::next(it);
+    if (it->second != client) {
+      ++it;
+      continue;
+    }
+    forward_links_->Drop(it->first);
+    it = by_id_.erase(it);
   }
   auto it = std::find_if(clients_.begin(), clients_.end(),
                          [client](const auto& c) { return c.get() == client; });
@@ -566,6 +578,16 @@ void ClusterNode::Send(std::string_view id, std::vector<std::string> argv, int64
     return;
   }
   it->second->Send(std::move(argv), deadline_ms, std::move(cb));
+}
+
+void ClusterNode::SendForward(std::string_view id, std::vector<std::string> argv,
+                              int64_t deadline_ms, PeerCallback cb) {
+  auto it = by_id_.find(id);
+  if (stopped_ || it == by_id_.end()) {
+    cb(PeerOutcome::kNotConnected, nullptr, false);
+    return;
+  }
+  forward_links_->Send(*it->second, it->first, std::move(argv), deadline_ms, std::move(cb));
 }
 
 }  // namespace shoal::cluster

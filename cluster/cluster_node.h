@@ -37,6 +37,7 @@
 #include "cluster/log_sink.h"
 #include "cluster/membership.h"
 #include "cluster/peer/client.h"
+#include "cluster/peer/forward_links.h"
 #include "cluster/ring.h"
 #include "facade/uv_handle.h"
 #include "storage/file.h"
@@ -167,6 +168,10 @@ class ClusterNode {
   // runs at once with kNotConnected. `deadline_ms` is in uv_now() time.
   void Send(std::string_view id, std::vector<std::string> argv, int64_t deadline_ms,
             PeerCallback cb);
+  // Send for a forwarded command (SHOAL.FWD): on the peer's forward link,
+  // after every request sent to it before (cluster/peer/forward_links.h).
+  void SendForward(std::string_view id, std::vector<std::string> argv, int64_t deadline_ms,
+                   PeerCallback cb);
 
   // An inbound peer connection from `from` completed its handshake;
   // `local_host` is the address it connected to (a learning node may
@@ -214,6 +219,7 @@ class ClusterNode {
   void Save();
   // Creates clients for members we have no link to; follows address changes.
   void SyncLinks();
+  PeerClientOptions PeerOptions() const;
   PeerClient* AddClient(const std::string& host, int cport);
   void Retire(PeerClient* client);
   void OnReady(PeerClient* client, const std::string& remote_id);
@@ -252,6 +258,8 @@ class ClusterNode {
   // Clients replaced or found to be ourselves: destroyed from the timer,
   // never inside their own callbacks.
   std::vector<std::unique_ptr<PeerClient>> retired_;
+  // Forwarded commands' links, one per peer in by_id_ that was forwarded to.
+  std::unique_ptr<ForwardLinks> forward_links_;
   facade::UvHandle<uv_timer_t> timer_;       // the exchange timer, from Start() to Stop()
   facade::UvHandle<uv_timer_t> swim_timer_;  // drives the failure detector
   facade::UvHandle<uv_timer_t> rows_timer_;  // one-shot: batched ready-row changes

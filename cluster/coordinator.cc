@@ -350,21 +350,22 @@ void Coordinator::Forward(const NodeId& to, std::vector<std::string> argv, size_
   // The remote coordinator waits up to request-timeout-ms for its replicas;
   // give it that and as long again for the two hops.
   int64_t deadline = Deadline() + options_.request_timeout_ms;
-  transport_.Send(to, std::move(argv), deadline,
-                  [this, required, done = std::move(done)](PeerOutcome outcome,
-                                                           const PeerReply* reply, bool late) {
-                    if (late) return;
-                    if (outcome == PeerOutcome::kReply && reply->type == PeerReply::Type::kString) {
-                      done(true, reply->str);
-                      return;
-                    }
-                    if (outcome == PeerOutcome::kReply && reply->type == PeerReply::Type::kError) {
-                      done(false, reply->str);
-                      return;
-                    }
-                    ++stats_.quorum_failures;
-                    done(false, NoQuorumMessage(0, required));
-                  });
+  transport_.SendForward(
+      to, std::move(argv), deadline,
+      [this, required, done = std::move(done)](PeerOutcome outcome, const PeerReply* reply,
+                                               bool late) {
+        if (late) return;
+        if (outcome == PeerOutcome::kReply && reply->type == PeerReply::Type::kString) {
+          done(true, reply->str);
+          return;
+        }
+        if (outcome == PeerOutcome::kReply && reply->type == PeerReply::Type::kError) {
+          done(false, reply->str);
+          return;
+        }
+        ++stats_.quorum_failures;
+        done(false, NoQuorumMessage(0, required));
+      });
 }
 
 }  // namespace shoal::cluster

@@ -181,6 +181,8 @@ class PeerClient {
   // Requests counted against max_inflight (queued, written, or timed out and
   // still awaiting their late reply).
   size_t inflight() const { return inflight_; }
+  // How many requests Send has taken so far (refused ones included).
+  uint64_t requests_made() const { return next_seq_ - 1; }
 
  private:
   enum class Phase {

@@ -30,6 +30,13 @@ class PeerTransport {
   // A whole frame, sent after whatever is batched for `to` (SHOAL.FWD).
   virtual void Send(const NodeId& to, std::vector<std::string> argv, int64_t deadline_ms,
                     PeerCallback cb) = 0;
+  // Send for a forwarded command (SHOAL.FWD), whose reply waits for the
+  // remote coordinator: the running node keeps such frames off the link
+  // that carries replica requests (cluster/peer/forward_links.h).
+  virtual void SendForward(const NodeId& to, std::vector<std::string> argv, int64_t deadline_ms,
+                           PeerCallback cb) {
+    Send(to, std::move(argv), deadline_ms, std::move(cb));
+  }
   // Sends what is batched now.
   virtual void Flush() = 0;
   // The clock deadlines are given in (uv_now's milliseconds).

@@ -213,6 +213,68 @@ class QuorumSettingsTest(QuorumSettings, ch.ClusterTestCase):
 
 
 @ch.skip_unless_shoal
+class MutualForwardingTest(ch.ClusterTestCase):
+    """2 nodes, N=2, W=2: a read-modify-write goes to the key's first primary,
+    so each node forwards to the other while coordinating writes that need
+    the other's acknowledgement. The forwarded commands travel on their own
+    link (cluster/peer/forward_links.h): on the link that carries the
+    acknowledgements, a forwarded command's reply, which waits for its
+    coordinator's quorum, held the acknowledgements behind it, and the two
+    nodes held each other until the request timeout (NOQUORUM)."""
+
+    def test_nodes_forwarding_to_each_other_do_not_wait_on_each_other(self):
+        cl = self.start_cluster(2, replicas=2, read_quorum=1, write_quorum=2,
+                                request_timeout_ms=2000)
+        rounds, per_batch = 10, 40
+        keys = {}
+        for n in cl:
+            keys[n.name] = [k for k in ("mf:%d" % i for i in range(400))
+                            if cl.replicas_of(k)[0].name != n.name][:per_batch]
+            self.assertEqual(len(keys[n.name]), per_batch)
+        errors = []
+
+        def run(node, worker):
+            try:
+                with node.client() as c:
+                    for _ in range(rounds):
+                        replies = c.pipeline([("INCR", k) for k in keys[node.name]])
+                        bad = [r for r in replies if not isinstance(r, int)]
+                        if bad:
+                            errors.append((node.name, worker, bad[:3]))
+                            return
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append((node.name, worker, repr(e)))
+
+        threads = [threading.Thread(target=run, args=(n, w)) for n in cl for w in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertFalse(any(t.is_alive() for t in threads))
+        self.assertEqual(errors, [])
+        # Each node's keys were incremented by its two workers in every round.
+        for n in cl:
+            got = self.client(cl[0]).call("MGET", *keys[n.name])
+            self.assertEqual(got, [str(2 * rounds).encode()] * per_batch, n.name)
+
+
+    def test_a_forwarded_command_follows_the_replication_sent_before_it(self):
+        # The INCR behind a SET in the pipeline is forwarded to the other
+        # node, which reads its own copy (R=1) before the SET is acknowledged
+        # (W=2): that copy must have the SET's replication by then.
+        cl = self.start_cluster(2, replicas=2, read_quorum=1, write_quorum=2)
+        node = cl[0]
+        keys = [k for k in ("mo:%d" % i for i in range(400))
+                if cl.replicas_of(k)[0].name != node.name][:50]
+        with node.client() as c:
+            for r in range(20):
+                commands = []
+                for i, k in enumerate(keys):
+                    commands += [("SET", k, str(1000 * r + i)), ("INCR", k)]
+                replies = c.pipeline(commands)
+                self.assertEqual(replies[1::2], [1000 * r + i + 1 for i in range(len(keys))])
+
+
 class ForwardingTest(PipelineTests, ch.ClusterTestCase):
     """3 nodes, N=1: every key lives on one node; the two others forward.
     Pipelines through node 1 mix keys it coordinates and keys it forwards."""
