@@ -581,13 +581,14 @@ void ClusterNode::Send(std::string_view id, std::vector<std::string> argv, int64
 }
 
 void ClusterNode::SendForward(std::string_view id, std::vector<std::string> argv,
-                              int64_t deadline_ms, PeerCallback cb) {
+                              int64_t deadline_ms, bool ordered, PeerCallback cb) {
   auto it = by_id_.find(id);
   if (stopped_ || it == by_id_.end()) {
     cb(PeerOutcome::kNotConnected, nullptr, false);
     return;
   }
-  forward_links_->Send(*it->second, it->first, std::move(argv), deadline_ms, std::move(cb));
+  forward_links_->Send(*it->second, it->first, std::move(argv), deadline_ms, ordered,
+                       std::move(cb));
 }
 
 }  // namespace shoal::cluster

@@ -171,7 +171,7 @@ class ClusterNode {
   // Send for a forwarded command (SHOAL.FWD): on the peer's forward link,
   // after every request sent to it before (cluster/peer/forward_links.h).
   void SendForward(std::string_view id, std::vector<std::string> argv, int64_t deadline_ms,
-                   PeerCallback cb);
+                   bool ordered, PeerCallback cb);
 
   // An inbound peer connection from `from` completed its handshake;
   // `local_host` is the address it connected to (a learning node may

@@ -37,7 +37,22 @@ void Coordinator::Put(const Target& to, const std::string& key, std::string obje
   // A fallback keeps the object as a hint for the primary it stands in for.
   if (to.fallback) args.push_back(to.stands_in_for);
   transport_.Batch(to.node, to.fallback ? "SHOAL.HPUT" : "SHOAL.MPUT", std::move(args), deadline_ms,
-                   std::move(cb));
+                   TrackWrite(to.node, key, std::move(cb)));
+}
+
+PeerCallback Coordinator::TrackWrite(const NodeId& to, const std::string& key, PeerCallback cb) {
+  ++unanswered_writes_[to][key];
+  return
+      [this, to, key, cb = std::move(cb)](PeerOutcome outcome, const PeerReply* reply, bool late) {
+        if (!late) {
+          auto node = unanswered_writes_.find(to);
+          if (node != unanswered_writes_.end()) {
+            auto it = node->second.find(key);
+            if (it != node->second.end() && --it->second == 0) node->second.erase(it);
+          }
+        }
+        cb(outcome, reply, late);
+      };
 }
 
 int64_t Coordinator::Deadline() const {
@@ -323,22 +338,24 @@ void Coordinator::Replicate(const std::string& key, std::string object, ReplicaS
       continue;
     }
     ++stats_.deltas_sent;
-    transport_.Batch(to.node, "SHOAL.MDELTA", {key, delta}, deadline,
-                     [this, st, to, i, deadline, count, is_ack, whole](
-                         PeerOutcome outcome, const PeerReply* reply, bool late) {
-                       if (is_ack(outcome, reply)) return count(i, true, late);
-                       if (outcome != PeerOutcome::kReply) return count(i, false, late);
-                       // Refused (its copy was not the delta's base, or it does not know
-                       // the frame): the whole object, merged, and the ack counts once
-                       // that applied.
-                       ++stats_.deltas_refused;
-                       const std::string& bytes = whole();
-                       if (bytes.empty()) return count(i, false, late);
-                       Put(to, st->key, bytes, late ? Deadline() : deadline,
-                           [count, is_ack, i, late](PeerOutcome o, const PeerReply* r, bool late2) {
-                             count(i, is_ack(o, r), late || late2);
-                           });
-                     });
+    transport_.Batch(
+        to.node, "SHOAL.MDELTA", {key, delta}, deadline,
+        TrackWrite(to.node, key,
+                   [this, st, to, i, deadline, count, is_ack, whole](
+                       PeerOutcome outcome, const PeerReply* reply, bool late) {
+                     if (is_ack(outcome, reply)) return count(i, true, late);
+                     if (outcome != PeerOutcome::kReply) return count(i, false, late);
+                     // Refused (its copy was not the delta's base, or it does not know
+                     // the frame): the whole object, merged, and the ack counts once
+                     // that applied.
+                     ++stats_.deltas_refused;
+                     const std::string& bytes = whole();
+                     if (bytes.empty()) return count(i, false, late);
+                     Put(to, st->key, bytes, late ? Deadline() : deadline,
+                         [count, is_ack, i, late](PeerOutcome o, const PeerReply* r, bool late2) {
+                           count(i, is_ack(o, r), late || late2);
+                         });
+                   }));
   }
 }
 
@@ -350,8 +367,15 @@ void Coordinator::Forward(const NodeId& to, std::vector<std::string> argv, size_
   // The remote coordinator waits up to request-timeout-ms for its replicas;
   // give it that and as long again for the two hops.
   int64_t deadline = Deadline() + options_.request_timeout_ms;
+  // It must follow a write sent to `to` of a key it names, which it may
+  // depend on (a pipeline's SET, then a forwarded INCR of the key).
+  bool ordered = false;
+  if (auto node = unanswered_writes_.find(to); node != unanswered_writes_.end()) {
+    ordered = std::any_of(argv.begin() + 1, argv.end(),
+                          [&](const std::string& a) { return node->second.count(a) > 0; });
+  }
   transport_.SendForward(
-      to, std::move(argv), deadline,
+      to, std::move(argv), deadline, ordered,
       [this, required, done = std::move(done)](PeerOutcome outcome, const PeerReply* reply,
                                                bool late) {
         if (late) return;

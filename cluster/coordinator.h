@@ -37,6 +37,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "cluster/cluster_node.h"
@@ -147,6 +148,10 @@ class Coordinator {
   // `object` (the last replica's put is moved, not copied).
   void Put(const Target& to, const std::string& key, std::string object, int64_t deadline_ms,
            PeerCallback cb);
+  // Counts a write of `key` sent to `to` until its first callback: `cb`
+  // wrapped. A command forwarded to `to` that names such a key must follow
+  // that write (PeerTransport::SendForward's `ordered`).
+  PeerCallback TrackWrite(const NodeId& to, const std::string& key, PeerCallback cb);
 
   PeerTransport& transport_;
   storage::Keyspace& keyspace_;
@@ -154,6 +159,8 @@ class Coordinator {
   NodeId self_;
   LocalReplica* replica_ = nullptr;
   StoredDigests stored_digests_;
+  // node -> key -> writes sent there and not answered yet.
+  std::unordered_map<NodeId, std::unordered_map<std::string, uint32_t>> unanswered_writes_;
   CoordinatorOptions options_;
   CoordinatorStats stats_;
 };

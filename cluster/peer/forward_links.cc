@@ -22,15 +22,16 @@ ForwardLinks::Link& ForwardLinks::LinkFor(PeerClient& main, const std::string& i
 }
 
 void ForwardLinks::Send(PeerClient& main, const std::string& id, std::vector<std::string> argv,
-                        int64_t deadline_ms, PeerCallback cb) {
+                        int64_t deadline_ms, bool ordered, PeerCallback cb) {
   Link& link = LinkFor(main, id);
-  if (link.groups.empty() && main.inflight() == 0) {
-    // Nothing on the main link can be ahead of it.
+  if (link.groups.empty() && (!ordered || main.inflight() == 0)) {
+    // Nothing it must follow is still on its way.
     return link.client->Send(std::move(argv), deadline_ms, std::move(cb));
   }
   const uint64_t made = main.requests_made();
-  if (!link.groups.empty() && link.groups.back().made == made) {
-    // The last barrier still follows every main-link request made so far.
+  if (!link.groups.empty() && (!ordered || link.groups.back().made == made)) {
+    // Behind the forwarded commands waiting already; the last barrier
+    // follows every main-link request made so far, or it needs none.
     link.groups.back().waiting.push_back({std::move(argv), deadline_ms, std::move(cb)});
     return;
   }

@@ -14,12 +14,14 @@
 //
 // Order: a forwarded command may depend on requests sent to the same peer
 // on the main link before it (a pipeline's SET replicated with SHOAL.MPUT,
-// then an INCR of the key forwarded to that replica must see it). So a
-// command is sent on the forward link only once every main-link request
-// made before it is answered: when any are still in flight, it waits for a
-// barrier (SHOAL.BARRIER, answered at once, after everything before it)
-// sent on the main link. Commands that arrive while a barrier is out and no
-// main-link request was made since share that barrier.
+// then an INCR of the key forwarded to that replica must see it). The
+// coordinator knows which keys have writes on their way to each peer; a
+// command that names one is `ordered`: it is sent on the forward link only
+// once every main-link request made before it is answered. When any are
+// still in flight it waits for a barrier (SHOAL.BARRIER, answered at once,
+// after everything before it) sent on the main link; commands that arrive
+// while a barrier is out and no main-link request was made since share it.
+// Forwarded commands to one peer always leave in the order they came.
 //
 // Not thread safe; runs on the loop of the clients.
 
@@ -46,10 +48,12 @@ class ForwardLinks {
       : loop_(loop), options_(std::move(options)) {}
 
   // Sends `argv` to the peer `id` whose main link is `main`, on that peer's
-  // forward link (made on first use, at main's address), once the barrier
-  // rule above allows. The callback follows PeerCallback's contract.
+  // forward link (made on first use, at main's address), after the
+  // commands sent there before it and, if `ordered`, once the barrier rule
+  // above allows (the caller knows whether a main-link request it may
+  // depend on is in flight). The callback follows PeerCallback's contract.
   void Send(PeerClient& main, const std::string& id, std::vector<std::string> argv,
-            int64_t deadline_ms, PeerCallback cb);
+            int64_t deadline_ms, bool ordered, PeerCallback cb);
 
   // Closes the forward link of `id` (its main link was replaced or retired);
   // waiting commands fail with kDisconnected.

@@ -34,13 +34,13 @@ class LinkTransport final : public PeerTransport {
     node_.Send(to, std::move(argv), deadline_ms, std::move(cb));
   }
   void SendForward(const NodeId& to, std::vector<std::string> argv, int64_t deadline_ms,
-                   PeerCallback cb) override {
+                   bool ordered, PeerCallback cb) override {
     if (node_.StateOf(to) == MemberState::kDead)
       return cb(PeerOutcome::kNotConnected, nullptr, false);
     // Batched items are written first, so that the forward link's barrier
     // follows them.
     batcher_.Flush();
-    node_.SendForward(to, std::move(argv), deadline_ms, std::move(cb));
+    node_.SendForward(to, std::move(argv), deadline_ms, ordered, std::move(cb));
   }
   void Flush() override { batcher_.Flush(); }
   // Sends what is batched and closes the batcher's handles.

@@ -33,8 +33,10 @@ class PeerTransport {
   // Send for a forwarded command (SHOAL.FWD), whose reply waits for the
   // remote coordinator: the running node keeps such frames off the link
   // that carries replica requests (cluster/peer/forward_links.h).
+  // `ordered`: it must also follow the requests sent to `to` before it.
   virtual void SendForward(const NodeId& to, std::vector<std::string> argv, int64_t deadline_ms,
-                           PeerCallback cb) {
+                           bool ordered, PeerCallback cb) {
+    (void)ordered;
     Send(to, std::move(argv), deadline_ms, std::move(cb));
   }
   // Sends what is batched now.
