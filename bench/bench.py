@@ -142,6 +142,14 @@ CELLS = (
          keyspace=SMALL, containers=SMALL),
     Cell("containers-big", "P1 1x%d" % BIG, BIG_TESTS, ("-P", "1"), 10_000,
          keyspace=BIG, containers=1),
+    # The same with the append-only log (appendfsync everysec) on both servers:
+    # container writes then log a delta (README, Hashes and sets).
+    Cell("containers-aof-P1", "P1 %dx%d everysec" % (SMALL, SMALL), SMALL_TESTS, ("-P", "1"),
+         25_000, conf=aof("everysec"), keyspace=SMALL, containers=SMALL),
+    Cell("containers-aof-P16", "P16 %dx%d everysec" % (SMALL, SMALL), SMALL_TESTS, ("-P", "16"),
+         150_000, conf=aof("everysec"), keyspace=SMALL, containers=SMALL),
+    Cell("containers-aof-big", "P1 1x%d everysec" % BIG, BIG_TESTS, ("-P", "1"), 10_000,
+         conf=aof("everysec"), keyspace=BIG, containers=1),
     Cell("cluster-P1", "P1 3 nodes N3R2W2", ("set", "get"), ("-P", "1"), 200_000,
          shoal_nodes=3, shoal_conf=N3R2W2, rps_min=CLUSTER_RPS_MIN_RATIO, p99_max=None),
     Cell("cluster-P16", "P16 3 nodes N3R2W2", ("set", "get"), ("-P", "16"), 1_000_000,

@@ -99,8 +99,8 @@ class ChangeListener {
   // Every key was removed.
   virtual void OnFlush() = 0;
   // Whether this listener may use Change::delta() now. The keyspace
-  // computes a write's delta (which costs a copy of the container before
-  // the write) only if one listener does. Asked on every container write.
+  // computes a write's delta (which costs a record of the names the write
+  // touched) only if one listener does. Asked on every container write.
   virtual bool WantsDeltas() const { return true; }
 };
 

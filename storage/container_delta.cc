@@ -95,6 +95,30 @@ void Diff(const State& before, const State& after, ContainerDelta* delta) {
   StateOf<State>(delta->changed) = State(std::move(map).value());
 }
 
+// Diff's result from the journal of the write that made `after`.
+template <typename State>
+void DiffTouched(const State& after, const OrMapJournal& journal, ContainerDelta* delta) {
+  using Map = typename State::Map;
+  // By name; among one name's touches the first tells what the base held.
+  std::vector<const OrMapJournal::Touch*> order;
+  order.reserve(journal.touched.size());
+  for (const auto& t : journal.touched) order.push_back(&t);
+  std::stable_sort(order.begin(), order.end(),
+                   [](const auto* a, const auto* b) { return a->name < b->name; });
+  std::vector<typename Map::Entry> changed;
+  for (size_t i = 0; i < order.size();) {
+    const OrMapJournal::Touch& first = *order[i];
+    while (i < order.size() && order[i]->name == first.name) ++i;
+    if (const auto* e = after.map().Find(first.name)) {
+      changed.push_back(*e);
+    } else if (first.present_before) {
+      delta->removed.push_back(first.name);
+    }
+  }
+  auto map = Map::FromParts(after.map().clock(), std::move(changed));
+  StateOf<State>(delta->changed) = State(std::move(map).value());
+}
+
 template <typename State>
 Result<Object> Apply(const Object& base, const ContainerDelta& delta, const ActorTable& actors) {
   auto stale = [](const char* why) { return Status(Code::kStale, why); };
@@ -193,8 +217,10 @@ uint64_t BaseDigest(const Object& object, const ActorTable& actors) {
   return XXH3_64bits(bytes.data(), bytes.size());
 }
 
-ContainerDelta DeltaFrom(uint64_t base_digest, const Version& before, const Version& after,
-                         const Dot& dot) {
+namespace {
+
+// A delta with everything but the changed entries and removed names.
+ContainerDelta DeltaHeader(uint64_t base_digest, const Version& after, const Dot& dot) {
   ContainerDelta delta;
   delta.kind = after.kind;
   delta.dot = dot;
@@ -202,9 +228,27 @@ ContainerDelta DeltaFrom(uint64_t base_digest, const Version& before, const Vers
   delta.expire_at_ms = after.expire_at_ms;
   delta.base_digest = base_digest;
   delta.changed.kind = after.kind;
+  return delta;
+}
+
+}  // namespace
+
+ContainerDelta DeltaFrom(uint64_t base_digest, const Version& before, const Version& after,
+                         const Dot& dot) {
+  ContainerDelta delta = DeltaHeader(base_digest, after, dot);
   WithStateType(after.kind, [&](auto tag) {
     using State = decltype(tag);
     Diff<State>(StateOf<State>(before), StateOf<State>(after), &delta);
+  });
+  return delta;
+}
+
+ContainerDelta DeltaFromJournal(uint64_t base_digest, const Version& after, const Dot& dot,
+                                const OrMapJournal& journal) {
+  ContainerDelta delta = DeltaHeader(base_digest, after, dot);
+  WithStateType(after.kind, [&](auto tag) {
+    using State = decltype(tag);
+    DiffTouched<State>(StateOf<State>(after), journal, &delta);
   });
   return delta;
 }

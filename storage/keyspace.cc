@@ -451,8 +451,9 @@ void Keyspace::Save(std::string_view key, Object& obj, int64_t now_ms, std::stri
   bool lazy = false;       // its value left stale, *out pending (SaveLazily)
   // A delta gives `obj`: it describes the change only if `obj` is stored
   // as it is, and is worth shipping only if well below the object.
+  if (out != &obj) delta = {};
   auto keep_delta = [&](size_t encoded_size) {
-    if (out != &obj || delta.size() * 2 >= encoded_size) delta = {};
+    if (delta.size() * 2 >= encoded_size) delta = {};
   };
   if (out->IsAbsent(now_ms) && !options_.keep_tombstones) {
     delta = {};
@@ -497,7 +498,7 @@ void Keyspace::Save(std::string_view key, Object& obj, int64_t now_ms, std::stri
     }
   } else {
     const int64_t expire_at = out->ExpireAtMs();
-    lazy = delta.empty() && SaveLazily(key, *out, expire_at, now_ms);
+    lazy = SaveLazily(key, *out, expire_at, now_ms, delta.size());
     if (!lazy) {
       std::string encoded = Encode(*out, &moved);
       keep_delta(encoded.size());

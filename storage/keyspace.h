@@ -49,8 +49,13 @@
 // is one container version of its type, without TTL, also publishes the
 // write's delta (Change::delta()) when a listener wants deltas
 // (ChangeListener::WantsDeltas: a running log, a cluster) and its encoding
-// is below half the new object's, so that a one-member SADD on a big set is logged and shipped as
-// a few dozen bytes. ApplyDelta() redoes such a write here. The base must be
+// is below half the new object's (the encoding's size when the save
+// encodes; a lazy save's estimate, see "Lazy encoding"), so that a
+// one-member SADD on a big set is logged and shipped as a few dozen bytes.
+// The delta is made from the names the command touched (the state records
+// them while the command runs: OrMapJournal in storage/or_map.h), not from
+// a copy of the container before the write: it costs the write's size.
+// ApplyDelta() redoes such a write here. The base must be
 // exactly the store's copy (a pinned merge that differs makes no delta), so
 // that the log, replayed in order, always holds the delta's base; and
 // without TTL the base is never compacted or expired between two writes.
@@ -59,13 +64,13 @@
 // object keeps the object it stored, decoded, in a bounded LRU cache, so
 // that the next write of the key (Modify, Merge) takes it instead of
 // decoding the stored bytes, and moves its state instead of copying it
-// (TakeViewOf) when the key is one container version and no delta is
-// wanted; reads (Read*, Type, Load) use it instead of decoding. The cache
-// holds exactly what decoding the store's bytes gives: every Save refreshes
-// or erases the key's entry, Forget/Purge erase it, FlushAll clears it, and
-// each use checks the entry against the store's current buffer, which
-// catches deletions behind the keyspace's back (eviction, expiry, the log's
-// drop records). Pins bypass it for reads.
+// (TakeViewOf) when the key is one container version; reads (Read*, Type,
+// Load) use it instead of decoding. The cache holds exactly what decoding
+// the store's bytes gives: every Save refreshes or erases the key's entry,
+// Forget/Purge erase it, FlushAll clears it, and each use checks the entry
+// against the store's current buffer, which catches deletions behind the
+// keyspace's back (eviction, expiry, the log's drop records). Pins bypass
+// it for reads.
 //
 // Lazy encoding (write-back; ContainerCacheOptions::write_back): a
 // container write of a key the cache holds (the store's bytes and their
@@ -84,14 +89,17 @@
 // the bytes an eager save would have stored. A stale value that leaves the
 // store unread (DEL, overwrite, expiry, eviction, FlushAll, the log's drop
 // records) takes its dirty entry with it (Discarded). Writes stay eager
-// where the bytes or their exact size are wanted on every write: with
-// keep_tombstones (a cluster replica: dead-key gauges and compaction read
-// the encoding), when the write publishes a delta (its size is weighed
-// against the encoding's), for the first write after a cache miss, and
-// every max_lazy_writes-th write of a key in a row (it refreshes the size
-// estimate the dirty entry is charged for). Changes are published exactly
-// as before, with the object, at every write: the log and WATCH see no
-// difference.
+// where the bytes are wanted on every write: with keep_tombstones (a
+// cluster replica: dead-key gauges and compaction read the encoding), for
+// the first write after a cache miss, every max_lazy_writes-th write of a
+// key in a row (it refreshes the size estimate the dirty entry is charged
+// for), and a write whose delta is not below half the estimate (its change
+// carries the whole object). A write that publishes a delta (the log with
+// `appendonly yes`) is otherwise lazy: a delta is kept when below half the
+// estimate, not the encoding, so a lazy node may publish a delta where an
+// eager one would publish the whole object (both replay to the same
+// object). Changes are otherwise published as an eager save would, with the
+// object, at every write: WATCH sees no difference.
 //
 // Pure logic over the Store: time is passed in. Not thread safe.
 
@@ -404,7 +412,8 @@ class Keyspace : private StaleValueOwner {
   // Save's lazy path: marks `key`'s value stale and makes `out` the pending
   // object if the write may leave the encoding for later (see "Lazy
   // encoding"); false: Save encodes.
-  bool SaveLazily(std::string_view key, const Object& out, int64_t expire_at_ms, int64_t now_ms);
+  bool SaveLazily(std::string_view key, const Object& out, int64_t expire_at_ms, int64_t now_ms,
+                  size_t delta_size);
   // Writes the pending save's object into the store (a nested write or
   // flush comes during its publication).
   void FlushPending();

@@ -163,24 +163,29 @@ Version VersionOf(OrZset state, int64_t now_ms, int64_t expire_at_ms) {
 template <typename State>
 Status Keyspace::Modify(std::string_view key, int64_t now_ms, const ContainerFn<State>& fn) {
   // The cached object is taken (the write replaces it), and its state is
-  // moved, not copied, unless a delta needs the state before the write.
+  // moved, not copied. A write that makes a delta records what fn touches
+  // (OrMapJournal) instead of keeping the state it started from.
   bool dirty = false;
   auto obj = LoadForWrite(key, now_ms, &dirty);
   if (!obj.ok()) return obj.status();
-  const Version* before = DeltaBase(key, obj.value(), KindOfState<State>(), now_ms);
+  // The base's digest, before the state moves out of it. The base's view
+  // is then its one version (no TTL, alone): what the journal starts from.
+  const bool wants_delta = DeltaBase(key, obj.value(), KindOfState<State>(), now_ms) != nullptr;
+  const uint64_t base_digest = wants_delta ? BaseDigest(obj.value(), actors_) : 0;
   // TakeViewOf's condition for moving the state out of the object.
   const Version* only = obj.value().OnlyValue();
-  const bool moves = before == nullptr && only != nullptr && only->kind == KindOfState<State>() &&
-                     only->IsUnexpired(now_ms);
-  auto view = before != nullptr ? ViewOf<State>(obj.value(), now_ms, actors_)
-                                : TakeViewOf<State>(obj.value(), now_ms, actors_);
+  const bool moves =
+      only != nullptr && only->kind == KindOfState<State>() && only->IsUnexpired(now_ms);
+  auto view = TakeViewOf<State>(obj.value(), now_ms, actors_);
   // A write that stores nothing gives a dirty object back as it was (see
   // ContainerFn): it is the key's only current copy. A clean one is
   // dropped, as the stored bytes are.
   auto give_back = [&] {
     if (!dirty) return;
-    if (moves && view.ok())
+    if (moves && view.ok()) {
+      view.value().state.Track(nullptr);
       StateOf<State>(*obj.value().OnlyValue()) = std::move(view.value().state);
+    }
     // (The taken entry waits for it: nothing drops a taken dirty entry.)
     [[maybe_unused]] const bool restored = cache_.Restore(key, std::move(obj.value()));
     assert(restored);
@@ -200,7 +205,10 @@ Status Keyspace::Modify(std::string_view key, int64_t now_ms, const ContainerFn<
   write.expire_at_ms = view.value().expire_at_ms;
   write.existed = view.value().exists;
   State& state = view.value().state;
+  OrMapJournal journal;
+  if (wants_delta) state.Track(&journal);
   Result<bool> changed = fn(state, write);
+  state.Track(nullptr);
   if (!changed.ok() || !changed.value()) {
     give_back();
     return changed.ok() ? Status::Ok() : changed.status();
@@ -209,11 +217,8 @@ Status Keyspace::Modify(std::string_view key, int64_t now_ms, const ContainerFn<
   const int64_t expire = state.empty() ? 0 : write.expire_at_ms;
   Version v = VersionOf(std::move(state), now_ms, expire);
   std::string delta;
-  if (before != nullptr && expire == 0) {
-    // Before the Put, which drops the version `before` points into. The
-    // base's view is that one version (no TTL, alone): no join needed.
-    EncodeDelta(DeltaFrom(BaseDigest(obj.value(), actors_), *before, v, write.dot), actors_,
-                &delta);
+  if (wants_delta && expire == 0 && journal.complete) {
+    EncodeDelta(DeltaFromJournal(base_digest, v, write.dot, journal), actors_, &delta);
   }
   if (obj.value().Put(std::move(v), writer_, floor.value()) != write.dot) delta.clear();
   Save(key, obj.value(), now_ms, delta);

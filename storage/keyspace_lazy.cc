@@ -30,7 +30,7 @@ Keyspace::Stored Keyspace::Lookup(std::string_view key, int64_t now_ms, bool tou
 }
 
 bool Keyspace::SaveLazily(std::string_view key, const Object& out, int64_t expire_at_ms,
-                          int64_t now_ms) {
+                          int64_t now_ms, size_t delta_size) {
   const ContainerCacheOptions& cache = options_.container_cache;
   if (!cache.write_back || cache.max_keys == 0 || out.Size() == 0) return false;
   for (const auto& sibling : out.siblings()) {
@@ -52,6 +52,10 @@ bool Keyspace::SaveLazily(std::string_view key, const Object& out, int64_t expir
                           static_cast<double>(base->elements)) +
       1;
   if (ContainerCache::Charge(key, estimate) > cache.max_bytes) return false;
+  // Save's rule for publishing a delta (below half the encoding), weighed
+  // against the estimate: a delta that would not be kept makes the change
+  // publish the whole object, which this save encodes then.
+  if (delta_size > 0 && delta_size * 2 >= estimate) return false;
   if (!store_.MarkStale(key, expire_at_ms, now_ms, estimate)) return false;
   pending_ = &out;
   pending_key_ = key;

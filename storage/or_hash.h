@@ -92,6 +92,8 @@ class OrHash {
   // HDEL: true if the field was present.
   bool Remove(std::string_view field) { return map_.Remove(field); }
   void Clear() { map_.Clear(); }
+  // Records the changes made from now on in `journal` (OrMap::Track).
+  void Track(OrMapJournal* journal) { map_.Track(journal); }
 
   // HINCRBY: the new value. Errors (nothing changed), message = Redis's reply:
   //   kNotInteger "ERR hash value is not an integer" (the value is not a

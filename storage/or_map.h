@@ -49,6 +49,14 @@
 //   O3 every atom's dot is covered by the clock.
 // Equal states compare equal (operator==).
 //
+// Journal (OrMapJournal): while one is attached (Track), Put, Remove and
+// Clear record each name they touch and whether it was present before, so
+// that a write's delta comes from what it touched (ContainerDelta's
+// DeltaFromJournal) instead of a copy of the state and a diff of all of it.
+// Merge and an assignment to the map cannot be described that way: they
+// mark the journal incomplete. Copies and moves of a tracked map are not
+// tracked (they are other states); equality ignores the journal.
+//
 // Atom requirements: a public `Dot dot` member and operator==.
 // Pure logic, not thread safe.
 
@@ -64,6 +72,16 @@
 #include "storage/status.h"
 
 namespace shoal::storage {
+
+// What one write did to a tracked OrMap (see "Journal" above).
+struct OrMapJournal {
+  struct Touch {
+    std::string name;
+    bool present_before = false;  // the name was present before this touch
+  };
+  std::vector<Touch> touched;  // in the order of the touches; a name may repeat
+  bool complete = true;        // false: `touched` does not tell every change
+};
 
 template <typename Atom>
 class OrMap {
@@ -100,14 +118,44 @@ class OrMap {
   // Observed remove of `name`. True if it was present.
   bool Remove(std::string_view name);
   // Observed remove of every name; the clock stays.
-  void Clear() { entries_.clear(); }
+  void Clear() {
+    if (journal_.journal != nullptr) {
+      for (const Entry& e : entries_) journal_.journal->touched.push_back({e.name, true});
+    }
+    entries_.clear();
+  }
 
   // This becomes the join of this and `other` (see the top of this file).
   void Merge(const OrMap& other);
 
+  // Records this map's changes in `journal` (nullptr: stops), which must
+  // outlive the tracking.
+  void Track(OrMapJournal* journal) { journal_.journal = journal; }
+
   bool operator==(const OrMap&) const = default;
 
  private:
+  // The journal a tracked map records in. A copy or move of the map starts
+  // untracked; an assignment to a tracked map marks its journal incomplete.
+  struct JournalSlot {
+    JournalSlot() = default;
+    // noexcept: the map's implicit move stays noexcept (vectors of
+    // versions move, not copy, their states when they grow).
+    JournalSlot(const JournalSlot&) noexcept {}
+    JournalSlot& operator=(const JournalSlot&) noexcept {
+      MarkIncomplete();
+      return *this;
+    }
+    bool operator==(const JournalSlot&) const { return true; }
+    void MarkIncomplete() const noexcept {
+      if (journal != nullptr) journal->complete = false;
+    }
+    void Record(std::string_view name, bool present_before) const {
+      if (journal != nullptr) journal->touched.push_back({std::string(name), present_before});
+    }
+    OrMapJournal* journal = nullptr;
+  };
+
   typename std::vector<Entry>::iterator LowerBound(std::string_view name) {
     return std::lower_bound(entries_.begin(), entries_.end(), name,
                             [](const Entry& e, std::string_view n) { return e.name < n; });
@@ -115,6 +163,7 @@ class OrMap {
 
   VersionVector clock_;
   std::vector<Entry> entries_;  // sorted by name
+  JournalSlot journal_;
 };
 
 // The order of concurrent register atoms of one name (two HSETs of a field,
@@ -160,7 +209,9 @@ template <typename Drop>
 bool OrMap<Atom>::Put(std::string_view name, Atom atom, Drop drop) {
   Witness(atom.dot);
   auto it = LowerBound(name);
-  if (it == entries_.end() || it->name != name) {
+  const bool absent = it == entries_.end() || it->name != name;
+  journal_.Record(name, !absent);
+  if (absent) {
     Entry e;
     e.name.assign(name);
     e.atoms.push_back(std::move(atom));
@@ -185,12 +236,14 @@ template <typename Atom>
 bool OrMap<Atom>::Remove(std::string_view name) {
   auto it = LowerBound(name);
   if (it == entries_.end() || it->name != name) return false;
+  journal_.Record(name, true);
   entries_.erase(it);
   return true;
 }
 
 template <typename Atom>
 void OrMap<Atom>::Merge(const OrMap& other) {
+  journal_.MarkIncomplete();
   static const std::vector<Atom> kNone;
   std::vector<Entry> out;
   out.reserve(std::max(entries_.size(), other.entries_.size()));

@@ -51,6 +51,8 @@ class OrSet {
   bool Remove(std::string_view member) { return map_.Remove(member); }
   // Removes every member (DEL); the clock stays.
   void Clear() { map_.Clear(); }
+  // Records the changes made from now on in `journal` (OrMap::Track).
+  void Track(OrMapJournal* journal) { map_.Track(journal); }
 
   bool Contains(std::string_view member) const { return map_.Find(member) != nullptr; }
   size_t Size() const { return map_.size(); }

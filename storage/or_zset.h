@@ -86,6 +86,8 @@ class OrZset {
   // ZREM: true if the member was present.
   bool Remove(std::string_view member) { return map_.Remove(member); }
   void Clear() { map_.Clear(); }
+  // Records the changes made from now on in `journal` (OrMap::Track).
+  void Track(OrMapJournal* journal) { map_.Track(journal); }
 
   // ZSCORE: nullopt if absent.
   std::optional<double> Score(std::string_view member, const ActorTable& actors) const;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "storage/container_delta.h"
@@ -42,8 +43,9 @@ struct Sim {
 // One random write of `kind` on `o` as the command layer makes it (view,
 // command with the write's dot, one Put): SADD/SREM/SPOP-all,
 // HSET/HDEL/HINCRBY/HINCRBYFLOAT, ZADD/ZINCRBY/ZREM, DEL (clear), and now
-// and then a TTL. False if the command wrote nothing.
-bool RandomWrite(Sim& sim, Object& o, ActorId self, Kind kind) {
+// and then a TTL. False if the command wrote nothing. With a `journal`, the
+// command's state records in it what it touches (OrMap::Track).
+bool RandomWrite(Sim& sim, Object& o, ActorId self, Kind kind, OrMapJournal* journal = nullptr) {
   const int64_t now = sim.Now();
   const Dot dot = o.NextPutDot(self);
   const unsigned op = static_cast<unsigned>(sim.Pick(12));
@@ -54,6 +56,7 @@ bool RandomWrite(Sim& sim, Object& o, ActorId self, Kind kind) {
       auto view = o.SetView(now, sim.actors);
       if (!view.ok()) return false;
       OrSet& s = view.value().state;
+      s.Track(journal);
       if (op < 6) {
         s.Add(sim.Name(), dot);
         if (op == 0) s.Add(sim.Name(), dot);
@@ -70,6 +73,7 @@ bool RandomWrite(Sim& sim, Object& o, ActorId self, Kind kind) {
       auto view = o.HashView(now, sim.actors);
       if (!view.ok()) return false;
       OrHash& h = view.value().state;
+      h.Track(journal);
       if (op < 4) {
         h.Set(sim.Name(), std::to_string(sim.Pick(5)), dot, now);
       } else if (op < 6) {
@@ -92,6 +96,7 @@ bool RandomWrite(Sim& sim, Object& o, ActorId self, Kind kind) {
       auto view = o.ZsetView(now, sim.actors);
       if (!view.ok()) return false;
       OrZset& z = view.value().state;
+      z.Track(journal);
       if (op < 4) {
         z.Add(sim.Name(), static_cast<double>(sim.Pick(8)) * 0.5, dot, now);
       } else if (op < 7) {
@@ -144,6 +149,7 @@ void CheckReplay(Sim& sim, const Object& base, const Object& after,
 }
 
 TEST_CASE("Apply(base, DeltaOf(base -> new)) is the coordinator's object; other bases are stale") {
+  size_t journaled = 0;
   for (uint64_t seed = 1; seed <= 60; ++seed) {
     Sim sim(3, seed);
     const Kind kind = static_cast<Kind>(seed % 3);
@@ -156,12 +162,62 @@ TEST_CASE("Apply(base, DeltaOf(base -> new)) is the coordinator's object; other 
         continue;
       }
       Object base = sim.replicas[r];
-      if (!RandomWrite(sim, sim.replicas[r], sim.ids[r], kind)) continue;
+      OrMapJournal journal;
+      if (!RandomWrite(sim, sim.replicas[r], sim.ids[r], kind, &journal)) continue;
       CheckReplay(sim, base, sim.replicas[r], sim.replicas);
       ++checked;
+      // Where the keyspace makes deltas from the journal (a base of at most
+      // one version, of the type, without TTL; a result without TTL), they
+      // are DeltaOf's: the same struct, so the same bytes.
+      const Object& after = sim.replicas[r];
+      const Object::Sibling& made = after.siblings()[0];
+      const Version* only = base.OnlyValue();
+      const bool one =
+          base.Size() == 0 || (only != nullptr && base.Size() == 1 &&
+                               only->kind == made.value.kind && only->expire_at_ms == 0);
+      if (one && made.value.expire_at_ms == 0 && journal.complete) {
+        const ContainerDelta from_journal =
+            DeltaFromJournal(BaseDigest(base, sim.actors), made.value, made.dot, journal);
+        CHECK(from_journal == DeltaOf(base, after, sim.actors).value());
+        ++journaled;
+      }
     }
     CHECK(checked > 30);
   }
+  CHECK(journaled > 500);
+}
+
+TEST_CASE("a tracked state's journal: touches, copies, assignments and merges") {
+  static_assert(std::is_nothrow_move_constructible_v<OrSet>);
+  static_assert(std::is_nothrow_move_constructible_v<OrHash>);
+  static_assert(std::is_nothrow_move_constructible_v<OrZset>);
+  ActorTable actors;
+  const ActorId a = actors.Intern(std::string(40, 'a')).value();
+  OrSet s;
+  s.Add("x", Dot{a, 1});
+  OrMapJournal journal;
+  s.Track(&journal);
+  CHECK_FALSE(s.Remove("absent"));  // no change, nothing recorded
+  s.Add("y", Dot{a, 2});
+  s.Add("x", Dot{a, 2});
+  CHECK(s.Remove("y"));
+  REQUIRE(journal.touched.size() == 3);
+  CHECK(journal.touched[0].name == "y");
+  CHECK_FALSE(journal.touched[0].present_before);
+  CHECK(journal.touched[1].present_before);
+  CHECK(journal.touched[2].present_before);
+  CHECK(journal.complete);
+  OrSet copy = s;  // a copy is not tracked
+  copy.Add("z", Dot{a, 3});
+  CHECK(journal.touched.size() == 3);
+  CHECK(copy == (OrSet(copy)));
+  s.Join(copy);  // a merge cannot be told name by name
+  CHECK_FALSE(journal.complete);
+  OrMapJournal second;
+  s.Track(&second);
+  s = OrSet();  // nor can an assignment
+  CHECK_FALSE(second.complete);
+  s.Track(nullptr);
 }
 
 TEST_CASE("multi-sibling bases: concurrent writes joined by the next write") {

@@ -77,6 +77,22 @@ struct Op {
   uint64_t a = 0, b = 0;
 };
 
+// A lazy node publishes the changes an eager one does, but weighs a delta
+// against the estimate of its encoding, not the encoding: where one node
+// keeps the delta and the other publishes the whole object alone, both are
+// right (storage/keyspace.h "Lazy encoding"). The same keys and objects,
+// and the same delta where both have one. Checks the changes from *from on.
+inline void CheckSameChanges(const Recorder& lazy, const Recorder& off, size_t* from) {
+  REQUIRE(lazy.changes.size() == off.changes.size());
+  for (; *from < lazy.changes.size(); ++*from) {
+    const Recorder::Entry& a = lazy.changes[*from];
+    const Recorder::Entry& b = off.changes[*from];
+    CHECK(a.key == b.key);
+    CHECK(a.object == b.object);
+    if (!a.delta.empty() && !b.delta.empty()) CHECK(a.delta == b.delta);
+  }
+}
+
 // Applies a container write of `kind` (0..11); returns its status code.
 inline Code Write(Keyspace& ks, const Op& op, int64_t now) {
   const std::string e1 = Elem(op.a), e2 = Elem(op.b);
