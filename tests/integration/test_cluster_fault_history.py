@@ -35,6 +35,7 @@ import time
 import unittest
 
 import cluster_harness as ch
+import fault_report
 import history as hx
 import shoal_harness as h
 import workload as wl_support
@@ -339,32 +340,13 @@ class FaultHistoryTest(ch.ClusterTestCase):
             for side in sorted(win.sides):
                 figure(scenario, str(win.sides[side]))
         if report.resurrected:
-            self.explain_resurrections(cl, report)
+            sys.stderr.write(fault_report.explain_resurrections(cl, self.history, report))
         if expect_ok:
             self.assertEqual(report.lost, [], report.describe())
             self.assertEqual(report.phantoms, [], report.describe())
             self.assertEqual(report.divergent, [], report.describe())
             self.assertTrue(report.ok, report.describe())
         return report
-
-    def explain_resurrections(self, cl, report, limit=3):
-        """Writes to stderr what a resurrection needs to be understood: each
-        node's id, its GETV of the key (context decoded), and every operation
-        on the key from the resurrected write on."""
-        ids = {n.name: n.id for n in cl}
-        sys.stderr.write("node ids: %s\n" % ", ".join("%s=%s" % (k, v[:8]) for k, v in ids.items()))
-        for r in report.resurrected[:limit]:
-            sys.stderr.write("resurrection of %r in %s:\n" % (r.value, r.key))
-            for n in cl:
-                with n.client() as c:
-                    reply = c.call("GETV", r.key)
-                sys.stderr.write("  GETV via %s: %s %r\n" % (
-                    n.name, hx.describe_context(reply[0]), sorted(hx.text(v) for v in reply[1])))
-            since = r.writer.start if r.writer is not None else 0.0
-            for op in self.history:
-                if op.key == r.key and op.end >= since:
-                    extra = " %s" % hx.describe_context(op.context) if op.context else ""
-                    sys.stderr.write("  %s%s\n" % (op, extra))
 
     def final_reads(self, cl, keys=KEYS):
         return wl_support.final_reads(cl, keys)
@@ -376,11 +358,8 @@ class FaultHistoryTest(ch.ClusterTestCase):
             self.assertIsNotNone(a, "no write attempted on side %s in %s" % (side, window))
             self.assertGreater(a.attempts, 0, str(a))
             if a.fraction < minimum:
-                start, end = report.availability_windows[window]
-                failed = [op for op in self.history if op.kind in hx.WRITES and op.side == side
-                          and start <= op.start < end and op.outcome != hx.OK]
-                self.fail("%s\n%s\nwindow [%.3f, %.3f); its failed writes:\n%s" % (
-                    a, report.describe(), start, end, "\n".join("  %s" % op for op in failed[:30])))
+                self.fail("%s\n%s\n%s" % (a, report.describe(), fault_report.failed_writes(
+                    self.history, report.availability_windows[window], side)))
 
     # -- scenarios --
     def partition_2_3(self, *extra, scenario, fault_seconds=10.0, keys=KEYS):
