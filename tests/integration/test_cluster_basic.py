@@ -10,6 +10,18 @@ import cluster_harness as ch
 import shoal_harness as h
 
 
+def run_workers(test, run, args_list, errors):
+    """Runs run(*args) in a thread per args, waits for all (bounded) and
+    asserts that none is stuck and none reported an error."""
+    threads = [threading.Thread(target=run, args=args) for args in args_list]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    test.assertFalse(any(t.is_alive() for t in threads))
+    test.assertEqual(errors, [])
+
+
 class PipelineTests:
     """Pipelines through one node (self.cl[self.VIA]) keep reply order."""
 
@@ -100,13 +112,7 @@ class ThreeNodeTest(PipelineTests, ch.ClusterTestCase):
             except Exception as e:  # noqa: BLE001 - reported below
                 errors.append((node_index, worker, repr(e)))
 
-        threads = [threading.Thread(target=run, args=w) for w in workers]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
-        self.assertFalse(any(t.is_alive() for t in threads))
-        self.assertEqual(errors, [])
+        run_workers(self, run, workers, errors)
         all_keys = ["cc:%d:%d:%d" % (n, w, k) for n, w in workers for k in range(keys_per_client)]
         want = [("%s=%d" % (k, rounds - 1)).encode() for k in all_keys]
         for n in self.cl:
@@ -245,13 +251,7 @@ class MutualForwardingTest(ch.ClusterTestCase):
             except Exception as e:  # noqa: BLE001 - reported below
                 errors.append((node.name, worker, repr(e)))
 
-        threads = [threading.Thread(target=run, args=(n, w)) for n in cl for w in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
-        self.assertFalse(any(t.is_alive() for t in threads))
-        self.assertEqual(errors, [])
+        run_workers(self, run, [(n, w) for n in cl for w in range(2)], errors)
         # Each node's keys were incremented by its two workers in every round.
         for n in cl:
             got = self.client(cl[0]).call("MGET", *keys[n.name])
