@@ -527,9 +527,16 @@ class ServerTestCase(unittest.TestCase):
         self._servers = []
         if result is None:
             result = self.defaultTestResult()
-        before = len(result.failures) + len(result.errors)
+        before_failures, before_errors = len(result.failures), len(result.errors)
         ret = super().run(result)
-        if len(result.failures) + len(result.errors) > before:
+        new = result.failures[before_failures:] + result.errors[before_errors:]
+        if new:
+            # The reason first, then the servers' output: a log shown only in
+            # part (its head and tail, as CI shows it) still holds the reason.
+            for _, text in new:
+                more = "\n[... %d more characters]" % (len(text) - 4000) if len(text) > 4000 else ""
+                sys.stderr.write("\n===== why %s failed =====\n%s%s\n===== end =====\n"
+                                 % (self.id(), text[:4000].rstrip("\n"), more))
             dump_output(self._servers + list(type(self).__dict__.get("_class_servers", [])), self.id())
         return ret
 
