@@ -75,9 +75,15 @@ std::string PeerClient::Address() const {
   return host_ + ":" + std::to_string(port_);
 }
 
+void PeerClient::RetryNow() {
+  if (phase_ != Phase::kBackoff || Now() - connect_at_ < options_.backoff_min_ms) return;
+  Connect();
+}
+
 void PeerClient::Connect() {
   if (attempts_++ > 0) ++stats_.reconnects;
   phase_ = Phase::kHello;
+  connect_at_ = Now();
   if (!timer_) {
     // Without its timer the client could neither end a handshake nor time
     // out a request; it stays down.

@@ -148,6 +148,11 @@ class PeerClient {
   void Send(std::vector<std::string> argv, int64_t deadline_ms, PeerCallback cb);
   static constexpr int64_t kBigRequestMsPerMiB = 100;  // 10 MB/s
 
+  // Ends a backoff early, for a caller that knows the peer is back (another
+  // link to it is ready): connects now unless the last attempt began less
+  // than backoff_min_ms ago. Does nothing in any other phase.
+  void RetryNow();
+
   // True once the handshake completed, until the connection is lost.
   bool ready() const { return phase_ == Phase::kReady; }
   // The node id the peer proved in the last completed handshake; empty until
@@ -250,6 +255,7 @@ class PeerClient {
   std::string local_host_;
   int64_t handshake_deadline_ = 0;
   int64_t retry_at_ = 0;
+  int64_t connect_at_ = 0;  // when the last attempt began
   int64_t backoff_ms_;
   uint64_t attempts_ = 0;
   std::mt19937_64 rng_;  // backoff jitter

@@ -24,6 +24,9 @@ ForwardLinks::Link& ForwardLinks::LinkFor(PeerClient& main, const std::string& i
 void ForwardLinks::Send(PeerClient& main, const std::string& id, std::vector<std::string> argv,
                         int64_t deadline_ms, bool ordered, PeerCallback cb) {
   Link& link = LinkFor(main, id);
+  // The callers pick peers by the main link's state: a forward link still
+  // backing off from the peer's absence must not refuse what main accepts.
+  if (main.ready()) link.client->RetryNow();
   if (link.groups.empty() && (!ordered || main.inflight() == 0)) {
     // Nothing it must follow is still on its way.
     return link.client->Send(std::move(argv), deadline_ms, std::move(cb));
@@ -39,17 +42,19 @@ void ForwardLinks::Send(PeerClient& main, const std::string& id, std::vector<std
   link.groups.back().waiting.push_back({std::move(argv), deadline_ms, std::move(cb)});
   // Whatever its outcome, everything before it has its own now: the group
   // goes (a lost main link loses nothing a forwarded command could wait for).
-  main.Send({std::string(kBarrierCommand)}, deadline_ms,
-            [this, id, generation = link.generation](PeerOutcome, const PeerReply*, bool late) {
-              if (!late) Release(id, generation);
-            });
+  main.Send(
+      {std::string(kBarrierCommand)}, deadline_ms,
+      [this, id, generation = link.generation](PeerOutcome outcome, const PeerReply*, bool late) {
+        if (!late) Release(id, generation, outcome == PeerOutcome::kReply);
+      });
 }
 
-void ForwardLinks::Release(const std::string& id, uint64_t generation) {
+void ForwardLinks::Release(const std::string& id, uint64_t generation, bool peer_answered) {
   auto it = links_.find(id);
   if (it == links_.end() || it->second.generation != generation || it->second.groups.empty()) {
     return;  // dropped meanwhile: its commands were failed then
   }
+  if (peer_answered) it->second.client->RetryNow();
   std::vector<Waiting> ready = std::move(it->second.groups.front().waiting);
   it->second.groups.pop_front();
   for (Waiting& w : ready) {

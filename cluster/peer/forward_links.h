@@ -23,6 +23,11 @@
 // while a barrier is out and no main-link request was made since share it.
 // Forwarded commands to one peer always leave in the order they came.
 //
+// Readiness: callers choose a peer by its main link. A forward link that is
+// backing off (it failed while the peer was away) reconnects at once when
+// its main link is ready, so a peer back from a restart is not refused by
+// its forward link for the rest of a backoff after its main link is up.
+//
 // Not thread safe; runs on the loop of the clients.
 
 #include <uv.h>
@@ -82,7 +87,9 @@ class ForwardLinks {
   };
 
   Link& LinkFor(PeerClient& main, const std::string& id);
-  void Release(const std::string& id, uint64_t generation);
+  // Sends the first group's commands; `peer_answered`: the barrier's reply
+  // came (the peer is up).
+  void Release(const std::string& id, uint64_t generation, bool peer_answered);
 
   uv_loop_t* loop_;
   PeerClientOptions options_;
