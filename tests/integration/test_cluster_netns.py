@@ -128,12 +128,21 @@ class Network:
             except RuntimeError as e:
                 if "No such file" not in str(e):
                     errors.append(str(e))
-        for link in [self.host_link] + self.node_links:
+        # The kernel destroys those peers after `netns del` returns: a link
+        # seen here may be gone by the time it is deleted.
+        links = [self.host_link] + self.node_links
+        for link in links:
             if os.path.exists("/sys/class/net/%s" % link):
                 try:
                     ip("link", "del", link)
                 except RuntimeError as e:
-                    errors.append(str(e))
+                    if "Cannot find device" not in str(e):
+                        errors.append(str(e))
+        try:
+            h.wait_for(lambda: not any(os.path.exists("/sys/class/net/%s" % l) for l in links),
+                       10.0, "the root namespace's links removed")
+        except AssertionError as e:
+            errors.append(str(e))
         return errors
 
 
