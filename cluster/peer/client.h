@@ -150,7 +150,9 @@ class PeerClient {
 
   // Ends a backoff early, for a caller that knows the peer is back (another
   // link to it is ready): connects now unless the last attempt began less
-  // than backoff_min_ms ago. Does nothing in any other phase.
+  // than backoff_min_ms ago. Does nothing in any other phase. Runs no
+  // request callback (a client backing off holds no request); an attempt
+  // that fails at once fires on_down as any failure.
   void RetryNow();
 
   // True once the handshake completed, until the connection is lost.
