@@ -18,6 +18,8 @@ struct Coordinator::ReadState {
   bool decided = false;
   size_t self = 0;
   bool self_read = false;  // this node's copy went into the quorum
+  // This node's deferred copy could not be loaded (ResolveSelf).
+  storage::Status self_error = storage::Status::Ok();
 
   ReadState(std::string k, ReplicaSet r, size_t required)
       : key(std::move(k)), replicas(std::move(r)), quorum(replicas->size(), required) {}
@@ -108,13 +110,19 @@ void Coordinator::StartRead(const std::string& key, ReplicaSet targets, ReadDone
   st->store_done = std::move(store_done);
   st->self = self;
 
-  int64_t now = clock_.NowMs();
-  auto local = keyspace_.Load(key, now);
   // Replicas usually agree: each is sent the digest of our copy and answers
   // "=" instead of its object when its own has the same digest, which
   // spares the transfer, the decode and the merge.
   std::string digest;
-  if (local.ok()) {
+  // A read into the store whose copy's digest is known leaves the copy
+  // there: the quorum loads it only if a replica answers with an object to
+  // merge (ResolveSelf). Agreeing replicas then cost no copy of it.
+  if (std::optional<uint64_t> stored =
+          st->store_done && stored_digests_ ? stored_digests_(key) : std::nullopt) {
+    digest = DigestBytes(*stored);
+    st->self_read = true;
+    st->quorum.AddDeferred(self);
+  } else if (auto local = keyspace_.Load(key, clock_.NowMs()); local.ok()) {
     if (local.value().Size() > 0) {
       std::optional<uint64_t> stored = stored_digests_ ? stored_digests_(key) : std::nullopt;
       digest = stored ? DigestBytes(*stored) : ObjectDigest(local.value(), keyspace_.actors());
@@ -145,6 +153,9 @@ void Coordinator::StartRead(const std::string& key, ReplicaSet targets, ReadDone
               if (d.ok()) obj.emplace(std::move(d).value());
             }
           }
+          // An object to merge needs this node's copy (a nil reply too: it
+          // is an empty object).
+          if (obj && !ResolveSelf(*st)) return;
           if (st->decided) {
             if (same || obj) OnLateRead(*st, i, std::move(obj));
             return;
@@ -170,6 +181,22 @@ void Coordinator::StartRead(const std::string& key, ReplicaSet targets, ReadDone
   }
 }
 
+bool Coordinator::ResolveSelf(ReadState& st) {
+  if (!st.quorum.unresolved()) return true;
+  auto local = keyspace_.Load(st.key, clock_.NowMs());
+  if (local.ok()) {
+    st.quorum.Resolve(std::move(local).value());
+    return true;
+  }
+  // The copy whose digest the replicas were sent cannot be read now: the
+  // read fails as a read of it would have at the start.
+  if (!st.decided) {
+    st.self_error = local.status();
+    FinishRead(st);
+  }
+  return false;
+}
+
 void Coordinator::FinishRead(ReadState& st) {
   if (st.decided) return;
   st.decided = true;
@@ -179,6 +206,10 @@ void Coordinator::FinishRead(ReadState& st) {
     if (done) done(s);
     if (store_done) store_done(s);
   };
+  if (!st.self_error.ok()) {
+    fail(st.self_error);
+    return;
+  }
   if (st.quorum.state() != ReadQuorum::State::kSucceeded) {
     ++stats_.quorum_failures;
     fail(storage::Status(storage::Code::kUnavailable,

@@ -139,6 +139,10 @@ class Coordinator {
   void StartRead(const std::string& key, ReplicaSet replicas, ReadDone done,
                  StoreReadDone store_done);
   void FinishRead(ReadState& st);
+  // Brings this node's deferred copy into the quorum (ReadQuorum::Resolve)
+  // before a reply with an object is merged. False if it cannot be read:
+  // the read fails (if undecided) and the reply is dropped.
+  bool ResolveSelf(ReadState& st);
   // A reply after the decision: `object`, or the coordinator's own copy's
   // equal ("=") when nullopt.
   void OnLateRead(ReadState& st, size_t replica, std::optional<storage::Object> object);

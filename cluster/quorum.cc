@@ -3,6 +3,7 @@
 #include "facade/errors.h"
 
 #include <algorithm>
+#include <cassert>
 #include <utility>
 
 namespace shoal::cluster {
@@ -18,8 +19,9 @@ QuorumState Decision(size_t n, size_t required, size_t ok, size_t failed) {
 // True if `reply` lacks something `merged` has.
 bool Lacks(const storage::Object& reply, const storage::Object& merged) {
   // Replicas usually agree: equal objects lack nothing, and comparing is
-  // far cheaper than a merge.
-  if (reply == merged) return false;
+  // far cheaper than a merge. (A reply the same as the first one is that
+  // object itself while every reply agrees.)
+  if (&reply == &merged || reply == merged) return false;
   storage::Object joined = reply;
   joined.Merge(merged);
   return !(joined == reply);
@@ -37,13 +39,16 @@ ReadQuorum::ReadQuorum(size_t n, size_t r)
 
 const storage::Object& ReadQuorum::merged() const {
   static const storage::Object kEmpty;
+  assert(!unresolved());
   if (joined_) return *joined_;
-  return first_ != kNone ? *replies_[first_] : kEmpty;
+  return first_ != kNone && replies_[first_] ? *replies_[first_] : kEmpty;
 }
 
 const storage::Object* ReadQuorum::ReplyOf(size_t replica) const {
   if (replies_[replica]) return &*replies_[replica];
-  return same_[replica] != kNone ? &*replies_[same_[replica]] : nullptr;
+  // (nullptr for one the same as an unresolved deferred reply.)
+  const size_t as = same_[replica];
+  return as != kNone && replies_[as] ? &*replies_[as] : nullptr;
 }
 
 void ReadQuorum::Fold(size_t replica) {
@@ -52,6 +57,7 @@ void ReadQuorum::Fold(size_t replica) {
     first_ = replica;
     return;
   }
+  assert(!unresolved());
   // Replicas usually agree: an equal object adds nothing to the merge.
   if (joined_) {
     if (!(*joined_ == object)) joined_->Merge(object);
@@ -70,9 +76,25 @@ void ReadQuorum::AddReply(size_t replica, storage::Object object) {
   Decide();
 }
 
+void ReadQuorum::AddDeferred(size_t replica) {
+  if (replica >= heard_.size() || heard_[replica] != Heard::kNothing) return;
+  assert(first_ == kNone);
+  heard_[replica] = Heard::kReply;
+  ++ok_;
+  deferred_ = replica;
+  first_ = replica;
+  Decide();
+}
+
+void ReadQuorum::Resolve(storage::Object object) {
+  if (!unresolved()) return;
+  replies_[deferred_] = std::move(object);
+}
+
 void ReadQuorum::AddSame(size_t replica, size_t as) {
   if (replica >= heard_.size() || heard_[replica] != Heard::kNothing) return;
-  if (as >= replies_.size() || !replies_[as]) {
+  const bool deferred = as == deferred_ && as != kNone;
+  if (as >= replies_.size() || (!replies_[as] && !deferred)) {
     AddFailure(replica);
     return;
   }

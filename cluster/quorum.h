@@ -50,6 +50,18 @@ class ReadQuorum {
   // A replica failed (timeout, error, disconnected).
   void AddFailure(size_t replica);
 
+  // The coordinator's own copy, counted as a reply without its object: it
+  // stays in the store, and Resolve() brings it in only when the merge
+  // needs it. Must be the first reply. Until resolved, replies AddSame as it
+  // count as equal to it; before a reply with an object (AddReply,
+  // AddLateReply) and before merged() it must be resolved.
+  void AddDeferred(size_t replica);
+  // The deferred reply's object. The copy may be newer than when it was
+  // deferred (writes made here since), which only adds to the merge.
+  void Resolve(storage::Object object);
+  // A deferred reply waits for Resolve().
+  bool unresolved() const { return deferred_ != kNone && !replies_[deferred_]; }
+
   State state() const { return state_; }
   size_t ok_count() const { return ok_; }
   size_t failed_count() const { return failed_; }
@@ -106,6 +118,7 @@ class ReadQuorum {
   // The merge is the first reply itself (first_) as long as every reply
   // equals it, the usual case; joined_ once one differs.
   size_t first_ = kNone;
+  size_t deferred_ = kNone;  // AddDeferred's replica
   std::optional<storage::Object> joined_;
   size_t ok_ = 0;
   size_t failed_ = 0;

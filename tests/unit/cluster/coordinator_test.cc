@@ -8,6 +8,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cstring>
 #include <deque>
 #include <initializer_list>
 #include <memory>
@@ -312,6 +313,60 @@ TEST_CASE("ReadIntoStore: this node's copy unreadable, the merge is handed back"
     d.Deliver(2, kGet);
     REQUIRE(failed.calls == 1);
     CHECK(failed.result->status().code() == storage::Code::kUnavailable);
+  }
+}
+
+TEST_CASE("ReadIntoStore with a stored digest: the copy is read only to merge a reply") {
+  Cluster c(3, CoordinatorOptions{.read_quorum = 3});
+  c.node(0).Set("k", "v1");
+  c.node(0).CopyTo(c.node(1), "k");
+  c.node(0).CopyTo(c.node(2), "k");
+  // The digest anti-entropy keeps for the key: that of node 0's copy now.
+  uint64_t d = 0;
+  std::memcpy(&d, c.node(0).Digest("k").data(), sizeof(d));
+  c.coord->set_stored_digests(
+      [d](std::string_view key) { return key == "k" ? std::optional<uint64_t>(d) : std::nullopt; });
+
+  SUBCASE("replicas that agree: nothing is read, merged or repaired") {
+    // Damaged bytes here would fail any read of the copy: none happens.
+    c.node(0).store().Set("k", std::string("\xff\xff", 2), 0, c.clock.NowMs());
+    StoreReadOutcome got;
+    c.coord->ReadIntoStore("k", c.All(), got.Done());
+    CHECK(c.net.at(c.Request(1, kGet)).args[1].size() == sizeof(d));
+    c.Deliver(1, kGet);
+    c.Deliver(2, kGet);
+    CHECK_FALSE(got.merge().has_value());
+    CHECK(c.coord->stats().read_repairs == 0);
+  }
+
+  SUBCASE("a newer reply is merged with the copy; the agreeing replica is repaired") {
+    c.clock.AdvanceMs(1);
+    c.node(1).Set("k", "v2");  // supersedes v1 on node 1 only
+    StoreReadOutcome got;
+    c.coord->ReadIntoStore("k", c.All(), got.Done());
+    c.Deliver(2, kGet);  // "="
+    CHECK(got.calls == 0);
+    c.Deliver(1, kGet);  // its object
+    CHECK_FALSE(got.merge().has_value());
+    CHECK(c.node(0).Values("k") == Strings{"v2"});
+    // Node 2 answered "=" to node 0's copy, which lacked v2.
+    REQUIRE(c.Count(2, kPut) == 1);
+    c.Deliver(2, kPut);
+    CHECK(c.node(2).Values("k") == Strings{"v2"});
+    CHECK(c.Count(1, kPut) == 0);
+  }
+
+  SUBCASE("a reply to merge while the copy cannot be read fails the read") {
+    c.clock.AdvanceMs(1);
+    c.node(1).Set("k", "v2");
+    StoreReadOutcome got;
+    c.coord->ReadIntoStore("k", c.All(), got.Done());
+    c.node(0).store().Set("k", std::string("\xff\xff", 2), 0, c.clock.NowMs());
+    c.Deliver(1, kGet);
+    REQUIRE(got.calls == 1);
+    CHECK(got.result->status().code() == storage::Code::kCorruption);
+    c.Deliver(2, kGet);  // after the decision: ignored
+    CHECK(got.calls == 1);
   }
 }
 

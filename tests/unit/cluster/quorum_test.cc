@@ -449,6 +449,87 @@ TEST_CASE("replies equal to the coordinator's own copy (AddSame)") {
   }
 }
 
+TEST_CASE("the coordinator's own copy deferred (AddDeferred, Resolve)") {
+  TwoWrites w;
+  const Object& v1 = w.v1;
+  const Object& v2 = w.v2;
+
+  SUBCASE("counts as a reply; agreeing replies need no object") {
+    ReadQuorum q(3, 2);
+    q.AddDeferred(0);
+    CHECK(q.unresolved());
+    CHECK(q.ok_count() == 1);
+    CHECK(q.state() == QuorumState::kPending);
+    q.AddSame(1, 0);
+    CHECK(q.state() == QuorumState::kSucceeded);
+    CHECK(q.StaleReplicas().empty());
+    ReadQuorum::Late late = q.AddLateSame(2, 0);
+    CHECK_FALSE(late.replica_stale);
+    CHECK_FALSE(late.brought_news);
+    CHECK(q.ok_count() == 3);
+    CHECK(q.unresolved());
+  }
+
+  SUBCASE("decides alone when R is 1") {
+    ReadQuorum q(3, 1);
+    q.AddDeferred(2);
+    CHECK(q.state() == QuorumState::kSucceeded);
+  }
+
+  SUBCASE("resolved, it merges and finds stale replicas as a copy would") {
+    // Every order of the other replies, with and without an "=" among them:
+    // the same merge, stale list and state as the coordinator's copy added
+    // as a reply.
+    const std::vector<Object> replies = {v1, v2, v1};
+    std::vector<size_t> order = {1, 2, 3};
+    do {
+      ReadQuorum deferred(4, 4), copies(4, 4);
+      deferred.AddDeferred(0);
+      copies.AddReply(0, replies[0]);
+      for (size_t i : order) {
+        if (i == 3) {  // answers "=" to the coordinator's copy
+          deferred.AddSame(3, 0);
+          copies.AddReply(3, replies[0]);
+          continue;
+        }
+        if (deferred.unresolved()) deferred.Resolve(replies[0]);
+        deferred.AddReply(i, replies[i]);
+        copies.AddReply(i, replies[i]);
+      }
+      CHECK_FALSE(deferred.unresolved());
+      CHECK(deferred.merged() == copies.merged());
+      CHECK(deferred.merged() == v2);
+      CHECK(deferred.StaleReplicas() == copies.StaleReplicas());
+      CHECK(deferred.StaleReplicas() == Indexes{0, 2, 3});
+      CHECK(deferred.state() == copies.state());
+    } while (std::next_permutation(order.begin(), order.end()));
+  }
+
+  SUBCASE("a late reply with news after an unresolved decision") {
+    ReadQuorum q(3, 2);
+    q.AddDeferred(0);
+    q.AddSame(2, 0);
+    REQUIRE(q.state() == QuorumState::kSucceeded);
+    q.Resolve(v1);
+    ReadQuorum::Late late = q.AddLateReply(1, v2);
+    CHECK(late.brought_news);
+    CHECK_FALSE(late.replica_stale);
+    CHECK(q.merged() == v2);
+    CHECK(q.StaleReplicas() == Indexes{0, 2});
+  }
+
+  SUBCASE("a second Resolve and AddDeferred after a reply change nothing") {
+    ReadQuorum q(2, 2);
+    q.AddDeferred(0);
+    q.Resolve(v1);
+    q.Resolve(v2);
+    q.AddSame(1, 0);
+    CHECK(q.merged() == v1);
+    q.AddDeferred(0);  // already heard
+    CHECK(q.ok_count() == 2);
+  }
+}
+
 TEST_CASE("NOQUORUM error text") {
   CHECK(NoQuorumMessage(1, 2) == "NOQUORUM got 1 of 2 required replies");
   CHECK(NoQuorumMessage(0, 3) == "NOQUORUM got 0 of 3 required replies");
