@@ -119,14 +119,17 @@ void DiffTouched(const State& after, const OrMapJournal& journal, ContainerDelta
   StateOf<State>(delta->changed) = State(std::move(map).value());
 }
 
+// `view` is the base's view at the delta's time (ViewOf, or TakeViewOf on
+// a base given up); only the base's context is read from `base`.
 template <typename State>
-Result<Object> Apply(const Object& base, const ContainerDelta& delta, const ActorTable& actors) {
+Result<Object> Apply(Result<ContainerView<State>> view, const Object& base,
+                     const ContainerDelta& delta) {
   auto stale = [](const char* why) { return Status(Code::kStale, why); };
-  auto view = ViewOf<State>(base, delta.timestamp_ms, actors);
   if (!view.ok()) return stale("the key holds another type");
   using Map = typename State::Map;
   using Entry = typename Map::Entry;
-  const std::vector<Entry>& old_entries = view.value().state.map().entries();
+  // The view is this function's own: its entries move into the result.
+  std::vector<Entry> old_entries = view.value().state.TakeMap().TakeEntries();
   const std::vector<Entry>& new_entries = StateOf<State>(delta.changed).map().entries();
   const std::vector<std::string>& removed = delta.removed;
   std::vector<Entry> out;
@@ -155,7 +158,7 @@ Result<Object> Apply(const Object& base, const ContainerDelta& delta, const Acto
       if (in_old) ++i;
       continue;
     }
-    out.push_back(old_entries[i]);
+    out.push_back(std::move(old_entries[i]));
     ++i;
   }
   auto map = Map::FromParts(StateOf<State>(delta.changed).map().clock(), std::move(out));
@@ -353,7 +356,17 @@ Result<Object> ApplyDelta(const Object& base, const ContainerDelta& delta,
   }
   return WithStateType(delta.kind, [&](auto tag) {
     using State = decltype(tag);
-    return Apply<State>(base, delta, actors);
+    return Apply<State>(ViewOf<State>(base, delta.timestamp_ms, actors), base, delta);
+  });
+}
+
+Result<Object> ApplyDelta(Object&& base, const ContainerDelta& delta, const ActorTable& actors) {
+  if (BaseDigest(base, actors) != delta.base_digest) {
+    return Status(Code::kStale, "the base differs");
+  }
+  return WithStateType(delta.kind, [&](auto tag) {
+    using State = decltype(tag);
+    return Apply<State>(TakeViewOf<State>(base, delta.timestamp_ms, actors), base, delta);
   });
 }
 

@@ -105,5 +105,9 @@ Result<ContainerDelta> DecodeDelta(std::string_view encoded, ActorTable& actors)
 // cover, a dot already covered).
 Result<Object> ApplyDelta(const Object& base, const ContainerDelta& delta,
                           const ActorTable& actors);
+// The same on a base the caller gives up: when it is one unexpired version
+// of the delta's type its state is moved into the result, not copied
+// (TakeViewOf). `base` is then fit only to be dropped, whatever the outcome.
+Result<Object> ApplyDelta(Object&& base, const ContainerDelta& delta, const ActorTable& actors);
 
 }  // namespace shoal::storage

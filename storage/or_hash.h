@@ -114,6 +114,8 @@ class OrHash {
   size_t Size() const { return map_.size(); }
   bool empty() const { return map_.empty(); }
   const Map& map() const { return map_; }
+  // Moves the map out (this state is then empty).
+  Map TakeMap() { return std::move(map_); }
   // The value of one entry of map() (the rules at the top of this file).
   static std::string Value(const Map::Entry& entry, const ActorTable& actors);
 

@@ -100,6 +100,8 @@ class OrMap {
 
   const VersionVector& clock() const { return clock_; }
   const std::vector<Entry>& entries() const { return entries_; }
+  // Moves the entries out; the map keeps its clock and no entries.
+  std::vector<Entry> TakeEntries() { return std::move(entries_); }
   size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
 

@@ -59,6 +59,8 @@ class OrSet {
   bool empty() const { return map_.empty(); }
   // Members in bytewise order: for (const auto& e : set.map().entries()) e.name.
   const Map& map() const { return map_; }
+  // Moves the map out (this state is then empty).
+  Map TakeMap() { return std::move(map_); }
 
   // Replica synchronisation (and the join of a key's concurrent set versions).
   void Join(const OrSet& other) { map_.Merge(other.map_); }

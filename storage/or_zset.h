@@ -95,6 +95,8 @@ class OrZset {
   size_t Size() const { return map_.size(); }
   bool empty() const { return map_.empty(); }
   const Map& map() const { return map_; }
+  // Moves the map out (this state is then empty).
+  Map TakeMap() { return std::move(map_); }
   // The score of one entry of map().
   static double ScoreOf(const Map::Entry& entry, const ActorTable& actors);
   // Every member ordered by (score, member bytes): O(n log n).

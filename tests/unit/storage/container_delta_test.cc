@@ -137,11 +137,21 @@ void CheckReplay(Sim& sim, const Object& base, const Object& after,
   CHECK(applied.value() == after);
   CHECK(Wire(applied.value(), sim.actors) == Wire(after, sim.actors));
   CHECK(applied.value().Encode() == after.Encode());
+  // On a base given up (its state moved, not copied): the same object.
+  Object given_up = base;
+  auto moved = ApplyDelta(std::move(given_up), decoded.value(), sim.actors);
+  REQUIRE(moved.ok());
+  CHECK(moved.value() == after);
+  CHECK(Wire(moved.value(), sim.actors) == Wire(after, sim.actors));
   for (const Object& other : others) {
     if (other == base) continue;
     auto refused = ApplyDelta(other, decoded.value(), sim.actors);
     REQUIRE_FALSE(refused.ok());
     CHECK(refused.status().code() == Code::kStale);
+    Object other_given_up = other;
+    auto refused_moved = ApplyDelta(std::move(other_given_up), decoded.value(), sim.actors);
+    REQUIRE_FALSE(refused_moved.ok());
+    CHECK(refused_moved.status().code() == Code::kStale);
   }
   // The object it made is not its base either.
   auto again = ApplyDelta(after, decoded.value(), sim.actors);
@@ -311,6 +321,10 @@ TEST_CASE("damaged deltas decode to errors, never crash") {
     // It decoded: applying it may fail, but only as stale.
     auto applied = ApplyDelta(base, d.value(), sim.actors);
     if (!applied.ok()) CHECK(applied.status().code() == Code::kStale);
+    Object given_up = base;
+    auto moved = ApplyDelta(std::move(given_up), d.value(), sim.actors);
+    CHECK(moved.ok() == applied.ok());
+    if (moved.ok() && applied.ok()) CHECK(moved.value() == applied.value());
   }
 }
 

@@ -130,6 +130,27 @@ TEST_CASE("a copy that missed a write refuses the next delta, and takes it after
   CHECK(b.ks.ApplyDelta("s", "\x01\x04garbage", kNow).code() == Code::kCorruption);
 }
 
+TEST_CASE("a delta refused after the copy's state was taken leaves the copy as it was") {
+  // Same base digest, but it removes a name the copy lacks: refused once
+  // the cached copy's state has moved into the result being built.
+  Node a('a'), b('b');
+  REQUIRE(a.Sadd("s", BigSet(100)).ok());
+  Ship(a, b, "s");
+  REQUIRE(b.ks.ReadSet("s", kNow).ok());  // b's copy is now cached, decoded
+  REQUIRE(a.Srem("s", "member-100000042").ok());
+  std::string forged = a.last().delta;
+  const size_t at = forged.find("member-100000042");
+  REQUIRE(at != std::string::npos);
+  forged.replace(at, 16, "member-999999999");
+  const std::string before = b.Wire("s");
+  CHECK(b.ks.ApplyDelta("s", forged, kNow).code() == Code::kStale);
+  CHECK(b.Wire("s") == before);
+  CHECK(b.ks.SetContains("s", "member-100000042", kNow).value());
+  // The true delta still applies to it.
+  REQUIRE(b.ks.ApplyDelta("s", a.last().delta, kNow).ok());
+  CHECK(b.Wire("s") == a.Wire("s"));
+}
+
 TEST_CASE("no delta for a base with TTL, several versions, a small object or no listener") {
   Node a('a');
   REQUIRE(a.Sadd("s", BigSet(200)).ok());
