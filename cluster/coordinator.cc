@@ -117,14 +117,13 @@ void Coordinator::StartRead(const std::string& key, ReplicaSet targets, ReadDone
   // A read into the store whose copy's digest is known leaves the copy
   // there: the quorum loads it only if a replica answers with an object to
   // merge (ResolveSelf). Agreeing replicas then cost no copy of it.
-  if (std::optional<uint64_t> stored =
-          st->store_done && stored_digests_ ? stored_digests_(key) : std::nullopt) {
+  const std::optional<uint64_t> stored = stored_digests_ ? stored_digests_(key) : std::nullopt;
+  if (stored && st->store_done) {
     digest = DigestBytes(*stored);
     st->self_read = true;
     st->quorum.AddDeferred(self);
   } else if (auto local = keyspace_.Load(key, clock_.NowMs()); local.ok()) {
     if (local.value().Size() > 0) {
-      std::optional<uint64_t> stored = stored_digests_ ? stored_digests_(key) : std::nullopt;
       digest = stored ? DigestBytes(*stored) : ObjectDigest(local.value(), keyspace_.actors());
     }
     st->self_read = true;

@@ -349,24 +349,32 @@ Result<ContainerDelta> DecodeDelta(std::string_view in, ActorTable& actors) {
   return delta;
 }
 
-Result<Object> ApplyDelta(const Object& base, const ContainerDelta& delta,
-                          const ActorTable& actors) {
+namespace {
+
+// ApplyDelta's checks, then Apply on the view `view_of(State{})` gives.
+template <typename ViewOf>
+Result<Object> ApplyOn(const Object& base, const ContainerDelta& delta, const ActorTable& actors,
+                       const ViewOf& view_of) {
   if (BaseDigest(base, actors) != delta.base_digest) {
     return Status(Code::kStale, "the base differs");
   }
   return WithStateType(delta.kind, [&](auto tag) {
     using State = decltype(tag);
-    return Apply<State>(ViewOf<State>(base, delta.timestamp_ms, actors), base, delta);
+    return Apply<State>(view_of(tag), base, delta);
   });
 }
 
+}  // namespace
+
+Result<Object> ApplyDelta(const Object& base, const ContainerDelta& delta,
+                          const ActorTable& actors) {
+  return ApplyOn(base, delta, actors,
+                 [&](auto tag) { return ViewOf<decltype(tag)>(base, delta.timestamp_ms, actors); });
+}
+
 Result<Object> ApplyDelta(Object&& base, const ContainerDelta& delta, const ActorTable& actors) {
-  if (BaseDigest(base, actors) != delta.base_digest) {
-    return Status(Code::kStale, "the base differs");
-  }
-  return WithStateType(delta.kind, [&](auto tag) {
-    using State = decltype(tag);
-    return Apply<State>(TakeViewOf<State>(base, delta.timestamp_ms, actors), base, delta);
+  return ApplyOn(base, delta, actors, [&](auto tag) {
+    return TakeViewOf<decltype(tag)>(base, delta.timestamp_ms, actors);
   });
 }
 
