@@ -39,6 +39,9 @@ AntiEntropy::AntiEntropy(storage::Keyspace& keyspace, const storage::Clock& cloc
       clock_(clock),
       env_(std::move(env)),
       trees_(keyspace.store(), keyspace.actors()) {
+  trees_.set_encoder([this](std::string_view key, std::string* out) {
+    return keyspace_.EncodeWithNodeIds(key, clock_.NowMs(), out);
+  });
   keyspace_.changes().Subscribe(&trees_);
 }
 

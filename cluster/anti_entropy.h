@@ -131,6 +131,7 @@ class AntiEntropy {
 
   const AntiEntropyStats& stats() const { return stats_; }
   const PartitionTrees& trees() const { return trees_; }
+  PartitionTrees& trees() { return trees_; }
   // Wall-clock ms of the last comparison of each partition (as initiator or
   // as the peer), -1 if never; empty when off.
   const std::vector<int64_t>& last_compared_ms() const { return last_compared_ms_; }

@@ -24,6 +24,15 @@ void PartitionTrees::Disable() {
   unbuilt_ = 0;
   tree_count_ = 0;
   build_cursor_ = 0;
+  pending_ = 0;
+  pending_bytes_ = 0;
+}
+
+PartitionTrees::Part* PartitionTrees::BuiltPartOf(std::string_view key) {
+  if (parts_.empty()) return nullptr;
+  const uint32_t p = partition_of_(key);
+  if (p >= parts_.size() || !parts_[p].built) return nullptr;
+  return &parts_[p];
 }
 
 void PartitionTrees::Apply(Part& part, uint64_t key_hash, std::optional<uint64_t> digest) {
@@ -43,27 +52,72 @@ void PartitionTrees::Apply(Part& part, uint64_t key_hash, std::optional<uint64_t
 }
 
 void PartitionTrees::OnChange(const storage::Change& change) {
-  if (parts_.empty()) return;
-  const uint32_t p = partition_of_(change.key());
-  if (p >= parts_.size() || !parts_[p].built) return;
+  Part* part = BuiltPartOf(change.key());
+  if (part == nullptr) return;
+  if (encoder_ && !change.delta().empty()) {
+    if (part->pending.contains(change.key())) return;
+    if (pending_ < max_pending_) {
+      part->pending.emplace(change.key());
+      ++pending_;
+      pending_bytes_ += change.key().size();
+      return;
+    }
+  }
+  Unpend(*part, change.key());
   std::optional<uint64_t> digest;
   if (change.object().Size() > 0) digest = ObjectBytesDigest(change.NodeIdBytes());
-  Apply(parts_[p], KeyTreeHash(change.key()), digest);
+  Apply(*part, KeyTreeHash(change.key()), digest);
 }
 
 void PartitionTrees::OnFlush() {
   for (Part& part : parts_) {
     part.digests.Clear();
     part.tree.reset();
+    part.pending.clear();
   }
   tree_count_ = 0;
+  pending_ = 0;
+  pending_bytes_ = 0;
 }
 
 void PartitionTrees::OnEvicted(std::string_view key) {
-  if (parts_.empty()) return;
-  const uint32_t p = partition_of_(key);
-  if (p >= parts_.size() || !parts_[p].built) return;
-  Apply(parts_[p], KeyTreeHash(key), std::nullopt);
+  Part* part = BuiltPartOf(key);
+  if (part == nullptr) return;
+  Unpend(*part, key);
+  Apply(*part, KeyTreeHash(key), std::nullopt);
+}
+
+void PartitionTrees::Unpend(Part& part, std::string_view key) {
+  if (part.pending.empty()) return;
+  auto it = part.pending.find(key);
+  if (it == part.pending.end()) return;
+  part.pending.erase(it);
+  --pending_;
+  pending_bytes_ -= key.size();
+}
+
+std::optional<uint64_t> PartitionTrees::CurrentDigest(std::string_view key) {
+  std::string bytes;
+  if (!encoder_(key, &bytes)) return std::nullopt;
+  return ObjectBytesDigest(bytes);
+}
+
+void PartitionTrees::Settle(Part& part) {
+  if (part.pending.empty()) return;
+  // Taken out first: the encoder reads the keyspace, which tells nobody.
+  NameSet keys;
+  keys.swap(part.pending);
+  for (const std::string& key : keys) {
+    pending_bytes_ -= key.size();
+    Apply(part, KeyTreeHash(key), CurrentDigest(key));
+  }
+  pending_ -= keys.size();
+}
+
+void PartitionTrees::SettleKey(Part& part, std::string_view key) {
+  if (part.pending.empty() || !part.pending.contains(key)) return;
+  Unpend(part, key);
+  Apply(part, KeyTreeHash(key), CurrentDigest(key));
 }
 
 std::optional<uint64_t> PartitionTrees::DigestOfStored(std::string_view value) const {
@@ -103,6 +157,7 @@ size_t PartitionTrees::BuildStep(int64_t now_ms, size_t budget) {
 RebuildResult PartitionTrees::Rebuild(uint32_t partition, int64_t now_ms) {
   RebuildResult r;
   if (partition >= parts_.size()) return r;
+  Settle(parts_[partition]);  // pending digests are not mismatches
   Part fresh = Read(partition, now_ms, &r.keys);
   Part& old = parts_[partition];
   if (old.built) {
@@ -126,15 +181,23 @@ RebuildResult PartitionTrees::Rebuild(uint32_t partition, int64_t now_ms) {
   return r;
 }
 
-const TicTacTree& PartitionTrees::tree(uint32_t partition) const {
-  if (partition >= parts_.size() || !parts_[partition].tree) return kEmptyTree;
+const TicTacTree& PartitionTrees::tree(uint32_t partition) {
+  if (partition >= parts_.size()) return kEmptyTree;
+  Settle(parts_[partition]);
+  if (!parts_[partition].tree) return kEmptyTree;
   return *parts_[partition].tree;
+}
+
+size_t PartitionTrees::keys(uint32_t partition) {
+  if (partition >= parts_.size()) return 0;
+  Settle(parts_[partition]);
+  return parts_[partition].digests.size();
 }
 
 std::vector<KeyDigest> PartitionTrees::ListSegments(uint32_t partition,
                                                     const std::vector<uint32_t>& segments,
                                                     int64_t now_ms, size_t max_keys,
-                                                    bool* truncated) const {
+                                                    bool* truncated) {
   *truncated = false;
   std::vector<KeyDigest> out;
   if (partition >= parts_.size()) return out;
@@ -142,7 +205,8 @@ std::vector<KeyDigest> PartitionTrees::ListSegments(uint32_t partition,
   for (uint32_t s : segments) {
     if (s < TicTacTree::kSegments) wanted.set(s);
   }
-  const Part& part = parts_[partition];
+  Part& part = parts_[partition];
+  Settle(part);
   store_.ForEachInPartition(partition, now_ms, [&](const storage::EntryView& e) {
     const uint64_t h = KeyTreeHash(e.key);
     if (!wanted.test(TicTacTree::SegmentOf(h))) return;
@@ -158,15 +222,18 @@ std::vector<KeyDigest> PartitionTrees::ListSegments(uint32_t partition,
   return out;
 }
 
-std::optional<uint64_t> PartitionTrees::DigestOf(std::string_view key) const {
+std::optional<uint64_t> PartitionTrees::DigestOf(std::string_view key) {
   if (parts_.empty()) return std::nullopt;
   const uint32_t p = partition_of_(key);
   if (p >= parts_.size()) return std::nullopt;
+  SettleKey(parts_[p], key);
   return parts_[p].digests.Find(KeyTreeHash(key));
 }
 
 size_t PartitionTrees::bytes() const {
-  size_t b = parts_.capacity() * sizeof(Part) + tree_count_ * sizeof(TicTacTree);
+  constexpr size_t kPendingOverhead = 48;  // a set node, its hash, the string
+  size_t b = parts_.capacity() * sizeof(Part) + tree_count_ * sizeof(TicTacTree) + pending_bytes_ +
+             pending_ * kPendingOverhead;
   for (const Part& part : parts_) b += part.digests.bytes();
   return b;
 }

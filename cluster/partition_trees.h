@@ -12,6 +12,19 @@
 // store's eviction observer tells only the key) take the key out. A flush
 // empties every tree.
 //
+// Deferred digests: a change that carries a container delta (a one-field
+// HSET or one-member SADD on a replica or its coordinator) does not encode
+// the object then. The key is noted as pending in its partition, its old
+// contribution left in place, and its digest is taken later, once, from the
+// object as stored then (the encoder: Keyspace::EncodeWithNodeIds, the
+// container cache's object) -- by whichever accessor reads the partition
+// (tree, keys, ListSegments, Rebuild) or the key (DigestOf). So a run of
+// writes to one container costs one encoding, not one per write, and
+// readers see exactly the digests eager upkeep would have given. At most
+// max_pending keys wait (kDefaultMaxPending); past that a change is digested
+// at once. Changes without a delta (strings, merges, deletes, expiry) are
+// digested at once, and take the key out of the pending set.
+//
 // Keys that leave the store without telling anyone -- lazy and active
 // expiry -- keep their last contribution until their partition is rebuilt.
 // Both replicas of an expired object keep the same contribution, so trees
@@ -26,7 +39,8 @@
 //
 // Memory: TicTacTree::kBytes (8448) per partition with keys, allocated on
 // its first key and freed with its last; KeyDigests at about 24-28 bytes a
-// key; 48 bytes of bookkeeping per partition. bytes() reports the total.
+// key; about 100 bytes of bookkeeping per partition; a pending key its name
+// and about 48 bytes. bytes() reports the total.
 //
 // Pure logic over the Store: no loop, time passed in. Not thread safe.
 
@@ -37,6 +51,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "cluster/key_digests.h"
@@ -55,9 +70,20 @@ struct RebuildResult {
 
 class PartitionTrees : public storage::ChangeListener {
  public:
+  // Appends the node-id encoding of a key's object as stored now; false if
+  // the key is absent (see "Deferred digests").
+  using Encoder = std::function<bool(std::string_view key, std::string* out)>;
+  static constexpr size_t kDefaultMaxPending = 4096;
+
   // `store` and `actors` must outlive this (the keyspace's).
   PartitionTrees(const storage::Store& store, const storage::ActorTable& actors)
       : store_(store), actors_(actors) {}
+
+  // Digests of delta changes are deferred only once an encoder is set.
+  void set_encoder(Encoder encoder) { encoder_ = std::move(encoder); }
+  void set_max_pending(size_t n) { max_pending_ = n; }
+  // Keys whose digest is deferred, in all partitions.
+  size_t pending() const { return pending_; }
 
   // Starts keeping trees for `partitions` partitions, `partition_of` giving
   // a key's (the ring's, as the store's Partitioner). Every partition starts
@@ -89,33 +115,50 @@ class PartitionTrees : public storage::ChangeListener {
   RebuildResult Rebuild(uint32_t partition, int64_t now_ms);
 
   // The tree of a partition; an empty tree for one without keys or out of
-  // range.
-  const TicTacTree& tree(uint32_t partition) const;
+  // range. This and the accessors below settle pending digests first.
+  const TicTacTree& tree(uint32_t partition);
   // Keys recorded in a partition.
-  size_t keys(uint32_t partition) const {
-    return partition < parts_.size() ? parts_[partition].digests.size() : 0;
-  }
+  size_t keys(uint32_t partition);
 
   // The live keys of `partition` whose segment is in `segments` (each <
   // kSegments), with their digests, at most `max_keys`; `*truncated` says
   // whether some were left out. Walks the partition: O(its keys).
   std::vector<KeyDigest> ListSegments(uint32_t partition, const std::vector<uint32_t>& segments,
-                                      int64_t now_ms, size_t max_keys, bool* truncated) const;
+                                      int64_t now_ms, size_t max_keys, bool* truncated);
 
   // The digest recorded for `key` (nullopt: none).
-  std::optional<uint64_t> DigestOf(std::string_view key) const;
+  std::optional<uint64_t> DigestOf(std::string_view key);
 
+  // Gauges; pending digests are not yet in tree_count().
   size_t tree_count() const { return tree_count_; }
   size_t bytes() const;
 
  private:
+  // Key names looked up by string_view without a copy.
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using NameSet = std::unordered_set<std::string, NameHash, std::equal_to<>>;
+
   struct Part {
     bool built = false;
     std::unique_ptr<TicTacTree> tree;  // null while the partition has no keys
     KeyDigests digests;
+    NameSet pending;  // keys whose digest is deferred
   };
+  // The partition `key` is kept in, or nullptr (off, out of range, unbuilt).
+  Part* BuiltPartOf(std::string_view key);
   // Records `digest` for a key (nullopt: the key is gone) in its partition.
   void Apply(Part& part, uint64_t key_hash, std::optional<uint64_t> digest);
+  // Takes the digests of a partition's pending keys, or of `key` if it is
+  // one of them, from the encoder.
+  void Settle(Part& part);
+  void SettleKey(Part& part, std::string_view key);
+  // Forgets that `key` is pending (its change is being digested at once).
+  void Unpend(Part& part, std::string_view key);
+  // The digest of `key` as stored now, from the encoder.
+  std::optional<uint64_t> CurrentDigest(std::string_view key);
   // Reads a partition from the store into a fresh Part.
   Part Read(uint32_t partition, int64_t now_ms, size_t* keys) const;
   // The digest of a store value (the local encoding); nullopt if damaged.
@@ -128,6 +171,10 @@ class PartitionTrees : public storage::ChangeListener {
   size_t unbuilt_ = 0;
   uint32_t build_cursor_ = 0;
   size_t tree_count_ = 0;
+  Encoder encoder_;
+  size_t max_pending_ = kDefaultMaxPending;
+  size_t pending_ = 0;        // keys pending, all partitions
+  size_t pending_bytes_ = 0;  // their names' bytes
 };
 
 }  // namespace shoal::cluster

@@ -88,6 +88,20 @@ Result<Object> Keyspace::Peek(std::string_view key, int64_t now_ms) {
   return Object::Decode(*bytes, actors_);
 }
 
+bool Keyspace::EncodeWithNodeIds(std::string_view key, int64_t now_ms, std::string* out) {
+  const Stored stored = Lookup(key, now_ms, /*touch=*/false);
+  if (stored.cached != nullptr) {
+    if (stored.cached->Size() == 0) return false;
+    stored.cached->EncodeWithNodeIds(actors_, out);
+    return true;
+  }
+  if (stored.bytes == nullptr) return false;
+  auto obj = Object::Decode(*stored.bytes, actors_);
+  if (!obj.ok() || obj.value().Size() == 0) return false;
+  obj.value().EncodeWithNodeIds(actors_, out);
+  return true;
+}
+
 Result<Keyspace::View> Keyspace::Get(std::string_view key, int64_t now_ms) {
   View view;
   if (const Object* pinned = Pinned(key)) {

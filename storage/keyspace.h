@@ -237,6 +237,11 @@ class Keyspace : private StaleValueOwner {
   // introspection (OBJECT, MEMORY USAGE), which must not change what
   // eviction sees.
   Result<Object> Peek(std::string_view key, int64_t now_ms);
+  // Appends the node-id encoding (Object::EncodeWithNodeIds) of the key's
+  // stored object, read as Peek() reads it but from the container cache
+  // when it holds the key (no copy, no write-back). False, and nothing
+  // appended, if the key is absent, has no version or does not decode.
+  bool EncodeWithNodeIds(std::string_view key, int64_t now_ms, std::string* out);
 
   // True if the key has a live version.
   bool Exists(std::string_view key, int64_t now_ms);

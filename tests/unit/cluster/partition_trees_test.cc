@@ -195,5 +195,178 @@ TEST_CASE("ListSegments lists the live keys of the asked segments with their dig
   CHECK(truncated);
 }
 
+// A listener that asks for deltas, as the dispatcher and the log do: without
+// one the keyspace makes none and nothing is deferred.
+struct WantsDeltas : storage::ChangeListener {
+  void OnChange(const storage::Change&) override {}
+  void OnFlush() override {}
+};
+
+struct DeferringFixture : Fixture {
+  WantsDeltas wants;
+
+  DeferringFixture() {
+    trees.set_encoder([this](std::string_view key, std::string* out) {
+      return node.keyspace().EncodeWithNodeIds(key, clock.NowMs(), out);
+    });
+    node.keyspace().changes().Subscribe(&wants);
+    trees.Enable(kQ, PartitionOf);
+    (void)trees.BuildStep(clock.NowMs(), 100);
+  }
+  ~DeferringFixture() { node.keyspace().changes().Unsubscribe(&wants); }
+
+  void AddMember(const std::string& key, const std::string& member) {
+    REQUIRE(node.keyspace()
+                .ModifySet(key, clock.NowMs(),
+                           [&](storage::OrSet& s,
+                               storage::Keyspace::ContainerWrite& w) -> storage::Result<bool> {
+                             s.Add(member, w.dot);
+                             return true;
+                           })
+                .ok());
+  }
+  void RemoveMember(const std::string& key, const std::string& member) {
+    REQUIRE(node.keyspace()
+                .ModifySet(key, clock.NowMs(),
+                           [&](storage::OrSet& s, storage::Keyspace::ContainerWrite&)
+                               -> storage::Result<bool> { return s.Remove(member); })
+                .ok());
+  }
+  void SetField(const std::string& key, const std::string& field, const std::string& value) {
+    REQUIRE(node.keyspace()
+                .ModifyHash(key, clock.NowMs(),
+                            [&](storage::OrHash& h,
+                                storage::Keyspace::ContainerWrite& w) -> storage::Result<bool> {
+                              (void)h.Set(field, value, w.dot, clock.NowMs());
+                              return true;  // written, new field or not
+                            })
+                .ok());
+  }
+  // A big set, so that a one-member write's delta is well below the object.
+  void FillSet(const std::string& key) {
+    REQUIRE(node.keyspace()
+                .ModifySet(key, clock.NowMs(),
+                           [&](storage::OrSet& s,
+                               storage::Keyspace::ContainerWrite& w) -> storage::Result<bool> {
+                             for (int i = 0; i < 50; ++i) s.Add("fill" + std::to_string(i), w.dot);
+                             return true;
+                           })
+                .ok());
+  }
+};
+
+TEST_CASE("a delta write's digest waits until it is read, then equals the eager one") {
+  DeferringFixture f;
+  f.FillSet("s");
+  CHECK(f.trees.pending() == 0);  // the first write of a key carries no delta
+  const uint64_t encodings = f.node.keyspace().changes().stats().encodings;
+  for (int i = 0; i < 20; ++i) {
+    f.clock.AdvanceMs(1);
+    f.AddMember("s", "m" + std::to_string(i));
+  }
+  // Twenty writes, no node-id encoding: the key is pending once.
+  CHECK(f.node.keyspace().changes().stats().encodings == encodings);
+  CHECK(f.trees.pending() == 1);
+  REQUIRE(f.trees.DigestOf("s").has_value());
+  CHECK(DigestBytes(*f.trees.DigestOf("s")) == f.node.Digest("s"));
+  CHECK(f.trees.pending() == 0);
+
+  SUBCASE("a change without a delta settles the key at once") {
+    f.AddMember("s", "late");
+    CHECK(f.trees.pending() == 1);
+    REQUIRE(f.node.keyspace().Delete("s", f.clock.NowMs()).ok());
+    CHECK(f.trees.pending() == 0);
+    CHECK(DigestBytes(*f.trees.DigestOf("s")) == f.node.Digest("s"));  // the tombstone
+    f.CheckMatchesStore();
+  }
+  SUBCASE("eviction and flush drop pending keys") {
+    f.AddMember("s", "late");
+    REQUIRE(f.node.store().Delete("s", f.clock.NowMs()));
+    f.trees.OnEvicted("s");
+    CHECK(f.trees.pending() == 0);
+    CHECK_FALSE(f.trees.DigestOf("s").has_value());
+    f.FillSet("t");
+    f.AddMember("t", "x");
+    CHECK(f.trees.pending() == 1);
+    f.node.keyspace().FlushAll();
+    CHECK(f.trees.pending() == 0);
+    f.CheckMatchesStore();
+  }
+  SUBCASE("a rebuild settles first: pending keys are not mismatches") {
+    f.AddMember("s", "late");
+    CHECK(f.trees.pending() == 1);
+    CHECK(f.trees.Rebuild(PartitionOf("s"), f.clock.NowMs()).mismatches == 0);
+    CHECK(f.trees.pending() == 0);
+  }
+}
+
+TEST_CASE("deferred digests: random container and string histories match the store") {
+  DeferringFixture f;
+  size_t max_pending = 1000;
+  SUBCASE("pending set unbounded") {}
+  SUBCASE("pending set of 3: later changes are digested at once") {
+    max_pending = 3;
+  }
+  f.trees.set_max_pending(max_pending);
+  std::mt19937_64 rng(29);
+  size_t most_pending = 0;
+  for (int i = 0; i < 3000; ++i) {
+    f.clock.AdvanceMs(1);
+    const uint64_t r = rng();
+    const std::string key = std::string(1, "shk"[r % 3]) + std::to_string((r >> 8) % 12);
+    const std::string name = "n" + std::to_string((r >> 16) % 60);
+    if (f.node.Load(key).Size() == 0 && key[0] == 's') f.FillSet(key);
+    switch (key[0]) {
+      case 's':
+        if ((r >> 24) % 4 == 0) {
+          f.RemoveMember(key, name);
+        } else {
+          f.AddMember(key, name);
+        }
+        break;
+      case 'h':
+        f.SetField(key, name, std::to_string(rng() % 1000));
+        break;
+      default:
+        f.node.Set(key, std::to_string(rng()));
+    }
+    switch ((r >> 32) % 50) {
+      case 0:
+        REQUIRE(f.node.keyspace().Delete(key, f.clock.NowMs()).ok());
+        break;
+      case 1: {  // another node's version of a string merged in
+        if (key[0] != 'k') break;
+        testing::TestNode other(std::string(40, 'b'), f.clock);
+        other.Set(key, "theirs");
+        other.CopyTo(f.node, key);
+        break;
+      }
+      case 2:
+        f.CheckMatchesStore();
+        break;
+      case 3: {
+        CAPTURE(key);
+        CAPTURE(i);
+        std::optional<uint64_t> d = f.trees.DigestOf(key);
+        if (f.node.Load(key).Size() == 0) {
+          CHECK_FALSE(d.has_value());
+        } else {
+          REQUIRE(d.has_value());
+          CHECK(DigestBytes(*d) == f.node.Digest(key));
+        }
+        break;
+      }
+      default:
+        break;
+    }
+    most_pending = std::max(most_pending, f.trees.pending());
+    REQUIRE(f.trees.pending() <= max_pending);
+  }
+  CHECK(most_pending > 0);
+  f.CheckMatchesStore();
+  CHECK(f.trees.pending() == 0);
+  for (uint32_t p = 0; p < kQ; ++p) CHECK(f.trees.Rebuild(p, f.clock.NowMs()).mismatches == 0);
+}
+
 }  // namespace
 }  // namespace shoal::cluster
