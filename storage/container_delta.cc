@@ -119,21 +119,27 @@ void DiffTouched(const State& after, const OrMapJournal& journal, ContainerDelta
   StateOf<State>(delta->changed) = State(std::move(map).value());
 }
 
-// `view` is the base's view at the delta's time (ViewOf, or TakeViewOf on
-// a base given up); only the base's context is read from `base`.
+// Redoes the delta on `old`, the base's state at the delta's time, read in
+// place. Every check is made before anything moves: the names removed are
+// present, the new clock covers the atoms kept (OrMap's O3, which FromParts
+// checks), the dot is not covered yet (PutWithDot). Only then are the
+// entries taken: moved out of `*give` (the state `old` is, given up) or
+// copied from `old` when `give` is nullptr. So a refusal leaves `old` as
+// it was. `base` gives the context the new version supersedes.
 template <typename State>
-Result<Object> Apply(Result<ContainerView<State>> view, const Object& base,
+Result<Object> Apply(const State& old, State* give, const Object& base,
                      const ContainerDelta& delta) {
   auto stale = [](const char* why) { return Status(Code::kStale, why); };
-  if (!view.ok()) return stale("the key holds another type");
   using Map = typename State::Map;
   using Entry = typename Map::Entry;
-  // The view is this function's own: its entries move into the result.
-  std::vector<Entry> old_entries = view.value().state.TakeMap().TakeEntries();
-  const std::vector<Entry>& new_entries = StateOf<State>(delta.changed).map().entries();
+  const std::vector<Entry>& old_entries = old.map().entries();
+  const Map& changed = StateOf<State>(delta.changed).map();
+  const std::vector<Entry>& new_entries = changed.entries();
   const std::vector<std::string>& removed = delta.removed;
-  std::vector<Entry> out;
-  out.reserve(old_entries.size() + new_entries.size());
+  // Where each name of the result comes from: an old entry (>= 0) or a
+  // changed one (-1 - index), in name order.
+  std::vector<ptrdiff_t> from;
+  from.reserve(old_entries.size() + new_entries.size());
   size_t i = 0, j = 0, k = 0;
   while (i < old_entries.size() || j < new_entries.size() || k < removed.size()) {
     // The smallest name still to place.
@@ -153,28 +159,50 @@ Result<Object> Apply(Result<ContainerView<State>> view, const Object& base,
       continue;  // (never also in_new: DecodeDelta checks)
     }
     if (in_new) {
-      out.push_back(new_entries[j]);
+      from.push_back(-1 - static_cast<ptrdiff_t>(j));
       ++j;
       if (in_old) ++i;
       continue;
     }
-    out.push_back(std::move(old_entries[i]));
+    for (const auto& atom : old_entries[i].atoms) {
+      if (atom.dot.counter == 0 || !changed.clock().Covers(atom.dot)) {
+        return stale("the new clock does not cover the base's atoms");
+      }
+    }
+    from.push_back(static_cast<ptrdiff_t>(i));
     ++i;
   }
-  auto map = Map::FromParts(StateOf<State>(delta.changed).map().clock(), std::move(out));
-  if (!map.ok()) return stale("the new clock does not cover the base's atoms");
+  // PutWithDot supersedes every sibling of `base`: only its context is
+  // needed, not a copy of its (big) versions. The state goes in below.
+  auto context_only = Object::Set::FromParts(base.Context(), {});
+  if (!context_only.ok()) return context_only.status();
+  Object obj(std::move(context_only).value());
   Version v;
   v.kind = delta.kind;
   v.timestamp_ms = delta.timestamp_ms;
   v.expire_at_ms = delta.expire_at_ms;
-  StateOf<State>(v) = State(std::move(map).value());
-  // PutWithDot supersedes every sibling of `base`: only its context is
-  // needed, not a copy of its (big) versions.
-  auto context_only = Object::Set::FromParts(base.Context(), {});
-  if (!context_only.ok()) return context_only.status();
-  Object obj(std::move(context_only).value());
-  Status st = obj.PutWithDot(std::move(v), delta.dot);
-  if (!st.ok()) return stale("the write's dot is already covered");
+  if (!obj.PutWithDot(std::move(v), delta.dot).ok()) {
+    return stale("the write's dot is already covered");
+  }
+  // Nothing can be refused from here on.
+  std::vector<Entry> taken;
+  if (give != nullptr) taken = give->TakeMap().TakeEntries();
+  std::vector<Entry> out;
+  out.reserve(from.size());
+  for (ptrdiff_t f : from) {
+    if (f < 0) {
+      out.push_back(new_entries[static_cast<size_t>(-1 - f)]);
+    } else if (give != nullptr) {
+      out.push_back(std::move(taken[static_cast<size_t>(f)]));
+    } else {
+      out.push_back(old_entries[static_cast<size_t>(f)]);
+    }
+  }
+  // The checks above are FromParts's: O1 and O2 hold for merged sorted
+  // lists of valid entries, O3 was checked for the entries kept.
+  auto map = Map::FromParts(changed.clock(), std::move(out));
+  if (!map.ok()) return stale("the new clock does not cover the base's atoms");
+  StateOf<State>(*obj.OnlyValue()) = State(std::move(map).value());
   return obj;
 }
 
@@ -351,16 +379,25 @@ Result<ContainerDelta> DecodeDelta(std::string_view in, ActorTable& actors) {
 
 namespace {
 
-// ApplyDelta's checks, then Apply on the view `view_of(State{})` gives.
-template <typename ViewOf>
-Result<Object> ApplyOn(const Object& base, const ContainerDelta& delta, const ActorTable& actors,
-                       const ViewOf& view_of) {
+// ApplyDelta's checks, then Apply on `base`'s state at the delta's time:
+// read in place and moved out after the checks when `given` (the base, given
+// up) is one unexpired version of the delta's type, else a copy (ViewOf).
+Result<Object> ApplyOn(const Object& base, Object* given, const ContainerDelta& delta,
+                       const ActorTable& actors) {
   if (BaseDigest(base, actors) != delta.base_digest) {
     return Status(Code::kStale, "the base differs");
   }
-  return WithStateType(delta.kind, [&](auto tag) {
+  return WithStateType(delta.kind, [&](auto tag) -> Result<Object> {
     using State = decltype(tag);
-    return Apply<State>(view_of(tag), base, delta);
+    Version* only = given != nullptr ? given->OnlyValue() : nullptr;
+    if (only != nullptr && only->kind == KindOfState<State>() &&
+        only->IsUnexpired(delta.timestamp_ms)) {
+      State& state = StateOf<State>(*only);
+      return Apply<State>(state, &state, base, delta);
+    }
+    auto view = ViewOf<State>(base, delta.timestamp_ms, actors);
+    if (!view.ok()) return Status(Code::kStale, "the key holds another type");
+    return Apply<State>(view.value().state, &view.value().state, base, delta);
   });
 }
 
@@ -368,14 +405,11 @@ Result<Object> ApplyOn(const Object& base, const ContainerDelta& delta, const Ac
 
 Result<Object> ApplyDelta(const Object& base, const ContainerDelta& delta,
                           const ActorTable& actors) {
-  return ApplyOn(base, delta, actors,
-                 [&](auto tag) { return ViewOf<decltype(tag)>(base, delta.timestamp_ms, actors); });
+  return ApplyOn(base, nullptr, delta, actors);
 }
 
 Result<Object> ApplyDelta(Object&& base, const ContainerDelta& delta, const ActorTable& actors) {
-  return ApplyOn(base, delta, actors, [&](auto tag) {
-    return TakeViewOf<decltype(tag)>(base, delta.timestamp_ms, actors);
-  });
+  return ApplyOn(base, &base, delta, actors);
 }
 
 }  // namespace shoal::storage

@@ -106,8 +106,9 @@ Result<ContainerDelta> DecodeDelta(std::string_view encoded, ActorTable& actors)
 Result<Object> ApplyDelta(const Object& base, const ContainerDelta& delta,
                           const ActorTable& actors);
 // The same on a base the caller gives up: when it is one unexpired version
-// of the delta's type its state is moved into the result, not copied
-// (TakeViewOf). `base` is then fit only to be dropped, whatever the outcome.
+// of the delta's type its state is moved into the result, not copied. Every
+// check is made before the state moves, so a refused delta leaves `base` as
+// it was; an applied one leaves it fit only to be dropped.
 Result<Object> ApplyDelta(Object&& base, const ContainerDelta& delta, const ActorTable& actors);
 
 }  // namespace shoal::storage

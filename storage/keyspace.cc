@@ -24,9 +24,8 @@ Keyspace::Keyspace(::shoal::storage::Store& store, ActorTable& actors, ActorId s
 }
 
 void Keyspace::set_options(const KeyspaceOptions& options) {
-  if (options.keep_tombstones || !options.container_cache.write_back) {
-    // Every write encodes from now on (a replica's saves read the old
-    // bytes): nothing stays stale.
+  if (!options.container_cache.write_back) {
+    // Every write encodes from now on: nothing stays stale.
     FlushPending();
     store_.WriteBackAll();
   }
@@ -429,8 +428,11 @@ Result<bool> Keyspace::Purge(std::string_view key, const Object& expected, int64
 }
 
 void Keyspace::CountDead(std::string_view key, int sign, int64_t now_ms) {
-  const std::string* bytes = store_.GetMutable(key, now_ms);
-  if (bytes == nullptr || !Object::EncodedIsTombstonesOnly(*bytes, actors_)) return;
+  // A stale value stands for a live container (only those are saved
+  // lazily): not dead, and not worth encoding to find out.
+  bool stale = false;
+  const std::string* bytes = store_.GetStale(key, now_ms, /*touch=*/false, &stale);
+  if (bytes == nullptr || stale || !Object::EncodedIsTombstonesOnly(*bytes, actors_)) return;
   const uint64_t size = key.size() + bytes->size();
   if (sign > 0) {
     ++stats_.tombstones_held;
@@ -501,14 +503,20 @@ void Keyspace::Save(std::string_view key, Object& obj, int64_t now_ms, std::stri
     // its encoding, without a lookup).
     if (stats_.tombstones_held > 0) CountDead(key, -1, now_ms);
     const int64_t expire_at = out->IsAbsent(now_ms) ? 0 : out->ExpireAtMs();
-    std::string encoded = Encode(*out, &moved);
-    keep_delta(encoded.size());
-    const bool dead = Object::EncodedIsTombstonesOnly(encoded, actors_);
-    const uint64_t size = key.size() + encoded.size();
-    store_.Set(key, std::move(encoded), expire_at, now_ms);
-    if (dead) {
-      ++stats_.tombstones_held;
-      stats_.tombstone_bytes += size;
+    // A live container without TTL may leave its encoding for later, as on
+    // a lone node: it is not dead (no gauge to update) and never compacted.
+    lazy = expire_at == 0 && !out->IsTombstonesOnly() &&
+           SaveLazily(key, *out, expire_at, now_ms, delta.size());
+    if (!lazy) {
+      std::string encoded = Encode(*out, &moved);
+      keep_delta(encoded.size());
+      const bool dead = Object::EncodedIsTombstonesOnly(encoded, actors_);
+      const uint64_t size = key.size() + encoded.size();
+      store_.Set(key, std::move(encoded), expire_at, now_ms);
+      if (dead) {
+        ++stats_.tombstones_held;
+        stats_.tombstone_bytes += size;
+      }
     }
   } else {
     const int64_t expire_at = out->ExpireAtMs();

@@ -88,10 +88,11 @@
 // MEMORY USAGE, SCAN, the log rewrite, the cluster's walks), sees exactly
 // the bytes an eager save would have stored. A stale value that leaves the
 // store unread (DEL, overwrite, expiry, eviction, FlushAll, the log's drop
-// records) takes its dirty entry with it (Discarded). Writes stay eager
-// where the bytes are wanted on every write: with keep_tombstones (a
-// cluster replica: dead-key gauges and compaction read the encoding), for
-// the first write after a cache miss, every max_lazy_writes-th write of a
+// records) takes its dirty entry with it (Discarded). A cluster replica
+// (keep_tombstones) saves lazily only live containers without TTL: those
+// are never dead (the dead-key gauges read no bytes for a stale value) and
+// never compacted. Writes stay eager for the first write after a cache
+// miss, every max_lazy_writes-th write of a
 // key in a row (it refreshes the size estimate the dirty entry is charged
 // for), and a write whose delta is not below half the estimate (its change
 // carries the whole object). A write that publishes a delta (the log with

@@ -246,10 +246,10 @@ Status Keyspace::ApplyDelta(std::string_view key, std::string_view delta, int64_
   bool dirty = false;
   auto obj = LoadForWrite(key, now_ms, &dirty);
   if (!obj.ok()) return obj.status();
-  // A dirty object is the key's only current copy: kept intact for a
-  // refusal. Any other is given up (the store's bytes still hold it).
-  auto applied = dirty ? storage::ApplyDelta(obj.value(), decoded.value(), actors_)
-                       : storage::ApplyDelta(std::move(obj.value()), decoded.value(), actors_);
+  // The copy is given up: its state moves into the result. A refusal
+  // leaves it whole, and a dirty one (the key's only current copy) goes
+  // back into the cache; a clean one is also in the store's bytes.
+  auto applied = storage::ApplyDelta(std::move(obj.value()), decoded.value(), actors_);
   if (!applied.ok()) {
     if (dirty) {
       [[maybe_unused]] const bool restored = cache_.Restore(key, std::move(obj.value()));

@@ -152,6 +152,7 @@ void CheckReplay(Sim& sim, const Object& base, const Object& after,
     auto refused_moved = ApplyDelta(std::move(other_given_up), decoded.value(), sim.actors);
     REQUIRE_FALSE(refused_moved.ok());
     CHECK(refused_moved.status().code() == Code::kStale);
+    CHECK(other_given_up == other);  // a refusal moves nothing
   }
   // The object it made is not its base either.
   auto again = ApplyDelta(after, decoded.value(), sim.actors);
@@ -325,6 +326,48 @@ TEST_CASE("damaged deltas decode to errors, never crash") {
     auto moved = ApplyDelta(std::move(given_up), d.value(), sim.actors);
     CHECK(moved.ok() == applied.ok());
     if (moved.ok() && applied.ok()) CHECK(moved.value() == applied.value());
+    if (!moved.ok()) CHECK(given_up == base);  // a refusal moves nothing
+  }
+}
+
+TEST_CASE("a forged delta that passes the base check is refused before the base is taken") {
+  // The base digest matches, so the refusal comes from the checks on the
+  // entries and the dot: the base given up must still be whole.
+  Sim sim(2, 7);
+  for (const Kind kind : {Kind::kHash, Kind::kSet, Kind::kZset}) {
+    CAPTURE(static_cast<int>(kind));
+    // A base and a write on it that make a delta (one container version
+    // without TTL on both sides).
+    Object base, after;
+    Result<ContainerDelta> delta = Status::Invalid("none yet");
+    for (int tries = 0; tries < 1000 && (!delta.ok() || base.Context().Get(sim.ids[0]) == 0);
+         ++tries) {
+      delta = Status::Invalid("none yet");
+      RandomWrite(sim, base, sim.ids[0], kind);
+      after = base;
+      if (RandomWrite(sim, after, sim.ids[1], kind)) delta = DeltaOf(base, after, sim.actors);
+    }
+    REQUIRE(delta.ok());
+
+    ContainerDelta absent = delta.value();  // removes a name the base lacks
+    absent.removed.assign({std::string("\xff\xff absent")});
+    ContainerDelta covered = delta.value();  // a dot the base has seen
+    covered.dot = Dot{sim.ids[0], 1};
+    for (const ContainerDelta* forged : {&absent, &covered}) {
+      auto copied = ApplyDelta(base, *forged, sim.actors);
+      REQUIRE_FALSE(copied.ok());
+      CHECK(copied.status().code() == Code::kStale);
+      Object given_up = base;
+      auto moved = ApplyDelta(std::move(given_up), *forged, sim.actors);
+      REQUIRE_FALSE(moved.ok());
+      CHECK(moved.status().code() == Code::kStale);
+      CHECK(given_up == base);
+    }
+    // The true delta still applies to it.
+    Object given_up = base;
+    auto moved = ApplyDelta(std::move(given_up), delta.value(), sim.actors);
+    REQUIRE(moved.ok());
+    CHECK(moved.value() == after);
   }
 }
 
