@@ -97,6 +97,16 @@ class OrMap {
   // Rebuilds a map from decoded parts; kInvalid unless O1-O3 hold (entries
   // and atoms must already be in order: decoders see canonical input).
   static Result<OrMap> FromParts(VersionVector clock, std::vector<Entry> entries);
+  // The same without the O(entries) checks, for a caller that established
+  // O1-O3 itself (ApplyDelta's in-place path: it checks what it changes and
+  // that the clock only grew; its tests compare the result with FromParts's
+  // walk).
+  static OrMap FromCheckedParts(VersionVector clock, std::vector<Entry> entries) {
+    OrMap m;
+    m.clock_ = std::move(clock);
+    m.entries_ = std::move(entries);
+    return m;
+  }
 
   const VersionVector& clock() const { return clock_; }
   const std::vector<Entry>& entries() const { return entries_; }
