@@ -73,12 +73,14 @@ Cluster::Cluster(uv_loop_t* loop, storage::Keyspace& keyspace, const storage::Cl
            }}),
       loop_(loop) {
   using Argv = std::vector<std::string>;
-  // Anti-entropy's per-key digests spare quorum reads an encode per key.
-  StoredDigests digests = [this](std::string_view key) {
-    return anti_entropy_.trees().DigestOf(key);
-  };
-  coordinator_.set_stored_digests(digests);
-  replica_.set_stored_digests(std::move(digests));
+  // Anti-entropy's per-key digests spare quorum reads an encode per key. A
+  // coordinator takes only settled ones: for a key written since, it
+  // compares causal digests instead (Coordinator::StartRead); a replica
+  // asked for a byte digest settles its own, which it would encode anyway.
+  coordinator_.set_stored_digests(
+      [this](std::string_view key) { return anti_entropy_.trees().SettledDigestOf(key); });
+  replica_.set_stored_digests(
+      [this](std::string_view key) { return anti_entropy_.trees().DigestOf(key); });
   peer_server_.Register("SHOAL.MGET",
                         [this](facade::Connection&, Argv& argv, facade::ReplyBuilder& r) {
                           replica_.ServeGet(argv, r);

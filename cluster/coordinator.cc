@@ -113,18 +113,25 @@ void Coordinator::StartRead(const std::string& key, ReplicaSet targets, ReadDone
   // Replicas usually agree: each is sent the digest of our copy and answers
   // "=" instead of its object when its own has the same digest, which
   // spares the transfer, the decode and the merge.
+  // The copy's stored digest if known (a table lookup); else, for a
+  // container object the cache holds (a write since: its digest is not
+  // taken yet), its causal digest (LocalReplica: O(versions), where a byte
+  // digest would encode all its elements).
   std::string digest;
+  if (auto stored = stored_digests_ ? stored_digests_(key) : std::nullopt) {
+    digest = DigestBytes(*stored);
+  } else if (auto causal = keyspace_.CachedBaseDigest(key, clock_.NowMs())) {
+    digest = CausalDigestBytes(*causal);
+  }
   // A read into the store whose copy's digest is known leaves the copy
   // there: the quorum loads it only if a replica answers with an object to
   // merge (ResolveSelf). Agreeing replicas then cost no copy of it.
-  const std::optional<uint64_t> stored = stored_digests_ ? stored_digests_(key) : std::nullopt;
-  if (stored && st->store_done) {
-    digest = DigestBytes(*stored);
+  if (!digest.empty() && st->store_done) {
     st->self_read = true;
     st->quorum.AddDeferred(self);
   } else if (auto local = keyspace_.Load(key, clock_.NowMs()); local.ok()) {
-    if (local.value().Size() > 0) {
-      digest = stored ? DigestBytes(*stored) : ObjectDigest(local.value(), keyspace_.actors());
+    if (local.value().Size() > 0 && digest.empty()) {
+      digest = ObjectDigest(local.value(), keyspace_.actors());
     }
     st->self_read = true;
     st->quorum.AddReply(self, std::move(local).value());

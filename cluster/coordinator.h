@@ -130,7 +130,9 @@ class Coordinator {
   // quorum). Without one, a fallback self does not count toward W.
   void set_local_replica(LocalReplica* replica) { replica_ = replica; }
   // Stored digests: a read sends the replicas its copy's digest from here
-  // when known, instead of encoding the copy to compute it.
+  // when known, instead of encoding the copy to compute it; when not known
+  // and the copy is a cached container, its causal digest
+  // (Keyspace::CachedBaseDigest, see LocalReplica's SHOAL.MGET).
   void set_stored_digests(StoredDigests digests) { stored_digests_ = std::move(digests); }
 
  private:

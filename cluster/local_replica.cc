@@ -6,6 +6,7 @@
 
 #include "cluster/hint_store.h"
 #include "facade/errors.h"
+#include "storage/container_delta.h"
 
 namespace shoal::cluster {
 
@@ -19,16 +20,35 @@ std::string DigestBytes(uint64_t digest) {
   return std::string(reinterpret_cast<const char*>(&digest), sizeof(digest));
 }
 
+std::string CausalDigestBytes(uint64_t digest) {
+  return kCausalDigestTag + DigestBytes(digest);
+}
+
+namespace {
+
+bool SameDigest(uint64_t mine, std::string_view theirs) {
+  return theirs.size() == sizeof(mine) && std::memcmp(&mine, theirs.data(), sizeof(mine)) == 0;
+}
+
+}  // namespace
+
 storage::Result<std::string> LocalReplica::LocalObjectUnless(std::string_view key,
                                                              std::string_view digest, bool* same) {
   ++stats_.gets;
   *same = false;
-  // The common case, a replica that agrees: its stored digest says so
-  // (unless a hint for the key would change the answer).
-  if (digest.size() == sizeof(uint64_t) && stored_digests_ &&
-      (hints_ == nullptr || hints_->empty())) {
-    if (std::optional<uint64_t> d = stored_digests_(key);
-        d && std::memcmp(&*d, digest.data(), sizeof(uint64_t)) == 0) {
+  const bool causal = digest.size() == 1 + sizeof(uint64_t) && digest[0] == kCausalDigestTag;
+  if (causal) digest.remove_prefix(1);
+  const bool no_hints = hints_ == nullptr || hints_->empty();
+  // The common case, a replica that agrees: its cached container's causal
+  // digest or its stored digest says so (unless a hint for the key would
+  // change the answer).
+  if (causal && no_hints) {
+    if (auto d = keyspace_.CachedBaseDigest(key, clock_.NowMs()); d && SameDigest(*d, digest)) {
+      *same = true;
+      return std::string();
+    }
+  } else if (digest.size() == sizeof(uint64_t) && stored_digests_ && no_hints) {
+    if (std::optional<uint64_t> d = stored_digests_(key); d && SameDigest(*d, digest)) {
       *same = true;
       return std::string();
     }
@@ -46,10 +66,13 @@ storage::Result<std::string> LocalReplica::LocalObjectUnless(std::string_view ke
   }
   std::string out;
   if (obj.value().Size() == 0) return out;
+  if (causal && SameDigest(storage::BaseDigest(obj.value(), keyspace_.actors()), digest)) {
+    *same = true;
+    return out;
+  }
   obj.value().EncodeWithNodeIds(keyspace_.actors(), &out);
-  if (digest.size() != sizeof(uint64_t)) return out;
-  uint64_t h = XXH3_64bits(out.data(), out.size());
-  if (std::memcmp(&h, digest.data(), sizeof(h)) == 0) {
+  if (causal || digest.size() != sizeof(uint64_t)) return out;
+  if (SameDigest(XXH3_64bits(out.data(), out.size()), digest)) {
     *same = true;
     return std::string();
   }

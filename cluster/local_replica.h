@@ -4,7 +4,12 @@
 // cluster/coordinator.h). It serves
 //   SHOAL.MGET key digest [key digest ...]   this node's object of each key
 //       in the node-id encoding, nil if absent, or "=" when its digest equals
-//       the coordinator's (the coordinator's copy is the same: no transfer);
+//       the coordinator's (the coordinator's copy is the same: no transfer).
+//       The digest is ObjectDigest's eight bytes, or kCausalDigestTag and
+//       the eight bytes of the causal digest (storage/container_delta.h
+//       BaseDigest), which a coordinator holding the key's container object
+//       decoded sends: both sides then compare causal histories in
+//       O(versions), not encodings in O(elements);
 //   SHOAL.MPUT key object [key object ...]   merges each object into the
 //       local store (replication, read repair);
 //   SHOAL.MDELTA key delta [key delta ...]   redoes each container write
@@ -59,6 +64,10 @@ std::string ObjectDigest(const storage::Object& object, const storage::ActorTabl
 
 // A digest as ObjectDigest returns it (its eight raw bytes).
 std::string DigestBytes(uint64_t digest);
+
+// SHOAL.MGET's causal digest: this byte, then DigestBytes(BaseDigest(...)).
+inline constexpr char kCausalDigestTag = 'c';
+std::string CausalDigestBytes(uint64_t digest);
 
 // Where a key's digest may be known without its object: the digest of the
 // object stored for the key (ObjectDigest's, as a number), or nullopt when

@@ -230,6 +230,15 @@ std::optional<uint64_t> PartitionTrees::DigestOf(std::string_view key) {
   return parts_[p].digests.Find(KeyTreeHash(key));
 }
 
+std::optional<uint64_t> PartitionTrees::SettledDigestOf(std::string_view key) const {
+  if (parts_.empty()) return std::nullopt;
+  const uint32_t p = partition_of_(key);
+  if (p >= parts_.size()) return std::nullopt;
+  const Part& part = parts_[p];
+  if (!part.pending.empty() && part.pending.contains(key)) return std::nullopt;
+  return part.digests.Find(KeyTreeHash(key));
+}
+
 size_t PartitionTrees::bytes() const {
   constexpr size_t kPendingOverhead = 48;  // a set node, its hash, the string
   size_t b = parts_.capacity() * sizeof(Part) + tree_count_ * sizeof(TicTacTree) + pending_bytes_ +

@@ -128,6 +128,8 @@ class PartitionTrees : public storage::ChangeListener {
 
   // The digest recorded for `key` (nullopt: none).
   std::optional<uint64_t> DigestOf(std::string_view key);
+  // The same without settling: nullopt also while `key` is pending.
+  std::optional<uint64_t> SettledDigestOf(std::string_view key) const;
 
   // Gauges; pending digests are not yet in tree_count().
   size_t tree_count() const { return tree_count_; }

@@ -94,6 +94,7 @@ std::optional<Object> ContainerCache::Take(std::string_view key, const std::stri
   if (e == nullptr) return std::nullopt;
   std::optional<Object> out(std::move(e->object));
   e->object = Object();
+  e->has_digest = false;
   Invalidate(*e);
   return out;
 }
@@ -101,6 +102,17 @@ std::optional<Object> ContainerCache::Take(std::string_view key, const std::stri
 const Object* ContainerCache::Find(std::string_view key, const std::string* stored) {
   Entry* e = Lookup(key, stored, /*count=*/false);
   return e == nullptr ? nullptr : &e->object;
+}
+
+std::optional<uint64_t> ContainerCache::Digest(std::string_view key, const std::string* stored,
+                                               const DigestFn& compute) {
+  Entry* e = Lookup(key, stored, /*count=*/false);
+  if (e == nullptr) return std::nullopt;
+  if (!e->has_digest) {
+    e->digest = compute(e->object);
+    e->has_digest = true;
+  }
+  return e->digest;
 }
 
 ContainerCache::Entry& ContainerCache::Put(std::string_view key, Object object,
@@ -123,6 +135,7 @@ ContainerCache::Entry& ContainerCache::Put(std::string_view key, Object object,
   }
   Entry& e = *it;
   e.object = std::move(object);
+  e.has_digest = false;
   e.valid = true;
   Bind(e, stored);
   e.charge = charge;
@@ -189,6 +202,7 @@ bool ContainerCache::Restore(std::string_view key, Object object) {
   if (found == index_.end() || found->second->valid) return false;
   Entry& e = *found->second;
   e.object = std::move(object);
+  e.has_digest = false;
   e.valid = true;
   ++valid_;
   bytes_ += e.charge;

@@ -98,6 +98,12 @@ class ContainerCache {
   // As Take, without taking (nor counting): a view of the cached object,
   // valid until the next call that changes the cache.
   const Object* Find(std::string_view key, const std::string* stored);
+  // compute(the object Find would give), remembered in its entry until
+  // the entry's object changes, so that repeated calls between two writes
+  // compute once. nullopt if Find would give nothing.
+  using DigestFn = std::function<std::optional<uint64_t>(const Object&)>;
+  std::optional<uint64_t> Digest(std::string_view key, const std::string* stored,
+                                 const DigestFn& compute);
 
   // Remembers `object` for `key`, decoded from (or encoded to) `stored`,
   // the string now held in the store, replacing any entry of the key. The
@@ -180,6 +186,8 @@ class ContainerCache {
     char tail[kFingerprintBytes] = {};
     size_t charge = 0;
     Base base;
+    bool has_digest = false;  // `digest` is Digest()'s for `object`
+    std::optional<uint64_t> digest;
   };
   using List = std::list<Entry>;  // most recently used first
 

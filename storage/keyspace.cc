@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "storage/container_delta.h"
 #include "storage/node_id.h"
 
 namespace shoal::storage {
@@ -99,6 +100,19 @@ bool Keyspace::EncodeWithNodeIds(std::string_view key, int64_t now_ms, std::stri
   if (!obj.ok() || obj.value().Size() == 0) return false;
   obj.value().EncodeWithNodeIds(actors_, out);
   return true;
+}
+
+std::optional<uint64_t> Keyspace::CachedBaseDigest(std::string_view key, int64_t now_ms) {
+  if (cache_.size() == 0) return std::nullopt;
+  bool stale = false;
+  const std::string* bytes = store_.GetStale(key, now_ms, /*touch=*/false, &stale);
+  if (bytes == nullptr) return std::nullopt;
+  // (A stale value the cache does not hold is the save being published:
+  // nothing cached to digest.)
+  return cache_.Digest(key, bytes, [this](const Object& obj) -> std::optional<uint64_t> {
+    if (obj.Size() == 0) return std::nullopt;
+    return BaseDigest(obj, actors_);
+  });
 }
 
 Result<Keyspace::View> Keyspace::Get(std::string_view key, int64_t now_ms) {

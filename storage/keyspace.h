@@ -243,6 +243,12 @@ class Keyspace : private StaleValueOwner {
   // when it holds the key (no copy, no write-back). False, and nothing
   // appended, if the key is absent, has no version or does not decode.
   bool EncodeWithNodeIds(std::string_view key, int64_t now_ms, std::string* out);
+  // The causal digest (storage/container_delta.h BaseDigest) of the key's
+  // object when the container cache holds it: O(versions x actors), never
+  // O(elements), and remembered in the cache entry until the object
+  // changes. nullopt if the cache does not hold the key (strings are never
+  // cached) or the object has no version.
+  std::optional<uint64_t> CachedBaseDigest(std::string_view key, int64_t now_ms);
 
   // True if the key has a live version.
   bool Exists(std::string_view key, int64_t now_ms);

@@ -370,6 +370,38 @@ TEST_CASE("ReadIntoStore with a stored digest: the copy is read only to merge a 
   }
 }
 
+TEST_CASE("ReadIntoStore of a cached container: a causal digest, and the copy is not read") {
+  Cluster c(3, CoordinatorOptions{.read_quorum = 3});
+  for (int i = 0; i < 20; ++i) c.node(0).AddMember("s", "m" + std::to_string(i));
+  c.node(0).CopyTo(c.node(1), "s");
+  c.node(0).CopyTo(c.node(2), "s");
+  const std::string causal = c.node(0).CausalDigest("s");
+
+  SUBCASE("replicas that agree answer '=': nothing merged or repaired") {
+    StoreReadOutcome got;
+    c.coord->ReadIntoStore("s", c.All(), got.Done());
+    CHECK(c.net.at(c.Request(1, kGet)).args[1] == causal);
+    c.Deliver(1, kGet);
+    c.Deliver(2, kGet);
+    REQUIRE(got.calls == 1);
+    CHECK_FALSE(got.merge().has_value());
+    CHECK(c.coord->stats().read_repairs == 0);
+  }
+  SUBCASE("a replica with a newer write answers with it; it is merged and the other repaired") {
+    c.clock.AdvanceMs(1);
+    c.node(1).AddMember("s", "newer");
+    StoreReadOutcome got;
+    c.coord->ReadIntoStore("s", c.All(), got.Done());
+    c.Deliver(2, kGet);  // "="
+    c.Deliver(1, kGet);  // its object
+    REQUIRE(got.calls == 1);
+    CHECK(c.node(0).CausalDigest("s") == c.node(1).CausalDigest("s"));
+    REQUIRE(c.Count(2, kPut) == 1);
+    c.Deliver(2, kPut);
+    CHECK(c.node(2).CausalDigest("s") == c.node(1).CausalDigest("s"));
+  }
+}
+
 TEST_CASE("Read: no replica has the key, an empty object; no digest sent") {
   Cluster c(3);
   ReadOutcome out;

@@ -132,6 +132,57 @@ TEST_CASE("SHOAL.MGET: a known stored digest answers '=' without reading the obj
   CHECK(p.a.replica().stats().gets == 4);
 }
 
+TEST_CASE("SHOAL.MGET: a causal digest compares histories, cached container or not") {
+  Pair p;
+  for (int i = 0; i < 20; ++i) p.a.AddMember("s", "m" + std::to_string(i));
+  p.a.CopyTo(p.b, "s");
+  const std::string causal = p.a.CausalDigest("s");
+  REQUIRE(causal.size() == 9);
+  CHECK(causal[0] == kCausalDigestTag);
+  CHECK(p.b.CausalDigest("s") == causal);  // node-id order: the same on both nodes
+
+  // b holds the same set (its write cached it): "=" from the cache.
+  auto items = Items(p.b.Serve({"SHOAL.MGET", "s", causal}), 1);
+  CHECK(items[0].type == Type::kStatus);
+  CHECK(items[0].str == "=");
+
+  SUBCASE("not cached: the object is read and its causal digest compared") {
+    p.b.keyspace().set_options([&] {
+      storage::KeyspaceOptions o = p.b.keyspace().options();
+      o.container_cache.max_keys = 0;
+      return o;
+    }());
+    REQUIRE_FALSE(p.b.keyspace().CachedBaseDigest("s", p.clock.NowMs()).has_value());
+    items = Items(p.b.Serve({"SHOAL.MGET", "s", causal}), 1);
+    CHECK(items[0].type == Type::kStatus);
+    CHECK(items[0].str == "=");
+  }
+  SUBCASE("a write the coordinator lacks: b answers with its object") {
+    p.b.AddMember("s", "newer");
+    items = Items(p.b.Serve({"SHOAL.MGET", "s", causal}), 1);
+    REQUIRE(items[0].type == Type::kString);
+    CHECK(items[0].str == p.b.Encoded("s"));
+  }
+  SUBCASE("a write b lacks: the digests differ too") {
+    p.a.AddMember("s", "newer");
+    items = Items(p.b.Serve({"SHOAL.MGET", "s", p.a.CausalDigest("s")}), 1);
+    REQUIRE(items[0].type == Type::kString);
+    CHECK(items[0].str == p.b.Encoded("s"));
+  }
+  SUBCASE("the byte digest of the same object is not a causal one, and no tag is no match") {
+    items = Items(p.b.Serve({"SHOAL.MGET", "s", causal.substr(1)}), 1);
+    CHECK(items[0].type == Type::kString);
+    items = Items(p.b.Serve({"SHOAL.MGET", "s", "x" + causal.substr(1)}), 1);
+    CHECK(items[0].type == Type::kString);
+    items = Items(p.b.Serve({"SHOAL.MGET", "s", p.b.Digest("s")}), 1);
+    CHECK(items[0].str == "=");  // the byte digest still works
+  }
+  SUBCASE("an absent key is nil") {
+    items = Items(p.b.Serve({"SHOAL.MGET", "missing", causal}), 1);
+    CHECK(items[0].type == Type::kNil);
+  }
+}
+
 TEST_CASE("SHOAL.MGET and SHOAL.MPUT: a frame of the wrong arity gets an error, nothing served") {
   Pair p;
   p.a.Set("k", "v1");

@@ -17,9 +17,11 @@
 #include "facade/reply_builder.h"
 #include "storage/actor_table.h"
 #include "storage/clock.h"
+#include "storage/container_delta.h"
 #include "storage/dot_counter.h"
 #include "storage/keyspace.h"
 #include "storage/object.h"
+#include "storage/or_set.h"
 #include "storage/store.h"
 
 namespace shoal::cluster::testing {
@@ -44,6 +46,23 @@ class TestNode {
   void Set(std::string_view key, std::string value) {
     int64_t now = clock_.NowMs();
     REQUIRE(keyspace_.Put(key, storage::Version::Bytes(std::move(value), now), now).ok());
+  }
+
+  // A one-member SADD coordinated by this node.
+  void AddMember(std::string_view key, const std::string& member) {
+    REQUIRE(keyspace_
+                .ModifySet(key, clock_.NowMs(),
+                           [&](storage::OrSet& s,
+                               storage::Keyspace::ContainerWrite& w) -> storage::Result<bool> {
+                             s.Add(member, w.dot);
+                             return true;
+                           })
+                .ok());
+  }
+
+  // The causal digest SHOAL.MGET takes for the key's object (tag and bytes).
+  std::string CausalDigest(std::string_view key) {
+    return CausalDigestBytes(storage::BaseDigest(Load(key), actors_));
   }
 
   storage::Object Load(std::string_view key) {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "storage/actor_table.h"
+#include "storage/container_delta.h"
 #include "storage/dot_counter.h"
 #include "storage/keyspace.h"
 #include "storage/store.h"
@@ -91,6 +92,28 @@ TEST_CASE("ContainerCache: take, find, stale buffers, erase, clear") {
     cache.Insert("k", SetObject({"m"}, a), small);
     small = "abcdefgi";  // same object, same data pointer, same size
     CHECK(cache.Find("k", &small) == nullptr);
+  }
+  SUBCASE("a digest is computed once per object") {
+    int computed = 0;
+    auto count = [&](const Object& o) -> std::optional<uint64_t> {
+      ++computed;
+      return o.Size();
+    };
+    CHECK_FALSE(cache.Digest("k", &stored, count).has_value());  // taken: nothing
+    cache.Insert("k", SetObject({"m"}, a), stored);
+    CHECK(cache.Digest("k", &stored, count) == 1);
+    CHECK(cache.Digest("k", &stored, count) == 1);
+    CHECK(computed == 1);
+    cache.Insert("k", SetObject({"m", "n"}, a), stored);  // another object
+    CHECK(cache.Digest("k", &stored, count) == 1);
+    CHECK(computed == 2);
+    auto again = cache.Take("k", &stored);
+    REQUIRE(again.has_value());
+    REQUIRE(cache.Restore("k", Object()));  // given back changed (not by contract)
+    CHECK(cache.Digest("k", &stored, count) == 0);
+    CHECK(computed == 3);
+    std::string other = stored;
+    CHECK_FALSE(cache.Digest("k", &other, count).has_value());  // stale buffer
   }
   SUBCASE("erase and clear") {
     cache.Insert("k", SetObject({"m"}, a), stored);
@@ -198,6 +221,11 @@ void CheckSame(Node& on, Node& off, int64_t now, int step) {
     REQUIRE(*a == *b);
     auto decoded = Object::Decode(*a, on.actors);
     REQUIRE(decoded.ok());
+    // The causal digest of the cached object, remembered in its entry from
+    // the last step unless the object changed since, is the stored one's.
+    if (auto d = on.ks.CachedBaseDigest(key, now)) {
+      CHECK(*d == BaseDigest(decoded.value(), on.actors));
+    }
     auto read = on.ks.Load(key, now);
     (void)off.ks.Load(key, now);  // the same store accesses on both
     REQUIRE(read.ok());
