@@ -359,6 +359,94 @@ TEST_CASE("a delta of many names (applied by a walk, not in place) gives the sam
   CHECK(big > 0);
 }
 
+// A forged variant of a true delta, keeping its base digest: its changed
+// entries thinned, its clock lowered to the least one its entries need, a
+// name removed that the base lacks or a true removal dropped, its dot moved.
+template <typename State>
+void Forge(ContainerDelta& d, const std::vector<std::string>& base_names, std::mt19937_64& rng) {
+  const auto& map = StateOf<State>(d.changed).map();
+  auto entries = map.entries();
+  VersionVector clock = map.clock();
+  if (!entries.empty() && rng() % 3 == 0) {
+    entries.erase(entries.begin() + static_cast<ptrdiff_t>(rng() % entries.size()));
+  }
+  if (rng() % 3 == 0) {
+    clock = VersionVector();
+    for (const auto& e : entries) {
+      for (const auto& a : e.atoms) clock.Raise(a.dot.actor, a.dot.counter);
+    }
+  }
+  auto forged = State::Map::FromParts(clock, std::move(entries));
+  if (forged.ok()) StateOf<State>(d.changed) = State(std::move(forged).value());
+  if (rng() % 4 == 0 && !base_names.empty()) {
+    // Remove a base name the delta does not change (a removal it never made).
+    const std::string& name = base_names[rng() % base_names.size()];
+    const auto& changed = StateOf<State>(d.changed).map();
+    if (changed.Find(name) == nullptr &&
+        std::find(d.removed.begin(), d.removed.end(), name) == d.removed.end()) {
+      d.removed.insert(std::lower_bound(d.removed.begin(), d.removed.end(), name), name);
+    }
+  }
+  if (rng() % 4 == 0 && !d.removed.empty()) {
+    d.removed.erase(d.removed.begin() + static_cast<ptrdiff_t>(rng() % d.removed.size()));
+  }
+  if (rng() % 6 == 0) d.dot.counter = 1 + rng() % (d.dot.counter + 1);
+}
+
+TEST_CASE("forged deltas on their true base: both overloads agree, results are valid maps") {
+  // A forged delta that passes the base digest reaches the entry checks:
+  // the in-place path (small deltas) and the walk (the copying overload)
+  // must refuse the same ones, leave a base given up whole when they
+  // refuse, and otherwise make the same object, one that encodes and
+  // decodes (the decoder checks every invariant the in-place path skips).
+  size_t applied = 0, refused = 0;
+  for (uint64_t seed = 1; seed <= 150; ++seed) {
+    Sim sim(3, seed);
+    const Kind kind = static_cast<Kind>(seed % 3);
+    std::mt19937_64 rng(seed * 7919);
+    Object base;
+    for (int i = 0; i < 10; ++i) RandomWrite(sim, base, sim.ids[sim.Pick(2)], kind);
+    for (int round = 0; round < 20; ++round) {
+      Object after = base;
+      if (!RandomWrite(sim, after, sim.ids[2], kind)) continue;
+      auto delta = DeltaOf(base, after, sim.actors);
+      if (!delta.ok()) continue;
+      std::vector<std::string> base_names;
+      for (int i = 0; i < 12; ++i) base_names.push_back("m" + std::to_string(i));
+      ContainerDelta forged = delta.value();
+      switch (kind) {
+        case Kind::kHash:
+          Forge<OrHash>(forged, base_names, rng);
+          break;
+        case Kind::kSet:
+          Forge<OrSet>(forged, base_names, rng);
+          break;
+        case Kind::kZset:
+          Forge<OrZset>(forged, base_names, rng);
+          break;
+      }
+      auto copied = ApplyDelta(base, forged, sim.actors);
+      Object given_up = base;
+      auto moved = ApplyDelta(std::move(given_up), forged, sim.actors);
+      REQUIRE(moved.ok() == copied.ok());
+      if (!moved.ok()) {
+        ++refused;
+        CHECK(moved.status().code() == Code::kStale);
+        CHECK(given_up == base);
+        continue;
+      }
+      ++applied;
+      CHECK(moved.value() == copied.value());
+      auto decoded = Object::Decode(moved.value().Encode(), sim.actors);
+      REQUIRE(decoded.ok());
+      CHECK(decoded.value() == moved.value());
+    }
+  }
+  MESSAGE("forged deltas applied " << applied << ", refused " << refused);
+  CHECK(applied > 0);
+  CHECK(refused > 0);
+}
+
 TEST_CASE("a forged delta that passes the base check is refused before the base is taken") {
   // The base digest matches, so the refusal comes from the checks on the
   // entries and the dot: the base given up must still be whole.
