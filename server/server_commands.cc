@@ -99,8 +99,11 @@ void Server::AfterCommand(facade::Connection& conn, const CommandSpec& cmd, uint
   command_stats_.Record(cmd.name, usec, failed);
   // As Redis, AUTH and HELLO (which may carry a password) are never logged.
   if (cmd.name != "auth" && cmd.name != "hello") {
-    slowlog_.Maybe(usec, clock_.NowMs() / 1000, conn.peer_addr(), conn.state().name,
-                   config_.slowlog_log_slower_than, static_cast<size_t>(config_.slowlog_max_len));
+    // The time of day is read only for a command that will be logged.
+    const int64_t slower = config_.slowlog_log_slower_than;
+    const bool logged = slower >= 0 && usec >= static_cast<uint64_t>(slower);
+    slowlog_.Maybe(usec, logged ? clock_.NowMs() / 1000 : 0, conn.peer_addr(), conn.state().name,
+                   slower, static_cast<size_t>(config_.slowlog_max_len));
   }
   LatencySample((cmd.flags & kCmdFast) ? "fast-command" : "command", usec / 1000);
 }
