@@ -256,6 +256,10 @@ class Server final : public facade::ConnectionHandler, public cluster::CommandHo
   CommandTable commands_;
   ServerStats stats_;
   CommandStats command_stats_;
+  // While OnRequest runs a client command: the time (us) it started, which
+  // its handler (and, in EXEC, every queued command's) takes as its now.
+  // -1 otherwise (a cluster part run after its quorum reads the clock).
+  int64_t command_start_us_ = -1;
   SlowLog slowlog_;
   LatencyMonitor latency_;
   std::mt19937_64 rng_;

@@ -81,6 +81,7 @@ void Server::OnRequest(facade::Connection& conn, std::vector<std::string>& argv)
   // Handlers may move their arguments away: SLOWLOG keeps what it needs first.
   if (config_.slowlog_log_slower_than >= 0) slowlog_.Capture(argv);
   const int64_t start_us = clock_.NowUs();
+  command_start_us_ = start_us;
   std::string* out = reply.buffer();
   const size_t mark = out->size();
   // In a cluster WATCH and EXEC go to the key's replicas
@@ -89,6 +90,7 @@ void Server::OnRequest(facade::Connection& conn, std::vector<std::string>& argv)
       (cluster_ == nullptr || !cluster_->Handle(conn, commands_.Ref(*cmd), argv))) {
     RunHandler(conn, *cmd, argv, reply, /*filter=*/nullptr);
   }
+  command_start_us_ = -1;
   const int64_t usec = clock_.NowUs() - start_us;
   const bool failed = out->size() > mark && (*out)[mark] == '-';
   AfterCommand(conn, *cmd, static_cast<uint64_t>(std::max<int64_t>(usec, 0)), failed);
@@ -120,7 +122,8 @@ void Server::RunHandler(facade::Connection& conn, const CommandSpec& cmd,
                         const cluster::KeyFilter* filter) {
   facade::ClientState& client = conn.state();
   client.last_command = cmd.name;
-  CommandContext ctx{argv, reply, store_, *keyspace_, clock_.NowMs(), client, this};
+  const int64_t now_ms = command_start_us_ >= 0 ? command_start_us_ / 1000 : clock_.NowMs();
+  CommandContext ctx{argv, reply, store_, *keyspace_, now_ms, client, this};
   ctx.random = rng_();
   ctx.proto_max_bulk_len = static_cast<int64_t>(config_.proto_max_bulk_len);
   ctx.key_filter = filter;
