@@ -136,6 +136,7 @@ ContainerCache::Entry& ContainerCache::Put(std::string_view key, Object object,
   Entry& e = *it;
   e.object = std::move(object);
   e.has_digest = false;
+  e.superseded = false;
   e.valid = true;
   Bind(e, stored);
   e.charge = charge;
@@ -169,9 +170,19 @@ std::optional<ContainerCache::Base> ContainerCache::Supersede(std::string_view k
                                                               const std::string& stored) {
   auto found = index_.find(key);
   if (found == index_.end()) return std::nullopt;
+  Entry& e = *found->second;
   std::optional<Base> base;
-  if (Matches(*found->second, stored)) base = found->second->base;
-  Drop(found->second, /*write_back=*/false);
+  if (Matches(e, stored)) base = e.base;
+  // The node stays for the write's Insert or InsertDirty, which reuses it
+  // (no allocation, no index change); meanwhile it answers nothing and
+  // cannot be restored, and a lookup or Trim drops it like a taken entry.
+  if (e.dirty) {
+    e.dirty = false;
+    --dirty_;
+  }
+  Invalidate(e);
+  e.object = Object();
+  e.superseded = true;
   return base;
 }
 
@@ -199,7 +210,7 @@ void ContainerCache::MarkClean(std::string_view key, const std::string& stored) 
 
 bool ContainerCache::Restore(std::string_view key, Object object) {
   auto found = index_.find(key);
-  if (found == index_.end() || found->second->valid) return false;
+  if (found == index_.end() || found->second->valid || found->second->superseded) return false;
   Entry& e = *found->second;
   e.object = std::move(object);
   e.has_digest = false;

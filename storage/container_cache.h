@@ -132,9 +132,9 @@ class ContainerCache {
   using WriteBack = std::function<void(std::string_view key, const Object& object)>;
   void set_write_back(WriteBack fn) { write_back_ = std::move(fn); }
   // A write is about to replace `key`'s value `stored` (the store's current
-  // bytes, stale or not): drops the entry (its object is superseded) and
-  // returns its Base if it was made from `stored` (taken or not), else
-  // nullopt.
+  // bytes, stale or not): retires the entry (its object is superseded; the
+  // write's Insert reuses its node) and returns its Base if it was made from
+  // `stored` (taken or not), else nullopt.
   std::optional<Base> Supersede(std::string_view key, const std::string& stored);
   // Remembers `object` as `key`'s newest value while the store keeps
   // `stored`, stale bytes that decode to an older object: `base` describes
@@ -177,8 +177,9 @@ class ContainerCache {
   struct Entry {
     std::string key;
     Object object;
-    bool valid = false;  // false once taken
-    bool dirty = false;  // newer than the store's (stale) bytes
+    bool valid = false;       // false once taken
+    bool dirty = false;       // newer than the store's (stale) bytes
+    bool superseded = false;  // a write replaces it (Supersede): never restored
     const std::string* where = nullptr;
     const char* data = nullptr;
     size_t size = 0;
