@@ -69,13 +69,18 @@ class AntiEntropyTest(unittest.TestCase):
             return all(("fail" in fh.fail_flags(o).get(target.id, [])) == want for o in observers)
         h.wait_for(done, DETECT_DEADLINE, "%s %s" % (target.name, "marked failing" if want else "cleared"))
 
-    def test_replicas_converge_without_reads(self):
+    def converged_nodes(self):
+        """The three nodes, once they know each other and run anti-entropy."""
         cl = self.cluster
         cl.wait_converged()
-        n1, n2, n3 = cl.nodes
         for n in cl:
             h.wait_for(lambda n=n: n.counter("anti_entropy_enabled") == 1, DETECT_DEADLINE,
                        "anti-entropy on at %s" % n.name)
+        return cl.nodes
+
+    def test_replicas_converge_without_reads(self):
+        cl = self.cluster
+        n1, n2, n3 = self.converged_nodes()
         old = ["old:%d" % i for i in range(100)]
         with n1.client() as c:
             self.assertEqual(c.pipeline([("SET", k, "v0") for k in old]), ["OK"] * len(old))
@@ -149,11 +154,7 @@ class AntiEntropyTest(unittest.TestCase):
         save them without encoding (storage/keyspace.h "Lazy encoding"):
         anti-entropy must still find and repair what node3 missed."""
         cl = self.cluster
-        cl.wait_converged()
-        n1, n2, n3 = cl.nodes
-        for n in cl:
-            h.wait_for(lambda n=n: n.counter("anti_entropy_enabled") == 1, DETECT_DEADLINE,
-                       "anti-entropy on at %s" % n.name)
+        n1, n2, n3 = self.converged_nodes()
         sets = ["cart:%d" % i for i in range(10)]
         hashes = ["session:%d" % i for i in range(10)]
         with n1.client() as c:

@@ -215,16 +215,7 @@ struct DeferringFixture : Fixture {
   }
   ~DeferringFixture() { node.keyspace().changes().Unsubscribe(&wants); }
 
-  void AddMember(const std::string& key, const std::string& member) {
-    REQUIRE(node.keyspace()
-                .ModifySet(key, clock.NowMs(),
-                           [&](storage::OrSet& s,
-                               storage::Keyspace::ContainerWrite& w) -> storage::Result<bool> {
-                             s.Add(member, w.dot);
-                             return true;
-                           })
-                .ok());
-  }
+  void AddMember(const std::string& key, const std::string& member) { node.AddMember(key, member); }
   void RemoveMember(const std::string& key, const std::string& member) {
     REQUIRE(node.keyspace()
                 .ModifySet(key, clock.NowMs(),
