@@ -33,9 +33,10 @@ bool IsContainerKind(VersionKind k) {
 }
 
 // Clock entries in node-id order (the digest must not depend on ActorIds).
-void AppendClock(const VersionVector& clock, const ActorTable& actors, std::string* out) {
-  std::vector<const VersionVector::Entry*> order;
-  order.reserve(clock.size());
+// `order` is scratch space.
+void AppendClock(const VersionVector& clock, const ActorTable& actors, std::string* out,
+                 std::vector<const VersionVector::Entry*>& order) {
+  order.clear();
   for (const auto& e : clock.entries()) order.push_back(&e);
   std::sort(order.begin(), order.end(),
             [&](const auto* a, const auto* b) { return actors.NameLess(a->actor, b->actor); });
@@ -265,10 +266,14 @@ bool GetFixed64(std::string_view* in, uint64_t* v) {
 }  // namespace
 
 uint64_t BaseDigest(const Object& object, const ActorTable& actors) {
-  std::string bytes;
-  AppendClock(object.Context(), actors, &bytes);
-  std::vector<const Object::Sibling*> order;
-  order.reserve(object.Size());
+  // Every write and every quorum read of a container computes one: the
+  // scratch space is the loop thread's, reused (no allocation).
+  thread_local std::string bytes;
+  thread_local std::vector<const VersionVector::Entry*> clock_order;
+  thread_local std::vector<const Object::Sibling*> order;
+  bytes.clear();
+  AppendClock(object.Context(), actors, &bytes, clock_order);
+  order.clear();
   for (const auto& s : object.siblings()) order.push_back(&s);
   std::sort(order.begin(), order.end(), [&](const auto* a, const auto* b) {
     if (a->dot.actor != b->dot.actor) return actors.NameLess(a->dot.actor, b->dot.actor);
@@ -283,7 +288,7 @@ uint64_t BaseDigest(const Object& object, const ActorTable& actors) {
     PutVarint64(&bytes, static_cast<uint64_t>(v.timestamp_ms));
     PutVarint64(&bytes, static_cast<uint64_t>(v.expire_at_ms));
     if (v.IsContainer()) {
-      AppendClock(ClockOf(v), actors, &bytes);
+      AppendClock(ClockOf(v), actors, &bytes, clock_order);
       PutVarint64(&bytes, SizeOf(v));
     }
   }
