@@ -1,5 +1,6 @@
 #include "cluster/partition_trees.h"
 
+#include <algorithm>
 #include <bitset>
 
 #include "storage/object.h"
@@ -28,11 +29,18 @@ void PartitionTrees::Disable() {
   pending_bytes_ = 0;
 }
 
+size_t PartitionTrees::IndexOf(std::string_view key) const {
+  return parts_.empty() ? 0 : std::min<size_t>(partition_of_(key), parts_.size());
+}
+
+PartitionTrees::Part* PartitionTrees::PartOf(std::string_view key) {
+  const size_t p = IndexOf(key);
+  return p < parts_.size() ? &parts_[p] : nullptr;
+}
+
 PartitionTrees::Part* PartitionTrees::BuiltPartOf(std::string_view key) {
-  if (parts_.empty()) return nullptr;
-  const uint32_t p = partition_of_(key);
-  if (p >= parts_.size() || !parts_[p].built) return nullptr;
-  return &parts_[p];
+  Part* part = PartOf(key);
+  return part != nullptr && part->built ? part : nullptr;
 }
 
 void PartitionTrees::Apply(Part& part, uint64_t key_hash, std::optional<uint64_t> digest) {
@@ -55,13 +63,14 @@ void PartitionTrees::OnChange(const storage::Change& change) {
   Part* part = BuiltPartOf(change.key());
   if (part == nullptr) return;
   if (encoder_ && !change.delta().empty()) {
-    if (part->pending.contains(change.key())) return;
     if (pending_ < max_pending_) {
-      part->pending.emplace(change.key());
-      ++pending_;
-      pending_bytes_ += change.key().size();
+      if (part->pending.emplace(change.key()).second) {
+        ++pending_;
+        pending_bytes_ += change.key().size();
+      }
       return;
     }
+    if (part->pending.contains(change.key())) return;
   }
   Unpend(*part, change.key());
   std::optional<uint64_t> digest;
@@ -87,13 +96,14 @@ void PartitionTrees::OnEvicted(std::string_view key) {
   Apply(*part, KeyTreeHash(key), std::nullopt);
 }
 
-void PartitionTrees::Unpend(Part& part, std::string_view key) {
-  if (part.pending.empty()) return;
+bool PartitionTrees::Unpend(Part& part, std::string_view key) {
+  if (part.pending.empty()) return false;
   auto it = part.pending.find(key);
-  if (it == part.pending.end()) return;
+  if (it == part.pending.end()) return false;
   part.pending.erase(it);
   --pending_;
   pending_bytes_ -= key.size();
+  return true;
 }
 
 std::optional<uint64_t> PartitionTrees::CurrentDigest(std::string_view key) {
@@ -115,8 +125,7 @@ void PartitionTrees::Settle(Part& part) {
 }
 
 void PartitionTrees::SettleKey(Part& part, std::string_view key) {
-  if (part.pending.empty() || !part.pending.contains(key)) return;
-  Unpend(part, key);
+  if (!Unpend(part, key)) return;
   Apply(part, KeyTreeHash(key), CurrentDigest(key));
 }
 
@@ -223,16 +232,14 @@ std::vector<KeyDigest> PartitionTrees::ListSegments(uint32_t partition,
 }
 
 std::optional<uint64_t> PartitionTrees::DigestOf(std::string_view key) {
-  if (parts_.empty()) return std::nullopt;
-  const uint32_t p = partition_of_(key);
-  if (p >= parts_.size()) return std::nullopt;
-  SettleKey(parts_[p], key);
-  return parts_[p].digests.Find(KeyTreeHash(key));
+  Part* part = PartOf(key);
+  if (part == nullptr) return std::nullopt;
+  SettleKey(*part, key);
+  return part->digests.Find(KeyTreeHash(key));
 }
 
 std::optional<uint64_t> PartitionTrees::SettledDigestOf(std::string_view key) const {
-  if (parts_.empty()) return std::nullopt;
-  const uint32_t p = partition_of_(key);
+  const size_t p = IndexOf(key);
   if (p >= parts_.size()) return std::nullopt;
   const Part& part = parts_[p];
   if (!part.pending.empty() && part.pending.contains(key)) return std::nullopt;

@@ -149,7 +149,11 @@ class PartitionTrees : public storage::ChangeListener {
     KeyDigests digests;
     NameSet pending;  // keys whose digest is deferred
   };
-  // The partition `key` is kept in, or nullptr (off, out of range, unbuilt).
+  // The partition of `key`, or nullptr (off, out of range); BuiltPartOf
+  // also nullptr while it is unbuilt.
+  Part* PartOf(std::string_view key);
+  // PartOf's index; parts_.size() when there is none.
+  size_t IndexOf(std::string_view key) const;
   Part* BuiltPartOf(std::string_view key);
   // Records `digest` for a key (nullopt: the key is gone) in its partition.
   void Apply(Part& part, uint64_t key_hash, std::optional<uint64_t> digest);
@@ -157,8 +161,9 @@ class PartitionTrees : public storage::ChangeListener {
   // one of them, from the encoder.
   void Settle(Part& part);
   void SettleKey(Part& part, std::string_view key);
-  // Forgets that `key` is pending (its change is being digested at once).
-  void Unpend(Part& part, std::string_view key);
+  // Forgets that `key` is pending (its change is being digested at once);
+  // false if it was not.
+  bool Unpend(Part& part, std::string_view key);
   // The digest of `key` as stored now, from the encoder.
   std::optional<uint64_t> CurrentDigest(std::string_view key);
   // Reads a partition from the store into a fresh Part.
