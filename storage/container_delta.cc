@@ -436,9 +436,8 @@ Result<Object> ApplyOn(const Object& base, Object* given, const ContainerDelta& 
   }
   return WithStateType(delta.kind, [&](auto tag) -> Result<Object> {
     using State = decltype(tag);
-    Version* only = given != nullptr ? given->OnlyValue() : nullptr;
-    if (only != nullptr && only->kind == KindOfState<State>() &&
-        only->IsUnexpired(delta.timestamp_ms)) {
+    if (Version* only =
+            given != nullptr ? MovableVersionOf<State>(*given, delta.timestamp_ms) : nullptr) {
       State& state = StateOf<State>(*only);
       return Apply<State>(state, &state, base, delta);
     }

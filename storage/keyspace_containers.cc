@@ -172,10 +172,7 @@ Status Keyspace::Modify(std::string_view key, int64_t now_ms, const ContainerFn<
   // is then its one version (no TTL, alone): what the journal starts from.
   const bool wants_delta = DeltaBase(key, obj.value(), KindOfState<State>(), now_ms) != nullptr;
   const uint64_t base_digest = wants_delta ? BaseDigest(obj.value(), actors_) : 0;
-  // TakeViewOf's condition for moving the state out of the object.
-  const Version* only = obj.value().OnlyValue();
-  const bool moves =
-      only != nullptr && only->kind == KindOfState<State>() && only->IsUnexpired(now_ms);
+  const bool moves = MovableVersionOf<State>(obj.value(), now_ms) != nullptr;
   auto view = TakeViewOf<State>(obj.value(), now_ms, actors_);
   // A write that stores nothing gives a dirty object back as it was (see
   // ContainerFn): it is the key's only current copy. A clean one is

@@ -438,6 +438,9 @@ constexpr VersionKind KindOfState<OrZset>() {
   return VersionKind::kZset;
 }
 
+// MovableVersionOf: `obj`'s one version when it is unexpired and of the
+// type, the version whose state TakeViewOf moves out; else nullptr.
+//
 // ViewOf() for a write that replaces the object's versions: when `obj` is
 // one unexpired version of the type (the common case: nothing to join), its
 // state is moved into the view instead of copied, and `obj` keeps that
@@ -446,11 +449,17 @@ constexpr VersionKind KindOfState<OrZset>() {
 // alone and of the type, so the key is of the type or absent). Otherwise
 // exactly ViewOf(), `obj` unchanged.
 template <typename State>
-Result<ContainerView<State>> TakeViewOf(Object& obj, int64_t now_ms, const ActorTable& actors) {
+Version* MovableVersionOf(Object& obj, int64_t now_ms) {
   Version* only = obj.OnlyValue();
   if (only == nullptr || only->kind != KindOfState<State>() || !only->IsUnexpired(now_ms)) {
-    return ViewOf<State>(obj, now_ms, actors);
+    return nullptr;
   }
+  return only;
+}
+template <typename State>
+Result<ContainerView<State>> TakeViewOf(Object& obj, int64_t now_ms, const ActorTable& actors) {
+  Version* only = MovableVersionOf<State>(obj, now_ms);
+  if (only == nullptr) return ViewOf<State>(obj, now_ms, actors);
   ContainerView<State> view;
   view.state = std::move(StateOf<State>(*only));
   StateOf<State>(*only) = State();
