@@ -4,6 +4,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -195,47 +196,60 @@ void WriteBody(Writer<Sink>& w, const ZsetAtom& a) {
 }
 
 template <typename Atom, typename Sink>
-void WriteEntries(const OrMap<Atom>& m, Writer<Sink>& w, std::vector<const Atom*>& atoms) {
-  w.Clock();
-  w.Varint(m.size());
-  for (const auto& e : m.entries()) {
-    const bool several = e.atoms.size() > 1;
-    w.Varint((static_cast<uint64_t>(e.name.size()) << 1) | (several ? kSeveral : 0));
-    w.Raw(e.name);
-    if (several) w.Varint(e.atoms.size());
-    if (!w.node_ids() || !several) {
-      for (const Atom& a : e.atoms) {
-        w.DotOf(a.dot);
-        WriteBody(w, a);
-      }
-      continue;
+void WriteEntry(const typename OrMap<Atom>::Entry& e, Writer<Sink>& w,
+                std::vector<const Atom*>& atoms) {
+  const bool several = e.atoms.size() > 1;
+  w.Varint((static_cast<uint64_t>(e.name.size()) << 1) | (several ? kSeveral : 0));
+  w.Raw(e.name);
+  if (several) w.Varint(e.atoms.size());
+  if (!w.node_ids() || !several) {
+    for (const Atom& a : e.atoms) {
+      w.DotOf(a.dot);
+      WriteBody(w, a);
     }
-    atoms.clear();
-    for (const Atom& a : e.atoms) atoms.push_back(&a);
-    std::sort(atoms.begin(), atoms.end(), [&](const Atom* a, const Atom* b) {
-      const size_t pa = w.Position(a->dot.actor), pb = w.Position(b->dot.actor);
-      if (pa != pb) return pa < pb;
-      return a->dot.counter < b->dot.counter;
-    });
-    for (const Atom* a : atoms) {
-      w.DotOf(a->dot);
-      WriteBody(w, *a);
-    }
+    return;
+  }
+  atoms.clear();
+  for (const Atom& a : e.atoms) atoms.push_back(&a);
+  std::sort(atoms.begin(), atoms.end(), [&](const Atom* a, const Atom* b) {
+    const size_t pa = w.Position(a->dot.actor), pb = w.Position(b->dot.actor);
+    if (pa != pb) return pa < pb;
+    return a->dot.counter < b->dot.counter;
+  });
+  for (const Atom* a : atoms) {
+    w.DotOf(a->dot);
+    WriteBody(w, *a);
   }
 }
 
+// The clock, then every entry of `m` or, if `only` is set, the entries at
+// those indexes (ascending).
+template <typename Atom, typename Sink>
+void WriteEntries(const OrMap<Atom>& m, const std::span<const size_t>* only, Writer<Sink>& w,
+                  std::vector<const Atom*>& atoms) {
+  w.Clock();
+  if (only == nullptr) {
+    w.Varint(m.size());
+    for (const auto& e : m.entries()) WriteEntry<Atom>(e, w, atoms);
+    return;
+  }
+  w.Varint(only->size());
+  for (size_t i : *only) WriteEntry<Atom>(m.entries()[i], w, atoms);
+}
+
 template <typename Atom>
-void WriteMap(const OrMap<Atom>& m, const ActorTable* node_ids, std::string* out) {
+void WriteMap(const OrMap<Atom>& m, const std::span<const size_t>* only, const ActorTable* node_ids,
+              std::string* out) {
   const ClockLayout layout(m.clock(), node_ids);
   std::vector<const Atom*> atoms;  // the node-id form's atom order, per entry
   CountSink count;
   Writer<CountSink> counter(layout, node_ids, count);
-  WriteEntries(m, counter, atoms);
+  WriteEntries(m, only, counter, atoms);
   const size_t start = out->size();
   out->resize(start + count.size);
   FillSink fill{out->data() + start};
   Writer<FillSink> writer(layout, node_ids, fill);
-  WriteEntries(m, writer, atoms);
+  WriteEntries(m, only, writer, atoms);
 }
 
 // --- reading ---------------------------------------------------------------
@@ -477,22 +491,32 @@ Status Decode(std::string_view payload, const ActorTable* local, ActorTable* int
   return Bad("unknown type");
 }
 
-}  // namespace
-
-void EncodeContainer(const Version& v, const ActorTable* node_ids, std::string* out) {
+void EncodeContainerOf(const Version& v, const std::span<const size_t>* only,
+                       const ActorTable* node_ids, std::string* out) {
   switch (v.kind) {
     case VersionKind::kHash:
       out->push_back(static_cast<char>(Type::kHash));
-      return WriteMap(v.hash.map(), node_ids, out);
+      return WriteMap(v.hash.map(), only, node_ids, out);
     case VersionKind::kSet:
       out->push_back(static_cast<char>(Type::kSet));
-      return WriteMap(v.set.map(), node_ids, out);
+      return WriteMap(v.set.map(), only, node_ids, out);
     case VersionKind::kZset:
       out->push_back(static_cast<char>(Type::kZset));
-      return WriteMap(v.zset.map(), node_ids, out);
+      return WriteMap(v.zset.map(), only, node_ids, out);
     default:
       return;  // not a container: callers never ask
   }
+}
+
+}  // namespace
+
+void EncodeContainer(const Version& v, const ActorTable* node_ids, std::string* out) {
+  EncodeContainerOf(v, nullptr, node_ids, out);
+}
+
+void EncodeContainerEntries(const Version& v, std::span<const size_t> indexes,
+                            const ActorTable* node_ids, std::string* out) {
+  EncodeContainerOf(v, &indexes, node_ids, out);
 }
 
 Status DecodeContainer(std::string_view payload, const ActorTable* local, ActorTable* intern,

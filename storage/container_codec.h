@@ -39,6 +39,7 @@
 // and return Code::kCorruption; peer input is untrusted.
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -52,6 +53,11 @@ namespace shoal::storage {
 // form if node_ids is nullptr, else node-id form (actors named by
 // node_ids).
 void EncodeContainer(const Version& v, const ActorTable* node_ids, std::string* out);
+// The same payload for a version holding v's clock and only the entries of
+// v's map at `indexes` (ascending, each < the entry count): a delta's
+// changed entries, written without copying them.
+void EncodeContainerEntries(const Version& v, std::span<const size_t> indexes,
+                            const ActorTable* node_ids, std::string* out);
 
 // Decodes a whole payload into v->kind and the state (v's other fields are
 // left alone). Exactly one of `local` (local form: ActorIds must be in the

@@ -97,30 +97,6 @@ void Diff(const State& before, const State& after, ContainerDelta* delta) {
   StateOf<State>(delta->changed) = State(std::move(map).value());
 }
 
-// Diff's result from the journal of the write that made `after`.
-template <typename State>
-void DiffTouched(const State& after, const OrMapJournal& journal, ContainerDelta* delta) {
-  using Map = typename State::Map;
-  // By name; among one name's touches the first tells what the base held.
-  std::vector<const OrMapJournal::Touch*> order;
-  order.reserve(journal.touched.size());
-  for (const auto& t : journal.touched) order.push_back(&t);
-  std::stable_sort(order.begin(), order.end(),
-                   [](const auto* a, const auto* b) { return a->name < b->name; });
-  std::vector<typename Map::Entry> changed;
-  for (size_t i = 0; i < order.size();) {
-    const OrMapJournal::Touch& first = *order[i];
-    while (i < order.size() && order[i]->name == first.name) ++i;
-    if (const auto* e = after.map().Find(first.name)) {
-      changed.push_back(*e);
-    } else if (first.present_before) {
-      delta->removed.push_back(first.name);
-    }
-  }
-  auto map = Map::FromParts(after.map().clock(), std::move(changed));
-  StateOf<State>(delta->changed) = State(std::move(map).value());
-}
-
 // A delta this small against its base is applied in place (InPlace):
 // O(names x log entries) instead of a walk over every entry.
 constexpr size_t kInPlaceNames = 16;
@@ -321,16 +297,6 @@ ContainerDelta DeltaFrom(uint64_t base_digest, const Version& before, const Vers
   return delta;
 }
 
-ContainerDelta DeltaFromJournal(uint64_t base_digest, const Version& after, const Dot& dot,
-                                const OrMapJournal& journal) {
-  ContainerDelta delta = DeltaHeader(base_digest, after, dot);
-  WithStateType(after.kind, [&](auto tag) {
-    using State = decltype(tag);
-    DiffTouched<State>(StateOf<State>(after), journal, &delta);
-  });
-  return delta;
-}
-
 Result<ContainerDelta> DeltaOf(const Object& base, const Object& after, const ActorTable& actors) {
   if (after.Size() != 1 || !after.siblings()[0].value.IsContainer()) {
     return Status::Invalid("not the object of one container write");
@@ -349,20 +315,70 @@ Result<ContainerDelta> DeltaOf(const Object& base, const Object& after, const Ac
   return DeltaFrom(BaseDigest(base, actors), before, s.value, s.dot);
 }
 
-void EncodeDelta(const ContainerDelta& delta, const ActorTable& actors, std::string* out) {
+namespace {
+
+// The encoding up to the removed names (see the header's "Encoding").
+void AppendDeltaHead(VersionKind kind, const Dot& dot, int64_t timestamp_ms, int64_t expire_at_ms,
+                     uint64_t base_digest, size_t removed, const ActorTable& actors,
+                     std::string* out) {
   out->push_back(static_cast<char>(kDeltaFormat));
-  out->push_back(static_cast<char>(delta.kind));
-  actors.AppendBinary(delta.dot.actor, out);
-  PutVarint64(out, delta.dot.counter);
-  PutVarint64(out, static_cast<uint64_t>(delta.timestamp_ms));
-  PutVarint64(out, static_cast<uint64_t>(delta.expire_at_ms));
-  PutFixed64(out, delta.base_digest);
-  PutVarint64(out, delta.removed.size());
-  for (const std::string& name : delta.removed) {
-    PutVarint64(out, name.size());
-    out->append(name);
-  }
+  out->push_back(static_cast<char>(kind));
+  actors.AppendBinary(dot.actor, out);
+  PutVarint64(out, dot.counter);
+  PutVarint64(out, static_cast<uint64_t>(timestamp_ms));
+  PutVarint64(out, static_cast<uint64_t>(expire_at_ms));
+  PutFixed64(out, base_digest);
+  PutVarint64(out, removed);
+}
+
+void AppendName(std::string_view name, std::string* out) {
+  PutVarint64(out, name.size());
+  out->append(name);
+}
+
+}  // namespace
+
+void EncodeDelta(const ContainerDelta& delta, const ActorTable& actors, std::string* out) {
+  AppendDeltaHead(delta.kind, delta.dot, delta.timestamp_ms, delta.expire_at_ms, delta.base_digest,
+                  delta.removed.size(), actors, out);
+  for (const std::string& name : delta.removed) AppendName(name, out);
   EncodeContainer(delta.changed, &actors, out);
+}
+
+void EncodeDeltaFromJournal(uint64_t base_digest, const Version& after, const Dot& dot,
+                            const OrMapJournal& journal, const ActorTable& actors,
+                            std::string* out) {
+  // Every write makes one: the scratch space is the loop thread's, reused.
+  thread_local std::vector<const OrMapJournal::Touch*> order;
+  thread_local std::vector<size_t> changed;  // indexes of kept names' entries
+  thread_local std::vector<std::string_view> removed;
+  order.clear();
+  changed.clear();
+  removed.clear();
+  // By name; among one name's touches the first tells what the base held
+  // (the touches are in one vector: their addresses are their order).
+  for (const auto& t : journal.touched) order.push_back(&t);
+  std::sort(order.begin(), order.end(), [](const auto* a, const auto* b) {
+    if (a->name != b->name) return a->name < b->name;
+    return a < b;
+  });
+  WithStateType(after.kind, [&](auto tag) {
+    using State = decltype(tag);
+    const auto& entries = StateOf<State>(after).map().entries();
+    for (size_t i = 0; i < order.size();) {
+      const OrMapJournal::Touch& first = *order[i];
+      while (i < order.size() && order[i]->name == first.name) ++i;
+      if (const auto* e = StateOf<State>(after).map().Find(first.name)) {
+        changed.push_back(static_cast<size_t>(e - entries.data()));
+      } else if (first.present_before) {
+        removed.push_back(first.name);
+      }
+    }
+  });
+  AppendDeltaHead(after.kind, dot, after.timestamp_ms, after.expire_at_ms, base_digest,
+                  removed.size(), actors, out);
+  for (std::string_view name : removed) AppendName(name, out);
+  EncodeContainerEntries(after, changed, &actors, out);
 }
 
 Result<ContainerDelta> DecodeDelta(std::string_view in, ActorTable& actors) {

@@ -83,19 +83,21 @@ Result<ContainerDelta> DeltaOf(const Object& base, const Object& after, const Ac
 ContainerDelta DeltaFrom(uint64_t base_digest, const Version& before, const Version& after,
                          const Dot& dot);
 
-// The same from the journal of the write (storage/or_map.h "Journal": the
-// names the command touched, and whether the base held each), without the
-// base's state: O(touched x log) plus the copies of the touched entries, the
-// size of the write rather than of the container. `journal` must be
-// complete and come from the state that became `after`, which started as
-// the base's view; the delta is then DeltaFrom's, byte for byte (every name
-// a write touches and keeps holds an atom with the write's new dot, so it
-// differs from the base).
-ContainerDelta DeltaFromJournal(uint64_t base_digest, const Version& after, const Dot& dot,
-                                const OrMapJournal& journal);
-
 // Appends the encoding to *out.
 void EncodeDelta(const ContainerDelta& delta, const ActorTable& actors, std::string* out);
+// Appends the encoding of the delta of the write that made `after`, from
+// the journal of that write (storage/or_map.h "Journal": the names the
+// command touched, and whether the base held each), without the base's
+// state and without building the ContainerDelta: O(touched x log) plus the
+// bytes of the touched entries, the size of the write rather than of the
+// container. `base_digest` = BaseDigest(base), `dot` the write's dot;
+// `journal` must be complete and come from the state that became `after`,
+// which started as the base's view. The bytes are then EncodeDelta's of
+// DeltaOf(base, after) (every name a write touches and keeps holds an atom
+// with the write's new dot, so it differs from the base).
+void EncodeDeltaFromJournal(uint64_t base_digest, const Version& after, const Dot& dot,
+                            const OrMapJournal& journal, const ActorTable& actors,
+                            std::string* out);
 // Interns the node ids it reads. kCorruption on malformed input.
 Result<ContainerDelta> DecodeDelta(std::string_view encoded, ActorTable& actors);
 

@@ -215,7 +215,7 @@ Status Keyspace::Modify(std::string_view key, int64_t now_ms, const ContainerFn<
   Version v = VersionOf(std::move(state), now_ms, expire);
   std::string delta;
   if (wants_delta && expire == 0 && journal.complete) {
-    EncodeDelta(DeltaFromJournal(base_digest, v, write.dot, journal), actors_, &delta);
+    EncodeDeltaFromJournal(base_digest, v, write.dot, journal, actors_, &delta);
   }
   if (obj.value().Put(std::move(v), writer_, floor.value()) != write.dot) delta.clear();
   Save(key, obj.value(), now_ms, delta);

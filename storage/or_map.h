@@ -52,7 +52,8 @@
 // Journal (OrMapJournal): while one is attached (Track), Put, Remove and
 // Clear record each name they touch and whether it was present before, so
 // that a write's delta comes from what it touched (ContainerDelta's
-// DeltaFromJournal) instead of a copy of the state and a diff of all of it.
+// EncodeDeltaFromJournal) instead of a copy of the state and a diff of all
+// of it.
 // Merge and an assignment to the map cannot be described that way: they
 // mark the journal incomplete. Copies and moves of a tracked map are not
 // tracked (they are other states); equality ignores the journal.
