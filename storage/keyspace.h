@@ -161,6 +161,12 @@ class Keyspace : private StaleValueOwner {
   // keep_tombstones also puts the store in keep-expired mode.
   void set_options(const KeyspaceOptions& options);
   const KeyspaceOptions& options() const { return options_; }
+  // A lone node: not a cluster member, now or before (no keep_tombstones).
+  // No other copy of its keys exists, so no write elsewhere is concurrent
+  // with one of its own: a write that would only re-assert what the state
+  // holds (an SADD of a member already there) may be left out, as Redis
+  // does, where a replica must write it.
+  bool Lone() const { return !options_.keep_tombstones; }
   // Where every change and flush is published.
   ChangeFeed& changes() { return changes_; }
   // Called when a write leaves `key` with more than siblings-warn siblings.

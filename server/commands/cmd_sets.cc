@@ -51,17 +51,33 @@ void ReplyMembers(CommandContext& ctx, const std::vector<std::string_view>& memb
   for (std::string_view m : members) ctx.reply.Bulk(m);
 }
 
+// True if every member of the SADD is in the set (false on any error: the
+// write then replies it).
+bool AllMembersPresent(CommandContext& ctx) {
+  for (size_t i = 2; i < ctx.args.size(); ++i) {
+    auto r = ctx.keyspace.SetContains(ctx.args[1], ctx.args[i], ctx.now_ms);
+    if (!r.ok() || !r.value()) return false;
+  }
+  return true;
+}
+
 void SAddCommand(CommandContext& ctx) {
-  // Every SADD is a write, even of members already there: each gets the
-  // write's dot, so an SREM that did not see this SADD cannot remove them.
+  // In a cluster every SADD is a write, even of members already there: each
+  // gets the write's dot, so an SREM elsewhere that did not see this SADD
+  // cannot remove them. A lone node has no replica whose SREM could be
+  // concurrent: as on Redis, a member already there is left alone, and an
+  // SADD that adds nothing writes nothing (no log, no WATCH, no event).
+  const bool lone = ctx.keyspace.Lone();
+  if (lone && AllMembersPresent(ctx)) return ctx.reply.Integer(0);
   int64_t added = 0;
   storage::Status st =
       ctx.keyspace.ModifySet(ctx.args[1], ctx.now_ms,
                              [&](OrSet& set, Keyspace::ContainerWrite& w) -> storage::Result<bool> {
                                for (size_t i = 2; i < ctx.args.size(); ++i) {
+                                 if (lone && set.Contains(ctx.args[i])) continue;
                                  if (set.Add(ctx.args[i], w.dot)) ++added;
                                }
-                               return true;
+                               return !lone || added > 0;
                              });
   if (!st.ok()) return ReplyContainerStatus(ctx, st);
   ctx.reply.Integer(added);

@@ -66,15 +66,18 @@ constexpr uint64_t kMaxRandomRepeats = 10'000'000;
 // --- ZADD, ZINCRBY, ZREM ----------------------------------------------------
 
 // t_zset.c, zaddGenericCommand and zsetAdd: NX/XX/GT/LT decide per member,
-// INCR goes through the member's counter (OrZset::IncrBy), a score that does
-// not change writes nothing.
+// INCR goes through the member's counter (OrZset::IncrBy). On a lone node a
+// score that does not change writes nothing, as on Redis; in a cluster
+// ZADD (not INCR) re-adds the member with the write's dot, as SADD does,
+// so that a ZREM elsewhere that did not see this ZADD cannot remove it.
 void ZaddGeneric(CommandContext& ctx, bool incr_command) {
   auto parsed = ParseZaddOptions(ctx.args, incr_command);
   if (!parsed.ok()) return ctx.reply.Error(parsed.status().message());
   const ZaddOptions& o = parsed.value();
   const storage::ActorTable& actors = ctx.keyspace.actors();
-  int64_t added = 0, updated = 0, processed = 0;
+  int64_t added = 0, updated = 0, processed = 0, readded = 0;
   double last = 0;
+  const bool lone = ctx.keyspace.Lone();
   storage::Status st = ctx.keyspace.ModifyZset(
       ctx.args[1], ctx.now_ms,
       [&](OrZset& z, storage::Keyspace::ContainerWrite& w) -> storage::Result<bool> {
@@ -90,8 +93,12 @@ void ZaddGeneric(CommandContext& ctx, bool incr_command) {
             if ((o.lt && next >= *cur) || (o.gt && next <= *cur)) continue;
             ++processed;
             last = next;
-            if (next == *cur) continue;
-            ++updated;
+            if (next == *cur) {
+              if (lone || o.incr) continue;
+              ++readded;
+            } else {
+              ++updated;
+            }
           } else {
             if (o.xx) continue;
             ++processed;
@@ -106,7 +113,7 @@ void ZaddGeneric(CommandContext& ctx, bool incr_command) {
             z.Add(p.member, p.score, w.dot, w.now_ms);
           }
         }
-        return added + updated > 0;
+        return added + updated + readded > 0;
       });
   if (!st.ok()) return ReplyStatus(ctx, st);
   if (o.incr) {

@@ -45,6 +45,41 @@ TEST_CASE("SADD, SREM, SMEMBERS, SISMEMBER, SMISMEMBER, SCARD") {
                  });
 }
 
+// The dot of the one atom of `member` in set `key`.
+storage::Dot MemberDot(CommandHarness& h, std::string_view key, std::string_view member) {
+  auto view = h.keyspace().ReadSet(key, h.now_ms);
+  REQUIRE(view.ok());
+  const auto* entry = view.value().state.map().Find(member);
+  REQUIRE(entry != nullptr);
+  return entry->atoms.back().dot;
+}
+
+TEST_CASE("SADD of members already there: a lone node writes nothing, a replica re-adds") {
+  CommandHarness h;
+  CHECK(h.Run({"SADD", "s", "a", "b"}) == Int(2));
+  const storage::Dot first = MemberDot(h, "s", "a");
+  const uint64_t changes = h.changes();
+  // As Redis: nothing to add, nothing written (no log record, no WATCH).
+  CHECK(h.Run({"SADD", "s", "a", "b"}) == Int(0));
+  CHECK(h.changes() == changes);
+  // A write for the new member only: "a" keeps its dot.
+  CHECK(h.Run({"SADD", "s", "a", "c"}) == Int(1));
+  CHECK(h.changes() == changes + 1);
+  CHECK(MemberDot(h, "s", "a") == first);
+  CHECK(MemberDot(h, "s", "c") != first);
+  CHECK(h.Run({"SADD", "nokey", "a"}) == Int(1));
+  CHECK(h.Run({"SET", "str", "v"}) == Ok());
+  CHECK(h.Run({"SADD", "str", "a"}) == kWrongType);
+  // A replica's re-add is a write: the member gets the write's dot, which
+  // an SREM elsewhere that did not see it cannot remove.
+  h.BecomeReplica();
+  const uint64_t before = h.changes();
+  CHECK(h.Run({"SADD", "s", "a"}) == Int(0));
+  CHECK(h.changes() == before + 1);
+  CHECK(first < MemberDot(h, "s", "a"));
+  CHECK(h.Run({"SMEMBERS", "s"}) == Arr({Bulk("a"), Bulk("b"), Bulk("c")}));
+}
+
 TEST_CASE("set commands on other types, and other commands on a set: WRONGTYPE") {
   CommandHarness h;
   ExpectSteps(h, {

@@ -40,6 +40,32 @@ TEST_CASE("ZADD options, ZINCRBY, ZSCORE and the replies' doubles") {
                  });
 }
 
+TEST_CASE("ZADD of an unchanged score: a lone node writes nothing, a replica re-adds") {
+  CommandHarness h;
+  auto dot_of = [&](std::string_view member) {
+    auto view = h.keyspace().ReadZset("z", h.now_ms);
+    REQUIRE(view.ok());
+    const auto* entry = view.value().state.map().Find(member);
+    REQUIRE(entry != nullptr);
+    return entry->atoms.back().dot;
+  };
+  CHECK(h.Run({"ZADD", "z", "1", "a"}) == Int(1));
+  const storage::Dot first = dot_of("a");
+  const uint64_t changes = h.changes();
+  CHECK(h.Run({"ZADD", "z", "1", "a"}) == Int(0));
+  CHECK(h.Run({"ZADD", "z", "CH", "1", "a"}) == Int(0));
+  CHECK(h.changes() == changes);
+  h.BecomeReplica();
+  CHECK(h.Run({"ZADD", "z", "CH", "1", "a"}) == Int(0));  // the reply is Redis's
+  CHECK(h.changes() == changes + 1);
+  CHECK(first < dot_of("a"));
+  // A condition that refuses the member still writes nothing.
+  CHECK(h.Run({"ZADD", "z", "NX", "1", "a"}) == Int(0));
+  CHECK(h.Run({"ZADD", "z", "GT", "1", "a"}) == Int(0));
+  CHECK(h.changes() == changes + 1);
+  CHECK(h.Run({"ZSCORE", "z", "a"}) == Bulk("1"));
+}
+
 TEST_CASE("writes keep the TTL; removing the last member deletes the key") {
   CommandHarness h;
   ExpectSteps(h, {

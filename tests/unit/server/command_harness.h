@@ -67,6 +67,16 @@ class CommandHarness {
 
   void AdvanceMs(int64_t ms) { now_ms += ms; }
 
+  // Makes the keyspace a replica's (a cluster member's: keep_tombstones),
+  // where writes elsewhere may be concurrent with this node's.
+  void BecomeReplica() {
+    storage::KeyspaceOptions o = keyspace_.options();
+    o.keep_tombstones = true;
+    keyspace_.set_options(o);
+  }
+  // Changes the keyspace published (each write a command stored).
+  uint64_t changes() { return keyspace_.changes().stats().changes; }
+
   storage::Store& store() { return store_; }
   storage::Keyspace& keyspace() { return keyspace_; }
   const CommandTable& table() const { return table_; }
