@@ -92,8 +92,12 @@ const std::string& ActorTable::NameOf(ActorId id) const {
 }
 
 void ActorTable::AppendBinary(ActorId id, std::string* out) const {
+  out->append(BinaryOf(id));
+}
+
+std::string_view ActorTable::BinaryOf(ActorId id) const {
   assert(Contains(id));
-  out->append(binaries_[id]);
+  return binaries_[id];
 }
 
 }  // namespace shoal::storage

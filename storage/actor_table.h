@@ -71,6 +71,8 @@ class ActorTable {
   // Appends the 20-byte binary node id of `id` to *out. Precondition:
   // Contains(id).
   void AppendBinary(ActorId id, std::string* out) const;
+  // The same 20 bytes, valid for the life of the table.
+  std::string_view BinaryOf(ActorId id) const;
   // Node id order (the tie-break of last-writer-wins): true if NameOf(a) <
   // NameOf(b).
   bool NameLess(ActorId a, ActorId b) const { return NameOf(a) < NameOf(b); }

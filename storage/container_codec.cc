@@ -36,24 +36,32 @@ int64_t UnZigZag(uint64_t v) {
 // allocated once, at its size.
 
 // The clock's written order: the local form follows the clock (actor
-// order), the node-id form sorts by node id.
+// order), the node-id form sorts by node id. Clocks of up to kInline
+// entries (a few replicas' writers) need no allocation.
 class ClockLayout {
  public:
-  ClockLayout(const VersionVector& clock, const ActorTable* node_ids) : clock_(clock) {
-    const auto& entries = clock.entries();
-    order_.resize(entries.size());
-    for (size_t i = 0; i < order_.size(); ++i) order_[i] = i;
-    if (node_ids != nullptr && entries.size() > 1) {
-      std::vector<std::string> ids(entries.size());
-      for (size_t i = 0; i < entries.size(); ++i) node_ids->AppendBinary(entries[i].actor, &ids[i]);
-      std::sort(order_.begin(), order_.end(), [&](size_t a, size_t b) { return ids[a] < ids[b]; });
+  ClockLayout(const VersionVector& clock, const ActorTable* node_ids)
+      : clock_(clock), size_(clock.entries().size()) {
+    if (size_ > kInline) {
+      heap_.resize(2 * size_);
+      order_ = heap_.data();
+      position_ = heap_.data() + size_;
     }
-    position_.resize(entries.size());
-    for (size_t i = 0; i < order_.size(); ++i) position_[order_[i]] = i;
+    const auto& entries = clock.entries();
+    for (size_t i = 0; i < size_; ++i) order_[i] = i;
+    if (node_ids != nullptr && size_ > 1) {
+      std::sort(order_, order_ + size_, [&](size_t a, size_t b) {
+        return node_ids->BinaryOf(entries[a].actor) < node_ids->BinaryOf(entries[b].actor);
+      });
+    }
+    for (size_t i = 0; i < size_; ++i) position_[order_[i]] = i;
   }
+  ClockLayout(const ClockLayout&) = delete;
+  ClockLayout& operator=(const ClockLayout&) = delete;
 
   const VersionVector& clock() const { return clock_; }
-  const std::vector<size_t>& order() const { return order_; }
+  // Clock entry indexes in written order.
+  std::span<const size_t> order() const { return {order_, size_}; }
   // The index of `actor`'s clock entry (it has one: O3).
   size_t Index(ActorId actor) const {
     const auto& e = clock_.entries();
@@ -66,9 +74,13 @@ class ClockLayout {
   size_t Position(size_t index) const { return position_[index]; }
 
  private:
+  static constexpr size_t kInline = 8;
   const VersionVector& clock_;
-  std::vector<size_t> order_;     // written position -> clock entry index
-  std::vector<size_t> position_;  // clock entry index -> written position
+  size_t size_;
+  size_t inline_[2 * kInline];
+  std::vector<size_t> heap_;              // when the clock has more entries
+  size_t* order_ = inline_;               // written position -> clock entry index
+  size_t* position_ = inline_ + kInline;  // clock entry index -> written position
 };
 
 // Counts the bytes (first pass).
@@ -124,12 +136,9 @@ class Writer {
   void Clock() {
     const auto& entries = layout_.clock().entries();
     Varint(entries.size());
-    std::string id;
     for (size_t i : layout_.order()) {
       if (node_ids_ != nullptr) {
-        id.clear();
-        node_ids_->AppendBinary(entries[i].actor, &id);
-        Raw(id);
+        Raw(node_ids_->BinaryOf(entries[i].actor));
       } else {
         Varint(entries[i].actor);
       }

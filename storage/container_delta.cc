@@ -375,6 +375,8 @@ void EncodeDeltaFromJournal(uint64_t base_digest, const Version& after, const Do
       }
     }
   });
+  // Room for the head and a small entry: one allocation for most deltas.
+  out->reserve(out->size() + 256);
   AppendDeltaHead(after.kind, dot, after.timestamp_ms, after.expire_at_ms, base_digest,
                   removed.size(), actors, out);
   for (std::string_view name : removed) AppendName(name, out);
