@@ -69,8 +69,12 @@ struct ContainerCacheOptions {
   // A key written this many times in a row without being encoded is
   // encoded at its next write: bounds how far a dirty entry's size estimate
   // can drift (it scales with the element count, not with value sizes), at
-  // 1/64 of an encoding per write.
-  uint32_t max_lazy_writes = 64;
+  // 1/256 of an encoding per write (an encoding of a 100-field hash costs
+  // about four one-field writes). The estimate is what this cache's byte
+  // bound and the store's used bytes count between memory samples;
+  // maxmemory reads the allocator's figure at each sample
+  // (server/server_memory.cc), which the drift does not touch.
+  uint32_t max_lazy_writes = 256;
 };
 
 struct ContainerCacheStats {
