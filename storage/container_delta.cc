@@ -381,6 +381,14 @@ void EncodeDeltaFromJournal(uint64_t base_digest, const Version& after, const Do
                   removed.size(), actors, out);
   for (std::string_view name : removed) AppendName(name, out);
   EncodeContainerEntries(after, changed, &actors, out);
+  // A write that touched a whole big container (DEL, SPOP of many) does not
+  // leave its scratch space held by the thread.
+  constexpr size_t kKeptScratch = 1024;
+  if (order.capacity() > kKeptScratch) {
+    order = {};
+    changed = {};
+    removed = {};
+  }
 }
 
 Result<ContainerDelta> DecodeDelta(std::string_view in, ActorTable& actors) {
